@@ -1,0 +1,262 @@
+"""The ``pubnet`` command line.
+
+``main(argv) -> int`` so that tests call it directly. Exit codes: 0 ok, 1 bad input (an
+inventory or config with errors), 2 usage (unknown flag, missing argument). Subcommands are
+added by the features that own them; each lives in a small ``_cmd_*`` function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pubnet import __version__
+from pubnet.config import Config, ConfigError, default_config, load_config, secret_values
+from pubnet.logs import setup_logging
+
+log = logging.getLogger("pubnet.cli")
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 1
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so ``main`` can return the usage code."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise _UsageError
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="pubnet",
+        description="Monitoring for a national public-internet programme: village Wi-Fi "
+        "sites, gateways and backbone links.",
+    )
+    parser.add_argument("--version", action="version", version=f"pubnet {__version__}")
+    parser.add_argument("--log-format", choices=["kv", "json"], default=None,
+                        help="log line format (default: kv, or logging.format in the config)")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                        default=None, help="log level (default: info)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    run = commands.add_parser("run", help="watch the fleet: start what the config enables")
+    run.add_argument("--config", type=Path, help="pubnet.yaml (default: embedded defaults)")
+    run.add_argument("--inventory", type=Path, help="inventory folder or YAML file "
+                     "(overrides the config's inventory)")
+    run.set_defaults(handler=_cmd_run)
+
+    config = commands.add_parser("config", help="check a config file")
+    config_cmds = config.add_subparsers(dest="config_command", metavar="ACTION",
+                                        parser_class=_Parser)
+    config_cmds.required = True
+    check = config_cmds.add_parser("check", help="validate a config; print it with secrets "
+                                   "masked")
+    check.add_argument("file", type=Path, metavar="FILE")
+    check.set_defaults(handler=_cmd_config_check)
+
+    inv = commands.add_parser("inventory", help="validate, generate and count inventories")
+    inv_cmds = inv.add_subparsers(dest="inventory_command", metavar="ACTION",
+                                  parser_class=_Parser)
+    inv_cmds.required = True
+
+    validate = inv_cmds.add_parser(
+        "validate", help="report every problem in an inventory as file:line: field: message")
+    validate.add_argument("path", type=Path, metavar="PATH",
+                          help="inventory folder (sites.csv, devices.csv, links.csv) or YAML")
+    validate.add_argument("--config", type=Path,
+                          help="also check credential names against this config")
+    validate.set_defaults(handler=_cmd_inventory_validate)
+
+    generate = inv_cmds.add_parser(
+        "generate", help="write a realistic national inventory from Thailand's divisions")
+    generate.add_argument("--sites", type=_positive_int, required=True, metavar="N")
+    generate.add_argument("--seed", type=int, default=1, metavar="S")
+    generate.add_argument("--out", type=Path, required=True, metavar="DIR")
+    generate.set_defaults(handler=_cmd_inventory_generate)
+
+    stats = inv_cmds.add_parser("stats", help="count sites and devices by province, kind, role")
+    stats.add_argument("path", type=Path, metavar="PATH")
+    stats.set_defaults(handler=_cmd_inventory_stats)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _load_config_or_report(path: Path | None) -> Config | None:
+    if path is None:
+        return default_config()
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return None
+
+
+# -- commands -----------------------------------------------------------------------------
+
+
+def _cmd_config_check(args: argparse.Namespace) -> int:
+    config = _load_config_or_report(args.file)
+    if config is None:
+        return EXIT_BAD_INPUT
+    import yaml
+
+    dumped = config.model_dump(mode="json", exclude={"source"})
+    print(yaml.safe_dump(dumped, allow_unicode=True, sort_keys=False), end="")
+    return EXIT_OK
+
+
+def _cmd_inventory_validate(args: argparse.Namespace) -> int:
+    from inventory.loader import InventoryError, load_inventory
+    from inventory.validate import validate
+
+    known_credentials: set[str] | None = None
+    if args.config is not None:
+        config = _load_config_or_report(args.config)
+        if config is None:
+            return EXIT_BAD_INPUT
+        known_credentials = set(config.credentials)
+    try:
+        result = load_inventory(args.path)
+    except InventoryError as exc:
+        print(f"{exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    problems = validate(result, known_credentials=known_credentials)
+    errors = 0
+    for problem in problems:
+        print(problem)
+        errors += problem.is_error
+    inv = result.inventory
+    print(
+        f"{args.path}: {len(inv.sites)} sites, {len(inv.devices)} devices, "
+        f"{len(inv.links)} links; {errors} errors, {len(problems) - errors} warnings",
+        file=sys.stderr,
+    )
+    return EXIT_BAD_INPUT if errors else EXIT_OK
+
+
+def _cmd_inventory_generate(args: argparse.Namespace) -> int:
+    from inventory.generate import generate, write_inventory
+
+    inventory = generate(sites=args.sites, seed=args.seed)
+    write_inventory(inventory, args.out)
+    print(
+        f"wrote {len(inventory.sites)} sites, {len(inventory.devices)} devices, "
+        f"{len(inventory.links)} links to {args.out}",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def _cmd_inventory_stats(args: argparse.Namespace) -> int:
+    from inventory.loader import InventoryError, load_inventory
+    from inventory.stats import compute_stats, render_stats
+
+    try:
+        result = load_inventory(args.path)
+    except InventoryError as exc:
+        print(f"{exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(render_stats(compute_stats(result.inventory)), end="")
+    return EXIT_OK
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from inventory.loader import InventoryError, load_inventory
+    from inventory.model import Inventory
+    from inventory.topology import Topology
+    from inventory.validate import validate
+    from pubnet import components
+    from pubnet.runtime import Context, run_components, stop_on_signals
+
+    config = _load_config_or_report(args.config)
+    if config is None:
+        return EXIT_BAD_INPUT
+    inventory_path = args.inventory or config.inventory
+    inventory = Inventory()
+    if inventory_path is not None:
+        try:
+            result = load_inventory(inventory_path)
+        except InventoryError as exc:
+            print(f"{exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        problems = validate(result, known_credentials=set(config.credentials))
+        errors = [p for p in problems if p.is_error]
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        if errors:
+            log.error("inventory has errors, not starting errors=%d", len(errors))
+            return EXIT_BAD_INPUT
+        inventory = result.inventory
+    ctx = Context(config=config, inventory=inventory, topology=Topology.build(inventory))
+    log.info(
+        "inventory loaded sites=%d devices=%d links=%d",
+        len(inventory.sites), len(inventory.devices), len(inventory.links),
+    )
+    for planned in components.plan(ctx):
+        log.info("would run component=%s %s", planned.name, planned.detail)
+    built = components.build(ctx)
+    if not built:
+        log.info("no runnable components yet; exiting")
+        return EXIT_OK
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        with stop_on_signals(stop):
+            await run_components(built, stop)
+
+    asyncio.run(serve())
+    return EXIT_OK
+
+
+# -- entry point --------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError:
+        return EXIT_USAGE
+    except SystemExit as exc:  # --help and --version
+        return int(exc.code or 0)
+    config_path = getattr(args, "config", None) or getattr(args, "file", None)
+    secrets: list[str] = []
+    level, fmt = "info", "kv"
+    if isinstance(config_path, Path) and config_path.is_file():
+        try:
+            config = load_config(config_path)
+            secrets = secret_values(config)
+            level, fmt = config.logging.level, config.logging.format
+        except ConfigError:
+            pass  # the command reports it
+    setup_logging(args.log_level or level, args.log_format or fmt, secrets)
+    try:
+        return int(args.handler(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""The observation model: the one record type every collector writes and every consumer reads.
+
+Collectors (SNMP, traps, MQTT, ICMP) turn what devices say into :class:`Observation` values
+and device :class:`PollStatus` changes; exporters and alerting read them from the state store
+(:mod:`pubnet.state`). Keeping this module free of imports from any component is what lets
+collectors and exporters meet without knowing each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+Labels = tuple[tuple[str, str], ...]
+"""Label pairs other than ``device``, in a fixed order chosen by the producer.
+
+A tuple rather than a dict: hashable (it is part of the series key), cheap to build on the
+hot path, and it keeps the producer's order for rendering.
+"""
+
+
+class Source(StrEnum):
+    """Where an observation came from; consumers use it to weigh freshness and trust."""
+
+    SNMP = "snmp"
+    TRAP = "trap"
+    MQTT = "mqtt"
+    ICMP = "icmp"
+    INTERNAL = "internal"
+
+
+class PollStatus(StrEnum):
+    """How the last attempt to hear from a device ended.
+
+    Every poll ends in exactly one of these. MQTT and ICMP map onto the same set so that
+    alerting sees one vocabulary: a last will is ``unreachable``, missed heartbeats are
+    ``timeout``.
+    """
+
+    OK = "ok"
+    TIMEOUT = "timeout"
+    AUTH_FAILED = "auth_failed"
+    UNKNOWN_USER = "unknown_user"
+    NO_SUCH_NAME = "no_such_name"
+    UNREACHABLE = "unreachable"
+    ERROR = "error"
+
+    @property
+    def is_up(self) -> bool:
+        return self is PollStatus.OK
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One value of one series at one moment.
+
+    ``metric`` is the full metric name as exported (``pubnet_interface_receive_bytes_total``);
+    counters arrive already made monotonic by the collector, so consumers never unwrap.
+    ``ts`` is Unix time in seconds (float) from the moment the value was read.
+    """
+
+    device: str
+    metric: str
+    value: float
+    ts: float
+    source: Source
+    labels: Labels = ()
+
+    @property
+    def key(self) -> SeriesKey:
+        return (self.metric, self.labels)
+
+
+SeriesKey = tuple[str, Labels]
+"""A series within one device: metric name and labels."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """A device moved from one status to another (``previous`` is None the first time)."""
+
+    device: str
+    previous: PollStatus | None
+    status: PollStatus
+    ts: float
+    source: Source
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class DeviceState:
+    """What the store knows about one device right now."""
+
+    device: str
+    status: PollStatus | None = None
+    since: float = 0.0
+    """When the current status began (Unix seconds)."""
+    last_seen: float = 0.0
+    """When the device last answered (status ``ok``) or published anything."""
+    last_attempt: float = 0.0
+    source: Source | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """What a subscriber receives: observations and status changes from one publish call."""
+
+    observations: tuple[Observation, ...] = ()
+    status_changes: tuple[StatusChange, ...] = field(default=())
+
+    def __len__(self) -> int:
+        return len(self.observations) + len(self.status_changes)

@@ -1,0 +1,285 @@
+"""The state store: the latest value of every series and the status of every device.
+
+It sits in the middle of the data flow. Collectors call :meth:`StateStore.publish` and
+:meth:`StateStore.set_status`; both are plain synchronous calls that never wait, so a slow
+consumer can never stall a poll. Consumers either read snapshots (the Prometheus exporter
+renders per device and uses :meth:`StateStore.device_version` to re-render only what
+changed) or subscribe to a bounded stream of :class:`~pubnet.model.Batch` values (alerting,
+InfluxDB). A subscriber that falls behind loses whole batches, and the loss is counted on
+its :class:`Subscription` and logged once per episode.
+
+The store is owned by one event loop and is not thread-safe; everything that touches it
+runs on that loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from pubnet.model import (
+    Batch,
+    DeviceState,
+    Observation,
+    PollStatus,
+    SeriesKey,
+    Source,
+    StatusChange,
+)
+
+log = logging.getLogger("pubnet.state")
+
+DEFAULT_SUBSCRIBER_CAPACITY = 200_000
+"""Items (observations plus status changes) a subscriber may have waiting."""
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberStats:
+    name: str
+    pending: int
+    delivered: int
+    dropped: int
+
+
+class Subscription:
+    """A bounded queue of batches for one consumer.
+
+    Iterate it with ``async for batch in subscription``. ``metrics`` restricts the
+    observations it receives (``None`` = all, empty = status changes only).
+    """
+
+    def __init__(self, name: str, capacity: int, metrics: frozenset[str] | None) -> None:
+        self.name = name
+        self.capacity = capacity
+        self.metrics = metrics
+        self._queue: deque[Batch] = deque()
+        self._pending = 0
+        self._wakeup = asyncio.Event()
+        self._closed = False
+        self._dropping = False
+        self.delivered = 0
+        self.dropped = 0
+
+    def offer(self, batch: Batch) -> None:
+        """Queue a batch, or drop it and count the loss when the subscriber is full."""
+        if self.metrics is not None:
+            kept = tuple(o for o in batch.observations if o.metric in self.metrics)
+            if len(kept) != len(batch.observations):
+                batch = Batch(kept, batch.status_changes)
+        size = len(batch)
+        if size == 0 or self._closed:
+            return
+        if self._pending + size > self.capacity:
+            self.dropped += size
+            if not self._dropping:
+                self._dropping = True
+                log.warning(
+                    "subscriber falling behind, dropping batches subscriber=%s capacity=%d",
+                    self.name,
+                    self.capacity,
+                )
+            return
+        if self._dropping:
+            self._dropping = False
+            log.info("subscriber caught up subscriber=%s dropped_total=%d", self.name, self.dropped)
+        self._queue.append(batch)
+        self._pending += size
+        self._wakeup.set()
+
+    def get_nowait(self) -> Batch | None:
+        if not self._queue:
+            return None
+        batch = self._queue.popleft()
+        self._pending -= len(batch)
+        self.delivered += len(batch)
+        return batch
+
+    async def get(self) -> Batch:
+        """Wait for the next batch; raises :class:`EOFError` once closed and drained."""
+        while True:
+            batch = self.get_nowait()
+            if batch is not None:
+                return batch
+            if self._closed:
+                raise EOFError(self.name)
+            self._wakeup.clear()
+            await self._wakeup.wait()
+
+    def close(self) -> None:
+        self._closed = True
+        self._wakeup.set()
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    def __aiter__(self) -> AsyncIterator[Batch]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Batch]:
+        while True:
+            try:
+                yield await self.get()
+            except EOFError:
+                return
+
+    def stats(self) -> SubscriberStats:
+        return SubscriberStats(self.name, self._pending, self.delivered, self.dropped)
+
+
+class StateStore:
+    """Latest value per series and current status per device, with change subscriptions."""
+
+    def __init__(self) -> None:
+        self._series: dict[str, dict[SeriesKey, Observation]] = {}
+        self._devices: dict[str, DeviceState] = {}
+        self._versions: dict[str, int] = {}
+        self._subscribers: list[Subscription] = []
+        self.observations_total = 0
+
+    # -- writing (collectors) -------------------------------------------------------------
+
+    def publish(
+        self,
+        observations: Sequence[Observation],
+        status_changes: Sequence[StatusChange] = (),
+    ) -> None:
+        """Record observations as the latest values and hand them to subscribers.
+
+        Never waits: subscribers that are full lose the batch and count it.
+        """
+        series = self._series
+        versions = self._versions
+        for obs in observations:
+            per_device = series.get(obs.device)
+            if per_device is None:
+                per_device = series[obs.device] = {}
+            per_device[(obs.metric, obs.labels)] = obs
+            versions[obs.device] = versions.get(obs.device, 0) + 1
+        self.observations_total += len(observations)
+        if self._subscribers and (observations or status_changes):
+            batch = Batch(tuple(observations), tuple(status_changes))
+            for sub in self._subscribers:
+                sub.offer(batch)
+
+    def set_status(
+        self,
+        device: str,
+        status: PollStatus,
+        ts: float,
+        source: Source,
+        detail: str = "",
+        observations: Sequence[Observation] = (),
+    ) -> StatusChange | None:
+        """Record how the latest attempt to hear from ``device`` ended.
+
+        Returns the :class:`StatusChange` when the status differs from the previous one
+        (and publishes it together with ``observations``), otherwise None.
+        """
+        state = self._devices.get(device)
+        if state is None:
+            state = self._devices[device] = DeviceState(device)
+        state.last_attempt = ts
+        if status is PollStatus.OK:
+            state.last_seen = ts
+        change: StatusChange | None = None
+        if state.status is not status:
+            change = StatusChange(device, state.status, status, ts, source, detail)
+            state.status = status
+            state.since = ts
+            self._versions[device] = self._versions.get(device, 0) + 1
+        state.source = source
+        state.detail = detail
+        if change is not None:
+            self.publish(observations, (change,))
+        elif observations:
+            self.publish(observations)
+        return change
+
+    def touch(self, device: str, ts: float) -> None:
+        """Note that a device was heard from without changing its status (e.g. a trap)."""
+        state = self._devices.get(device)
+        if state is None:
+            state = self._devices[device] = DeviceState(device)
+        state.last_seen = max(state.last_seen, ts)
+
+    def forget(self, device: str, metric: str | None = None) -> None:
+        """Remove a device's series (all, or one metric), e.g. when it leaves the inventory."""
+        per_device = self._series.get(device)
+        if per_device is None:
+            return
+        if metric is None:
+            del self._series[device]
+        else:
+            for key in [k for k in per_device if k[0] == metric]:
+                del per_device[key]
+        self._versions[device] = self._versions.get(device, 0) + 1
+
+    # -- reading (exporters, alerting, CLI) -----------------------------------------------
+
+    def latest(self, device: str, metric: str, labels: Iterable[tuple[str, str]] = ()) -> (
+        Observation | None
+    ):
+        per_device = self._series.get(device)
+        if per_device is None:
+            return None
+        return per_device.get((metric, tuple(labels)))
+
+    def device_series(self, device: str) -> dict[SeriesKey, Observation]:
+        """The live mapping of one device's series; read it, do not keep or mutate it."""
+        return self._series.get(device, {})
+
+    def devices_with_series(self) -> Iterator[str]:
+        return iter(list(self._series))
+
+    def device_version(self, device: str) -> int:
+        """A number that changes whenever the device's series or status change."""
+        return self._versions.get(device, 0)
+
+    def status(self, device: str) -> DeviceState | None:
+        return self._devices.get(device)
+
+    def statuses(self) -> dict[str, DeviceState]:
+        """The live mapping of device states; read it, do not keep or mutate it."""
+        return self._devices
+
+    def series_count(self) -> int:
+        return sum(len(s) for s in self._series.values())
+
+    # -- subscribing (alerting, InfluxDB) -------------------------------------------------
+
+    def subscribe(
+        self,
+        name: str,
+        capacity: int = DEFAULT_SUBSCRIBER_CAPACITY,
+        metrics: Iterable[str] | None = None,
+    ) -> Subscription:
+        """Register a consumer; call :meth:`unsubscribe` (or use :meth:`subscription`)."""
+        sub = Subscription(name, capacity, None if metrics is None else frozenset(metrics))
+        self._subscribers.append(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        sub.close()
+        if sub in self._subscribers:
+            self._subscribers.remove(sub)
+
+    @contextmanager
+    def subscription(
+        self,
+        name: str,
+        capacity: int = DEFAULT_SUBSCRIBER_CAPACITY,
+        metrics: Iterable[str] | None = None,
+    ) -> Iterator[Subscription]:
+        sub = self.subscribe(name, capacity, metrics)
+        try:
+            yield sub
+        finally:
+            self.unsubscribe(sub)
+
+    def subscriber_stats(self) -> list[SubscriberStats]:
+        return [s.stats() for s in self._subscribers]
