@@ -1,0 +1,1 @@
+"""Reference tables shipped with the inventory package (read with importlib.resources)."""

@@ -1,0 +1,359 @@
+"""Turning cells of text into :class:`Site`, :class:`Device` and :class:`Link` records.
+
+Both file formats end up here: a CSV row or a YAML mapping becomes a sequence of cell
+texts in column order. Each kind has two parsers that must agree:
+
+* the *row* parser handles one row and says exactly what is wrong with it, cell by cell;
+* the *column* parser handles a whole clean file at once, doing its per-cell work in C
+  (``map`` over builtins and dict lookups), and gives up (returns None) at the first
+  sign of trouble so the caller can fall back to the row parser for precise problems.
+
+A national inventory is ~600,000 rows and must load in a couple of seconds, which the
+row parsers alone cannot do; the column parsers exist only for speed. Tests check that
+both give identical records for clean input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import socket
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import repeat
+from operator import itemgetter
+from typing import Literal, TypeAlias, TypeVar
+
+from inventory.address import parse_address
+from inventory.geography import area_names
+from inventory.model import Device, Link, Medium, Role, Site, SiteKind
+
+__all__ = [
+    "COLUMNS",
+    "DEVICE_COLUMNS",
+    "FILE_NAMES",
+    "KINDS",
+    "LINK_COLUMNS",
+    "SITE_COLUMNS",
+    "FieldErrors",
+    "Record",
+    "RecordKind",
+    "column_parser",
+    "row_parser",
+]
+
+RecordKind: TypeAlias = Literal["site", "device", "link"]
+KINDS: tuple[RecordKind, ...] = ("site", "device", "link")
+Record: TypeAlias = Site | Device | Link
+
+# Column names are an interface shared with planners' spreadsheets: never rename them.
+# The id column comes first in each.
+SITE_COLUMNS = (
+    "site_id",
+    "name",
+    "kind",
+    "province_code",
+    "district_code",
+    "subdistrict_code",
+    "village",
+    "lat",
+    "lon",
+)
+DEVICE_COLUMNS = ("device_id", "site_id", "role", "address", "profile", "credential", "upstream")
+LINK_COLUMNS = (
+    "link_id",
+    "a_device",
+    "a_interface",
+    "b_device",
+    "b_interface",
+    "medium",
+    "capacity_bps",
+    "owner",
+)
+COLUMNS: Mapping[RecordKind, tuple[str, ...]] = {
+    "site": SITE_COLUMNS,
+    "device": DEVICE_COLUMNS,
+    "link": LINK_COLUMNS,
+}
+FILE_NAMES: Mapping[RecordKind, str] = {
+    "site": "sites.csv",
+    "device": "devices.csv",
+    "link": "links.csv",
+}
+
+FieldErrors: TypeAlias = list[tuple[str, str]]
+"""``(column, message)`` pairs for one row."""
+
+RowParser: TypeAlias = Callable[[Sequence[str]], Record | FieldErrors]
+ColumnParser: TypeAlias = Callable[[Sequence[list[str]]], Sequence[Record] | None]
+
+# Plain dicts (their .get is what the column parsers map over), never mutated.
+_SITE_KINDS: Mapping[str, SiteKind] = {k.value: k for k in SiteKind}
+_ROLES: Mapping[str, Role] = {r.value: r for r in Role}
+_MEDIA: Mapping[str, Medium] = {m.value: m for m in Medium}
+_NO_NAME = ("", "")  # unknown codes leave names empty; validate() reports them
+
+
+def _enum_message(column: str, text: str, allowed: Mapping[str, object]) -> str:
+    choices = ", ".join(allowed)
+    if not text:
+        return f"{column} is required (one of: {choices})"
+    return f"unknown {column} {text!r} (expected one of: {choices})"
+
+
+def _coordinate(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _coordinate_message(column: str, text: str) -> str:
+    if not text:
+        return f"{column} is required"
+    return f"{column} {text!r} is not a number (decimal degrees, e.g. 18.7883)"
+
+
+def _is_capacity(text: str) -> bool:
+    # isdigit() alone accepts Thai and other Unicode digits; int() would too, silently.
+    return text.isdigit() and text.isascii() and int(text) > 0
+
+
+# -- one row at a time -----------------------------------------------------------------
+
+
+def parse_site_row(v: Sequence[str]) -> Site | FieldErrors:
+    site_id = v[0].strip()
+    kind_text = v[2].strip()
+    lat_text = v[7].strip()
+    lon_text = v[8].strip()
+    kind = _SITE_KINDS.get(kind_text)
+    lat = _coordinate(lat_text)
+    lon = _coordinate(lon_text)
+    if not site_id or kind is None or lat is None or lon is None:
+        errors: FieldErrors = []
+        if not site_id:
+            errors.append(("site_id", "site_id is required"))
+        if kind is None:
+            errors.append(("kind", _enum_message("kind", kind_text, _SITE_KINDS)))
+        if lat is None:
+            errors.append(("lat", _coordinate_message("lat", lat_text)))
+        if lon is None:
+            errors.append(("lon", _coordinate_message("lon", lon_text)))
+        return errors
+    province_code = v[3].strip()
+    district_code = v[4].strip()
+    subdistrict_code = v[5].strip()
+    p_th, p_en = area_names("province").get(province_code, _NO_NAME)
+    d_th, d_en = area_names("district").get(district_code, _NO_NAME)
+    s_th, s_en = area_names("subdistrict").get(subdistrict_code, _NO_NAME)
+    return Site(
+        site_id,
+        v[1].strip(),
+        kind,
+        province_code,
+        district_code,
+        subdistrict_code,
+        v[6].strip(),
+        lat,
+        lon,
+        p_th,
+        p_en,
+        d_th,
+        d_en,
+        s_th,
+        s_en,
+    )
+
+
+def parse_device_row(v: Sequence[str]) -> Device | FieldErrors:
+    device_id = v[0].strip()
+    role_text = v[2].strip()
+    address = v[3].strip()
+    role = _ROLES.get(role_text)
+    address_error = ""
+    host = ""
+    port: int | None = None
+    try:
+        host, port = parse_address(address)
+    except ValueError as exc:
+        address_error = str(exc)
+    if not device_id or role is None or address_error:
+        errors: FieldErrors = []
+        if not device_id:
+            errors.append(("device_id", "device_id is required"))
+        if role is None:
+            errors.append(("role", _enum_message("role", role_text, _ROLES)))
+        if address_error:
+            errors.append(("address", address_error))
+        return errors
+    return Device(
+        device_id, v[1].strip(), role, host, port, v[4].strip(), v[5].strip(), v[6].strip()
+    )
+
+
+def parse_link_row(v: Sequence[str]) -> Link | FieldErrors:
+    link_id = v[0].strip()
+    a_device = v[1].strip()
+    a_interface = v[2].strip()
+    b_device = v[3].strip()
+    medium_text = v[5].strip()
+    capacity_text = v[6].strip()
+    medium = _MEDIA.get(medium_text)
+    valid_capacity = _is_capacity(capacity_text)
+    if not (link_id and a_device and a_interface and b_device and valid_capacity) or not medium:
+        errors: FieldErrors = []
+        for column, text in (("link_id", link_id), ("a_device", a_device), ("b_device", b_device)):
+            if not text:
+                errors.append((column, f"{column} is required"))
+        if not a_interface:
+            errors.append(("a_interface", "a_interface is required (the link is watched on it)"))
+        if medium is None:
+            errors.append(("medium", _enum_message("medium", medium_text, _MEDIA)))
+        if not valid_capacity:
+            errors.append(
+                (
+                    "capacity_bps",
+                    f"capacity_bps {capacity_text!r} is not a positive whole number of "
+                    "bits per second (e.g. 1000000000 for 1 Gbps)"
+                    if capacity_text
+                    else "capacity_bps is required (bits per second, e.g. 1000000000)",
+                )
+            )
+        errors.sort(key=lambda e: LINK_COLUMNS.index(e[0]))
+        return errors
+    return Link(
+        link_id,
+        a_device,
+        a_interface,
+        b_device,
+        v[4].strip(),
+        medium,
+        int(capacity_text),
+        v[7].strip(),
+    )
+
+
+def row_parser(kind: RecordKind) -> RowParser:
+    if kind == "site":
+        return parse_site_row
+    return parse_device_row if kind == "device" else parse_link_row
+
+
+# -- a whole clean file at once --------------------------------------------------------
+# Columns arrive stripped. Any doubt -> None; the row parsers then report precisely.
+
+_R = TypeVar("_R", Site, Device, Link)
+
+
+def build_columnwise(cls: type[_R], count: int, columns: Sequence[Iterable[object]]) -> list[_R]:
+    """``count`` instances of the frozen slots dataclass ``cls``, one field at a time.
+
+    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``,
+    a Python-level call per field per record -- most of the load time of a national
+    inventory. Setting one field of every record through the slot's descriptor keeps
+    the loop in C and is 2-3x faster. The records are ordinary, equal to ones built with
+    ``cls(...)`` (tests check this); this is only valid because the model classes have
+    no ``__post_init__`` and ``columns`` covers every field, in declaration order.
+    """
+    names = [f.name for f in dataclasses.fields(cls)]
+    if len(columns) != len(names) or "__post_init__" in vars(cls):
+        raise TypeError(f"cannot build {cls.__name__} column by column")
+    records: list[_R] = list(map(object.__new__, repeat(cls, count)))
+    for name, column in zip(names, columns, strict=True):
+        deque(map(vars(cls)[name].__set__, records, column), maxlen=0)
+    return records
+
+
+def _names(
+    level: Literal["province", "district", "subdistrict"], codes: list[str]
+) -> tuple[list[str], list[str]]:
+    found = list(map(area_names(level).get, codes, repeat(_NO_NAME)))
+    return list(map(itemgetter(0), found)), list(map(itemgetter(1), found))
+
+
+def sites_from_columns(columns: Sequence[list[str]]) -> Sequence[Record] | None:
+    ids, names, kind_texts, provinces, districts, subdistricts, villages, lats, lons = columns
+    kinds = list(map(_SITE_KINDS.get, kind_texts))
+    if "" in ids or None in kinds:
+        return None
+    try:
+        lat = list(map(float, lats))
+        lon = list(map(float, lons))
+    except ValueError:
+        return None
+    if not (all(map(math.isfinite, lat)) and all(map(math.isfinite, lon))):
+        return None
+    p_th, p_en = _names("province", provinces)
+    d_th, d_en = _names("district", districts)
+    s_th, s_en = _names("subdistrict", subdistricts)
+    return build_columnwise(
+        Site,
+        len(ids),
+        (
+            ids,
+            names,
+            kinds,
+            provinces,
+            districts,
+            subdistricts,
+            villages,
+            lat,
+            lon,
+            p_th,
+            p_en,
+            d_th,
+            d_en,
+            s_th,
+            s_en,
+        ),
+    )
+
+
+def devices_from_columns(columns: Sequence[list[str]]) -> Sequence[Record] | None:
+    ids, sites, role_texts, addresses, profiles, credentials, upstreams = columns
+    roles = list(map(_ROLES.get, role_texts))
+    if "" in ids or None in roles:
+        return None
+    hosts: Iterable[str]
+    ports: Iterable[int | None]
+    try:
+        # Nearly every address is a bare IPv4 address: check them all in C.
+        all(map(socket.inet_pton, repeat(socket.AF_INET), addresses))
+        hosts, ports = addresses, repeat(None)
+    except OSError:
+        try:
+            parsed = list(map(parse_address, addresses))
+        except ValueError:
+            return None
+        hosts = list(map(itemgetter(0), parsed))
+        ports = list(map(itemgetter(1), parsed))
+    return build_columnwise(
+        Device, len(ids), (ids, sites, roles, hosts, ports, profiles, credentials, upstreams)
+    )
+
+
+def links_from_columns(columns: Sequence[list[str]]) -> Sequence[Record] | None:
+    ids, a_devices, a_interfaces, b_devices, b_interfaces, medium_texts, capacities, owners = (
+        columns
+    )
+    media = list(map(_MEDIA.get, medium_texts))
+    if "" in ids or "" in a_devices or "" in a_interfaces or "" in b_devices or None in media:
+        return None
+    if not (all(map(str.isdigit, capacities)) and "".join(capacities).isascii()):
+        return None
+    capacity = list(map(int, capacities))
+    if 0 in capacity:
+        return None
+    return build_columnwise(
+        Link,
+        len(ids),
+        (ids, a_devices, a_interfaces, b_devices, b_interfaces, media, capacity, owners),
+    )
+
+
+def column_parser(kind: RecordKind) -> ColumnParser:
+    if kind == "site":
+        return sites_from_columns
+    return devices_from_columns if kind == "device" else links_from_columns

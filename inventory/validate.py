@@ -1,0 +1,389 @@
+"""Checking that an inventory makes sense as a whole, reporting every problem at once.
+
+A planner fixing a 100,000-row spreadsheet wants the whole list, not one error per run,
+so nothing here stops at the first problem. The loader has already reported the rows it
+could not read (and left them out); this module checks what needs other rows or
+reference data: references between records, the shape of the upstream forest, Thai
+administrative codes, coordinates, profiles and credentials.
+
+Each rule first asks "is anything wrong?" of a whole column with set operations (C
+speed, so a clean national inventory validates in well under a second) and only then
+walks the records to say which ones and why.
+
+Typical use (the CLI's ``inventory validate``)::
+
+    result = load_inventory(path)
+    problems = validate(result, known_credentials=set(config.credentials))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from itertools import compress
+from operator import attrgetter, eq, not_
+
+from inventory.geography import THAILAND_BBOX, district_index, province_index, subdistrict_index
+from inventory.model import NON_SNMP_PROFILES, SNMP_PROFILES, Device, Role
+from inventory.problems import Problem, Severity, has_errors
+from inventory.records import COLUMNS, KINDS, RecordKind
+from inventory.result import LoadResult
+from inventory.topology import Topology, find_cycles
+
+__all__ = ["Problem", "Severity", "has_errors", "sort_problems", "validate"]
+
+_SITELESS_ROLES = frozenset({Role.PROVINCIAL_NODE, Role.CORE})
+_ROOT_ROLES = frozenset({Role.CORE})
+
+
+class _Report:
+    """Problems anchored at a record's line (in YAML: at the key's line)."""
+
+    __slots__ = ("problems", "result")
+
+    def __init__(self, result: LoadResult) -> None:
+        self.result = result
+        self.problems: list[Problem] = []
+
+    def add(
+        self,
+        kind: RecordKind,
+        record_id: str,
+        field: str,
+        message: str,
+        severity: Severity = Severity.ERROR,
+    ) -> None:
+        location = self.result.location(kind, record_id, field)
+        file, line = (location.file, location.line) if location else (self.result.files[kind], 0)
+        self.problems.append(Problem(file, line, field, message, severity))
+
+
+# -- sites -----------------------------------------------------------------------------
+
+
+def _site_code_problems(pc: str, dc: str, sc: str) -> list[tuple[str, str]]:
+    """What is wrong with one combination of administrative codes."""
+    found: list[tuple[str, str]] = []
+    province = province_index().get(pc)
+    if province is None:
+        found.append(
+            (
+                "province_code",
+                f"unknown province_code {pc!r} (2 digits, e.g. 50 for Chiang Mai)"
+                if pc
+                else "province_code is required",
+            )
+        )
+    district = district_index().get(dc)
+    if district is None:
+        found.append(
+            (
+                "district_code",
+                f"unknown district_code {dc!r} (4 digits, e.g. 5001)"
+                if dc
+                else "district_code is required",
+            )
+        )
+    elif province is not None and district.province_code != pc:
+        found.append(
+            (
+                "district_code",
+                f"district {dc} ({district.name_en}) is not in province {pc} "
+                f"({province.name_en}) but in province {district.province_code}",
+            )
+        )
+    if sc:
+        subdistrict = subdistrict_index().get(sc)
+        if subdistrict is None:
+            found.append(
+                ("subdistrict_code", f"unknown subdistrict_code {sc!r} (6 digits, e.g. 500101)")
+            )
+        elif district is not None and subdistrict.district_code != dc:
+            found.append(
+                (
+                    "subdistrict_code",
+                    f"subdistrict {sc} ({subdistrict.name_en}) is not in district {dc} "
+                    f"({district.name_en}) but in district {subdistrict.district_code}",
+                )
+            )
+    return found
+
+
+def _check_sites(report: _Report) -> None:
+    """Coordinates inside Thailand and administrative codes that exist and nest."""
+    sites = report.result.inventory.sites
+    records = sites.values()
+    box = THAILAND_BBOX
+    for axis, low, high in (("lat", box.min_lat, box.max_lat), ("lon", box.min_lon, box.max_lon)):
+        values = list(map(attrgetter(axis), records))
+        if values and (min(values) < low or max(values) > high):
+            for site_id, value in zip(sites, values, strict=True):
+                if not low <= value <= high:
+                    report.add(
+                        "site",
+                        site_id,
+                        axis,
+                        f"{axis} {value} is outside Thailand ({low} to {high})",
+                    )
+
+    codes = attrgetter("province_code", "district_code", "subdistrict_code")
+    # A national inventory has ~100,000 sites but only a few thousand distinct code triples.
+    bad = {
+        combo: found for combo in set(map(codes, records)) if (found := _site_code_problems(*combo))
+    }
+    if bad:
+        for site_id, site in sites.items():
+            for field, message in bad.get(codes(site), ()):
+                report.add("site", site_id, field, message)
+
+
+# -- devices ---------------------------------------------------------------------------
+
+
+def _each(
+    devices: dict[str, Device], flagged: Callable[[Device], bool]
+) -> Iterable[tuple[str, Device]]:
+    return ((device_id, d) for device_id, d in devices.items() if flagged(d))
+
+
+def _check_device_shape(report: _Report, topology: Topology | None) -> None:
+    """Roles against site_id and upstream: the forest has cores as roots, and only
+    provincial nodes and cores may stand outside a site."""
+    result = report.result
+    devices = result.inventory.devices
+    records = devices.values()
+    roles = list(map(attrgetter("role"), records))
+    site_ids = list(map(attrgetter("site_id"), records))
+    upstreams = list(map(attrgetter("upstream"), records))
+
+    if set(compress(roles, map(not_, site_ids))) - _SITELESS_ROLES:
+        for device_id, d in _each(devices, lambda d: not d.site_id):
+            if d.role not in _SITELESS_ROLES:
+                report.add(
+                    "device",
+                    device_id,
+                    "site_id",
+                    f"site_id is required for role {d.role} "
+                    "(only provincial_node and core may have none)",
+                )
+    sites = result.inventory.sites
+    if not sites.keys() >= set(site_ids).difference(("",)):
+        for device_id, d in _each(devices, lambda d: bool(d.site_id) and d.site_id not in sites):
+            if not result.knows("site", d.site_id):
+                report.add("device", device_id, "site_id", f"unknown site {d.site_id!r}")
+
+    if set(compress(roles, upstreams)) & _ROOT_ROLES:
+        for device_id, d in _each(devices, lambda d: bool(d.upstream) and d.role in _ROOT_ROLES):
+            report.add(
+                "device",
+                device_id,
+                "upstream",
+                f"a core device is a root and has no upstream (got {d.upstream!r})",
+            )
+    if set(compress(roles, map(not_, upstreams))) - _ROOT_ROLES:
+        for device_id, d in _each(devices, lambda d: not d.upstream):
+            if d.role not in _ROOT_ROLES:
+                report.add(
+                    "device",
+                    device_id,
+                    "upstream",
+                    f"upstream is required for role {d.role} (only core devices are roots)",
+                )
+    if not devices.keys() >= set(upstreams).difference(("",)):
+        for device_id, d in _each(
+            devices, lambda d: bool(d.upstream) and d.upstream not in devices
+        ):
+            if not result.knows("device", d.upstream):
+                report.add(
+                    "device", device_id, "upstream", f"unknown upstream device {d.upstream!r}"
+                )
+
+    cycles = (
+        topology.find_cycles()
+        if topology is not None
+        else find_cycles(dict(zip(devices, upstreams, strict=True)))
+    )
+    for cycle in cycles:
+        members = " -> ".join([*cycle, cycle[0]])
+        plural = "s" if len(cycle) > 1 else ""
+        report.add(
+            "device",
+            cycle[0],
+            "upstream",
+            f"upstream cycle of {len(cycle)} device{plural}: {members} (no core above them)",
+        )
+
+
+def _polling_problems(
+    profile: str,
+    credential: str,
+    snmp_profiles: Collection[str],
+    known_credentials: Collection[str] | None,
+) -> list[tuple[str, str, Severity]]:
+    """What is wrong with one (profile, credential) pair."""
+    found: list[tuple[str, str, Severity]] = []
+    if profile in snmp_profiles:
+        if not credential:
+            found.append(
+                (
+                    "credential",
+                    f"profile {profile!r} polls SNMP and needs a credential",
+                    Severity.ERROR,
+                )
+            )
+    elif profile in NON_SNMP_PROFILES:
+        if credential:
+            found.append(
+                (
+                    "credential",
+                    f"profile {profile!r} uses no credential; {credential!r} is ignored",
+                    Severity.WARNING,
+                )
+            )
+            return found
+    else:
+        known = ", ".join(sorted({*snmp_profiles, *NON_SNMP_PROFILES}))
+        found.append(
+            (
+                "profile",
+                f"unknown profile {profile!r} (known: {known})"
+                if profile
+                else f"profile is required (one of: {known})",
+                Severity.ERROR,
+            )
+        )
+    if credential and known_credentials is not None and credential not in known_credentials:
+        found.append(
+            (
+                "credential",
+                f"unknown credential {credential!r} (not defined under credentials: in the config)",
+                Severity.ERROR,
+            )
+        )
+    return found
+
+
+def _check_device_polling(
+    report: _Report, known_credentials: Collection[str] | None, snmp_profiles: Collection[str]
+) -> None:
+    """Profiles and credentials (what to poll, how to authenticate), and addresses that
+    two devices share -- usually a copy-paste slip, hence only a warning."""
+    devices = report.result.inventory.devices
+    records = devices.values()
+    profiles = list(map(attrgetter("profile"), records))
+    credentials = list(map(attrgetter("credential"), records))
+    # Cheap questions first, over whole columns; the (profile, credential) pairs -- a
+    # handful of distinct ones -- only when one of them says something is off.
+    suspect = (
+        not set(profiles) <= {*snmp_profiles, *NON_SNMP_PROFILES}
+        or not set(compress(profiles, map(not_, credentials))).isdisjoint(snmp_profiles)
+        or not set(compress(profiles, credentials)).isdisjoint(NON_SNMP_PROFILES)
+        or (
+            known_credentials is not None
+            and not set(credentials).difference(("",)) <= set(known_credentials)
+        )
+    )
+    if suspect:
+        bad = {
+            pair: found
+            for pair in set(zip(profiles, credentials, strict=True))
+            if (found := _polling_problems(*pair, snmp_profiles, known_credentials))
+        }
+        for device_id, d in devices.items():
+            for field, message, severity in bad.get((d.profile, d.credential), ()):
+                report.add("device", device_id, field, message, severity)
+
+    endpoint = attrgetter("host", "port")
+    # Hosts are nearly always distinct and ports nearly always absent: compare hosts
+    # alone first, which builds no tuples.
+    if len(set(map(attrgetter("host"), records))) != len(devices) and len(
+        set(map(endpoint, records))
+    ) != len(devices):
+        first: dict[tuple[str, int | None], str] = {}
+        for device_id, d in devices.items():
+            other = first.setdefault(endpoint(d), device_id)
+            if other != device_id:
+                report.add(
+                    "device",
+                    device_id,
+                    "address",
+                    f"address {d.address} is also used by device {other!r}",
+                    Severity.WARNING,
+                )
+
+
+# -- links -----------------------------------------------------------------------------
+
+
+def _check_links(report: _Report) -> None:
+    """Both ends of every link exist and differ (a link is watched from ``a_device``)."""
+    result = report.result
+    devices = result.inventory.devices
+    links = result.inventory.links
+    records = links.values()
+    a_devices = list(map(attrgetter("a_device"), records))
+    b_devices = list(map(attrgetter("b_device"), records))
+    if not devices.keys() >= set(a_devices).union(b_devices):
+        for link_id, link in links.items():
+            for field, device_id in (("a_device", link.a_device), ("b_device", link.b_device)):
+                if device_id not in devices and not result.knows("device", device_id):
+                    report.add("link", link_id, field, f"unknown device {device_id!r}")
+    if any(map(eq, a_devices, b_devices)):
+        for link_id, link in links.items():
+            if link.a_device == link.b_device:
+                report.add(
+                    "link",
+                    link_id,
+                    "b_device",
+                    f"a link joins two devices; both ends are {link.a_device!r}",
+                )
+
+
+# -- entry point -----------------------------------------------------------------------
+
+
+def sort_problems(result: LoadResult, problems: Iterable[Problem]) -> list[Problem]:
+    """In reading order: sites, then devices, then links (or down the YAML file), by line,
+    then by column."""
+    file_rank: dict[str, int] = {}
+    for kind in KINDS:
+        file_rank.setdefault(result.files.get(kind, ""), len(file_rank))
+    field_rank: dict[str, int] = {"file": -3, "encoding": -2, "header": -1}
+    for kind in KINDS:
+        for column in COLUMNS[kind]:
+            field_rank.setdefault(column, len(field_rank))
+    return sorted(
+        problems,
+        key=lambda p: (
+            file_rank.get(p.file, len(file_rank)),
+            p.file,
+            p.line,
+            field_rank.get(p.field, len(field_rank)),
+        ),
+    )
+
+
+def validate(
+    result: LoadResult,
+    *,
+    known_credentials: Collection[str] | None = None,
+    extra_profiles: Collection[str] = frozenset(),
+    topology: Topology | None = None,
+) -> list[Problem]:
+    """Every problem in a loaded inventory -- the loader's and the cross-record ones --
+    sorted by file and line.
+
+    ``known_credentials`` are the credential names the config defines; when None (no
+    config given) credential names are not checked. ``extra_profiles`` are SNMP profile
+    names from profile files, accepted next to the built-in ones. ``topology``, if the
+    caller has built one for this inventory anyway, saves a pass to find upstream cycles.
+
+    The inventory is usable exactly when :func:`has_errors` is False for the result;
+    warnings are worth printing but do not make it unusable. Never raises for bad
+    content.
+    """
+    report = _Report(result)
+    _check_sites(report)
+    _check_device_shape(report, topology)
+    _check_device_polling(report, known_credentials, SNMP_PROFILES | frozenset(extra_profiles))
+    _check_links(report)
+    return sort_problems(result, [*result.problems, *report.problems])

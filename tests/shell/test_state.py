@@ -1,0 +1,130 @@
+"""The state store: latest values, status changes, and subscribers that never block."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pubnet.model import Observation, PollStatus, Source
+from pubnet.state import StateStore
+
+
+def obs(device: str, value: float, metric: str = "pubnet_ap_clients", ts: float = 1.0,
+        labels: tuple[tuple[str, str], ...] = ()) -> Observation:
+    return Observation(device, metric, value, ts, Source.SNMP, labels)
+
+
+def test_latest_value_per_series_wins() -> None:
+    store = StateStore()
+    store.publish([obs("ap-1", 3, labels=(("radio", "2g"),)), obs("ap-1", 5, ts=2.0,
+                   labels=(("radio", "2g"),)), obs("ap-1", 7, labels=(("radio", "5g"),))])
+    assert store.latest("ap-1", "pubnet_ap_clients", (("radio", "2g"),)).value == 5  # type: ignore[union-attr]
+    assert store.latest("ap-1", "pubnet_ap_clients", (("radio", "5g"),)).value == 7  # type: ignore[union-attr]
+    assert store.latest("ap-2", "pubnet_ap_clients") is None
+    assert store.series_count() == 2
+
+
+def test_device_version_changes_only_for_touched_device() -> None:
+    store = StateStore()
+    store.publish([obs("a", 1), obs("b", 1)])
+    a, b = store.device_version("a"), store.device_version("b")
+    store.publish([obs("a", 2)])
+    assert store.device_version("a") != a
+    assert store.device_version("b") == b
+
+
+def test_status_change_reported_once_per_change() -> None:
+    store = StateStore()
+    first = store.set_status("gw-1", PollStatus.OK, 10.0, Source.SNMP)
+    assert first is not None and first.previous is None
+    assert store.set_status("gw-1", PollStatus.OK, 20.0, Source.SNMP) is None
+    down = store.set_status("gw-1", PollStatus.TIMEOUT, 30.0, Source.SNMP)
+    assert down is not None and down.previous is PollStatus.OK
+    state = store.status("gw-1")
+    assert state is not None
+    assert state.status is PollStatus.TIMEOUT
+    assert state.since == 30.0
+    assert state.last_seen == 20.0
+    assert state.last_attempt == 30.0
+
+
+async def test_subscriber_receives_batches_in_order() -> None:
+    store = StateStore()
+    with store.subscription("alerting") as sub:
+        store.publish([obs("a", 1)])
+        store.set_status("a", PollStatus.TIMEOUT, 2.0, Source.SNMP)
+        first = await asyncio.wait_for(sub.get(), 1)
+        second = await asyncio.wait_for(sub.get(), 1)
+    assert [o.value for o in first.observations] == [1]
+    assert second.status_changes[0].status is PollStatus.TIMEOUT
+
+
+async def test_slow_subscriber_drops_and_counts_without_blocking_publisher() -> None:
+    store = StateStore()
+    slow = store.subscribe("slow", capacity=10)
+    fast = store.subscribe("fast", capacity=1000)
+    for i in range(20):
+        store.publish([obs("a", i)])  # returns immediately even though nobody reads
+    assert slow.pending == 10
+    assert slow.dropped == 10
+    assert fast.pending == 20 and fast.dropped == 0
+    stats = {s.name: s for s in store.subscriber_stats()}
+    assert stats["slow"].dropped == 10
+    # after draining, the slow subscriber accepts again
+    while slow.get_nowait() is not None:
+        pass
+    store.publish([obs("a", 99)])
+    assert slow.pending == 1
+
+
+async def test_metric_filter_keeps_status_changes() -> None:
+    store = StateStore()
+    sub = store.subscribe("status-only", metrics=())
+    store.publish([obs("a", 1)])
+    assert sub.pending == 0
+    store.set_status("a", PollStatus.OK, 1.0, Source.SNMP, observations=[obs("a", 2)])
+    batch = sub.get_nowait()
+    assert batch is not None
+    assert batch.observations == () and len(batch.status_changes) == 1
+
+
+async def test_closed_subscription_ends_iteration() -> None:
+    store = StateStore()
+    sub = store.subscribe("x")
+    store.publish([obs("a", 1)])
+    store.unsubscribe(sub)
+    seen = [b async for b in sub]
+    assert len(seen) == 1
+    store.publish([obs("a", 2)])
+    assert sub.pending == 0
+
+
+@given(st.lists(st.tuples(st.sampled_from("abc"), st.floats(allow_nan=False)), max_size=50))
+def test_latest_matches_last_write(writes: list[tuple[str, float]]) -> None:
+    store = StateStore()
+    for device, value in writes:
+        store.publish([obs(device, value)])
+    expected: dict[str, float] = {}
+    for device, value in writes:
+        expected[device] = value
+    for device, value in expected.items():
+        latest = store.latest(device, "pubnet_ap_clients")
+        assert latest is not None and latest.value == value
+
+
+def test_forget_removes_series() -> None:
+    store = StateStore()
+    store.publish([obs("a", 1), obs("a", 2, metric="pubnet_device_up")])
+    store.forget("a", "pubnet_ap_clients")
+    assert store.latest("a", "pubnet_ap_clients") is None
+    assert store.latest("a", "pubnet_device_up") is not None
+    store.forget("a")
+    assert store.series_count() == 0
+
+
+@pytest.mark.parametrize("status", list(PollStatus), ids=lambda s: s.value)
+def test_only_ok_is_up(status: PollStatus) -> None:
+    assert status.is_up == (status is PollStatus.OK)
