@@ -1,0 +1,414 @@
+"""Benchmark: SNMP polling end to end (gufo-snmp client → profile → counters → state store).
+
+Each device costs one GET of 6 scalars and a GETBULK walk of 6 IF-MIB columns over the
+agent's interfaces (one PDU per column: 7 PDUs), against net-snmp snmpd processes listening
+on many loopback addresses. The same work is also done by gufo-snmp's bare loop
+(``SnmpSession.get_many`` + ``getbulk``, results discarded) in the same run: the floor.
+
+    .venv/bin/python bench/snmp_poll.py --devices 5000 --rounds 3
+
+Prints devices/s, PDUs/s, CPU seconds per 1,000 devices, devices per CPU-second, p50/p99
+latency, peak RSS and the snmpd CPU share; the last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from collectors.snmp.poller import SnmpPoller
+from collectors.snmp.profiles import PROFILES_DIR, load_profiles
+from inventory.model import Device, Inventory, Role
+from pubnet.config import parse_config
+from pubnet.state import StateStore
+from tests.collectors.snmp.agent import COMMUNITY, run_snmpd
+from tests.support import find_binary
+
+SCALARS = [
+    "1.3.6.1.2.1.1.1.0",
+    "1.3.6.1.2.1.1.2.0",
+    "1.3.6.1.2.1.1.3.0",
+    "1.3.6.1.2.1.1.5.0",
+    "1.3.6.1.2.1.1.4.0",
+    "1.3.6.1.2.1.1.6.0",
+]
+COLUMNS = [
+    "1.3.6.1.2.1.31.1.1.1.1",  # ifName
+    "1.3.6.1.2.1.2.2.1.8",  # ifOperStatus
+    "1.3.6.1.2.1.31.1.1.1.15",  # ifHighSpeed
+    "1.3.6.1.2.1.31.1.1.1.6",  # ifHCInOctets
+    "1.3.6.1.2.1.31.1.1.1.10",  # ifHCOutOctets
+    "1.3.6.1.2.1.2.2.1.14",  # ifInErrors
+]
+MAX_REPETITIONS = 8
+BENCH_PROFILE = f"""
+description: benchmark - 6 scalars, 6 interface columns
+scalars:
+  sysContact: 1.3.6.1.2.1.1.4.0
+  sysLocation: 1.3.6.1.2.1.1.6.0
+tables:
+  interfaces:
+    walk: WALK_MODE
+    max_repetitions: {MAX_REPETITIONS}
+    columns:
+      ifName: 1.3.6.1.2.1.31.1.1.1.1
+      ifOperStatus: 1.3.6.1.2.1.2.2.1.8
+      ifHighSpeed: 1.3.6.1.2.1.31.1.1.1.15
+      ifHCInOctets: 1.3.6.1.2.1.31.1.1.1.6
+      ifHCOutOctets: 1.3.6.1.2.1.31.1.1.1.10
+      ifInErrors: 1.3.6.1.2.1.2.2.1.14
+    labels:
+      ifname: [ifName, index]
+    metrics:
+      - {{name: pubnet_interface_oper_up, type: gauge, column: ifOperStatus, enum: {{1: 1, 2: 0}}}}
+      - {{name: pubnet_interface_speed_bps, type: gauge, column: ifHighSpeed, scale: 1000000}}
+      - {{name: pubnet_interface_receive_bytes_total, type: counter, column: ifHCInOctets,
+         width: 64}}
+      - {{name: pubnet_interface_transmit_bytes_total, type: counter, column: ifHCOutOctets,
+         width: 64}}
+      - {{name: pubnet_interface_receive_errors_total, type: counter, column: ifInErrors,
+         width: 32}}
+"""
+
+
+def cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of another process, from /proc."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def drive(n: int, concurrency: int, one: Callable[[int], Awaitable[None]]) -> list[float]:
+    """Run ``one(i)`` for i < n with at most ``concurrency`` at once; per-call latencies."""
+    latencies = [0.0] * n
+    next_index = 0
+
+    async def worker() -> None:
+        nonlocal next_index
+        while next_index < n:
+            i = next_index
+            next_index += 1
+            start = time.perf_counter()
+            await one(i)
+            latencies[i] = time.perf_counter() - start
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies
+
+
+def addresses(count: int) -> list[str]:
+    return [f"127.0.{1 + i // 250}.{1 + i % 250}" for i in range(count)]
+
+
+async def run_pubnet(
+    hosts: Sequence[str], port: int, n: int, concurrency: int, profile_dir: Path
+) -> tuple[SnmpPoller, Callable[[], Awaitable[list[float]]]]:
+    config = parse_config(
+        {
+            "credentials": {"bench": {"version": "2c", "community": COMMUNITY}},
+            "snmp": {"timeout": "5s", "retries": 1, "max_in_flight": concurrency},
+        }
+    )
+    inventory = Inventory()
+    for i in range(n):
+        dev = f"d{i:06d}"
+        inventory.devices[dev] = Device(
+            dev, "", Role.ACCESS_POINT, hosts[i % len(hosts)], port, "bench", "bench", ""
+        )
+    profiles = load_profiles(PROFILES_DIR, profile_dir)
+    poller = SnmpPoller(config, inventory, StateStore(), profiles=profiles)
+    runs = list(poller.runs.values())
+
+    async def one(i: int) -> None:
+        await poller.poll_and_publish(runs[i])
+
+    async def round_() -> list[float]:
+        return await drive(n, concurrency, one)
+
+    return poller, round_
+
+
+async def run_bare(
+    hosts: Sequence[str], port: int, n: int, concurrency: int
+) -> Callable[[], Awaitable[list[float]]]:
+    from gufo.snmp.aio import SnmpSession
+
+    # One session (socket) per device kept across rounds, like pubnet's kept sockets.
+    sessions = [SnmpSession(addr=hosts[i % len(hosts)], port=port, community=COMMUNITY,
+                            timeout=5.0) for i in range(n)]
+
+    async def one(i: int) -> None:
+        session = sessions[i]
+        await session.get_many(SCALARS)
+        for column in COLUMNS:
+            async for _ in session.getbulk(column, MAX_REPETITIONS):
+                pass
+
+    async def round_() -> list[float]:
+        return await drive(n, concurrency, one)
+
+    return round_
+
+
+def exporter_module() -> dict[str, object]:
+    """snmp_exporter 0.21 module doing the same GET and walks as the other two."""
+    def indexed(name: str, oid: str, kind: str) -> dict[str, object]:
+        return {"name": name, "oid": oid, "type": kind, "help": name,
+                "indexes": [{"labelname": "ifIndex", "type": "gauge"}],
+                "lookups": [{"labels": ["ifIndex"], "labelname": "ifName",
+                             "oid": COLUMNS[0], "type": "DisplayString"}]}
+
+    return {
+        "version": 2, "max_repetitions": MAX_REPETITIONS, "retries": 1, "timeout": "5s",
+        "auth": {"community": COMMUNITY},
+        "get": SCALARS, "walk": COLUMNS,
+        "metrics": [
+            {"name": "sysUpTime", "oid": "1.3.6.1.2.1.1.3", "type": "gauge", "help": "up"},
+            {"name": "sysName", "oid": "1.3.6.1.2.1.1.5", "type": "DisplayString",
+             "help": "name"},
+            {"name": "sysDescr", "oid": "1.3.6.1.2.1.1.1", "type": "DisplayString",
+             "help": "descr"},
+            {"name": "sysContact", "oid": "1.3.6.1.2.1.1.4", "type": "DisplayString",
+             "help": "contact"},
+            {"name": "sysLocation", "oid": "1.3.6.1.2.1.1.6", "type": "DisplayString",
+             "help": "location"},
+            {"name": "sysObjectID", "oid": "1.3.6.1.2.1.1.2", "type": "OctetString",
+             "help": "oid"},
+            indexed("ifOperStatus", COLUMNS[1], "gauge"),
+            indexed("ifHighSpeed", COLUMNS[2], "gauge"),
+            indexed("ifHCInOctets", COLUMNS[3], "counter"),
+            indexed("ifHCOutOctets", COLUMNS[4], "counter"),
+            indexed("ifInErrors", COLUMNS[5], "counter"),
+        ],
+    }
+
+
+@contextlib.contextmanager
+def snmp_exporter(binary: str, folder: Path) -> Iterator[tuple[int, int]]:
+    """Run prometheus' snmp_exporter on a free port; yields ``(pid, port)``."""
+    import socket
+    import subprocess
+
+    import yaml
+
+    config = folder / "snmp.yml"
+    config.write_text(yaml.safe_dump({"bench": exporter_module()}), encoding="utf-8")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        listen = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [binary, f"--config.file={config}", f"--web.listen-address=127.0.0.1:{listen}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", listen)) == 0:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("snmp_exporter did not start")
+            time.sleep(0.05)
+        yield proc.pid, listen
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def run_exporter(hosts: Sequence[str], port: int, n: int, concurrency: int, listen: int
+                 ) -> Callable[[], Awaitable[list[float]]]:
+    async def one(i: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", listen)
+        target = f"{hosts[i % len(hosts)]}:{port}"
+        writer.write(f"GET /snmp?module=bench&target={target} HTTP/1.1\r\n"
+                     f"Host: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+        body = await reader.read()
+        writer.close()
+        if not body.startswith(b"HTTP/1.1 200") or b"ifHCInOctets{" not in body:
+            raise RuntimeError(f"snmp_exporter scrape failed: {body[:200]!r}")
+
+    async def round_() -> list[float]:
+        return await drive(n, concurrency, one)
+
+    return round_
+
+
+@contextlib.contextmanager
+def agents(snmpd: str, hosts: Sequence[str], port: int, processes: int) -> Iterator[list[int]]:
+    """``processes`` snmpd processes, each answering on its share of ``hosts``."""
+    with contextlib.ExitStack() as stack:
+        pids = []
+        for k in range(processes):
+            share = [(h, port) for h in hosts[k::processes]]
+            running = stack.enter_context(run_snmpd(snmpd, share))
+            pids.append(running[0].process.pid)
+        yield pids
+
+
+def measure(
+    label: str, latencies: list[float], wall: float, cpu: float, pdus: int, agent_cpu: float
+) -> dict[str, float]:
+    n = len(latencies)
+    result = {
+        "devices_per_s": n / wall,
+        "pdus_per_s": pdus / wall,
+        "cpu_s_per_1000_devices": cpu / n * 1000,
+        "devices_per_cpu_s": n / cpu if cpu > 0 else float("inf"),
+        "p50_ms": percentile(latencies, 0.5) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+        "snmpd_cpu_share": agent_cpu / wall,
+    }
+    print(
+        f"{label:>8}: {result['devices_per_s']:8.0f} devices/s  "
+        f"{result['pdus_per_s']:8.0f} PDUs/s  "
+        f"{result['cpu_s_per_1000_devices']:6.3f} CPU s/1000 devices  "
+        f"{result['devices_per_cpu_s']:7.0f} devices/CPU-s  "
+        f"p50 {result['p50_ms']:6.2f} ms  p99 {result['p99_ms']:7.2f} ms  "
+        f"snmpd CPU {result['snmpd_cpu_share']:.2f} cores"
+    )
+    return result
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, object]:
+    snmpd = find_binary("snmpd")
+    if snmpd is None:
+        raise SystemExit("snmpd is not installed (apt-get install snmpd)")
+    hosts = addresses(args.addresses)
+    port = args.port
+    pdus_per_device = 1 + len(COLUMNS)
+    with tempfile.TemporaryDirectory() as tmp, agents(snmpd, hosts, port, args.agents) as pids:
+        (Path(tmp) / "bench.yaml").write_text(
+            BENCH_PROFILE.replace("WALK_MODE", args.walk), encoding="utf-8"
+        )
+        poller, pubnet_round = await run_pubnet(
+            hosts, port, args.devices, args.concurrency, Path(tmp)
+        )
+        bare_round = await run_bare(hosts, port, args.devices, args.concurrency)
+        contenders: list[tuple[str, Callable[[], Awaitable[list[float]]],
+                               Callable[[], float]]] = [
+            ("pubnet", pubnet_round, cpu_seconds), ("gufo", bare_round, cpu_seconds)]
+        stack = contextlib.ExitStack()
+        exporter_binary = find_binary("prometheus-snmp-exporter") or find_binary(
+            "snmp_exporter")
+        if exporter_binary is not None and not args.no_exporter:
+            exporter_pid, listen = stack.enter_context(snmp_exporter(exporter_binary,
+                                                                     Path(tmp)))
+            contenders.append((
+                "exporter", run_exporter(hosts, port, args.devices, args.concurrency, listen),
+                lambda: proc_cpu(exporter_pid)))
+        best: dict[str, dict[str, float]] = {}
+        with stack:
+            for r in range(args.rounds + 1):  # round 0 warms up (first readings, sockets)
+                for label, round_, cpu_of in contenders:
+                    gc.collect()
+                    requests_before = poller.poller.stats.requests
+                    agent_before = sum(proc_cpu(p) for p in pids)
+                    cpu_before, wall_before = cpu_of(), time.perf_counter()
+                    latencies = await round_()
+                    wall = time.perf_counter() - wall_before
+                    cpu = cpu_of() - cpu_before
+                    agent_cpu = sum(proc_cpu(p) for p in pids) - agent_before
+                    if r == 0:
+                        continue
+                    pdus = (
+                        poller.poller.stats.requests - requests_before
+                        if label == "pubnet"
+                        else args.devices * pdus_per_device
+                    )
+                    result = measure(f"{label}#{r}", latencies, wall, cpu, pdus, agent_cpu)
+                    if label not in best or (
+                        result["devices_per_cpu_s"] > best[label]["devices_per_cpu_s"]
+                    ):
+                        best[label] = result
+        store = poller.store
+        statuses = {s.status.value if s.status else "none" for s in store.statuses().values()}
+        print(
+            f"store: {store.series_count()} series, {store.observations_total} observations,"
+            f" device statuses {sorted(statuses)}"
+        )
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS {peak_rss_mb:.0f} MB")
+    ours, bare = best["pubnet"], best["gufo"]
+    exporter = best.get("exporter")
+    ratio = ours["devices_per_cpu_s"] / bare["devices_per_cpu_s"]
+    print(
+        f"pubnet end to end: {ours['devices_per_cpu_s']:.0f} devices per CPU-second "
+        f"({ratio:.2f}× gufo-snmp bare; goal ≥ 3000 and ≥ 0.5×)"
+    )
+    return {
+        "bench": "snmp_poll",
+        "devices": args.devices,
+        "concurrency": args.concurrency,
+        "addresses": args.addresses,
+        "snmpd_processes": args.agents,
+        "walk": args.walk,
+        "gufo_pdus_per_device": pdus_per_device,
+        "pubnet_pdus_per_device": round(ours["pdus_per_s"] / ours["devices_per_s"], 2),
+        "pubnet_devices_per_s": round(ours["devices_per_s"]),
+        "pubnet_devices_per_cpu_s": round(ours["devices_per_cpu_s"]),
+        "pubnet_cpu_s_per_1000": round(ours["cpu_s_per_1000_devices"], 4),
+        "pubnet_pdus_per_s": round(ours["pdus_per_s"]),
+        "pubnet_p50_ms": round(ours["p50_ms"], 2),
+        "pubnet_p99_ms": round(ours["p99_ms"], 2),
+        "gufo_bare_devices_per_s": round(bare["devices_per_s"]),
+        "gufo_bare_devices_per_cpu_s": round(bare["devices_per_cpu_s"]),
+        "ratio_vs_gufo_bare": round(ratio, 3),
+        "snmpd_cpu_share": round(ours["snmpd_cpu_share"], 2),
+        "peak_rss_mb": round(peak_rss_mb),
+        "snmp_exporter_devices_per_s": round(exporter["devices_per_s"]) if exporter else None,
+        "snmp_exporter_devices_per_cpu_s": (round(exporter["devices_per_cpu_s"]) if exporter
+                                            else None),
+        "ratio_vs_snmp_exporter": (round(ours["devices_per_cpu_s"]
+                                         / exporter["devices_per_cpu_s"], 3)
+                                   if exporter else None),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "goal_devices_per_cpu_s": 3000,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--devices", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=200, help="devices in flight at once")
+    parser.add_argument(
+        "--addresses", type=int, default=200, help="loopback addresses snmpd listens on (127.0.x.y)"
+    )
+    parser.add_argument("--agents", type=int, default=2, help="snmpd processes")
+    parser.add_argument("--port", type=int, default=16161)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-exporter", action="store_true",
+                        help="skip prometheus-snmp-exporter even when installed")
+    parser.add_argument(
+        "--walk",
+        choices=["auto", "entry", "columns"],
+        default="auto",
+        help="pubnet's table walk mode (columns = the same 7 PDUs as gufo)",
+    )
+    args = parser.parse_args()
+    summary = asyncio.run(main_async(args))
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,266 @@
+"""The ``mqtt-subscriber`` component: connect, subscribe, stay connected, time heartbeats.
+
+One TaskGroup with three tasks: the connection loop (connect with a persistent session,
+subscribe, wait for the connection to drop, back off, again), the heartbeat check (marks
+silent devices down) and the stats task (the collector's own metrics into the store). With
+no ``mqtt.url`` the embedded broker is started first and stopped last.
+
+A broker that is down never stops pubnet: the loop keeps retrying with capped back-off,
+``pubnet_mqtt_connected`` drops to 0 and one warning is logged per outage (and one info line
+when it ends). While disconnected, silence from devices is pubnet's blindness, not theirs,
+so heartbeat checks pause and every device gets a fresh allowance after reconnecting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import random
+import ssl
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import aiomqtt
+
+from collectors.mqtt import names
+from collectors.mqtt.broker import EmbeddedBroker, EmbeddedBrokerError
+from collectors.mqtt.connection import backoff_delay, client_options, tls_context
+from collectors.mqtt.ingest import Ingestor, IngestSettings
+from collectors.mqtt.names import Result
+from collectors.mqtt.redelivery import RedeliveryFilter
+from collectors.mqtt.topics import filters
+from inventory.model import Inventory
+from pubnet.config import MqttConfig
+from pubnet.model import Observation, Source
+from pubnet.state import StateStore
+
+if TYPE_CHECKING:
+    from pubnet.runtime import Context
+
+log = logging.getLogger("pubnet.mqtt")
+
+COMPONENT_NAME = "mqtt-subscriber"
+
+
+def ingest_settings(config: MqttConfig) -> IngestSettings:
+    return IngestSettings(
+        heartbeat_interval=config.heartbeat_interval,
+        down_after_missed=config.down_after_missed,
+        max_payload_bytes=config.max_payload_bytes,
+        max_clock_skew=config.max_clock_skew,
+        max_age=config.max_age,
+    )
+
+
+class MqttCollector:
+    """Subscribes to schema-v1 topics and feeds the state store (see the module docstring)."""
+
+    name = COMPONENT_NAME
+
+    def __init__(
+        self,
+        config: MqttConfig,
+        inventory: Inventory,
+        store: StateStore,
+        *,
+        ready: dict[str, bool] | None = None,
+        stats_interval: float = 5.0,
+        jitter: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.ingestor = Ingestor(store, inventory, ingest_settings(config), clock)
+        self._ready = ready
+        self._stats_interval = stats_interval
+        self._jitter = jitter
+        self._clock = clock
+        self.connected = False
+        self.connections = 0
+        """Successful connections so far; all but the first are reconnects."""
+        self.connect_failures = 0
+        self._connected_event = asyncio.Event()
+        self._redeliveries = RedeliveryFilter()
+
+    @classmethod
+    def from_context(cls, ctx: Context) -> MqttCollector:
+        return cls(ctx.config.mqtt, ctx.inventory, ctx.store, ready=ctx.ready)
+
+    @property
+    def reconnects(self) -> int:
+        return max(0, self.connections - 1)
+
+    async def wait_connected(self) -> None:
+        """Return once the subscriber is connected and subscribed (tests, start-up)."""
+        await self._connected_event.wait()
+
+    # -- the component --------------------------------------------------------------------
+
+    async def run(self) -> None:
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                if self.config.embedded:
+                    try:
+                        await stack.enter_async_context(
+                            EmbeddedBroker("127.0.0.1", self.config.embedded_port))
+                    except EmbeddedBrokerError as exc:
+                        log.error("%s", exc)
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(self._connection_loop(), name="mqtt-connection")
+                    group.create_task(self._heartbeat_loop(), name="mqtt-heartbeats")
+                    group.create_task(self._stats_loop(), name="mqtt-stats")
+        finally:
+            self._set_connected(False)
+            self._publish_stats()
+
+    # -- connection -----------------------------------------------------------------------
+
+    async def _connection_loop(self) -> None:
+        config = self.config
+        broker = f"{config.host}:{config.port}"
+        attempt = 0
+        outage_since: float | None = None
+        context: ssl.SSLContext | None = None
+        while True:
+            try:
+                if config.tls and context is None:
+                    context = await asyncio.to_thread(tls_context, config)
+                client = aiomqtt.Client(**client_options(config, self._on_message, context))
+                async with client:
+                    attempt = 0
+                    # Watch the connection while subscribing: with a large backlog the
+                    # broker sends queued messages first and the SUBACK only after them,
+                    # so the subscription may take longer than any fixed timeout.
+                    watcher = asyncio.create_task(_until_disconnected(client),
+                                                  name="mqtt-watch")
+                    try:
+                        await self._subscribe_or_fail(client, watcher)
+                        self.connections += 1
+                        self.ingestor.grace(self._clock())
+                        self._set_connected(True)
+                        if outage_since is not None:
+                            log.info("mqtt broker reachable again", extra={
+                                "broker": broker,
+                                "outage_s": round(time.monotonic() - outage_since),
+                            })
+                            outage_since = None
+                        elif self.connections == 1:
+                            log.info("mqtt connected", extra={
+                                "broker": broker, "client_id": config.client_id,
+                                "protocol": config.mqtt_version,
+                            })
+                        await watcher  # returns only by raising MqttError
+                    finally:
+                        watcher.cancel()
+            except (aiomqtt.MqttError, OSError, ssl.SSLError, ValueError) as exc:
+                # ValueError: paho rejects some option combinations at connect time.
+                if not self.connected:
+                    self.connect_failures += 1
+                self._set_connected(False)
+                if outage_since is None:
+                    outage_since = time.monotonic()
+                    log.warning("mqtt broker unreachable; retrying with back-off", extra={
+                        "broker": broker, "error": str(exc) or type(exc).__name__,
+                    })
+            self._set_connected(False)
+            await asyncio.sleep(backoff_delay(
+                attempt, config.reconnect_min, config.reconnect_max, self._jitter()))
+            attempt += 1
+
+    async def _subscribe_or_fail(self, client: aiomqtt.Client,
+                                 watcher: asyncio.Task[None]) -> None:
+        """Subscribe; raises MqttError when refused or when the connection drops first."""
+        qos: int = self.config.qos
+        topics: list[tuple[str, int]] = [(t, qos) for t in filters(self.config.shared_group)]
+        subscribing = asyncio.create_task(client.subscribe(topics, timeout=math.inf),
+                                          name="mqtt-subscribe")
+        try:
+            await asyncio.wait({subscribing, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not subscribing.done():
+                subscribing.cancel()
+        if subscribing.cancelled():
+            await watcher  # the connection dropped: raises its MqttError
+            raise aiomqtt.MqttError("disconnected while subscribing")
+        granted = subscribing.result()
+        refused = [topic for (topic, _), code in zip(topics, granted, strict=False)
+                   if _reason_value(code) >= 0x80]
+        if refused:
+            raise aiomqtt.MqttError(f"broker refused subscription to {', '.join(refused)}")
+
+    def _on_message(self, message: aiomqtt.Message) -> None:
+        payload = message.payload
+        if not isinstance(payload, bytes):
+            payload = bytes(payload) if isinstance(payload, bytearray) else b""
+        topic = message.topic.value
+        if message.qos and self._redeliveries.is_redelivery(message.mid, topic, payload):
+            self.ingestor.results[Result.DUPLICATE] += 1
+            return
+        self.ingestor.handle(topic, payload, message.retain)
+
+    def _set_connected(self, connected: bool) -> None:
+        if connected == self.connected:
+            return
+        self.connected = connected
+        if connected:
+            self._connected_event.set()
+            if self._ready is not None:
+                self._ready[self.name] = True
+        else:
+            self._connected_event.clear()
+        now = self._clock()
+        self.store.publish([
+            Observation(names.COLLECTOR_DEVICE, names.CONNECTED, float(connected), now,
+                        Source.INTERNAL),
+            Observation(names.COLLECTOR_DEVICE, names.RECONNECTS, float(self.reconnects), now,
+                        Source.INTERNAL),
+        ])
+
+    # -- heartbeats and stats -------------------------------------------------------------
+
+    async def _heartbeat_loop(self) -> None:
+        period = min(5.0, max(0.05, self.config.heartbeat_interval / 4))
+        while True:
+            await asyncio.sleep(period)
+            if self.connected:
+                self.ingestor.check_heartbeats()
+
+    async def _stats_loop(self) -> None:
+        while True:
+            self._publish_stats()
+            await asyncio.sleep(self._stats_interval)
+
+    def _publish_stats(self) -> None:
+        now = self._clock()
+        device = names.COLLECTOR_DEVICE
+        obs = self.ingestor.stats_observations(now)
+        obs.extend((
+            Observation(device, names.CONNECTED, float(self.connected), now, Source.INTERNAL),
+            Observation(device, names.RECONNECTS, float(self.reconnects), now,
+                        Source.INTERNAL),
+            Observation(device, names.CONNECT_FAILURES, float(self.connect_failures), now,
+                        Source.INTERNAL),
+        ))
+        self.store.publish(obs)
+
+
+async def _until_disconnected(client: aiomqtt.Client) -> None:
+    """Wait for the connection to drop (raises MqttError then).
+
+    Messages never come out of this iterator: the direct queue hands them to the ingestor
+    as they are read, so iterating only waits for aiomqtt to report the disconnection.
+    """
+    async for _ in client.messages:
+        pass
+    raise aiomqtt.MqttError("message stream ended")
+
+
+def _reason_value(code: object) -> int:
+    """A SUBACK entry as a number: an int for MQTT 3.1.1, a ReasonCode for MQTT 5."""
+    if isinstance(code, int):
+        return code
+    value = getattr(code, "value", 0)
+    return value if isinstance(value, int) else 0

@@ -1,0 +1,108 @@
+"""The one small SNMP client interface pubnet codes against.
+
+The poller's hot path uses the gufo-snmp implementation (:mod:`collectors.snmp.gufo_client`);
+tests and the simulator may plug in another (pysnmp) through :data:`ClientFactory`. Every
+implementation raises only the types in :mod:`collectors.snmp.errors` and counts what it
+drops in a shared :class:`PacketStats`.
+
+OIDs are numeric strings without a leading dot (``1.3.6.1.2.1.1.3.0``): that is the form the
+wire libraries take and return, so the hot path never converts them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Protocol, Self
+
+from pubnet.config import Credential
+
+Value = None | str | bytes | int | float
+"""A varbind value: integers for INTEGER/Counter/Gauge/TimeTicks, bytes for OCTET STRING,
+str for OBJECT IDENTIFIER and IpAddress."""
+
+DEFAULT_MAX_REPETITIONS = 25
+
+
+@dataclass(frozen=True, slots=True)
+class SnmpTarget:
+    """Where and how to ask: an agent address, its credential, and the request policy.
+
+    Each request costs at most ``timeout`` per attempt and ``retries + 1`` attempts.
+    """
+
+    host: str
+    port: int
+    credential: Credential
+    timeout: float = 2.0
+    retries: int = 1
+
+
+@dataclass(slots=True)
+class PacketStats:
+    """Counters shared by every client of one poller (one event loop, no locking).
+
+    ``dropped`` is keyed by reason: ``decode`` (a datagram that did not parse),
+    ``late_response`` (arrived after its request was answered or given up).
+    Responses with an unknown request id and datagrams from unexpected addresses are
+    discarded inside gufo-snmp (a connected socket; a request-id check in Rust) and cannot
+    be counted from Python; see docs/metrics.md.
+    """
+
+    requests: int = 0
+    retries: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    def drop(self, reason: str) -> None:
+        self.dropped[reason] = self.dropped.get(reason, 0) + 1
+
+
+class SnmpClient(Protocol):
+    """An open conversation with one agent. Use ``async with``; closing frees the socket."""
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def get(self, oids: Sequence[str]) -> dict[str, Value]:
+        """GET several OIDs in one PDU.
+
+        noSuchObject / noSuchInstance / endOfMibView varbinds are left out of the result.
+        Raises :class:`~collectors.snmp.errors.SnmpTimeout`, ``SnmpAuthError``,
+        ``SnmpUnknownUser``, ``SnmpUnreachable``, ``SnmpNoSuchName`` or ``SnmpError``.
+        """
+        ...
+
+    async def bulk_walk(
+        self,
+        oid: str,
+        max_repetitions: int = DEFAULT_MAX_REPETITIONS,
+        *,
+        stop_after: str | None = None,
+    ) -> list[tuple[str, Value]]:
+        """Walk the subtree under ``oid`` with GETBULK (GETNEXT on v1).
+
+        Stops when an OID leaves the subtree or does not increase, and (when ``stop_after``
+        is an OID inside the subtree) once an OID is past everything under ``stop_after`` —
+        a varbind beyond it may still be in the result. Exception varbinds are skipped.
+        A response without varbinds (an agent's tooBig) is retried with fewer repetitions.
+        Raises like :meth:`get`.
+        """
+        ...
+
+
+ClientFactory = Callable[[SnmpTarget, PacketStats], SnmpClient]
+"""Builds a client for one target; the poller calls it once per device."""
+
+
+def default_client_factory() -> ClientFactory:
+    """The gufo-snmp client (imported lazily so that importing this module stays cheap)."""
+    from collectors.snmp.gufo_client import GufoClient
+
+    return GufoClient

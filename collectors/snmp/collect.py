@@ -1,0 +1,322 @@
+"""One poll of one device: GET the scalars, walk the tables, turn values into observations.
+
+This is the hot path. Everything textual was resolved when the profile was loaded; here we
+only slice OID strings, look up dicts and do counter arithmetic. Counter state and the last
+sysUpTime live in a :class:`DeviceMemory` the poller keeps per device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from collectors.snmp.client import SnmpClient, Value
+from collectors.snmp.counters import (
+    WRAP32,
+    CounterState,
+    advance,
+    octet_bound,
+    uptime_went_back,
+)
+from collectors.snmp.errors import SnmpNoSuchName
+from collectors.snmp.names import DEVICE_UPTIME
+from collectors.snmp.profiles import (
+    INDEX,
+    SYS_DESCR,
+    SYS_NAME,
+    SYS_OBJECT_ID,
+    SYS_UPTIME,
+    ColumnMetric,
+    EntryWalk,
+    MetricKind,
+    Profile,
+    ProfileSet,
+    Table,
+    WalkMode,
+)
+from pubnet.model import Labels, Observation, SeriesKey, Source
+
+_SNMP = Source.SNMP
+
+
+@dataclass(slots=True)
+class DeviceMemory:
+    """What the poller remembers about a device between polls."""
+
+    counters: dict[SeriesKey, CounterState] = field(default_factory=dict)
+    uptime_ticks: int | None = None
+    uptime_rollovers: int = 0
+    last_ts: float | None = None
+    sys_object_id: str | None = None
+    reboots: int = 0
+    table_rows: dict[str, int] = field(default_factory=dict)
+    """Rows each table had at the last poll (chooses entry or column walks)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    profile: Profile
+    sys_name: str
+    sys_descr: str
+    sys_object_id: str
+    rebooted: bool
+    observations: list[Observation]
+
+
+def text(value: Value) -> str:
+    """A label value: OCTET STRINGs as UTF-8 (Thai names survive), NULs and spaces trimmed."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace").strip("\x00 \t\r\n")
+    if value is None:
+        return ""
+    return str(value)
+
+
+def _number(value: Value) -> float | None:
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, bytes):
+        try:
+            return float(value.decode("ascii").strip("\x00 "))
+        except (UnicodeDecodeError, ValueError):
+            return None
+    return None
+
+
+class _TableReader:
+    """Walks a table's columns lazily: first choices always, fallbacks only when a row
+    lacks the first choice."""
+
+    __slots__ = ("client", "columns", "reps")
+
+    def __init__(self, client: SnmpClient, reps: int) -> None:
+        self.client = client
+        self.reps = reps
+        self.columns: dict[str, dict[str, Value]] = {}
+
+    async def column(self, oid: str) -> dict[str, Value]:
+        col = self.columns.get(oid)
+        if col is None:
+            plen = len(oid) + 1
+            col = {o[plen:]: v for o, v in await self.client.bulk_walk(oid, self.reps)}
+            self.columns[oid] = col
+        return col
+
+    async def entry(self, walk: EntryWalk, reps: int) -> None:
+        """Walk a whole table entry once and file its varbinds by column; columns past the
+        last one needed are discarded, known columns that yielded nothing are empty."""
+        parent = walk.parent
+        plen = len(parent) + 1
+        by_number: dict[str, dict[str, Value]] = {}
+        last = walk.last
+        for oid, value in await self.client.bulk_walk(parent, reps,
+                                                       stop_after=f"{parent}.{last}"):
+            number, _, index = oid[plen:].partition(".")
+            col = by_number.get(number)
+            if col is None:
+                if int(number) > last:
+                    break
+                col = by_number[number] = {}
+            col[index] = value
+        columns = self.columns
+        for number, column_oid in walk.known:
+            if int(number) > last:
+                break
+            columns[column_oid] = by_number.get(number, {})
+
+    async def complete(self, chains: tuple[tuple[str, ...], ...], rows: Iterable[str]) -> None:
+        """Walk fallback columns, each only if some row lacks every column before it."""
+        for chain in chains:
+            missing = list(rows)
+            for oid in chain:
+                col = await self.column(oid)
+                missing = [i for i in missing if col.get(i) in _ABSENT]
+                if not missing:
+                    break
+
+
+_ABSENT: tuple[Value, ...] = (None, b"")
+_NO_COLUMN: dict[str, Value] = {}
+
+
+def _labels(columns: Mapping[str, Mapping[str, Value]],
+            spec: tuple[tuple[str, tuple[str, ...]], ...], index: str) -> Labels:
+    out = []
+    for name, choices in spec:
+        value: Value = None
+        for oid in choices:
+            if oid == INDEX:
+                value = index
+                break
+            value = columns.get(oid, _NO_COLUMN).get(index)
+            if value is not None and value != b"":
+                break
+        out.append((name, text(value)))
+    return tuple(out)
+
+
+async def _read_table(
+    client: SnmpClient,
+    table: Table,
+    device: str,
+    ts: float,
+    memory: DeviceMemory,
+    reset: bool,
+    elapsed: float,
+    out: list[Observation],
+) -> None:
+    reader = _TableReader(client, table.max_repetitions)
+    rows: dict[str, None] = {}
+    if table.entries and (table.walk is WalkMode.ENTRY or (
+            table.walk is WalkMode.AUTO
+            and memory.table_rows.get(table.name, 0) <= table.entry_max_rows)):
+        for walk in table.entries:
+            await reader.entry(walk, table.entry_max_repetitions)
+    for oid in table.first_walks:
+        rows.update(dict.fromkeys(await reader.column(oid)))
+    memory.table_rows[table.name] = len(rows)
+    if table.where is not None:
+        where_oid, equals = table.where
+        where_col = reader.columns[where_oid]
+        rows = {i: None for i in rows if text(where_col.get(i)) == equals}
+    if table.fallback_chains:
+        await reader.complete(table.fallback_chains, rows)
+    # Everything needed is fetched: the rest is plain dict work.
+    columns = reader.columns
+    counters = memory.counters
+    append = out.append
+    for index in rows:
+        labels = _labels(columns, table.labels, index)
+        row_gauges: dict[str, float] = {}
+        for metric in table.metrics:
+            value = _metric_value(columns, metric, index, row_gauges, counters, labels,
+                                  reset, elapsed)
+            if value is None:
+                continue
+            metric_labels = labels
+            if metric.labels:
+                metric_labels = labels + _labels(columns, metric.labels, index)
+            append(Observation(device, metric.name, value, ts, _SNMP, metric_labels))
+
+
+def _metric_value(
+    columns: Mapping[str, Mapping[str, Value]],
+    metric: ColumnMetric,
+    index: str,
+    row_gauges: dict[str, float],
+    counters: dict[SeriesKey, CounterState],
+    labels: Labels,
+    reset: bool,
+    elapsed: float,
+) -> float | None:
+    if metric.constant is not None:
+        return metric.constant
+    raw: Value = None
+    source = None
+    for source in metric.sources:
+        raw = columns.get(source.oid, _NO_COLUMN).get(index)
+        if raw is not None:
+            break
+    if raw is None or source is None:
+        return None
+    if metric.kind is MetricKind.COUNTER:
+        if not isinstance(raw, int):
+            return None
+        bound = None
+        if metric.bound is not None and source.width == 32:
+            bound = octet_bound(row_gauges.get(metric.bound), elapsed)
+        key = (metric.name, labels)
+        state = counters.get(key)
+        if state is None:
+            state = counters[key] = advance(None, raw, source.width)
+        else:
+            advance(state, raw, source.width, reset=reset, max_delta=bound)
+        return state.total * source.scale
+    number: float | None
+    if metric.enum is not None:
+        if not isinstance(raw, int):
+            return None
+        number = metric.enum.get(raw)
+    else:
+        number = _number(raw)
+    if number is None:
+        return None
+    number *= source.scale
+    if metric.multiply_by is not None:
+        factor = _number(columns.get(metric.multiply_by, _NO_COLUMN).get(index))
+        if factor is None:
+            return None
+        number *= factor
+    row_gauges[metric.name] = number
+    return number
+
+
+async def collect(
+    client: SnmpClient,
+    profiles: ProfileSet,
+    profile_name: str,
+    device: str,
+    memory: DeviceMemory,
+    ts: float,
+) -> PollResult:
+    """Poll ``device`` once through an open ``client``.
+
+    Raises the client's errors, and :class:`SnmpNoSuchName` when the agent has none of the
+    scalars asked for.
+    """
+    profile = (profiles.select(profile_name, memory.sys_object_id)
+               if profiles.is_auto(profile_name) else profiles.profiles[profile_name])
+    values: Mapping[str, Value] = await client.get(profile.get_oids)
+    if not values:
+        raise SnmpNoSuchName("the agent has none of the system scalars")
+    sys_object_id = text(values.get(SYS_OBJECT_ID))
+    if profiles.is_auto(profile_name) and sys_object_id != memory.sys_object_id:
+        chosen = profiles.select(profile_name, sys_object_id)
+        if chosen is not profile:
+            extra = [o for o in chosen.get_oids if o not in values]
+            if extra:
+                values = {**values, **await client.get(extra)}
+            profile = chosen
+    memory.sys_object_id = sys_object_id
+
+    out: list[Observation] = []
+    elapsed = ts - memory.last_ts if memory.last_ts is not None else 0.0
+    reset = False
+    ticks = values.get(SYS_UPTIME)
+    if isinstance(ticks, int):
+        prev = memory.uptime_ticks
+        if prev is not None and ticks < prev:
+            if uptime_went_back(prev, ticks, elapsed):
+                reset = True
+                memory.reboots += 1
+                memory.uptime_rollovers = 0
+            else:
+                memory.uptime_rollovers += 1
+        memory.uptime_ticks = ticks
+        out.append(Observation(device, DEVICE_UPTIME,
+                               (ticks + memory.uptime_rollovers * WRAP32) / 100.0, ts, _SNMP))
+    for scalar in profile.scalars:
+        raw = values.get(scalar.source.oid)
+        if raw is None:
+            continue
+        if scalar.kind is MetricKind.COUNTER:
+            if not isinstance(raw, int):
+                continue
+            key: SeriesKey = (scalar.name, ())
+            state = memory.counters.get(key)
+            if state is None:
+                state = memory.counters[key] = advance(None, raw, scalar.source.width)
+            else:
+                advance(state, raw, scalar.source.width, reset=reset)
+            number: float | None = float(state.total)
+        elif scalar.enum is not None:
+            number = scalar.enum.get(raw) if isinstance(raw, int) else None
+        else:
+            number = _number(raw)
+        if number is not None:
+            out.append(Observation(device, scalar.name, number * scalar.source.scale, ts, _SNMP))
+    for table in profile.tables:
+        await _read_table(client, table, device, ts, memory, reset, elapsed, out)
+    memory.last_ts = ts
+    return PollResult(profile, text(values.get(SYS_NAME)), text(values.get(SYS_DESCR)),
+                      sys_object_id, reset, out)

@@ -1,0 +1,477 @@
+"""The hot-path SNMP client: gufo-snmp's Rust sockets driven by our own small event-loop glue.
+
+Why not ``gufo.snmp.aio.SnmpSession`` as is: it registers and unregisters the socket with the
+event loop for every request, surfaces a datagram that does not decode as an exception that
+ends the request, and has no retries. Here the socket is registered once per conversation, a
+request waits on one future with one timer, an undecodable datagram is counted and waiting
+goes on, and each request is retried ``retries`` times. Encoding, decoding, request-id
+matching and USM live in gufo's Rust core (``gufo.snmp._fast``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import ipaddress
+import math
+import socket
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from gufo.snmp import _fast
+from gufo.snmp.user import (
+    Aes128Key,
+    Aes192Key,
+    Aes256Key,
+    BaseAuthKey,
+    BasePrivKey,
+    DesKey,
+    Md5Key,
+    Sha1Key,
+    Sha224Key,
+    Sha256Key,
+    Sha384Key,
+    Sha512Key,
+    User,
+)
+
+from collectors.snmp import v3probe
+from collectors.snmp.client import (
+    DEFAULT_MAX_REPETITIONS,
+    PacketStats,
+    SnmpTarget,
+    Value,
+)
+from collectors.snmp.errors import (
+    SnmpAuthError,
+    SnmpError,
+    SnmpNoSuchName,
+    SnmpTimeout,
+    SnmpUnknownUser,
+    SnmpUnreachable,
+)
+from pubnet.config import Credential
+
+T = TypeVar("T")
+
+_AUTH_KEYS: dict[str, type[BaseAuthKey]] = {
+    "md5": Md5Key, "sha": Sha1Key, "sha224": Sha224Key, "sha256": Sha256Key,
+    "sha384": Sha384Key, "sha512": Sha512Key,
+}
+_PRIV_KEYS: dict[str, type[BasePrivKey]] = {
+    "des": DesKey, "aes128": Aes128Key, "aes192": Aes192Key, "aes256": Aes256Key,
+}
+V3_REFRESH_AFTER = 100.0
+"""Seconds after which a v3 conversation re-learns the agent's boots/time (USM allows 150)."""
+
+
+def v3_user(credential: Credential) -> User:
+    """A gufo ``User`` (password keys, localized by gufo after engine-id discovery)."""
+    auth_key: BaseAuthKey | None = None
+    priv_key: BasePrivKey | None = None
+    if credential.auth_protocol is not None and credential.auth_key is not None:
+        auth_key = _AUTH_KEYS[credential.auth_protocol](
+            credential.auth_key.get_secret_value().encode())
+        if credential.priv_protocol != "none" and credential.priv_key is not None:
+            priv_key = _PRIV_KEYS[credential.priv_protocol](
+                credential.priv_key.get_secret_value().encode())
+    return User(credential.user or "", auth_key=auth_key, priv_key=priv_key)
+
+
+def _socket_address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_rust_panic(exc: BaseException) -> bool:
+    """pyo3's PanicException (a BaseException, not importable): gufo-snmp 0.13's BER decoder
+    panics on some truncated datagrams instead of raising SnmpDecodeError."""
+    return type(exc).__name__ == "PanicException"
+
+
+class _TooBig(Exception):
+    """A GETBULK response came back without varbinds: the agent's tooBig (gufo hides the
+    error-status, an empty response is how it shows)."""
+
+
+class GufoClient:
+    """One device's conversation (see :class:`collectors.snmp.client.SnmpClient`).
+
+    v1/v2c close the socket when the ``async with`` block ends unless ``keep_open`` is set;
+    v3 keeps it (and the learned engine id, boots and time) until :meth:`close`, so a poll
+    costs no discovery round trip.
+    """
+
+    def __init__(self, target: SnmpTarget, stats: PacketStats) -> None:
+        self._target = target
+        self._stats = stats
+        self._attempts = target.retries + 1
+        self._version = target.credential.version
+        self._user = v3_user(target.credential) if self._version == "3" else None
+        self._host = target.host if _is_ip(target.host) else ""
+        self._sock: Any = None
+        self._fd = -1
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._expired = False
+        self._engine_id = b""
+        self._refreshed_at = -math.inf
+        self._resyncing = False
+        self.keep_open = False
+        """Keep a v1/v2c socket between ``async with`` blocks (v3 always keeps it) until
+        :meth:`close`; the poller sets it when file descriptors allow."""
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        if self._sock is None:
+            await self._open()
+        if self._user is not None and (
+            self._loop is not None and self._loop.time() - self._refreshed_at > V3_REFRESH_AFTER
+        ):
+            await self._refresh()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is not None or not (self.keep_open or self._user is not None):
+            self.close()
+
+    def close(self) -> None:
+        """Unregister and drop the socket (Rust closes it when the object goes)."""
+        if self._sock is not None and self._loop is not None:
+            self._loop.remove_reader(self._fd)
+        self._sock = None
+        self._fd = -1
+
+    async def _open(self) -> None:
+        loop = self._loop = asyncio.get_running_loop()
+        if not self._host:
+            try:
+                infos = await loop.getaddrinfo(self._target.host, self._target.port,
+                                               type=socket.SOCK_DGRAM)
+            except OSError as exc:
+                raise SnmpUnreachable(f"cannot resolve {self._target.host}: {exc}") from None
+            self._host = str(infos[0][4][0])
+        addr = _socket_address(self._host, self._target.port)
+        cred = self._target.credential
+        try:
+            if self._version == "1":
+                sock: Any = _fast.SnmpV1ClientSocket(
+                    addr, cred.community.get_secret_value() if cred.community else "", 0, 0, 0, 0)
+            elif self._version == "2c":
+                sock = _fast.SnmpV2cClientSocket(
+                    addr, cred.community.get_secret_value() if cred.community else "", 0, 0, 0, 0)
+            else:
+                user = self._user if self._engine_id else User.default()
+                assert user is not None
+                sock = _fast.SnmpV3ClientSocket(
+                    addr, self._engine_id, user.name, user.get_auth_alg(), user.get_auth_key(),
+                    user.get_priv_alg(), user.get_priv_key(), 0, 0, 0, 0)
+        except OSError as exc:
+            raise SnmpUnreachable(str(exc)) from None
+        self._sock = sock
+        self._fd = sock.get_fd()
+        loop.add_reader(self._fd, self._on_readable)
+
+    async def _refresh(self) -> None:
+        """Learn the engine id (first time) and boots/time (every ``V3_REFRESH_AFTER`` s)."""
+        sock = self._sock
+        user = self._user
+        assert user is not None and self._loop is not None
+        if not self._engine_id:
+            await self._exchange(sock.send_refresh, sock.recv_refresh)
+            self._engine_id = bytes(sock.get_engine_id())
+            sock.set_keys(user.name, user.get_auth_alg(), user.get_auth_key(),
+                          user.get_priv_alg(), user.get_priv_key())
+        if user.require_auth():
+            await self._guarded(sock.send_refresh, sock.recv_refresh)
+        self._refreshed_at = self._loop.time()
+
+    # -- event-loop glue --------------------------------------------------------------------
+
+    def _on_readable(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            if not waiter.done():
+                waiter.set_result(None)
+            return
+        # Nobody is waiting: a late answer to a request we gave up on. Read and discard it.
+        # (gufo drops answers with a stale request id inside Rust: not countable here.)
+        try:
+            self._sock.recv_get_many()
+        except BlockingIOError:
+            return
+        except _fast.SnmpDecodeError:
+            self._stats.drop("decode")
+        except (OSError, _fast.SnmpError):
+            return
+        except BaseException as exc:
+            if not _is_rust_panic(exc):
+                raise
+            self._stats.drop("decode")
+        else:
+            self._stats.drop("late_response")
+
+    def _expire(self) -> None:
+        self._expired = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _exchange(self, send: Callable[[], None], recv: Callable[[], T]) -> T:
+        """Send, wait for the matching answer, retry on timeout; map errors to ours."""
+        loop = self._loop
+        assert loop is not None
+        stats = self._stats
+        timeout = self._target.timeout
+        for attempt in range(self._attempts):
+            if attempt:
+                stats.retries += 1
+            stats.requests += 1
+            try:
+                send()
+            except BlockingIOError:
+                stats.drop("send_buffer_full")
+                await asyncio.sleep(0)
+                continue
+            except OSError as exc:
+                raise SnmpUnreachable(str(exc)) from None
+            self._expired = False
+            timer = loop.call_later(timeout, self._expire)
+            try:
+                while True:
+                    waiter = self._waiter = loop.create_future()
+                    await waiter
+                    self._waiter = None
+                    try:
+                        return recv()
+                    except BlockingIOError:
+                        if self._expired:
+                            break
+                        continue
+                    except _fast.SnmpDecodeError:
+                        stats.drop("decode")
+                        if self._expired:
+                            break
+                        continue
+                    except BaseException as exc:
+                        if not _is_rust_panic(exc):
+                            raise
+                        stats.drop("decode")  # gufo's decoder panicked on a malformed packet
+                        if self._expired:
+                            break
+                        continue
+            except _fast.SnmpAuthError:
+                raise SnmpAuthError("authentication failed") from None
+            except _fast.NoSuchInstance:
+                raise SnmpNoSuchName("no such instance") from None
+            except TimeoutError as exc:  # gufo maps ECONNREFUSED to TimeoutError
+                raise SnmpUnreachable(str(exc) or "connection refused") from None
+            except ConnectionError as exc:
+                raise SnmpUnreachable(str(exc)) from None
+            except OSError as exc:
+                if exc.errno in (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH):
+                    raise SnmpUnreachable(str(exc)) from None
+                if "refused" in str(exc) or "unreachable" in str(exc):
+                    raise SnmpUnreachable(str(exc)) from None
+                raise SnmpError(f"socket error: {exc}") from None
+            except _fast.SnmpError as exc:
+                raise SnmpError(str(exc)) from None
+            finally:
+                timer.cancel()
+                self._waiter = None
+        raise SnmpTimeout(f"no answer after {self._attempts} attempt(s) of {timeout:g}s")
+
+    async def _diagnose(self, exc: SnmpAuthError) -> SnmpAuthError:
+        """Turn gufo's one "authentication failed" into unknown user vs wrong keys."""
+        if self._user is None or not self._engine_id or self._host == "":
+            return exc
+        unknown = await v3probe.user_is_unknown(
+            self._host, self._target.port, self._user.name, self._engine_id,
+            self._target.timeout)
+        if unknown:
+            return SnmpUnknownUser(f"agent does not know user {self._user.name}")
+        return SnmpAuthError("authentication failed: wrong auth key or protocol")
+
+    async def _guarded(self, send: Callable[[], None], recv: Callable[[], T]) -> T:
+        try:
+            return await self._exchange(send, recv)
+        except SnmpUnknownUser:
+            raise
+        except SnmpAuthError as exc:
+            if await self._resynchronised():
+                try:
+                    return await self._exchange(send, recv)
+                except SnmpAuthError:
+                    pass
+            self.close()
+            raise await self._diagnose(exc) from None
+        except SnmpTimeout:
+            if self._user is not None and self._user.priv_key is not None:
+                raise await self._privacy_check() from None
+            raise
+
+    async def _resynchronised(self) -> bool:
+        """A kept v3 conversation that worked before fails authentication: most often the
+        agent rebooted (new engine boots/time, a notInTimeWindow report). Re-learn boots and
+        time once; True when that worked and the request is worth repeating."""
+        if (self._user is None or self._resyncing or self._sock is None
+                or self._refreshed_at == -math.inf or self._loop is None):
+            return False
+        self._resyncing = True
+        sock = self._sock
+        try:
+            await self._exchange(sock.send_refresh, sock.recv_refresh)
+        except SnmpError:
+            return False
+        finally:
+            self._resyncing = False
+        self._refreshed_at = self._loop.time()
+        return True
+
+    async def _privacy_check(self) -> SnmpError:
+        """An authPriv request timed out. If the agent still answers an unencrypted probe
+        for the same user, it is alive and dropping what we encrypt: a wrong privacy key."""
+        timeout = SnmpTimeout(f"no answer after {self._attempts} attempt(s)")
+        if not self._engine_id or not self._host or self._user is None:
+            return timeout
+        unknown = await v3probe.user_is_unknown(
+            self._host, self._target.port, self._user.name, self._engine_id,
+            self._target.timeout)
+        if unknown is None:
+            return timeout
+        self.close()
+        if unknown:
+            return SnmpUnknownUser(f"agent does not know user {self._user.name}")
+        return SnmpAuthError("agent answers but drops our encrypted requests: "
+                             "wrong privacy key or protocol")
+
+    # -- requests ---------------------------------------------------------------------------
+
+    async def get(self, oids: Sequence[str]) -> dict[str, Value]:
+        """GET ``oids`` in one PDU (v1: one PDU per OID when the agent rejects the set)."""
+        if self._sock is None:
+            await self._open()
+            if self._user is not None:
+                await self._refresh()
+        sock = self._sock
+        oid_list = list(oids)
+        try:
+            result: dict[str, Value] = await self._guarded(
+                lambda: sock.send_get_many(oid_list), sock.recv_get_many)
+        except SnmpAuthError as exc:
+            raise exc from None
+        if not result and self._version == "1" and len(oid_list) > 1:
+            for oid in oid_list:
+                try:
+                    result.update(await self._guarded(
+                        lambda o=oid: sock.send_get_many([o]), sock.recv_get_many))  # type: ignore[misc]
+                except SnmpNoSuchName:
+                    continue
+        return result
+
+    async def bulk_walk(
+        self,
+        oid: str,
+        max_repetitions: int = DEFAULT_MAX_REPETITIONS,
+        *,
+        stop_after: str | None = None,
+    ) -> list[tuple[str, Value]]:
+        """Walk ``oid``'s subtree; on an empty (tooBig) answer retry with fewer repetitions."""
+        if self._sock is None:
+            await self._open()
+            if self._user is not None:
+                await self._refresh()
+        limit: tuple[int, ...] | None = None
+        if stop_after is not None and stop_after.startswith(oid + "."):
+            limit = tuple(map(int, stop_after[len(oid) + 1:].split(".")))
+        if self._version == "1":
+            return await self._walk_next(oid, limit)
+        reps = max(1, max_repetitions)
+        shrunk_after_timeout = False
+        while True:
+            try:
+                return await self._walk_bulk(oid, reps, limit)
+            except _TooBig:
+                if reps == 1:
+                    return []
+                self._stats.drop("too_big")
+                reps = max(1, reps // 4)
+            except SnmpTimeout:
+                # The agent answered the GET but not this walk: an oversized response lost
+                # on the way (fragments) looks like this. Try once more with fewer.
+                if reps == 1 or shrunk_after_timeout:
+                    raise
+                shrunk_after_timeout = True
+                reps = max(1, reps // 4)
+
+    async def _walk_bulk(self, oid: str, reps: int, limit: tuple[int, ...] | None
+                         ) -> list[tuple[str, Value]]:
+        sock = self._sock
+        it = _fast.GetIter(oid, reps)
+        plen = len(oid) + 1
+        out: list[tuple[str, Value]] = []
+        last: tuple[int, ...] = ()
+        depth = len(limit) if limit is not None else 0
+        while True:
+            try:
+                batch: list[tuple[str, Value] | None] = await self._guarded(
+                    lambda: sock.send_get_bulk(it), lambda: sock.recv_get_bulk(it))
+            except StopAsyncIteration:
+                if not out:
+                    raise _TooBig from None
+                return out
+            # Only the boundaries are parsed (the hot path): the walk goes on from the last
+            # OID of a batch, so a batch that does not end beyond where the previous one
+            # ended (or begin beyond it) is what would loop.
+            ended = batch[-1] is None
+            if ended:
+                batch.pop()
+            if not batch:
+                return out
+            first = tuple(map(int, batch[0][0][plen:].split(".")))  # type: ignore[index]
+            final = tuple(map(int, batch[-1][0][plen:].split(".")))  # type: ignore[index]
+            if first <= last or final < first:
+                self._stats.drop("non_increasing_oid")
+                return out
+            last = final
+            out.extend(batch)  # type: ignore[arg-type]
+            if ended or (limit is not None and last[:depth] > limit):
+                return out
+
+    async def _walk_next(self, oid: str, limit: tuple[int, ...] | None
+                         ) -> list[tuple[str, Value]]:
+        sock = self._sock
+        it = _fast.GetIter(oid)
+        plen = len(oid) + 1
+        out: list[tuple[str, Value]] = []
+        last: tuple[int, ...] = ()
+        while True:
+            try:
+                item: tuple[str, Value] = await self._guarded(
+                    lambda: sock.send_get_next(it), lambda: sock.recv_get_next(it))
+            except (StopAsyncIteration, SnmpNoSuchName):
+                return out
+            if not item[0].startswith(oid + "."):
+                return out
+            index = tuple(map(int, item[0][plen:].split(".")))
+            if index <= last:
+                self._stats.drop("non_increasing_oid")
+                return out
+            last = index
+            out.append(item)
+            if limit is not None and index[:len(limit)] > limit:
+                return out

@@ -1,0 +1,335 @@
+"""The SNMP poller component: every SNMP device of the inventory, on its own schedule.
+
+One scheduler task keeps a heap of due times; at most ``snmp.max_in_flight`` polls run at
+once (a dead device holds its slot for at most timeout × attempts). Every poll ends in one
+:class:`~pubnet.model.PollStatus` that goes to the store with the poll's observations via
+``store.set_status``; the store reports a change, and only a change is logged.
+
+Labels: series from profiles carry only their own labels (ifname, radio, ...);
+``pubnet_device_up`` and ``pubnet_device_info`` carry the inventory's site, role, province
+(and district, profile, sysName, sysDescr on info). Dashboards join on ``device``; see
+docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+import resource
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from collectors.snmp import names
+from collectors.snmp.client import ClientFactory, PacketStats, SnmpClient, SnmpTarget
+from collectors.snmp.collect import DeviceMemory, PollResult, collect
+from collectors.snmp.errors import SnmpError, status_for
+from collectors.snmp.profiles import PROFILES_DIR, ProfileSet, load_profiles
+from collectors.snmp.schedule import backoff_delay, first_offsets, next_due
+from inventory.model import NON_SNMP_PROFILES, Device, Inventory
+from pubnet.config import Config, SnmpConfig
+from pubnet.model import Labels, Observation, PollStatus, Source
+from pubnet.state import StateStore
+
+log = logging.getLogger("pubnet.snmp")
+
+STATS_EVERY = 10.0
+"""Seconds between publications of the collector's own counters."""
+
+
+def snmp_devices(inventory: Inventory, only: Iterable[str] | None = None) -> list[Device]:
+    """The inventory's devices polled over SNMP (not ``icmp``/``mqtt``), in id order."""
+    wanted = set(only) if only is not None else None
+    return [d for _, d in sorted(inventory.devices.items())
+            if d.profile not in NON_SNMP_PROFILES and (wanted is None or d.device_id in wanted)]
+
+
+def load_configured_profiles(config: SnmpConfig) -> ProfileSet:
+    """The shipped profiles plus ``snmp.profiles_dir`` (which may override them by name)."""
+    folders = [PROFILES_DIR]
+    if config.profiles_dir is not None:
+        folders.append(config.profiles_dir)
+    return load_profiles(*folders)
+
+
+def device_labels(inventory: Inventory, device: Device) -> tuple[Labels, Labels]:
+    """``(up labels, info labels without sys_name/sys_descr)`` from the inventory."""
+    site = inventory.sites.get(device.site_id)
+    province = district = ""
+    if site is not None:
+        province = site.province_name_en or site.province_code
+        district = site.district_name_en or site.district_code
+    up = (("site", device.site_id), ("role", str(device.role)), ("province", province))
+    info = (("site", device.site_id), ("role", str(device.role)),
+            ("profile", device.profile), ("province", province), ("district", district))
+    return up, info
+
+
+@dataclass(slots=True)
+class _DeviceRun:
+    """Per-device state the poller keeps between polls."""
+
+    device: Device
+    target: SnmpTarget | None
+    interval: float
+    up_labels: Labels
+    info_labels: Labels
+    memory: DeviceMemory = field(default_factory=DeviceMemory)
+    client: SnmpClient | None = None
+    status: PollStatus | None = None
+    failures: int = 0
+    attempts: int = 0
+    crashed: bool = False
+    info_key: Labels = ()
+
+
+class DevicePoller:
+    """Polls devices one at a time into observations; shared by the component, the
+    ``pubnet poll`` command and the benchmark."""
+
+    def __init__(
+        self,
+        config: Config,
+        inventory: Inventory,
+        profiles: ProfileSet,
+        client_factory: ClientFactory | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if client_factory is None:
+            from collectors.snmp.gufo_client import GufoClient
+            client_factory = GufoClient
+        self.config = config
+        self.inventory = inventory
+        self.profiles = profiles
+        self.factory = client_factory
+        self.clock = clock
+        self.stats = PacketStats()
+        self.keep_sockets = False
+        """Keep every device's socket open between polls (set by the poller when the file
+        descriptor limit allows: saves a socket setup and teardown per poll)."""
+
+    def prepare(self, device: Device) -> _DeviceRun:
+        snmp = self.config.snmp
+        credential = self.config.credentials.get(device.credential)
+        target = None
+        if credential is not None:
+            port = device.port if device.port is not None else snmp.port
+            target = SnmpTarget(device.host, port, credential, snmp.timeout, snmp.retries)
+        interval = snmp.interval_by_role.get(str(device.role), snmp.interval)
+        up, info = device_labels(self.inventory, device)
+        return _DeviceRun(device, target, interval, up, info)
+
+    async def poll(self, run: _DeviceRun) -> tuple[PollStatus, str, list[Observation]]:
+        """Poll once; never raises (except cancellation). Returns status, detail and every
+        observation of this poll, device-level ones included."""
+        device = run.device
+        ts = self.clock()
+        started = time.perf_counter()
+        result: PollResult | None = None
+        detail = ""
+        if run.target is None:
+            status, detail = PollStatus.ERROR, f"unknown credential {device.credential!r}"
+        elif device.profile not in self.profiles.names():
+            status, detail = PollStatus.ERROR, f"unknown profile {device.profile!r}"
+        else:
+            client = run.client
+            if client is None:
+                client = self.factory(run.target, self.stats)
+                if self.keep_sockets and hasattr(client, "keep_open"):
+                    client.keep_open = True
+            try:
+                async with client:
+                    result = await collect(client, self.profiles, device.profile,
+                                           device.device_id, run.memory, ts)
+                status = PollStatus.OK
+                if self.keep_sockets or run.target.credential.version == "3":
+                    run.client = client
+            except SnmpError as exc:
+                status, detail = exc.status, str(exc)
+                _discard(run, client)
+            except (OSError, ValueError) as exc:
+                status, detail = status_for(exc), f"{type(exc).__name__}: {exc}"
+                _discard(run, client)
+            except Exception as exc:  # a bug or a very strange agent: never stop the poller
+                status, detail = PollStatus.ERROR, f"{type(exc).__name__}: {exc}"
+                _discard(run, client)
+                if not run.crashed:
+                    run.crashed = True
+                    log.exception("poll failed unexpectedly device=%s", device.device_id)
+        observations = result.observations if result is not None else []
+        dev = device.device_id
+        observations.append(Observation(dev, names.DEVICE_UP, 1.0 if status is PollStatus.OK
+                                        else 0.0, ts, Source.SNMP, run.up_labels))
+        observations.append(Observation(dev, names.DEVICE_POLL_DURATION,
+                                        time.perf_counter() - started, ts, Source.SNMP))
+        if status is not run.status:
+            for s in PollStatus:
+                observations.append(Observation(dev, names.DEVICE_POLL_STATUS,
+                                                1.0 if s is status else 0.0, ts, Source.SNMP,
+                                                (("status", s.value),)))
+        else:
+            observations.append(Observation(dev, names.DEVICE_POLL_STATUS, 1.0, ts,
+                                            Source.SNMP, (("status", status.value),)))
+        if result is not None:
+            info = (*run.info_labels, ("sys_name", result.sys_name),
+                    ("sys_descr", result.sys_descr))
+            run.info_key = info
+            observations.append(Observation(dev, names.DEVICE_INFO, 1.0, ts, Source.SNMP, info))
+        return status, detail, observations
+
+    def close(self, runs: Iterable[_DeviceRun]) -> None:
+        """Close every kept client (sockets) — at shutdown."""
+        for run in runs:
+            if run.client is not None:
+                _discard(run, run.client)
+
+
+def _discard(run: _DeviceRun, client: SnmpClient) -> None:
+    """Forget a device's client and free its socket (a failed ``__aenter__`` never reaches
+    ``__aexit__``, so closing is our job)."""
+    close = getattr(client, "close", None)
+    if callable(close):
+        close()
+    run.client = None
+
+
+class SnmpPoller:
+    """The ``snmp-poller`` component (see module docstring)."""
+
+    name = "snmp-poller"
+
+    def __init__(
+        self,
+        config: Config,
+        inventory: Inventory,
+        store: StateStore,
+        profiles: ProfileSet | None = None,
+        client_factory: ClientFactory | None = None,
+        devices: Sequence[Device] | None = None,
+    ) -> None:
+        self.store = store
+        self.snmp = config.snmp
+        self.profiles = profiles if profiles is not None else load_configured_profiles(
+            config.snmp)
+        self.poller = DevicePoller(config, inventory, self.profiles, client_factory)
+        self.devices = list(devices) if devices is not None else snmp_devices(inventory)
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        self.poller.keep_sockets = len(self.devices) <= soft // 2
+        self.runs = {d.device_id: self.poller.prepare(d) for d in self.devices}
+        self.polls = 0
+        self._logged_drops: set[str] = set()
+
+    async def run(self) -> None:
+        """Poll until cancelled; on cancellation let in-flight polls finish, then return."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        heap: list[tuple[float, int, str]] = []
+        ids = list(self.runs)
+        for seq, (dev, offset) in enumerate(zip(ids, first_offsets(
+                len(ids), self.snmp.interval), strict=True)):
+            heap.append((start + offset, seq, dev))
+        heapq.heapify(heap)
+        wake = asyncio.Event()
+        slots = asyncio.Semaphore(self.snmp.max_in_flight)
+        in_flight: set[asyncio.Task[None]] = set()
+        seq = len(heap)
+
+        async def one(dev: str, due: float) -> None:
+            nonlocal seq
+            run = self.runs[dev]
+            try:
+                await self.poll_and_publish(run)
+            finally:
+                slots.release()
+                now = loop.time()
+                if run.status is PollStatus.OK or run.status is None:
+                    nxt = next_due(due, run.interval, now)
+                else:
+                    max_backoff = self.snmp.max_backoff or 5 * run.interval
+                    nxt = max(due + backoff_delay(run.failures, run.interval, max_backoff),
+                              now)
+                seq += 1
+                heapq.heappush(heap, (nxt, seq, dev))
+                wake.set()
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._publish_stats_forever(), name="snmp-stats")
+                try:
+                    while True:
+                        if not heap:
+                            wake.clear()
+                            await wake.wait()
+                            continue
+                        due = heap[0][0]
+                        delay = due - loop.time()
+                        if delay > 0:
+                            wake.clear()
+                            with contextlib.suppress(TimeoutError):
+                                async with asyncio.timeout(delay):
+                                    await wake.wait()
+                            continue
+                        await slots.acquire()
+                        due, _, dev = heapq.heappop(heap)
+                        task = group.create_task(one(dev, due), name=f"snmp-poll-{dev}")
+                        in_flight.add(task)
+                        task.add_done_callback(in_flight.discard)
+                except asyncio.CancelledError:
+                    # Stop intake; let in-flight polls end (each is bounded by timeout ×
+                    # attempts), then the group cancels what is left.
+                    if in_flight:
+                        await asyncio.wait(set(in_flight), timeout=self.snmp.timeout
+                                           * (self.snmp.retries + 1) * 4 + 1)
+                    raise
+        finally:
+            self._publish_stats()
+            self.poller.close(self.runs.values())
+
+    async def poll_and_publish(self, run: _DeviceRun) -> None:
+        """Poll one device and hand status and observations to the store (the benchmark
+        drives this directly)."""
+        status, detail, observations = await self.poller.poll(run)
+        self.polls += 1
+        run.attempts += 1
+        previous = run.status
+        run.status = status
+        run.failures = 0 if status is PollStatus.OK else run.failures + 1
+        dev = run.device.device_id
+        if status is PollStatus.OK and run.info_key:
+            latest = self.store.latest(dev, names.DEVICE_INFO, run.info_key)
+            if latest is None:
+                self.store.forget(dev, names.DEVICE_INFO)
+        change = self.store.set_status(dev, status, observations[-1].ts, Source.SNMP, detail,
+                                       observations)
+        if change is not None:
+            site = run.device.site_id
+            if status is PollStatus.OK:
+                log.info("device up device=%s site=%s previous=%s", dev, site,
+                         previous.value if previous else "none")
+            else:
+                log.warning("device not answering device=%s site=%s status=%s detail=%s",
+                            dev, site, status.value, detail)
+
+    def _publish_stats(self) -> None:
+        stats = self.poller.stats
+        ts = time.time()
+        dev = names.COLLECTOR_DEVICE
+        obs = [
+            Observation(dev, names.SNMP_REQUESTS, float(stats.requests), ts, Source.INTERNAL),
+            Observation(dev, names.SNMP_RETRIES, float(stats.retries), ts, Source.INTERNAL),
+        ]
+        for reason, count in stats.dropped.items():
+            if reason not in self._logged_drops:
+                self._logged_drops.add(reason)
+                log.warning("dropping SNMP packets reason=%s (counted in %s)", reason,
+                            names.SNMP_DROPPED_PACKETS)
+            obs.append(Observation(dev, names.SNMP_DROPPED_PACKETS, float(count), ts,
+                                   Source.INTERNAL, (("reason", reason),)))
+        self.store.publish(obs)
+
+    async def _publish_stats_forever(self) -> None:
+        while True:
+            await asyncio.sleep(STATS_EVERY)
+            self._publish_stats()

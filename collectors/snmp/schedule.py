@@ -1,0 +1,37 @@
+"""Scheduling as pure functions of time, so that tests need no sleeping.
+
+Times are event-loop (monotonic) seconds. A device's polls stay on the grid
+``start + offset + k × interval`` (no drift however long a poll takes); a poll that comes due
+while the previous one is still running is skipped, not queued. A device that fails is
+re-checked after ``interval × 2^(failures-1)``, capped at ``max_backoff``; the first answer
+puts it back on its grid.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def first_offsets(count: int, interval: float) -> list[float]:
+    """Offsets that spread ``count`` first polls evenly over one interval."""
+    if count <= 0:
+        return []
+    step = interval / count
+    return [i * step for i in range(count)]
+
+
+def next_due(due: float, interval: float, now: float) -> float:
+    """The next grid point after ``due`` that is not in the past at ``now``."""
+    nxt = due + interval
+    if nxt <= now:
+        nxt += math.ceil((now - nxt) / interval) * interval
+        if nxt <= now:
+            nxt += interval
+    return nxt
+
+
+def backoff_delay(failures: int, interval: float, max_backoff: float) -> float:
+    """How long to wait after the ``failures``-th failure in a row (1, 2, ...)."""
+    if failures <= 0:
+        return interval
+    return min(interval * (2.0 ** min(failures - 1, 30)), max(max_backoff, interval))

@@ -1,0 +1,167 @@
+"""A bounded on-disk backlog of line-protocol batches, oldest first.
+
+Each batch InfluxDB could not take becomes one segment file, written once (to a temporary
+name, flushed, fsynced, then renamed) and deleted once delivered:
+``<sequence>-<points>.lp``. The sequence orders replay; the point count in the name lets a
+restarted pubnet know its backlog without reading it. When the backlog grows past
+``max_bytes`` the oldest segments are deleted, their points counted as dropped and the
+episode logged once. All file work runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger("pubnet.exporters.influx")
+
+_SEGMENT = re.compile(r"^(\d{20})-(\d+)\.lp$")
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    seq: int
+    points: int
+    size: int
+    path: Path
+
+
+class DiskBuffer:
+    """Segments in ``directory``; not shared between processes."""
+
+    def __init__(self, directory: Path, max_bytes: int) -> None:
+        self.directory = directory
+        self.max_bytes = max_bytes
+        self._segments: list[Segment] = []
+        self._next_seq = 0
+        self.bytes = 0
+        self.points = 0
+        self.dropped_points = 0
+        self._dropping = False
+
+    # -- state -------------------------------------------------------------------------
+
+    def __bool__(self) -> bool:
+        return bool(self._segments)
+
+    def __len__(self) -> int:
+        return len(self._segments)
+
+    # -- operations ----------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Create the folder, forget half-written files, index what a previous run left."""
+        self._segments = await asyncio.to_thread(self._scan)
+        self.bytes = sum(s.size for s in self._segments)
+        self.points = sum(s.points for s in self._segments)
+        self._next_seq = self._segments[-1].seq + 1 if self._segments else 0
+        if self._segments:
+            log.info(
+                "influx buffer has a backlog from a previous run dir=%s segments=%d points=%d",
+                self.directory, len(self._segments), self.points,
+            )
+
+    def _scan(self) -> list[Segment]:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        found = []
+        for entry in os.scandir(self.directory):
+            if entry.name.endswith(".tmp"):
+                os.unlink(entry.path)
+                continue
+            match = _SEGMENT.match(entry.name)
+            if match and entry.is_file():
+                found.append(Segment(int(match.group(1)), int(match.group(2)),
+                                     entry.stat().st_size, Path(entry.path)))
+        found.sort(key=lambda s: s.seq)
+        return found
+
+    async def append(self, data: bytes, points: int) -> None:
+        """Persist one batch at the end of the backlog; drops the oldest when over size."""
+        seq = self._next_seq
+        self._next_seq += 1
+        path = self.directory / f"{seq:020d}-{points}.lp"
+        await asyncio.to_thread(_write_atomically, path, data)
+        self._segments.append(Segment(seq, points, len(data), path))
+        self.bytes += len(data)
+        self.points += points
+        await self._enforce_limit()
+
+    async def _enforce_limit(self) -> None:
+        doomed: list[Segment] = []
+        while self.bytes > self.max_bytes and self._segments:
+            seg = self._segments.pop(0)
+            doomed.append(seg)
+            self.bytes -= seg.size
+            self.points -= seg.points
+            self.dropped_points += seg.points
+        if not doomed:
+            return
+        if not self._dropping:
+            self._dropping = True
+            log.warning(
+                "influx buffer full, dropping oldest points dir=%s max_bytes=%d dropped=%d",
+                self.directory, self.max_bytes, sum(s.points for s in doomed),
+            )
+        await asyncio.to_thread(_unlink_all, [s.path for s in doomed])
+
+    async def read_oldest(self, max_points: int) -> tuple[list[Segment], bytes]:
+        """The oldest segments, merged up to ``max_points`` (at least one), and their data."""
+        chosen: list[Segment] = []
+        total = 0
+        for seg in self._segments:
+            if chosen and total + seg.points > max_points:
+                break
+            chosen.append(seg)
+            total += seg.points
+        parts = await asyncio.to_thread(_read_all, [s.path for s in chosen])
+        return chosen, b"\n".join(parts)
+
+    async def remove(self, segments: list[Segment]) -> None:
+        """Forget delivered segments (they must be the oldest ones)."""
+        gone = {s.seq for s in segments}
+        self._segments = [s for s in self._segments if s.seq not in gone]
+        for seg in segments:
+            self.bytes -= seg.size
+            self.points -= seg.points
+        await asyncio.to_thread(_unlink_all, [s.path for s in segments])
+        if not self._segments and self._dropping:
+            self._dropping = False
+            log.info("influx buffer drained dropped_total=%d", self.dropped_points)
+
+    async def replace_oldest(self, segments: list[Segment], data: bytes, points: int) -> None:
+        """Partly delivered: keep only the undelivered ``data`` in place of ``segments``."""
+        seq = segments[0].seq
+        path = self.directory / f"{seq:020d}-{points}.lp"
+        await asyncio.to_thread(_write_atomically, path, data)
+        stale = [s for s in segments if s.path != path]
+        await self.remove(stale)
+        replaced = Segment(seq, points, len(data), path)
+        self._segments = [s for s in self._segments if s.seq != seq]
+        self._segments.insert(0, replaced)
+        self.bytes += len(data) - sum(s.size for s in segments if s.path == path)
+        self.points += points - sum(s.points for s in segments if s.path == path)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _read_all(paths: list[Path]) -> list[bytes]:
+    return [p.read_bytes() for p in paths]
+
+
+def _unlink_all(paths: list[Path]) -> None:
+    for path in paths:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass

@@ -1,0 +1,375 @@
+"""The ``influxdb`` component: batches observations and delivers them exactly in order.
+
+Flow: the store subscription → :class:`~exporters.influx.lineproto.LineEncoder` → batches
+of ``batch_size`` points or ``flush_interval`` seconds → one sender. While the backlog on disk
+is empty the sender writes batches straight to InfluxDB; a batch that meets a connection
+error, a timeout, a 5xx or a 429 goes to the :class:`~exporters.influx.buffer.DiskBuffer`,
+and from then on every new batch queues behind it on disk until replay (capped exponential
+back-off with jitter) has drained the backlog, so points arrive in order.
+
+A 400 or 413 is about the data: the batch is split in halves until the point InfluxDB
+refuses is alone; it is dropped, counted under its status and logged once per distinct
+reason, and its neighbours are delivered. Other 4xx (401, 403, 404: a token or bucket
+problem) drop the batch, counted and logged: retrying cannot fix them, and a backlog that can
+never drain would hold back everything behind it.
+
+Stopping: intake stops, the last partial batch is cut, queued batches are delivered if
+InfluxDB answers and persisted otherwise, so a restart replays them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum, auto
+from typing import Any, Protocol
+
+import aiohttp
+from influxdb_client.client.exceptions import InfluxDBError
+from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+from influxdb_client.domain.write_precision import WritePrecision
+
+from exporters.influx.buffer import DiskBuffer
+from exporters.influx.lineproto import LineEncoder, RejectedPoint, device_tags
+from inventory.model import Inventory
+from pubnet.config import InfluxConfig
+from pubnet.model import Observation, Source
+from pubnet.state import StateStore, Subscription
+
+log = logging.getLogger("pubnet.exporters.influx")
+
+STATS_DEVICE = "pubnet"
+"""Device under which the writer stores its own counters (like the collectors do)."""
+STATS_INTERVAL = 5.0
+BACKOFF_MIN = 0.5
+BACKOFF_MAX = 30.0
+
+
+class Outcome(Enum):
+    DELIVERED = auto()
+    RETRY = auto()
+
+
+@dataclass(slots=True)
+class WriterStats:
+    points_written: int = 0
+    batches_written: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    def drop(self, reason: str, points: int) -> None:
+        self.dropped[reason] = self.dropped.get(reason, 0) + points
+
+
+class LineSink(Protocol):
+    """What the writer needs of influxdb-client's async write API."""
+
+    async def write(self, bucket: str, org: str = ..., record: Any = ...,
+                    write_precision: Any = ..., **kwargs: Any) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    data: bytes
+    points: int
+
+
+def _status(exc: BaseException) -> int | None:
+    status = getattr(exc, "status", None)
+    return status if isinstance(status, int) else None
+
+
+class InfluxWriter:
+    """Writes every observation of the store to InfluxDB v2 (or a compatible server)."""
+
+    name = "influxdb"
+
+    def __init__(self, store: StateStore, inventory: Inventory, config: InfluxConfig,
+                 *, clock: Callable[[], float] = time.time,
+                 backoff: tuple[float, float] = (BACKOFF_MIN, BACKOFF_MAX),
+                 stats_interval: float | None = STATS_INTERVAL) -> None:
+        self.store = store
+        self._stats_interval = stats_interval
+        self._backoff_min, self._backoff_max = backoff
+        self.config = config
+        self.encoder = LineEncoder(device_tags(inventory))
+        self.buffer = DiskBuffer(config.buffer_dir, config.buffer_max_bytes)
+        self.stats = WriterStats()
+        self._clock = clock
+        self._queue: asyncio.Queue[_Batch] = asyncio.Queue()
+        self._pending: list[str] = []
+        self._stopping = asyncio.Event()
+        self._intake_done = asyncio.Event()
+        self._logged: set[str] = set()
+        self._down = False
+        self._sink: LineSink | None = None
+        self._sub: Subscription | None = None
+
+    # -- component -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Work until cancelled; then flush (deliver or persist) and return."""
+        self._subscribe()
+        cfg = self.config
+        client = InfluxDBClientAsync(
+            url=cfg.url, token=cfg.token.get_secret_value(), org=cfg.org,
+            timeout=int(cfg.timeout * 1000),
+        )
+        async with client:
+            sink: LineSink = client.write_api()
+            await self.serve(sink)
+
+    async def serve(self, sink: LineSink) -> None:
+        """The writer's loop on a given sink; returns after a cancellation has flushed."""
+        sub = self._subscribe()  # before the first await: nothing published is missed
+        self._sink = sink
+        try:
+            await self.buffer.open()
+            log.info("influx writer started url=%s bucket=%s backlog_points=%d",
+                     self.config.url, self.config.bucket, self.buffer.points)
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._intake(sub), name="influx-intake")
+                group.create_task(self._send_loop(), name="influx-send")
+                group.create_task(self._report(), name="influx-stats")
+                try:
+                    await asyncio.Event().wait()  # until cancelled
+                except asyncio.CancelledError:
+                    log.info("influx writer stopping queued=%d", self._queue.qsize())
+                    self._stopping.set()
+                    current = asyncio.current_task()
+                    if current is not None:
+                        current.uncancel()
+        finally:
+            self._sub = None
+            self.store.unsubscribe(sub)
+            if self._stats_interval is not None:
+                self._publish_stats()
+
+    def _subscribe(self) -> Subscription:
+        if self._sub is None:
+            self._sub = self.store.subscribe("influxdb")
+        return self._sub
+
+    # -- intake ------------------------------------------------------------------------------
+
+    async def _intake(self, sub: Subscription) -> None:
+        interval = self.config.flush_interval
+        deadline = time.monotonic() + interval
+        try:
+            while not self._stopping.is_set():
+                timeout = max(0.0, deadline - time.monotonic())
+                get = asyncio.ensure_future(sub.get())
+                stop = asyncio.ensure_future(self._stopping.wait())
+                try:
+                    await asyncio.wait({get, stop}, timeout=timeout,
+                                       return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    stop.cancel()
+                    if not get.done():
+                        get.cancel()
+                if get.done() and not get.cancelled() and get.exception() is None:
+                    self._take(get.result().observations)
+                if time.monotonic() >= deadline:
+                    self._cut(all_pending=True)
+                    deadline = time.monotonic() + interval
+            # stopping: whatever the store still holds for us, then the last partial batch
+            while (batch := sub.get_nowait()) is not None:
+                self._take(batch.observations)
+            self._cut(all_pending=True)
+        finally:
+            self._intake_done.set()
+
+    def _take(self, observations: tuple[Observation, ...]) -> None:
+        encode = self.encoder.encode
+        pending = self._pending
+        for obs in observations:
+            line = encode(obs)
+            if isinstance(line, RejectedPoint):
+                self._reject(line)
+                continue
+            pending.append(line)
+        if len(pending) >= self.config.batch_size:
+            self._cut(all_pending=False)
+
+    def _reject(self, point: RejectedPoint) -> None:
+        reason = point.reason.value
+        self.stats.drop(reason, 1)
+        self._log_once(reason, "influx point rejected reason=%s device=%s metric=%s",
+                       reason, point.device, point.metric)
+
+    def _cut(self, all_pending: bool) -> None:
+        size = self.config.batch_size
+        pending = self._pending
+        while len(pending) >= size or (all_pending and pending):
+            lines = pending[:size]
+            del pending[:size]
+            self._queue.put_nowait(_Batch("\n".join(lines).encode(), len(lines)))
+
+    # -- sending -----------------------------------------------------------------------------
+
+    async def _send_loop(self) -> None:
+        backoff = self._backoff_min
+        while True:
+            if self.buffer:
+                await self._persist_queued()
+                if self._stopping.is_set() and self._intake_done.is_set():
+                    return  # the backlog waits for the next start
+                segments, data = await self.buffer.read_oldest(self.config.batch_size)
+                points = sum(s.points for s in segments)
+                undelivered = await self._deliver(data, points)
+                if undelivered is None:
+                    await self.buffer.remove(segments)
+                    backoff = self._backoff_min
+                    continue
+                if undelivered.points != points:
+                    await self.buffer.replace_oldest(segments, undelivered.data,
+                                                     undelivered.points)
+                await self._wait_persisting(backoff * random.uniform(0.8, 1.2))
+                backoff = min(self._backoff_max, backoff * 2)
+                continue
+            if self._stopping.is_set() and self._intake_done.is_set() and self._queue.empty():
+                return
+            batch = await self._next_batch()
+            if batch is None:
+                continue
+            undelivered = await self._deliver(batch.data, batch.points)
+            if undelivered is not None:
+                await self._persist(undelivered)
+
+    async def _next_batch(self) -> _Batch | None:
+        if not self._queue.empty():
+            return self._queue.get_nowait()
+        get = asyncio.ensure_future(self._queue.get())
+        done_wait = asyncio.ensure_future(self._intake_done.wait())
+        try:
+            await asyncio.wait({get, done_wait}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            done_wait.cancel()
+            if not get.done():
+                get.cancel()
+        if get.done() and not get.cancelled():
+            return get.result()
+        return None
+
+    async def _persist_queued(self) -> None:
+        while not self._queue.empty():
+            await self._persist(self._queue.get_nowait())
+
+    async def _wait_persisting(self, seconds: float) -> None:
+        """Back off, persisting new batches as they come so they queue behind the backlog."""
+        deadline = time.monotonic() + seconds
+        while not self._stopping.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            get = asyncio.ensure_future(self._queue.get())
+            stop = asyncio.ensure_future(self._stopping.wait())
+            try:
+                await asyncio.wait({get, stop}, timeout=remaining,
+                                   return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stop.cancel()
+                if not get.done():
+                    get.cancel()
+            if get.done() and not get.cancelled():
+                await self._persist(get.result())
+
+    async def _persist(self, batch: _Batch) -> None:
+        """Append to the disk backlog; a disk that fails loses the batch, counted."""
+        try:
+            await self.buffer.append(batch.data, batch.points)
+        except OSError as exc:
+            self.stats.drop("buffer_write_error", batch.points)
+            self._log_once(f"disk-{exc.errno}", "influx buffer write failed, points lost "
+                           "dir=%s error=%s", self.buffer.directory, exc.strerror)
+
+    async def _deliver(self, data: bytes, points: int) -> _Batch | None:
+        """Send; None when done (delivered, or bad points dropped), else what to retry."""
+        outcome, status, detail = await self._write(data)
+        if outcome is Outcome.DELIVERED:
+            if self._down:
+                self._down = False
+                log.info("influx available again url=%s", self.config.url)
+            self.stats.points_written += points
+            self.stats.batches_written += 1
+            return None
+        if status is None or status == 429 or status >= 500:
+            if not self._down:
+                self._down = True
+                log.warning("influx unavailable, buffering on disk url=%s status=%s detail=%s",
+                            self.config.url, status if status is not None else "connection",
+                            detail)
+            return _Batch(data, points)
+        if status in (400, 413) and points > 1:
+            lines = data.split(b"\n")
+            half = len(lines) // 2
+            first = await self._deliver(b"\n".join(lines[:half]), half)
+            if first is not None:
+                rest = b"\n".join((first.data, *lines[half:]))
+                return _Batch(rest, first.points + len(lines) - half)
+            return await self._deliver(b"\n".join(lines[half:]), len(lines) - half)
+        reason = f"http_{status}"
+        self.stats.drop(reason, points)
+        self._log_once(f"{reason}-{detail[:80]}",
+                       "influx refused points, dropped status=%d points=%d detail=%s "
+                       "first_line=%s", status, points, detail,
+                       data.split(b"\n", 1)[0][:200].decode(errors="replace"))
+        return None
+
+    async def _write(self, data: bytes) -> tuple[Outcome, int | None, str]:
+        assert self._sink is not None
+        try:
+            await self._sink.write(bucket=self.config.bucket, org=self.config.org, record=data,
+                                   write_precision=WritePrecision.NS)
+        except InfluxDBError as exc:
+            status = _status(exc)
+            return Outcome.RETRY, status, (getattr(exc, "message", None) or str(exc))[:300]
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            return Outcome.RETRY, None, type(exc).__name__
+        except Exception as exc:  # the client library failing: keep the points, retry later
+            self._log_once(f"client-{type(exc).__name__}",
+                           "influx client error, will retry error=%s", type(exc).__name__)
+            return Outcome.RETRY, None, type(exc).__name__
+        return Outcome.DELIVERED, 204, ""
+
+    # -- own metrics -------------------------------------------------------------------------
+
+    async def _report(self) -> None:
+        if self._stats_interval is None:
+            return
+        while not self._stopping.is_set():
+            self._publish_stats()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._stats_interval)
+
+    def _publish_stats(self) -> None:
+        now = self._clock()
+        internal = Source.INTERNAL
+        obs = [
+            Observation(STATS_DEVICE, "pubnet_influx_points_written_total",
+                        float(self.stats.points_written), now, internal),
+            Observation(STATS_DEVICE, "pubnet_influx_buffer_bytes", float(self.buffer.bytes),
+                        now, internal),
+            Observation(STATS_DEVICE, "pubnet_influx_buffer_points", float(self.buffer.points),
+                        now, internal),
+            Observation(STATS_DEVICE, "pubnet_influx_points_dropped_total",
+                        float(self.buffer.dropped_points), now, internal,
+                        (("reason", "buffer_full"),)),
+        ]
+        obs.extend(
+            Observation(STATS_DEVICE, "pubnet_influx_points_dropped_total", float(count), now,
+                        internal, (("reason", reason),))
+            for reason, count in sorted(self.stats.dropped.items())
+        )
+        self.store.publish(obs)
+
+    def _log_once(self, key: str, message: str, *args: object) -> None:
+        if key in self._logged:
+            return
+        self._logged.add(key)
+        log.warning(message, *args)
+

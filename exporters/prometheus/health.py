@@ -1,0 +1,165 @@
+"""pubnet's own health, as a prometheus-client custom collector.
+
+These few families are rendered with prometheus-client itself (its collector API and its
+exposition code) and appended after the fleet's families. Sources:
+
+- ``pubnet_poll_duration_seconds`` (histogram): every ``pubnet_device_poll_duration_seconds``
+  observation a collector publishes is one poll; the exporter subscribes to that metric and
+  counts each value into buckets, labelled by collector (``source``).
+- ``pubnet_poll_lag_seconds``: how far the most overdue answering SNMP device is behind its
+  schedule (now − last attempt − ``snmp.interval``), from device statuses in the store.
+- ``pubnet_state_dropped_total`` / ``pubnet_state_pending``: state-store subscriber queues.
+- ``pubnet_exporter_scrape_duration_seconds``, ``pubnet_exporter_series``,
+  ``pubnet_exporter_dropped_series_total``: this exporter.
+
+Polls in flight are the collector's to report (it alone knows); it stores them under device
+``pubnet`` and they come out with the fleet's series.
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from pubnet.model import Batch, PollStatus, Source
+from pubnet.state import StateStore
+
+POLL_DURATION_SOURCE = "pubnet_device_poll_duration_seconds"
+"""The per-device gauge collectors publish after each poll; one observation = one poll."""
+
+BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                              30.0)
+
+
+@dataclass(slots=True)
+class _Histogram:
+    counts: list[int] = field(default_factory=lambda: [0] * (len(BUCKETS) + 1))
+    total: float = 0.0
+    n: int = 0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(BUCKETS, value)] += 1
+        self.total += value
+        self.n += 1
+
+    def cumulative(self) -> list[tuple[str, float]]:
+        out = []
+        running = 0
+        for bound, count in zip((*BUCKETS, float("inf")), self.counts, strict=True):
+            running += count
+            out.append(("+Inf" if bound == float("inf") else repr(bound), float(running)))
+        return out
+
+
+@dataclass(slots=True)
+class ScrapeStats:
+    duration: float = 0.0
+    series: int = 0
+    scrapes: int = 0
+
+
+class HealthCollector(Collector):
+    """Reads in-memory counters only; never does I/O in :meth:`collect`."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        poll_interval: float,
+        dropped_series: Callable[[], dict[str, int]],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._interval = poll_interval
+        self._dropped_series = dropped_series
+        self._clock = clock
+        self._poll_durations: dict[str, _Histogram] = {}
+        self.scrape = ScrapeStats()
+        self.exclude: frozenset[str] = frozenset()
+        """Family names the fleet already exports (a collector may publish one); skipped."""
+
+    def observe_batch(self, batch: Batch) -> None:
+        for obs in batch.observations:
+            if obs.metric == POLL_DURATION_SOURCE:
+                hist = self._poll_durations.get(obs.source.value)
+                if hist is None:
+                    hist = self._poll_durations[obs.source.value] = _Histogram()
+                hist.observe(obs.value)
+
+    def poll_lag(self) -> float:
+        """Seconds the most overdue answering device is behind its next poll."""
+        now = self._clock()
+        oldest = min(
+            (s.last_attempt for s in self._store.statuses().values()
+             if s.status is PollStatus.OK and s.source is Source.SNMP and s.last_attempt > 0),
+            default=None,
+        )
+        if oldest is None:
+            return 0.0
+        return max(0.0, now - oldest - self._interval)
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._families():
+            if family.name not in self.exclude and f"{family.name}_total" not in self.exclude:
+                yield family
+
+    def _families(self) -> Iterator[Metric]:
+        hist = HistogramMetricFamily(
+            "pubnet_poll_duration_seconds",
+            "Duration of device polls, answered or not, by collector.",
+            labels=["source"],
+        )
+        for source, h in sorted(self._poll_durations.items()):
+            hist.add_metric([source], h.cumulative(), h.total)
+        yield hist
+        yield GaugeMetricFamily(
+            "pubnet_poll_lag_seconds",
+            "How far the most overdue answering device is behind its poll schedule.",
+            value=self.poll_lag(),
+        )
+        dropped = CounterMetricFamily(
+            "pubnet_state_dropped",
+            "Observations and status changes a slow state-store subscriber lost.",
+            labels=["subscriber"],
+        )
+        pending = GaugeMetricFamily(
+            "pubnet_state_pending",
+            "Items waiting in a state-store subscriber's queue.",
+            labels=["subscriber"],
+        )
+        for stats in self._store.subscriber_stats():
+            dropped.add_metric([stats.name], float(stats.dropped))
+            pending.add_metric([stats.name], float(stats.pending))
+        yield dropped
+        yield pending
+        yield GaugeMetricFamily(
+            "pubnet_exporter_scrape_duration_seconds",
+            "Server time of the previous /metrics scrape (render, join, compress).",
+            value=self.scrape.duration,
+        )
+        yield GaugeMetricFamily(
+            "pubnet_exporter_series",
+            "Fleet series in the previous /metrics exposition.",
+            value=float(self.scrape.series),
+        )
+        yield CounterMetricFamily(
+            "pubnet_exporter_scrapes", "Scrapes of /metrics served.",
+            value=float(self.scrape.scrapes),
+        )
+        bad = CounterMetricFamily(
+            "pubnet_exporter_dropped_series",
+            "Store series left out (invalid name or label), counted at each render.",
+            labels=["reason"],
+        )
+        for reason, count in sorted(self._dropped_series().items()):
+            bad.add_metric([reason], float(count))
+        yield bad

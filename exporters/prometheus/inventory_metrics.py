@@ -1,0 +1,238 @@
+"""Families derived from the inventory plus live state: sites and backbone links.
+
+``pubnet_site_info`` never changes while pubnet runs and is rendered once. ``pubnet_site_up``,
+``pubnet_link_up`` and ``pubnet_link_utilization_ratio`` are recomputed at each scrape from
+device statuses and the a-side interface series; their cost is one pass over sites and links,
+a small fraction of the fleet's series.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from exporters.prometheus.render import escape_label_value, format_value
+from inventory.model import Inventory, Role
+from pubnet.model import Observation
+from pubnet.state import StateStore
+
+OPER_UP = "pubnet_interface_oper_up"
+RX_BYTES = "pubnet_interface_receive_bytes_total"
+TX_BYTES = "pubnet_interface_transmit_bytes_total"
+_LINK_METRICS = frozenset({OPER_UP, RX_BYTES, TX_BYTES})
+
+
+def _labels(pairs: Mapping[str, str]) -> str:
+    return ",".join(f'{k}="{escape_label_value(v)}"' for k, v in pairs.items())
+
+
+@dataclass(frozen=True, slots=True)
+class _SiteDevices:
+    labels: str
+    gateways: tuple[str, ...]
+    access_points: tuple[str, ...]
+    others: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _CounterSample:
+    value: float
+    ts: float
+
+
+@dataclass(slots=True)
+class _LinkRate:
+    """The last two counter readings of one direction and the rate between them."""
+
+    last: _CounterSample | None = None
+    ratio: float | None = None
+
+
+def device_labels(inventory: Inventory) -> dict[str, str]:
+    """``,site="..",role="..",province=".."`` per device, for derived ``pubnet_device_up``."""
+    out: dict[str, str] = {}
+    for device in inventory.devices.values():
+        site = inventory.sites.get(device.site_id)
+        province = site.province_code if site is not None else ""
+        out[device.device_id] = "," + _labels(
+            {"site": device.site_id, "role": device.role.value, "province": province}
+        )
+    return out
+
+
+class InventoryMetrics:
+    """Renders the site and link families from the inventory and the store."""
+
+    def __init__(self, inventory: Inventory, store: StateStore) -> None:
+        self._store = store
+        self._sites: list[_SiteDevices] = []
+        by_site: dict[str, dict[Role | None, list[str]]] = {}
+        for device in inventory.devices.values():
+            role: Role | None = device.role
+            if role not in (Role.SITE_GATEWAY, Role.ACCESS_POINT):
+                role = None
+            by_site.setdefault(device.site_id, {}).setdefault(role, []).append(device.device_id)
+        info: list[str] = []
+        for site in inventory.sites.values():
+            roles = by_site.get(site.site_id, {})
+            labels = _labels(
+                {
+                    "site": site.site_id,
+                    "province": site.province_code,
+                    "district": site.district_code,
+                    "kind": site.kind.value,
+                }
+            )
+            self._sites.append(
+                _SiteDevices(
+                    labels,
+                    tuple(roles.get(Role.SITE_GATEWAY, ())),
+                    tuple(roles.get(Role.ACCESS_POINT, ())),
+                    tuple(roles.get(None, ())),
+                )
+            )
+            info_labels = _labels(
+                {
+                    "site": site.site_id,
+                    "name": site.name,
+                    "village": site.village,
+                    "subdistrict": site.subdistrict_code,
+                    "district": site.district_code,
+                    "province": site.province_code,
+                    "province_name_en": site.province_name_en,
+                    "lat": format_value(site.lat),
+                    "lon": format_value(site.lon),
+                    "kind": site.kind.value,
+                }
+            )
+            info.append(f"pubnet_site_info{{{info_labels}}} 1\n")
+        self.site_info = "".join(info).encode()
+        self._links = [
+            (
+                link,
+                _labels({"link": link.link_id, "medium": link.medium.value, "owner": link.owner}),
+                escape_label_value(link.link_id),
+            )
+            for link in inventory.links.values()
+        ]
+        self._rates: dict[tuple[str, str], _LinkRate] = {}
+        self._interfaces: dict[str, tuple[int, dict[tuple[str, str], Observation]]] = {}
+        # incremental state: lines per site and link, recomputed when their devices change
+        self._sites_of_device: dict[str, int] = {}
+        for index, members in enumerate(self._sites):
+            for member in (*members.gateways, *members.access_points, *members.others):
+                self._sites_of_device[member] = index
+        self._links_of_device: dict[str, list[int]] = {}
+        for index, (link, _labels_text, _link_id) in enumerate(self._links):
+            self._links_of_device.setdefault(link.a_device, []).append(index)
+        self._site_lines = [""] * len(self._sites)
+        self._dirty_sites: set[int] = set(range(len(self._sites)))
+        self._site_bytes = b""
+        self._link_up_lines = [""] * len(self._links)
+        self._link_util_lines = [""] * len(self._links)
+        self._dirty_links: set[int] = set(range(len(self._links)))
+        self._link_bytes = (b"", b"")
+
+    def _up(self, device: str) -> bool:
+        state = self._store.status(device)
+        return state is not None and state.status is not None and state.status.is_up
+
+    def changed(self, devices: Iterable[str]) -> None:
+        """Devices whose series or status changed: their sites and links are recomputed."""
+        sites_of, links_of = self._sites_of_device, self._links_of_device
+        for device in devices:
+            site_index = sites_of.get(device)
+            if site_index is not None:
+                self._dirty_sites.add(site_index)
+            links = links_of.get(device)
+            if links is not None:
+                self._dirty_links.update(links)
+
+    def site_up(self) -> bytes:
+        if self._dirty_sites:
+            up = self._up
+            lines = self._site_lines
+            for index in self._dirty_sites:
+                site = self._sites[index]
+                if site.gateways or site.access_points:
+                    ok = (not site.gateways or any(up(d) for d in site.gateways)) and (
+                        not site.access_points or any(up(d) for d in site.access_points)
+                    )
+                else:
+                    ok = any(up(d) for d in site.others)
+                lines[index] = f"pubnet_site_up{{{site.labels}}} {1 if ok else 0}\n"
+            self._dirty_sites.clear()
+            self._site_bytes = "".join(lines).encode()
+        return self._site_bytes
+
+    def _interface(self, device: str, metric: str, ifname: str) -> Observation | None:
+        """The device's latest ``metric`` for ``ifname``; one scan per device version."""
+        version = self._store.device_version(device)
+        cached = self._interfaces.get(device)
+        if cached is None or cached[0] != version:
+            index: dict[tuple[str, str], Observation] = {}
+            for (name, labels), obs in self._store.device_series(device).items():
+                if name in _LINK_METRICS:
+                    for key, value in labels:
+                        if key == "ifname":
+                            index[(name, value)] = obs
+                            break
+            cached = self._interfaces[device] = (version, index)
+        return cached[1].get((metric, ifname))
+
+    def links(self) -> tuple[bytes, bytes]:
+        """(``pubnet_link_up`` fragment, ``pubnet_link_utilization_ratio`` fragment).
+
+        A link whose a-side device was never heard from has no ``pubnet_link_up`` sample
+        (unknown is not down); one whose device is known but down reads 0.
+        """
+        if self._dirty_links:
+            for index in self._dirty_links:
+                self._link_up_lines[index], self._link_util_lines[index] = self._link(index)
+            self._dirty_links.clear()
+            self._link_bytes = (
+                "".join(self._link_up_lines).encode(),
+                "".join(self._link_util_lines).encode(),
+            )
+        return self._link_bytes
+
+    def _link(self, index: int) -> tuple[str, str]:
+        link, labels, link_id = self._links[index]
+        up_line = ""
+        oper = self._interface(link.a_device, OPER_UP, link.a_interface)
+        if oper is not None:
+            value = 1 if oper.value >= 1 and self._up(link.a_device) else 0
+            up_line = f"pubnet_link_up{{{labels}}} {value}\n"
+        elif self._store.status(link.a_device) is not None:
+            up_line = f"pubnet_link_up{{{labels}}} 0\n"
+        util = []
+        if link.capacity_bps > 0:
+            for direction, metric in (("in", RX_BYTES), ("out", TX_BYTES)):
+                ratio = self._rate(link.link_id, direction, link.a_device, metric,
+                                   link.a_interface, link.capacity_bps)
+                if ratio is not None:
+                    util.append(
+                        f'pubnet_link_utilization_ratio{{link="{link_id}",'
+                        f'direction="{direction}"}} {format_value(ratio)}\n'
+                    )
+        return up_line, "".join(util)
+
+    def _rate(self, link_id: str, direction: str, device: str, metric: str, ifname: str,
+              capacity_bps: int) -> float | None:
+        """Bits per second over capacity between the last two counter readings."""
+        obs = self._interface(device, metric, ifname)
+        key = (link_id, direction)
+        rate = self._rates.get(key)
+        if rate is None:
+            rate = self._rates[key] = _LinkRate()
+        if obs is None:
+            return rate.ratio
+        last = rate.last
+        if last is None or obs.ts < last.ts or obs.value < last.value:
+            # first reading, or the collector started over: no rate until the next one
+            rate.last = _CounterSample(obs.value, obs.ts)
+            return rate.ratio
+        if obs.ts > last.ts:
+            rate.ratio = (obs.value - last.value) * 8.0 / (obs.ts - last.ts) / capacity_bps
+            rate.last = _CounterSample(obs.value, obs.ts)
+        return rate.ratio

@@ -1,0 +1,147 @@
+"""Text-format rendering of one device's series: escaping, numbers, per-family fragments.
+
+The hot path of a scrape. A device's lines are rendered once per change of
+:meth:`pubnet.state.StateStore.device_version` and kept as one ``bytes`` fragment per
+family, so that the exposition can be assembled family by family (the text format wants all
+samples of a family contiguous) without touching unchanged devices. Sample lines are the same
+in the Prometheus text format 0.0.4 and in OpenMetrics 1.0 (only HELP/TYPE headers and the
+``# EOF`` trailer differ), so one fragment serves both.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from exporters.prometheus.families import LABEL_NAME, FamilyTable
+from pubnet.model import DeviceState, Labels, Observation, SeriesKey
+
+log = logging.getLogger("pubnet.exporters.prometheus")
+
+_SPECIAL = {"inf": "+Inf", "-inf": "-Inf", "nan": "NaN"}
+
+
+def escape_label_value(value: str) -> str:
+    """Escape a label value for the text formats: backslash, double quote, newline."""
+    if "\\" in value or '"' in value or "\n" in value:
+        value = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return value
+
+
+def format_value(value: float) -> str:
+    """A sample value as Prometheus writes it (``+Inf``, ``-Inf``, ``NaN`` for specials)."""
+    text = repr(value)
+    if text[-1] in "fn":
+        return _SPECIAL[text]
+    return text
+
+
+def render_labels(labels: Labels) -> str | None:
+    """``,name="value"...`` for labels after ``device``; None when a label name is invalid.
+
+    ``device`` itself and names starting with ``__`` are reserved and make the series invalid.
+    """
+    parts = []
+    for name, value in labels:
+        if name == "device" or name.startswith("__") or not LABEL_NAME.match(name):
+            return None
+        parts.append(f',{name}="{escape_label_value(value)}"')
+    return "".join(parts)
+
+
+@dataclass(slots=True)
+class DropCounter:
+    """Series the exporter could not render, by reason; each reason logged once."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def drop(self, reason: str, device: str, detail: str) -> None:
+        if reason not in self.counts:
+            log.warning(
+                "series not exported reason=%s device=%s detail=%s", reason, device, detail
+            )
+            self.counts[reason] = 0
+        self.counts[reason] += 1
+
+
+_INVALID = ""  # sentinel distinct from every rendered label string (those start with ",")
+
+
+class DeviceRenderer:
+    """Renders one device's series into ``{family name: fragment}``.
+
+    ``device_labels`` gives inventory labels (site, role, province) for the ``pubnet_device_up``
+    series this renderer derives from the device status when no collector published one.
+    """
+
+    LABEL_CACHE_MAX = 500_000
+
+    def __init__(
+        self,
+        families: FamilyTable,
+        drops: DropCounter,
+        device_labels: Mapping[str, str] | None = None,
+    ) -> None:
+        self._families = families
+        self._drops = drops
+        self._device_labels = device_labels or {}
+        self._label_cache: dict[Labels, str] = {}
+        self._valid_metrics: dict[str, bool] = {}
+
+    def render(
+        self,
+        device: str,
+        series: Mapping[SeriesKey, Observation],
+        state: DeviceState | None,
+    ) -> dict[str, bytes]:
+        dev = escape_label_value(device)
+        groups: dict[str, list[str]] = {}
+        label_cache = self._label_cache
+        valid = self._valid_metrics
+        for (metric, labels), obs in series.items():
+            rendered = label_cache.get(labels)
+            if rendered is None:
+                rendered = self._labels(labels)
+            if rendered is _INVALID and labels:
+                self._drops.drop("invalid_label", device, f"{metric} {labels!r}")
+                continue
+            lines = groups.get(metric)
+            if lines is None:
+                ok = valid.get(metric)
+                if ok is None:
+                    ok = valid[metric] = self._families.get(metric) is not None
+                if not ok:
+                    self._drops.drop("invalid_metric_name", device, metric)
+                    continue
+                lines = groups[metric] = []
+            text = repr(obs.value)
+            if text[-1] in "fn":
+                text = _SPECIAL[text]
+            lines.append(f'{metric}{{device="{dev}"{rendered}}} {text}\n')
+        if state is not None and state.status is not None:
+            self._derive_status(dev, device, state, groups)
+        return {metric: "".join(lines).encode() for metric, lines in groups.items()}
+
+    def _labels(self, labels: Labels) -> str:
+        rendered = render_labels(labels)
+        if rendered is None:
+            rendered = _INVALID
+        if len(self._label_cache) >= self.LABEL_CACHE_MAX:
+            self._label_cache.clear()
+        self._label_cache[labels] = rendered
+        return rendered
+
+    def _derive_status(
+        self, dev: str, device: str, state: DeviceState, groups: dict[str, list[str]]
+    ) -> None:
+        """Status series for devices whose collector publishes only a status (e.g. MQTT)."""
+        assert state.status is not None
+        if "pubnet_device_up" not in groups:
+            extra = self._device_labels.get(device, "")
+            up = 1 if state.status.is_up else 0
+            groups["pubnet_device_up"] = [f'pubnet_device_up{{device="{dev}"{extra}}} {up}\n']
+        if "pubnet_device_poll_status" not in groups:
+            groups["pubnet_device_poll_status"] = [
+                f'pubnet_device_poll_status{{device="{dev}",status="{state.status.value}"}} 1\n'
+            ]

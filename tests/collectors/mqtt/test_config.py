@@ -1,0 +1,92 @@
+"""The ``mqtt:`` config section and how it turns the component on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from collectors.mqtt.component import MqttCollector
+from collectors.mqtt.connection import client_options
+from inventory.model import Inventory
+from inventory.topology import Topology
+from pubnet import components
+from pubnet.config import ConfigError, load_config, parse_config, secret_values
+from pubnet.runtime import Context
+from tests.collectors.mqtt.conftest import small_inventory
+
+ISSUE_YAML = """\
+mqtt:
+  url: mqtts://broker.example:8883   # mqtt:// or mqtts://; absent = embedded broker
+  username: pubnet
+  password: ${MQTT_PASSWORD}
+  ca_file: /etc/pubnet/ca.pem
+  client_id: pubnet-1
+  shared_group: pubnet              # optional
+  heartbeat_interval: 30s
+  down_after_missed: 3
+"""
+
+
+def test_issue_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MQTT_PASSWORD", "hunter2-ลับ")
+    path = tmp_path / "pubnet.yaml"
+    path.write_text(ISSUE_YAML, encoding="utf-8")
+    mqtt = load_config(path).mqtt
+    assert (mqtt.host, mqtt.port, mqtt.tls, mqtt.embedded) == ("broker.example", 8883, True,
+                                                               False)
+    assert mqtt.mqtt_version == "5" and mqtt.shared_group == "pubnet"
+    assert mqtt.heartbeat_interval == 30 and mqtt.down_after_missed == 3
+    assert "hunter2" not in repr(mqtt) and "hunter2" not in str(mqtt.model_dump())
+    assert "hunter2-ลับ" in secret_values(load_config(path))
+    options = client_options(mqtt, lambda message: None, None)
+    assert options["password"] == "hunter2-ลับ" and options["clean_start"] is False
+    assert options["properties"].SessionExpiryInterval == 86400
+
+
+def test_embedded_default() -> None:
+    mqtt = parse_config({}).mqtt
+    assert mqtt.embedded and mqtt.host == "127.0.0.1" and mqtt.port == 1883
+    assert mqtt.mqtt_version == "3.1.1"
+    options = client_options(mqtt, lambda message: None, None)
+    assert options["clean_session"] is False and options["identifier"] == "pubnet-1"
+
+
+@pytest.mark.parametrize(("section", "key", "message"), [
+    ({"url": "http://x"}, "mqtt.url", "mqtt:// or mqtts://"),
+    ({"url": "mqtt://user:pw-secret@x"}, "mqtt.url", "mqtt.username"),
+    ({"url": "mqtt://x:70000"}, "mqtt.url", "port"),
+    ({"url": "mqtt://x/path"}, "mqtt.url", "host[:port]"),
+    ({"username": "u"}, "mqtt", "only with a url"),
+    ({"url": "mqtt://x", "ca_file": "ca.pem"}, "mqtt", "mqtts://"),
+    ({"url": "mqtts://x", "cert_file": "c.pem"}, "mqtt", "go together"),
+    ({"shared_group": "a/b"}, "mqtt.shared_group", "may not"),
+    ({"protocol": "5"}, "mqtt", "3.1.1 only"),
+    ({"down_after_missed": 0}, "mqtt.down_after_missed", "greater than or equal"),
+    ({"heartbeat_interval": "0s"}, "mqtt.heartbeat_interval", "greater than zero"),
+    ({"broker": "x"}, "mqtt.broker", "unknown key"),
+], ids=["scheme", "credentials-in-url", "port", "path", "username-embedded", "ca-plain",
+        "cert-alone", "group", "v5-embedded", "missed", "interval", "typo"])
+def test_bad_sections_name_the_key(section: dict[str, object], key: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config({"mqtt": section})
+    text = str(info.value)
+    assert f"{key}:" in text and message in text
+    assert "pw-secret" not in text
+
+
+def _context(config_data: dict[str, object], inventory: Inventory) -> Context:
+    return Context(config=parse_config(config_data), inventory=inventory,
+                   topology=Topology.build(inventory))
+
+
+def test_component_enabled_by_mqtt_devices_or_section() -> None:
+    with_mqtt = _context({}, small_inventory())
+    assert any(p.name == "mqtt-subscriber" for p in components.plan(with_mqtt))
+    assert any(isinstance(c, MqttCollector) for c in components.build(with_mqtt))
+
+    no_devices = _context({}, Inventory())
+    assert not any(isinstance(c, MqttCollector) for c in components.build(no_devices))
+    asked = _context({"mqtt": {"url": "mqtt://127.0.0.1:1883"}}, Inventory())
+    built = [c for c in components.build(asked) if isinstance(c, MqttCollector)]
+    assert len(built) == 1 and built[0].name == "mqtt-subscriber"

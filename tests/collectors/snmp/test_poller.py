@@ -1,0 +1,252 @@
+"""The poller component: schedule, status into the store, one log line per change, back-off
+for dead devices and recovery within one re-check, reboots and counter resets."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Self
+
+import pytest
+
+from collectors.snmp.client import PacketStats, SnmpTarget, Value
+from collectors.snmp.collect import DeviceMemory, collect
+from collectors.snmp.counters import WRAP32
+from collectors.snmp.poller import SnmpPoller
+from collectors.snmp.profiles import load_profiles
+from pubnet.model import PollStatus
+from pubnet.state import StateStore
+from tests.collectors.snmp.agent import Agent, free_udp_port, run_snmpd
+from tests.collectors.snmp.fleet import make_config, make_inventory
+from tests.support import require_binary
+
+
+async def wait_for(condition: Callable[[], bool], deadline: float, what: str) -> float:
+    """Poll ``condition`` until true; return the seconds it took."""
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+    return time.monotonic() - start
+
+
+@contextlib.asynccontextmanager
+async def running(poller: SnmpPoller):  # type: ignore[no-untyped-def]
+    task = asyncio.create_task(poller.run())
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 30)
+
+
+@pytest.mark.integration
+async def test_dead_device_backs_off_and_status_is_logged_once(
+        snmpd_agent: Agent, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="pubnet.snmp")
+    agent = snmpd_agent
+    inventory = make_inventory([
+        ("live-1", agent.host, agent.port, "v2", "if-mib"),
+        ("live-2", agent.host, agent.port, "v3-sha-aes128", "if-mib"),
+        ("silent", agent.host, agent.port, "bad-community", "if-mib"),
+    ])
+    config = make_config({"interval": "0.3s", "timeout": "0.25s", "max_backoff": "1.2s"})
+    store = StateStore()
+    poller = SnmpPoller(config, inventory, store)
+    async with running(poller):
+        await wait_for(lambda: poller.runs["live-1"].attempts >= 8, 30, "8 polls of live-1")
+    runs = poller.runs
+    assert store.status("live-1").status is PollStatus.OK  # type: ignore[union-attr]
+    assert store.status("live-2").status is PollStatus.OK  # type: ignore[union-attr]
+    assert store.status("silent").status is PollStatus.TIMEOUT  # type: ignore[union-attr]
+    # back-off: the silent device was tried far less often than the live ones
+    assert runs["silent"].attempts <= runs["live-1"].attempts // 2
+    up = store.latest("live-1", "pubnet_device_up",
+                      (("site", "S-2204-0001"), ("role", "site_gateway"),
+                       ("province", "Chanthaburi")))
+    assert up is not None and up.value == 1.0
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("device not answering device=silent" in m for m in messages) == 1
+    assert sum("device up device=live-1" in m for m in messages) == 1
+    assert store.latest("pubnet", "pubnet_snmp_requests_total") is not None
+
+
+@pytest.mark.integration
+async def test_recovery_is_seen_within_one_recheck(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="pubnet.snmp")
+    snmpd = require_binary("snmpd")
+    port = free_udp_port()
+    inventory = make_inventory([("late", "127.0.0.1", port, "v2", "if-mib")])
+    config = make_config({"interval": "0.3s", "timeout": "0.2s", "max_backoff": "0.9s"})
+    store = StateStore()
+    poller = SnmpPoller(config, inventory, store)
+
+    def status() -> PollStatus | None:
+        state = store.status("late")
+        return state.status if state is not None else None
+
+    async with running(poller):
+        await wait_for(lambda: poller.runs["late"].attempts >= 3, 30, "3 failed attempts")
+        assert status() is PollStatus.UNREACHABLE
+        agent_cm = run_snmpd(snmpd, [("127.0.0.1", port)])
+        await asyncio.to_thread(agent_cm.__enter__)
+        try:
+            attempts = poller.runs["late"].attempts
+            await wait_for(lambda: status() is PollStatus.OK, 30, "recovery")
+            # seen at the first re-check after the agent came back (or the one in flight)
+            assert poller.runs["late"].attempts <= attempts + 2
+        finally:
+            await asyncio.to_thread(agent_cm.__exit__, None, None, None)
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("device not answering device=late" in m for m in messages) == 1
+    assert sum("device up device=late" in m for m in messages) == 1
+
+
+class ScriptedClient:
+    """A client answering from a dict that the test changes between polls."""
+
+    def __init__(self, oids: dict[str, Value]) -> None:
+        self.oids = oids
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        return None
+
+    async def get(self, oids: Sequence[str]) -> dict[str, Value]:
+        return {o: self.oids[o] for o in oids if o in self.oids}
+
+    async def bulk_walk(self, oid: str, max_repetitions: int = 25, *,
+                        stop_after: str | None = None) -> list[tuple[str, Value]]:
+        def key(o: str) -> tuple[int, ...]:
+            return tuple(int(x) for x in o.split("."))
+        return sorted(((o, v) for o, v in self.oids.items() if o.startswith(oid + ".")),
+                      key=lambda item: key(item[0]))
+
+
+def agent_state(uptime: int, hc_in: int | None, in32: int, speed_mbps: int = 100
+                ) -> dict[str, Value]:
+    oids: dict[str, Value] = {
+        "1.3.6.1.2.1.1.1.0": b"RouterOS", "1.3.6.1.2.1.1.2.0": "1.3.6.1.4.1.14988.1",
+        "1.3.6.1.2.1.1.3.0": uptime, "1.3.6.1.2.1.1.5.0": b"gw",
+        "1.3.6.1.2.1.31.1.1.1.1.1": b"ether1", "1.3.6.1.2.1.2.2.1.8.1": 1,
+        "1.3.6.1.2.1.31.1.1.1.15.1": speed_mbps, "1.3.6.1.2.1.2.2.1.10.1": in32,
+    }
+    if hc_in is not None:
+        oids["1.3.6.1.2.1.31.1.1.1.6.1"] = hc_in
+    return oids
+
+
+async def test_reboot_and_wrap_and_rollover_through_collect() -> None:
+    profiles = load_profiles()
+    memory = DeviceMemory()
+    rx = ("pubnet_interface_receive_bytes_total", (("ifname", "ether1"),))
+
+    async def poll(state: dict[str, Value], ts: float) -> float:
+        result = await collect(ScriptedClient(state), profiles, "if-mib", "gw", memory, ts)
+        (obs,) = [o for o in result.observations if o.key == rx]
+        return obs.value
+
+    # 32-bit only device (no ifHCInOctets): first reading is the device's value
+    assert await poll(agent_state(100_000, None, WRAP32 - 1000), 1000.0) == WRAP32 - 1000
+    # wrapped within 60 s on a 100 Mbit/s link: unwrapped
+    assert await poll(agent_state(106_000, None, 500), 1060.0) == WRAP32 + 500
+    # sysUpTime went back: a reboot; the new raw value is added, no negative rate
+    assert await poll(agent_state(3_000, None, 700), 1120.0) == WRAP32 + 1200
+    assert memory.reboots == 1
+    # the 497-day rollover is not a reboot
+    memory.uptime_ticks = WRAP32 - 3000
+    assert await poll(agent_state(3_000, None, 900), 1180.0) == WRAP32 + 1400
+    assert memory.reboots == 1
+    assert memory.uptime_rollovers == 1
+    # the device starts answering ifHCInOctets: re-baselined, still monotonic
+    assert await poll(agent_state(9_000, 10**12, 1000), 1240.0) == WRAP32 + 1400
+    assert await poll(agent_state(15_000, 10**12 + 5, 1005), 1300.0) == WRAP32 + 1405
+
+
+async def test_in_flight_is_bounded() -> None:
+    inventory = make_inventory([(f"d{i}", "127.0.0.1", 1000 + i, "v2", "if-mib")
+                                for i in range(20)])
+    config = make_config({"interval": "0.2s", "max_in_flight": 3})
+    store = StateStore()
+    in_flight = peak = 0
+
+    class Slow(ScriptedClient):
+        async def get(self, oids: Sequence[str]) -> dict[str, Value]:
+            nonlocal in_flight, peak
+            in_flight += 1
+            peak = max(peak, in_flight)
+            try:
+                await asyncio.sleep(0.05)
+                return await super().get(oids)
+            finally:
+                in_flight -= 1
+
+    def factory(target: SnmpTarget, stats: PacketStats) -> Slow:
+        return Slow(agent_state(100, 5, 5))
+
+    poller = SnmpPoller(config, inventory, store, client_factory=factory)
+    async with running(poller):
+        await wait_for(lambda: poller.polls >= 40, 30, "40 polls")
+    assert peak == 3
+    assert all(store.status(f"d{i}").status is PollStatus.OK  # type: ignore[union-attr]
+               for i in range(20))
+
+
+async def test_cancel_lets_in_flight_polls_finish() -> None:
+    inventory = make_inventory([(f"d{i}", "127.0.0.1", 1000 + i, "v2", "if-mib")
+                                for i in range(5)])
+    config = make_config({"interval": "10s", "timeout": "1s"})
+    store = StateStore()
+    started = 0
+
+    class Slow(ScriptedClient):
+        async def get(self, oids: Sequence[str]) -> dict[str, Value]:
+            nonlocal started
+            started += 1
+            await asyncio.sleep(0.3)
+            return await super().get(oids)
+
+    def factory(target: SnmpTarget, stats: PacketStats) -> Slow:
+        return Slow(agent_state(100, 5, 5))
+
+    poller = SnmpPoller(config, inventory, store, client_factory=factory)
+    async with running(poller):
+        await wait_for(lambda: started >= 1, 10, "a poll in flight")
+    assert started >= 1
+    assert poller.polls == started  # nothing was cut off mid-poll
+    assert store.status("d0").status is PollStatus.OK  # type: ignore[union-attr]
+
+
+async def test_access_point_profile_reads_unifi_and_mikrotik_tables() -> None:
+    unifi = "1.3.6.1.4.1.41112.1.6.1.2.1"
+    mikrotik = "1.3.6.1.4.1.14988.1.1.1.3.1"
+    oids = agent_state(100, 5, 5)
+    oids["1.3.6.1.2.1.1.2.0"] = "1.3.6.1.4.1.41112"
+    for vap, (radio, name, channel, clients, power) in enumerate(
+            [(b"ng", b"ath0", 6, 12, 20), (b"na", b"ath2", 44, 3, 23)], start=1):
+        oids.update({f"{unifi}.4.{vap}": channel, f"{unifi}.7.{vap}": name,
+                     f"{unifi}.8.{vap}": clients, f"{unifi}.9.{vap}": radio,
+                     f"{unifi}.21.{vap}": power, f"{unifi}.6.{vap}": "บ้านไร่แก".encode()})
+    oids.update({f"{mikrotik}.4.7": b"village", f"{mikrotik}.6.7": 9,
+                 f"{mikrotik}.7.7": 2437, f"{mikrotik}.9.7": -95})
+    result = await collect(ScriptedClient(oids), load_profiles(), "auto", "ap", DeviceMemory(),
+                           1.0)
+    assert result.profile.name == "access-point"
+    got = {(o.metric, o.labels): o.value for o in result.observations
+           if o.metric.startswith("pubnet_ap_")}
+    assert got[("pubnet_ap_clients", (("radio", "ng"), ("vap", "ath0")))] == 12
+    assert got[("pubnet_ap_clients", (("radio", "na"), ("vap", "ath2")))] == 3
+    assert got[("pubnet_ap_radio_channel", (("radio", "na"), ("vap", "ath2")))] == 44
+    assert got[("pubnet_ap_radio_tx_power_dbm", (("radio", "ng"), ("vap", "ath0")))] == 20
+    assert got[("pubnet_ap_clients", (("radio", "7"), ("vap", "village")))] == 9
+    assert got[("pubnet_ap_radio_noise_dbm", (("radio", "7"), ("vap", "village")))] == -95
+    assert got[("pubnet_ap_radio_frequency_mhz", (("radio", "7"), ("vap", "village")))] == 2437

@@ -1,0 +1,34 @@
+"""Scheduling arithmetic: even spread, no drift, capped back-off."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from collectors.snmp.schedule import backoff_delay, first_offsets, next_due
+
+
+def test_first_polls_spread_evenly_over_the_interval() -> None:
+    offsets = first_offsets(4, 60.0)
+    assert offsets == [0.0, 15.0, 30.0, 45.0]
+    assert first_offsets(0, 60.0) == []
+
+
+@given(start=st.floats(0, 1e6), interval=st.floats(0.1, 3600), polls=st.integers(1, 2000),
+       lateness=st.floats(0, 0.99))
+def test_no_drift(start: float, interval: float, polls: int, lateness: float) -> None:
+    due = start
+    for _ in range(polls):
+        # each poll finishes a bit after it was due; the grid must not move
+        due = next_due(due, interval, due + lateness * interval)
+    assert abs(due - (start + polls * interval)) <= 1e-6 * max(1.0, due)
+
+
+def test_a_slot_missed_while_busy_is_skipped_not_queued() -> None:
+    assert next_due(100.0, 10.0, now=125.0) == 130.0
+    assert next_due(100.0, 10.0, now=110.0) == 120.0
+
+
+def test_backoff_doubles_up_to_the_cap() -> None:
+    delays = [backoff_delay(n, 60.0, 300.0) for n in range(1, 7)]
+    assert delays == [60.0, 120.0, 240.0, 300.0, 300.0, 300.0]

@@ -1,0 +1,207 @@
+"""The exposition text itself: escaping, grouping, formats, incremental re-rendering."""
+
+from __future__ import annotations
+
+import gzip
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from prometheus_client.openmetrics.parser import (
+    text_string_to_metric_families as parse_openmetrics,
+)
+from prometheus_client.parser import text_string_to_metric_families as parse_text
+
+from exporters.prometheus.exposition import FleetExposition, Format
+from exporters.prometheus.render import escape_label_value, format_value
+from pubnet.model import Observation, Source
+from pubnet.state import StateStore
+from tests.exporters.helpers import interface, set_up, small_inventory
+
+TRICKY = [
+    ("quote", 'say "hi"'),
+    ("backslash", "C:\\temp\\"),
+    ("newline", "line1\nline2"),
+    ("thai", "บ้านหนองบัว หมู่ 3"),
+    ("all", 'ก"\\\nข'),
+    ("empty", ""),
+]
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    out = {}
+    for family in parse_text(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def body(expo: FleetExposition, fmt: Format = Format.TEXT, gz: bool = False,
+         tail: bytes = b"") -> str:
+    data = expo.render_sync(fmt, gz, tail)
+    if gz:
+        data = gzip.decompress(data)
+    return data.decode()
+
+
+@pytest.mark.parametrize(("value", "label"), [(v, k) for k, v in TRICKY],
+                         ids=[k for k, _ in TRICKY])
+def test_label_values_round_trip_through_the_parser(value: str, label: str) -> None:
+    store = StateStore()
+    store.publish([
+        Observation(f'dev "{label}"', "pubnet_ap_clients", 3.0, 1.0, Source.SNMP,
+                    (("radio", value),)),
+    ])
+    text = body(FleetExposition(store))
+    got = samples(text)
+    assert got == {("pubnet_ap_clients", (("device", f'dev "{label}"'), ("radio", value))): 3.0}
+    om = body(FleetExposition(store), Format.OPENMETRICS, tail=b"# EOF\n")
+    om_samples = [s for f in parse_openmetrics(om) for s in f.samples]
+    assert [(s.labels["radio"], s.value) for s in om_samples] == [(value, 3.0)]
+
+
+def test_escape_and_format_rules() -> None:
+    assert escape_label_value('a"b\\c\nd') == 'a\\"b\\\\c\\nd'
+    assert escape_label_value("ไทย") == "ไทย"
+    assert [format_value(v) for v in (1.0, 0.5, math.inf, -math.inf, math.nan, 3)] == [
+        "1.0", "0.5", "+Inf", "-Inf", "NaN", "3"]
+
+
+def test_families_are_contiguous_with_one_help_and_type() -> None:
+    store = StateStore()
+    for n in range(5):
+        store.publish(interface(f"d{n}", "eth0", 100.0 * n, 50.0 * n, 10.0))
+        store.publish([Observation(f"d{n}", "pubnet_ap_clients", float(n), 10.0, Source.SNMP)])
+    text = body(FleetExposition(store))
+    names_in_order: list[str] = []
+    for line in text.splitlines():
+        name = line.split()[2] if line.startswith("# ") else line.split("{")[0]
+        if not names_in_order or names_in_order[-1] != name:
+            names_in_order.append(name)
+    assert len(names_in_order) == len(set(names_in_order)), names_in_order
+    assert text.count("# TYPE pubnet_interface_receive_bytes_total counter\n") == 1
+    assert text.count("# HELP pubnet_interface_receive_bytes_total ") == 1
+    families = {f.name: f for f in parse_text(text)}
+    assert families["pubnet_interface_receive_bytes"].type == "counter"
+    assert len(families["pubnet_interface_receive_bytes"].samples) == 5
+    assert families["pubnet_ap_clients"].type == "gauge"
+
+
+def test_openmetrics_counter_names_and_eof() -> None:
+    store = StateStore()
+    store.publish(interface("gw1", "eth0", 1e12, 2e12, 10.0))
+    text = body(FleetExposition(store), Format.OPENMETRICS, tail=b"# EOF\n")
+    assert "# TYPE pubnet_interface_receive_bytes counter\n" in text
+    assert 'pubnet_interface_receive_bytes_total{device="gw1",ifname="eth0"} 1000000000000.0' \
+        in text
+    assert text.endswith("# EOF\n")
+    families = {f.name: f for f in parse_openmetrics(text)}
+    assert families["pubnet_interface_receive_bytes"].samples[0].value == 1e12
+
+
+def test_gzip_body_equals_plain_and_reuses_unchanged_families() -> None:
+    store = StateStore()
+    for n in range(300):
+        store.publish(interface(f"d{n}", "eth0", float(n), float(n), 10.0))
+    with ThreadPoolExecutor(2) as pool:
+        expo = FleetExposition(store, executor=pool)
+        plain = expo.render_sync(Format.TEXT, False)
+        first = expo.render_sync(Format.TEXT, True)
+        assert gzip.decompress(first) == plain
+        # one device's counter moves: only its families change, output still exact
+        store.publish([Observation("d7", "pubnet_interface_receive_bytes_total", 9999.0, 20.0,
+                                   Source.SNMP, (("ifname", "eth0"),))])
+        second = gzip.decompress(expo.render_sync(Format.TEXT, True))
+        assert 'pubnet_interface_receive_bytes_total{device="d7",ifname="eth0"} 9999.0' in \
+            second.decode()
+        assert second == expo.render_sync(Format.TEXT, False)
+        oper = [b for b in expo.jobs(Format.TEXT)
+                if b.block.family.name == "pubnet_interface_oper_up"]
+        assert oper and oper[0].fragments is None, "unchanged family was joined again"
+
+
+def test_only_changed_devices_are_rendered_again() -> None:
+    store = StateStore()
+    for n in range(50):
+        store.publish(interface(f"d{n}", "eth0", 1.0, 1.0, 10.0))
+    expo = FleetExposition(store)
+    assert expo.refresh_now().devices_rendered == 50
+    assert expo.refresh_now().devices_rendered == 0
+    store.publish(interface("d3", "eth0", 2.0, 2.0, 20.0))
+    set_up(store, "d4", False, 20.0)
+    stats = expo.refresh_now()
+    assert (stats.devices_rendered, stats.series_rendered) == (2, 6)
+    store.forget("d5")
+    text = body(expo)
+    assert 'device="d5"' not in text
+    assert 'pubnet_interface_receive_bytes_total{device="d3",ifname="eth0"} 2.0' in text
+
+
+def test_invalid_names_are_dropped_and_counted_never_corrupt() -> None:
+    store = StateStore()
+    store.publish([
+        Observation("d1", "bad-name", 1.0, 1.0, Source.SNMP),
+        Observation("d1", "pubnet_ap_clients", 1.0, 1.0, Source.SNMP, (("bad label", "x"),)),
+        Observation("d1", "pubnet_ap_clients", 2.0, 1.0, Source.SNMP, (("device", "x"),)),
+        Observation("d1", "pubnet_ap_clients", 4.0, 1.0, Source.SNMP, (("radio", "r1"),)),
+    ])
+    expo = FleetExposition(store)
+    got = samples(body(expo))
+    assert got == {("pubnet_ap_clients", (("device", "d1"), ("radio", "r1"))): 4.0}
+    assert expo.drops.counts == {"invalid_metric_name": 1, "invalid_label": 2}
+
+
+def test_sites_and_links_follow_device_status_and_counters() -> None:
+    inv = small_inventory()
+    store = StateStore()
+    expo = FleetExposition(store, inv)
+    for dev in ("gw1", "ap1", "gw2", "dist1"):
+        set_up(store, dev, True, 100.0)
+    set_up(store, "ap2", False, 100.0)
+    store.publish(interface("dist1", "ge-0/0/1", 0.0, 0.0, 100.0))
+    got = samples(body(expo))
+    site_up = {dict(k[1])["site"]: v for k, v in got.items() if k[0] == "pubnet_site_up"}
+    assert site_up == {"S1": 1.0, "S2": 1.0}
+    assert got[("pubnet_link_up", (("link", "L1"), ("medium", "fiber"), ("owner", "NT")))] == 1
+    # 125 MB in 10 s each way = 100 Mbit/s of a 1 Gbit/s link
+    store.publish(interface("dist1", "ge-0/0/1", 125e6, 250e6, 110.0, oper=0.0))
+    set_up(store, "ap1", False, 110.0)
+    got = samples(body(expo))
+    site_up = {dict(k[1])["site"]: v for k, v in got.items() if k[0] == "pubnet_site_up"}
+    assert site_up == {"S1": 0.0, "S2": 1.0}, "S1 has no access point up"
+    assert got[("pubnet_link_up", (("link", "L1"), ("medium", "fiber"), ("owner", "NT")))] == 0
+    util = {dict(k[1])["direction"]: v for k, v in got.items()
+            if k[0] == "pubnet_link_utilization_ratio"}
+    assert util == {"in": pytest.approx(0.1), "out": pytest.approx(0.2)}
+    info = [dict(k[1]) for k in got if k[0] == "pubnet_site_info"]
+    s2 = next(i for i in info if i["site"] == "S2")
+    assert s2["name"] == 'ร้าน "ป้า" \\ ใหม่\nบ้าน'
+    assert (s2["province_name_en"], s2["lat"]) == ("Khon Kaen", "16.4419")
+
+
+def test_status_only_devices_get_derived_up_and_status() -> None:
+    inv = small_inventory()
+    store = StateStore()
+    set_up(store, "gw2", False, 5.0)
+    got = samples(body(FleetExposition(store, inv)))
+    assert got[("pubnet_device_up", (("device", "gw2"), ("province", "50"),
+                                     ("role", "site_gateway"), ("site", "S2")))] == 0
+    assert got[("pubnet_device_poll_status", (("device", "gw2"), ("status", "timeout")))] == 1
+
+
+def test_counters_pass_through_unchanged_across_a_reboot() -> None:
+    """The collector keeps totals monotonic over a reboot; the exporter must not reset."""
+    store = StateStore()
+    expo = FleetExposition(store)
+    seen = []
+    values = [1000.0, 2000.0, 2500.0, 2600.0]  # the collector's totals around a reboot
+    for step, value in enumerate(values):
+        if step == 2:  # the device reboots: it is down for a poll, then back
+            set_up(store, "gw1", False, 10.0 * step)
+        set_up(store, "gw1", True, 10.0 * step + 1)
+        store.publish(interface("gw1", "eth0", value, value, 10.0 * step + 1))
+        got = samples(body(expo))
+        seen.append(got[("pubnet_interface_receive_bytes_total",
+                         (("device", "gw1"), ("ifname", "eth0")))])
+    assert seen == values
+    assert seen == sorted(seen)

@@ -1,0 +1,58 @@
+"""Line protocol: tags, escaping, timestamps and rejected values."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from exporters.influx.lineproto import LineEncoder, Rejected, RejectedPoint, device_tags
+from pubnet.model import Observation, Source
+from tests.exporters.helpers import small_inventory
+
+
+def encode(obs: Observation) -> str | RejectedPoint:
+    return LineEncoder(device_tags(small_inventory())).encode(obs)
+
+
+def test_tags_fields_and_nanosecond_timestamp() -> None:
+    obs = Observation("gw1", "pubnet_interface_receive_bytes_total", 12345, 1700000000.123456,
+                      Source.SNMP, (("ifname", "eth0"),))
+    assert encode(obs) == (
+        "pubnet_interface_receive_bytes_total,device=gw1,ifname=eth0,province=40,site=S1 "
+        "value=12345.0 1700000000123456000"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "escaped"),
+    [
+        ("a b", "a\\ b"),
+        ("a,b", "a\\,b"),
+        ("a=b", "a\\=b"),
+        ("line1\nline2", "line1\\nline2"),
+        ("บ้าน หนองบัว", "บ้าน\\ หนองบัว"),
+        ("ends\\", "ends\\\\"),
+        ("mid\\dle", "mid\\dle"),
+    ],
+    ids=["space", "comma", "equals", "newline", "thai", "trailing-backslash", "backslash"],
+)
+def test_tag_values_are_escaped(value: str, escaped: str) -> None:
+    line = encode(Observation("x", "pubnet_ap_clients", 1.0, 1.0, Source.SNMP,
+                              (("radio", value),)))
+    assert line == f"pubnet_ap_clients,device=x,radio={escaped} value=1.0 1000000000"
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf], ids=["nan", "inf", "-inf"])
+def test_non_finite_values_are_rejected_with_a_reason(value: float) -> None:
+    got = encode(Observation("gw1", "pubnet_ap_clients", value, 1.0, Source.SNMP))
+    assert got == RejectedPoint(Rejected.NON_FINITE, "gw1", "pubnet_ap_clients")
+
+
+def test_reserved_and_empty_names_are_rejected() -> None:
+    assert isinstance(encode(Observation("gw1", "m", 1.0, 1.0, Source.SNMP,
+                                         (("_field", "x"),))), RejectedPoint)
+    assert isinstance(encode(Observation("", "m", 1.0, 1.0, Source.SNMP)), RejectedPoint)
+    # empty tag values are left out (line protocol has none), the point still goes
+    line = encode(Observation("gw1", "m", 1.0, 1.0, Source.SNMP, (("radio", ""),)))
+    assert isinstance(line, str) and "radio" not in line

@@ -1,0 +1,240 @@
+"""The writer's delivery rules against a scripted sink: split, drop, buffer, replay, restart."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from influxdb_client.rest import ApiException
+from pydantic import SecretStr
+
+from exporters.influx.writer import InfluxWriter
+from pubnet.config import InfluxConfig
+from pubnet.model import Observation, Source
+from pubnet.state import StateStore
+from tests.exporters.helpers import small_inventory
+
+
+class ScriptedSink:
+    """Accepts line protocol like InfluxDB would, with switchable failures."""
+
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+        self.calls = 0
+        self.down = False
+        self.status_when_down = 0  # 0 = connection refused, else that HTTP status
+        self.reject_marker: bytes | None = None
+        self.reject_status = 400
+        self.down_after_successes: int | None = None
+
+    async def write(self, bucket: str, org: str = "", record: Any = b"",
+                    write_precision: Any = None, **kwargs: Any) -> bool:
+        self.calls += 1
+        assert isinstance(record, bytes)
+        if self.down:
+            if self.status_when_down:
+                raise ApiException(status=self.status_when_down, reason="unavailable")
+            raise aiohttp.ClientConnectionError("connection refused")
+        lines = record.split(b"\n")
+        if self.reject_marker is not None and any(self.reject_marker in ln for ln in lines):
+            raise ApiException(status=self.reject_status, reason="unable to parse")
+        self.lines.extend(lines)
+        if self.down_after_successes is not None:
+            self.down_after_successes -= 1
+            if self.down_after_successes <= 0:
+                self.down_after_successes = None
+                self.down = True
+        await asyncio.sleep(0)
+        return True
+
+    def values(self) -> list[float]:
+        """The value field of every ``test_seq`` point, in arrival order."""
+        return [float(ln.split(b" value=")[1].split(b" ")[0])
+                for ln in self.lines if ln.startswith(b"test_seq")]
+
+
+def config(tmp_path: Path, **overrides: Any) -> InfluxConfig:
+    values: dict[str, Any] = {
+        "url": "http://127.0.0.1:1", "token": SecretStr("t0ken"), "org": "noc",
+        "bucket": "pubnet", "batch_size": 10, "flush_interval": 0.05,
+        "buffer_dir": tmp_path / "buffer", "buffer_max_bytes": 1 << 20,
+    }
+    values.update(overrides)
+    return InfluxConfig.model_validate(values)
+
+
+def points(start: int, count: int, device: str = "gw1") -> list[Observation]:
+    return [Observation(device, "test_seq", float(i), 1_700_000_000 + i / 1000, Source.SNMP)
+            for i in range(start, start + count)]
+
+
+@contextlib.asynccontextmanager
+async def running(writer: InfluxWriter, sink: ScriptedSink) -> AsyncIterator[None]:
+    task = asyncio.create_task(writer.serve(sink))
+    await asyncio.sleep(0)
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.wait_for(task, 30)
+
+
+async def until(predicate: Any, within: float = 30) -> None:
+    deadline = time.monotonic() + within
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.02)
+
+
+async def test_bad_point_is_isolated_and_its_neighbours_delivered(tmp_path: Path) -> None:
+    store, sink = StateStore(), ScriptedSink()
+    writer = InfluxWriter(store, small_inventory(), config(tmp_path, batch_size=8),
+                          stats_interval=None)
+    sink.reject_marker = b"value=5.0 "
+    async with running(writer, sink):
+        store.publish(points(0, 8))
+        await until(lambda: len(sink.values()) == 7)
+    assert sink.values() == [0, 1, 2, 3, 4, 6, 7]
+    assert writer.stats.dropped == {"http_400": 1}
+    assert not writer.buffer
+
+
+async def test_other_4xx_drops_the_batch_counted(tmp_path: Path,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    store, sink = StateStore(), ScriptedSink()
+    writer = InfluxWriter(store, small_inventory(), config(tmp_path), stats_interval=None)
+    sink.reject_marker, sink.reject_status = b"test_seq", 401
+    with caplog.at_level(logging.WARNING, "pubnet.exporters.influx"):
+        async with running(writer, sink):
+            store.publish(points(0, 5))
+            await until(lambda: writer.stats.dropped.get("http_401", 0) >= 5)
+    assert not writer.buffer and sink.values() == []
+    assert "status=401" in caplog.text and "t0ken" not in caplog.text
+
+
+async def test_non_finite_values_are_counted_never_sent(tmp_path: Path) -> None:
+    store, sink = StateStore(), ScriptedSink()
+    writer = InfluxWriter(store, small_inventory(), config(tmp_path), stats_interval=None)
+    async with running(writer, sink):
+        store.publish([*points(0, 2),
+                       Observation("gw1", "test_seq", math.nan, 1.0, Source.SNMP),
+                       Observation("gw1", "test_seq", math.inf, 1.0, Source.SNMP),
+                       *points(2, 2)])
+        await until(lambda: len(sink.values()) == 4)
+    assert sink.values() == [0, 1, 2, 3]
+    assert writer.stats.dropped == {"non_finite_value": 2}
+
+
+@pytest.mark.parametrize("status", [0, 503, 429], ids=["connection", "5xx", "429"])
+async def test_outage_buffers_on_disk_and_replays_in_order(tmp_path: Path, status: int) -> None:
+    store, sink = StateStore(), ScriptedSink()
+    writer = InfluxWriter(store, small_inventory(), config(tmp_path), backoff=(0.05, 0.2),
+                          stats_interval=None)
+    async with running(writer, sink):
+        store.publish(points(0, 15))
+        await until(lambda: len(sink.values()) == 15)
+        sink.down, sink.status_when_down = True, status
+        for start in range(15, 60, 5):
+            store.publish(points(start, 5))
+            await asyncio.sleep(0.03)
+        await until(lambda: writer.buffer.points == 45)
+        assert list((tmp_path / "buffer").glob("*.lp"))
+        sink.down = False
+        for start in range(60, 70, 5):
+            store.publish(points(start, 5))
+        await until(lambda: len(sink.values()) == 70)
+        await until(lambda: not writer.buffer)
+    assert sink.values() == list(range(70)), "every point once, in order"
+    assert not list((tmp_path / "buffer").glob("*.lp"))
+
+
+async def test_buffer_survives_a_restart_and_drains_after_it(tmp_path: Path) -> None:
+    store, sink = StateStore(), ScriptedSink()
+    sink.down = True
+    first = InfluxWriter(store, small_inventory(), config(tmp_path), backoff=(0.05, 0.2),
+                          stats_interval=None)
+    async with running(first, sink):
+        store.publish(points(0, 25))
+        await until(lambda: first.buffer.points == 25)
+        store.publish(points(25, 3))  # still in memory when the stop comes: persisted on stop
+    assert sum(int(p.name.split("-")[1].split(".")[0])
+               for p in (tmp_path / "buffer").glob("*.lp")) == 28
+    # a new process: new store, new writer, same buffer folder
+    store2 = StateStore()
+    second = InfluxWriter(store2, small_inventory(), config(tmp_path), backoff=(0.05, 0.2),
+                          stats_interval=None)
+    sink.down = False
+    async with running(second, sink):
+        store2.publish(points(28, 2))
+        await until(lambda: len(sink.values()) == 30)
+    assert sink.values() == list(range(30))
+
+
+async def test_full_buffer_drops_oldest_counted_and_logged_once(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    store, sink = StateStore(), ScriptedSink()
+    sink.down = True
+    writer = InfluxWriter(store, small_inventory(),
+                          config(tmp_path, buffer_max_bytes=1 << 16), backoff=(0.05, 0.2),
+                          stats_interval=None)
+    line_bytes = len(b"test_seq,device=gw1,province=40,site=S1 value=100.0 1700000000100000000")
+    with caplog.at_level(logging.WARNING, "pubnet.exporters.influx"):
+        async with running(writer, sink):
+            total = 0
+            while writer.buffer.dropped_points == 0:
+                store.publish(points(total, 100))
+                total += 100
+                await asyncio.sleep(0.01)
+            for _ in range(5):
+                store.publish(points(total, 100))
+                total += 100
+            await until(lambda: writer.buffer.points + writer.buffer.dropped_points == total)
+            assert writer.buffer.bytes <= 1 << 16
+            kept = writer.buffer.points
+            sink.down = False
+            await until(lambda: len(sink.values()) == kept)
+    assert kept >= (1 << 16) // (line_bytes + 1) - 20
+    assert sink.values() == list(range(total - kept, total)), "the newest points are kept"
+    assert caplog.text.count("influx buffer full") == 1
+
+
+async def test_stop_delivers_the_last_partial_batch(tmp_path: Path) -> None:
+    store, sink = StateStore(), ScriptedSink()
+    writer = InfluxWriter(store, small_inventory(),
+                          config(tmp_path, batch_size=1000, flush_interval=60),
+                          stats_interval=None)
+    async with running(writer, sink):
+        store.publish(points(0, 3))
+        await asyncio.sleep(0.05)
+        assert sink.values() == [], "nothing is due before the flush interval"
+    assert sink.values() == [0, 1, 2]
+    assert not list((tmp_path / "buffer").glob("*.lp"))
+
+
+async def test_partly_delivered_backlog_keeps_only_the_rest(tmp_path: Path) -> None:
+    """A 400 split whose first half lands before an outage: only the rest stays buffered."""
+    store, sink = StateStore(), ScriptedSink()
+    sink.down = True
+    writer = InfluxWriter(store, small_inventory(), config(tmp_path, batch_size=8),
+                          backoff=(0.05, 0.2), stats_interval=None)
+    async with running(writer, sink):
+        store.publish(points(0, 8))
+        await until(lambda: writer.buffer.points == 8)
+        sink.reject_marker = b"value=5.0 "
+        sink.down_after_successes = 1  # the first half is accepted, then the server dies
+        sink.down = False
+        await until(lambda: sink.values() == [0, 1, 2, 3] and writer.buffer.points == 4)
+        files = list((tmp_path / "buffer").glob("*.lp"))
+        assert [f.name.split("-")[1] for f in files] == ["4.lp"]
+        sink.down = False
+        await until(lambda: not writer.buffer)
+    assert sink.values() == [0, 1, 2, 3, 4, 6, 7], "each point once, the bad one isolated"
+    assert writer.stats.dropped == {"http_400": 1}
