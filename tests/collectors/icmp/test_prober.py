@@ -1,0 +1,157 @@
+"""ICMP probes: a real ping to 127.0.0.1, and a fake transport for hosts that must not
+answer (every 127.x address answers on Linux, and traffic must stay on loopback)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import pytest
+
+from collectors.icmp.ping import FakePinger, ProbeResult, SocketPinger, checksum, echo_request
+from collectors.icmp.prober import IcmpProber, first_due, status_of
+from inventory.model import Device, Inventory, Role, Site, SiteKind
+from pubnet.config import IcmpConfig
+from pubnet.model import PollStatus, Source
+from pubnet.state import StateStore
+
+
+def inventory(*hosts: tuple[str, str]) -> Inventory:
+    inv = Inventory()
+    inv.sites["site-1"] = Site("site-1", "บ้านโคก", SiteKind.SCHOOL, "40", "4001", "400101",
+                               "1", 16.4, 102.8, province_name_en="Khon Kaen")
+    for dev_id, host in hosts:
+        inv.devices[dev_id] = Device(dev_id, "site-1", Role.ACCESS_POINT, host, None, "icmp",
+                                     "", "")
+    inv.devices["snmp-1"] = Device("snmp-1", "site-1", Role.SITE_GATEWAY, "127.0.0.1", None,
+                                   "if-mib", "v", "")
+    return inv
+
+
+CONFIG = IcmpConfig(interval=60, timeout=0.3, count=3, spacing=0.01)
+
+
+def test_echo_request_checksum_verifies() -> None:
+    packet = echo_request(0x1234, 7)
+    assert checksum(packet) == 0
+    assert packet[0] == 8 and packet[4:8] == b"\x12\x34\x00\x07"
+
+
+async def test_real_ping_to_localhost_is_up() -> None:
+    store = StateStore()
+    prober = IcmpProber(CONFIG, inventory(("cpe-1", "127.0.0.1")), store)
+    assert [d.device_id for d in prober.devices] == ["cpe-1"]  # only profile icmp
+    async with SocketPinger() as pinger:
+        status = await prober.probe(pinger, prober.devices[0])
+    assert status is PollStatus.OK
+    rtt = store.latest("cpe-1", "pubnet_probe_rtt_seconds")
+    loss = store.latest("cpe-1", "pubnet_probe_loss_ratio")
+    up = store.latest("cpe-1", "pubnet_device_up",
+                      (("site", "site-1"), ("role", "access_point"), ("province", "Khon Kaen")))
+    assert rtt is not None and 0 < rtt.value < 0.3 and rtt.source is Source.ICMP
+    assert loss is not None and loss.value == 0.0
+    assert up is not None and up.value == 1.0
+    state = store.status("cpe-1")
+    assert state is not None and state.status is PollStatus.OK and state.source is Source.ICMP
+
+
+async def test_names_resolve_and_bad_targets_are_errors() -> None:
+    async with SocketPinger() as pinger:
+        named = await pinger.ping("localhost", 1, 1.0, 0.0)
+        v6 = await pinger.ping("::1", 1, 1.0, 0.0)
+    assert named.received == 1  # "localhost" comes from /etc/hosts: no DNS traffic
+    assert status_of(v6)[0] is PollStatus.ERROR and "IPv6" in v6.error
+
+
+async def test_many_concurrent_pings_are_matched_to_their_hosts() -> None:
+    async with SocketPinger() as pinger:
+        results = await asyncio.gather(*(pinger.ping(f"127.0.{i}.1", 2, 1.0, 0.0)
+                                         for i in range(50)))
+    assert all(r.received == 2 and r.loss == 0 for r in results)
+
+
+@pytest.mark.parametrize(("fake", "status", "loss", "has_rtt"), [
+    (FakePinger(loss={"127.9.9.9": 1.0}), PollStatus.TIMEOUT, 1.0, False),
+    (FakePinger(unreachable=["127.9.9.9"]), PollStatus.UNREACHABLE, 1.0, False),
+    (FakePinger(loss={"127.9.9.9": 1 / 3}), PollStatus.OK, 1 / 3, True),
+], ids=["silent", "unreachable", "partial-loss"])
+async def test_hosts_that_do_not_answer(fake: FakePinger, status: PollStatus, loss: float,
+                                        has_rtt: bool) -> None:
+    store = StateStore()
+    prober = IcmpProber(CONFIG, inventory(("cpe-9", "127.9.9.9")), store, pinger=fake)
+    assert await prober.probe(fake, prober.devices[0]) is status
+    observed = store.latest("cpe-9", "pubnet_probe_loss_ratio")
+    assert observed is not None and observed.value == pytest.approx(loss)
+    assert (store.latest("cpe-9", "pubnet_probe_rtt_seconds") is not None) is has_rtt
+    poll = store.latest("cpe-9", "pubnet_device_poll_status", (("status", status.value),))
+    assert poll is not None and poll.value == 1.0
+
+
+async def test_status_changes_are_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    fake = FakePinger(loss={"127.9.9.9": 1.0})
+    store = StateStore()
+    prober = IcmpProber(CONFIG, inventory(("cpe-9", "127.9.9.9")), store, pinger=fake)
+    with caplog.at_level(logging.INFO, logger="pubnet.icmp"):
+        for _ in range(3):
+            await prober.probe(fake, prober.devices[0])
+        fake.loss.clear()
+        for _ in range(3):
+            await prober.probe(fake, prober.devices[0])
+    lines = [r.getMessage() for r in caplog.records if "device status" in r.getMessage()]
+    assert len(lines) == 2
+    assert "status=timeout" in lines[0] and "status=ok" in lines[1]
+
+
+async def test_component_probes_on_a_spread_grid_and_stops_when_cancelled() -> None:
+    fake = FakePinger()
+    hosts = [(f"cpe-{i}", f"127.9.0.{i}") for i in range(1, 5)]
+    prober = IcmpProber(IcmpConfig(interval=0.4, timeout=0.1, count=1), inventory(*hosts),
+                        StateStore(), pinger=fake)
+    task = asyncio.create_task(prober.run())
+    deadline = time.monotonic() + 10
+    while prober.probes < 12:
+        assert time.monotonic() < deadline, "prober stalled"
+        await asyncio.sleep(0.02)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert fake.calls[:4] == [h for _, h in hosts]  # first round in spread order
+    assert set(fake.calls) == {h for _, h in hosts}
+
+
+def test_first_probes_are_spread_over_one_interval() -> None:
+    dues = [first_due(100.0, 60.0, i, 4) for i in range(4)]
+    assert dues == [100.0, 115.0, 130.0, 145.0]
+
+
+def test_status_of_results() -> None:
+    assert status_of(ProbeResult(3, 1, (0.1,)))[0] is PollStatus.OK
+    assert status_of(ProbeResult(3, 0, ()))[0] is PollStatus.TIMEOUT
+    assert status_of(ProbeResult(1, 0, (), unreachable=True))[0] is PollStatus.UNREACHABLE
+
+
+async def test_no_icmp_socket_marks_devices_error_instead_of_crashing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    class Denied:
+        async def __aenter__(self) -> None:
+            raise PermissionError(1, "Operation not permitted")
+
+        async def __aexit__(self, *exc: object) -> None:
+            return None
+
+    monkeypatch.setattr("collectors.icmp.prober.SocketPinger", Denied)
+    store = StateStore()
+    prober = IcmpProber(CONFIG, inventory(("cpe-1", "127.0.0.1")), store)
+    task = asyncio.create_task(prober.run())
+    deadline = time.monotonic() + 5
+    while store.status("cpe-1") is None:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.01)
+    state = store.status("cpe-1")
+    assert state is not None and state.status is PollStatus.ERROR
+    assert "CAP_NET_RAW" in state.detail
+    assert not task.done()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
