@@ -90,6 +90,21 @@ def _build_parser() -> argparse.ArgumentParser:
     stats = inv_cmds.add_parser("stats", help="count sites and devices by province, kind, role")
     stats.add_argument("path", type=Path, metavar="PATH")
     stats.set_defaults(handler=_cmd_inventory_stats)
+
+    poll = commands.add_parser("poll", help="poll SNMP devices once and print what they say")
+    poll.add_argument("--config", type=Path, required=True, help="pubnet.yaml (credentials)")
+    poll.add_argument("--inventory", type=Path, help="inventory folder or YAML file "
+                      "(overrides the config's inventory)")
+    poll.add_argument("--device", action="append", default=None, metavar="ID",
+                      help="poll only this device (repeatable; default: every SNMP device)")
+    poll.add_argument("--once", action="store_true", required=True,
+                      help="one polling round, then exit (the only mode)")
+    poll.add_argument("--format", choices=["jsonl", "prom"], default="jsonl")
+    poll.set_defaults(handler=_cmd_poll)
+
+    from alerting.cli import register as register_alerting
+
+    register_alerting(commands)  # alerts list|ack|export-rules, maintenance add|list
     return parser
 
 
@@ -113,6 +128,19 @@ def _load_config_or_report(path: Path | None) -> Config | None:
         return None
 
 
+def _profile_names(config: Config) -> frozenset[str] | None:
+    """SNMP profile names the config makes available (shipped plus ``snmp.profiles_dir``);
+    None after reporting a broken profile file."""
+    from collectors.snmp.poller import load_configured_profiles
+    from collectors.snmp.profiles import ProfileError
+
+    try:
+        return load_configured_profiles(config.snmp).names()
+    except ProfileError as exc:
+        print(f"{exc}", file=sys.stderr)
+        return None
+
+
 # -- commands -----------------------------------------------------------------------------
 
 
@@ -132,17 +160,23 @@ def _cmd_inventory_validate(args: argparse.Namespace) -> int:
     from inventory.validate import validate
 
     known_credentials: set[str] | None = None
+    extra_profiles: frozenset[str] = frozenset()
     if args.config is not None:
         config = _load_config_or_report(args.config)
         if config is None:
             return EXIT_BAD_INPUT
         known_credentials = set(config.credentials)
+        names = _profile_names(config)
+        if names is None:
+            return EXIT_BAD_INPUT
+        extra_profiles = names
     try:
         result = load_inventory(args.path)
     except InventoryError as exc:
         print(f"{exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    problems = validate(result, known_credentials=known_credentials)
+    problems = validate(result, known_credentials=known_credentials,
+                        extra_profiles=extra_profiles)
     errors = 0
     for problem in problems:
         print(problem)
@@ -182,6 +216,38 @@ def _cmd_inventory_stats(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_poll(args: argparse.Namespace) -> int:
+    """One SNMP polling round printed as JSON lines or Prometheus text; exit 3 when some
+    device did not answer."""
+    from collectors.snmp.once import poll_once, print_outcomes
+    from collectors.snmp.poller import load_configured_profiles, snmp_devices
+    from collectors.snmp.profiles import ProfileError
+    from inventory.loader import InventoryError, load_inventory
+
+    config = _load_config_or_report(args.config)
+    if config is None:
+        return EXIT_BAD_INPUT
+    inventory_path = args.inventory or config.inventory
+    if inventory_path is None:
+        print("pubnet poll: no inventory (give --inventory or set inventory in the config)",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        inventory = load_inventory(inventory_path).inventory
+        profiles = load_configured_profiles(config.snmp)
+    except (InventoryError, ProfileError) as exc:
+        print(f"{exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.device:
+        unknown = [d for d in args.device if d not in inventory.devices]
+        if unknown:
+            print(f"pubnet poll: not in the inventory: {', '.join(unknown)}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    devices = snmp_devices(inventory, args.device)
+    outcomes = asyncio.run(poll_once(config, inventory, devices, profiles))
+    return print_outcomes(outcomes, args.format, sys.stdout, sys.stderr)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from inventory.loader import InventoryError, load_inventory
     from inventory.model import Inventory
@@ -201,7 +267,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         except InventoryError as exc:
             print(f"{exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
-        problems = validate(result, known_credentials=set(config.credentials))
+        topology = Topology.build(result.inventory)
+        profile_names = _profile_names(config)
+        if profile_names is None:
+            return EXIT_BAD_INPUT
+        problems = validate(result, known_credentials=set(config.credentials),
+                            extra_profiles=profile_names, topology=topology)
         errors = [p for p in problems if p.is_error]
         for problem in problems:
             print(problem, file=sys.stderr)
@@ -209,14 +280,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
             log.error("inventory has errors, not starting errors=%d", len(errors))
             return EXIT_BAD_INPUT
         inventory = result.inventory
-    ctx = Context(config=config, inventory=inventory, topology=Topology.build(inventory))
+    else:
+        topology = Topology.build(inventory)
+    ctx = Context(config=config, inventory=inventory, topology=topology)
     log.info(
         "inventory loaded sites=%d devices=%d links=%d",
         len(inventory.sites), len(inventory.devices), len(inventory.links),
     )
     for planned in components.plan(ctx):
         log.info("would run component=%s %s", planned.name, planned.detail)
-    built = components.build(ctx)
+    from collectors.snmp.profiles import ProfileError
+
+    try:
+        built = components.build(ctx)
+    except ProfileError as exc:  # a broken SNMP profile file: file: key: reason
+        print(f"{exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if not built:
         log.info("no runnable components yet; exiting")
         return EXIT_OK

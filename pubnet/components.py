@@ -25,6 +25,16 @@ def plan(ctx: Context) -> list[Planned]:
     """What ``pubnet run`` would start for this config and inventory."""
     config = ctx.config
     planned: list[Planned] = []
+    if config.prometheus is not None:
+        planned.append(Planned("prometheus", f"listen={config.prometheus.listen}"))
+    if config.influxdb is not None:
+        planned.append(Planned("influxdb", f"url={config.influxdb.url} "
+                               f"bucket={config.influxdb.bucket} "
+                               f"buffer_dir={config.influxdb.buffer_dir}"))
+    if config.alerting is not None:
+        planned.append(Planned("alerting", f"database={config.alerting.database} "
+                               f"routes={len(config.alerting.routes)} "
+                               f"channels={len(config.alerting.channels)}"))
     snmp_devices = [
         d for d in ctx.inventory.devices.values() if d.profile not in ("icmp", "mqtt")
     ]
@@ -39,12 +49,56 @@ def plan(ctx: Context) -> list[Planned]:
             )
         )
     if icmp_devices:
-        planned.append(Planned("icmp-prober", f"devices={len(icmp_devices)}"))
-    if mqtt_devices:
-        planned.append(Planned("mqtt-subscriber", f"devices={len(mqtt_devices)}"))
+        planned.append(Planned("icmp-prober", f"devices={len(icmp_devices)} "
+                               f"interval={config.icmp.interval:g}s count={config.icmp.count}"))
+    if config.traps is not None:
+        planned.append(Planned("trap-receiver", f"listen={config.traps.listen}"))
+    if _mqtt_enabled(ctx):
+        mqtt = config.mqtt
+        broker = f"embedded 127.0.0.1:{mqtt.port}" if mqtt.embedded else f"{mqtt.host}:{mqtt.port}"
+        planned.append(Planned("mqtt-subscriber", f"devices={len(mqtt_devices)} broker={broker} "
+                               f"client_id={mqtt.client_id} qos={mqtt.qos}"))
     return planned
+
+
+def _mqtt_enabled(ctx: Context) -> bool:
+    """MQTT runs when the inventory has MQTT devices or the config has an ``mqtt:`` section
+    (gateways may publish telemetry besides answering SNMP)."""
+    return "mqtt" in ctx.config.model_fields_set or any(
+        d.profile == "mqtt" for d in ctx.inventory.devices.values())
 
 
 def build(ctx: Context) -> list[Component]:
     """Instantiate the enabled components that exist so far, in start order."""
-    return []
+    built: list[Component] = []
+    if ctx.config.prometheus is not None:
+        from exporters.prometheus.server import PrometheusExporter
+
+        built.append(PrometheusExporter(ctx))
+    if ctx.config.influxdb is not None:
+        from exporters.influx.writer import InfluxWriter
+
+        built.append(InfluxWriter(ctx.store, ctx.inventory, ctx.config.influxdb))
+    if ctx.config.alerting is not None:
+        from alerting.service import AlertingService
+
+        built.append(AlertingService.from_context(ctx))
+    # -- producers (collectors) last --
+    if any(d.profile not in ("icmp", "mqtt") for d in ctx.inventory.devices.values()):
+        from collectors.snmp.poller import SnmpPoller
+
+        built.append(SnmpPoller(ctx.config, ctx.inventory, ctx.store))
+    if any(d.profile == "icmp" for d in ctx.inventory.devices.values()):
+        from collectors.icmp.prober import IcmpProber
+
+        built.append(IcmpProber(ctx.config.icmp, ctx.inventory, ctx.store))
+    if ctx.config.traps is not None:
+        from collectors.traps.receiver import TrapReceiver
+
+        built.append(TrapReceiver(ctx.config.traps, ctx.config.credentials, ctx.inventory,
+                                  ctx.store))
+    if _mqtt_enabled(ctx):
+        from collectors.mqtt.component import MqttCollector
+
+        built.append(MqttCollector.from_context(ctx))
+    return built

@@ -14,12 +14,14 @@ import logging
 import signal
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from inventory.model import Inventory
-from inventory.topology import Topology
-from pubnet.config import Config
 from pubnet.state import StateStore
+
+if TYPE_CHECKING:
+    from inventory.model import Inventory
+    from inventory.topology import Topology
+    from pubnet.config import Config
 
 log = logging.getLogger("pubnet.runtime")
 

@@ -1,0 +1,297 @@
+"""Channels: how one outbox message reaches a webhook, MQTT, e-mail, LINE or Telegram.
+
+Each sender's :meth:`send` returns when the far end has *accepted* the message (HTTP 2xx,
+MQTT PUBACK, SMTP 250) and raises :class:`DeliveryError` otherwise; the delivery worker
+retries with back-off. Error texts name the channel and the status, never a token, password
+or a URL that carries one (Telegram puts the token in the path).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import ssl
+import uuid
+from contextlib import AsyncExitStack
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any, Protocol
+
+import aiohttp
+import aiomqtt
+import aiosmtplib
+
+from alerting.model import Outgoing
+from pubnet.config import (
+    AlertChannel,
+    EmailChannel,
+    LineChannel,
+    MqttChannel,
+    MqttConfig,
+    TelegramChannel,
+    WebhookChannel,
+)
+
+SIGNATURE_HEADER = "X-Pubnet-Signature"
+DELIVERY_HEADER = "X-Pubnet-Delivery"
+LINE_TEXT_LIMIT = 5000
+TELEGRAM_TEXT_LIMIT = 4096
+
+
+class DeliveryError(Exception):
+    """The channel did not accept the message; the text is safe to log."""
+
+
+class Sender(Protocol):
+    name: str
+
+    async def send(self, message: Outgoing) -> None:
+        """Deliver or raise :class:`DeliveryError`."""
+
+    async def aclose(self) -> None:
+        """Release connections."""
+
+
+def sign(secret: bytes, body: bytes) -> str:
+    """The ``X-Pubnet-Signature`` value: ``sha256=<hex HMAC-SHA256 of body>``."""
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(secret: bytes, body: bytes, header: str | None) -> bool:
+    """Constant-time check of a received signature (for receivers and tests)."""
+    return header is not None and hmac.compare_digest(sign(secret, body), header)
+
+
+def _message_text(message: Outgoing) -> str:
+    data = json.loads(message.payload)
+    return str(data.get("message", ""))
+
+
+def _subject(message: Outgoing) -> str:
+    text = _message_text(message)
+    return text.splitlines()[0] if text else message.delivery_key
+
+
+async def _post_json(session: aiohttp.ClientSession, url: str, body: bytes,
+                     headers: dict[str, str], seconds: float, what: str) -> tuple[int, bytes]:
+    try:
+        async with session.post(url, data=body, headers=headers,
+                                timeout=aiohttp.ClientTimeout(total=seconds)) as response:
+            return response.status, await response.read()
+    except TimeoutError:
+        raise DeliveryError(f"{what}: timed out after {seconds:g}s") from None
+    except aiohttp.ClientError as exc:
+        raise DeliveryError(f"{what}: {type(exc).__name__}") from None
+
+
+class WebhookSender:
+    """POSTs the payload JSON, signed with HMAC-SHA256, with an idempotency key."""
+
+    def __init__(self, name: str, config: WebhookChannel, session: aiohttp.ClientSession) -> None:
+        self.name = name
+        self.config = config
+        self._session = session
+
+    async def send(self, message: Outgoing) -> None:
+        body = message.payload.encode("utf-8")
+        headers = {"Content-Type": "application/json; charset=utf-8",
+                   DELIVERY_HEADER: message.delivery_key}
+        if self.config.secret is not None:
+            headers[SIGNATURE_HEADER] = sign(
+                self.config.secret.get_secret_value().encode("utf-8"), body)
+        status, _ = await _post_json(self._session, self.config.url, body, headers,
+                                     self.config.timeout, f"webhook {self.name}")
+        if not 200 <= status < 300:
+            raise DeliveryError(f"webhook {self.name}: HTTP {status}")
+
+    async def aclose(self) -> None:
+        return None
+
+
+class LineSender:
+    """LINE Messaging API push message; ``X-Line-Retry-Key`` makes retries idempotent."""
+
+    def __init__(self, name: str, config: LineChannel, session: aiohttp.ClientSession) -> None:
+        self.name = name
+        self.config = config
+        self._session = session
+
+    async def send(self, message: Outgoing) -> None:
+        text = _message_text(message)[:LINE_TEXT_LIMIT]
+        body = json.dumps({"to": self.config.to, "messages": [{"type": "text", "text": text}]},
+                          ensure_ascii=False).encode("utf-8")
+        retry_key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"pubnet:{message.delivery_key}"))
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "Authorization": f"Bearer {self.config.token.get_secret_value()}",
+            "X-Line-Retry-Key": retry_key,
+        }
+        url = self.config.base_url.rstrip("/") + "/v2/bot/message/push"
+        status, _ = await _post_json(self._session, url, body, headers, self.config.timeout,
+                                     f"line {self.name}")
+        # 409: a request with this retry key was already accepted -- delivered.
+        if not (200 <= status < 300 or status == 409):
+            raise DeliveryError(f"line {self.name}: HTTP {status}")
+
+    async def aclose(self) -> None:
+        return None
+
+
+class TelegramSender:
+    """Telegram Bot API ``sendMessage``; the token is in the URL, so the URL is never logged."""
+
+    def __init__(self, name: str, config: TelegramChannel,
+                 session: aiohttp.ClientSession) -> None:
+        self.name = name
+        self.config = config
+        self._session = session
+
+    async def send(self, message: Outgoing) -> None:
+        text = _message_text(message)[:TELEGRAM_TEXT_LIMIT]
+        body = json.dumps({"chat_id": self.config.chat_id, "text": text,
+                           "disable_web_page_preview": True},
+                          ensure_ascii=False).encode("utf-8")
+        url = (f"{self.config.base_url.rstrip('/')}/bot"
+               f"{self.config.token.get_secret_value()}/sendMessage")
+        status, raw = await _post_json(self._session, url, body,
+                                       {"Content-Type": "application/json; charset=utf-8"},
+                                       self.config.timeout, f"telegram {self.name}")
+        if not 200 <= status < 300:
+            raise DeliveryError(f"telegram {self.name}: HTTP {status}")
+        try:
+            ok = bool(json.loads(raw).get("ok"))
+        except (ValueError, AttributeError):
+            ok = False
+        if not ok:
+            raise DeliveryError(f"telegram {self.name}: response without ok=true")
+
+    async def aclose(self) -> None:
+        return None
+
+
+class EmailSender:
+    """SMTP submission with STARTTLS (``smtp.starttls``, on by default)."""
+
+    def __init__(self, name: str, config: EmailChannel) -> None:
+        self.name = name
+        self.config = config
+
+    def _tls_context(self) -> ssl.SSLContext:
+        ca = self.config.smtp.ca_file
+        return ssl.create_default_context(cafile=str(ca) if ca is not None else None)
+
+    async def send(self, message: Outgoing) -> None:
+        smtp = self.config.smtp
+        mail = EmailMessage()
+        mail["From"] = self.config.sender
+        mail["To"] = ", ".join(self.config.to)
+        mail["Subject"] = _subject(message)
+        mail["Date"] = formatdate(usegmt=True)
+        mail["Message-ID"] = make_msgid(idstring=message.delivery_key.replace(":", "."),
+                                        domain="pubnet")
+        mail[DELIVERY_HEADER] = message.delivery_key
+        mail.set_content(_message_text(message), charset="utf-8")
+        try:
+            await aiosmtplib.send(
+                mail,
+                hostname=smtp.host,
+                port=smtp.port,
+                username=smtp.username,
+                password=smtp.password.get_secret_value() if smtp.password else None,
+                start_tls=smtp.starttls,
+                use_tls=False,
+                tls_context=self._tls_context() if smtp.starttls else None,
+                timeout=smtp.timeout,
+            )
+        except aiosmtplib.SMTPResponseException as exc:
+            raise DeliveryError(f"email {self.name}: SMTP {exc.code}") from None
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise DeliveryError(f"email {self.name}: {type(exc).__name__}") from None
+
+    async def aclose(self) -> None:
+        return None
+
+
+class MqttSender:
+    """Publishes the payload JSON at QoS 1 to ``pubnet/v1/alerts/{province}/{district}``.
+
+    Keeps one connection to the broker of the ``mqtt:`` section and reconnects on the next
+    message after a failure; ``publish`` returns once the broker acknowledged (PUBACK).
+    """
+
+    def __init__(self, name: str, config: MqttChannel, broker: MqttConfig) -> None:
+        self.name = name
+        self.config = config
+        self.broker = broker
+        self._stack: AsyncExitStack | None = None
+        self._client: aiomqtt.Client | None = None
+
+    def topic(self, message: Outgoing) -> str:
+        province, district = message.topic_hint
+        return self.config.topic.format(province_code=province or "unknown",
+                                        district_code=district or "unknown")
+
+    def _client_args(self) -> dict[str, Any]:
+        b = self.broker
+        args: dict[str, Any] = {
+            "hostname": b.host,
+            "port": b.port,
+            "identifier": f"{b.client_id}-alerts-{self.name}"[:128],
+            "keepalive": int(b.keepalive),
+            "timeout": self.config.timeout,
+            "protocol": aiomqtt.ProtocolVersion.V5 if b.mqtt_version == "5"
+            else aiomqtt.ProtocolVersion.V311,
+        }
+        if b.username:
+            args["username"] = b.username
+            args["password"] = b.password.get_secret_value() if b.password else None
+        if b.tls:
+            context = ssl.create_default_context(
+                cafile=str(b.ca_file) if b.ca_file is not None else None)
+            if b.cert_file is not None and b.key_file is not None:
+                context.load_cert_chain(str(b.cert_file), str(b.key_file))
+            args["tls_context"] = context
+        return args
+
+    async def _connect(self) -> aiomqtt.Client:
+        if self._client is not None:
+            return self._client
+        stack = AsyncExitStack()
+        try:
+            client = await stack.enter_async_context(aiomqtt.Client(**self._client_args()))
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack, self._client = stack, client
+        return client
+
+    async def send(self, message: Outgoing) -> None:
+        try:
+            client = await self._connect()
+            await client.publish(self.topic(message), message.payload.encode("utf-8"),
+                                 qos=self.config.qos, timeout=self.config.timeout)
+        except (aiomqtt.MqttError, OSError, TimeoutError) as exc:
+            await self.aclose()
+            raise DeliveryError(f"mqtt {self.name}: {type(exc).__name__}") from None
+
+    async def aclose(self) -> None:
+        stack, self._stack, self._client = self._stack, None, None
+        if stack is not None:
+            try:
+                await stack.aclose()
+            except (aiomqtt.MqttError, OSError, TimeoutError):
+                pass
+
+
+def build_sender(name: str, config: AlertChannel, session: aiohttp.ClientSession,
+                 broker: MqttConfig) -> Sender:
+    if isinstance(config, WebhookChannel):
+        return WebhookSender(name, config, session)
+    if isinstance(config, LineChannel):
+        return LineSender(name, config, session)
+    if isinstance(config, TelegramChannel):
+        return TelegramSender(name, config, session)
+    if isinstance(config, EmailChannel):
+        return EmailSender(name, config)
+    return MqttSender(name, config, broker)

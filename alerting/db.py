@@ -1,0 +1,417 @@
+"""SQLite storage for incidents, the outbox and maintenance windows.
+
+Why SQLite: a restart must lose no open incident and re-send nothing already delivered, and
+the CLI (``pubnet alerts ack``, ``pubnet maintenance add``) must work against the same data
+while the daemon runs. WAL mode lets the CLI write while the daemon reads; each daemon cycle
+writes its incident changes *and* the messages they cause in one transaction, so a message
+exists in the outbox before any attempt to send it, and an incident is never recorded as
+announced without its messages.
+
+:class:`IncidentDB` is synchronous and must be used from one thread; the daemon wraps it in
+:class:`AsyncIncidentDB`, which runs every call on one dedicated worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+from alerting.model import (
+    Incident,
+    Kind,
+    MaintenanceWindow,
+    Outgoing,
+    RouteTimer,
+    Severity,
+    State,
+    Status,
+)
+
+T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS incidents (
+    id TEXT PRIMARY KEY,
+    number INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    root TEXT NOT NULL,
+    state TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    created_at REAL NOT NULL,
+    members TEXT NOT NULL,
+    announced_at REAL,
+    resolved_at REAL,
+    resolved_sent INTEGER NOT NULL DEFAULT 0,
+    merged_into TEXT,
+    acked_by TEXT,
+    acked_at REAL,
+    ack_note TEXT,
+    maintenance INTEGER NOT NULL DEFAULT 0,
+    sequence INTEGER NOT NULL DEFAULT 0,
+    timers TEXT NOT NULL DEFAULT '[]',
+    routes TEXT NOT NULL DEFAULT '[]',
+    detail TEXT NOT NULL DEFAULT '',
+    province TEXT NOT NULL DEFAULT '',
+    district TEXT NOT NULL DEFAULT '',
+    site TEXT NOT NULL DEFAULT '',
+    affected_devices INTEGER NOT NULL DEFAULT 0,
+    affected_sites INTEGER NOT NULL DEFAULT 0,
+    summary TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS incidents_state ON incidents(state);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    channel TEXT NOT NULL,
+    incident_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    province TEXT NOT NULL DEFAULT '',
+    district TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    delivered_at REAL,
+    last_error TEXT NOT NULL DEFAULT '',
+    UNIQUE (channel, incident_id, status, sequence)
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(channel, delivered_at, seq);
+CREATE TABLE IF NOT EXISTS maintenance (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    scope TEXT NOT NULL,
+    starts_at REAL NOT NULL,
+    ends_at REAL NOT NULL,
+    note TEXT NOT NULL DEFAULT '',
+    created_by TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL
+);
+"""
+
+_INCIDENT_COLUMNS = (
+    "id, number, kind, severity, root, state, started_at, created_at, members, announced_at, "
+    "resolved_at, resolved_sent, merged_into, acked_by, acked_at, ack_note, maintenance, "
+    "sequence, timers, routes, detail, province, district, site, affected_devices, "
+    "affected_sites, summary"
+)
+
+_UPSERT = f"""
+INSERT INTO incidents ({_INCIDENT_COLUMNS})
+VALUES ({", ".join("?" * 27)})
+ON CONFLICT(id) DO UPDATE SET
+    kind = excluded.kind, severity = excluded.severity, root = excluded.root,
+    state = CASE
+        WHEN incidents.acked_at IS NOT NULL AND excluded.state = 'firing' THEN 'acknowledged'
+        ELSE excluded.state END,
+    started_at = excluded.started_at, members = excluded.members,
+    announced_at = excluded.announced_at, resolved_at = excluded.resolved_at,
+    resolved_sent = excluded.resolved_sent, merged_into = excluded.merged_into,
+    acked_by = COALESCE(excluded.acked_by, incidents.acked_by),
+    acked_at = COALESCE(excluded.acked_at, incidents.acked_at),
+    ack_note = COALESCE(excluded.ack_note, incidents.ack_note),
+    maintenance = excluded.maintenance, sequence = excluded.sequence,
+    timers = excluded.timers, routes = excluded.routes, detail = excluded.detail,
+    province = excluded.province, district = excluded.district, site = excluded.site,
+    affected_devices = excluded.affected_devices, affected_sites = excluded.affected_sites,
+    summary = excluded.summary
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentFacts:
+    """Denormalised fields stored next to an incident for ``pubnet alerts list``."""
+
+    province: str = ""
+    district: str = ""
+    site: str = ""
+    affected_devices: int = 0
+    affected_sites: int = 0
+    summary: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    seq: int
+    message: Outgoing
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRow:
+    """An incident as listed by the CLI."""
+
+    incident: Incident
+    facts: IncidentFacts
+
+
+def incident_number(incident_id: str) -> int:
+    digits = "".join(ch for ch in incident_id if ch.isdigit())
+    return int(digits) if digits else 0
+
+
+def format_incident_id(number: int) -> str:
+    return f"INC-{number}"
+
+
+class IncidentDB:
+    """Synchronous access to the alerting database; one instance per thread."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._conn: sqlite3.Connection | None = None
+
+    def open(self) -> IncidentDB:
+        """Open (creating the file and tables if needed). Raises sqlite3.Error, OSError."""
+        if str(self.path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(self.path), timeout=10.0, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=10000")
+        conn.executescript(SCHEMA)
+        self._conn = conn
+        return self
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> IncidentDB:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise RuntimeError("database is not open")
+        return self._conn
+
+    # -- incidents -----------------------------------------------------------------------
+
+    def max_incident_number(self) -> int:
+        row = self.conn.execute("SELECT COALESCE(MAX(number), 0) FROM incidents").fetchone()
+        return int(row[0])
+
+    def save(
+        self,
+        incidents: Sequence[tuple[Incident, IncidentFacts]],
+        dropped: Iterable[str],
+        outgoing: Sequence[Outgoing],
+        now: float,
+    ) -> list[int]:
+        """Write incident changes and their messages in one transaction; returns outbox seqs
+        of the messages (in order; 0 for a message that was already in the outbox)."""
+        conn = self.conn
+        seqs: list[int] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(_UPSERT, [_incident_params(i, f) for i, f in incidents])
+            dropped = list(dropped)
+            if dropped:
+                conn.executemany(
+                    "DELETE FROM incidents WHERE id = ? AND announced_at IS NULL",
+                    [(d,) for d in dropped],
+                )
+            for msg in outgoing:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO outbox (channel, incident_id, status, sequence, "
+                    "payload, province, district, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (msg.channel, msg.incident_id, msg.status.value, msg.sequence, msg.payload,
+                     msg.topic_hint[0], msg.topic_hint[1], now),
+                )
+                seqs.append(int(cur.lastrowid or 0) if cur.rowcount else 0)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return seqs
+
+    def load_live(self) -> list[Incident]:
+        """Open incidents, and closed ones whose resolved message has not gone out yet."""
+        rows = self.conn.execute(
+            f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE state != 'resolved' "
+            "OR (announced_at IS NOT NULL AND resolved_sent = 0) ORDER BY number"
+        ).fetchall()
+        return [_incident_from_row(r) for r in rows]
+
+    def get(self, incident_id: str) -> IncidentRow | None:
+        row = self.conn.execute(
+            f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE id = ?", (incident_id,)
+        ).fetchone()
+        return None if row is None else IncidentRow(_incident_from_row(row), _facts(row))
+
+    def list_incidents(self, state: State | None = None, limit: int = 1000) -> list[IncidentRow]:
+        """Incidents shown to people (never ``pending``), newest first."""
+        if state is None:
+            rows = self.conn.execute(
+                f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE state != 'pending' "
+                "ORDER BY number DESC LIMIT ?", (limit,)).fetchall()
+        else:
+            rows = self.conn.execute(
+                f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE state = ? "
+                "ORDER BY number DESC LIMIT ?", (state.value, limit)).fetchall()
+        return [IncidentRow(_incident_from_row(r), _facts(r)) for r in rows]
+
+    def acknowledge(self, incident_id: str, by: str, note: str | None, now: float) -> str:
+        """Record an acknowledgement (from the CLI); returns ``ok``, ``unknown`` or ``closed``.
+
+        The daemon picks it up within a tick and stops repeats and escalation.
+        """
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute("SELECT state FROM incidents WHERE id = ?",
+                               (incident_id,)).fetchone()
+            if row is None:
+                result = "unknown"
+            elif row[0] == State.RESOLVED.value:
+                result = "closed"
+            else:
+                conn.execute(
+                    "UPDATE incidents SET acked_by = ?, acked_at = ?, ack_note = ?, "
+                    "state = CASE WHEN state = 'firing' THEN 'acknowledged' ELSE state END "
+                    "WHERE id = ?",
+                    (by, now, note, incident_id),
+                )
+                result = "ok"
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return result
+
+    def acknowledgements(self) -> list[tuple[str, str, float, str | None]]:
+        """(id, by, at, note) of open incidents that carry an acknowledgement."""
+        rows = self.conn.execute(
+            "SELECT id, acked_by, acked_at, ack_note FROM incidents "
+            "WHERE state != 'resolved' AND acked_at IS NOT NULL"
+        ).fetchall()
+        return [(str(r[0]), str(r[1]), float(r[2]), r[3]) for r in rows]
+
+    # -- outbox --------------------------------------------------------------------------
+
+    def undelivered(self, channel: str | None = None) -> list[OutboxRow]:
+        """Messages not yet accepted, oldest first (per channel order is by ``seq``)."""
+        sql = ("SELECT seq, channel, incident_id, status, sequence, payload, province, "
+               "district, attempts FROM outbox WHERE delivered_at IS NULL")
+        params: tuple[Any, ...] = ()
+        if channel is not None:
+            sql += " AND channel = ?"
+            params = (channel,)
+        rows = self.conn.execute(sql + " ORDER BY seq", params).fetchall()
+        return [
+            OutboxRow(
+                int(r[0]),
+                Outgoing(r[1], r[2], Status(r[3]), int(r[4]), r[5], (r[6], r[7])),
+                int(r[8]),
+            )
+            for r in rows
+        ]
+
+    def mark_delivered(self, seq: int, now: float, attempts: int) -> None:
+        self.conn.execute(
+            "UPDATE outbox SET delivered_at = ?, attempts = ?, last_error = '' WHERE seq = ?",
+            (now, attempts, seq),
+        )
+
+    def mark_failed(self, seq: int, attempts: int, error: str) -> None:
+        self.conn.execute(
+            "UPDATE outbox SET attempts = ?, last_error = ? WHERE seq = ?",
+            (attempts, error[:500], seq),
+        )
+
+    def outbox(self) -> list[tuple[int, str, str, str, int, float | None, int]]:
+        """(seq, channel, incident, status, sequence, delivered_at, attempts), for tests/CLI."""
+        rows = self.conn.execute(
+            "SELECT seq, channel, incident_id, status, sequence, delivered_at, attempts "
+            "FROM outbox ORDER BY seq"
+        ).fetchall()
+        return [(int(r[0]), r[1], r[2], r[3], int(r[4]), r[5], int(r[6])) for r in rows]
+
+    # -- maintenance ---------------------------------------------------------------------
+
+    def add_maintenance(self, scope: str, starts_at: float, ends_at: float, note: str,
+                        created_by: str, now: float) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO maintenance (scope, starts_at, ends_at, note, created_by, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (scope, starts_at, ends_at, note, created_by, now),
+        )
+        return int(cur.lastrowid or 0)
+
+    def maintenance_windows(self, not_ended_before: float | None = None) -> (
+        list[MaintenanceWindow]
+    ):
+        sql = "SELECT id, scope, starts_at, ends_at, note, created_by FROM maintenance"
+        params: tuple[Any, ...] = ()
+        if not_ended_before is not None:
+            sql += " WHERE ends_at > ?"
+            params = (not_ended_before,)
+        rows = self.conn.execute(sql + " ORDER BY starts_at, id", params).fetchall()
+        return [MaintenanceWindow(int(r[0]), r[1], float(r[2]), float(r[3]), r[4], r[5])
+                for r in rows]
+
+
+def _incident_params(inc: Incident, facts: IncidentFacts) -> tuple[Any, ...]:
+    return (
+        inc.incident_id, incident_number(inc.incident_id), inc.kind.value, inc.severity.value,
+        inc.root, inc.state.value, inc.started_at, inc.created_at,
+        json.dumps(sorted(inc.members)), inc.announced_at, inc.resolved_at,
+        int(inc.resolved_sent), inc.merged_into, inc.acked_by, inc.acked_at, inc.ack_note,
+        int(inc.maintenance), inc.sequence,
+        json.dumps([[t.route, t.last_sent_at, t.escalated_at] for t in inc.timers]),
+        json.dumps(list(inc.routes)), inc.detail, facts.province, facts.district, facts.site,
+        facts.affected_devices, facts.affected_sites, facts.summary,
+    )
+
+
+def _incident_from_row(r: Sequence[Any]) -> Incident:
+    return Incident(
+        incident_id=r[0], kind=Kind(r[2]), severity=Severity(r[3]), root=r[4],
+        state=State(r[5]), started_at=float(r[6]), created_at=float(r[7]),
+        members=frozenset(json.loads(r[8])), announced_at=r[9], resolved_at=r[10],
+        resolved_sent=bool(r[11]), merged_into=r[12], acked_by=r[13], acked_at=r[14],
+        ack_note=r[15], maintenance=bool(r[16]), sequence=int(r[17]),
+        timers=tuple(RouteTimer(int(t[0]), float(t[1]), t[2]) for t in json.loads(r[18])),
+        routes=tuple(int(x) for x in json.loads(r[19])), detail=r[20],
+    )
+
+
+def _facts(r: Sequence[Any]) -> IncidentFacts:
+    return IncidentFacts(r[21], r[22], r[23], int(r[24]), int(r[25]), r[26])
+
+
+class AsyncIncidentDB:
+    """Runs an :class:`IncidentDB` on one dedicated thread; ``async with`` opens/closes it."""
+
+    def __init__(self, path: Path | str) -> None:
+        self._db = IncidentDB(path)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alerting-db")
+
+    async def __aenter__(self) -> AsyncIncidentDB:
+        await self.call(self._db.open)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await asyncio.shield(self.call(self._db.close))
+        finally:
+            self._executor.shutdown(wait=False)
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, partial(fn, *args))
+
+    @property
+    def sync(self) -> IncidentDB:
+        """The underlying database, to pass bound methods to :meth:`call`."""
+        return self._db

@@ -1,0 +1,156 @@
+"""Outbox workers: every message to every channel, in order, until the channel accepts it.
+
+One worker per channel sends the oldest undelivered message and only then the next, so a
+channel that is down for an hour receives everything afterwards in the original order. A
+message is marked delivered only after the channel accepted it; a process killed between
+the two re-sends that one message after restart, with the same ``X-Pubnet-Delivery`` key so
+that the receiver can drop the duplicate. Failures back off exponentially (capped, with
+jitter) and are logged once when a channel starts failing and once when it recovers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import sqlite3
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from alerting.channels import DeliveryError, Sender
+from alerting.db import AsyncIncidentDB, OutboxRow
+from alerting.lifecycle import backoff
+
+log = logging.getLogger("pubnet.alerting.delivery")
+
+
+@dataclass(slots=True)
+class ChannelStats:
+    delivered: int = 0
+    failures: int = 0
+    pending: int = 0
+    failing_since: float | None = None
+    last_error: str = ""
+
+
+@dataclass(slots=True)
+class _Queue:
+    rows: deque[OutboxRow] = field(default_factory=deque)
+    seqs: set[int] = field(default_factory=set)
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Delivery:
+    """Per-channel outbox queues fed from SQLite; :meth:`run` drains them until cancelled."""
+
+    def __init__(
+        self,
+        db: AsyncIncidentDB,
+        senders: Mapping[str, Sender],
+        *,
+        initial_backoff: float,
+        max_backoff: float,
+        clock: Callable[[], float] = time.time,
+        on_delivered: Callable[[OutboxRow], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.senders = dict(senders)
+        self.initial_backoff = initial_backoff
+        self.max_backoff = max_backoff
+        self.clock = clock
+        self.on_delivered = on_delivered
+        self.stats: dict[str, ChannelStats] = {name: ChannelStats() for name in senders}
+        self._queues: dict[str, _Queue] = {name: _Queue() for name in senders}
+        self._unknown_logged: set[str] = set()
+        self._db_failing = False
+
+    def enqueue(self, rows: Iterable[OutboxRow]) -> None:
+        """Hand committed outbox rows to their channel workers (duplicates are ignored)."""
+        for row in rows:
+            queue = self._queues.get(row.message.channel)
+            if queue is None:
+                if row.message.channel not in self._unknown_logged:
+                    self._unknown_logged.add(row.message.channel)
+                    log.warning("outbox names a channel that is not configured, kept unsent "
+                                "channel=%s", row.message.channel)
+                continue
+            if row.seq in queue.seqs:
+                continue
+            queue.seqs.add(row.seq)
+            queue.rows.append(row)
+            self.stats[row.message.channel].pending = len(queue.rows)
+            queue.wakeup.set()
+
+    async def load(self) -> int:
+        """Queue every undelivered message from the database (after a restart)."""
+        rows = await self.db.call(self.db.sync.undelivered)
+        self.enqueue(rows)
+        return len(rows)
+
+    def pending(self) -> int:
+        return sum(len(q.rows) for q in self._queues.values())
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            for name in self._queues:
+                group.create_task(self._worker(name), name=f"alerting-deliver-{name}")
+
+    async def _record(self, fn: Callable[..., None], *args: object) -> bool:
+        """Write delivery bookkeeping; a database error is logged once and reported."""
+        try:
+            await self.db.call(fn, *args)
+        except (sqlite3.Error, OSError) as exc:
+            if not self._db_failing:
+                self._db_failing = True
+                log.error("cannot record delivery in the alerting database error=%s", exc)
+            return False
+        self._db_failing = False
+        return True
+
+    async def _worker(self, name: str) -> None:
+        queue = self._queues[name]
+        sender = self.senders[name]
+        stats = self.stats[name]
+        try:
+            while True:
+                if not queue.rows:
+                    queue.wakeup.clear()
+                    await queue.wakeup.wait()
+                    continue
+                row = queue.rows[0]
+                attempts = row.attempts
+                while True:
+                    attempts += 1
+                    try:
+                        await sender.send(row.message)
+                        break
+                    except DeliveryError as exc:
+                        stats.failures += 1
+                        stats.last_error = str(exc)
+                        if stats.failing_since is None:
+                            stats.failing_since = self.clock()
+                            log.warning("channel failing, will retry channel=%s error=%s "
+                                        "incident=%s", name, exc, row.message.incident_id)
+                        await self._record(self.db.sync.mark_failed, row.seq, attempts,
+                                           str(exc))
+                        delay = backoff(attempts - row.attempts, initial=self.initial_backoff,
+                                        maximum=self.max_backoff, jitter=random.random())
+                        await asyncio.sleep(delay)
+                # Accepted: move on even if the database cannot record it right now; the
+                # worst case is one duplicate after a restart, with the same delivery key.
+                await self._record(self.db.sync.mark_delivered, row.seq, self.clock(),
+                                   attempts)
+                queue.rows.popleft()
+                queue.seqs.discard(row.seq)
+                stats.delivered += 1
+                stats.pending = len(queue.rows)
+                if stats.failing_since is not None:
+                    log.info("channel recovered channel=%s failed_for=%.1fs", name,
+                             self.clock() - stats.failing_since)
+                    stats.failing_since = None
+                if self.on_delivered is not None:
+                    self.on_delivered(row)
+        finally:
+            await asyncio.shield(sender.aclose())

@@ -1,0 +1,217 @@
+"""Turning raw poll results and readings into confirmed facts, without a clock.
+
+Each tracker is fed ``(key, value, ts)`` and answers with a transition when one is confirmed:
+a device down after ``down_after`` consecutive failed attempts (one ok attempt brings it back),
+an up/down element that changes too often (flapping), a reading above a threshold for a
+duration, a counter that went backwards (a reboot), an access point with no clients for a long
+time during opening hours. All state is per key in dictionaries; every method is O(1), so a
+storm of 25,000 changes costs 25,000 dictionary updates.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from enum import StrEnum
+
+SYSUPTIME_WRAP = 2**32 / 100.0
+"""sysUpTime is in hundredths of a second in 32 bits: it wraps after 497 days."""
+
+
+class Transition(StrEnum):
+    DOWN = "down"
+    UP = "up"
+
+
+class AttemptCounter:
+    """Consecutive failed attempts per device; confirms *down* at ``down_after``.
+
+    An attempt is identified by its timestamp: the same attempt seen twice (as a status
+    change and as a ``pubnet_device_up`` observation, or by the periodic status scan) counts
+    once. ``immediate`` attempts (an MQTT last will, missed heartbeats: the collector has
+    already decided) confirm at once.
+    """
+
+    __slots__ = ("_down", "_fails", "_last", "down_after")
+
+    def __init__(self, down_after: int) -> None:
+        self.down_after = down_after
+        self._last: dict[str, float] = {}
+        self._fails: dict[str, int] = {}
+        self._down: set[str] = set()
+
+    def attempt(self, key: str, ok: bool, ts: float, *, immediate: bool = False) -> (
+        Transition | None
+    ):
+        last = self._last.get(key)
+        if last is not None and ts <= last:
+            return None
+        self._last[key] = ts
+        if ok:
+            self._fails.pop(key, None)
+            if key in self._down:
+                self._down.discard(key)
+                return Transition.UP
+            return None
+        fails = self._fails.get(key, 0) + 1
+        self._fails[key] = fails
+        if key not in self._down and (immediate or fails >= self.down_after):
+            self._down.add(key)
+            return Transition.DOWN
+        return None
+
+    def last_attempt(self, key: str) -> float | None:
+        return self._last.get(key)
+
+    def failures(self, key: str) -> int:
+        return self._fails.get(key, 0)
+
+    def is_down(self, key: str) -> bool:
+        return key in self._down
+
+    def assume_down(self, key: str) -> None:
+        """Restore a device known down before a restart: one ok attempt brings it back."""
+        self._down.add(key)
+        self._fails[key] = max(self._fails.get(key, 0), self.down_after)
+
+
+def is_flapping(changes: deque[float] | list[float], now: float, *, limit: int,
+                window: float, currently: bool) -> bool:
+    """Flapping starts with more than ``limit`` changes inside ``window``; it ends once a
+    whole ``window`` passes without any change."""
+    recent = sum(1 for ts in changes if ts > now - window)
+    return recent > 0 if currently else recent > limit
+
+
+class FlapTracker:
+    """Up/down changes per element within a sliding window."""
+
+    __slots__ = ("_changes", "_flapping", "limit", "window")
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self._changes: dict[str, deque[float]] = {}
+        self._flapping: set[str] = set()
+
+    def change(self, key: str, ts: float) -> Transition | None:
+        """Record a change; ``DOWN`` means "started flapping"."""
+        times = self._changes.get(key)
+        if times is None:
+            times = self._changes[key] = deque()
+        times.append(ts)
+        horizon = ts - self.window
+        while times[0] <= horizon:
+            times.popleft()
+        # after pruning, every change left is inside the window
+        if len(times) > self.limit and key not in self._flapping:
+            self._flapping.add(key)
+            return Transition.DOWN
+        return None
+
+    def expire(self, now: float) -> list[str]:
+        """Elements whose flapping ended by ``now`` (quiet for a whole window)."""
+        ended = []
+        for key in list(self._flapping):
+            times = self._changes.get(key, deque())
+            if not is_flapping(times, now, limit=self.limit, window=self.window, currently=True):
+                self._flapping.discard(key)
+                self._changes.pop(key, None)
+                ended.append(key)
+        return ended
+
+    def is_flapping(self, key: str) -> bool:
+        return key in self._flapping
+
+    def restore(self, key: str, ts: float) -> None:
+        """Resume a flapping element after a restart; it ends after a quiet window."""
+        self._flapping.add(key)
+        self._changes.setdefault(key, deque()).append(ts)
+
+    @property
+    def flapping(self) -> frozenset[str]:
+        return frozenset(self._flapping)
+
+
+@dataclass(slots=True)
+class _Held:
+    since: float
+    raised: bool = False
+
+
+class Sustained:
+    """A condition that must hold for ``duration`` before it is raised; cleared at once."""
+
+    __slots__ = ("_held", "duration")
+
+    def __init__(self, duration: float) -> None:
+        self.duration = duration
+        self._held: dict[str, _Held] = {}
+
+    def update(self, key: str, holds: bool, ts: float, *, since: float | None = None) -> (
+        Transition | None
+    ):
+        held = self._held.get(key)
+        if not holds:
+            if held is None:
+                return None
+            del self._held[key]
+            return Transition.UP if held.raised else None
+        if held is None:
+            held = self._held[key] = _Held(ts if since is None else since)
+        elif since is not None and since > held.since:
+            held.since = since
+        if not held.raised and ts - held.since >= self.duration:
+            held.raised = True
+            return Transition.DOWN
+        return None
+
+    def is_raised(self, key: str) -> bool:
+        held = self._held.get(key)
+        return held is not None and held.raised
+
+
+def uptime_reset(previous: float | None, current: float) -> bool:
+    """Whether an uptime reading means the device restarted (not a 497-day wrap)."""
+    if previous is None or current >= previous:
+        return False
+    if previous > SYSUPTIME_WRAP - 86400.0 and current < 86400.0:
+        return False
+    return True
+
+
+@dataclass(slots=True)
+class _Counter:
+    value: float
+    ts: float
+
+
+class RateTracker:
+    """Per-second rate of a monotonic counter between consecutive readings."""
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, str], _Counter] = {}
+
+    def rate(self, key: tuple[str, str], value: float, ts: float) -> float | None:
+        last = self._last.get(key)
+        self._last[key] = _Counter(value, ts)
+        if last is None or ts <= last.ts or value < last.value:
+            return None
+        return (value - last.value) / (ts - last.ts)
+
+
+BANGKOK_OFFSET = 7 * 3600.0
+"""Thailand has no daylight saving: local time is always UTC+7."""
+
+
+def opening_start(ts: float, opening_hours: tuple[int, int]) -> float | None:
+    """Start of today's opening hours if ``ts`` is inside them (Bangkok time), else None."""
+    local = ts + BANGKOK_OFFSET
+    day_start = local - (local % 86400.0)
+    start = day_start + opening_hours[0] * 3600.0
+    end = day_start + opening_hours[1] * 3600.0
+    if start <= local < end:
+        return start - BANGKOK_OFFSET
+    return None

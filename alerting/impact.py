@@ -1,0 +1,280 @@
+"""Elements, their upstream chain and what they take down, over the inventory topology.
+
+The chain of an element is what has to work for it to be reachable: an access point needs
+its site (the synthetic "all access points dark" element), the site needs its gateway, the
+gateway the backbone link to its district router, the link the router, and so on up to the
+core. Alerting walks this chain to find the *highest* element that is down, which is the
+root cause every lower failure is attached to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from alerting.model import (
+    DEVICE,
+    LINK,
+    SITE,
+    Impact,
+    Kind,
+    Severity,
+    device_element,
+    link_element,
+    site_element,
+    split_element,
+)
+from inventory.model import Inventory, Role, Site
+from inventory.topology import Topology
+
+_ROLE_SEVERITY = {
+    Role.ACCESS_POINT: Severity.WARNING,
+    Role.SITE_GATEWAY: Severity.MINOR,
+    Role.DISTRICT_AGGREGATION: Severity.MAJOR,
+    Role.PROVINCIAL_NODE: Severity.CRITICAL,
+    Role.CORE: Severity.CRITICAL,
+}
+_SEVERITY_ORDER = [Severity.INFO, Severity.WARNING, Severity.MINOR, Severity.MAJOR,
+                   Severity.CRITICAL]
+CRITICAL_SITES = 100
+"""An outage cutting off at least this many sites is critical whatever failed."""
+
+
+def topology_order(topology: Topology, inventory: Inventory) -> list[str]:
+    """Device ids, every device after its upstream (roots first), cycles last."""
+    order: list[str] = []
+    seen: set[str] = set()
+    stack = list(reversed(topology.roots))
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        order.append(node)
+        stack.extend(reversed(topology.children(node)))
+    order.extend(d for d in inventory.devices if d not in seen)
+    return order
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where an element is, for routing, maintenance scopes and topic names."""
+
+    site_id: str
+    province_code: str
+    district_code: str
+
+
+class AlertTopology:
+    """Parent of every element, impact of every element (cached), locations and ranking."""
+
+    def __init__(self, inventory: Inventory, topology: Topology) -> None:
+        self.inventory = inventory
+        self.topology = topology
+        self._impact: dict[str, Impact] = {}
+        self._parents: dict[str, str | None] = {}
+        self._locations: dict[str, Location] = {}
+        self._chains: dict[str, tuple[str, ...]] = {}
+        self._link_to_parent: dict[str, str] = {}
+        """Device id -> link id of the link joining it to its upstream."""
+        self._link_ends: dict[str, tuple[str, str]] = {}
+        """Link id -> (upstream end, downstream end)."""
+        self._site_aps: dict[str, list[str]] = {}
+        for link_id, link in inventory.links.items():
+            down = topology.link_downstream_root(link_id)
+            if down is None:
+                continue
+            up = link.a_device if down == link.b_device else link.b_device
+            self._link_ends[link_id] = (up, down)
+            if topology.parent(down) == up:
+                self._link_to_parent.setdefault(down, link_id)
+        for device_id, device in inventory.devices.items():
+            if device.role is Role.ACCESS_POINT and device.site_id in inventory.sites:
+                self._site_aps.setdefault(device.site_id, []).append(device_id)
+        self.access_point_elements = frozenset(
+            device_element(ap) for aps in self._site_aps.values() for ap in aps)
+        # Chains are walked for every down element on every change: lay them out once now
+        # (parents first, so each chain is the parent's with one element in front).
+        for device_id in topology_order(topology, inventory):
+            self.chain(device_element(device_id))
+
+    # -- chain ---------------------------------------------------------------------------
+
+    def parent(self, element: str) -> str | None:
+        """The next element up the chain, or None at a root (or for an unknown element)."""
+        try:
+            return self._parents[element]
+        except KeyError:
+            found = self._parents[element] = self._parent(element)
+            return found
+
+    def _parent(self, element: str) -> str | None:
+        if element.startswith(DEVICE):
+            device_id = element[len(DEVICE):]
+            device = self.inventory.devices.get(device_id)
+            if device is None:
+                return None
+            link_id = self._link_to_parent.get(device_id)
+            if link_id is not None:
+                return link_element(link_id)
+            if device.role is Role.ACCESS_POINT and device.site_id in self._site_aps:
+                return site_element(device.site_id)
+            up = self.topology.parent(device_id)
+            return None if up is None else device_element(up)
+        if element.startswith(LINK):
+            ends = self._link_ends.get(element[len(LINK):])
+            if ends is None:
+                return None
+            far = self.inventory.devices.get(ends[1])
+            if far is not None and far.role is Role.ACCESS_POINT and far.site_id in self._site_aps:
+                return site_element(far.site_id)
+            return device_element(ends[0])
+        if element.startswith(SITE):
+            aps = self._site_aps.get(element[len(SITE):])
+            if not aps:
+                return None
+            up = self.topology.parent(aps[0])
+            return None if up is None else device_element(up)
+        return None
+
+    def chain(self, element: str) -> tuple[str, ...]:
+        """The elements above ``element``, nearest first (cached; built from the parent's)."""
+        found = self._chains.get(element)
+        if found is not None:
+            return found
+        pending = [element]
+        node = self.parent(element)
+        while node is not None and node not in self._chains and len(pending) < 64:
+            pending.append(node)
+            node = self.parent(node)
+        above: tuple[str, ...] = () if node is None else (node, *self._chains.get(node, ()))
+        for item in reversed(pending):
+            self._chains[item] = above
+            above = (item, *above)
+        return self._chains[element]
+
+    def root_of(self, element: str, down: set[str] | dict[str, float]) -> str:
+        """The highest element in ``element``'s chain (itself included) that is in ``down``."""
+        root = element
+        for node in self.chain(element):
+            if node in down:
+                root = node
+        return root
+
+    def site_access_points(self, site_id: str) -> list[str]:
+        return self._site_aps.get(site_id, [])
+
+    def link_ends(self, link_id: str) -> tuple[str, str] | None:
+        """(upstream device, downstream device) of a link that cuts something off."""
+        return self._link_ends.get(link_id)
+
+    # -- impact --------------------------------------------------------------------------
+
+    def impact(self, element: str) -> Impact:
+        """Devices and sites the element takes down (its own included), cached."""
+        found = self._impact.get(element)
+        if found is not None:
+            return found
+        kind, ident = split_element(element)
+        topo = self.topology
+        devices: set[str]
+        sites: set[str]
+        if kind == "device":
+            if ident in self.inventory.devices:
+                devices = topo.downstream_devices(ident)
+                devices.add(ident)
+                sites = topo.downstream_sites(ident)
+            else:
+                devices, sites = {ident}, set()
+        elif kind == "link":
+            if ident in self.inventory.links:
+                devices = topo.link_downstream_devices(ident)
+                sites = topo.link_downstream_sites(ident)
+            else:
+                devices, sites = set(), set()
+        else:
+            devices = set(self._site_aps.get(ident, []))
+            sites = {ident} if ident in self.inventory.sites else set()
+        all_sites = self.inventory.sites
+        villages: set[tuple[str, str]] = set()
+        per_district: dict[str, int] = {}
+        for site_id in sites:
+            site = all_sites.get(site_id)
+            if site is None:
+                continue
+            villages.add((site.subdistrict_code, site.village))
+            per_district[site.district_code] = per_district.get(site.district_code, 0) + 1
+        by_district = tuple(sorted(per_district.items(), key=lambda kv: (-kv[1], kv[0])))
+        found = Impact(frozenset(devices), frozenset(sites), len(villages), by_district)
+        self._impact[element] = found
+        return found
+
+    # -- where and how bad ---------------------------------------------------------------
+
+    def site_of(self, element: str) -> Site | None:
+        """The site that names an element in messages: its own, or a link's far end's."""
+        kind, ident = split_element(element)
+        if kind == "site":
+            return self.inventory.sites.get(ident)
+        if kind == "link":
+            ends = self._link_ends.get(ident)
+            link = self.inventory.links.get(ident)
+            if ends is not None:
+                ident = ends[1]
+            elif link is not None:
+                ident = link.b_device
+            else:
+                return None
+        device = self.inventory.devices.get(ident)
+        return None if device is None else self.inventory.sites.get(device.site_id)
+
+    def location(self, element: str) -> Location:
+        """The element's site, province and district. An element without a site (a
+        provincial node) takes the province/district its whole impact shares, if any."""
+        found = self._locations.get(element)
+        if found is not None:
+            return found
+        site = self.site_of(element)
+        if site is not None:
+            found = Location(site.site_id, site.province_code, site.district_code)
+        else:
+            sites = [self.inventory.sites[s] for s in self.impact(element).sites
+                     if s in self.inventory.sites]
+            provinces = {s.province_code for s in sites}
+            districts = {s.district_code for s in sites}
+            found = Location("", provinces.pop() if len(provinces) == 1 else "",
+                             districts.pop() if len(districts) == 1 else "")
+        self._locations[element] = found
+        return found
+
+    def devices_of(self, element: str) -> tuple[str, ...]:
+        """Device ids an element is made of, for ``device:`` maintenance scopes."""
+        kind, ident = split_element(element)
+        if kind == "device":
+            return (ident,)
+        if kind == "link":
+            link = self.inventory.links.get(ident)
+            return () if link is None else (link.a_device, link.b_device)
+        return tuple(self._site_aps.get(ident, []))
+
+    def classify(self, element: str) -> tuple[Kind, Severity]:
+        """Kind and severity of an outage rooted at ``element``."""
+        kind, ident = split_element(element)
+        impact = self.impact(element)
+        if kind == "site":
+            result = (Kind.SITE_DOWN, Severity.MINOR)
+        elif kind == "link":
+            ends = self._link_ends.get(ident)
+            far = self.inventory.devices.get(ends[1]) if ends else None
+            severity = _ROLE_SEVERITY.get(far.role, Severity.MAJOR) if far else Severity.MAJOR
+            result = (Kind.LINK_DOWN, max(severity, Severity.MINOR, key=_SEVERITY_ORDER.index))
+        else:
+            device = self.inventory.devices.get(ident)
+            role = device.role if device is not None else None
+            if role is Role.SITE_GATEWAY:
+                result = (Kind.SITE_DOWN, Severity.MINOR)
+            else:
+                sev = _ROLE_SEVERITY.get(role, Severity.MINOR) if role else Severity.MINOR
+                result = (Kind.DEVICE_DOWN, sev)
+        if len(impact.sites) >= CRITICAL_SITES:
+            result = (result[0], Severity.CRITICAL)
+        return result

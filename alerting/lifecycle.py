@@ -1,0 +1,154 @@
+"""The incident state machine as pure functions of a timestamp.
+
+Nothing here reads a clock, sleeps or does I/O: every function takes ``now`` and returns a new
+:class:`~alerting.model.Incident` (and the messages to send), so that the rules (group wait,
+announce, repeat while unacknowledged, escalate once, resolve once, hold everything inside a
+maintenance window) are tested exhaustively with hypothesis instead of with sleeps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from alerting.model import Incident, Reason, RouteTimer, Send, State, Status
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePolicy:
+    """The timing part of one matched route."""
+
+    route: int
+    repeat: float | None = None
+    escalate_after: float | None = None
+
+
+def step(
+    incident: Incident,
+    policies: Sequence[RoutePolicy],
+    now: float,
+    *,
+    group_wait: float,
+    muted: bool,
+) -> tuple[Incident, list[Send]]:
+    """Advance ``incident`` to ``now``; return it and the messages that are due.
+
+    ``policies`` are the routes that match the incident (used when it is first announced);
+    ``muted`` says a maintenance window covers it right now, in which case nothing is sent
+    and the incident is marked instead.
+    """
+    sends: list[Send] = []
+    inc = incident
+    if inc.state is State.PENDING:
+        if now < inc.created_at + group_wait:
+            return inc, sends
+        inc = replace(inc, state=State.ACKNOWLEDGED if inc.acknowledged else State.FIRING)
+    if muted:
+        needs_send = (inc.is_open and inc.announced_at is None) or (
+            not inc.is_open and inc.announced_at is not None and not inc.resolved_sent
+        )
+        if needs_send and not inc.maintenance:
+            inc = replace(inc, maintenance=True)
+        return inc, sends
+    if not inc.is_open:
+        if inc.announced_at is not None and not inc.resolved_sent:
+            seq = inc.sequence + 1
+            sends.append(Send(inc.incident_id, Status.RESOLVED, Reason.RESOLVED, seq))
+            inc = replace(inc, sequence=seq, resolved_sent=True)
+        return inc, sends
+    if inc.announced_at is None:
+        seq = inc.sequence + 1
+        sends.append(Send(inc.incident_id, Status.FIRING, Reason.FIRST, seq))
+        timers = tuple(RouteTimer(p.route, now) for p in policies)
+        routes = tuple(p.route for p in policies)
+        return replace(inc, sequence=seq, announced_at=now, timers=timers, routes=routes), sends
+    if inc.acknowledged:
+        return inc, sends
+    by_route = {p.route: p for p in policies}
+    timers_out: list[RouteTimer] = []
+    seq = inc.sequence
+    for timer in inc.timers:
+        policy = by_route.get(timer.route)
+        if policy is not None:
+            if (
+                policy.escalate_after is not None
+                and timer.escalated_at is None
+                and now >= inc.announced_at + policy.escalate_after
+            ):
+                seq += 1
+                sends.append(
+                    Send(inc.incident_id, Status.FIRING, Reason.ESCALATE, seq, timer.route)
+                )
+                timer = replace(timer, escalated_at=now, last_sent_at=now)
+            elif policy.repeat is not None and now >= timer.last_sent_at + policy.repeat:
+                seq += 1
+                sends.append(Send(inc.incident_id, Status.FIRING, Reason.REPEAT, seq, timer.route))
+                timer = replace(timer, last_sent_at=now)
+        timers_out.append(timer)
+    if sends:
+        inc = replace(inc, sequence=seq, timers=tuple(timers_out))
+    return inc, sends
+
+
+def next_due(
+    incident: Incident, policies: Sequence[RoutePolicy], *, group_wait: float
+) -> float | None:
+    """The earliest time at which :func:`step` (unmuted) would change or send something.
+
+    ``None`` when nothing will ever be due again without a new event (ack, resolve).
+    A result in the past means "now".
+    """
+    inc = incident
+    if inc.state is State.PENDING:
+        return inc.created_at + group_wait
+    if not inc.is_open:
+        if inc.announced_at is not None and not inc.resolved_sent:
+            return inc.resolved_at if inc.resolved_at is not None else inc.created_at
+        return None
+    if inc.announced_at is None:
+        return inc.created_at + group_wait
+    if inc.acknowledged:
+        return None
+    by_route = {p.route: p for p in policies}
+    due: list[float] = []
+    for timer in inc.timers:
+        policy = by_route.get(timer.route)
+        if policy is None:
+            continue
+        if policy.escalate_after is not None and timer.escalated_at is None:
+            due.append(inc.announced_at + policy.escalate_after)
+        if policy.repeat is not None:
+            due.append(timer.last_sent_at + policy.repeat)
+    return min(due) if due else None
+
+
+def acknowledge(incident: Incident, by: str, note: str | None, now: float) -> Incident:
+    """Record who took the incident; repeats and escalation stop. Closed ones stay as they are."""
+    if not incident.is_open:
+        return incident
+    state = State.ACKNOWLEDGED if incident.state is State.FIRING else incident.state
+    return replace(incident, acked_by=by, acked_at=now, ack_note=note, state=state)
+
+
+def resolve(incident: Incident, now: float, merged_into: str | None = None) -> Incident:
+    """Close the incident (its root recovered, or it became part of ``merged_into``)."""
+    if not incident.is_open:
+        return incident
+    return replace(incident, state=State.RESOLVED, resolved_at=now, merged_into=merged_into)
+
+
+def was_announced(incident: Incident) -> bool:
+    return incident.announced_at is not None
+
+
+def backoff(attempt: int, *, initial: float, maximum: float, jitter: float = 0.0) -> float:
+    """Seconds to wait before retry ``attempt`` (1 = first retry): doubling, capped.
+
+    ``jitter`` in [0, 1) is a random fraction supplied by the caller (pure function); the
+    delay is reduced by up to 20 % of itself so that many channels do not retry in step.
+    """
+    if attempt < 1:
+        return 0.0
+    exponent = min(attempt - 1, 60)
+    delay = min(maximum, initial * (2.0**exponent))
+    return delay * (1.0 - 0.2 * min(max(jitter, 0.0), 0.999))

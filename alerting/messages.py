@@ -1,0 +1,275 @@
+"""The alert payload (an interface: webhook body, MQTT payload) and its Thai/English text.
+
+The payload is built once per message and stored in the outbox as JSON, so a message sent
+after a restart is byte-for-byte the one decided before it. Templates are plain format
+strings per language: a field technician reads them on a phone, so the first line says what
+failed and where, then the place, the map link, since when, how much is cut off, the
+upstream cause and the id to acknowledge with.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, Literal
+
+from alerting.impact import AlertTopology
+from alerting.model import Incident, Kind, Reason, Status, split_element
+from inventory.model import Role, Site
+
+Language = Literal["th", "en"]
+
+BANGKOK = timezone(timedelta(hours=7), "ICT")
+
+KIND_TEXT: dict[Kind, dict[str, str]] = {
+    Kind.DEVICE_DOWN: {"en": "Device down", "th": "อุปกรณ์ล่ม"},
+    Kind.SITE_DOWN: {"en": "Site down", "th": "ไซต์ใช้งานไม่ได้"},
+    Kind.LINK_DOWN: {"en": "Backbone link down", "th": "ลิงก์เครือข่ายหลักขาด"},
+    Kind.DEVICE_REBOOTED: {"en": "Device rebooted", "th": "อุปกรณ์รีบูต"},
+    Kind.LINK_UTILISATION: {"en": "Link utilisation high", "th": "ลิงก์ใช้งานเกินเกณฑ์"},
+    Kind.INTERFACE_ERRORS: {"en": "Interface errors high", "th": "อินเทอร์เฟซมีข้อผิดพลาดสูง"},
+    Kind.QUIET_ACCESS_POINT: {"en": "Access point has no users",
+                              "th": "จุดกระจายสัญญาณไม่มีผู้ใช้งาน"},
+    Kind.FLAPPING: {"en": "Flapping (up/down repeatedly)", "th": "สถานะขึ้นลงไม่เสถียร"},
+}
+
+ROLE_TEXT: dict[Role, dict[str, str]] = {
+    Role.ACCESS_POINT: {"en": "access point", "th": "จุดกระจายสัญญาณ"},
+    Role.SITE_GATEWAY: {"en": "site gateway", "th": "เกตเวย์ประจำไซต์"},
+    Role.DISTRICT_AGGREGATION: {"en": "district router", "th": "เราเตอร์ระดับอำเภอ"},
+    Role.PROVINCIAL_NODE: {"en": "provincial node", "th": "โหนดระดับจังหวัด"},
+    Role.CORE: {"en": "core router", "th": "เราเตอร์แกนหลัก"},
+}
+
+TEXT: dict[str, dict[str, str]] = {
+    "firing": {"en": "[FIRING]", "th": "[แจ้งเหตุ]"},
+    "repeat": {"en": "[STILL DOWN]", "th": "[ยังไม่แก้ไข]"},
+    "escalate": {"en": "[ESCALATED]", "th": "[ยกระดับ]"},
+    "resolved": {"en": "[RESOLVED]", "th": "[แก้ไขแล้ว]"},
+    "place": {"en": "Village: {village}, Subdistrict: {subdistrict}, District: {district}, "
+                    "Province: {province}",
+              "th": "หมู่บ้าน: {village} ตำบล: {subdistrict} อำเภอ: {district} "
+                    "จังหวัด: {province}"},
+    "coords": {"en": "Location: {lat:.5f}, {lon:.5f} {map}",
+               "th": "พิกัด: {lat:.5f}, {lon:.5f} {map}"},
+    "since": {"en": "Since: {since} (Thailand time)", "th": "ตั้งแต่: {since} (เวลาประเทศไทย)"},
+    "ended": {"en": "Restored: {ended}, after {duration}",
+              "th": "กลับมาใช้งานได้: {ended} รวมเวลา {duration}"},
+    "cause": {"en": "Upstream root cause: {cause}", "th": "สาเหตุจากต้นทาง: {cause}"},
+    "what": {"en": "Failed: {what}", "th": "จุดที่เสีย: {what}"},
+    "impact": {"en": "Affected: {sites} sites, {villages} villages, {devices} devices",
+               "th": "ผลกระทบ: {sites} ไซต์ {villages} หมู่บ้าน {devices} อุปกรณ์"},
+    "districts": {"en": "By district: {list}", "th": "แยกตามอำเภอ: {list}"},
+    "detail": {"en": "Detail: {detail}", "th": "รายละเอียด: {detail}"},
+    "merged": {"en": "Now part of incident {other} (upstream failure)",
+               "th": "รวมเข้ากับเหตุการณ์ {other} (สาเหตุจากต้นทาง)"},
+    "maintenance": {"en": "Inside a maintenance window", "th": "อยู่ในช่วงบำรุงรักษา"},
+    "acked": {"en": "Acknowledged by {who}", "th": "รับเรื่องแล้วโดย {who}"},
+    "incident": {"en": "Incident {id} - acknowledge: pubnet alerts ack {id} --by NAME",
+                 "th": "เลขเหตุการณ์ {id} - รับเรื่อง: pubnet alerts ack {id} --by ชื่อ"},
+    "link": {"en": "link {id} ({medium}, {owner}) {a} -> {b}",
+             "th": "ลิงก์ {id} ({medium}, {owner}) {a} -> {b}"},
+    "all_aps": {"en": "all access points at site {site}",
+                "th": "จุดกระจายสัญญาณทั้งหมดของไซต์ {site}"},
+}
+
+
+_TEXT_BY_LANGUAGE = {
+    lang: {key: value[lang] for key, value in TEXT.items()} for lang in ("th", "en")
+}
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def local_time(ts: float) -> str:
+    return datetime.fromtimestamp(ts, BANGKOK).strftime("%Y-%m-%d %H:%M")
+
+
+def duration_text(seconds: float, language: Language) -> str:
+    minutes = int(max(seconds, 0) // 60)
+    hours, minutes = divmod(minutes, 60)
+    if language == "th":
+        return f"{hours} ชม. {minutes} นาที" if hours else f"{minutes} นาที"
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
+class MessageBuilder:
+    """Payloads and texts for incidents over one topology."""
+
+    def __init__(self, topology: AlertTopology, sites_cap: int = 50,
+                 map_url: str = "https://www.google.com/maps?q={lat},{lon}") -> None:
+        self.topology = topology
+        self.sites_cap = sites_cap
+        self.map_url = map_url
+        self._names: dict[str, dict[str, str]] = {"th": {}, "en": {}}
+        self._sites_cache: dict[str, tuple[list[dict[str, Any]], int]] = {}
+        self._described: dict[tuple[str, Language], str] = {}
+        for site in topology.inventory.sites.values():
+            for lang, name in (("th", site.district_name_th), ("en", site.district_name_en)):
+                self._names[lang].setdefault(site.district_code, name or site.district_code)
+
+    def payload(self, incident: Incident, status: Status, reason: Reason, sequence: int,
+                language: Language, now: float) -> dict[str, Any]:
+        """The message as a JSON-ready dict (field names are an interface)."""
+        topo = self.topology
+        kind, ident = split_element(incident.root)
+        impact = topo.impact(incident.root)
+        site = topo.site_of(incident.root)
+        shown, total = self._sites_of(incident.root, site)
+        loc = topo.location(incident.root)
+        data: dict[str, Any] = {
+            "incident_id": incident.incident_id,
+            "status": status.value,
+            "kind": incident.kind.value,
+            "severity": incident.severity.value,
+            "root_device": ident if kind == "device" else None,
+            "root_link": ident if kind == "link" else None,
+            "root_site": site.site_id if site is not None else None,
+            "affected_devices": len(impact.devices),
+            "affected_sites": len(impact.sites),
+            "affected_villages": impact.villages,
+            "sites": shown,
+            "sites_total": total,
+            "districts": [{"code": code, "sites": count} for code, count in impact.by_district],
+            "province_code": loc.province_code,
+            "district_code": loc.district_code,
+            "started_at": iso(incident.started_at),
+            "resolved_at": iso(incident.resolved_at) if status is Status.RESOLVED else None,
+            "acknowledged_by": incident.acked_by,
+            "acknowledged_at": iso(incident.acked_at),
+            "reason": reason.value,
+            "sequence": sequence,
+            "maintenance": incident.maintenance,
+            "merged_into": incident.merged_into,
+            "sent_at": iso(now),
+            "language": language,
+        }
+        data["message"] = self.text(incident, status, reason, language, site)
+        return data
+
+    def _sites_of(self, root: str, site: Site | None) -> tuple[list[dict[str, Any]], int]:
+        """The capped ``sites`` list of a root (its own site first) and the total, cached:
+        repeats and the resolved message of a 1,000-site outage reuse it."""
+        found = self._sites_cache.get(root)
+        if found is None:
+            sites_all = self.topology.inventory.sites
+            own = site.site_id if site is not None else ""
+            ordered = sorted(
+                (sites_all[s] for s in self.topology.impact(root).sites if s in sites_all),
+                key=lambda s: (s.site_id != own, s.province_code, s.district_code, s.name,
+                               s.site_id),
+            )
+            found = ([self._site(s) for s in ordered[: self.sites_cap]], len(ordered))
+            if len(self._sites_cache) >= 10_000:
+                self._sites_cache.clear()
+            self._sites_cache[root] = found
+        return found
+
+    def _site(self, site: Site) -> dict[str, Any]:
+        return {
+            "id": site.site_id,
+            "name": site.name,
+            "village": site.village,
+            "subdistrict": site.subdistrict_name_th or site.subdistrict_code,
+            "district": site.district_name_th or site.district_code,
+            "district_code": site.district_code,
+            "province": site.province_name_th or site.province_code,
+            "province_code": site.province_code,
+            "lat": site.lat,
+            "lon": site.lon,
+        }
+
+    def describe(self, element: str, language: Language) -> str:
+        """``district router rtr-5001 (Ban Pa Sak)`` / a link / all APs of a site."""
+        key = (element, language)
+        found = self._described.get(key)
+        if found is None:
+            if len(self._described) >= 20_000:
+                self._described.clear()
+            found = self._described[key] = self._describe(element, language)
+        return found
+
+    def _describe(self, element: str, language: Language) -> str:
+        kind, ident = split_element(element)
+        inv = self.topology.inventory
+        if kind == "link":
+            link = inv.links.get(ident)
+            if link is None:
+                return ident
+            ends = self.topology.link_ends(ident) or (link.a_device, link.b_device)
+            return TEXT["link"][language].format(
+                id=ident, medium=link.medium.value, owner=link.owner, a=ends[0], b=ends[1])
+        if kind == "site":
+            return TEXT["all_aps"][language].format(site=ident)
+        device = inv.devices.get(ident)
+        if device is None:
+            return ident
+        role = ROLE_TEXT.get(device.role, {}).get(language, device.role.value)
+        site = inv.sites.get(device.site_id)
+        where = f" ({site.name})" if site is not None else ""
+        return f"{role} {ident}{where}"
+
+    def text(self, incident: Incident, status: Status, reason: Reason, language: Language,
+             site: Site | None) -> str:
+        t = _TEXT_BY_LANGUAGE[language]
+        head = t["resolved"] if status is Status.RESOLVED else t[
+            {Reason.FIRST: "firing", Reason.REPEAT: "repeat",
+             Reason.ESCALATE: "escalate"}.get(reason, "firing")]
+        kind_text = KIND_TEXT[incident.kind][language]
+        where = f"{site.name} ({site.site_id})" if site is not None else incident.root
+        lines = [f"{head} {kind_text}: {where}"]
+        if site is not None:
+            english = language == "en"
+            lines.append(t["place"].format(
+                village=site.village,
+                subdistrict=(site.subdistrict_name_en if english else site.subdistrict_name_th)
+                or site.subdistrict_code,
+                district=(site.district_name_en if english else site.district_name_th)
+                or site.district_code,
+                province=(site.province_name_en if english else site.province_name_th)
+                or site.province_code,
+            ))
+            link = self.map_url.format(lat=f"{site.lat:.6f}", lon=f"{site.lon:.6f}")
+            lines.append(t["coords"].format(lat=site.lat, lon=site.lon, map=link))
+        what = self.describe(incident.root, language)
+        kind, _ = split_element(incident.root)
+        device = self.topology.inventory.devices.get(incident.root.partition(":")[2])
+        upstream = kind == "link" or (
+            device is not None and device.role not in (Role.SITE_GATEWAY, Role.ACCESS_POINT))
+        lines.append((t["cause"] if upstream else t["what"]).format(cause=what, what=what))
+        lines.append(t["since"].format(since=local_time(incident.started_at)))
+        if status is Status.RESOLVED and incident.resolved_at is not None:
+            if incident.merged_into:
+                lines.append(t["merged"].format(other=incident.merged_into))
+            else:
+                lines.append(t["ended"].format(
+                    ended=local_time(incident.resolved_at),
+                    duration=duration_text(incident.resolved_at - incident.started_at,
+                                           language)))
+        impact = self.topology.impact(incident.root)
+        lines.append(t["impact"].format(sites=len(impact.sites), villages=impact.villages,
+                                        devices=len(impact.devices)))
+        if len(impact.by_district) > 1:
+            names = self._district_names(language)
+            shown = ", ".join(f"{names.get(code, code)} {count}"
+                              for code, count in impact.by_district[:10])
+            more = " ..." if len(impact.by_district) > 10 else ""
+            lines.append(t["districts"].format(list=shown + more))
+        if incident.detail:
+            lines.append(t["detail"].format(detail=incident.detail))
+        if incident.acked_by and status is not Status.RESOLVED:
+            lines.append(t["acked"].format(who=incident.acked_by))
+        lines.append(t["incident"].format(id=incident.incident_id))
+        return "\n".join(lines)
+
+    def _district_names(self, language: Language) -> dict[str, str]:
+        return self._names[language]
+
+
+def encode(payload: dict[str, Any]) -> str:
+    """Compact UTF-8 JSON (Thai kept readable)."""
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,196 @@
+"""The values alerting reasons about: elements that fail, incidents, and the sends they cause.
+
+An *element* is something that can be down: a device (``device:gw-1``), a backbone link
+(``link:L-7``) or a site whose access points are all dark while its gateway answers
+(``site:S-1``). Elements are plain strings with a prefix so that they can be dictionary keys,
+SQLite values and log fields without conversion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    DEVICE_DOWN = "device_down"
+    SITE_DOWN = "site_down"
+    LINK_DOWN = "link_down"
+    DEVICE_REBOOTED = "device_rebooted"
+    LINK_UTILISATION = "link_utilisation"
+    INTERFACE_ERRORS = "interface_errors"
+    QUIET_ACCESS_POINT = "quiet_access_point"
+    FLAPPING = "flapping"
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    MAJOR = "major"
+    MINOR = "minor"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class State(StrEnum):
+    """Where an incident is in its life.
+
+    ``pending`` incidents wait ``group_wait`` for an upstream failure to absorb them and are
+    never shown to anyone; the others are what ``pubnet alerts list`` prints.
+    """
+
+    PENDING = "pending"
+    FIRING = "firing"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+    @property
+    def is_open(self) -> bool:
+        return self is not State.RESOLVED
+
+
+class Status(StrEnum):
+    """The ``status`` field of a message."""
+
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class Reason(StrEnum):
+    """Why a message is sent."""
+
+    FIRST = "first"
+    REPEAT = "repeat"
+    ESCALATE = "escalate"
+    RESOLVED = "resolved"
+
+
+DEVICE = "device:"
+LINK = "link:"
+SITE = "site:"
+
+
+def device_element(device_id: str) -> str:
+    return DEVICE + device_id
+
+
+def link_element(link_id: str) -> str:
+    return LINK + link_id
+
+
+def site_element(site_id: str) -> str:
+    return SITE + site_id
+
+
+def split_element(element: str) -> tuple[str, str]:
+    """``("device", "gw-1")`` from ``device:gw-1``; raises ValueError on anything else."""
+    prefix, sep, ident = element.partition(":")
+    if not sep or prefix not in ("device", "link", "site") or not ident:
+        raise ValueError(f"not an element: {element!r}")
+    return prefix, ident
+
+
+@dataclass(frozen=True, slots=True)
+class RouteTimer:
+    """Per-route repeat and escalation bookkeeping of one incident."""
+
+    route: int
+    last_sent_at: float
+    escalated_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """One root cause. Updated only through :mod:`alerting.lifecycle` (pure functions)."""
+
+    incident_id: str
+    kind: Kind
+    severity: Severity
+    root: str
+    """The element that failed: ``device:...``, ``link:...`` or ``site:...``."""
+    started_at: float
+    """When the root element started failing."""
+    created_at: float
+    """When this incident was opened (``group_wait`` counts from here)."""
+    state: State = State.PENDING
+    members: frozenset[str] = frozenset()
+    """Down elements attached to this incident, the root included."""
+    announced_at: float | None = None
+    resolved_at: float | None = None
+    resolved_sent: bool = False
+    merged_into: str | None = None
+    acked_by: str | None = None
+    acked_at: float | None = None
+    ack_note: str | None = None
+    maintenance: bool = False
+    """A maintenance window covered this incident at some point: something was held back."""
+    sequence: int = 0
+    """Messages emitted so far; the next one gets ``sequence + 1``."""
+    timers: tuple[RouteTimer, ...] = ()
+    routes: tuple[int, ...] = ()
+    """Indexes of the routes that matched when the incident was first announced."""
+    detail: str = ""
+    """Extra facts for the message (the interface, the measured value)."""
+
+    @property
+    def is_open(self) -> bool:
+        return self.state.is_open
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.acked_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """A message the lifecycle decided to emit. ``route`` is None for all matched routes."""
+
+    incident_id: str
+    status: Status
+    reason: Reason
+    sequence: int
+    route: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message for one channel, as written to the outbox."""
+
+    channel: str
+    incident_id: str
+    status: Status
+    sequence: int
+    payload: str
+    """JSON text (the webhook body and MQTT payload); other channels format from it."""
+    topic_hint: tuple[str, str] = ("", "")
+    """(province_code, district_code) for topic templates."""
+
+    @property
+    def delivery_key(self) -> str:
+        return f"{self.incident_id}:{self.status.value}:{self.sequence}"
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceWindow:
+    """No message goes out for incidents in ``scope`` between ``starts_at`` and ``ends_at``."""
+
+    window_id: int
+    scope: str
+    """``province:50``, ``district:5001``, ``site:S-1`` or ``device:gw-1``."""
+    starts_at: float
+    ends_at: float
+    note: str = ""
+    created_by: str = ""
+
+    def active(self, now: float) -> bool:
+        return self.starts_at <= now < self.ends_at
+
+
+@dataclass(frozen=True, slots=True)
+class Impact:
+    """What an incident takes down, from the topology."""
+
+    devices: frozenset[str]
+    sites: frozenset[str]
+    villages: int
+    by_district: tuple[tuple[str, int], ...] = field(default=())
+    """(district code, affected site count), largest first."""

@@ -1,0 +1,160 @@
+"""Real servers for channel tests: Mosquitto on a free port, an aiosmtpd STARTTLS server."""
+
+from __future__ import annotations
+
+import datetime
+import getpass
+import ipaddress
+import os
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes] | None = None,
+              timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        with socket.socket() as sock:
+            sock.settimeout(0.2)
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def start_mosquitto(binary: str, folder: Path, port: int, *,
+                    persistence: bool = False) -> subprocess.Popen[bytes]:
+    conf = folder / "mosquitto.conf"
+    persist = (f"persistence true\npersistence_location {folder}/\n" if persistence
+               else "persistence false\n")
+    # started as root, mosquitto would switch to the "mosquitto" user and then could not
+    # write its persistence file or log into the test's folder: stay who we are.
+    conf.write_text(
+        f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous true\n"
+        f"{persist}log_dest file {folder / 'mosquitto.log'}\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port, proc)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1/localhost and its key (PEM files)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([
+            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path = folder / "cert.pem"
+    key_path = folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+@dataclass
+class MailSink:
+    """aiosmtpd handler: keeps every accepted message with its envelope."""
+
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    tls_seen: list[bool] = field(default_factory=list)
+    logins: list[str] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append({
+            "from": envelope.mail_from,
+            "to": list(envelope.rcpt_tos),
+            "content": envelope.original_content or envelope.content,
+        })
+        self.tls_seen.append(session.ssl is not None)
+        return "250 OK"
+
+
+SNMP_COMMUNITY = "pubnet-alerting"
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def snmp_answers(port: int) -> bool:
+    """Send a hand-built SNMPv2c GET of sysUpTime.0; True when any datagram comes back."""
+    community = SNMP_COMMUNITY.encode()
+    oid = bytes([0x2B, 6, 1, 2, 1, 1, 3, 0])
+    varbind = b"\x30" + bytes([len(oid) + 4]) + b"\x06" + bytes([len(oid)]) + oid + b"\x05\x00"
+    varbinds = b"\x30" + bytes([len(varbind)]) + varbind
+    pdu_body = b"\x02\x01\x01\x02\x01\x00\x02\x01\x00" + varbinds
+    pdu = b"\xa0" + bytes([len(pdu_body)]) + pdu_body
+    body = b"\x02\x01\x01\x04" + bytes([len(community)]) + community + pdu
+    message = b"\x30" + bytes([len(body)]) + body
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(0.3)
+        try:
+            sock.sendto(message, ("127.0.0.1", port))
+            sock.recvfrom(65535)
+        except OSError:
+            return False
+        return True
+
+
+def start_snmpd(binary: str, folder: Path, port: int,
+                timeout: float = 30.0) -> subprocess.Popen[bytes]:
+    """A net-snmp agent on 127.0.0.1:port (v2c, read-only), answering before this returns."""
+    folder.mkdir(parents=True, exist_ok=True)
+    conf = folder / "snmpd.conf"
+    conf.write_text(f"agentaddress udp:127.0.0.1:{port}\n"
+                    f"rocommunity {SNMP_COMMUNITY} 127.0.0.0/8\n"
+                    "syslocation Ban Thot Sop, Chiang Mai\n", encoding="utf-8")
+    env = dict(os.environ, SNMP_PERSISTENT_DIR=str(folder), MIBS="", MIBDIRS="")
+    proc = subprocess.Popen([binary, "-f", "-Lo", "-C", "-c", str(conf)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + timeout
+    while not snmp_answers(port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            raise RuntimeError(f"snmpd on port {port} did not start")
+        time.sleep(0.05)
+    return proc
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -1,0 +1,226 @@
+"""Delivery to real Mosquitto, an aiosmtpd STARTTLS server and LINE/Telegram stand-ins."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import json
+import ssl
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from tests.alerting.builders import poll_round
+from tests.alerting.conftest import HttpReceiver, StartService, alerting_config, wait_until
+from tests.alerting.servers import MailSink, self_signed, start_mosquitto
+from tests.support import free_port, require_binary
+
+LINE_TOKEN = "line-token-7d2c"
+TELEGRAM_TOKEN = "123456:tg-token-9b1e"
+SMTP_PASSWORD = "smtp-pass-55aa"
+
+
+@pytest.fixture
+def mosquitto_port(tmp_path: Path) -> Iterator[int]:
+    binary = require_binary("mosquitto")
+    port = free_port()
+    proc = start_mosquitto(binary, tmp_path, port)
+    try:
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def smtp_server(tmp_path: Path) -> Iterator[tuple[int, MailSink, Path]]:
+    cert, key = self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert), str(key))
+    sink = MailSink()
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str,
+                      auth_data: Any) -> AuthResult:
+        ok = (isinstance(auth_data, LoginPassword) and auth_data.login == b"pubnet"
+              and auth_data.password == SMTP_PASSWORD.encode())
+        if ok:
+            sink.logins.append(auth_data.login.decode())
+        return AuthResult(success=ok)
+
+    port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port, tls_context=context,
+                            require_starttls=True, authenticator=authenticator,
+                            auth_required=True, auth_require_tls=True)
+    controller.start()
+    try:
+        yield port, sink, cert
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+async def mqtt_messages(mosquitto_port: int) -> AsyncIterator[list[aiomqtt.Message]]:
+    got: list[aiomqtt.Message] = []
+    ready = asyncio.Event()
+
+    async def listen() -> None:
+        async with aiomqtt.Client("127.0.0.1", mosquitto_port, identifier="alert-test") as c:
+            await c.subscribe("pubnet/v1/alerts/#", qos=1)
+            ready.set()
+            async for message in c.messages:
+                got.append(message)
+
+    task = asyncio.create_task(listen())
+    await asyncio.wait_for(ready.wait(), timeout=15)
+    try:
+        yield got
+    finally:
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+
+async def test_every_channel_type_gets_firing_and_resolved(
+    tmp_path: Path, receiver: HttpReceiver, start_service: StartService,
+    mosquitto_port: int, mqtt_messages: list[aiomqtt.Message],
+    smtp_server: tuple[int, MailSink, Path], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    smtp_port, sink, cert = smtp_server
+    monkeypatch.setenv("LINE_TOKEN", LINE_TOKEN)
+    monkeypatch.setenv("SMTP_PASSWORD", SMTP_PASSWORD)
+    config = alerting_config(
+        tmp_path,
+        routes=[
+            {"match": {"district": ["5002"]},
+             "channels": ["techs-app", "manager-mail", "line-north", "tg-north"],
+             "language": "th"},
+        ],
+        channels={
+            "techs-app": {"type": "mqtt"},
+            "manager-mail": {"type": "email", "to": ["manager@example.org"],
+                             "from": "pubnet@example.org",
+                             "smtp": {"host": "127.0.0.1", "port": smtp_port,
+                                      "username": "pubnet", "password": "${SMTP_PASSWORD}",
+                                      "ca_file": str(cert)}},
+            "line-north": {"type": "line", "token": "${LINE_TOKEN}", "to": "Ugroup123",
+                           "base_url": receiver.base + "/line"},
+            "tg-north": {"type": "telegram", "token": TELEGRAM_TOKEN, "chat_id": -1001234,
+                         "base_url": receiver.base + "/tg"},
+        },
+    )
+    config = config.model_copy(update={"mqtt": config.mqtt.model_validate(
+        {"url": f"mqtt://127.0.0.1:{mosquitto_port}"})})
+    run = await start_service(config)
+    ts = 9000.0
+    for _ in range(3):
+        ts += 1
+        poll_round(run.store, ("S-4-gw",), False, ts)
+
+    def counts() -> tuple[int, int, int, int]:
+        return (len(mqtt_messages), len(sink.messages),
+                len(receiver.on("/line/v2/bot/message/push")),
+                len(receiver.on(f"/tg/bot{TELEGRAM_TOKEN}/sendMessage")))
+
+    await wait_until(lambda: counts() == (1, 1, 1, 1), within=30, what="firing everywhere")
+    # MQTT: topic per province/district, the payload is the JSON interface
+    message = mqtt_messages[0]
+    assert str(message.topic) == "pubnet/v1/alerts/50/5002"
+    assert message.qos == 1
+    assert isinstance(message.payload, bytes | bytearray)
+    payload = json.loads(message.payload)
+    assert payload["status"] == "firing" and payload["root_device"] == "S-4-gw"
+    assert payload["sites"][0]["village"] == "บ้านทดสอบ หมู่ 4"
+    # e-mail went over STARTTLS with login, Thai subject and body intact
+    assert sink.tls_seen == [True] and sink.logins == ["pubnet"]
+    mail = email.message_from_bytes(sink.messages[0]["content"], policy=email.policy.default)
+    assert mail["X-Pubnet-Delivery"] == f"{payload['incident_id']}:firing:1"
+    assert "ไซต์ใช้งานไม่ได้" in str(mail["Subject"])
+    body = mail.get_body(preferencelist=("plain",))
+    assert body is not None and "จอมทอง" in body.get_content()
+    # LINE push: bearer token, retry key, text message to the configured target
+    line = receiver.on("/line/v2/bot/message/push")[0]
+    assert line.headers["Authorization"] == f"Bearer {LINE_TOKEN}"
+    assert line.headers["X-Line-Retry-Key"]
+    line_body = line.json
+    assert line_body["to"] == "Ugroup123"
+    assert line_body["messages"][0]["type"] == "text"
+    assert payload["incident_id"] in line_body["messages"][0]["text"]
+    # Telegram sendMessage with the chat id
+    tg = receiver.on(f"/tg/bot{TELEGRAM_TOKEN}/sendMessage")[0].json
+    assert tg["chat_id"] == "-1001234" and "แจ้งเหตุ" in tg["text"]
+
+    ts += 1
+    poll_round(run.store, ("S-4-gw",), True, ts)
+    await wait_until(lambda: counts() == (2, 2, 2, 2), within=30, what="resolved everywhere")
+    assert json.loads(mqtt_messages[1].payload)["status"] == "resolved"  # type: ignore[arg-type]
+    assert "แก้ไขแล้ว" in receiver.on("/line/v2/bot/message/push")[1].json[
+        "messages"][0]["text"]
+
+
+async def test_mqtt_broker_down_then_up_gets_messages_in_order(
+    tmp_path: Path, start_service: StartService,
+) -> None:
+    binary = require_binary("mosquitto")
+    port = free_port()
+    folder = tmp_path / "broker"
+    folder.mkdir()
+
+    async def reader(collect: list[Any] | None, until: int = 0) -> None:
+        """A technician's app: persistent session, so messages wait while it is away."""
+        async with aiomqtt.Client("127.0.0.1", port, identifier="techs-app",
+                                  clean_session=False) as c:
+            await c.subscribe("pubnet/v1/alerts/#", qos=1)
+            if collect is None:
+                return
+            async for message in c.messages:
+                collect.append(json.loads(message.payload))  # type: ignore[arg-type]
+                if len(collect) >= until:
+                    return
+
+    proc = start_mosquitto(binary, folder, port, persistence=True)
+    await reader(None)
+    proc.terminate()
+    proc.wait(timeout=10)
+
+    config = alerting_config(tmp_path, routes=[{"match": {}, "channels": ["app"]}],
+                             channels={"app": {"type": "mqtt"}})
+    config = config.model_copy(update={"mqtt": config.mqtt.model_validate(
+        {"url": f"mqtt://127.0.0.1:{port}"})})
+    run = await start_service(config)
+    ts = 9500.0
+    for gateway in ("S-1-gw", "S-3-gw", "S-4-gw"):
+        for _ in range(3):
+            ts += 1
+            poll_round(run.store, (gateway,), False, ts)
+        await wait_until(lambda g=gateway: any(  # type: ignore[misc]
+            i.root == f"device:{g}" and i.announced_at for i in run.service.incidents()),
+            what="announced while the broker is down")
+    delivery = run.service.delivery
+    assert delivery is not None
+    await wait_until(lambda: delivery.stats["app"].failures > 0, what="failed attempts")
+    assert delivery.stats["app"].delivered == 0
+
+    proc = start_mosquitto(binary, folder, port, persistence=True)
+    try:
+        await wait_until(lambda: delivery.stats["app"].delivered == 3, within=30,
+                         what="broker accepted all three")
+        got: list[Any] = []
+        await asyncio.wait_for(reader(got, until=3), timeout=30)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert [g["root_device"] for g in got] == ["S-1-gw", "S-3-gw", "S-4-gw"]
+    assert len({g["incident_id"] for g in got}) == 3

@@ -1,0 +1,177 @@
+"""Detection trackers: attempts, flapping, sustained thresholds, reboots, quiet APs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from alerting.detect import (
+    SYSUPTIME_WRAP,
+    AttemptCounter,
+    FlapTracker,
+    Sustained,
+    Transition,
+    opening_start,
+    uptime_reset,
+)
+from alerting.model import Kind
+from alerting.readings import ReadingWatch
+from pubnet.config import ThresholdSettings
+from pubnet.model import Observation, Source
+from tests.alerting.builders import district_inventory
+
+
+@given(st.integers(1, 6), st.lists(st.booleans(), max_size=40))
+def test_down_exactly_after_n_consecutive_failures(down_after: int, results: list[bool]) -> None:
+    counter = AttemptCounter(down_after)
+    down = False
+    run = 0
+    for n, ok in enumerate(results):
+        got = counter.attempt("d", ok, float(n))
+        run = 0 if ok else run + 1
+        if not down and run >= down_after:
+            assert got is Transition.DOWN
+            down = True
+        elif down and ok:
+            assert got is Transition.UP
+            down = False
+        else:
+            assert got is None
+        assert counter.is_down("d") == down
+
+
+def test_same_attempt_seen_twice_counts_once() -> None:
+    counter = AttemptCounter(2)
+    assert counter.attempt("d", False, 10.0) is None
+    assert counter.attempt("d", False, 10.0) is None  # same poll, seen as observation
+    assert counter.failures("d") == 1
+    assert counter.attempt("d", False, 11.0) is Transition.DOWN
+    assert counter.attempt("d", False, 9.0) is None  # late, older attempt
+
+
+def test_immediate_attempt_confirms_at_once() -> None:
+    counter = AttemptCounter(5)
+    assert counter.attempt("m", False, 1.0, immediate=True) is Transition.DOWN
+
+
+def test_flapping_starts_above_limit_and_ends_after_quiet_window() -> None:
+    flaps = FlapTracker(limit=3, window=60.0)
+    assert [flaps.change("x", t) for t in (0.0, 10.0, 20.0)] == [None, None, None]
+    assert flaps.change("x", 30.0) is Transition.DOWN
+    assert flaps.change("x", 35.0) is None  # once
+    assert flaps.expire(90.0) == []  # last change 55 s ago
+    assert flaps.expire(95.1) == ["x"]
+    assert not flaps.is_flapping("x")
+
+
+def test_slow_changes_never_flap() -> None:
+    flaps = FlapTracker(limit=3, window=60.0)
+    assert all(flaps.change("x", t * 30.0) is None for t in range(20))
+
+
+def test_sustained_needs_duration_and_clears_once() -> None:
+    hold = Sustained(100.0)
+    assert hold.update("k", True, 0.0) is None
+    assert hold.update("k", True, 99.0) is None
+    assert hold.update("k", True, 100.0) is Transition.DOWN
+    assert hold.update("k", True, 150.0) is None
+    assert hold.update("k", False, 160.0) is Transition.UP
+    assert hold.update("k", False, 170.0) is None
+    assert hold.update("k", True, 180.0) is None  # starts over
+
+
+@pytest.mark.parametrize(
+    ("previous", "current", "reset"),
+    [(None, 5.0, False), (100.0, 160.0, False), (86400.0, 30.0, True),
+     (SYSUPTIME_WRAP - 10, 50.0, False)],
+    ids=["first", "growing", "reboot", "sysuptime-wrap"],
+)
+def test_uptime_reset(previous: float | None, current: float, reset: bool) -> None:
+    assert uptime_reset(previous, current) is reset
+
+
+def bangkok(hour: int, minute: int = 0) -> float:
+    # 2026-11-26 hh:mm in Thailand is hh-7 UTC
+    return datetime(2026, 11, 26, hour, minute, tzinfo=UTC).timestamp() - 7 * 3600
+
+
+def test_opening_hours_are_thailand_time() -> None:
+    assert opening_start(bangkok(7, 59), (8, 20)) is None
+    assert opening_start(bangkok(12), (8, 20)) == bangkok(8)
+    assert opening_start(bangkok(20), (8, 20)) is None
+
+
+def watch(**settings: float) -> ReadingWatch:
+    return ReadingWatch(district_inventory(), ThresholdSettings.model_validate(settings))
+
+
+def obs(device: str, metric: str, value: float, ts: float, ifname: str | None = None) -> (
+    Observation
+):
+    labels = (("ifname", ifname),) if ifname else ()
+    return Observation(device, metric, value, ts, Source.SNMP, labels)
+
+
+def test_link_utilisation_above_threshold_for_duration() -> None:
+    w = watch(utilisation=0.8, utilisation_for=120)
+    # ln-S-4-gw: 100 Mbit/s, watched on da-5002 ge-0/0/1
+    metric = "pubnet_interface_transmit_bytes_total"
+    events = []
+    total = 0.0
+    for minute in range(6):
+        events += w.observe(obs("da-5002", metric, total, minute * 60.0, "ge-0/0/1"),
+                            recently_down=False)
+        total += 90e6 / 8 * 60  # 90 Mbit/s
+    assert [(e.kind, e.transition, e.element) for e in events] == [
+        (Kind.LINK_UTILISATION, Transition.DOWN, "link:ln-S-4-gw")]
+    assert "90%" in events[0].detail
+    cleared = w.observe(obs("da-5002", metric, total + 1e6, 400.0, "ge-0/0/1"),
+                        recently_down=False)
+    assert [e.transition for e in cleared] == [Transition.UP]
+
+
+def test_interface_errors_and_unwatched_interfaces() -> None:
+    w = watch(errors_per_second=2, errors_for=60)
+    metric = "pubnet_interface_receive_errors_total"
+    got = []
+    for n in range(4):
+        got += w.observe(obs("da-5002", metric, n * 300.0, n * 60.0, "ge-0/0/1"),
+                         recently_down=False)
+        got += w.observe(obs("da-5002", metric, n * 300.0, n * 60.0, "ge-9/9/9"),
+                         recently_down=False)
+    assert [(e.kind, e.element) for e in got] == [(Kind.INTERFACE_ERRORS, "link:ln-S-4-gw")]
+
+
+def test_quiet_access_point_only_in_opening_hours() -> None:
+    w = watch(quiet_after=3600, opening_hours=(8, 20))
+    got = []
+    for hour in range(4, 12):
+        got += w.observe(obs("S-2-ap1", "pubnet_ap_clients", 0.0, bangkok(hour)),
+                         recently_down=False)
+    # zero since 04:00, but only the hours from 08:00 count: raised at 09:00
+    assert [(e.kind, e.ts) for e in got] == [(Kind.QUIET_ACCESS_POINT, bangkok(9))]
+    back = w.observe(obs("S-2-ap1", "pubnet_ap_clients", 3.0, bangkok(12)), recently_down=False)
+    assert [e.transition for e in back] == [Transition.UP]
+
+
+def test_reboot_after_outage_is_not_reported() -> None:
+    w = watch()
+    w.observe(obs("S-3-gw", "pubnet_device_uptime_seconds", 5000.0, 0.0), recently_down=False)
+    assert w.observe(obs("S-3-gw", "pubnet_device_uptime_seconds", 10.0, 60.0),
+                     recently_down=True) == []
+    w.observe(obs("S-3-gw", "pubnet_device_uptime_seconds", 5000.0, 120.0), recently_down=False)
+    rebooted = w.observe(obs("S-3-gw", "pubnet_device_uptime_seconds", 3.0, 180.0),
+                         recently_down=False)
+    assert [e.kind for e in rebooted] == [Kind.DEVICE_REBOOTED]
+
+
+def test_link_state_changes_reported_once() -> None:
+    w = watch()
+    events = w.link_state(obs("da-5002", "pubnet_interface_oper_up", 0.0, 1.0, "ge-0/0/1"))
+    assert [(e.link_id, e.down) for e in events] == [("ln-S-4-gw", True)]
+    assert w.link_state(obs("da-5002", "pubnet_interface_oper_up", 0.0, 2.0, "ge-0/0/1")) == []
+    up = w.link_state(obs("da-5002", "pubnet_interface_oper_up", 1.0, 3.0, "ge-0/0/1"))
+    assert [(e.link_id, e.down) for e in up] == [("ln-S-4-gw", False)]
