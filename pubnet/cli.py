@@ -95,8 +95,9 @@ def _build_parser() -> argparse.ArgumentParser:
     poll.add_argument("--config", type=Path, required=True, help="pubnet.yaml (credentials)")
     poll.add_argument("--inventory", type=Path, help="inventory folder or YAML file "
                       "(overrides the config's inventory)")
-    poll.add_argument("--device", action="append", default=None, metavar="ID",
-                      help="poll only this device (repeatable; default: every SNMP device)")
+    poll.add_argument("--device", action="extend", nargs="+", default=None, metavar="ID",
+                      help="poll only these devices (--device a b, or repeat the flag; "
+                      "default: every SNMP device)")
     poll.add_argument("--once", action="store_true", required=True,
                       help="one polling round, then exit (the only mode)")
     poll.add_argument("--format", choices=["jsonl", "prom"], default="jsonl")
@@ -105,6 +106,9 @@ def _build_parser() -> argparse.ArgumentParser:
     from alerting.cli import register as register_alerting
 
     register_alerting(commands)  # alerts list|ack|export-rules, maintenance add|list
+    from pubnet.demo import register as register_demo
+
+    register_demo(commands)  # demo: a fibre cut on a simulated fleet, end to end
     return parser
 
 

@@ -40,7 +40,7 @@ def icmp_devices(inventory: Inventory) -> list[Device]:
 def up_labels(inventory: Inventory, device: Device) -> Labels:
     """The ``pubnet_device_up`` labels, the same ones the SNMP poller uses."""
     site = inventory.sites.get(device.site_id)
-    province = (site.province_name_en or site.province_code) if site is not None else ""
+    province = site.province_code if site is not None else ""
     return (("site", device.site_id), ("role", str(device.role)), ("province", province))
 
 

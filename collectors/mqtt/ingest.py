@@ -83,7 +83,7 @@ class _Tracked:
         self.device_id = device.device_id
         self.site_id = device.site_id
         # The same province label value as the SNMP collector's pubnet_device_up.
-        province = (site.province_name_en or site.province_code) if site is not None else ""
+        province = site.province_code if site is not None else ""
         self.up_labels: Labels = (
             (names.LABEL_SITE, device.site_id),
             (names.LABEL_ROLE, device.role.value),

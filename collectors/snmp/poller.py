@@ -59,8 +59,8 @@ def device_labels(inventory: Inventory, device: Device) -> tuple[Labels, Labels]
     site = inventory.sites.get(device.site_id)
     province = district = ""
     if site is not None:
-        province = site.province_name_en or site.province_code
-        district = site.district_name_en or site.district_code
+        province = site.province_code
+        district = site.district_code
     up = (("site", device.site_id), ("role", str(device.role)), ("province", province))
     info = (("site", device.site_id), ("role", str(device.role)),
             ("profile", device.profile), ("province", province), ("district", district))

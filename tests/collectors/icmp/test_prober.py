@@ -48,7 +48,7 @@ async def test_real_ping_to_localhost_is_up() -> None:
     rtt = store.latest("cpe-1", "pubnet_probe_rtt_seconds")
     loss = store.latest("cpe-1", "pubnet_probe_loss_ratio")
     up = store.latest("cpe-1", "pubnet_device_up",
-                      (("site", "site-1"), ("role", "access_point"), ("province", "Khon Kaen")))
+                      (("site", "site-1"), ("role", "access_point"), ("province", "40")))
     assert rtt is not None and 0 < rtt.value < 0.3 and rtt.source is Source.ICMP
     assert loss is not None and loss.value == 0.0
     assert up is not None and up.value == 1.0

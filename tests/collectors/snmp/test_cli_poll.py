@@ -53,7 +53,7 @@ def test_jsonl_all_answered(tmp_path: Path, snmpd_agent: Agent,
     for record in records:
         assert set(record) == {"device", "metric", "labels", "value", "ts"}
     up = {r["device"]: r for r in records if r["metric"] == "pubnet_device_up"}
-    assert up["gw-1"]["value"] == 1 and up["gw-1"]["labels"]["province"] == "Chanthaburi"
+    assert up["gw-1"]["value"] == 1 and up["gw-1"]["labels"]["province"] == "22"
     info = [r for r in records if r["metric"] == "pubnet_device_info" and r["device"] == "ap-1"]
     assert info[0]["labels"]["profile"] == "auto"
     # auto chose `router` for net-snmp's sysObjectID: host metrics are there
