@@ -154,7 +154,7 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     import yaml
 
-    dumped = config.model_dump(mode="json", exclude={"source"})
+    dumped = config.model_dump(mode="json", exclude={"source"}, by_alias=True)
     print(yaml.safe_dump(dumped, allow_unicode=True, sort_keys=False), end="")
     return EXIT_OK
 

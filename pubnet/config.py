@@ -693,7 +693,8 @@ class Config(_Model):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     """The broker; the embedded one when ``mqtt.url`` is absent."""
     alerting: AlertingConfig | None = None
-    """Off when absent."""
+    """On by default (incidents recorded in SQLite next to the config, no channels until
+    routes are configured); ``alerting: null`` turns it off."""
     prometheus: PrometheusConfig | None = Field(default_factory=PrometheusConfig)
     """The /metrics endpoint; on by default, ``prometheus: null`` turns it off."""
     influxdb: InfluxConfig | None = None
@@ -703,6 +704,15 @@ class Config(_Model):
     icmp: IcmpConfig = Field(default_factory=IcmpConfig)
     source: Path | None = Field(default=None, exclude=True)
     """The file this config came from (not a key in the file)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _alerting_on_by_default(cls, data: object) -> object:
+        """A missing ``alerting`` section means the defaults, validated like a written one
+        so that its database path is relative to the config file."""
+        if isinstance(data, dict) and "alerting" not in data:
+            return {**data, "alerting": {}}
+        return data
 
     @field_validator("credentials")
     @classmethod

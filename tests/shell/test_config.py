@@ -16,6 +16,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "pubnet.example.yaml"
 SECRETS = {
     "SNMP_COMMUNITY": "c0mmunity-SECRET",
     "SNMP_AUTH_KEY": "auth-key-SECRET-1234",
+    "WEBHOOK_SECRET": "webhook-SECRET-9999",
 }
 
 
