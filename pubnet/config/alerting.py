@@ -1,0 +1,170 @@
+"""The alerting section: detection thresholds, routes and the channels technicians use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from pubnet.config.types import Duration, RelPath, Secret, Section
+
+AlertSeverity = Literal["critical", "major", "minor", "warning", "info"]
+AlertKind = Literal[
+    "device_down", "site_down", "link_down", "device_rebooted", "link_utilisation",
+    "interface_errors", "quiet_access_point", "flapping",
+]
+
+
+class AlertRouteMatch(Section):
+    """Which incidents a route takes; an absent key matches everything (``{}`` = all)."""
+
+    province: list[str] | None = None
+    district: list[str] | None = None
+    severity: list[AlertSeverity] | None = None
+    kind: list[AlertKind] | None = None
+
+    @field_validator("province", "district", mode="before")
+    @classmethod
+    def _codes_as_text(cls, value: object) -> object:
+        if isinstance(value, str | int):
+            value = [value]
+        if isinstance(value, list):
+            return [str(v) for v in value]
+        return value
+
+
+class AlertRoute(Section):
+    match: AlertRouteMatch = Field(default_factory=AlertRouteMatch)
+    channels: list[str] = Field(min_length=1)
+    repeat: Duration | None = None
+    """Send the firing message again at this interval while nobody acknowledges it."""
+    escalate_after: Duration | None = None
+    escalate_to: list[str] = Field(default_factory=list)
+    language: Literal["th", "en"] = "th"
+
+    @model_validator(mode="after")
+    def _escalation_pair(self) -> AlertRoute:
+        if self.escalate_after is not None and not self.escalate_to:
+            raise ValueError("escalate_after needs escalate_to")
+        if self.escalate_to and self.escalate_after is None:
+            raise ValueError("escalate_to needs escalate_after")
+        if self.repeat is not None and self.repeat <= 0:
+            raise ValueError("repeat must be greater than zero")
+        return self
+
+
+class WebhookChannel(Section):
+    type: Literal["webhook"]
+    url: str
+    secret: Secret | None = None
+    timeout: Duration = 10.0
+
+
+class MqttChannel(Section):
+    """Publishes to the broker of the ``mqtt:`` section."""
+
+    type: Literal["mqtt"]
+    topic: str = "pubnet/v1/alerts/{province_code}/{district_code}"
+    qos: Literal[0, 1, 2] = 1
+    timeout: Duration = 10.0
+
+
+class SmtpSettings(Section):
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    username: str | None = None
+    password: Secret | None = None
+    starttls: bool = True
+    ca_file: RelPath | None = None
+    """Trust this CA bundle instead of the system store (for a private mail relay)."""
+    timeout: Duration = 30.0
+
+
+class EmailChannel(Section):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    type: Literal["email"]
+    to: list[str] = Field(min_length=1)
+    sender: str = Field(default="pubnet@localhost", alias="from")
+    smtp: SmtpSettings
+
+
+class LineChannel(Section):
+    type: Literal["line"]
+    token: Secret
+    to: str
+    base_url: str = "https://api.line.me"
+    timeout: Duration = 10.0
+
+
+class TelegramChannel(Section):
+    type: Literal["telegram"]
+    token: Secret
+    chat_id: str
+    base_url: str = "https://api.telegram.org"
+    timeout: Duration = 10.0
+
+    @field_validator("chat_id", mode="before")
+    @classmethod
+    def _chat_as_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) else value
+
+
+AlertChannel = Annotated[
+    WebhookChannel | MqttChannel | EmailChannel | LineChannel | TelegramChannel,
+    Field(discriminator="type"),
+]
+
+
+class FlappingSettings(Section):
+    changes: int = Field(default=6, ge=2)
+    """More than this many up/down changes within ``window`` make one flapping incident."""
+    window: Duration = 600.0
+
+
+class ThresholdSettings(Section):
+    utilisation: float = Field(default=0.9, gt=0, le=1)
+    """Fraction of a link's capacity (either direction)."""
+    utilisation_for: Duration = 900.0
+    errors_per_second: float = Field(default=1.0, gt=0)
+    errors_for: Duration = 600.0
+    quiet_after: Duration = 7200.0
+    """An access point with zero clients for this long during opening hours is a quiet fault."""
+    opening_hours: tuple[int, int] = (8, 20)
+    """Local hours [start, end) in Asia/Bangkok when a village hotspot should have users."""
+    reboot_clear: Duration = 900.0
+
+
+class DeliverySettings(Section):
+    initial_backoff: Duration = 1.0
+    max_backoff: Duration = 300.0
+
+
+class AlertingConfig(Section):
+    database: RelPath = Field(default=Path("pubnet.db"), validate_default=True)
+    down_after: int = Field(default=3, ge=1, le=100)
+    tick: Duration = 1.0
+    group_wait: Duration = 20.0
+    """How long a new incident waits for its upstream to be confirmed down before sending."""
+    sites_in_payload: int = Field(default=50, ge=1)
+    map_url: str = "https://www.google.com/maps?q={lat},{lon}"
+    flapping: FlappingSettings = Field(default_factory=FlappingSettings)
+    thresholds: ThresholdSettings = Field(default_factory=ThresholdSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    routes: list[AlertRoute] = Field(default_factory=list)
+    channels: dict[str, AlertChannel] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _routes_name_channels(self) -> AlertingConfig:
+        for index, route in enumerate(self.routes):
+            for name in (*route.channels, *route.escalate_to):
+                if name not in self.channels:
+                    raise ValueError(f"routes[{index}] names unknown channel {name!r}")
+        return self

@@ -1,0 +1,74 @@
+"""The whole ``pubnet.yaml``: one field per section, each section in its own module.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import (
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from pubnet.config.alerting import AlertingConfig
+from pubnet.config.collectors import IcmpConfig, SnmpConfig, TrapsConfig
+from pubnet.config.credentials import Credential
+from pubnet.config.exporters import InfluxConfig, PrometheusConfig
+from pubnet.config.mqtt import MqttConfig
+from pubnet.config.types import RelPath, Section
+
+
+class LoggingConfig(Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["kv", "json"] = "kv"
+
+
+class Config(Section):
+    """The whole ``pubnet.yaml``. Absent sections take their defaults or are off."""
+
+    inventory: RelPath | None = None
+    credentials: dict[str, Credential] = Field(default_factory=dict)
+    snmp: SnmpConfig = Field(default_factory=SnmpConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    """The broker; the embedded one when ``mqtt.url`` is absent."""
+    alerting: AlertingConfig | None = None
+    """On by default (incidents recorded in SQLite next to the config, no channels until
+    routes are configured); ``alerting: null`` turns it off."""
+    prometheus: PrometheusConfig | None = Field(default_factory=PrometheusConfig)
+    """The /metrics endpoint; on by default, ``prometheus: null`` turns it off."""
+    influxdb: InfluxConfig | None = None
+    """Off when absent."""
+    traps: TrapsConfig | None = None
+    """The trap receiver; off when absent."""
+    icmp: IcmpConfig = Field(default_factory=IcmpConfig)
+    source: Path | None = Field(default=None, exclude=True)
+    """The file this config came from (not a key in the file)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _alerting_on_by_default(cls, data: object) -> object:
+        """A missing ``alerting`` section means the defaults, validated like a written one
+        so that its database path is relative to the config file."""
+        if isinstance(data, dict) and "alerting" not in data:
+            return {**data, "alerting": {}}
+        return data
+
+    @field_validator("credentials")
+    @classmethod
+    def _credential_names(cls, value: dict[str, Credential]) -> dict[str, Credential]:
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
+                raise ValueError(f"credential name {name!r} may only use letters, digits, _ . -")
+        return value
+
+    @model_validator(mode="after")
+    def _trap_credentials_exist(self) -> Config:
+        if self.traps is not None:
+            for name in self.traps.credentials:
+                if name not in self.credentials:
+                    raise ValueError(f"traps.credentials: unknown credential {name!r}")
+        return self
