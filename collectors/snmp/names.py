@@ -48,6 +48,11 @@ SNMP_DROPPED_PACKETS: Final = "pubnet_snmp_dropped_packets_total"
 """counter; label reason (decode, unknown_request_id, unexpected_address, ...)."""
 SNMP_REQUESTS: Final = "pubnet_snmp_requests_total"
 SNMP_RETRIES: Final = "pubnet_snmp_retries_total"
+POLLS_IN_FLIGHT: Final = "pubnet_polls_in_flight"
+"""gauge: devices being polled right now (bounded by ``snmp.max_in_flight``)."""
+POLL_LAG: Final = "pubnet_poll_lag_seconds"
+"""gauge: how far the most overdue scheduled poll is behind its due time; a poller that
+keeps up stays near 0, one that cannot shows it here before devices show gaps."""
 COLLECTOR_DEVICE: Final = "pubnet"
 """The ``device`` value under which the collector's own metrics are stored."""
 

@@ -220,12 +220,16 @@ class SnmpPoller:
         self.runs = {d.device_id: self.poller.prepare(d) for d in self.devices}
         self.polls = 0
         self._logged_drops: set[str] = set()
+        self._heap: list[tuple[float, int, str]] = []
+        """Next due time (event-loop clock) per device; read by :meth:`_publish_stats`."""
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
         """Poll until cancelled; on cancellation let in-flight polls finish, then return."""
         loop = asyncio.get_running_loop()
         start = loop.time()
-        heap: list[tuple[float, int, str]] = []
+        heap = self._heap
+        heap.clear()
         ids = list(self.runs)
         for seq, (dev, offset) in enumerate(zip(ids, first_offsets(
                 len(ids), self.snmp.interval), strict=True)):
@@ -233,7 +237,7 @@ class SnmpPoller:
         heapq.heapify(heap)
         wake = asyncio.Event()
         slots = asyncio.Semaphore(self.snmp.max_in_flight)
-        in_flight: set[asyncio.Task[None]] = set()
+        in_flight = self._in_flight
         seq = len(heap)
 
         async def one(dev: str, due: float) -> None:
@@ -316,9 +320,15 @@ class SnmpPoller:
         stats = self.poller.stats
         ts = time.time()
         dev = names.COLLECTOR_DEVICE
+        lag = 0.0
+        if self._heap:
+            lag = max(0.0, asyncio.get_running_loop().time() - self._heap[0][0])
         obs = [
             Observation(dev, names.SNMP_REQUESTS, float(stats.requests), ts, Source.INTERNAL),
             Observation(dev, names.SNMP_RETRIES, float(stats.retries), ts, Source.INTERNAL),
+            Observation(dev, names.POLLS_IN_FLIGHT, float(len(self._in_flight)), ts,
+                        Source.INTERNAL),
+            Observation(dev, names.POLL_LAG, lag, ts, Source.INTERNAL),
         ]
         for reason, count in stats.dropped.items():
             if reason not in self._logged_drops:

@@ -250,3 +250,29 @@ async def test_access_point_profile_reads_unifi_and_mikrotik_tables() -> None:
     assert got[("pubnet_ap_clients", (("radio", "7"), ("vap", "village")))] == 9
     assert got[("pubnet_ap_radio_noise_dbm", (("radio", "7"), ("vap", "village")))] == -95
     assert got[("pubnet_ap_radio_frequency_mhz", (("radio", "7"), ("vap", "village")))] == 2437
+
+
+async def test_overloaded_poller_reports_lag_and_in_flight() -> None:
+    """A poller that cannot keep up says so in pubnet_poll_lag_seconds before devices show
+    gaps: 10 devices every 0.2 s, one at a time, 50 ms each, is 2.5× too much work."""
+    inventory = make_inventory([(f"d{i}", "127.0.0.1", 1000 + i, "v2", "if-mib")
+                                for i in range(10)])
+    config = make_config({"interval": "0.2s", "max_in_flight": 1})
+    store = StateStore()
+
+    class Slow(ScriptedClient):
+        async def get(self, oids: Sequence[str]) -> dict[str, Value]:
+            await asyncio.sleep(0.05)
+            return await super().get(oids)
+
+    def factory(target: SnmpTarget, stats: PacketStats) -> Slow:
+        return Slow(agent_state(100, 5, 5))
+
+    poller = SnmpPoller(config, inventory, store, client_factory=factory)
+    async with running(poller):
+        await wait_for(lambda: poller.polls >= 20, 30, "20 polls")
+        poller._publish_stats()
+        lag = store.latest("pubnet", "pubnet_poll_lag_seconds")
+        in_flight = store.latest("pubnet", "pubnet_polls_in_flight")
+    assert lag is not None and lag.value > 0.2
+    assert in_flight is not None and in_flight.value in (0.0, 1.0)
