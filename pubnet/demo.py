@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import ipaddress
 import json
 import logging
 import socket
@@ -47,6 +48,7 @@ log = logging.getLogger("pubnet.demo")
 
 EXIT_OK = 0
 EXIT_FAILED = 1
+EXIT_INTERRUPTED = 130
 
 DEMO_NETWORK = "127.77.0.0"
 """Where the simulated devices listen (127.77.x.y): away from 127.0.0.1 and the simulator's
@@ -85,7 +87,8 @@ class Timing:
     District routers are polled three times as often as the rest so that a cut router is
     confirmed down before the sites behind it; ``group_wait`` is longer than one interval
     so that, when the fibre comes back, the gateways answer their next poll before their
-    own incidents would fire.
+    own incidents would fire (``snmp.max_backoff`` = one interval keeps a failed device's
+    next poll that close).
     """
 
     interval: float
@@ -175,6 +178,16 @@ def _redact_logs(config: Config) -> None:
 
     for handler in logging.getLogger().handlers:
         handler.addFilter(SecretRedactor(secret_values(config)))
+
+
+class _FirstContactFilter(logging.Filter):
+    """Drops the poller's "device up ... previous=none" line, logged once per device at start:
+    a thousand of them would scroll the scenario away; recoveries are still logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        return not (isinstance(record.msg, str) and record.msg.startswith("device up")
+                    and isinstance(args, tuple) and args and args[-1] == "none")
 
 
 # -- the technician's phone: a webhook receiver ----------------------------------------------
@@ -306,8 +319,16 @@ class Scenario:
 
     async def warm_up(self) -> None:
         store, devices = self.ctx.store, self.fleet.devices
-        await _until_store(store, lambda: all(store.status(d) is not None for d in devices),
-                           3 * self.timing.interval + 15, "first poll of every device")
+
+        self.say(f"polling {len(devices):,} devices, the first round takes about "
+                 f"{self.timing.interval:g} s ...")
+
+        def all_polled() -> bool:  # cheap count first: this runs after every status change
+            return len(store.statuses()) >= len(devices) and all(
+                store.status(d) is not None for d in devices)
+
+        await _until_store(store, all_polled, 3 * self.timing.interval + 15,
+                           "first poll of every device")
         await asyncio.sleep(self.timing.router_interval)
 
     async def fleet_summary(self) -> None:
@@ -315,8 +336,10 @@ class Scenario:
         sites_up = self.sites_up()
         inv = self.ctx.inventory
         provinces = len({s.province_code for s in inv.sites.values()})
-        self.say(f"fleet: {len(inv.devices):,} devices answering SNMP on {DEMO_NETWORK}/16 "
-                 f"({up:,} up, {down:,} down)")
+        hosts = sorted((d.host for d in self.fleet.devices.values()), key=ipaddress.ip_address)
+        port = next(iter(self.fleet.devices.values())).port
+        self.say(f"fleet: {len(inv.devices):,} devices answering SNMP, each on its own address "
+                 f"({hosts[0]} .. {hosts[-1]}, UDP {port}): {up:,} up, {down:,} down")
         self.say(f"sites: {sites_up:,} of {len(inv.sites):,} up, in {provinces} provinces; "
                  f"{self.ctx.store.series_count():,} series in the state store")
         samples, size = await self.scrape()
@@ -461,8 +484,8 @@ class Scenario:
                  f"of {len(self.ctx.inventory.sites):,}")
         announced = len(await self.announced_roots())
         absorbed = self.alerting.stats.incidents_opened - announced
-        self.say(f"alerting: {announced} incident(s) announced ({absorbed} pending one(s) "
-                 f"absorbed by the root cause), {messages} webhook message(s) received, "
+        self.say(f"alerting: {announced} incident(s) announced ({absorbed} more held in "
+                 f"group wait and never sent), {messages} webhook message(s) received, "
                  f"{self.inbox.rejected} rejected")
         self.say(f"simulator: {self.fleet.agent.stats.requests:,} SNMP requests answered, "
                  f"{self.fleet.traps_sent} traps sent; "
@@ -494,8 +517,9 @@ class Scenario:
         site = self.ctx.inventory.sites.get(self.ctx.inventory.devices[device].site_id)
         if site is None:
             return "no site"
-        return (f"district {site.district_name_en} {site.district_code}, "
-                f"province {site.province_name_en}")
+        return (f"district {site.district_name_th} {site.district_name_en} "
+                f"({site.district_code}), province {site.province_name_th} "
+                f"{site.province_name_en}")
 
     async def scrape(self) -> tuple[int, int]:
         """Fetch /metrics as Prometheus would: (samples, bytes)."""
@@ -597,12 +621,15 @@ async def _run(scenario: Scenario, built: list[Component], duration: float,
                       file=out, flush=True)
                 await asyncio.wait({runner, stopped}, return_when=asyncio.FIRST_COMPLETED)
         elif runner in done:
-            print("pubnet demo: a component stopped; see the log above", file=out, flush=True)
+            print("pubnet demo: a component stopped; see the log above (--listen chooses "
+                  "another /metrics address)", file=out, flush=True)
             code = EXIT_FAILED
         else:
             steps = ", ".join(scenario.done) or "none"
-            print(f"\npubnet demo: stopped before the scenario ended (steps reached: {steps})",
+            why = "interrupted" if stopped in done else "--duration reached"
+            print(f"\npubnet demo: {why} before the scenario ended (steps reached: {steps})",
                   file=out, flush=True)
+            code = EXIT_INTERRUPTED if stopped in done else EXIT_OK
         for task in (play, stopped):
             task.cancel()
         stop.set()
@@ -624,10 +651,15 @@ def _verdict(play: asyncio.Task[None], out: TextIO) -> int:
 
 
 def run_demo(options: DemoOptions, out: TextIO | None = None) -> int:
-    """Run the demo, printing to ``out`` (default: stdout); 0 when the scenario passed (or
-    ``duration`` ended it first), 1 when it failed."""
-    with _workdir(options.workdir) as workdir:
-        return asyncio.run(_demo(options, workdir, out or sys.stdout))
+    """Run the demo, printing to ``out`` (default: stdout). Returns 0 when the scenario
+    passed (or ``duration`` ended it first), 1 when it failed, 130 on Ctrl-C before its end."""
+    quiet, snmp_log = _FirstContactFilter(), logging.getLogger("pubnet.snmp")
+    snmp_log.addFilter(quiet)
+    try:
+        with _workdir(options.workdir) as workdir:
+            return asyncio.run(_demo(options, workdir, out or sys.stdout))
+    finally:
+        snmp_log.removeFilter(quiet)
 
 
 # -- command line ----------------------------------------------------------------------------
@@ -637,8 +669,10 @@ def register(commands: Any) -> None:
     """Add ``pubnet demo`` to the CLI's subcommands."""
     demo = commands.add_parser(
         "demo", help="watch a simulated fleet: a fibre cut, one incident, the repair")
-    demo.add_argument("--sites", type=_positive_int, default=300, metavar="N")
-    demo.add_argument("--seed", type=int, default=1, metavar="S")
+    demo.add_argument("--sites", type=_positive_int, default=300, metavar="N",
+                      help="sites in the generated fleet (default 300)")
+    demo.add_argument("--seed", type=int, default=1, metavar="S",
+                      help="generator and simulator seed (default 1)")
     demo.add_argument("--duration", type=_non_negative, default=90.0, metavar="SECONDS",
                       help="stop after this long (default 90; 0 = keep serving /metrics "
                       "after the scenario until Ctrl-C)")
