@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pubnet import __version__
+from pubnet.argtypes import positive_int
 from pubnet.config import Config, ConfigError, default_config, load_config, secret_values
 from pubnet.logs import setup_logging
 
@@ -82,7 +83,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     generate = inv_cmds.add_parser(
         "generate", help="write a realistic national inventory from Thailand's divisions")
-    generate.add_argument("--sites", type=_positive_int, required=True, metavar="N")
+    generate.add_argument("--sites", type=positive_int, required=True, metavar="N")
     generate.add_argument("--seed", type=int, default=1, metavar="S")
     generate.add_argument("--out", type=Path, required=True, metavar="DIR")
     generate.set_defaults(handler=_cmd_inventory_generate)
@@ -110,16 +111,6 @@ def _build_parser() -> argparse.ArgumentParser:
 
     register_demo(commands)  # demo: a fibre cut on a simulated fleet, end to end
     return parser
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def _load_config_or_report(path: Path | None) -> Config | None:

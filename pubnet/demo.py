@@ -36,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from pubnet.argtypes import non_negative, positive_int
+
 if TYPE_CHECKING:
     from alerting.service import AlertingService
     from collectors.simulator import Fleet
@@ -669,11 +671,11 @@ def register(commands: Any) -> None:
     """Add ``pubnet demo`` to the CLI's subcommands."""
     demo = commands.add_parser(
         "demo", help="watch a simulated fleet: a fibre cut, one incident, the repair")
-    demo.add_argument("--sites", type=_positive_int, default=300, metavar="N",
+    demo.add_argument("--sites", type=positive_int, default=300, metavar="N",
                       help="sites in the generated fleet (default 300)")
     demo.add_argument("--seed", type=int, default=1, metavar="S",
                       help="generator and simulator seed (default 1)")
-    demo.add_argument("--duration", type=_non_negative, default=90.0, metavar="SECONDS",
+    demo.add_argument("--duration", type=non_negative, default=90.0, metavar="SECONDS",
                       help="stop after this long (default 90; 0 = keep serving /metrics "
                       "after the scenario until Ctrl-C)")
     demo.add_argument("--listen", default="127.0.0.1:9108", metavar="HOST:PORT",
@@ -681,7 +683,7 @@ def register(commands: Any) -> None:
     demo.add_argument("--workdir", type=Path, default=None, metavar="DIR",
                       help="keep the inventory and the alerting database here "
                       "(default: a temporary folder)")
-    demo.add_argument("--interval", type=_non_negative, default=10.0, metavar="SECONDS",
+    demo.add_argument("--interval", type=non_negative, default=10.0, metavar="SECONDS",
                       help="SNMP polling interval; the scenario's timings follow it (default 10)")
     demo.set_defaults(handler=_cmd_demo)
 
@@ -699,23 +701,3 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     return run_demo(DemoOptions(args.sites, args.seed, args.duration, args.listen,
                                 args.workdir, args.interval))
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
