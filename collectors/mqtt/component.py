@@ -27,6 +27,7 @@ import aiomqtt
 
 from collectors.mqtt import names
 from collectors.mqtt.broker import EmbeddedBroker, EmbeddedBrokerError
+from collectors.mqtt.buffered_read import BufferedReads
 from collectors.mqtt.connection import backoff_delay, client_options, tls_context
 from collectors.mqtt.ingest import Ingestor, IngestSettings
 from collectors.mqtt.names import Result
@@ -129,6 +130,7 @@ class MqttCollector:
                 if config.tls and context is None:
                     context = await asyncio.to_thread(tls_context, config)
                 client = aiomqtt.Client(**client_options(config, self._on_message, context))
+                BufferedReads(client._client)  # aiomqtt's paho client, one per connection
                 async with client:
                     attempt = 0
                     # Watch the connection while subscribing: with a large backlog the
