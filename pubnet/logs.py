@@ -109,3 +109,11 @@ def setup_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    for name in CHATTY_LIBRARIES:
+        logging.getLogger(name).setLevel(
+            logging.DEBUG if level == "debug" else logging.WARNING)
+
+
+CHATTY_LIBRARIES = ("transitions", "amqtt", "pysnmp", "aiosqlite")
+"""Libraries that log routine state changes at info level (amqtt's broker logs every state
+machine callback); an operator sees their warnings, and everything with ``--log-level debug``."""

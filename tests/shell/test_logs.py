@@ -28,3 +28,16 @@ def test_json_lines() -> None:
     data = json.loads(out.getvalue())
     assert data["level"] == "warning" and data["n"] == 3
     assert "hunter2-secret" not in out.getvalue()
+
+
+def test_library_chatter_hidden_unless_debug() -> None:
+    out = io.StringIO()
+    setup_logging("info", "kv", stream=out)
+    logging.getLogger("transitions.core").info("Finished processing state callbacks")
+    logging.getLogger("amqtt.broker").warning("client went away")
+    assert "Finished processing" not in out.getvalue()
+    assert "client went away" in out.getvalue()
+    out = io.StringIO()
+    setup_logging("debug", "kv", stream=out)
+    logging.getLogger("transitions.core").info("Finished processing state callbacks")
+    assert "Finished processing" in out.getvalue()
