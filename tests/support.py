@@ -45,3 +45,31 @@ def free_port(kind: int = socket.SOCK_STREAM, host: str = "127.0.0.1") -> int:
         sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def free_udp_port(host: str = "127.0.0.1") -> int:
+    """A UDP port that was free a moment ago on ``host`` (for agents and trap receivers)."""
+    return free_port(socket.SOCK_DGRAM, host)
+
+
+def snmp_answers(host: str, port: int, community: str) -> bool:
+    """Send a hand-built SNMPv2c GET of sysUpTime.0; True when any datagram comes back.
+
+    Fixtures use it to wait for an agent they started, without an SNMP library in the loop.
+    """
+    oid = bytes([0x2B, 6, 1, 2, 1, 1, 3, 0])
+    varbind = b"\x30" + bytes([len(oid) + 4]) + b"\x06" + bytes([len(oid)]) + oid + b"\x05\x00"
+    varbinds = b"\x30" + bytes([len(varbind)]) + varbind
+    pdu_body = b"\x02\x01\x01\x02\x01\x00\x02\x01\x00" + varbinds
+    pdu = b"\xa0" + bytes([len(pdu_body)]) + pdu_body
+    name = community.encode()
+    body = b"\x02\x01\x01\x04" + bytes([len(name)]) + name + pdu
+    message = b"\x30" + bytes([len(body)]) + body
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(0.3)
+        try:
+            sock.sendto(message, (host, port))
+            sock.recvfrom(65535)
+        except OSError:
+            return False
+        return True

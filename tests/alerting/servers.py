@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.support import snmp_answers
+
 
 def wait_port(port: int, proc: subprocess.Popen[bytes] | None = None,
               timeout: float = 15.0) -> None:
@@ -103,33 +105,6 @@ class MailSink:
 SNMP_COMMUNITY = "pubnet-alerting"
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def snmp_answers(port: int) -> bool:
-    """Send a hand-built SNMPv2c GET of sysUpTime.0; True when any datagram comes back."""
-    community = SNMP_COMMUNITY.encode()
-    oid = bytes([0x2B, 6, 1, 2, 1, 1, 3, 0])
-    varbind = b"\x30" + bytes([len(oid) + 4]) + b"\x06" + bytes([len(oid)]) + oid + b"\x05\x00"
-    varbinds = b"\x30" + bytes([len(varbind)]) + varbind
-    pdu_body = b"\x02\x01\x01\x02\x01\x00\x02\x01\x00" + varbinds
-    pdu = b"\xa0" + bytes([len(pdu_body)]) + pdu_body
-    body = b"\x02\x01\x01\x04" + bytes([len(community)]) + community + pdu
-    message = b"\x30" + bytes([len(body)]) + body
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(0.3)
-        try:
-            sock.sendto(message, ("127.0.0.1", port))
-            sock.recvfrom(65535)
-        except OSError:
-            return False
-        return True
-
-
 def start_snmpd(binary: str, folder: Path, port: int,
                 timeout: float = 30.0) -> subprocess.Popen[bytes]:
     """A net-snmp agent on 127.0.0.1:port (v2c, read-only), answering before this returns."""
@@ -142,7 +117,7 @@ def start_snmpd(binary: str, folder: Path, port: int,
     proc = subprocess.Popen([binary, "-f", "-Lo", "-C", "-c", str(conf)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     deadline = time.monotonic() + timeout
-    while not snmp_answers(port):
+    while not snmp_answers("127.0.0.1", port, SNMP_COMMUNITY):
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
             proc.wait()

@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.support import free_udp_port, snmp_answers
 
 COMMUNITY = "pubnet-test"
 AUTH_PASS = "auth-pass-123"
@@ -69,33 +70,6 @@ def snmpd_config(addresses: Sequence[tuple[str, int]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def free_udp_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _answers(host: str, port: int) -> bool:
-    """A hand-built v2c GET of sysUpTime.0; True when any datagram comes back."""
-    community = COMMUNITY.encode()
-    oid = bytes([0x2B, 6, 1, 2, 1, 1, 3, 0])
-    varbind = b"\x30" + bytes([len(oid) + 4]) + b"\x06" + bytes([len(oid)]) + oid + b"\x05\x00"
-    varbinds = b"\x30" + bytes([len(varbind)]) + varbind
-    pdu_body = b"\x02\x01\x01\x02\x01\x00\x02\x01\x00" + varbinds
-    pdu = b"\xa0" + bytes([len(pdu_body)]) + pdu_body
-    body = b"\x02\x01\x01\x04" + bytes([len(community)]) + community + pdu
-    message = b"\x30" + bytes([len(body)]) + body
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(0.3)
-        try:
-            sock.sendto(message, (host, port))
-            sock.recvfrom(65535)
-        except OSError:
-            return False
-        return True
-
-
 @contextlib.contextmanager
 def run_snmpd(
     snmpd: str,
@@ -123,7 +97,7 @@ def run_snmpd(
         try:
             deadline = time.monotonic() + start_timeout
             host, port = addresses[0]
-            while not _answers(host, port):
+            while not snmp_answers(host, port, COMMUNITY):
                 if proc.poll() is not None:
                     raise RuntimeError(f"snmpd exited with {proc.returncode}")
                 if time.monotonic() > deadline:

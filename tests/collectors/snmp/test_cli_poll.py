@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from pubnet.cli import main
-from tests.collectors.snmp.agent import COMMUNITY, Agent, free_udp_port
+from tests.collectors.snmp.agent import COMMUNITY, Agent
+from tests.support import free_udp_port
 
 pytestmark = pytest.mark.integration
 

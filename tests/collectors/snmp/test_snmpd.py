@@ -119,7 +119,7 @@ async def test_every_version_and_v3_combination_answers(snmpd_agent: Agent) -> N
 
 async def test_each_failure_has_its_status_and_the_run_goes_on(snmpd_agent: Agent) -> None:
     agent = snmpd_agent
-    from tests.collectors.snmp.agent import free_udp_port
+    from tests.support import free_udp_port
 
     dead_port = free_udp_port()
     devices = [
@@ -183,7 +183,8 @@ async def test_v3_session_survives_an_agent_restart(tmp_path: object) -> None:
     from pathlib import Path
 
     from collectors.snmp.poller import DevicePoller, load_configured_profiles
-    from tests.collectors.snmp.agent import free_udp_port, run_snmpd
+    from tests.collectors.snmp.agent import run_snmpd
+    from tests.support import free_udp_port
 
     assert isinstance(tmp_path, Path)
     snmpd = require_binary("snmpd")
