@@ -101,6 +101,15 @@ ClientFactory = Callable[[SnmpTarget, PacketStats], SnmpClient]
 """Builds a client for one target; the poller calls it once per device."""
 
 
+def stop_index(oid: str, stop_after: str | None) -> tuple[int, ...] | None:
+    """``stop_after`` as sub-identifiers relative to ``oid``, or None when it is not inside
+    ``oid``'s subtree (then the walk runs to the end of the subtree)."""
+    prefix = oid + "."
+    if stop_after is None or not stop_after.startswith(prefix):
+        return None
+    return tuple(int(part) for part in stop_after[len(prefix):].split("."))
+
+
 def default_client_factory() -> ClientFactory:
     """The gufo-snmp client (imported lazily so that importing this module stays cheap)."""
     from collectors.snmp.gufo_client import GufoClient

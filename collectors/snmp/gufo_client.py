@@ -42,6 +42,7 @@ from collectors.snmp.client import (
     PacketStats,
     SnmpTarget,
     Value,
+    stop_index,
 )
 from collectors.snmp.errors import (
     SnmpAuthError,
@@ -395,9 +396,7 @@ class GufoClient:
             await self._open()
             if self._user is not None:
                 await self._refresh()
-        limit: tuple[int, ...] | None = None
-        if stop_after is not None and stop_after.startswith(oid + "."):
-            limit = tuple(map(int, stop_after[len(oid) + 1:].split(".")))
+        limit = stop_index(oid, stop_after)
         if self._version == "1":
             return await self._walk_next(oid, limit)
         reps = max(1, max_repetitions)

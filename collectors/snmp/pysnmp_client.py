@@ -16,7 +16,13 @@ from typing import Any, Self
 from pysnmp.hlapi.v3arch import asyncio as hlapi
 from pysnmp.proto import errind, rfc1902, rfc1905
 
-from collectors.snmp.client import DEFAULT_MAX_REPETITIONS, PacketStats, SnmpTarget, Value
+from collectors.snmp.client import (
+    DEFAULT_MAX_REPETITIONS,
+    PacketStats,
+    SnmpTarget,
+    Value,
+    stop_index,
+)
 from collectors.snmp.errors import (
     SnmpAuthError,
     SnmpError,
@@ -162,8 +168,7 @@ class PysnmpClient:
     ) -> list[tuple[str, Value]]:
         hl = self._hl
         prefix = oid + "."
-        limit = (tuple(int(x) for x in stop_after[len(prefix):].split("."))
-                 if stop_after and stop_after.startswith(prefix) else None)
+        limit = stop_index(oid, stop_after)
         out: list[tuple[str, Value]] = []
         last: tuple[int, ...] = ()
         current = oid
