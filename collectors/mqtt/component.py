@@ -27,10 +27,10 @@ import aiomqtt
 
 from collectors.mqtt import names
 from collectors.mqtt.broker import EmbeddedBroker, EmbeddedBrokerError
-from collectors.mqtt.buffered_read import BufferedReads
 from collectors.mqtt.connection import backoff_delay, client_options, tls_context
 from collectors.mqtt.ingest import Ingestor, IngestSettings
 from collectors.mqtt.names import Result
+from collectors.mqtt.read_path import ReadPath
 from collectors.mqtt.redelivery import RedeliveryFilter
 from collectors.mqtt.topics import filters
 from inventory.model import Inventory
@@ -130,7 +130,8 @@ class MqttCollector:
                 if config.tls and context is None:
                     context = await asyncio.to_thread(tls_context, config)
                 client = aiomqtt.Client(**client_options(config, self._on_message, context))
-                BufferedReads(client._client)  # aiomqtt's paho client, one per connection
+                # aiomqtt's paho client (one per connection) reads through pubnet's path.
+                ReadPath(client._client, self._on_publish)
                 async with client:
                     attempt = 0
                     # Watch the connection while subscribing: with a large backlog the
@@ -194,14 +195,19 @@ class MqttCollector:
             raise aiomqtt.MqttError(f"broker refused subscription to {', '.join(refused)}")
 
     def _on_message(self, message: aiomqtt.Message) -> None:
+        """The messages paho decodes (QoS 2, topic aliases, ones split across reads)."""
         payload = message.payload
         if not isinstance(payload, bytes):
             payload = bytes(payload) if isinstance(payload, bytearray) else b""
-        topic = message.topic.value
-        if message.qos and self._redeliveries.is_redelivery(message.mid, topic, payload):
+        self._on_publish(message.topic.value, payload, message.qos, message.retain,
+                         message.mid)
+
+    def _on_publish(self, topic: str, payload: bytes, qos: int, retain: bool,
+                    packet_id: int) -> None:
+        if qos and self._redeliveries.is_redelivery(packet_id, topic, payload):
             self.ingestor.results[Result.DUPLICATE] += 1
             return
-        self.ingestor.handle(topic, payload, message.retain)
+        self.ingestor.handle(topic, payload, retain)
 
     def _set_connected(self, connected: bool) -> None:
         if connected == self.connected:
