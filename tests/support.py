@@ -6,9 +6,12 @@ CI run always means the integration tests really ran.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -73,3 +76,13 @@ def snmp_answers(host: str, port: int, community: str) -> bool:
         except OSError:
             return False
         return True
+
+
+async def eventually(condition: Callable[[], object], within: float = 20.0,
+                     what: str = "condition") -> None:
+    """Poll ``condition`` until it is truthy; fail naming ``what`` after ``within`` s."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {within:g}s waiting for {what}")
+        await asyncio.sleep(0.01)

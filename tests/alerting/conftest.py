@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,15 +89,6 @@ async def receiver() -> AsyncIterator[HttpReceiver]:
         if rec.hold is not None:
             rec.hold.set()
         await runner.cleanup()
-
-
-async def wait_until(predicate: Callable[[], bool], within: float = 15.0,
-                     what: str = "condition") -> None:
-    deadline = time.monotonic() + within
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def alerting_config(tmp_path: Path, routes: list[dict[str, Any]],

@@ -18,9 +18,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.alerting.builders import poll_round
-from tests.alerting.conftest import HttpReceiver, StartService, alerting_config, wait_until
+from tests.alerting.conftest import HttpReceiver, StartService, alerting_config
 from tests.alerting.servers import MailSink, self_signed, start_mosquitto
-from tests.support import free_port, require_binary
+from tests.support import eventually, free_port, require_binary
 
 LINE_TOKEN = "line-token-7d2c"
 TELEGRAM_TOKEN = "123456:tg-token-9b1e"
@@ -134,7 +134,7 @@ async def test_every_channel_type_gets_firing_and_resolved(
                 len(receiver.on("/line/v2/bot/message/push")),
                 len(receiver.on(f"/tg/bot{TELEGRAM_TOKEN}/sendMessage")))
 
-    await wait_until(lambda: counts() == (1, 1, 1, 1), within=30, what="firing everywhere")
+    await eventually(lambda: counts() == (1, 1, 1, 1), within=30, what="firing everywhere")
     # MQTT: topic per province/district, the payload is the JSON interface
     message = mqtt_messages[0]
     assert str(message.topic) == "pubnet/v1/alerts/50/5002"
@@ -164,7 +164,7 @@ async def test_every_channel_type_gets_firing_and_resolved(
 
     ts += 1
     poll_round(run.store, ("S-4-gw",), True, ts)
-    await wait_until(lambda: counts() == (2, 2, 2, 2), within=30, what="resolved everywhere")
+    await eventually(lambda: counts() == (2, 2, 2, 2), within=30, what="resolved everywhere")
     assert json.loads(mqtt_messages[1].payload)["status"] == "resolved"  # type: ignore[arg-type]
     assert "แก้ไขแล้ว" in receiver.on("/line/v2/bot/message/push")[1].json[
         "messages"][0]["text"]
@@ -205,17 +205,17 @@ async def test_mqtt_broker_down_then_up_gets_messages_in_order(
         for _ in range(3):
             ts += 1
             poll_round(run.store, (gateway,), False, ts)
-        await wait_until(lambda g=gateway: any(  # type: ignore[misc]
+        await eventually(lambda g=gateway: any(  # type: ignore[misc]
             i.root == f"device:{g}" and i.announced_at for i in run.service.incidents()),
             what="announced while the broker is down")
     delivery = run.service.delivery
     assert delivery is not None
-    await wait_until(lambda: delivery.stats["app"].failures > 0, what="failed attempts")
+    await eventually(lambda: delivery.stats["app"].failures > 0, what="failed attempts")
     assert delivery.stats["app"].delivered == 0
 
     proc = start_mosquitto(binary, folder, port, persistence=True)
     try:
-        await wait_until(lambda: delivery.stats["app"].delivered == 3, within=30,
+        await eventually(lambda: delivery.stats["app"].delivered == 3, within=30,
                          what="broker accepted all three")
         got: list[Any] = []
         await asyncio.wait_for(reader(got, until=3), timeout=30)

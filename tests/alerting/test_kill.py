@@ -17,8 +17,8 @@ from pathlib import Path
 
 from inventory.writer import write_inventory
 from tests.alerting.builders import district_inventory
-from tests.alerting.conftest import SECRET, HttpReceiver, wait_until
-from tests.support import free_port
+from tests.alerting.conftest import SECRET, HttpReceiver
+from tests.support import eventually, free_port
 
 CONFIG = """\
 inventory: inv
@@ -54,10 +54,10 @@ async def test_sigkill_between_firing_and_delivery(tmp_path: Path,
         snmp_port=free_port(), url=f"{receiver.base}/noc", secret=SECRET), encoding="utf-8")
     first = start(tmp_path)
     try:
-        await wait_until(lambda: len(receiver.accepted) == 1, within=60,
+        await eventually(lambda: len(receiver.accepted) == 1, within=60,
                          what="first message delivered")
         receiver.hold = asyncio.Event()  # the next message hangs in flight
-        await wait_until(lambda: len(receiver.attempts) > len(receiver.accepted), within=30,
+        await eventually(lambda: len(receiver.attempts) > len(receiver.accepted), within=30,
                          what="a message in flight")
         in_flight = receiver.attempts[-1].headers["X-Pubnet-Delivery"]
         first.send_signal(signal.SIGKILL)
@@ -73,7 +73,7 @@ async def test_sigkill_between_firing_and_delivery(tmp_path: Path,
 
     second = start(tmp_path)
     try:
-        await wait_until(lambda: len(receiver.accepted) >= len(before_restart) + 2, within=60,
+        await eventually(lambda: len(receiver.accepted) >= len(before_restart) + 2, within=60,
                          what="delivery after restart")
     finally:
         second.send_signal(signal.SIGINT)

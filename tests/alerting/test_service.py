@@ -19,8 +19,8 @@ from tests.alerting.conftest import (
     HttpReceiver,
     StartService,
     alerting_config,
-    wait_until,
 )
+from tests.support import eventually
 
 
 def hooks(rec: HttpReceiver, *names: str) -> dict[str, dict[str, object]]:
@@ -51,7 +51,7 @@ async def test_router_and_gateways_one_incident_then_resolved_then_child(
     run = await start_service(config)
     store = run.store
     ts = await fail_rounds(store, ROUTER_AND_GATEWAYS, 1000.0)
-    await wait_until(lambda: len(receiver.on("/noc")) == 1 and len(receiver.on("/chiangmai")) == 1,
+    await eventually(lambda: len(receiver.on("/noc")) == 1 and len(receiver.on("/chiangmai")) == 1,
                      what="one firing message per matching channel")
     await asyncio.sleep(0.8)  # more than group_wait: no per-site messages follow
     assert len(receiver.accepted) == 2
@@ -81,7 +81,7 @@ async def test_router_and_gateways_one_incident_then_resolved_then_child(
     # everything answers again: one resolved message per channel, same incident id
     ts += 1.0
     poll_round(store, ROUTER_AND_GATEWAYS, True, ts)
-    await wait_until(lambda: len(receiver.accepted) == 4, what="resolved messages")
+    await eventually(lambda: len(receiver.accepted) == 4, what="resolved messages")
     resolved = receiver.on("/noc")[1].json
     assert resolved["status"] == "resolved" and resolved["incident_id"] == incident_id
     assert resolved["resolved_at"] is not None
@@ -89,13 +89,13 @@ async def test_router_and_gateways_one_incident_then_resolved_then_child(
 
     # all four fail again, then only the router (and the sites that answer) come back
     ts = await fail_rounds(store, ROUTER_AND_GATEWAYS, ts)
-    await wait_until(lambda: len(receiver.accepted) == 6, what="second outage")
+    await eventually(lambda: len(receiver.accepted) == 6, what="second outage")
     second = receiver.on("/noc")[2].json
     assert second["incident_id"] != incident_id and second["root_device"] == "da-5001"
     ts += 1.0
     poll_round(store, ("da-5001", "S-1-gw", "S-3-gw"), True, ts)
     poll_round(store, ("S-2-gw",), False, ts)
-    await wait_until(lambda: len(receiver.on("/noc")) == 5, what="child incident on noc")
+    await eventually(lambda: len(receiver.on("/noc")) == 5, what="child incident on noc")
     await asyncio.sleep(0.5)
     noc_bodies = [r.json for r in receiver.on("/noc")]
     assert [b["status"] for b in noc_bodies] == ["firing", "resolved", "firing", "resolved",
@@ -122,10 +122,10 @@ async def test_channel_failing_then_accepting_gets_everything_once_in_order(
     for gateway in ("S-4-gw", "S-1-gw", "S-3-gw"):
         ts = await fail_rounds(run.store, (gateway,), ts)
         await asyncio.sleep(0.05)
-    await wait_until(lambda: run.service.stats.messages_queued == 3, what="three firing")
+    await eventually(lambda: run.service.stats.messages_queued == 3, what="three firing")
     ts += 1
     poll_round(run.store, ("S-4-gw",), True, ts)
-    await wait_until(lambda: len(receiver.accepted) == 4, what="all four messages")
+    await eventually(lambda: len(receiver.accepted) == 4, what="all four messages")
     await asyncio.sleep(0.5)
     keys = [r.headers["X-Pubnet-Delivery"] for r in receiver.accepted]
     assert len(keys) == len(set(keys)) == 4
@@ -146,11 +146,11 @@ async def test_restart_delivers_what_was_queued_and_resends_nothing_delivered(
                              channels=hooks(receiver, "noc"))
     first = await start_service(config)
     ts = await fail_rounds(first.store, ("S-4-gw",), 3000.0)
-    await wait_until(lambda: len(receiver.accepted) == 1, what="first incident delivered")
+    await eventually(lambda: len(receiver.accepted) == 1, what="first incident delivered")
     # the receiver now hangs: the next message is in flight when pubnet is killed
     receiver.hold = asyncio.Event()
     ts = await fail_rounds(first.store, ("S-1-gw",), ts)
-    await wait_until(lambda: len(receiver.attempts) == 2, what="second message in flight")
+    await eventually(lambda: len(receiver.attempts) == 2, what="second message in flight")
     await first.stop()
     receiver.hold.set()
     receiver.hold = None
@@ -158,7 +158,7 @@ async def test_restart_delivers_what_was_queued_and_resends_nothing_delivered(
     in_flight_accepted = len(receiver.accepted)  # the cut-off request may have landed
 
     second = await start_service(config, store=first.store)
-    await wait_until(lambda: len(receiver.accepted) >= 2, what="redelivery after restart")
+    await eventually(lambda: len(receiver.accepted) >= 2, what="redelivery after restart")
     await asyncio.sleep(0.6)
     keys = [r.headers["X-Pubnet-Delivery"] for r in receiver.accepted]
     first_key = keys[0]
@@ -171,7 +171,7 @@ async def test_restart_delivers_what_was_queued_and_resends_nothing_delivered(
                                                                  "device:S-1-gw"}
     ts += 1
     poll_round(second.store, ("S-4-gw", "S-1-gw"), True, ts)
-    await wait_until(lambda: sum(r.json["status"] == "resolved" for r in receiver.accepted) == 2,
+    await eventually(lambda: sum(r.json["status"] == "resolved" for r in receiver.accepted) == 2,
                      what="resolved after restart")
     assert sum(r.json["status"] == "firing" for r in receiver.accepted) == len(keys)
 
@@ -188,12 +188,12 @@ async def test_flapping_makes_one_incident(
         ts += 0.01
         poll_round(run.store, ("S-4-gw",), n % 2 == 1, ts)
         await asyncio.sleep(0.03)
-    await wait_until(lambda: len(receiver.accepted) >= 1, what="flapping incident")
+    await eventually(lambda: len(receiver.accepted) >= 1, what="flapping incident")
     await asyncio.sleep(0.5)
     firing = [r.json for r in receiver.accepted if r.json["status"] == "firing"]
     assert [f["kind"] for f in firing] == ["flapping"]
     # quiet for a window (device stays up): the flapping incident resolves
-    await wait_until(lambda: any(r.json["status"] == "resolved" for r in receiver.accepted),
+    await eventually(lambda: any(r.json["status"] == "resolved" for r in receiver.accepted),
                      within=20, what="flapping resolved")
     kinds = [(r.json["kind"], r.json["status"]) for r in receiver.accepted]
     assert kinds == [("flapping", "firing"), ("flapping", "resolved")]
@@ -209,10 +209,10 @@ async def test_maintenance_window_records_but_sends_nothing(
         db.add_maintenance("district:5002", now - 60, now + 3600, "fibre work", "test", now)
     run = await start_service(config)
     ts = await fail_rounds(run.store, ("S-4-gw",), 5000.0)
-    await wait_until(lambda: any(i.maintenance for i in run.service.incidents()),
+    await eventually(lambda: any(i.maintenance for i in run.service.incidents()),
                      what="incident marked as in maintenance")
     ts = await fail_rounds(run.store, ("S-1-gw",), ts)  # district 5001: not covered
-    await wait_until(lambda: len(receiver.accepted) == 1, what="message outside the window")
+    await eventually(lambda: len(receiver.accepted) == 1, what="message outside the window")
     await asyncio.sleep(0.5)
     assert [r.json["root_device"] for r in receiver.accepted] == ["S-1-gw"]
     with IncidentDB(config.alerting.database) as db:
@@ -233,7 +233,7 @@ async def test_repeat_until_acknowledged_and_escalation(
     )
     run = await start_service(config)
     await fail_rounds(run.store, ("S-4-gw",), 6000.0)
-    await wait_until(lambda: len(receiver.on("/manager")) == 1, within=20, what="escalation")
+    await eventually(lambda: len(receiver.on("/manager")) == 1, within=20, what="escalation")
     techs = [r.json for r in receiver.on("/techs")]
     assert len(techs) >= 3, "repeats while unacknowledged"
     assert {t["incident_id"] for t in techs} == {receiver.on("/manager")[0].json["incident_id"]}
@@ -242,11 +242,11 @@ async def test_repeat_until_acknowledged_and_escalation(
     incident_id = techs[0]["incident_id"]
     with IncidentDB(config.alerting.database) as db:
         assert db.acknowledge(incident_id, "somchai", "on my way", time.time()) == "ok"
-    await wait_until(lambda: any(i.acked_by == "somchai" for i in run.service.incidents()),
+    await eventually(lambda: any(i.acked_by == "somchai" for i in run.service.incidents()),
                      what="acknowledgement picked up")
     delivery = run.service.delivery
     assert delivery is not None
-    await wait_until(lambda: delivery.pending() == 0, what="queue drained")
+    await eventually(lambda: delivery.pending() == 0, what="queue drained")
     count = len(receiver.accepted)
     await asyncio.sleep(1.0)
     assert len(receiver.accepted) == count, "no repeats after acknowledgement"
@@ -261,18 +261,18 @@ async def test_link_down_trap_and_reboot(
     store = run.store
     store.publish([Observation("pn-50", "pubnet_interface_oper_up", 0.0, 7000.0, Source.TRAP,
                                (("ifname", "ge-0/0/2"),))])
-    await wait_until(lambda: len(receiver.accepted) == 1, what="link down message")
+    await eventually(lambda: len(receiver.accepted) == 1, what="link down message")
     body = receiver.accepted[0].json
     assert body["root_link"] == "ln-da-5002" and body["kind"] == "link_down"
     assert body["affected_sites"] == 1 and body["sites"][0]["id"] == "S-4"
     store.publish([Observation("pn-50", "pubnet_interface_oper_up", 1.0, 7010.0, Source.SNMP,
                                (("ifname", "ge-0/0/2"),))])
-    await wait_until(lambda: len(receiver.accepted) == 2, what="link up message")
+    await eventually(lambda: len(receiver.accepted) == 2, what="link up message")
     assert receiver.accepted[1].json["status"] == "resolved"
     for value, at in ((86400.0, 7100.0), (86460.0, 7160.0), (30.0, 7220.0)):
         store.publish([Observation("S-3-gw", "pubnet_device_uptime_seconds", value, at,
                                    Source.SNMP)])
-    await wait_until(lambda: len(receiver.accepted) == 3, what="reboot message")
+    await eventually(lambda: len(receiver.accepted) == 3, what="reboot message")
     assert receiver.accepted[2].json["kind"] == "device_rebooted"
     assert receiver.accepted[2].json["root_device"] == "S-3-gw"
 
@@ -295,7 +295,7 @@ async def test_database_write_failure_is_retried_without_losing_messages(
     monkeypatch.setattr(IncidentDB, "save", flaky_save)
     run = await start_service(config)
     await fail_rounds(run.store, ("S-4-gw",), time.time())
-    await wait_until(lambda: len(receiver.accepted) == 1, what="message after retries")
+    await eventually(lambda: len(receiver.accepted) == 1, what="message after retries")
     assert failures["left"] == 0
     await asyncio.sleep(0.3)
     assert len(receiver.accepted) == 1
@@ -312,7 +312,7 @@ async def test_mqtt_last_will_is_down_at_once(
     now = time.time()
     run.store.set_status("S-4-gw", PollStatus.OK, now, Source.MQTT)
     run.store.set_status("S-4-gw", PollStatus.UNREACHABLE, now + 1, Source.MQTT, "last will")
-    await wait_until(lambda: len(receiver.accepted) == 1, what="firing after one last will")
+    await eventually(lambda: len(receiver.accepted) == 1, what="firing after one last will")
     assert receiver.accepted[0].json["root_device"] == "S-4-gw"
     # an SNMP timeout, by contrast, needs down_after attempts
     run.store.set_status("S-1-gw", PollStatus.TIMEOUT, now + 1, Source.SNMP)

@@ -22,9 +22,9 @@ import pytest
 from inventory.model import Device, Inventory, Role
 from inventory.writer import write_inventory
 from tests.alerting.builders import link, site
-from tests.alerting.conftest import SECRET, HttpReceiver, wait_until
+from tests.alerting.conftest import SECRET, HttpReceiver
 from tests.alerting.servers import SNMP_COMMUNITY, start_snmpd, stop_process
-from tests.support import free_udp_port, require_binary
+from tests.support import eventually, free_udp_port, require_binary
 
 CORE = "core-1"
 """Answers throughout: the inventory needs a root above the district router."""
@@ -127,13 +127,13 @@ async def test_router_and_gateways_through_real_agents(
     proc = start_pubnet(tmp_path)
     try:
         db = tmp_path / "state" / "pubnet.db"
-        await wait_until(db.exists, within=30, what="pubnet started")
+        await eventually(db.exists, within=30, what="pubnet started")
         await asyncio.sleep(2.0)  # several polling rounds with every agent answering
         assert receiver.accepted == []
 
         # all four stop: one incident, rooted at the router, three sites
         await agents.stop(ROUTER, *GATEWAYS)
-        await wait_until(lambda: len(receiver.accepted) >= 1, within=40, what="firing")
+        await eventually(lambda: len(receiver.accepted) >= 1, within=40, what="firing")
         await asyncio.sleep(3.0)  # longer than group_wait: nothing per site follows
         (firing,) = bodies(receiver)
         assert firing["status"] == "firing" and firing["root_device"] == ROUTER
@@ -144,7 +144,7 @@ async def test_router_and_gateways_through_real_agents(
         # dead router): one resolved message for the same incident
         await agents.start(*GATEWAYS)
         await agents.start(ROUTER)
-        await wait_until(lambda: len(receiver.accepted) >= 2, within=40, what="resolved")
+        await eventually(lambda: len(receiver.accepted) >= 2, within=40, what="resolved")
         await asyncio.sleep(1.5)
         resolved = bodies(receiver)[1:]
         assert [(b["status"], b["incident_id"]) for b in resolved] == [
@@ -152,12 +152,12 @@ async def test_router_and_gateways_through_real_agents(
 
         # all stop again, then only the router comes back: the dead gateways are on their own
         await agents.stop(ROUTER, *GATEWAYS)
-        await wait_until(lambda: len(receiver.accepted) >= 3, within=40, what="second outage")
+        await eventually(lambda: len(receiver.accepted) >= 3, within=40, what="second outage")
         await asyncio.sleep(1.5)
         second = bodies(receiver)[2]
         assert second["root_device"] == ROUTER and len(receiver.accepted) == 3
         await agents.start(ROUTER)
-        await wait_until(lambda: len(receiver.accepted) >= 7, within=40,
+        await eventually(lambda: len(receiver.accepted) >= 7, within=40,
                          what="router resolved and three gateway incidents")
         await asyncio.sleep(1.5)
         after = bodies(receiver)[3:]

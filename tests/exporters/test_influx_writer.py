@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from pubnet.config import InfluxConfig
 from pubnet.model import Observation, Source
 from pubnet.state import StateStore
 from tests.exporters.helpers import small_inventory
+from tests.support import eventually as until
 
 
 class ScriptedSink:
@@ -85,13 +85,6 @@ async def running(writer: InfluxWriter, sink: ScriptedSink) -> AsyncIterator[Non
     finally:
         task.cancel()
         await asyncio.wait_for(task, 30)
-
-
-async def until(predicate: Any, within: float = 30) -> None:
-    deadline = time.monotonic() + within
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
 
 
 async def test_bad_point_is_isolated_and_its_neighbours_delivered(tmp_path: Path) -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,16 +84,6 @@ def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
     folder.mkdir()
     with Mosquitto(binary, folder, free_port()) as broker:
         yield broker
-
-
-async def eventually(condition: Callable[[], Any], within: float = 20.0,
-                     what: str = "condition") -> None:
-    """Poll ``condition`` until it is truthy; fail naming ``what`` after ``within`` s."""
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @contextlib.asynccontextmanager

@@ -16,8 +16,8 @@ from collectors.mqtt.topics import telemetry_topic
 from inventory.model import Inventory
 from pubnet.state import StateStore
 from tests.collectors.mqtt.broker import Mosquitto, make_tls, password_file
-from tests.collectors.mqtt.conftest import collector_for, eventually, running
-from tests.support import free_port, require_binary
+from tests.collectors.mqtt.conftest import collector_for, running
+from tests.support import eventually, free_port, require_binary
 
 SHIPPED = Path(__file__).resolve().parents[3] / "deploy" / "mosquitto" / "mosquitto.conf"
 

@@ -19,8 +19,8 @@ from pubnet.model import PollStatus
 from pubnet.state import StateStore
 from tests.collectors.mqtt import rawmqtt
 from tests.collectors.mqtt.broker import Mosquitto
-from tests.collectors.mqtt.conftest import Secured, collector_for, eventually, running
-from tests.support import free_port
+from tests.collectors.mqtt.conftest import Secured, collector_for, running
+from tests.support import eventually, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -19,6 +18,7 @@ from pubnet.model import Source
 from pubnet.state import StateStore
 from tests.collectors.simulator.conftest import loopback_plan
 from tests.collectors.simulator.support import run_tool, small_inventory
+from tests.support import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -57,12 +57,9 @@ def loopback_inventory() -> Inventory:
     return inv
 
 
-async def eventually(check: Callable[[], object], within: float = 1.0) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"not true within {within}s")
-        await asyncio.sleep(0.01)
+async def within_a_second(check: Callable[[], object]) -> None:
+    """The issue's promise: a trap reaches the store within a second, not at the next poll."""
+    await eventually(check, within=1.0, what="the trap's effect on the store")
 
 
 async def start(receiver: TrapReceiver) -> asyncio.Task[None]:
@@ -103,7 +100,7 @@ async def test_v2c_link_down_reaches_the_store_within_a_second(receiver: TrapRec
         "snmptrap", "-v2c", "-c", "village-secret", target(receiver), "", LINK_DOWN,
         "1.3.6.1.2.1.2.2.1.1.2", "i", "2", "1.3.6.1.2.1.31.1.1.1.1.2", "s", "ether2")
     assert code == 0, err
-    await eventually(lambda: oper(receiver, "ether2") == 0.0)
+    await within_a_second(lambda: oper(receiver, "ether2") == 0.0)
     obs = receiver.store.latest("gw-1", "pubnet_interface_oper_up", (("ifname", "ether2"),))
     assert obs is not None and obs.source is Source.TRAP
     status = receiver.store.status("gw-1")
@@ -116,7 +113,7 @@ async def test_v1_link_down_trap_is_translated(receiver: TrapReceiver) -> None:
         "snmptrap", "-v1", "-c", "village-secret", target(receiver), "1.3.6.1.4.1.8072",
         "127.0.0.1", "2", "0", "", "1.3.6.1.2.1.2.2.1.1.5", "i", "5")
     assert code == 0, err
-    await eventually(lambda: oper(receiver, "ifIndex=5") == 0.0)
+    await within_a_second(lambda: oper(receiver, "ifIndex=5") == 0.0)
     assert receiver.received.get("linkDown") == 1
 
 
@@ -134,7 +131,7 @@ async def test_v3_traps_are_accepted(receiver: TrapReceiver, args: list[str]) ->
     code, _out, err = await run_tool("snmptrap", *args, target(receiver), "", LINK_DOWN,
                                      "1.3.6.1.2.1.2.2.1.1.4", "i", "4")
     assert code == 0, err
-    await eventually(lambda: oper(receiver, "ifIndex=4") == 0.0)
+    await within_a_second(lambda: oper(receiver, "ifIndex=4") == 0.0)
 
 
 async def test_v3_inform_is_acknowledged_and_cold_start_noted(receiver: TrapReceiver) -> None:
@@ -143,7 +140,7 @@ async def test_v3_inform_is_acknowledged_and_cold_start_noted(receiver: TrapRece
         "auth-pass-123", "-x", "AES", "-X", "priv-pass-456", "-t", "3", "-r", "1",
         target(receiver), "", "1.3.6.1.6.3.1.1.5.1")
     assert code == 0, err  # snmpinform exits 0 only once the receiver acknowledged
-    await eventually(lambda: receiver.store.latest("gw-1", "pubnet_device_uptime_seconds")
+    await within_a_second(lambda: receiver.store.latest("gw-1", "pubnet_device_uptime_seconds")
                      is not None)
 
 
@@ -158,7 +155,7 @@ async def test_rejected_traps_are_counted(receiver: TrapReceiver, args: list[str
                                           reason: str) -> None:
     code, _out, err = await run_tool("snmptrap", *args, target(receiver), "", LINK_DOWN)
     assert code == 0, err
-    await eventually(lambda: drops(receiver).get(reason, 0) >= 1)
+    await within_a_second(lambda: drops(receiver).get(reason, 0) >= 1)
     assert oper(receiver, "ifIndex=1") is None
 
 
@@ -171,7 +168,7 @@ async def test_trap_from_an_unknown_address_is_counted() -> None:
         code, _out, err = await run_tool("snmptrap", "-v2c", "-c", "village-secret",
                                          target(rx), "", LINK_DOWN)
         assert code == 0, err
-        await eventually(lambda: drops(rx).get("trap_unknown_source", 0) == 1)
+        await within_a_second(lambda: drops(rx).get("trap_unknown_source", 0) == 1)
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -190,15 +187,15 @@ async def test_simulator_link_down_trap_reaches_the_store_within_a_second() -> N
         assert rx.address is not None
         async with Fleet.from_inventory(base, plan, trap_target=rx.address) as fleet:
             fleet.link_down("gw-1", "sfp1")
-            await eventually(lambda: (o := rx.store.latest(
+            await within_a_second(lambda: (o := rx.store.latest(
                 "gw-1", "pubnet_interface_oper_up", (("ifname", "sfp1"),))) is not None
                 and o.value == 0.0)
             fleet.link_up("gw-1", "sfp1")
-            await eventually(lambda: (o := rx.store.latest(
+            await within_a_second(lambda: (o := rx.store.latest(
                 "gw-1", "pubnet_interface_oper_up", (("ifname", "sfp1"),))) is not None
                 and o.value == 1.0)
             fleet.reboot("dist-1")
-            await eventually(lambda: rx.store.latest("dist-1", "pubnet_device_uptime_seconds")
+            await within_a_second(lambda: rx.store.latest("dist-1", "pubnet_device_uptime_seconds")
                              is not None)
     finally:
         task.cancel()
@@ -254,7 +251,7 @@ async def test_malformed_packets_are_dropped_counted_and_survived(
                                      target(receiver), "", LINK_DOWN,
                                      "1.3.6.1.2.1.2.2.1.1.9", "i", "9")
     assert code == 0, err
-    await eventually(lambda: oper(receiver, "ifIndex=9") == 0.0)
+    await within_a_second(lambda: oper(receiver, "ifIndex=9") == 0.0)
 
 
 def test_unknown_trap_credential_is_a_config_error() -> None:
