@@ -44,10 +44,10 @@ class PacketStats:
     """Counters shared by every client of one poller (one event loop, no locking).
 
     ``dropped`` is keyed by reason: ``decode`` (a datagram that did not parse),
-    ``late_response`` (arrived after its request was answered or given up).
-    Responses with an unknown request id and datagrams from unexpected addresses are
-    discarded inside gufo-snmp (a connected socket; a request-id check in Rust) and cannot
-    be counted from Python; see docs/metrics.md.
+    ``request_id`` (an answer whose request id is not the one awaited), ``late_response``
+    (arrived after its request was answered or given up). Datagrams from unexpected
+    addresses never reach gufo-snmp's connected sockets (the kernel drops them); see
+    docs/metrics.md.
     """
 
     requests: int = 0

@@ -17,7 +17,7 @@ import math
 import socket
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, cast
 
 from gufo.snmp import _fast
 from gufo.snmp.user import (
@@ -55,6 +55,7 @@ from collectors.snmp.errors import (
 from pubnet.config import Credential
 
 T = TypeVar("T")
+_EXPIRED = object()
 
 _AUTH_KEYS: dict[str, type[BaseAuthKey]] = {
     "md5": Md5Key, "sha": Sha1Key, "sha224": Sha224Key, "sha256": Sha256Key,
@@ -121,11 +122,12 @@ class GufoClient:
         self._sock: Any = None
         self._fd = -1
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._waiter: asyncio.Future[None] | None = None
-        self._expired = False
+        self._waiter: asyncio.Future[Any] | None = None
+        """The answer awaited, resolved by :meth:`_on_readable`, or ``_EXPIRED`` by the timer."""
+        self._recv: Callable[[], Any] | None = None
+        """How to read the answer awaited (gufo has one ``recv_*`` per request kind)."""
         self._engine_id = b""
         self._refreshed_at = -math.inf
-        self._resyncing = False
         self.keep_open = False
         """Keep a v1/v2c socket between ``async with`` blocks (v3 always keeps it) until
         :meth:`close`; the poller sets it when file descriptors allow."""
@@ -204,33 +206,44 @@ class GufoClient:
     # -- event-loop glue --------------------------------------------------------------------
 
     def _on_readable(self) -> None:
+        """Read the datagram in the callback that saw it arrive.
+
+        Reading here rather than in the waiting task means every wake-up has a datagram
+        behind it (a task woken later may find the socket already drained by its previous
+        wake-up), so gufo's "would block" after a readable socket reliably means it read a
+        datagram and skipped it: its request id is not the one awaited.
+        """
         waiter = self._waiter
-        if waiter is not None:
-            if not waiter.done():
-                waiter.set_result(None)
-            return
-        # Nobody is waiting: a late answer to a request we gave up on. Read and discard it.
-        # (gufo drops answers with a stale request id inside Rust: not countable here.)
+        recv: Callable[[], Any] = self._recv or self._sock.recv_get_many
         try:
-            self._sock.recv_get_many()
+            value = recv()
         except BlockingIOError:
+            self._stats.drop("request_id")
             return
         except _fast.SnmpDecodeError:
             self._stats.drop("decode")
-        except (OSError, _fast.SnmpError):
             return
         except BaseException as exc:
-            if not _is_rust_panic(exc):
+            if _is_rust_panic(exc):
+                self._stats.drop("decode")  # gufo's decoder panicked on a malformed packet
+                return
+            if waiter is None:
+                if isinstance(exc, Exception):
+                    return  # an error answer nobody waits for any more
                 raise
-            self._stats.drop("decode")
-        else:
+            if not waiter.done():
+                waiter.set_exception(exc)
+            return
+        if waiter is None:
+            # A late answer to the last request, given up on: read and thrown away.
             self._stats.drop("late_response")
+        elif not waiter.done():
+            waiter.set_result(value)
 
     def _expire(self) -> None:
-        self._expired = True
         waiter = self._waiter
         if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+            waiter.set_result(_EXPIRED)
 
     async def _exchange(self, send: Callable[[], None], recv: Callable[[], T]) -> T:
         """Send, wait for the matching answer, retry on timeout; map errors to ours."""
@@ -250,31 +263,13 @@ class GufoClient:
                 continue
             except OSError as exc:
                 raise SnmpUnreachable(str(exc)) from None
-            self._expired = False
+            waiter = self._waiter = loop.create_future()
+            self._recv = recv
             timer = loop.call_later(timeout, self._expire)
             try:
-                while True:
-                    waiter = self._waiter = loop.create_future()
-                    await waiter
-                    self._waiter = None
-                    try:
-                        return recv()
-                    except BlockingIOError:
-                        if self._expired:
-                            break
-                        continue
-                    except _fast.SnmpDecodeError:
-                        stats.drop("decode")
-                        if self._expired:
-                            break
-                        continue
-                    except BaseException as exc:
-                        if not _is_rust_panic(exc):
-                            raise
-                        stats.drop("decode")  # gufo's decoder panicked on a malformed packet
-                        if self._expired:
-                            break
-                        continue
+                value = await waiter
+                if value is not _EXPIRED:
+                    return cast(T, value)
             except _fast.SnmpAuthError:
                 raise SnmpAuthError("authentication failed") from None
             except _fast.NoSuchInstance:
@@ -294,6 +289,7 @@ class GufoClient:
             finally:
                 timer.cancel()
                 self._waiter = None
+                self._recv = None
         raise SnmpTimeout(f"no answer after {self._attempts} attempt(s) of {timeout:g}s")
 
     async def _diagnose(self, exc: SnmpAuthError) -> SnmpAuthError:
@@ -313,11 +309,15 @@ class GufoClient:
         except SnmpUnknownUser:
             raise
         except SnmpAuthError as exc:
-            if await self._resynchronised():
+            if self._worth_repeating():
                 try:
-                    return await self._exchange(send, recv)
+                    value = await self._exchange(send, recv)
                 except SnmpAuthError:
                     pass
+                else:
+                    if self._loop is not None:
+                        self._refreshed_at = self._loop.time()
+                    return value
             self.close()
             raise await self._diagnose(exc) from None
         except SnmpTimeout:
@@ -325,23 +325,18 @@ class GufoClient:
                 raise await self._privacy_check() from None
             raise
 
-    async def _resynchronised(self) -> bool:
-        """A kept v3 conversation that worked before fails authentication: most often the
-        agent rebooted (new engine boots/time, a notInTimeWindow report). Re-learn boots and
-        time once; True when that worked and the request is worth repeating."""
-        if (self._user is None or self._resyncing or self._sock is None
-                or self._refreshed_at == -math.inf or self._loop is None):
-            return False
-        self._resyncing = True
-        sock = self._sock
-        try:
-            await self._exchange(sock.send_refresh, sock.recv_refresh)
-        except SnmpError:
-            return False
-        finally:
-            self._resyncing = False
-        self._refreshed_at = self._loop.time()
-        return True
+    def _worth_repeating(self) -> bool:
+        """Whether a failed request is worth repeating once, as is.
+
+        A kept v3 conversation that worked before fails authentication: most often the
+        agent rebooted (snmpEngineBoots went up, snmpEngineTime started over) or its clock
+        jumped, and it answered with a notInTimeWindow report carrying its current boots and
+        time. gufo's socket takes boots/time from every message it accepts, that report
+        included, so the conversation is in sync again: repeating the request costs one
+        extra round trip, where a refresh first would cost two and learn nothing new.
+        """
+        return (self._user is not None and self._sock is not None
+                and self._refreshed_at != -math.inf)
 
     async def _privacy_check(self) -> SnmpError:
         """An authPriv request timed out. If the agent still answers an unencrypted probe

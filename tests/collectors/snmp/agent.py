@@ -79,7 +79,10 @@ def run_snmpd(
 ) -> Iterator[list[Agent]]:
     """Start one snmpd listening on ``addresses`` (default: one free 127.0.0.1 port).
 
-    ``state_dir`` keeps snmpd's persistent state (engine boots) across restarts.
+    ``state_dir`` keeps snmpd's persistent state across restarts: a restart on the same
+    ``state_dir`` is a reboot, snmpEngineBoots goes up by one and snmpEngineTime starts over.
+    (``-C`` makes snmpd skip its persistent file, where it saved engineBoots and
+    oldEngineID, unless ``-c`` names it: so it is named once it exists.)
     """
     if addresses is None:
         addresses = [("127.0.0.1", free_udp_port())]
@@ -88,9 +91,13 @@ def run_snmpd(
         Path(tmp).mkdir(exist_ok=True)
         conf = Path(scratch) / "agent.conf"
         conf.write_text(snmpd_config(addresses), encoding="utf-8")
+        confs = str(conf)
+        persisted = Path(tmp) / "snmpd.conf"
+        if persisted.is_file():
+            confs += f",{persisted}"
         env = dict(os.environ, SNMP_PERSISTENT_DIR=tmp, MIBS="", MIBDIRS="")
         proc = subprocess.Popen(
-            [snmpd, "-f", "-Lo", "-C", "-c", str(conf), "-I",
+            [snmpd, "-f", "-Lo", "-C", "-c", confs, "-I",
              "-hrSWRunTable,hrSWInstalledTable"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 NO_SUCH_OBJECT = object()
 NO_SUCH_INSTANCE = object()
@@ -122,9 +122,11 @@ Handler = Callable[[Request], list[bytes]]
 
 
 class _Protocol(asyncio.DatagramProtocol):
-    def __init__(self, handler: Handler, seen: list[Request]) -> None:
+    def __init__(self, handler: Handler, seen: list[Request],
+                 peers: list[tuple[str | int, ...]]) -> None:
         self.handler = handler
         self.seen = seen
+        self.peers = peers
         self.transport: Any = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -133,27 +135,35 @@ class _Protocol(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         request = parse_request(data)
         self.seen.append(request)
+        self.peers.append(addr)
         assert self.transport is not None
         for answer in self.handler(request):
             self.transport.sendto(answer, addr)
 
 
 class FakeAgent:
-    """``async with FakeAgent(handler) as agent:`` → ``agent.port``, ``agent.seen``."""
+    """``async with FakeAgent(handler) as agent:`` → ``agent.port``, ``agent.seen`` (requests),
+    ``agent.peers`` (the address each came from)."""
 
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
         self.seen: list[Request] = []
+        self.peers: list[tuple[str | int, ...]] = []
         self.port = 0
         self._transport: asyncio.BaseTransport | None = None
 
     async def __aenter__(self) -> FakeAgent:
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(
-            lambda: _Protocol(self.handler, self.seen), local_addr=("127.0.0.1", 0))
+            lambda: _Protocol(self.handler, self.seen, self.peers), local_addr=("127.0.0.1", 0))
         self._transport = transport
         self.port = transport.get_extra_info("sockname")[1]
         return self
+
+    def send(self, datagram: bytes, peer: tuple[str | int, ...]) -> None:
+        """Send an extra datagram from the agent's address (late, stale or repeated answers)."""
+        transport = cast(asyncio.DatagramTransport, self._transport)  # uvloop's is no subclass
+        transport.sendto(datagram, peer)
 
     async def __aexit__(self, *exc: object) -> None:
         if self._transport is not None:

@@ -24,6 +24,7 @@ from tests.collectors.snmp.fake_agent import (
     response,
     table_walk,
 )
+from tests.support import eventually
 
 CRED = Credential(version="2c", community="fake")
 IF_NAME = "1.3.6.1.2.1.31.1.1.1.1"
@@ -45,6 +46,42 @@ async def test_garbage_before_the_answer_is_dropped_and_counted() -> None:
     async with FakeAgent(handler) as agent, client(agent.port, stats) as c:
         assert await c.get(["1.3.6.1.2.1.1.3.0"]) == {"1.3.6.1.2.1.1.3.0": 42}
     assert stats.dropped.get("decode") == 2
+
+
+async def test_answer_with_a_stale_request_id_is_dropped_and_counted() -> None:
+    """gufo skips an answer whose request id is not the awaited one; seen arriving on its
+    own (the usual case: the answer to an earlier, retried request), it is counted."""
+    stats = PacketStats()
+    async with FakeAgent(lambda req: []) as agent, client(agent.port, stats, timeout=2.0) as c:
+        task = asyncio.create_task(c.get(["1.3.6.1.2.1.1.3.0"]))
+        await eventually(lambda: agent.seen, within=5, what="the request")
+        req, peer = agent.seen[0], agent.peers[0]
+        stale = Request(req.pdu, req.request_id - 1, req.oids, 0, req.community)
+        agent.send(response(stale, [(req.oids[0], 13)]), peer)
+        await eventually(lambda: stats.dropped, within=5, what="the stale answer")
+        agent.send(response(req, [(req.oids[0], 42)]), peer)
+        assert await asyncio.wait_for(task, 5) == {"1.3.6.1.2.1.1.3.0": 42}
+    assert stats.dropped == {"request_id": 1}
+
+
+async def test_forged_answer_from_another_address_never_reaches_the_client() -> None:
+    """The connected socket is the defence: the kernel drops datagrams from any address but
+    the agent's, so a forged answer cannot stand in for the real one."""
+    stats = PacketStats()
+    async with FakeAgent(lambda req: []) as agent, client(agent.port, stats, timeout=2.0) as c:
+        task = asyncio.create_task(c.get(["1.3.6.1.2.1.1.3.0"]))
+        await eventually(lambda: agent.seen, within=5, what="the request")
+        req, peer = agent.seen[0], agent.peers[0]
+        loop = asyncio.get_running_loop()
+        forger, _ = await loop.create_datagram_endpoint(
+            asyncio.DatagramProtocol, local_addr=("127.0.0.2", 0))
+        forger.sendto(response(req, [(req.oids[0], 666)]), peer)
+        forger.close()
+        await asyncio.sleep(0.2)
+        assert not task.done()
+        agent.send(response(req, [(req.oids[0], 42)]), peer)
+        assert await asyncio.wait_for(task, 5) == {"1.3.6.1.2.1.1.3.0": 42}
+    assert stats.dropped == {}
 
 
 async def test_exception_varbinds_are_skipped_per_varbind() -> None:
