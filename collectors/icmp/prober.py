@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 
 from collectors.icmp.ping import Pinger, ProbeResult, SocketPinger
+from collectors.identity import device_labels
 from collectors.snmp.names import DEVICE_POLL_STATUS, DEVICE_UP, PROBE_LOSS, PROBE_RTT
 from inventory.model import Device, Inventory
 from pubnet.config import IcmpConfig
@@ -35,13 +36,6 @@ log = logging.getLogger("pubnet.icmp")
 def icmp_devices(inventory: Inventory) -> list[Device]:
     return sorted((d for d in inventory.devices.values() if d.profile == "icmp"),
                   key=lambda d: d.device_id)
-
-
-def up_labels(inventory: Inventory, device: Device) -> Labels:
-    """The ``pubnet_device_up`` labels, the same ones the SNMP poller uses."""
-    site = inventory.sites.get(device.site_id)
-    province = site.province_code if site is not None else ""
-    return (("site", device.site_id), ("role", str(device.role)), ("province", province))
 
 
 def first_due(start: float, interval: float, position: int, total: int) -> float:
@@ -101,7 +95,7 @@ class IcmpProber:
         self.devices = list(devices) if devices is not None else icmp_devices(inventory)
         self.clock = clock
         self.probes = 0
-        self._labels = {d.device_id: up_labels(inventory, d) for d in self.devices}
+        self._labels = {d.device_id: device_labels(inventory, d)[0] for d in self.devices}
         self._last: dict[str, PollStatus] = {}
 
     async def probe(self, pinger: Pinger, device: Device) -> PollStatus:

@@ -24,12 +24,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final
 
+from collectors.identity import device_labels, info_labels
 from collectors.mqtt import names
 from collectors.mqtt.names import Result
 from collectors.mqtt.payload import PayloadError, Telemetry, TelemetryDecoder, timestamp
 from collectors.mqtt.topics import Kind, parse_topic
 from collectors.snmp.counters import CounterState, advance
-from inventory.model import Device, Inventory, Site
+from inventory.model import Device, Inventory
 from pubnet.model import Labels, Observation, PollStatus, Source
 from pubnet.state import StateStore
 
@@ -70,6 +71,8 @@ class _Tracked:
     __slots__ = (
         "counters",
         "device_id",
+        "firmware",
+        "info_labels",
         "last_heard",
         "name_labels",
         "site_id",
@@ -79,16 +82,15 @@ class _Tracked:
         "watched",
     )
 
-    def __init__(self, device: Device, site: Site | None, watched: bool, now: float) -> None:
+    def __init__(self, device: Device, inventory: Inventory, now: float) -> None:
         self.device_id = device.device_id
         self.site_id = device.site_id
-        # The same province label value as the SNMP collector's pubnet_device_up.
-        province = site.province_code if site is not None else ""
-        self.up_labels: Labels = (
-            (names.LABEL_SITE, device.site_id),
-            (names.LABEL_ROLE, device.role.value),
-            (names.LABEL_PROVINCE, province),
-        )
+        self.up_labels, info = device_labels(inventory, device)
+        self.info_labels: Labels | None = info if device.profile == "mqtt" else None
+        """Set when MQTT is how pubnet knows this device: its firmware then becomes
+        ``pubnet_device_info`` (an SNMP-polled device's info comes from sysDescr)."""
+        self.firmware: str | None = None
+        watched = device.profile == "mqtt"
         self.watched = watched
         """Heartbeats are timed: an MQTT-profile device, or one that has published."""
         self.last_heard = now
@@ -121,9 +123,7 @@ class Ingestor:
         self._decoder = TelemetryDecoder()
         now = clock()
         self._devices: dict[str, _Tracked] = {
-            device.device_id: _Tracked(
-                device, inventory.sites.get(device.site_id), device.profile == "mqtt", now
-            )
+            device.device_id: _Tracked(device, inventory, now)
             for device in inventory.devices.values()
         }
         self.results: dict[Result, int] = dict.fromkeys(Result, 0)
@@ -208,6 +208,13 @@ class Ingestor:
             add(Observation(device, names.DEVICE_MEMORY, t.mem_ratio, ts, _MQTT))
         if t.temperature_c is not None:
             add(Observation(device, names.DEVICE_TEMPERATURE, t.temperature_c, ts, _MQTT))
+        if t.firmware is not None and t.firmware != dev.firmware and dev.info_labels is not None:
+            # An info series per firmware version: replace the old one, do not add to it.
+            if dev.firmware is not None:
+                self._store.forget(device, names.DEVICE_INFO)
+            dev.firmware = t.firmware
+            add(Observation(device, names.DEVICE_INFO, 1.0, ts, _MQTT,
+                            info_labels(dev.info_labels, "", t.firmware)))
         dev.last_heard = now
         dev.watched = True
         if dev.status is not _OK:

@@ -14,6 +14,8 @@ from typing import Final
 DEVICE_UP: Final = "pubnet_device_up"
 """gauge 0/1; labels site, role, province."""
 DEVICE_UPTIME: Final = "pubnet_device_uptime_seconds"
+DEVICE_INFO: Final = "pubnet_device_info"
+"""gauge 1; for MQTT-profile devices, sys_descr is the reported firmware."""
 AP_CLIENTS: Final = "pubnet_ap_clients"
 """gauge; label radio when the payload gives clients per radio."""
 IF_RX_BYTES: Final = "pubnet_interface_receive_bytes_total"

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from collectors.identity import device_labels, info_labels
 from collectors.snmp import names
 from collectors.snmp.client import ClientFactory, PacketStats, SnmpClient, SnmpTarget
 from collectors.snmp.collect import DeviceMemory, PollResult, collect
@@ -52,19 +53,6 @@ def load_configured_profiles(config: SnmpConfig) -> ProfileSet:
     if config.profiles_dir is not None:
         folders.append(config.profiles_dir)
     return load_profiles(*folders)
-
-
-def device_labels(inventory: Inventory, device: Device) -> tuple[Labels, Labels]:
-    """``(up labels, info labels without sys_name/sys_descr)`` from the inventory."""
-    site = inventory.sites.get(device.site_id)
-    province = district = ""
-    if site is not None:
-        province = site.province_code
-        district = site.district_code
-    up = (("site", device.site_id), ("role", str(device.role)), ("province", province))
-    info = (("site", device.site_id), ("role", str(device.role)),
-            ("profile", device.profile), ("province", province), ("district", district))
-    return up, info
 
 
 @dataclass(slots=True)
@@ -173,8 +161,7 @@ class DevicePoller:
             observations.append(Observation(dev, names.DEVICE_POLL_STATUS, 1.0, ts,
                                             Source.SNMP, (("status", status.value),)))
         if result is not None:
-            info = (*run.info_labels, ("sys_name", result.sys_name),
-                    ("sys_descr", result.sys_descr))
+            info = info_labels(run.info_labels, result.sys_name, result.sys_descr)
             run.info_key = info
             observations.append(Observation(dev, names.DEVICE_INFO, 1.0, ts, Source.SNMP, info))
         return status, detail, observations

@@ -61,7 +61,8 @@ KNOWN: dict[str, tuple[Kind, str]] = {
     "pubnet_device_up": (_G, "1 while the device answers its polls or heartbeats."),
     "pubnet_device_poll_status": (_G, "1 for the status the last poll of the device ended in."),
     "pubnet_device_uptime_seconds": (_G, "Time since the device booted (sysUpTime)."),
-    "pubnet_device_info": (_G, "Device identity from inventory and SNMP; always 1."),
+    "pubnet_device_info": (_G, "Device identity from inventory and the device itself "
+                                "(SNMP system group, MQTT firmware); always 1."),
     "pubnet_device_poll_duration_seconds": (_G, "How long the last poll of the device took."),
     # interfaces
     "pubnet_interface_receive_bytes_total": (_C, "Bytes received on the interface."),

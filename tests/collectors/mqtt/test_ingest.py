@@ -188,6 +188,25 @@ def test_observation_labels_and_series() -> None:
     assert not any(label == "device" for _, labels in series for label, _ in labels)
 
 
+def test_firmware_becomes_device_info_replaced_when_it_changes() -> None:
+    ingestor, store = make()
+
+    def info() -> list[dict[str, str]]:
+        return [dict(labels) for (metric, labels) in store.device_series("gw-1")
+                if metric == names.DEVICE_INFO]
+
+    send(ingestor, uptime_s=1, firmware="OpenWrt 23.05.3")
+    assert info() == [{"site": "S0001", "role": "site_gateway", "profile": "mqtt",
+                       "province": "50", "district": "5001", "sys_name": "",
+                       "sys_descr": "OpenWrt 23.05.3"}]
+    send(ingestor, uptime_s=2, firmware="OpenWrt 23.05.3")
+    send(ingestor, uptime_s=3, firmware="OpenWrt 24.10.0")
+    assert [i["sys_descr"] for i in info()] == ["OpenWrt 24.10.0"]
+    # An SNMP-polled device's info comes from its sysDescr; MQTT does not overwrite it.
+    send(ingestor, device="ap-1", uptime_s=1, firmware="UniFi 6.6")
+    assert not [m for (m, _) in store.device_series("ap-1") if m == names.DEVICE_INFO]
+
+
 def test_stats_observations() -> None:
     ingestor, _ = make()
     send(ingestor, uptime_s=1)
