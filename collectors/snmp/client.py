@@ -39,6 +39,15 @@ class SnmpTarget:
     retries: int = 1
 
 
+def text(value: Value) -> str:
+    """A label value: OCTET STRINGs as UTF-8 (Thai names survive), NULs and spaces trimmed."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace").strip("\x00 \t\r\n")
+    if value is None:
+        return ""
+    return str(value)
+
+
 @dataclass(slots=True)
 class PacketStats:
     """Counters shared by every client of one poller (one event loop, no locking).

@@ -1,5 +1,9 @@
 """One poll of one device: GET the scalars, walk the tables, turn values into observations.
 
+Tables are walked on the first poll; later polls GET the instances that walk found together
+with the scalars, usually in one PDU (:mod:`collectors.snmp.layout` says when a table is
+walked again).
+
 This is the hot path. Everything textual was resolved when the profile was loaded; here we
 only slice OID strings, look up dicts and do counter arithmetic. Counter state and the last
 sysUpTime live in a :class:`DeviceMemory` the poller keeps per device.
@@ -10,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from collectors.snmp.client import SnmpClient, Value
+from collectors.snmp.client import SnmpClient, Value, text
 from collectors.snmp.counters import (
     WRAP32,
     CounterState,
@@ -19,6 +23,12 @@ from collectors.snmp.counters import (
     uptime_went_back,
 )
 from collectors.snmp.errors import SnmpNoSuchName
+from collectors.snmp.layout import (
+    MAX_GET_VARBINDS,
+    REWALK_EVERY,
+    TableLayout,
+    layout_from_walk,
+)
 from collectors.snmp.names import DEVICE_UPTIME
 from collectors.snmp.profiles import (
     INDEX,
@@ -50,7 +60,11 @@ class DeviceMemory:
     sys_object_id: str | None = None
     reboots: int = 0
     table_rows: dict[str, int] = field(default_factory=dict)
-    """Rows each table had at the last poll (chooses entry or column walks)."""
+    """Rows each table had at its last walk (chooses entry or column walks)."""
+    layouts: dict[str, TableLayout] = field(default_factory=dict)
+    """Per table, the instances its last walk found; polls in between GET just those."""
+    rewalk_every: int = REWALK_EVERY
+    """Polls a layout serves before its table is walked again (``snmp.rewalk_every``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,15 +75,6 @@ class PollResult:
     sys_object_id: str
     rebooted: bool
     observations: list[Observation]
-
-
-def text(value: Value) -> str:
-    """A label value: OCTET STRINGs as UTF-8 (Thai names survive), NULs and spaces trimmed."""
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace").strip("\x00 \t\r\n")
-    if value is None:
-        return ""
-    return str(value)
 
 
 def _number(value: Value) -> float | None:
@@ -155,16 +160,9 @@ def _labels(columns: Mapping[str, Mapping[str, Value]],
     return tuple(out)
 
 
-async def _read_table(
-    client: SnmpClient,
-    table: Table,
-    device: str,
-    ts: float,
-    memory: DeviceMemory,
-    reset: bool,
-    elapsed: float,
-    out: list[Observation],
-) -> None:
+async def _walk_table(client: SnmpClient, table: Table, memory: DeviceMemory
+                      ) -> tuple[dict[str, dict[str, Value]], dict[str, None]]:
+    """Walk what ``table`` needs: ``(columns by OID, row indexes)``."""
     reader = _TableReader(client, table.max_repetitions)
     rows: dict[str, None] = {}
     if table.entries and (table.walk is WalkMode.ENTRY or (
@@ -175,14 +173,27 @@ async def _read_table(
     for oid in table.first_walks:
         rows.update(dict.fromkeys(await reader.column(oid)))
     memory.table_rows[table.name] = len(rows)
-    if table.where is not None:
-        where_oid, equals = table.where
-        where_col = reader.columns[where_oid]
-        rows = {i: None for i in rows if text(where_col.get(i)) == equals}
     if table.fallback_chains:
         await reader.complete(table.fallback_chains, rows)
-    # Everything needed is fetched: the rest is plain dict work.
-    columns = reader.columns
+    return reader.columns, rows
+
+
+def _table_observations(
+    table: Table,
+    columns: Mapping[str, Mapping[str, Value]],
+    rows: Iterable[str],
+    device: str,
+    ts: float,
+    memory: DeviceMemory,
+    reset: bool,
+    elapsed: float,
+    out: list[Observation],
+) -> None:
+    """Turn a table's values into observations (the same for walked and GET values)."""
+    if table.where is not None:
+        where_oid, equals = table.where
+        where_col = columns.get(where_oid, _NO_COLUMN)
+        rows = [i for i in rows if text(where_col.get(i)) == equals]
     counters = memory.counters
     append = out.append
     for index in rows:
@@ -251,6 +262,16 @@ def _metric_value(
     return number
 
 
+async def _get(client: SnmpClient, oids: list[str]) -> dict[str, Value]:
+    """GET ``oids`` in as few PDUs as :data:`MAX_GET_VARBINDS` allows (usually one)."""
+    if len(oids) <= MAX_GET_VARBINDS:
+        return await client.get(oids)
+    values: dict[str, Value] = {}
+    for start in range(0, len(oids), MAX_GET_VARBINDS):
+        values.update(await client.get(oids[start:start + MAX_GET_VARBINDS]))
+    return values
+
+
 async def collect(
     client: SnmpClient,
     profiles: ProfileSet,
@@ -266,8 +287,18 @@ async def collect(
     """
     profile = (profiles.select(profile_name, memory.sys_object_id)
                if profiles.is_auto(profile_name) else profiles.profiles[profile_name])
-    values: Mapping[str, Value] = await client.get(profile.get_oids)
-    if not values:
+    layouts = memory.layouts
+    oids = list(profile.get_oids)
+    for table in profile.tables:
+        layout = layouts.get(table.name)
+        if table.row_count is not None:
+            oids.append(table.row_count)
+        if layout is not None and layout.polls < memory.rewalk_every - 1:
+            oids.extend(oid for _, _, oid in layout.instances)
+            oids.extend(layout.probes)
+            oids.extend(oid for oid, _ in layout.unchanged)
+    values: Mapping[str, Value] = await _get(client, oids)
+    if not any(oid in values for oid in profile.get_oids):
         raise SnmpNoSuchName("the agent has none of the system scalars")
     sys_object_id = text(values.get(SYS_OBJECT_ID))
     if profiles.is_auto(profile_name) and sys_object_id != memory.sys_object_id:
@@ -277,6 +308,7 @@ async def collect(
             if extra:
                 values = {**values, **await client.get(extra)}
             profile = chosen
+            layouts.clear()  # another profile's tables: walk them
     memory.sys_object_id = sys_object_id
 
     out: list[Observation] = []
@@ -316,7 +348,20 @@ async def collect(
         if number is not None:
             out.append(Observation(device, scalar.name, number * scalar.source.scale, ts, _SNMP))
     for table in profile.tables:
-        await _read_table(client, table, device, ts, memory, reset, elapsed, out)
+        row_count = values.get(table.row_count) if table.row_count is not None else None
+        layout = layouts.get(table.name)
+        columns = None
+        if (layout is not None and layout.polls < memory.rewalk_every - 1
+                and row_count == layout.row_count):
+            columns = layout.columns(values)
+        if columns is not None and layout is not None:
+            layout.polls += 1
+            rows: Iterable[str] = layout.rows
+        else:
+            columns, walked = await _walk_table(client, table, memory)
+            layouts[table.name] = layout_from_walk(table, columns, walked, row_count)
+            rows = walked
+        _table_observations(table, columns, rows, device, ts, memory, reset, elapsed, out)
     memory.last_ts = ts
     return PollResult(profile, text(values.get(SYS_NAME)), text(values.get(SYS_DESCR)),
                       sys_object_id, reset, out)

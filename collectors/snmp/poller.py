@@ -107,7 +107,8 @@ class DevicePoller:
             target = SnmpTarget(device.host, port, credential, snmp.timeout, snmp.retries)
         interval = snmp.interval_by_role.get(str(device.role), snmp.interval)
         up, info = device_labels(self.inventory, device)
-        return _DeviceRun(device, target, interval, up, info)
+        return _DeviceRun(device, target, interval, up, info,
+                          memory=DeviceMemory(rewalk_every=snmp.rewalk_every))
 
     async def poll(self, run: _DeviceRun) -> tuple[PollStatus, str, list[Observation]]:
         """Poll once; never raises (except cancellation). Returns status, detail and every

@@ -129,6 +129,9 @@ class Table:
     fallback_chains: tuple[tuple[str, ...], ...] = ()
     """Column OID chains (metric sources, label choices) with more than one entry: a later
     column is walked only for rows that lack every earlier one."""
+    row_count: str | None = None
+    """A scalar holding the table's row count (ifNumber): when it changes, the rows pubnet
+    knows from the last walk are stale and the table is walked again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +250,7 @@ class _Table(_Strict):
     walk: WalkMode = WalkMode.AUTO
     entry_max_repetitions: int = Field(default=64, ge=1, le=200)
     entry_max_rows: int = Field(default=32, ge=1)
+    row_count: OidText | None = None
 
 
 class _Choice(_Strict):
@@ -427,7 +431,7 @@ class _Compiler:
             tuple(o for o in chain if o != INDEX) for chain in chains) if len(c) > 1]
         return Table(tname, labels, tuple(metrics), where, t.max_repetitions,
                      tuple(first), t.walk, tuple(entries), t.entry_max_repetitions,
-                     t.entry_max_rows, tuple(chains))
+                     t.entry_max_rows, tuple(chains), t.row_count)
 
     def _scalars(self, name: str, f: _File) -> list[ScalarMetric]:
         out = []

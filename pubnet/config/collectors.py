@@ -25,6 +25,9 @@ class SnmpConfig(Section):
     """Per-role polling interval overriding ``interval`` (e.g. ``core: 30s``)."""
     profiles_dir: RelPath | None = None
     """A folder of extra profile YAML files; a file named like a shipped one replaces it."""
+    rewalk_every: int = Field(default=30, ge=1)
+    """Polls between walks of a device's tables; the polls in between GET the rows the last
+    walk found (a changed row count or a vanished row walks at once). 1 = walk every poll."""
 
     @field_validator("interval", "timeout")
     @classmethod

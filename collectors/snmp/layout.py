@@ -1,0 +1,113 @@
+"""What the last walk of a table found, so that later polls GET exactly those instances.
+
+Walking a table costs GETBULK round trips and, worse, decoding every varbind the walk
+passes over: an ifEntry walk decodes all ~20 columns of each row to keep the 6 a profile
+needs. Interfaces and radios rarely change, so after one walk pubnet knows the rows and
+which columns each has, and the next polls fetch those instances with the scalars in one
+GET (chunked for big tables): one round trip and no wasted varbinds, the approach NMS
+pollers call cached-index polling.
+
+The table is walked again when its layout may be wrong: an instance it lists is gone, a row
+gained a preferred column it lacked (a 64-bit counter after a firmware upgrade), the table's
+row-count scalar (``ifNumber`` for if-mib) changed, or it is the ``snmp.rewalk_every``-th
+poll (so rows added to tables without a row count show up within that many polls). A
+reboot alone is no reason: labels come from the same GET as the values, so even a device
+that renumbered its interfaces is read correctly. The values are processed exactly as a
+walk's are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from collectors.snmp.client import Value, text
+from collectors.snmp.profiles import Table
+
+REWALK_EVERY = 30
+"""Default ``snmp.rewalk_every``: one poll in 30 walks (every 30 min at 60 s intervals)."""
+MAX_GET_VARBINDS = 40
+"""Varbinds per GET: answers stay well under the 64 KiB an agent may send and usually
+within one Ethernet frame (short values: counters, statuses, names)."""
+
+_ABSENT: tuple[Value, ...] = (None, b"")
+
+
+@dataclass(slots=True)
+class TableLayout:
+    """One table's rows and the instances a poll needs, as the last walk found them."""
+
+    rows: tuple[str, ...]
+    """Row indexes, before any ``where`` filter (the filter is applied on every poll)."""
+    instances: tuple[tuple[str, str, str], ...]
+    """``(column OID, index, column OID + "." + index)`` to GET."""
+    probes: tuple[str, ...]
+    """Preferred columns a row lacked at the walk (a 64-bit counter, ifName), asked for
+    along with its fallback: a value there means the row now has it, so walk again."""
+    row_count: Value
+    """The table's row-count scalar at the walk (None when the profile names none)."""
+    unchanged: tuple[tuple[str, Value], ...] = ()
+    """Instances that must keep their walked value: the ``where`` column of rows the filter
+    dropped (only it is asked for; a row that starts to match needs a walk)."""
+    polls: int = 0
+    """Polls served from this layout since the walk."""
+
+    def columns(self, values: Mapping[str, Value]) -> dict[str, dict[str, Value]] | None:
+        """The table's columns rebuilt from a GET's ``values``, as a walk would give them;
+        None when an instance is missing or a probe has a value (stale: walk again)."""
+        for oid in self.probes:
+            if values.get(oid) not in _ABSENT:
+                return None
+        for oid, walked in self.unchanged:
+            if values.get(oid) != walked:
+                return None
+        columns: dict[str, dict[str, Value]] = {}
+        for column, index, oid in self.instances:
+            value = values.get(oid)
+            if value is None:
+                return None
+            col = columns.get(column)
+            if col is None:
+                col = columns[column] = {}
+            col[index] = value
+        return columns
+
+
+def layout_from_walk(table: Table, columns: Mapping[str, Mapping[str, Value]],
+                     rows: Mapping[str, None], row_count: Value) -> TableLayout:
+    """The instances the walk's values were read from that a poll uses: not fallback columns
+    a row does not need (a 32-bit counter where its 64-bit one exists, ifDescr where ifName
+    is set), nor columns nothing reads."""
+    earlier: dict[str, tuple[str, ...]] = {}
+    for chain in table.fallback_chains:
+        for position, column in enumerate(chain[1:], 1):
+            earlier.setdefault(column, chain[:position])
+    used = set(table.first_walks) | set(earlier)
+    instances: list[tuple[str, str, str]] = []
+    probes: dict[str, None] = {}
+    unchanged: list[tuple[str, Value]] = []
+    dropped: set[str] = set()
+    if table.where is not None:
+        where_oid, equals = table.where
+        where_col = columns.get(where_oid, {})
+        for index in rows:
+            value = where_col.get(index)
+            if text(value) != equals:
+                dropped.add(index)
+                unchanged.append((f"{where_oid}.{index}", value))
+    for column, values in columns.items():
+        if column not in used:
+            continue  # an entry walk's bycatch: a column no metric or label reads
+        preferred = earlier.get(column, ())
+        for index in values:
+            if index not in rows or index in dropped:
+                continue
+            if preferred:
+                if any(columns.get(p, {}).get(index) not in _ABSENT for p in preferred):
+                    continue  # the row has a better column
+                probes.update((f"{p}.{index}", None) for p in preferred)
+            instances.append((column, index, f"{column}.{index}"))
+    asked = {oid for _, _, oid in instances}  # an empty ifName is asked for as it is
+    return TableLayout(tuple(rows), tuple(instances),
+                       tuple(p for p in probes if p not in asked), row_count,
+                       tuple(unchanged))

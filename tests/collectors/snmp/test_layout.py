@@ -1,0 +1,229 @@
+"""Polls after the first GET the instances the last walk found: one round trip, the same
+observations as a walk, and a walk again whenever the layout may be wrong."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from collectors.snmp.client import PacketStats, SnmpTarget, Value
+from collectors.snmp.collect import DeviceMemory, collect
+from collectors.snmp.gufo_client import GufoClient
+from collectors.snmp.layout import MAX_GET_VARBINDS, REWALK_EVERY, layout_from_walk
+from collectors.snmp.profiles import load_profiles
+from pubnet.config import Credential
+from pubnet.model import Observation
+from tests.collectors.snmp.agent import COMMUNITY, Agent
+from tests.collectors.snmp.test_poller import ScriptedClient
+
+IF_NUMBER = "1.3.6.1.2.1.2.1.0"
+IF_NAME, IF_DESCR = "1.3.6.1.2.1.31.1.1.1.1", "1.3.6.1.2.1.2.2.1.2"
+IF_OPER, IF_ADMIN = "1.3.6.1.2.1.2.2.1.8", "1.3.6.1.2.1.2.2.1.7"
+IF_HC_IN, IF_IN = "1.3.6.1.2.1.31.1.1.1.6", "1.3.6.1.2.1.2.2.1.10"
+IF_HIGH_SPEED = "1.3.6.1.2.1.31.1.1.1.15"
+RX = "pubnet_interface_receive_bytes_total"
+
+
+def interfaces(count: int, *, hc: bool = True, octets: int = 1000,
+               if_number: bool = True) -> dict[str, Value]:
+    oids: dict[str, Value] = {
+        "1.3.6.1.2.1.1.1.0": b"RouterOS", "1.3.6.1.2.1.1.2.0": "1.3.6.1.4.1.14988.1",
+        "1.3.6.1.2.1.1.3.0": 100_000, "1.3.6.1.2.1.1.5.0": b"gw",
+    }
+    if if_number:
+        oids[IF_NUMBER] = count
+    for i in range(1, count + 1):
+        oids[f"{IF_NAME}.{i}"] = f"ether{i}".encode()
+        oids[f"{IF_DESCR}.{i}"] = f"Ethernet port {i}".encode()
+        oids[f"{IF_OPER}.{i}"] = 1
+        oids[f"{IF_ADMIN}.{i}"] = 1
+        oids[f"{IF_HIGH_SPEED}.{i}"] = 1000
+        oids[f"{IF_IN}.{i}"] = octets * i
+        if hc:
+            oids[f"{IF_HC_IN}.{i}"] = octets * i
+    return oids
+
+
+class CountingClient(ScriptedClient):
+    """The scripted agent, counting GET PDUs (of at most ``MAX_GET_VARBINDS``) and walks."""
+
+    def __init__(self, oids: dict[str, Value]) -> None:
+        super().__init__(oids)
+        self.gets = 0
+        self.walks = 0
+        self.largest_get = 0
+
+    async def get(self, oids: Sequence[str]) -> dict[str, Value]:
+        self.gets += 1
+        self.largest_get = max(self.largest_get, len(oids))
+        return await super().get(oids)
+
+    async def bulk_walk(self, oid: str, max_repetitions: int = 25, *,
+                        stop_after: str | None = None) -> list[tuple[str, Value]]:
+        self.walks += 1
+        return await super().bulk_walk(oid, max_repetitions, stop_after=stop_after)
+
+
+class Device:
+    """One device's memory polled through the shipped if-mib profile."""
+
+    def __init__(self, agent: CountingClient) -> None:
+        self.agent = agent
+        self.memory = DeviceMemory()
+        self.profiles = load_profiles()
+        self.ts = 1000.0
+
+    async def poll(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        self.agent.gets = self.agent.walks = 0
+        self.ts += 60
+        result = await collect(self.agent, self.profiles, "if-mib", "gw", self.memory,
+                               self.ts)
+        return {(o.metric, o.labels): o.value for o in result.observations}
+
+    def ifnames(self, seen: dict[tuple[str, tuple[tuple[str, str], ...]], float]) -> set[str]:
+        return {dict(labels)["ifname"] for metric, labels in seen if metric == RX}
+
+
+async def test_after_the_first_walk_a_poll_is_one_get_with_the_same_observations() -> None:
+    device = Device(CountingClient(interfaces(4)))
+    first = await device.poll()
+    assert device.agent.walks > 0
+    second = await device.poll()
+    assert (device.agent.gets, device.agent.walks) == (1, 0)
+    assert second.keys() == first.keys()
+    steady = {k: v for k, v in first.items() if k[0] != "pubnet_device_uptime_seconds"}
+    assert {k: second[k] for k in steady} == steady
+    # only what is used is asked for: no ifDescr or 32-bit counter where better ones exist
+    layout = device.memory.layouts["interfaces"]
+    columns = {column for column, _, _ in layout.instances}
+    assert IF_DESCR not in columns and IF_IN not in columns and not layout.probes
+
+
+async def test_counters_keep_counting_through_gets() -> None:
+    device = Device(CountingClient(interfaces(2, octets=1000)))
+    await device.poll()
+    device.agent.oids.update(interfaces(2, octets=3000))
+    seen = await device.poll()
+    assert device.agent.walks == 0
+    assert seen[(RX, (("ifname", "ether2"),))] == 6000
+
+
+async def test_a_vanished_interface_is_walked_again_in_the_same_poll() -> None:
+    agent = CountingClient(interfaces(3))
+    device = Device(agent)
+    await device.poll()
+    for oid in [o for o in agent.oids if o.endswith(".3") and not o.endswith(".0")]:
+        del agent.oids[oid]  # ifNumber still says 3: only the missing instances tell
+    seen = await device.poll()
+    assert agent.walks > 0
+    assert device.ifnames(seen) == {"ether1", "ether2"}
+    await device.poll()
+    assert agent.walks == 0
+
+
+async def test_a_new_interface_shows_at_once_when_ifnumber_changes() -> None:
+    agent = CountingClient(interfaces(2))
+    device = Device(agent)
+    await device.poll()
+    agent.oids.update(interfaces(3))
+    seen = await device.poll()
+    assert agent.walks > 0
+    assert device.ifnames(seen) == {"ether1", "ether2", "ether3"}
+
+
+async def test_without_a_row_count_new_rows_show_within_rewalk_every_polls() -> None:
+    agent = CountingClient(interfaces(2, if_number=False))
+    device = Device(agent)
+    await device.poll()
+    agent.oids.update(interfaces(3, if_number=False))
+    polls = 1
+    while "ether3" not in device.ifnames(await device.poll()):
+        polls += 1
+        assert agent.walks == 0
+    assert polls == REWALK_EVERY  # one poll in REWALK_EVERY walks
+
+
+async def test_rewalk_every_1_walks_every_poll() -> None:
+    agent = CountingClient(interfaces(2))
+    device = Device(agent)
+    device.memory.rewalk_every = 1
+    for _ in range(3):
+        await device.poll()
+        assert agent.walks > 0
+
+
+async def test_a_row_that_gains_its_64_bit_counter_is_walked_again() -> None:
+    agent = CountingClient(interfaces(2, hc=False))
+    device = Device(agent)
+    first = await device.poll()
+    layout = device.memory.layouts["interfaces"]
+    assert {f"{IF_HC_IN}.1", f"{IF_HC_IN}.2"} <= set(layout.probes)
+    await device.poll()
+    assert agent.walks == 0  # the probes came back empty: nothing changed
+    agent.oids.update(interfaces(2, hc=True, octets=5000))
+    seen = await device.poll()
+    assert agent.walks > 0
+    # the 64-bit counter is used from now on; the total never goes backwards
+    assert seen[(RX, (("ifname", "ether1"),))] >= first[(RX, (("ifname", "ether1"),))]
+    assert IF_HC_IN in {c for c, _, _ in device.memory.layouts["interfaces"].instances}
+
+
+async def test_a_big_table_is_fetched_in_bounded_gets() -> None:
+    agent = CountingClient(interfaces(48))
+    device = Device(agent)
+    first = await device.poll()
+    second = await device.poll()
+    assert agent.walks == 0
+    assert agent.largest_get <= MAX_GET_VARBINDS
+    assert agent.gets == -(-(len(device.memory.layouts["interfaces"].instances) + 5)
+                           // MAX_GET_VARBINDS)
+    assert len(device.ifnames(second)) == 48 and second.keys() == first.keys()
+
+
+def test_layout_prefers_ifname_and_probes_it_where_a_row_lacks_it() -> None:
+    table = load_profiles().profiles["if-mib"].tables[0]
+    columns: dict[str, dict[str, Value]] = {
+        IF_NAME: {"1": b"ether1", "2": b""},
+        IF_DESCR: {"1": b"port 1", "2": b"port 2"},
+        IF_OPER: {"1": 1, "2": 2},
+    }
+    layout = layout_from_walk(table, columns, {"1": None, "2": None}, 2)
+    oids = {oid for _, _, oid in layout.instances}
+    assert f"{IF_DESCR}.2" in oids and f"{IF_DESCR}.1" not in oids
+    assert f"{IF_NAME}.1" in oids and f"{IF_NAME}.2" in oids
+    assert layout.probes == ()  # ifName.2 is asked for anyway; b"" is not a value
+
+
+@pytest.mark.integration
+async def test_against_snmpd_the_second_poll_is_one_pdu_and_reads_the_same(
+        snmpd_agent: Agent) -> None:
+    profiles = load_profiles()
+    stats = PacketStats()
+    client = GufoClient(SnmpTarget(snmpd_agent.host, snmpd_agent.port,
+                                   Credential(version="2c", community=COMMUNITY)), stats)
+    client.keep_open = True
+    memory = DeviceMemory()
+    polls: list[list[Observation]] = []
+    try:
+        for ts in (1000.0, 1060.0):
+            before = stats.requests
+            async with client:
+                result = await collect(client, profiles, "router", "gw", memory, ts)
+            polls.append(result.observations)
+            requests = stats.requests - before
+    finally:
+        client.close()
+    # scalars, row counts, and each table's instances: GETs of at most MAX_GET_VARBINDS
+    layouts = memory.layouts.values()
+    asked = 5 + 1 + sum(len(lay.instances) + len(lay.probes) + len(lay.unchanged)
+                        for lay in layouts)
+    assert requests == -(-asked // MAX_GET_VARBINDS)
+    storage = memory.layouts["memory"]
+    assert storage.unchanged and len(storage.instances) == 4  # the RAM row, in full
+    steady = {"pubnet_interface_oper_up", "pubnet_interface_admin_up",
+              "pubnet_interface_speed_bps"}
+    first, second = ({(o.metric, o.labels): o.value for o in obs if o.metric in steady}
+                     for obs in polls)
+    assert first == second and len(first) >= 3
+    assert {(o.metric, o.labels) for o in polls[0]} == {(o.metric, o.labels) for o in polls[1]}
