@@ -65,6 +65,8 @@ class DeviceMemory:
     """Per table, the instances its last walk found; polls in between GET just those."""
     rewalk_every: int = REWALK_EVERY
     """Polls a layout serves before its table is walked again (``snmp.rewalk_every``)."""
+    max_get_varbinds: int = MAX_GET_VARBINDS
+    """Varbinds per GET; lowered when the agent answers tooBig."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,13 +264,34 @@ def _metric_value(
     return number
 
 
-async def _get(client: SnmpClient, oids: list[str]) -> dict[str, Value]:
-    """GET ``oids`` in as few PDUs as :data:`MAX_GET_VARBINDS` allows (usually one)."""
-    if len(oids) <= MAX_GET_VARBINDS:
-        return await client.get(oids)
+async def _get(client: SnmpClient, oids: list[str], memory: DeviceMemory
+               ) -> dict[str, Value]:
+    """GET ``oids`` in as few PDUs as the device takes (usually one)."""
+    size = memory.max_get_varbinds
+    if len(oids) <= size:
+        return await _get_chunk(client, oids, memory)
     values: dict[str, Value] = {}
-    for start in range(0, len(oids), MAX_GET_VARBINDS):
-        values.update(await client.get(oids[start:start + MAX_GET_VARBINDS]))
+    for start in range(0, len(oids), size):
+        values.update(await _get_chunk(client, oids[start:start + size], memory))
+    return values
+
+
+async def _get_chunk(client: SnmpClient, oids: list[str], memory: DeviceMemory
+                     ) -> dict[str, Value]:
+    """One GET; an empty answer to several OIDs is split in halves.
+
+    Small agents answer a GET whose response would exceed their message size with tooBig
+    and no varbinds, which gufo-snmp shows as an empty answer. When the halves do answer,
+    that was it: the device's GETs stay that small from now on.
+    """
+    values = await client.get(oids)
+    if values or len(oids) == 1:
+        return values
+    half = len(oids) // 2
+    values = await _get_chunk(client, oids[:half], memory)
+    values.update(await _get_chunk(client, oids[half:], memory))
+    if values:
+        memory.max_get_varbinds = min(memory.max_get_varbinds, half)
     return values
 
 
@@ -297,7 +320,7 @@ async def collect(
             oids.extend(oid for _, _, oid in layout.instances)
             oids.extend(layout.probes)
             oids.extend(oid for oid, _ in layout.unchanged)
-    values: Mapping[str, Value] = await _get(client, oids)
+    values: Mapping[str, Value] = await _get(client, oids, memory)
     if not any(oid in values for oid in profile.get_oids):
         raise SnmpNoSuchName("the agent has none of the system scalars")
     sys_object_id = text(values.get(SYS_OBJECT_ID))

@@ -181,6 +181,28 @@ async def test_a_big_table_is_fetched_in_bounded_gets() -> None:
     assert len(device.ifnames(second)) == 48 and second.keys() == first.keys()
 
 
+async def test_an_agent_that_answers_toobig_gets_smaller_gets() -> None:
+    class Small(CountingClient):
+        """Answers tooBig (gufo: an empty answer) to GETs of more than 8 varbinds."""
+
+        async def get(self, oids: Sequence[str]) -> dict[str, Value]:
+            if len(oids) > 8:
+                self.gets += 1
+                return {}
+            return await super().get(oids)
+
+    agent = Small(interfaces(6))
+    device = Device(agent)
+    first = await device.poll()
+    second = await device.poll()
+    assert second.keys() == first.keys() and agent.walks == 0
+    assert device.memory.max_get_varbinds <= 8
+    third = await device.poll()
+    assert agent.largest_get <= 40 and third.keys() == first.keys()
+    asked = 5 + 1 + len(device.memory.layouts["interfaces"].instances)
+    assert agent.gets == -(-asked // device.memory.max_get_varbinds)  # no more tooBig
+
+
 def test_layout_prefers_ifname_and_probes_it_where_a_row_lacks_it() -> None:
     table = load_profiles().profiles["if-mib"].tables[0]
     columns: dict[str, dict[str, Value]] = {
