@@ -20,11 +20,18 @@ class Kind(StrEnum):
 
 
 def filters(shared_group: str | None = None) -> tuple[str, ...]:
-    """The subscription filters, as ``$share/<group>/...`` when a group is given."""
-    plain = tuple(f"{ROOT}/{VERSION}/{kind.value}/+/+" for kind in Kind)
+    """The subscription filters; telemetry as ``$share/<group>/...`` when a group is given.
+
+    Status stays an ordinary subscription even then: it is a message per connect or
+    disconnect, not per interval, and every instance must see every last will. Brokers also
+    do not send retained messages to shared subscriptions, so a shared status filter would
+    miss the ``offline`` a device left before the instance started.
+    """
+    telemetry = f"{ROOT}/{VERSION}/{Kind.TELEMETRY.value}/+/+"
+    status = f"{ROOT}/{VERSION}/{Kind.STATUS.value}/+/+"
     if shared_group is None:
-        return plain
-    return tuple(f"$share/{shared_group}/{topic}" for topic in plain)
+        return telemetry, status
+    return f"$share/{shared_group}/{telemetry}", status
 
 
 def telemetry_topic(site_id: str, device_id: str) -> str:

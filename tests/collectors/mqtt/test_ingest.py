@@ -54,7 +54,7 @@ def test_parse_topic(topic: str, expected: tuple[Kind, str, str] | None) -> None
 def test_filters_plain_and_shared() -> None:
     assert filters() == ("pubnet/v1/telemetry/+/+", "pubnet/v1/status/+/+")
     assert filters("noc") == ("$share/noc/pubnet/v1/telemetry/+/+",
-                              "$share/noc/pubnet/v1/status/+/+")
+                              "pubnet/v1/status/+/+")
     assert parse_topic(status_topic("S1", "gw")) == (Kind.STATUS, "S1", "gw")
 
 

@@ -279,6 +279,24 @@ async def test_shared_subscription_splits_without_loss(mosquitto: Mosquitto,
     assert seen[0] and seen[1], "both instances took a share"
 
 
+async def test_with_shared_telemetry_every_instance_sees_every_last_will(
+        mosquitto: Mosquitto, inventory: Inventory) -> None:
+    """Status is not split: each instance marks the device down, including one that starts
+    after the retained ``offline`` was left."""
+    await publish(mosquitto.port, [(status_topic("S0002", "gw-2"), b"offline")], retain=True)
+    stores = [StateStore(), StateStore()]
+    collectors = [collector_for(mosquitto.port, inventory, store, client_id=f"pubnet-lw-{n}",
+                                shared_group="noc", protocol="5")
+                  for n, store in enumerate(stores)]
+    async with running(collectors[0]), running(collectors[1]):
+        await eventually(lambda: all(status_of(s, "gw-2") is PollStatus.UNREACHABLE
+                                     for s in stores), what="the retained offline in both")
+        await publish(mosquitto.port, [(status_topic("S0001", "gw-1"), b"offline")])
+        await eventually(lambda: all(status_of(s, "gw-1") is PollStatus.UNREACHABLE
+                                     for s in stores), what="a last will in both")
+    await publish(mosquitto.port, [(status_topic("S0002", "gw-2"), b"")], retain=True)
+
+
 async def test_wrong_password_is_retried_not_fatal(tmp_path: object,
                                                     inventory: Inventory) -> None:
     from pathlib import Path
