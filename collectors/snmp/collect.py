@@ -316,11 +316,9 @@ async def collect(
         layout = layouts.get(table.name)
         if table.row_count is not None:
             oids.append(table.row_count)
-        if layout is not None and layout.polls < memory.rewalk_every - 1:
-            oids.extend(oid for _, _, oid in layout.instances)
-            oids.extend(layout.probes)
-            oids.extend(oid for oid, _ in layout.unchanged)
-    values: Mapping[str, Value] = await _get(client, oids, memory)
+        if layout is not None and layout.polls < memory.rewalk_every:
+            oids.extend(layout.oids())
+    values: Mapping[str, Value] = await _get(client, list(dict.fromkeys(oids)), memory)
     if not any(oid in values for oid in profile.get_oids):
         raise SnmpNoSuchName("the agent has none of the system scalars")
     sys_object_id = text(values.get(SYS_OBJECT_ID))
@@ -374,7 +372,7 @@ async def collect(
         row_count = values.get(table.row_count) if table.row_count is not None else None
         layout = layouts.get(table.name)
         columns = None
-        if (layout is not None and layout.polls < memory.rewalk_every - 1
+        if (layout is not None and layout.polls < memory.rewalk_every
                 and row_count == layout.row_count):
             columns = layout.columns(values)
         if columns is not None and layout is not None:

@@ -49,8 +49,13 @@ class TableLayout:
     unchanged: tuple[tuple[str, Value], ...] = ()
     """Instances that must keep their walked value: the ``where`` column of rows the filter
     dropped (only it is asked for; a row that starts to match needs a walk)."""
-    polls: int = 0
-    """Polls served from this layout since the walk."""
+    polls: int = 1
+    """Polls since the table was walked, that poll included."""
+
+    def oids(self) -> list[str]:
+        """Everything a poll asks for to use (and check) this layout."""
+        return [*(oid for _, _, oid in self.instances), *self.probes,
+                *(oid for oid, _ in self.unchanged)]
 
     def columns(self, values: Mapping[str, Value]) -> dict[str, dict[str, Value]] | None:
         """The table's columns rebuilt from a GET's ``values``, as a walk would give them;
