@@ -71,6 +71,11 @@ def register(commands: Any) -> None:
     add.add_argument("--by", default="")
     add.add_argument("--config", type=Path)
     add.set_defaults(handler=cmd_maintenance_add)
+    end = maint_cmds.add_parser("end", help="end a window now (the work finished early, or "
+                                "it was added by mistake); kept in the record")
+    end.add_argument("window_id", type=int, metavar="ID", help="the window's id (see list)")
+    end.add_argument("--config", type=Path)
+    end.set_defaults(handler=cmd_maintenance_end)
     mlist = maint_cmds.add_parser("list", help="current and future windows")
     mlist.add_argument("--all", action="store_true", help="include ended windows")
     mlist.add_argument("--format", choices=["table", "json"], default="table")
@@ -219,6 +224,26 @@ def cmd_maintenance_add(args: argparse.Namespace) -> int:
         db.close()
     print(f"maintenance window {window_id}: {scope} {local_time(start)} - {local_time(end)} "
           "(Thailand time)")
+    return EXIT_OK
+
+
+def cmd_maintenance_end(args: argparse.Namespace) -> int:
+    path = database_path(args.config)
+    if path is None:
+        return EXIT_BAD_INPUT
+    window = None
+    if path.exists():
+        db = _open(path)
+        try:
+            window = db.end_maintenance(args.window_id, time.time())
+        finally:
+            db.close()
+    if window is None:
+        print(f"pubnet maintenance end: no maintenance window {args.window_id}",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"maintenance window {window.window_id}: {window.scope} now ends "
+          f"{local_time(window.ends_at)} (Thailand time); alerts for it are sent again")
     return EXIT_OK
 
 

@@ -348,13 +348,27 @@ class IncidentDB:
         )
         return int(cur.lastrowid or 0)
 
+    def end_maintenance(self, window_id: int, now: float) -> MaintenanceWindow | None:
+        """End a window at ``now`` (one not started yet never starts); the row stays for the
+        record. None when there is no such window."""
+        self.conn.execute(
+            "UPDATE maintenance SET ends_at = MAX(MIN(ends_at, ?), starts_at) WHERE id = ?",
+            (now, window_id))
+        row = self.conn.execute(
+            "SELECT id, scope, starts_at, ends_at, note, created_by FROM maintenance "
+            "WHERE id = ?", (window_id,)).fetchone()
+        if row is None:
+            return None
+        return MaintenanceWindow(int(row[0]), row[1], float(row[2]), float(row[3]), row[4],
+                                 row[5])
+
     def maintenance_windows(self, not_ended_before: float | None = None) -> (
         list[MaintenanceWindow]
     ):
         sql = "SELECT id, scope, starts_at, ends_at, note, created_by FROM maintenance"
         params: tuple[Any, ...] = ()
         if not_ended_before is not None:
-            sql += " WHERE ends_at > ?"
+            sql += " WHERE ends_at > ? AND ends_at > starts_at"  # not ended, not cancelled
             params = (not_ended_before,)
         rows = self.conn.execute(sql + " ORDER BY starts_at, id", params).fetchall()
         return [MaintenanceWindow(int(r[0]), r[1], float(r[2]), float(r[3]), r[4], r[5])

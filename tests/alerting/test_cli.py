@@ -78,6 +78,29 @@ def test_maintenance_add_and_list(config_file: Path, capsys: pytest.CaptureFixtu
     assert "fibre splicing" in capsys.readouterr().out
 
 
+def test_maintenance_end_stops_a_window_and_keeps_it_on_record(
+        config_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = ["--config", str(config_file)]
+    assert main(["maintenance", "add", "--scope", "site:S-1", "--from", "now", "--to", "+4h",
+                 *cfg]) == 0
+    assert main(["maintenance", "add", "--scope", "site:S-2", "--from", "2030-01-01T08:00",
+                 "--to", "+2h", *cfg]) == 0
+    capsys.readouterr()
+    assert main(["maintenance", "end", "1", *cfg]) == 0
+    assert "alerts for it are sent again" in capsys.readouterr().out
+    assert main(["maintenance", "end", "2", *cfg]) == 0  # not started: it never will
+    capsys.readouterr()
+    assert main(["maintenance", "list", "--format", "json", *cfg]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert main(["maintenance", "list", "--all", "--format", "json", *cfg]) == 0
+    ended = json.loads(capsys.readouterr().out)
+    assert [(w["scope"], w["active"]) for w in ended] == [("site:S-1", False),
+                                                          ("site:S-2", False)]
+    assert ended[1]["from"] == ended[1]["to"]
+    assert main(["maintenance", "end", "9", *cfg]) == 1
+    assert "no maintenance window 9" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
