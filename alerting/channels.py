@@ -2,8 +2,11 @@
 
 Each sender's :meth:`send` returns when the far end has *accepted* the message (HTTP 2xx,
 MQTT PUBACK, SMTP 250) and raises :class:`DeliveryError` otherwise; the delivery worker
-retries with back-off. Error texts name the channel and the status, never a token, password
-or a URL that carries one (Telegram puts the token in the path).
+retries with back-off, and waits at least as long as the far end asked (HTTP 429 or 503
+with ``Retry-After``, Telegram's ``retry_after``): LINE and Telegram throttle bots that push
+too fast, and hammering them during an outage storm only prolongs it. Error texts name the
+channel and the status, never a token, password or a URL that carries one (Telegram puts
+the token in the path).
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ import hashlib
 import hmac
 import json
 import ssl
+import time
 import uuid
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, make_msgid, parsedate_to_datetime
 from typing import Any, Protocol
 
 import aiohttp
@@ -37,10 +42,43 @@ SIGNATURE_HEADER = "X-Pubnet-Signature"
 DELIVERY_HEADER = "X-Pubnet-Delivery"
 LINE_TEXT_LIMIT = 5000
 TELEGRAM_TEXT_LIMIT = 4096
+MAX_RETRY_AFTER = 3600.0
+"""The longest wait a far end's Retry-After is believed for (a bogus value must not park a
+channel for days)."""
 
 
 class DeliveryError(Exception):
-    """The channel did not accept the message; the text is safe to log."""
+    """The channel did not accept the message; the text is safe to log.
+
+    ``retry_after`` is how long the far end asked us to wait before trying again, if it said.
+    """
+
+    def __init__(self, text: str, retry_after: float | None = None) -> None:
+        super().__init__(text)
+        self.retry_after = retry_after
+
+
+def retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from an HTTP ``Retry-After`` (delay-seconds or an HTTP date), capped
+    at :data:`MAX_RETRY_AFTER`; None when absent or unreadable."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - now
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    status: int
+    body: bytes
+    retry_after: float | None
 
 
 class Sender(Protocol):
@@ -74,11 +112,12 @@ def _subject(message: Outgoing) -> str:
 
 
 async def _post_json(session: aiohttp.ClientSession, url: str, body: bytes,
-                     headers: dict[str, str], seconds: float, what: str) -> tuple[int, bytes]:
+                     headers: dict[str, str], seconds: float, what: str) -> _Reply:
     try:
         async with session.post(url, data=body, headers=headers,
                                 timeout=aiohttp.ClientTimeout(total=seconds)) as response:
-            return response.status, await response.read()
+            return _Reply(response.status, await response.read(),
+                          retry_after(response.headers.get("Retry-After"), time.time()))
     except TimeoutError:
         raise DeliveryError(f"{what}: timed out after {seconds:g}s") from None
     except aiohttp.ClientError as exc:
@@ -100,10 +139,10 @@ class WebhookSender:
         if self.config.secret is not None:
             headers[SIGNATURE_HEADER] = sign(
                 self.config.secret.get_secret_value().encode("utf-8"), body)
-        status, _ = await _post_json(self._session, self.config.url, body, headers,
-                                     self.config.timeout, f"webhook {self.name}")
-        if not 200 <= status < 300:
-            raise DeliveryError(f"webhook {self.name}: HTTP {status}")
+        reply = await _post_json(self._session, self.config.url, body, headers,
+                                 self.config.timeout, f"webhook {self.name}")
+        if not 200 <= reply.status < 300:
+            raise DeliveryError(f"webhook {self.name}: HTTP {reply.status}", reply.retry_after)
 
     async def aclose(self) -> None:
         return None
@@ -128,11 +167,11 @@ class LineSender:
             "X-Line-Retry-Key": retry_key,
         }
         url = self.config.base_url.rstrip("/") + "/v2/bot/message/push"
-        status, _ = await _post_json(self._session, url, body, headers, self.config.timeout,
-                                     f"line {self.name}")
+        reply = await _post_json(self._session, url, body, headers, self.config.timeout,
+                                 f"line {self.name}")
         # 409: a request with this retry key was already accepted -- delivered.
-        if not (200 <= status < 300 or status == 409):
-            raise DeliveryError(f"line {self.name}: HTTP {status}")
+        if not (200 <= reply.status < 300 or reply.status == 409):
+            raise DeliveryError(f"line {self.name}: HTTP {reply.status}", reply.retry_after)
 
     async def aclose(self) -> None:
         return None
@@ -154,16 +193,23 @@ class TelegramSender:
                           ensure_ascii=False).encode("utf-8")
         url = (f"{self.config.base_url.rstrip('/')}/bot"
                f"{self.config.token.get_secret_value()}/sendMessage")
-        status, raw = await _post_json(self._session, url, body,
-                                       {"Content-Type": "application/json; charset=utf-8"},
-                                       self.config.timeout, f"telegram {self.name}")
-        if not 200 <= status < 300:
-            raise DeliveryError(f"telegram {self.name}: HTTP {status}")
+        reply = await _post_json(self._session, url, body,
+                                 {"Content-Type": "application/json; charset=utf-8"},
+                                 self.config.timeout, f"telegram {self.name}")
         try:
-            ok = bool(json.loads(raw).get("ok"))
-        except (ValueError, AttributeError):
-            ok = False
-        if not ok:
+            answer = json.loads(reply.body)
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            answer = {}
+        if not 200 <= reply.status < 300:
+            # A flood-wait names its delay in the body: {"parameters": {"retry_after": 7}}.
+            wait = reply.retry_after
+            parameters = answer.get("parameters")
+            if isinstance(parameters, dict) and isinstance(parameters.get("retry_after"), int):
+                wait = min(float(parameters["retry_after"]), MAX_RETRY_AFTER)
+            raise DeliveryError(f"telegram {self.name}: HTTP {reply.status}", wait)
+        if answer.get("ok") is not True:
             raise DeliveryError(f"telegram {self.name}: response without ok=true")
 
     async def aclose(self) -> None:

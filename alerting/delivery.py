@@ -5,7 +5,8 @@ channel that is down for an hour receives everything afterwards in the original 
 message is marked delivered only after the channel accepted it; a process killed between
 the two re-sends that one message after restart, with the same ``X-Pubnet-Delivery`` key so
 that the receiver can drop the duplicate. Failures back off exponentially (capped, with
-jitter) and are logged once when a channel starts failing and once when it recovers.
+jitter), never sooner than a throttling far end asked (``Retry-After``), and are logged once
+when a channel starts failing and once when it recovers.
 """
 
 from __future__ import annotations
@@ -137,6 +138,8 @@ class Delivery:
                                            str(exc))
                         delay = backoff(attempts - row.attempts, initial=self.initial_backoff,
                                         maximum=self.max_backoff, jitter=random.random())
+                        if exc.retry_after is not None:
+                            delay = max(delay, exc.retry_after)
                         await asyncio.sleep(delay)
                 # Accepted: move on even if the database cannot record it right now; the
                 # worst case is one duplicate after a restart, with the same delivery key.

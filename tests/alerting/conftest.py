@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.monotonic)
 
     @property
     def json(self) -> dict[str, Any]:
@@ -39,13 +41,13 @@ class Received:
 
 @dataclass
 class HttpReceiver:
-    """A local HTTP server recording requests; ``fail[path]`` status codes are answered
-    (and not recorded as accepted) before it starts accepting."""
+    """A local HTTP server recording requests; ``fail[path]`` status codes or whole
+    responses are answered (and not recorded as accepted) before it starts accepting."""
 
     port: int = 0
     accepted: list[Received] = field(default_factory=list)
     attempts: list[Received] = field(default_factory=list)
-    fail: dict[str, list[int]] = field(default_factory=dict)
+    fail: dict[str, list[int | web.Response]] = field(default_factory=dict)
     bad_signatures: int = 0
     hold: asyncio.Event | None = None
     response: dict[str, Any] = field(default_factory=lambda: {"ok": True})
@@ -65,7 +67,8 @@ class HttpReceiver:
             await self.hold.wait()
         failures = self.fail.get(request.path)
         if failures:
-            return web.Response(status=failures.pop(0))
+            failure = failures.pop(0)
+            return failure if isinstance(failure, web.Response) else web.Response(status=failure)
         signature = request.headers.get("X-Pubnet-Signature")
         if signature is not None and not verify_signature(SECRET.encode(), body, signature):
             self.bad_signatures += 1

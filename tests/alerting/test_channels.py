@@ -9,14 +9,17 @@ import json
 import ssl
 import subprocess
 from collections.abc import AsyncIterator, Iterator
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
 import pytest
+from aiohttp import web
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from alerting.channels import MAX_RETRY_AFTER, retry_after
 from tests.alerting.builders import poll_round
 from tests.alerting.conftest import HttpReceiver, StartService, alerting_config
 from tests.alerting.servers import MailSink, self_signed, start_mosquitto
@@ -168,6 +171,47 @@ async def test_every_channel_type_gets_firing_and_resolved(
     assert json.loads(mqtt_messages[1].payload)["status"] == "resolved"  # type: ignore[arg-type]
     assert "แก้ไขแล้ว" in receiver.on("/line/v2/bot/message/push")[1].json[
         "messages"][0]["text"]
+
+
+async def test_throttled_line_and_telegram_are_retried_no_sooner_than_asked(
+    tmp_path: Path, receiver: HttpReceiver, start_service: StartService,
+) -> None:
+    """LINE answers 429 with Retry-After, Telegram a flood-wait in its JSON body; the
+    configured back-off (50 ms) is far shorter, the far end's wish wins."""
+    line_path, tg_path = "/line/v2/bot/message/push", f"/tg/bot{TELEGRAM_TOKEN}/sendMessage"
+    receiver.fail[line_path] = [web.Response(status=429, headers={"Retry-After": "2"})]
+    receiver.fail[tg_path] = [web.json_response(
+        {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 2",
+         "parameters": {"retry_after": 2}}, status=429)]
+    config = alerting_config(
+        tmp_path,
+        routes=[{"match": {"district": ["5002"]}, "channels": ["line-north", "tg-north"]}],
+        channels={
+            "line-north": {"type": "line", "token": LINE_TOKEN, "to": "Ugroup123",
+                           "base_url": receiver.base + "/line"},
+            "tg-north": {"type": "telegram", "token": TELEGRAM_TOKEN, "chat_id": -1001234,
+                         "base_url": receiver.base + "/tg"},
+        },
+    )
+    run = await start_service(config)
+    ts = 9000.0
+    for _ in range(3):
+        ts += 1
+        poll_round(run.store, ("S-4-gw",), False, ts)
+    await eventually(lambda: receiver.on(line_path) and receiver.on(tg_path), within=30,
+                     what="both delivered after the throttle")
+    for path in (line_path, tg_path):
+        first, second = [r.at for r in receiver.attempts if r.path == path][:2]
+        assert second - first >= 1.9, path
+
+
+def test_retry_after_header_forms() -> None:
+    now = 1_800_000_000.0
+    assert retry_after("120", now) == 120.0
+    assert retry_after(formatdate(now + 30, usegmt=True), now) == pytest.approx(30.0, abs=1)
+    assert retry_after(formatdate(now - 30, usegmt=True), now) == 0.0
+    assert retry_after("999999", now) == MAX_RETRY_AFTER
+    assert retry_after("soon", now) is None and retry_after(None, now) is None
 
 
 async def test_mqtt_broker_down_then_up_gets_messages_in_order(
