@@ -161,17 +161,10 @@ class ReadPath:
             qos = (first >> 1) & 3
             if first & 0xF0 != _PUBLISH or qos > 1:
                 break
-            # Remaining length: up to four 7-bit groups, least significant first.
-            length, shift, i = 0, 0, pos + 1
-            while i < end and shift <= 21:
-                byte = data[i]
-                length |= (byte & 0x7F) << shift
-                i += 1
-                if byte < 0x80:
-                    break
-                shift += 7
-            else:
-                break  # incomplete or over four bytes
+            header = _variable_int(data, pos + 1, end)
+            if header is None:
+                break  # the remaining length is cut off or malformed
+            length, i = header
             stop = i + length
             if stop > end or i + 2 > stop:
                 break
@@ -184,17 +177,10 @@ class ReadPath:
             if version5:
                 # Properties are skipped. pubnet's CONNECT allows no topic aliases, so the
                 # topic is always spelled out (an empty one is counted as a bad topic).
-                properties, shift = 0, 0
-                while j < stop and shift <= 21:
-                    byte = data[j]
-                    properties |= (byte & 0x7F) << shift
-                    j += 1
-                    if byte < 0x80:
-                        break
-                    shift += 7
-                else:
+                properties = _variable_int(data, j, stop)
+                if properties is None:
                     break
-                j += properties
+                j = properties[1] + properties[0]
             if j > stop or (qos and packet_id == 0):
                 break
             topic = data[i + 2:topic_end].decode("utf-8", "replace")
@@ -213,3 +199,18 @@ class ReadPath:
                 # before paho handles (and might acknowledge) any later packet.
                 client._packet_queue(_PUBACK, bytes(acks), 0, 0)
                 acks.clear()
+
+
+def _variable_int(data: bytes, i: int, end: int) -> tuple[int, int] | None:
+    """MQTT's variable byte integer at ``data[i]`` (up to four 7-bit groups, least
+    significant first): ``(value, index after it)``, or None when it runs into ``end`` or
+    over four bytes."""
+    value, shift = 0, 0
+    while i < end and shift <= 21:
+        byte = data[i]
+        value |= (byte & 0x7F) << shift
+        i += 1
+        if byte < 0x80:
+            return value, i
+        shift += 7
+    return None
