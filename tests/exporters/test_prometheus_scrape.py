@@ -21,10 +21,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from inventory.model import Device, Inventory, Link, Medium, Role, Site, SiteKind
 from pubnet.config import PrometheusConfig, parse_config
 from pubnet.model import Observation, Source
 from pubnet.state import StateStore
+from tests.collectors.simulator.support import small_inventory
 from tests.exporters.conftest import run_exporter
 from tests.exporters.helpers import interface, set_up
 from tests.support import free_port, require_binary
@@ -155,30 +155,13 @@ async def test_real_prometheus_scrapes_site_up_counters_and_rates(tmp_path: Path
             await feeder
 
 
-def village_inventory() -> Inventory:
-    """One village site (AP + gateway) behind a district router with one backbone link."""
-    inv = Inventory()
-    inv.sites["site-1"] = Site(
-        "site-1", "บ้านหนองบัว", SiteKind.VILLAGE_WIFI, "40", "4001", "400101", "3", 16.4,
-        102.8, province_name_th="ขอนแก่น", province_name_en="Khon Kaen")
-    inv.devices["ap-1"] = Device("ap-1", "site-1", Role.ACCESS_POINT, "10.1.0.2", None,
-                                 "access-point", "village", "gw-1")
-    inv.devices["gw-1"] = Device("gw-1", "site-1", Role.SITE_GATEWAY, "10.1.0.1", None,
-                                 "if-mib", "village", "dist-1")
-    inv.devices["dist-1"] = Device("dist-1", "site-1", Role.DISTRICT_AGGREGATION, "10.0.0.9",
-                                   None, "router", "village", "")
-    inv.links["l-1"] = Link("l-1", "dist-1", "ge-0/0/7", "gw-1", "sfp1", Medium.FIBER,
-                            1_000_000_000, "NT")
-    return inv
-
-
 @pytest.mark.integration
 async def test_real_prometheus_scrapes_polled_simulated_devices(tmp_path: Path) -> None:
     """The whole path: simulated SNMP agents → poller → store → exporter → Prometheus."""
     from collectors.simulator import AddressPlan, Fleet, plan_addresses, simulated_inventory
     from collectors.snmp.poller import SnmpPoller
 
-    base = village_inventory()
+    base = small_inventory()  # its ICMP CPE is not polled here: three devices answer
     network = f"127.{random.randint(100, 250)}.0.0"
     plan = AddressPlan(network, free_port(socket.SOCK_DGRAM, network[:-1] + "1"))
     inventory = simulated_inventory(base, plan_addresses(base, plan))
