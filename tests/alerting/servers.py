@@ -126,10 +126,3 @@ def start_snmpd(binary: str, folder: Path, port: int,
     return proc
 
 
-def stop_process(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()

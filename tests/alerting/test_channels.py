@@ -7,7 +7,6 @@ import email
 import email.policy
 import json
 import ssl
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from email.utils import formatdate
 from pathlib import Path
@@ -23,7 +22,7 @@ from alerting.channels import MAX_RETRY_AFTER, retry_after
 from tests.alerting.builders import poll_round
 from tests.alerting.conftest import HttpReceiver, StartService, alerting_config
 from tests.alerting.servers import MailSink, self_signed, start_mosquitto
-from tests.support import eventually, free_port, require_binary
+from tests.support import eventually, free_port, require_binary, stop_process
 
 LINE_TOKEN = "line-token-7d2c"
 TELEGRAM_TOKEN = "123456:tg-token-9b1e"
@@ -38,12 +37,7 @@ def mosquitto_port(tmp_path: Path) -> Iterator[int]:
     try:
         yield port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from alerting.rules import export_rules
 from pubnet.cli import main
 from tests.alerting.builders import district_inventory
 from tests.alerting.servers import wait_port
-from tests.support import find_binary, free_port, require_binary
+from tests.support import find_binary, free_port, require_binary, stop_process
 
 UNIT_TESTS: dict[str, Any] = {
     "rule_files": ["pubnet-rules.yml", "pubnet-topology.yml"],
@@ -173,12 +173,7 @@ def test_amtool_accepts_config_and_alertmanager_inhibits_children(
         assert seen["S-4"] == [], "a site in another district is not"
         assert seen["da-5001"] == []
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def test_export_rules_cli(tmp_path: Path) -> None:

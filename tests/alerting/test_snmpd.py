@@ -23,8 +23,8 @@ from inventory.model import Device, Inventory, Role
 from inventory.writer import write_inventory
 from tests.alerting.builders import link, site
 from tests.alerting.conftest import SECRET, HttpReceiver
-from tests.alerting.servers import SNMP_COMMUNITY, start_snmpd, stop_process
-from tests.support import eventually, free_udp_port, require_binary
+from tests.alerting.servers import SNMP_COMMUNITY, start_snmpd
+from tests.support import eventually, free_udp_port, require_binary, stop_process
 
 CORE = "core-1"
 """Answers throughout: the inventory needs a root above the district router."""

@@ -27,7 +27,7 @@ from pubnet.state import StateStore
 from tests.collectors.simulator.support import small_inventory
 from tests.exporters.conftest import run_exporter
 from tests.exporters.helpers import interface, set_up
-from tests.support import free_port, require_binary
+from tests.support import free_port, require_binary, stop_process
 
 RATE = 1000.0  # bytes per second received on gw1 eth0
 
@@ -64,12 +64,7 @@ async def prometheus_server(tmp_path: Path, target_port: int) -> AsyncIterator[s
                 await asyncio.sleep(0.2)
         yield url
     finally:
-        proc.terminate()
-        try:
-            await asyncio.to_thread(proc.wait, 20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            await asyncio.to_thread(proc.wait)
+        await asyncio.to_thread(stop_process, proc, 20)
         log.close()
 
 

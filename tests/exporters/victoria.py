@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.support import free_port, require_binary
+from tests.support import free_port, require_binary, stop_process
 
 
 class Victoria:
@@ -52,12 +52,7 @@ class Victoria:
         if self.proc is None:
             return
         proc, self.proc = self.proc, None
-        proc.terminate()
-        try:
-            await asyncio.to_thread(proc.wait, 30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            await asyncio.to_thread(proc.wait)
+        await asyncio.to_thread(stop_process, proc, 30)
 
     async def export(self, match: str = '{__name__=~"pubnet_.*"}') -> list[dict[str, Any]]:
         """Raw samples of every matching series (``values``/``timestamps`` lists)."""

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support import free_udp_port, snmp_answers
+from tests.support import free_udp_port, snmp_answers, stop_process
 
 COMMUNITY = "pubnet-test"
 AUTH_PASS = "auth-pass-123"
@@ -112,12 +112,7 @@ def run_snmpd(
                 time.sleep(0.05)
             yield [Agent(h, p, COMMUNITY, proc) for h, p in addresses]
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
 
 
 def snmp_tool(name: str) -> str | None:
