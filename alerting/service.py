@@ -349,6 +349,8 @@ class AlertingService:
         routes = self.config.routes
         incidents = self.correlator.incidents
         todo = list(incidents) if step_all else [i for i in changed if i in incidents]
+        # "Merged into INC-38" goes out after INC-38's own first message.
+        todo.sort(key=lambda i: incidents[i].merged_into is not None)
         for incident_id in todo:
             incident = incidents[incident_id]
             location = self.topology.location(incident.root)

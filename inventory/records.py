@@ -31,9 +31,9 @@ from inventory.model import Device, Link, Medium, Role, Site, SiteKind
 __all__ = [
     "COLUMNS",
     "DEVICE_COLUMNS",
+    "DEVICE_OPTIONAL_COLUMNS",
     "FILE_NAMES",
     "KINDS",
-    "DEVICE_OPTIONAL_COLUMNS",
     "LINK_COLUMNS",
     "OPTIONAL_COLUMNS",
     "SITE_COLUMNS",
