@@ -324,7 +324,7 @@ class AlertingService:
         self._reload_failing = False
         for incident_id, by, at, note in acks:
             incident = self.correlator.incidents.get(incident_id)
-            if incident is not None and incident.acked_at is None:
+            if incident is not None and (incident.acked_at is None or at > incident.acked_at):
                 self.correlator.update(acknowledge(incident, by, note, at))
                 self._dirty.add(incident_id)
                 log.info("incident acknowledged incident=%s by=%s", incident_id, by)
