@@ -14,10 +14,13 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alerting.messages import BANGKOK, iso, local_time
 from alerting.model import State
+
+if TYPE_CHECKING:
+    from inventory.model import Inventory
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 1
@@ -62,7 +65,8 @@ def register(commands: Any) -> None:
     maint_cmds.required = True
     add = maint_cmds.add_parser("add", help="add a window")
     add.add_argument("--scope", required=True,
-                     help="province:CODE, district:CODE, site:ID or device:ID")
+                     help="province:CODE, district:CODE, site:ID or device:ID (checked "
+                     "against the inventory)")
     add.add_argument("--from", dest="start", required=True,
                      help="ISO time (Thailand time if no zone), 'now' or +30m")
     add.add_argument("--to", dest="end", required=True,
@@ -70,6 +74,8 @@ def register(commands: Any) -> None:
     add.add_argument("--note", default="")
     add.add_argument("--by", default="")
     add.add_argument("--config", type=Path)
+    add.add_argument("--inventory", type=Path,
+                     help="inventory to check the scope against (default: the config's)")
     add.set_defaults(handler=cmd_maintenance_add)
     end = maint_cmds.add_parser("end", help="end a window now (the work finished early, or "
                                 "it was added by mistake); kept in the record")
@@ -136,12 +142,14 @@ def cmd_alerts_list(args: argparse.Namespace) -> int:
     path = database_path(args.config)
     if path is None:
         return EXIT_BAD_INPUT
+    acks: dict[str, list[Any]] = {}
     if not path.exists():
         rows = []
     else:
         db = _open(path)
         try:
             rows = db.list_incidents(State(args.state) if args.state else None, args.limit)
+            acks = db.acks_of([row.incident.incident_id for row in rows])
         finally:
             db.close()
     if args.format == "json":
@@ -158,6 +166,8 @@ def cmd_alerts_list(args: argparse.Namespace) -> int:
                 "acknowledged_by": inc.acked_by, "acknowledged_at": iso(inc.acked_at),
                 "ack_note": inc.ack_note, "maintenance": inc.maintenance,
                 "merged_into": inc.merged_into,
+                "acks": [{"by": a.by, "at": iso(a.at), "note": a.note, "channel": a.channel}
+                         for a in acks.get(inc.incident_id, [])],
             })
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -200,8 +210,32 @@ def cmd_alerts_ack(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _scope_inventory(args: argparse.Namespace) -> tuple[bool, Inventory | None]:
+    """(ok, inventory) to check a scope against: ``--inventory``, else the config's; None
+    when neither names one. Prints the problem and returns (False, None) when it cannot be
+    read."""
+    from inventory.loader import InventoryError, load_inventory
+    from pubnet.config import ConfigError, load_config
+
+    path = args.inventory
+    if path is None and args.config is not None:
+        try:
+            path = load_config(args.config).inventory
+        except ConfigError as exc:
+            print(str(exc), file=sys.stderr)
+            return False, None
+    if path is None:
+        return True, None
+    try:
+        return True, load_inventory(path).inventory
+    except InventoryError as exc:
+        print(f"pubnet maintenance add: {exc}", file=sys.stderr)
+        return False, None
+
+
 def cmd_maintenance_add(args: argparse.Namespace) -> int:
     from alerting.routing import parse_scope
+    from alerting.scopes import SCOPE_FORMS, scope_problem
 
     path = database_path(args.config)
     if path is None:
@@ -216,6 +250,18 @@ def cmd_maintenance_add(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     if end <= start:
         print("pubnet maintenance add: --to must be after --from", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if end <= now:
+        print(f"pubnet maintenance add: the window already ended ({local_time(end)}, Thailand "
+              "time): it would silence nothing", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    ok, inventory = _scope_inventory(args)
+    if not ok:
+        return EXIT_BAD_INPUT
+    problem = scope_problem(scope, inventory)
+    if problem is not None:
+        print(f"pubnet maintenance add: --scope {args.scope}: {problem}; valid forms: "
+              f"{SCOPE_FORMS}", file=sys.stderr)
         return EXIT_BAD_INPUT
     db = _open(path)
     try:

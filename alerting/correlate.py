@@ -8,7 +8,8 @@ incidents in line:
 * a root with no incident gets a new one (``pending`` for ``group_wait``, so that an upstream
   failure confirmed a few polls later can still absorb it before anyone is told);
 * an incident whose root now has a down element above it is merged into that element's
-  incident (dropped silently while still pending);
+  incident (dropped silently while still pending; when it was announced, the incident it
+  joins is announced at once, so that the update naming it names a stored incident);
 * an incident whose root recovered is resolved, and its members that are still down fall
   into new incidents of their own (again pending first: a village gateway behind a router
   that just came back usually answers at its next poll).
@@ -242,6 +243,21 @@ class Correlator:
             return
         self.incidents[incident_id] = resolve(incident, now, merged_into)
         self._touched.add(incident_id)
+        if merged_into is not None and incident.announced_at is not None:
+            self._fire_now(merged_into)
+
+    def _fire_now(self, incident_id: str) -> None:
+        """End the group wait of an incident that absorbed an announced one.
+
+        The update of the absorbed incident names this one ("merged into INC-38"), so it
+        must exist for the people told (announced, stored, acknowledgeable) from the same
+        cycle on -- not stay pending, in memory only, and perhaps be dropped. Waiting for
+        an upstream failure to absorb it is moot once someone has been told of part of it.
+        """
+        target = self.incidents.get(incident_id)
+        if target is not None and target.state is State.PENDING:
+            self.incidents[incident_id] = replace(target, state=State.FIRING)
+            self._touched.add(incident_id)
 
     def _add(self, incident: Incident) -> None:
         self.incidents[incident.incident_id] = incident

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from alerting.model import (
+    Ack,
     Incident,
     Kind,
     MaintenanceWindow,
@@ -92,7 +93,20 @@ CREATE TABLE IF NOT EXISTS maintenance (
     created_by TEXT NOT NULL DEFAULT '',
     created_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS acks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident_id TEXT NOT NULL,
+    acked_by TEXT NOT NULL,
+    acked_at REAL NOT NULL,
+    note TEXT,
+    channel TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS acks_incident ON acks(incident_id, acked_at);
 """
+
+SCHEMA_VERSION = 1
+"""``PRAGMA user_version`` of a database this code wrote. 0: before the ``acks`` table (an
+incident held only its last acknowledgement; :meth:`IncidentDB.open` copies those over)."""
 
 _INCIDENT_COLUMNS = (
     "id, number, kind, severity, root, state, started_at, created_at, members, announced_at, "
@@ -112,15 +126,21 @@ ON CONFLICT(id) DO UPDATE SET
     started_at = excluded.started_at, members = excluded.members,
     announced_at = excluded.announced_at, resolved_at = excluded.resolved_at,
     resolved_sent = excluded.resolved_sent, merged_into = excluded.merged_into,
-    acked_by = COALESCE(excluded.acked_by, incidents.acked_by),
-    acked_at = COALESCE(excluded.acked_at, incidents.acked_at),
-    ack_note = COALESCE(excluded.ack_note, incidents.ack_note),
+    acked_by = CASE WHEN _newer THEN excluded.acked_by ELSE incidents.acked_by END,
+    acked_at = CASE WHEN _newer THEN excluded.acked_at ELSE incidents.acked_at END,
+    ack_note = CASE WHEN _newer THEN excluded.ack_note ELSE incidents.ack_note END,
     maintenance = excluded.maintenance, sequence = excluded.sequence,
     timers = excluded.timers, routes = excluded.routes, detail = excluded.detail,
     province = excluded.province, district = excluded.district, site = excluded.site,
     affected_devices = excluded.affected_devices, affected_sites = excluded.affected_sites,
     summary = excluded.summary
-"""
+""".replace(
+    # The daemon's copy of an incident may predate an acknowledgement the CLI just wrote:
+    # the latest acknowledgement wins, whoever writes the row.
+    "_newer",
+    "(excluded.acked_at IS NOT NULL AND "
+    "(incidents.acked_at IS NULL OR excluded.acked_at > incidents.acked_at))",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +196,30 @@ class IncidentDB:
         conn.execute("PRAGMA busy_timeout=10000")
         conn.executescript(SCHEMA)
         self._conn = conn
+        self._migrate()
         return self
+
+    def _migrate(self) -> None:
+        """Bring a database written by an earlier release up to :data:`SCHEMA_VERSION`
+        (once, even with the daemon and the CLI opening it at the same moment)."""
+        conn = self.conn
+        if int(conn.execute("PRAGMA user_version").fetchone()[0]) >= SCHEMA_VERSION:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if int(conn.execute("PRAGMA user_version").fetchone()[0]) < 1:
+                # Acknowledgements recorded before there was a history: only the CLI wrote
+                # them, and only the last one of each incident is left.
+                conn.execute(
+                    "INSERT INTO acks (incident_id, acked_by, acked_at, note, channel) "
+                    "SELECT id, COALESCE(acked_by, ''), acked_at, ack_note, 'cli' "
+                    "FROM incidents WHERE acked_at IS NOT NULL AND id NOT IN "
+                    "(SELECT incident_id FROM acks)")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         if self._conn is not None:
@@ -261,9 +304,11 @@ class IncidentDB:
                 "ORDER BY number DESC LIMIT ?", (state.value, limit)).fetchall()
         return [IncidentRow(_incident_from_row(r), _facts(r)) for r in rows]
 
-    def acknowledge(self, incident_id: str, by: str, note: str | None, now: float) -> str:
-        """Record an acknowledgement (from the CLI); returns ``ok``, ``unknown`` or ``closed``.
+    def acknowledge(self, incident_id: str, by: str, note: str | None, now: float,
+                    channel: str = "cli") -> str:
+        """Record an acknowledgement; returns ``ok``, ``unknown`` or ``closed``.
 
+        Every acknowledgement is kept (:meth:`acks`); the incident row shows the latest.
         The daemon picks it up within a tick and stops repeats and escalation.
         """
         conn = self.conn
@@ -282,6 +327,9 @@ class IncidentDB:
                     "WHERE id = ?",
                     (by, now, note, incident_id),
                 )
+                conn.execute(
+                    "INSERT INTO acks (incident_id, acked_by, acked_at, note, channel) "
+                    "VALUES (?, ?, ?, ?, ?)", (incident_id, by, now, note, channel))
                 result = "ok"
             conn.execute("COMMIT")
         except BaseException:
@@ -289,8 +337,28 @@ class IncidentDB:
             raise
         return result
 
+    def acks(self, incident_id: str) -> list[Ack]:
+        """Every acknowledgement of an incident, oldest first."""
+        return self.acks_of([incident_id]).get(incident_id, [])
+
+    def acks_of(self, incident_ids: Sequence[str]) -> dict[str, list[Ack]]:
+        """Acknowledgements of several incidents (oldest first), by incident id."""
+        found: dict[str, list[Ack]] = {}
+        ids = list(dict.fromkeys(incident_ids))
+        for start in range(0, len(ids), 500):  # well under SQLite's variable limit
+            chunk = ids[start:start + 500]
+            rows = self.conn.execute(
+                "SELECT incident_id, acked_by, acked_at, note, channel FROM acks "
+                f"WHERE incident_id IN ({', '.join('?' * len(chunk))}) ORDER BY acked_at, id",
+                chunk).fetchall()
+            for r in rows:
+                found.setdefault(str(r[0]), []).append(
+                    Ack(str(r[1]), float(r[2]), r[3], str(r[4])))
+        return found
+
     def acknowledgements(self) -> list[tuple[str, str, float, str | None]]:
-        """(id, by, at, note) of open incidents that carry an acknowledgement."""
+        """(id, by, at, note) of the latest acknowledgement of each open incident that has
+        one."""
         rows = self.conn.execute(
             "SELECT id, acked_by, acked_at, ack_note FROM incidents "
             "WHERE state != 'resolved' AND acked_at IS NOT NULL"

@@ -23,7 +23,7 @@ from alerting.model import (
     site_element,
     split_element,
 )
-from inventory.model import Inventory, Role, Site
+from inventory.model import Device, Inventory, Role, Site
 from inventory.topology import Topology
 
 _ROLE_SEVERITY = {
@@ -210,11 +210,11 @@ class AlertTopology:
 
     # -- where and how bad ---------------------------------------------------------------
 
-    def site_of(self, element: str) -> Site | None:
-        """The site that names an element in messages: its own, or a link's far end's."""
+    def device_of(self, element: str) -> Device | None:
+        """The device an element is about: itself, or a link's far (cut-off) end."""
         kind, ident = split_element(element)
         if kind == "site":
-            return self.inventory.sites.get(ident)
+            return None
         if kind == "link":
             ends = self._link_ends.get(ident)
             link = self.inventory.links.get(ident)
@@ -224,18 +224,29 @@ class AlertTopology:
                 ident = link.b_device
             else:
                 return None
-        device = self.inventory.devices.get(ident)
+        return self.inventory.devices.get(ident)
+
+    def site_of(self, element: str) -> Site | None:
+        """The site that names an element in messages: its own, or a link's far end's."""
+        kind, ident = split_element(element)
+        if kind == "site":
+            return self.inventory.sites.get(ident)
+        device = self.device_of(element)
         return None if device is None else self.inventory.sites.get(device.site_id)
 
     def location(self, element: str) -> Location:
         """The element's site, province and district. An element without a site (a
-        provincial node) takes the province/district its whole impact shares, if any."""
+        provincial node or core, or the link to one) is in the province the inventory gives
+        it; failing that, in the province/district its whole impact shares, if any."""
         found = self._locations.get(element)
         if found is not None:
             return found
         site = self.site_of(element)
+        device = self.device_of(element) if site is None else None
         if site is not None:
             found = Location(site.site_id, site.province_code, site.district_code)
+        elif device is not None and device.province_code:
+            found = Location("", device.province_code, "")
         else:
             sites = [self.inventory.sites[s] for s in self.impact(element).sites
                      if s in self.inventory.sites]

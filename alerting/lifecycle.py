@@ -35,7 +35,9 @@ def step(
 
     ``policies`` are the routes that match the incident (used when it is first announced);
     ``muted`` says a maintenance window covers it right now, in which case nothing is sent
-    and the incident is marked instead.
+    and the incident is marked instead (and unmarked, if open, once it is not). A closed
+    incident that was announced gets one last message: ``resolved``, or a ``firing`` update
+    (reason ``merged``) when it was merged into another.
     """
     sends: list[Send] = []
     inc = incident
@@ -44,18 +46,25 @@ def step(
             return inc, sends
         inc = replace(inc, state=State.ACKNOWLEDGED if inc.acknowledged else State.FIRING)
     if muted:
-        needs_send = (inc.is_open and inc.announced_at is None) or (
-            not inc.is_open and inc.announced_at is not None and not inc.resolved_sent
-        )
-        if needs_send and not inc.maintenance:
+        # Open incidents show the window as long as it covers them (also those announced
+        # before it began: their repeats are held back too); a closed one only while its
+        # last message waits.
+        held = inc.is_open or (inc.announced_at is not None and not inc.resolved_sent)
+        if held and not inc.maintenance:
             inc = replace(inc, maintenance=True)
         return inc, sends
     if not inc.is_open:
         if inc.announced_at is not None and not inc.resolved_sent:
             seq = inc.sequence + 1
-            sends.append(Send(inc.incident_id, Status.RESOLVED, Reason.RESOLVED, seq))
+            if inc.merged_into is not None:
+                # Absorbed by an upstream incident: still down, so an update, not a resolution.
+                sends.append(Send(inc.incident_id, Status.FIRING, Reason.MERGED, seq))
+            else:
+                sends.append(Send(inc.incident_id, Status.RESOLVED, Reason.RESOLVED, seq))
             inc = replace(inc, sequence=seq, resolved_sent=True)
         return inc, sends
+    if inc.maintenance:
+        inc = replace(inc, maintenance=False)  # the window is over
     if inc.announced_at is None:
         seq = inc.sequence + 1
         sends.append(Send(inc.incident_id, Status.FIRING, Reason.FIRST, seq))
@@ -123,7 +132,8 @@ def next_due(
 
 
 def acknowledge(incident: Incident, by: str, note: str | None, now: float) -> Incident:
-    """Record who took the incident; repeats and escalation stop. Closed ones stay as they are."""
+    """Record who took the incident (the latest acknowledgement wins); repeats and
+    escalation stop. Closed ones stay as they are."""
     if not incident.is_open:
         return incident
     state = State.ACKNOWLEDGED if incident.state is State.FIRING else incident.state

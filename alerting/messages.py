@@ -15,7 +15,8 @@ from typing import Any, Literal
 
 from alerting.impact import AlertTopology
 from alerting.model import Incident, Kind, Reason, Status, split_element
-from inventory.model import Role, Site
+from inventory.geography import province_index
+from inventory.model import Device, Role, Site
 
 Language = Literal["th", "en"]
 
@@ -41,15 +42,25 @@ ROLE_TEXT: dict[Role, dict[str, str]] = {
     Role.CORE: {"en": "core router", "th": "เราเตอร์แกนหลัก"},
 }
 
+BACKBONE_ROLES = frozenset({Role.DISTRICT_AGGREGATION, Role.PROVINCIAL_NODE, Role.CORE})
+"""Nodes named for the area they serve, not for the site they may be filed under."""
+
 TEXT: dict[str, dict[str, str]] = {
     "firing": {"en": "[FIRING]", "th": "[แจ้งเหตุ]"},
     "repeat": {"en": "[STILL DOWN]", "th": "[ยังไม่แก้ไข]"},
     "escalate": {"en": "[ESCALATED]", "th": "[ยกระดับ]"},
     "resolved": {"en": "[RESOLVED]", "th": "[แก้ไขแล้ว]"},
+    "update": {"en": "[UPDATE]", "th": "[อัปเดต]"},
     "place": {"en": "Village: {village}, Subdistrict: {subdistrict}, District: {district}, "
                     "Province: {province}",
               "th": "หมู่บ้าน: {village} ตำบล: {subdistrict} อำเภอ: {district} "
                     "จังหวัด: {province}"},
+    "district_place": {"en": "District: {district}, Province: {province}",
+                       "th": "อำเภอ: {district} จังหวัด: {province}"},
+    "province_place": {"en": "Province: {province}", "th": "จังหวัด: {province}"},
+    "district_area": {"en": "{name} district", "th": "อำเภอ{name}"},
+    "province_area": {"en": "{name} province", "th": "จังหวัด{name}"},
+    "towards": {"en": "to {node}", "th": "ไปยัง {node}"},
     "coords": {"en": "Location: {lat:.5f}, {lon:.5f} {map}",
                "th": "พิกัด: {lat:.5f}, {lon:.5f} {map}"},
     "since": {"en": "Since: {since} (Thailand time)", "th": "ตั้งแต่: {since} (เวลาประเทศไทย)"},
@@ -57,16 +68,21 @@ TEXT: dict[str, dict[str, str]] = {
               "th": "กลับมาใช้งานได้: {ended} รวมเวลา {duration}"},
     "cause": {"en": "Upstream root cause: {cause}", "th": "สาเหตุจากต้นทาง: {cause}"},
     "what": {"en": "Failed: {what}", "th": "จุดที่เสีย: {what}"},
-    "impact": {"en": "Affected: {sites} sites, {villages} villages, {devices} devices",
-               "th": "ผลกระทบ: {sites} ไซต์ {villages} หมู่บ้าน {devices} อุปกรณ์"},
+    "impact": {"en": "Affected: {sites}, {villages}, {devices}",
+               "th": "ผลกระทบ: {sites} {villages} {devices}"},
     "districts": {"en": "By district: {list}", "th": "แยกตามอำเภอ: {list}"},
     "detail": {"en": "Detail: {detail}", "th": "รายละเอียด: {detail}"},
-    "merged": {"en": "Now part of incident {other} (upstream failure)",
-               "th": "รวมเข้ากับเหตุการณ์ {other} (สาเหตุจากต้นทาง)"},
+    "merged": {"en": "merged into {other}, still down",
+               "th": "รวมเข้ากับเหตุการณ์ {other} ยังใช้งานไม่ได้"},
     "maintenance": {"en": "Inside a maintenance window", "th": "อยู่ในช่วงบำรุงรักษา"},
     "acked": {"en": "Acknowledged by {who}", "th": "รับเรื่องแล้วโดย {who}"},
     "incident": {"en": "Incident {id} - acknowledge: pubnet alerts ack {id} --by NAME",
                  "th": "เลขเหตุการณ์ {id} - รับเรื่อง: pubnet alerts ack {id} --by ชื่อ"},
+    "incident_merged": {"en": "Incident {id}, now part of {other} - acknowledge: "
+                              "pubnet alerts ack {other} --by NAME",
+                        "th": "เลขเหตุการณ์ {id} รวมอยู่ใน {other} - รับเรื่อง: "
+                              "pubnet alerts ack {other} --by ชื่อ"},
+    "incident_closed": {"en": "Incident {id}", "th": "เลขเหตุการณ์ {id}"},
     "link": {"en": "link {id} ({medium}, {owner}) {a} -> {b}",
              "th": "ลิงก์ {id} ({medium}, {owner}) {a} -> {b}"},
     "all_aps": {"en": "all access points at site {site}",
@@ -77,6 +93,18 @@ TEXT: dict[str, dict[str, str]] = {
 _TEXT_BY_LANGUAGE = {
     lang: {key: value[lang] for key, value in TEXT.items()} for lang in ("th", "en")
 }
+
+UNITS: dict[str, dict[str, tuple[str, str]]] = {
+    "site": {"en": ("site", "sites"), "th": ("ไซต์", "ไซต์")},
+    "village": {"en": ("village", "villages"), "th": ("หมู่บ้าน", "หมู่บ้าน")},
+    "device": {"en": ("device", "devices"), "th": ("อุปกรณ์", "อุปกรณ์")},
+}
+"""(one, many) per language: English says "1 site, 2 sites"; Thai has no plural."""
+
+
+def count_text(count: int, unit: str, language: Language) -> str:
+    one, many = UNITS[unit][language]
+    return f"{count} {one if count == 1 else many}"
 
 
 def iso(ts: float | None) -> str | None:
@@ -90,7 +118,11 @@ def local_time(ts: float) -> str:
 
 
 def duration_text(seconds: float, language: Language) -> str:
-    minutes = int(max(seconds, 0) // 60)
+    """``21 s`` under a minute (a short outage is not ``0 min``), else ``1 h 5 min``."""
+    seconds = max(seconds, 0)
+    if seconds < 60:
+        return f"{int(seconds)} วินาที" if language == "th" else f"{int(seconds)} s"
+    minutes = int(seconds // 60)
     hours, minutes = divmod(minutes, 60)
     if language == "th":
         return f"{hours} ชม. {minutes} นาที" if hours else f"{minutes} นาที"
@@ -209,30 +241,104 @@ class MessageBuilder:
         if device is None:
             return ident
         role = ROLE_TEXT.get(device.role, {}).get(language, device.role.value)
+        area = self._area(device, language)
+        if area is not None:
+            return f"{role} {ident} ({area[2]})"
         site = inv.sites.get(device.site_id)
         where = f" ({site.name})" if site is not None else ""
         return f"{role} {ident}{where}"
 
+    def _area(self, device: Device, language: Language) -> tuple[str, str, str] | None:
+        """(name, code, phrase) of the district a district router serves or the province a
+        provincial node or core stands in: ``("Mueang Nan", "5501", "Mueang Nan district")``
+        / ``("เมืองน่าน", "5501", "อำเภอเมืองน่าน")``. None for other roles, or when the
+        inventory does not say."""
+        if device.role not in BACKBONE_ROLES:
+            return None
+        english = language == "en"
+        if device.role is Role.DISTRICT_AGGREGATION:
+            site = self.topology.inventory.sites.get(device.site_id)
+            if site is None:
+                return None
+            name = (site.district_name_en if english else site.district_name_th) \
+                or site.district_code
+            code = site.district_code
+            # Bangkok's districts are khet, and their Thai names already say so.
+            phrase = name if name.startswith("เขต") else TEXT["district_area"][language].format(
+                name=name)
+            return name, code, phrase
+        code = self.topology.inventory.province_of(device)
+        province = province_index().get(code)
+        if province is None:
+            return None
+        name = province.name_en if english else province.name_th
+        phrase = name if code == "10" else TEXT["province_area"][language].format(name=name)
+        return name, code, phrase
+
+    def _node(self, device: Device, language: Language) -> str | None:
+        """``provincial node Nan (55)``: a backbone node named by role and place."""
+        area = self._area(device, language)
+        if area is None:
+            return None
+        role = ROLE_TEXT.get(device.role, {}).get(language, device.role.value)
+        return f"{role} {area[0]} ({area[1]})"
+
+    def headline_place(self, element: str, site: Site | None, language: Language) -> str:
+        """What the first line names: the site for village equipment, the served district
+        or province for a backbone node (or the link towards it)."""
+        kind, ident = split_element(element)
+        device = self.topology.device_of(element)
+        if device is not None:
+            node = self._node(device, language)
+            if node is not None:
+                return node if kind == "device" else TEXT["towards"][language].format(node=node)
+        if site is not None:
+            return f"{site.name} ({site.site_id})"
+        if device is not None and kind == "device":
+            role = ROLE_TEXT.get(device.role, {}).get(language, device.role.value)
+            return f"{role} {ident}"
+        return ident
+
+    def _place_line(self, t: dict[str, str], element: str, site: Site | None,
+                    language: Language) -> str | None:
+        english = language == "en"
+        device = self.topology.device_of(element)
+        area = self._area(device, language) if device is not None else None
+        if area is not None and device is not None and device.role is not Role.DISTRICT_AGGREGATION:
+            return t["province_place"].format(province=area[0])
+        if site is None:
+            return None
+        province = (site.province_name_en if english else site.province_name_th) \
+            or site.province_code
+        district = (site.district_name_en if english else site.district_name_th) \
+            or site.district_code
+        if area is not None:  # a district router: its district, not the village it is at
+            return t["district_place"].format(district=district, province=province)
+        return t["place"].format(
+            village=site.village,
+            subdistrict=(site.subdistrict_name_en if english else site.subdistrict_name_th)
+            or site.subdistrict_code,
+            district=district,
+            province=province,
+        )
+
     def text(self, incident: Incident, status: Status, reason: Reason, language: Language,
              site: Site | None) -> str:
         t = _TEXT_BY_LANGUAGE[language]
+        merged = reason is Reason.MERGED and incident.merged_into is not None
         head = t["resolved"] if status is Status.RESOLVED else t[
-            {Reason.FIRST: "firing", Reason.REPEAT: "repeat",
-             Reason.ESCALATE: "escalate"}.get(reason, "firing")]
+            {Reason.FIRST: "firing", Reason.REPEAT: "repeat", Reason.ESCALATE: "escalate",
+             Reason.MERGED: "update"}.get(reason, "firing")]
         kind_text = KIND_TEXT[incident.kind][language]
-        where = f"{site.name} ({site.site_id})" if site is not None else incident.root
-        lines = [f"{head} {kind_text}: {where}"]
+        where = self.headline_place(incident.root, site, language)
+        first = f"{head} {kind_text}: {where}"
+        if merged:
+            first += ": " + t["merged"].format(other=incident.merged_into)
+        lines = [first]
+        place = self._place_line(t, incident.root, site, language)
+        if place is not None:
+            lines.append(place)
         if site is not None:
-            english = language == "en"
-            lines.append(t["place"].format(
-                village=site.village,
-                subdistrict=(site.subdistrict_name_en if english else site.subdistrict_name_th)
-                or site.subdistrict_code,
-                district=(site.district_name_en if english else site.district_name_th)
-                or site.district_code,
-                province=(site.province_name_en if english else site.province_name_th)
-                or site.province_code,
-            ))
             link = self.map_url.format(lat=f"{site.lat:.6f}", lon=f"{site.lon:.6f}")
             lines.append(t["coords"].format(lat=site.lat, lon=site.lon, map=link))
         what = self.describe(incident.root, language)
@@ -243,16 +349,14 @@ class MessageBuilder:
         lines.append((t["cause"] if upstream else t["what"]).format(cause=what, what=what))
         lines.append(t["since"].format(since=local_time(incident.started_at)))
         if status is Status.RESOLVED and incident.resolved_at is not None:
-            if incident.merged_into:
-                lines.append(t["merged"].format(other=incident.merged_into))
-            else:
-                lines.append(t["ended"].format(
-                    ended=local_time(incident.resolved_at),
-                    duration=duration_text(incident.resolved_at - incident.started_at,
-                                           language)))
+            lines.append(t["ended"].format(
+                ended=local_time(incident.resolved_at),
+                duration=duration_text(incident.resolved_at - incident.started_at, language)))
         impact = self.topology.impact(incident.root)
-        lines.append(t["impact"].format(sites=len(impact.sites), villages=impact.villages,
-                                        devices=len(impact.devices)))
+        lines.append(t["impact"].format(
+            sites=count_text(len(impact.sites), "site", language),
+            villages=count_text(impact.villages, "village", language),
+            devices=count_text(len(impact.devices), "device", language)))
         if len(impact.by_district) > 1:
             names = self._district_names(language)
             shown = ", ".join(f"{names.get(code, code)} {count}"
@@ -263,7 +367,13 @@ class MessageBuilder:
             lines.append(t["detail"].format(detail=incident.detail))
         if incident.acked_by and status is not Status.RESOLVED:
             lines.append(t["acked"].format(who=incident.acked_by))
-        lines.append(t["incident"].format(id=incident.incident_id))
+        if status is Status.RESOLVED:  # nothing left to acknowledge
+            lines.append(t["incident_closed"].format(id=incident.incident_id))
+        elif merged:
+            lines.append(t["incident_merged"].format(id=incident.incident_id,
+                                                     other=incident.merged_into))
+        else:
+            lines.append(t["incident"].format(id=incident.incident_id))
         return "\n".join(lines)
 
     def _district_names(self, language: Language) -> dict[str, str]:

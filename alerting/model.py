@@ -62,6 +62,10 @@ class Reason(StrEnum):
     REPEAT = "repeat"
     ESCALATE = "escalate"
     RESOLVED = "resolved"
+    MERGED = "merged"
+    """An announced incident became part of an upstream one (``merged_into``). Its elements
+    are still down, so this is a ``firing`` update, never a resolution; the incident it
+    joined carries on (and its resolved message covers both)."""
 
 
 DEVICE = "device:"
@@ -122,7 +126,8 @@ class Incident:
     acked_at: float | None = None
     ack_note: str | None = None
     maintenance: bool = False
-    """A maintenance window covered this incident at some point: something was held back."""
+    """A maintenance window covers this incident now (for a closed one: when it was last
+    stepped), so its messages are held back."""
     sequence: int = 0
     """Messages emitted so far; the next one gets ``sequence + 1``."""
     timers: tuple[RouteTimer, ...] = ()
@@ -138,6 +143,17 @@ class Incident:
     @property
     def acknowledged(self) -> bool:
         return self.acked_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """One acknowledgement of an incident; every one is kept (the incident shows the latest)."""
+
+    by: str
+    at: float
+    note: str | None = None
+    channel: str = ""
+    """How it came in: ``cli`` for ``pubnet alerts ack``."""
 
 
 @dataclass(frozen=True, slots=True)

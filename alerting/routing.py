@@ -12,6 +12,7 @@ from alerting.impact import AlertTopology, Location
 from alerting.lifecycle import RoutePolicy
 from alerting.messages import Language
 from alerting.model import Incident, MaintenanceWindow, Reason, Send, split_element
+from alerting.scopes import SCOPE_FORMS
 from pubnet.config import AlertRoute
 
 SCOPE_KINDS = ("province", "district", "site", "device")
@@ -80,8 +81,7 @@ def parse_scope(text: str) -> str:
     kind = kind.strip().lower()
     value = value.strip()
     if not sep or kind not in SCOPE_KINDS or not value:
-        raise ValueError(
-            f"invalid scope {text!r}: use province:CODE, district:CODE, site:ID or device:ID")
+        raise ValueError(f"invalid scope {text!r}: use {SCOPE_FORMS}")
     return f"{kind}:{value}"
 
 

@@ -324,7 +324,7 @@ class AlertingService:
         self._reload_failing = False
         for incident_id, by, at, note in acks:
             incident = self.correlator.incidents.get(incident_id)
-            if incident is not None and incident.acked_at is None:
+            if incident is not None and (incident.acked_at is None or at > incident.acked_at):
                 self.correlator.update(acknowledge(incident, by, note, at))
                 self._dirty.add(incident_id)
                 log.info("incident acknowledged incident=%s by=%s", incident_id, by)
@@ -349,6 +349,8 @@ class AlertingService:
         routes = self.config.routes
         incidents = self.correlator.incidents
         todo = list(incidents) if step_all else [i for i in changed if i in incidents]
+        # "Merged into INC-38" goes out after INC-38's own first message.
+        todo.sort(key=lambda i: incidents[i].merged_into is not None)
         for incident_id in todo:
             incident = incidents[incident_id]
             location = self.topology.location(incident.root)

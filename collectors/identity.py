@@ -17,10 +17,8 @@ def device_labels(inventory: Inventory, device: Device) -> tuple[Labels, Labels]
     ``province``/``district`` are the official codes (names live on ``pubnet_site_info``).
     """
     site = inventory.sites.get(device.site_id)
-    province = district = ""
-    if site is not None:
-        province = site.province_code
-        district = site.district_code
+    province = inventory.province_of(device)  # a provincial node or core has no site
+    district = site.district_code if site is not None else ""
     up = (("site", device.site_id), ("role", str(device.role)), ("province", province))
     info = (("site", device.site_id), ("role", str(device.role)),
             ("profile", device.profile), ("province", province), ("district", district))

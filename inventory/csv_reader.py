@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from inventory.problems import Problem, Severity
-from inventory.records import COLUMNS, FILE_NAMES, RecordKind, column_parser, row_parser
+from inventory.records import (
+    COLUMNS,
+    FILE_NAMES,
+    OPTIONAL_COLUMNS,
+    RecordKind,
+    column_parser,
+    row_parser,
+)
 from inventory.result import Collector, LoadResult
 
 if TYPE_CHECKING:
@@ -128,13 +135,19 @@ def _read_columns(collector: Collector, text: str) -> bool:
         return False
     header = [cell.strip() for cell in split[0]]
     columns = COLUMNS[collector.kind]
-    if len(header) != len(columns) or set(header) != set(columns):
+    names = set(header)
+    if (
+        len(names) != len(header)
+        or not names <= set(columns)
+        or not names >= set(columns) - OPTIONAL_COLUMNS[collector.kind]
+    ):
         return False
     # Stripping every cell is cheaper than proving that none needs it.
     by_name = {
         name: list(map(str.strip, column)) for name, column in zip(header, split[1], strict=True)
     }
-    ordered = [by_name[name] for name in columns]
+    rows = len(by_name[columns[0]])
+    ordered = [by_name[name] if name in by_name else [""] * rows for name in columns]
     records = column_parser(collector.kind)(ordered)
     if records is None:
         return False
@@ -144,6 +157,7 @@ def _read_columns(collector: Collector, text: str) -> bool:
 def _read_rows(collector: Collector, reader: Reader) -> None:
     kind = collector.kind
     columns = COLUMNS[kind]
+    optional = OPTIONAL_COLUMNS[kind]
     header_row = next(reader, None)
     if header_row is None:
         collector.problem(1, "header", f"empty file: expected a header row: {','.join(columns)}")
@@ -160,7 +174,7 @@ def _read_rows(collector: Collector, reader: Reader) -> None:
             collector.problem(
                 1, "header", f"unknown column {column!r} is ignored", Severity.WARNING
             )
-    missing = [column for column in columns if column not in positions]
+    missing = [column for column in columns if column not in positions and column not in optional]
     line_num = reader.line_num
     id_position = positions.get(columns[0])
     if missing:
@@ -177,7 +191,7 @@ def _read_rows(collector: Collector, reader: Reader) -> None:
             1,
             "header",
             f"missing column{'s' if len(missing) > 1 else ''}: {', '.join(missing)} "
-            f"(expected: {','.join(columns)}){hint}",
+            f"(expected: {','.join(c for c in columns if c not in optional)}){hint}",
         )
         # Remember the ids anyway, so references to these rows do not cascade.
         if id_position is None:
@@ -191,8 +205,11 @@ def _read_rows(collector: Collector, reader: Reader) -> None:
         return
 
     assert id_position is not None
-    picks = [positions[column] for column in columns]
+    # An optional column the file leaves out reads as an empty cell: index -1 of each row,
+    # padded with one "".
+    picks = [positions.get(column, -1) for column in columns]
     needed = max(picks) + 1
+    padded = -1 in picks
     parse = row_parser(kind)
     add = collector.add
     for row in reader:
@@ -215,5 +232,7 @@ def _read_rows(collector: Collector, reader: Reader) -> None:
                 "the extra cells are ignored",
                 Severity.WARNING,
             )
+        if padded:
+            row.append("")
         values = [row[index] for index in picks]
         add(values[0].strip(), parse(values), line)

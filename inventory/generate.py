@@ -8,8 +8,8 @@ centres and subdistrict offices mixed in, and named in Thai.
 
 Shape of the network (every device hangs from the one above it)::
 
-    core (4: Bangkok, Khon Kaen, Chiang Mai, Songkhla; no site)
-      provincial_node (one per province, from the nearest core; no site)
+    core (4: Bangkok, Khon Kaen, Chiang Mai, Songkhla; no site, their province_code)
+      provincial_node (one per province, from the nearest core; no site, its province_code)
         district_aggregation (one per district with sites, at one of its sites)
           site_gateway (one per site)
             access_point (one or two per site)
@@ -176,9 +176,10 @@ class _Builder:
         profile: str,
         credential: str,
         upstream: str,
+        province_code: str = "",
     ) -> None:
         self.devices[device_id] = Device(
-            device_id, site_id, role, address, None, profile, credential, upstream
+            device_id, site_id, role, address, None, profile, credential, upstream, province_code
         )
 
     def link(
@@ -311,6 +312,7 @@ def _backbone_node(build: _Builder, province: Province) -> str:
         "router",
         NOC_CREDENTIAL,
         core.device_id,
+        province.code,
     )
     big = sum(len(subdistricts_of(d.code)) for d in districts_of(province.code)) >= 150
     build.link(
@@ -382,7 +384,9 @@ def generate(sites: int, seed: int) -> Inventory:
     counts = _site_counts(rng, sites)
     for core in CORE_NODES:
         address = build.infra_addresses.take()
-        build.device(core.device_id, "", Role.CORE, address, "router", NOC_CREDENTIAL, "")
+        build.device(
+            core.device_id, "", Role.CORE, address, "router", NOC_CREDENTIAL, "", core.province_code
+        )
     for province in provinces():
         node = _backbone_node(build, province)
         if not counts[province.code]:

@@ -80,6 +80,10 @@ class Device:
     profile: str
     credential: str
     upstream: str
+    province_code: str = ""
+    """The province the device stands in, for devices without a site (provincial nodes and
+    cores: alerts and metrics name them by it). Optional; a device at a site is in its
+    site's province (see :meth:`Inventory.province_of`)."""
 
     @property
     def address(self) -> str:
@@ -121,3 +125,9 @@ class Inventory:
     devices: dict[str, Device] = field(default_factory=dict)
     links: dict[str, Link] = field(default_factory=dict)
     source: str = ""
+
+    def province_of(self, device: Device) -> str:
+        """The province code of a device: its site's, else its own ``province_code``
+        (a provincial node or core); empty when neither says."""
+        site = self.sites.get(device.site_id)
+        return site.province_code if site is not None else device.province_code

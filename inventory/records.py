@@ -31,9 +31,11 @@ from inventory.model import Device, Link, Medium, Role, Site, SiteKind
 __all__ = [
     "COLUMNS",
     "DEVICE_COLUMNS",
+    "DEVICE_OPTIONAL_COLUMNS",
     "FILE_NAMES",
     "KINDS",
     "LINK_COLUMNS",
+    "OPTIONAL_COLUMNS",
     "SITE_COLUMNS",
     "FieldErrors",
     "Record",
@@ -60,6 +62,8 @@ SITE_COLUMNS = (
     "lon",
 )
 DEVICE_COLUMNS = ("device_id", "site_id", "role", "address", "profile", "credential", "upstream")
+DEVICE_OPTIONAL_COLUMNS = ("province_code",)
+"""Columns a devices.csv may leave out (older files, and every site-bound device, do)."""
 LINK_COLUMNS = (
     "link_id",
     "a_device",
@@ -72,9 +76,16 @@ LINK_COLUMNS = (
 )
 COLUMNS: Mapping[RecordKind, tuple[str, ...]] = {
     "site": SITE_COLUMNS,
-    "device": DEVICE_COLUMNS,
+    "device": DEVICE_COLUMNS + DEVICE_OPTIONAL_COLUMNS,
     "link": LINK_COLUMNS,
 }
+"""Every column a parser takes, in the order it takes them."""
+OPTIONAL_COLUMNS: Mapping[RecordKind, frozenset[str]] = {
+    "site": frozenset(),
+    "device": frozenset(DEVICE_OPTIONAL_COLUMNS),
+    "link": frozenset(),
+}
+"""Columns of :data:`COLUMNS` a file may omit; their cells then read as empty."""
 FILE_NAMES: Mapping[RecordKind, str] = {
     "site": "sites.csv",
     "device": "devices.csv",
@@ -189,7 +200,15 @@ def parse_device_row(v: Sequence[str]) -> Device | FieldErrors:
             errors.append(("address", address_error))
         return errors
     return Device(
-        device_id, v[1].strip(), role, host, port, v[4].strip(), v[5].strip(), v[6].strip()
+        device_id,
+        v[1].strip(),
+        role,
+        host,
+        port,
+        v[4].strip(),
+        v[5].strip(),
+        v[6].strip(),
+        v[7].strip(),
     )
 
 
@@ -312,7 +331,7 @@ def sites_from_columns(columns: Sequence[list[str]]) -> Sequence[Record] | None:
 
 
 def devices_from_columns(columns: Sequence[list[str]]) -> Sequence[Record] | None:
-    ids, sites, role_texts, addresses, profiles, credentials, upstreams = columns
+    ids, sites, role_texts, addresses, profiles, credentials, upstreams, provinces = columns
     roles = list(map(_ROLES.get, role_texts))
     if "" in ids or None in roles:
         return None
@@ -330,7 +349,9 @@ def devices_from_columns(columns: Sequence[list[str]]) -> Sequence[Record] | Non
         hosts = list(map(itemgetter(0), parsed))
         ports = list(map(itemgetter(1), parsed))
     return build_columnwise(
-        Device, len(ids), (ids, sites, roles, hosts, ports, profiles, credentials, upstreams)
+        Device,
+        len(ids),
+        (ids, sites, roles, hosts, ports, profiles, credentials, upstreams, provinces),
     )
 
 

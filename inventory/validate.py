@@ -213,6 +213,36 @@ def _check_device_shape(report: _Report, topology: Topology | None) -> None:
         )
 
 
+def _check_device_provinces(report: _Report) -> None:
+    """A device's optional ``province_code`` exists and, for a device at a site, is the
+    site's (a second, contradicting answer to "where is it" would split its alerts)."""
+    devices = report.result.inventory.devices
+    codes = set(map(attrgetter("province_code"), devices.values()))
+    codes.discard("")
+    if not codes:
+        return
+    known = province_index()
+    sites = report.result.inventory.sites
+    for device_id, d in _each(devices, lambda d: bool(d.province_code)):
+        if d.province_code not in known:
+            report.add(
+                "device",
+                device_id,
+                "province_code",
+                f"unknown province_code {d.province_code!r} (2 digits, e.g. 50 for Chiang Mai)",
+            )
+            continue
+        site = sites.get(d.site_id)
+        if site is not None and site.province_code != d.province_code:
+            report.add(
+                "device",
+                device_id,
+                "province_code",
+                f"province_code {d.province_code} differs from the province of its site "
+                f"{d.site_id} ({site.province_code}); leave it empty for a device at a site",
+            )
+
+
 def _polling_problems(
     profile: str,
     credential: str,
@@ -384,6 +414,7 @@ def validate(
     report = _Report(result)
     _check_sites(report)
     _check_device_shape(report, topology)
+    _check_device_provinces(report)
     _check_device_polling(report, known_credentials, SNMP_PROFILES | frozenset(extra_profiles))
     _check_links(report)
     return sort_problems(result, [*result.problems, *report.problems])

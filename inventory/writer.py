@@ -11,7 +11,7 @@ import csv
 from pathlib import Path
 
 from inventory.model import Inventory
-from inventory.records import DEVICE_COLUMNS, FILE_NAMES, LINK_COLUMNS, SITE_COLUMNS
+from inventory.records import COLUMNS, FILE_NAMES, LINK_COLUMNS, SITE_COLUMNS
 
 __all__ = ["write_inventory"]
 
@@ -46,7 +46,7 @@ def write_inventory(inventory: Inventory, out_dir: str | Path) -> list[Path]:
         ),
         (
             FILE_NAMES["device"],
-            DEVICE_COLUMNS,
+            COLUMNS["device"],
             [
                 (
                     d.device_id,
@@ -56,6 +56,7 @@ def write_inventory(inventory: Inventory, out_dir: str | Path) -> list[Path]:
                     d.profile,
                     d.credential,
                     d.upstream,
+                    d.province_code,
                 )
                 for d in inventory.devices.values()
             ],

@@ -70,10 +70,10 @@ def device_tags(inventory: Inventory) -> dict[str, tuple[tuple[str, str], ...]]:
     """Inventory tags per device (site, province), resolved once at start."""
     out: dict[str, tuple[tuple[str, str], ...]] = {}
     for device in inventory.devices.values():
-        site = inventory.sites.get(device.site_id)
+        province = inventory.province_of(device)  # a provincial node or core has no site
         tags = [("site", device.site_id)]
-        if site is not None and site.province_code:
-            tags.append(("province", site.province_code))
+        if province:
+            tags.append(("province", province))
         out[device.device_id] = tuple(tags)
     return out
 

@@ -52,8 +52,7 @@ def device_labels(inventory: Inventory) -> dict[str, str]:
     """``,site="..",role="..",province=".."`` per device, for derived ``pubnet_device_up``."""
     out: dict[str, str] = {}
     for device in inventory.devices.values():
-        site = inventory.sites.get(device.site_id)
-        province = site.province_code if site is not None else ""
+        province = inventory.province_of(device)  # a provincial node or core has no site
         out[device.device_id] = "," + _labels(
             {"site": device.site_id, "role": device.role.value, "province": province}
         )

@@ -262,3 +262,75 @@ async def test_mqtt_broker_down_then_up_gets_messages_in_order(
         proc.wait(timeout=10)
     assert [g["root_device"] for g in got] == ["S-1-gw", "S-3-gw", "S-4-gw"]
     assert len({g["incident_id"] for g in got}) == 3
+
+
+async def test_merge_update_carries_no_resolved_status_on_any_channel(
+    tmp_path: Path, receiver: HttpReceiver, start_service: StartService,
+    mosquitto_port: int, mqtt_messages: list[aiomqtt.Message],
+    smtp_server: tuple[int, MailSink, Path],
+) -> None:
+    """A gateway's announced incident is absorbed by its district router's: every channel
+    gets an update ("merged into INC-2, still down"), never a resolution."""
+    smtp_port, sink, cert = smtp_server
+    line_path, tg_path = "/line/v2/bot/message/push", f"/tg/bot{TELEGRAM_TOKEN}/sendMessage"
+    config = alerting_config(
+        tmp_path,
+        routes=[
+            {"match": {"district": ["5002"]}, "channels": ["hook"], "language": "en"},
+            {"match": {"district": ["5002"]},
+             "channels": ["app", "mail", "line-north", "tg-north"], "language": "th"},
+        ],
+        channels={
+            "hook": {"type": "webhook", "url": receiver.base + "/hook"},
+            "app": {"type": "mqtt"},
+            "mail": {"type": "email", "to": ["manager@example.org"],
+                     "from": "pubnet@example.org",
+                     "smtp": {"host": "127.0.0.1", "port": smtp_port, "username": "pubnet",
+                              "password": SMTP_PASSWORD, "ca_file": str(cert)}},
+            "line-north": {"type": "line", "token": LINE_TOKEN, "to": "Ugroup123",
+                           "base_url": receiver.base + "/line"},
+            "tg-north": {"type": "telegram", "token": TELEGRAM_TOKEN, "chat_id": -1001234,
+                         "base_url": receiver.base + "/tg"},
+        },
+    )
+    config = config.model_copy(update={"mqtt": config.mqtt.model_validate(
+        {"url": f"mqtt://127.0.0.1:{mosquitto_port}"})})
+    run = await start_service(config)
+    ts = 9000.0
+    for devices in (("S-4-gw",), ("da-5002",)):
+        for _ in range(3):
+            ts += 1
+            poll_round(run.store, devices, False, ts)
+        await asyncio.sleep(0.5)
+
+    def counts() -> tuple[int, ...]:
+        return (len(receiver.on("/hook")), len(mqtt_messages), len(sink.messages),
+                len(receiver.on(line_path)), len(receiver.on(tg_path)))
+
+    await eventually(lambda: counts() == (3, 3, 3, 3, 3), within=30, what="three each")
+    hook = [r.json for r in receiver.on("/hook")]
+    gateway = hook[0]["incident_id"]
+    router = hook[1]["incident_id"]
+    update_key = f"{gateway}:firing:2"
+    webhook = next(r for r in receiver.on("/hook")
+                   if r.headers["X-Pubnet-Delivery"].startswith(f"{gateway}:")
+                   and r.headers["X-Pubnet-Delivery"].endswith(":2"))
+    assert webhook.headers["X-Pubnet-Delivery"] == update_key
+    assert webhook.json["status"] == "firing" and webhook.json["reason"] == "merged"
+    assert f"merged into {router}, still down" in webhook.json["message"].splitlines()[0]
+    mqtt = [json.loads(m.payload) for m in mqtt_messages]  # type: ignore[arg-type]
+    merged = [p for p in mqtt if p["incident_id"] == gateway and p["sequence"] == 2]
+    assert [(p["status"], p["merged_into"]) for p in merged] == [("firing", router)]
+    mails = [email.message_from_bytes(m["content"], policy=email.policy.default)
+             for m in sink.messages]
+    subject = next(str(m["Subject"]) for m in mails
+                   if str(m["X-Pubnet-Delivery"]).startswith(f"{gateway}:")
+                   and str(m["X-Pubnet-Delivery"]).endswith(":2"))
+    assert subject.startswith("[อัปเดต]") and router in subject
+    texts = [r.json["messages"][0]["text"] for r in receiver.on(line_path)]
+    texts += [r.json["text"] for r in receiver.on(tg_path)]
+    updates = [t for t in texts if f"รวมเข้ากับเหตุการณ์ {router}" in t]
+    assert len(updates) == 2
+    for text in [subject, *updates, webhook.json["message"], *(p["message"] for p in merged)]:
+        for word in ("RESOLVED", "แก้ไขแล้ว", "กลับมาใช้งานได้", "Restored"):
+            assert word not in text

@@ -162,3 +162,26 @@ def test_backoff_jitter_bounds(attempt: int, jitter: float) -> None:
     full = backoff(attempt, initial=0.5, maximum=60.0)
     got = backoff(attempt, initial=0.5, maximum=60.0, jitter=jitter)
     assert 0.8 * full - 1e-9 <= got <= full
+
+
+def test_merged_incident_gets_an_update_not_a_resolution() -> None:
+    inc = Incident("INC-4", Kind.SITE_DOWN, Severity.MINOR, "device:g", 0.0, 0.0)
+    pols = [RoutePolicy(0)]
+    inc, sends = step(inc, pols, 30.0, group_wait=20.0, muted=False)
+    assert [s.reason for s in sends] == [Reason.FIRST]
+    inc = resolve(inc, 40.0, merged_into="INC-5")
+    inc, sends = step(inc, pols, 41.0, group_wait=20.0, muted=False)
+    assert [(s.status, s.reason, s.sequence) for s in sends] == [
+        (Status.FIRING, Reason.MERGED, 2)]
+    assert step(inc, pols, 99.0, group_wait=20.0, muted=False)[1] == []  # once
+
+
+def test_window_over_an_announced_incident_marks_it_while_it_lasts() -> None:
+    inc = Incident("INC-6", Kind.SITE_DOWN, Severity.MINOR, "device:g", 0.0, 0.0)
+    pols = [RoutePolicy(0, repeat=10.0)]
+    inc, sends = step(inc, pols, 0.0, group_wait=0.0, muted=False)
+    assert [s.reason for s in sends] == [Reason.FIRST] and not inc.maintenance
+    inc, sends = step(inc, pols, 15.0, group_wait=0.0, muted=True)
+    assert sends == [] and inc.maintenance  # the window began after it was announced
+    inc, sends = step(inc, pols, 30.0, group_wait=0.0, muted=False)
+    assert [s.reason for s in sends] == [Reason.REPEAT] and not inc.maintenance

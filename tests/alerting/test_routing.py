@@ -125,21 +125,25 @@ def test_payload_fields_and_texts(topo: AlertTopology) -> None:
     assert data["sites_total"] == 3 and len(data["sites"]) == 2  # capped, with the total
     assert data["sites"][0]["id"] == "S-1"
     text = data["message"]
-    for fragment in ("[FIRING] Device down", "Village: บ้านทดสอบ หมู่ 1", "Subdistrict: Si Phum",
-                     "District: Mueang Chiang Mai", "Province: Chiang Mai",
+    for fragment in ("[FIRING] Device down: district router Mueang Chiang Mai (5001)",
+                     "District: Mueang Chiang Mai, Province: Chiang Mai",
                      "https://www.google.com/maps?q=18.710000,98.910000",
                      "Upstream root cause: district router da-5001",
                      "Affected: 3 sites, 3 villages, 6 devices", "Incident INC-9",
                      "Acknowledged by somchai"):
         assert fragment in text, fragment
     thai = builder.payload(inc, Status.FIRING, Reason.FIRST, 1, "th", 0.0)["message"]
-    for fragment in ("[แจ้งเหตุ] อุปกรณ์ล่ม", "ตำบล: ศรีภูมิ", "อำเภอ: เมืองเชียงใหม่",
-                     "จังหวัด: เชียงใหม่", "สาเหตุจากต้นทาง: เราเตอร์ระดับอำเภอ da-5001",
+    for fragment in ("[แจ้งเหตุ] อุปกรณ์ล่ม", "อำเภอ: เมืองเชียงใหม่ จังหวัด: เชียงใหม่",
+                     "สาเหตุจากต้นทาง: เราเตอร์ระดับอำเภอ da-5001",
                      "ผลกระทบ: 3 ไซต์ 3 หมู่บ้าน 6 อุปกรณ์", "เลขเหตุการณ์ INC-9"):
         assert fragment in thai, fragment
     gateway = builder.payload(incident("device:S-4-gw", kind=Kind.SITE_DOWN), Status.FIRING,
                               Reason.FIRST, 1, "en", 0.0)["message"]
     assert "Failed: site gateway S-4-gw" in gateway  # the site itself, not upstream
+    for fragment in ("[FIRING] Site down: เน็ตประชารัฐ บ้านทดสอบ 4 (S-4)",
+                     "Village: บ้านทดสอบ หมู่ 4, Subdistrict: Ban Luang, District: Chom Thong, "
+                     "Province: Chiang Mai"):
+        assert fragment in gateway, fragment
     link = builder.payload(incident("link:ln-pn-50", kind=Kind.LINK_DOWN), Status.FIRING,
                            Reason.FIRST, 1, "en", 0.0)
     assert link["root_link"] == "ln-pn-50" and link["root_device"] is None

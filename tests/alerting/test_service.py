@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
 from pathlib import Path
@@ -318,3 +319,80 @@ async def test_mqtt_last_will_is_down_at_once(
     run.store.set_status("S-1-gw", PollStatus.TIMEOUT, now + 1, Source.SNMP)
     await asyncio.sleep(0.8)
     assert len(receiver.accepted) == 1
+
+
+async def test_incident_already_firing_when_a_window_starts_shows_in_maintenance(
+    tmp_path: Path, receiver: HttpReceiver, start_service: StartService,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from pubnet.cli import main
+
+    config = alerting_config(tmp_path, routes=[{"match": {}, "channels": ["noc"],
+                                                "repeat": "200ms"}],
+                             channels=hooks(receiver, "noc"))
+    config_file = tmp_path / "pubnet.yaml"
+    config_file.write_text(f"alerting:\n  database: {config.alerting.database}\n",
+                           encoding="utf-8")
+    run = await start_service(config)
+    await fail_rounds(run.store, ("S-4-gw",), time.time())
+    await eventually(lambda: len(receiver.accepted) >= 2, what="first message and a repeat")
+
+    def listed() -> dict[str, Any]:
+        assert main(["alerts", "list", "--config", str(config_file), "--format", "json"]) == 0
+        rows: list[dict[str, Any]] = json.loads(capsys.readouterr().out)
+        return rows[0]
+
+    assert listed()["maintenance"] is False
+    now = time.time()
+    with IncidentDB(config.alerting.database) as db:
+        window = db.add_maintenance("site:S-4", now, now + 3600, "", "test", now)
+    await eventually(lambda: all(i.maintenance for i in run.service.open_incidents()),
+                     what="the firing incident marked")
+    await asyncio.sleep(0.3)
+    assert listed()["maintenance"] is True
+    assert main(["alerts", "list", "--config", str(config_file)]) == 0
+    out = capsys.readouterr()
+    assert out.out.splitlines()[1].split()[1] == "firing*"
+    assert "maintenance window" in out.err
+    count = len(receiver.accepted)
+    await asyncio.sleep(0.6)
+    assert len(receiver.accepted) == count, "no repeats inside the window"
+    # the window ends early: the truth again, and repeats resume
+    with IncidentDB(config.alerting.database) as db:
+        db.end_maintenance(window, time.time())
+    await eventually(lambda: not any(i.maintenance for i in run.service.open_incidents()),
+                     what="unmarked when the window ends")
+    await eventually(lambda: len(receiver.accepted) > count, what="repeats again")
+    await asyncio.sleep(0.2)
+    assert listed()["maintenance"] is False
+
+
+async def test_second_acknowledgement_is_kept_and_shown_as_latest(
+    tmp_path: Path, receiver: HttpReceiver, start_service: StartService,
+) -> None:
+    config = alerting_config(tmp_path, routes=[{"match": {}, "channels": ["noc"]}],
+                             channels=hooks(receiver, "noc"))
+    run = await start_service(config)
+    ts = await fail_rounds(run.store, ("da-5001", "S-2-gw"), time.time())
+    await eventually(lambda: len(receiver.accepted) == 1, what="router incident")
+    incident_id = receiver.accepted[0].json["incident_id"]
+    with IncidentDB(config.alerting.database) as db:
+        assert db.acknowledge(incident_id, "somchai", "on my way", time.time()) == "ok"
+    await eventually(lambda: any(i.acked_by == "somchai" for i in run.service.incidents()),
+                     what="first acknowledgement picked up")
+    with IncidentDB(config.alerting.database) as db:
+        assert db.acknowledge(incident_id, "malee", "took over", time.time()) == "ok"
+    await eventually(lambda: any(i.acked_by == "malee" for i in run.service.incidents()),
+                     what="second acknowledgement picked up")
+    # the daemon writes the incident again (a member joins): the latest ack must survive
+    ts = await fail_rounds(run.store, ("S-1-gw",), ts)
+    await eventually(lambda: any(len(i.members) == 3 for i in run.service.incidents()),
+                     what="member joined")
+    await asyncio.sleep(0.3)
+    with IncidentDB(config.alerting.database) as db:
+        row = db.get(incident_id)
+        acks = db.acks(incident_id)
+    assert row is not None
+    assert (row.incident.acked_by, row.incident.ack_note) == ("malee", "took over")
+    assert [(a.by, a.note, a.channel) for a in acks] == [("somchai", "on my way", "cli"),
+                                                         ("malee", "took over", "cli")]

@@ -20,6 +20,7 @@ from inventory import (
     write_inventory,
 )
 from inventory.records import (
+    COLUMNS,
     DEVICE_COLUMNS,
     LINK_COLUMNS,
     SITE_COLUMNS,
@@ -109,9 +110,11 @@ def test_column_and_row_paths_agree(tmp_path: Path) -> None:
 def test_column_parsers_build_what_the_row_parsers_build() -> None:
     from inventory.records import devices_from_columns, links_from_columns, sites_from_columns
 
+    devices = [dict(row, province_code="50" if row["role"] == "provincial_node" else "")
+               for row in DEVICES]
     for columns, rows, by_column, by_row in (
         (SITE_COLUMNS, SITES, sites_from_columns, parse_site_row),
-        (DEVICE_COLUMNS, DEVICES, devices_from_columns, parse_device_row),
+        (COLUMNS["device"], devices, devices_from_columns, parse_device_row),
         (LINK_COLUMNS, LINKS, links_from_columns, parse_link_row),
     ):
         built = by_column([[row[c] for row in rows] for c in columns])
