@@ -94,6 +94,32 @@ async def test_telemetry_becomes_observations(any_broker: Secured,
     assert ok is not None and ok.value == 3
 
 
+async def test_numbers_beyond_their_field_are_rejected_and_counted(
+        mosquitto: Mosquitto, inventory: Inventory) -> None:
+    """Issue 10, item 19: an rx_bytes beyond any 64-bit counter or an uptime of 1e308 came
+    through a real broker and was stored as ``ok``."""
+    store = StateStore()
+    collector = collector_for(mosquitto.port, inventory, store)
+    topic = telemetry_topic("S0001", "gw-1")
+    async with running(collector):
+        await publish(mosquitto.port, [
+            (topic, b'{"rx_bytes": 100000000000000000000000}'),
+            (topic, b'{"uptime_s": 1e308}'),
+            (topic, b'{"tx_bytes": {"wan": 18446744073709551616}}'),
+            (topic, telemetry(uptime_s=60, rx_bytes=2**64 - 1)),  # the largest that fits
+        ])
+        await eventually(lambda: sum(collector.ingestor.results.values()) == 4, what="4")
+        await eventually(lambda: store.latest(names.COLLECTOR_DEVICE, names.MESSAGES, (
+            ("result", "malformed"),)) is not None, what="the malformed count")
+    assert collector.ingestor.results[Result.MALFORMED] == 3
+    assert collector.ingestor.results[Result.OK] == 1
+    malformed = store.latest(names.COLLECTOR_DEVICE, names.MESSAGES, (("result", "malformed"),))
+    assert malformed is not None and malformed.value == 3
+    assert store.latest("gw-1", names.DEVICE_UPTIME).value == 60  # type: ignore[union-attr]
+    rx = store.latest("gw-1", names.IF_RX_BYTES, (("ifname", "wan"),))
+    assert rx is not None and rx.value == float(2**64 - 1)
+
+
 async def test_last_will_and_missed_heartbeats(mosquitto: Mosquitto,
                                                inventory: Inventory) -> None:
     store = StateStore()
