@@ -369,8 +369,12 @@ async def test_embedded_broker(inventory: Inventory) -> None:
         assert sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-async def test_embedded_broker_port_taken_is_logged_not_fatal(
+async def test_embedded_broker_port_taken_stops_the_component_naming_port_and_setting(
         inventory: Inventory, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 10, item 17: with the port taken (by another pubnet's broker, here a plain
+    listener), the collector used to log an error and then connect to whatever held the
+    port, reporting itself connected while it heard nothing. Now it stops, saying why."""
+    from collectors.mqtt.broker import EmbeddedBrokerError
     from collectors.mqtt.component import MqttCollector
     from pubnet.config import MqttConfig
 
@@ -382,9 +386,11 @@ async def test_embedded_broker_port_taken_is_logged_not_fatal(
         config = MqttConfig(embedded_port=port, connect_timeout=0.2, reconnect_min=0.05,
                             reconnect_max=0.2)
         collector = MqttCollector(config, inventory, StateStore())
-        async with running(collector, connected=False):
-            await eventually(lambda: collector.connect_failures >= 1, what="a failed attempt")
-            assert not collector.connected
+        with pytest.raises(EmbeddedBrokerError) as info:
+            await asyncio.wait_for(collector.run(), 10)
+    assert collector.connections == 0 and collector.connect_failures == 0
+    message = str(info.value)
+    assert f"127.0.0.1:{port}" in message and "already in use" in message
+    assert "mqtt.embedded_port" in message
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-    assert any("cannot listen on 127.0.0.1:" in e and "mqtt.embedded_port" in e
-               for e in errors), errors
+    assert errors == [message]
