@@ -132,3 +132,21 @@ def test_component_enabled_by_mqtt_devices_or_section() -> None:
     asked = _context({"mqtt": {"url": "mqtt://127.0.0.1:1883"}}, Inventory())
     built = [c for c in components.build(asked) if isinstance(c, MqttCollector)]
     assert len(built) == 1 and built[0].name == "mqtt-subscriber"
+
+
+def test_config_check_refuses_an_open_embedded_broker(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 10, item 16: an embedded broker beyond loopback needs a login."""
+    from pubnet.cli import main
+
+    path = tmp_path / "pubnet.yaml"
+    path.write_text("mqtt:\n  embedded_host: 0.0.0.0\n", encoding="utf-8")
+    assert main(["config", "check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "mqtt" in err and "beyond loopback" in err and "username and password" in err
+    path.write_text("mqtt:\n  embedded_host: 0.0.0.0\n  username: gw\n"
+                    "  password: ${MQTT_LOGIN}\n", encoding="utf-8")
+    monkeypatch.setenv("MQTT_LOGIN", "s3cret-login")
+    assert main(["config", "check", str(path)]) == 0
+    assert "s3cret-login" not in capsys.readouterr().out
