@@ -12,7 +12,10 @@ gufo-snmp 0.13 panics on some malformed answers, and Rust prints every panic (wi
 no Python API reaches that hook. So gufo never reads a datagram pubnet has not checked:
 each readable event first peeks at every queued datagram (:mod:`collectors.snmp.ber_check`)
 and drops a malformed one, with the datagrams queued ahead of it, before gufo's read loop
-(which reads on past answers that are not its own) could reach it.
+(which reads on past answers that are not its own) could reach it. What is left: a malformed
+datagram landing in the microseconds between that check and gufo's read, behind a
+well-formed answer that is not gufo's (a flood from a spoofed agent address); its panic is
+still caught and counted (``decode``), only Rust's message reaches stderr.
 """
 
 from __future__ import annotations
