@@ -149,6 +149,10 @@ class GufoClient:
         self._sock: Any = None
         self._fd = -1
         self._family = socket.AF_INET
+        self._recv_get: Callable[[], Any] | None = None
+        """The socket's ``recv_get_many``, kept so that :meth:`_screen` knows a GET answer
+        is awaited (those come back framed the same poll after poll: :class:`Framing`)."""
+        self._framing = ber_check.Framing()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiter: asyncio.Future[Any] | None = None
         """The answer awaited, resolved by :meth:`_on_readable`, or ``_EXPIRED`` by the timer."""
@@ -185,6 +189,7 @@ class GufoClient:
         if self._sock is not None and self._loop is not None:
             self._loop.remove_reader(self._fd)
         self._sock = None
+        self._recv_get = None
         self._fd = -1
 
     async def _open(self) -> None:
@@ -214,6 +219,7 @@ class GufoClient:
         except OSError as exc:
             raise SnmpUnreachable(str(exc)) from None
         self._sock = sock
+        self._recv_get = sock.recv_get_many
         self._fd = sock.get_fd()
         self._family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
         with self._peeker() as peeker:
@@ -287,12 +293,13 @@ class GufoClient:
         Raises the socket's error (an ICMP port unreachable) for the waiting request.
         """
         malformed: list[bool] = []
+        check = self._framing.check if self._recv is self._recv_get else ber_check.check
         with self._peeker() as peeker:
             try:
                 while True:
                     data = peeker.recv(MAX_DATAGRAM, socket.MSG_PEEK)
                     try:
-                        ber_check.check(data)
+                        check(data)
                     except ber_check.Malformed as exc:
                         malformed.append(True)
                         self._log_malformed(data, exc)
@@ -440,16 +447,18 @@ class GufoClient:
                 await self._refresh()
         sock = self._sock
         oid_list = list(oids)
+        recv = self._recv_get
+        assert recv is not None
         try:
             result: dict[str, Value] = await self._guarded(
-                lambda: sock.send_get_many(oid_list), sock.recv_get_many)
+                lambda: sock.send_get_many(oid_list), recv)
         except SnmpAuthError as exc:
             raise exc from None
         if not result and self._version == "1" and len(oid_list) > 1:
             for oid in oid_list:
                 try:
                     result.update(await self._guarded(
-                        lambda o=oid: sock.send_get_many([o]), sock.recv_get_many))  # type: ignore[misc]
+                        lambda o=oid: sock.send_get_many([o]), recv))  # type: ignore[misc]
                 except SnmpNoSuchName:
                     continue
         return result

@@ -166,3 +166,44 @@ def test_cost_per_varbind_is_small() -> None:
     per_varbind = (time.perf_counter() - start) / count / 30
     print(f"ber_check: {per_varbind * 1e6:.2f} µs per varbind")
     assert per_varbind < 5e-6
+
+
+@settings(max_examples=500, deadline=None)
+@given(changes=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), min_size=1,
+                        max_size=3), values=st.lists(st.integers(0, 2**32 - 1), min_size=30,
+                                                     max_size=30))
+def test_framing_memory_agrees_with_the_full_check(changes: list[tuple[int, int]],
+                                                   values: list[int]) -> None:
+    """An answer accepted from memory (same length, same framing bytes as the last one)
+    is exactly one the full check accepts: after a good answer, any same-length change of
+    bytes — in values or in headers — gets the same verdict from both."""
+    framing = ber_check.Framing()
+    first = response(REQ, [(o, 1234567) for o, _ in varbinds(5)])
+    framing.check(first)
+    data = bytearray(response(REQ, [(o, 1_048_576 + v % 7_000_000) for (o, _), v
+                                    in zip(varbinds(5), values, strict=True)]))
+    assert len(data) == len(first)
+    for where, byte in changes:
+        data[where % len(data)] = byte
+    try:
+        check(bytes(data))
+    except Malformed:
+        with pytest.raises(Malformed):
+            framing.check(bytes(data))
+    else:
+        framing.check(bytes(data))
+
+
+def test_cost_of_a_remembered_framing() -> None:
+    framing = ber_check.Framing()
+    answer = response(REQ, varbinds(5))
+    framing.check(answer)
+    again = answer.replace(b"eth0", b"eth1")
+    count = 5000
+    start = time.perf_counter()
+    for _ in range(count):
+        framing.check(again)
+    per_answer = (time.perf_counter() - start) / count
+    print(f"ber_check.Framing: {per_answer * 1e6:.2f} µs for a 30-varbind answer framed "
+          "like the last one")
+    assert per_answer < 30e-6
