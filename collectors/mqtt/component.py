@@ -3,7 +3,8 @@
 One TaskGroup with three tasks: the connection loop (connect with a persistent session,
 subscribe, wait for the connection to drop, back off, again), the heartbeat check (marks
 silent devices down) and the stats task (the collector's own metrics into the store). With
-no ``mqtt.url`` the embedded broker is started first and stopped last.
+no ``mqtt.url`` the embedded broker is started first and stopped last; a port it cannot
+listen on stops the component (and pubnet) with an error naming the port and the setting.
 
 A broker that is down never stops pubnet: the loop keeps retrying with capped back-off,
 ``pubnet_mqtt_connected`` drops to 0 and one warning is logged per outage (and one info line
@@ -27,12 +28,13 @@ import aiomqtt
 
 from collectors.mqtt import names
 from collectors.mqtt.broker import EmbeddedBroker, EmbeddedBrokerError
+from collectors.mqtt.broker_guard import BrokerGuard
 from collectors.mqtt.connection import backoff_delay, client_options, tls_context
 from collectors.mqtt.ingest import Ingestor, IngestSettings
 from collectors.mqtt.names import Result
 from collectors.mqtt.read_path import ReadPath
 from collectors.mqtt.redelivery import RedeliveryFilter
-from collectors.mqtt.topics import filters
+from collectors.mqtt.topics import Kind, filters, parse_topic
 from inventory.model import Inventory
 from pubnet.config import MqttConfig
 from pubnet.model import Observation, Source
@@ -56,6 +58,28 @@ def ingest_settings(config: MqttConfig) -> IngestSettings:
     )
 
 
+def broker_guard(config: MqttConfig, inventory: Inventory) -> BrokerGuard:
+    """The embedded broker's limits for this config and inventory.
+
+    Retained messages are allowed on the status topic of each inventory device at its own
+    site and nowhere else, so what the broker keeps is bounded by the inventory.
+    """
+    site_of = {device.device_id: device.site_id for device in inventory.devices.values()}
+
+    def retain_allowed(topic: str) -> bool:
+        parsed = parse_topic(topic)
+        return (parsed is not None and parsed[0] is Kind.STATUS
+                and site_of.get(parsed[2]) == parsed[1])
+
+    return BrokerGuard(
+        max_packet_bytes=config.embedded_max_packet_bytes,
+        retain_allowed=retain_allowed,
+        username=config.username,
+        password=config.password.get_secret_value() if config.password else None,
+        connect_timeout=config.connect_timeout,
+    )
+
+
 class MqttCollector:
     """Subscribes to schema-v1 topics and feeds the state store (see the module docstring)."""
 
@@ -75,6 +99,7 @@ class MqttCollector:
         self.config = config
         self.store = store
         self.ingestor = Ingestor(store, inventory, ingest_settings(config), clock)
+        self.broker_guard = broker_guard(config, inventory) if config.embedded else None
         self._ready = ready
         self._stats_interval = stats_interval
         self._jitter = jitter
@@ -103,12 +128,17 @@ class MqttCollector:
     async def run(self) -> None:
         try:
             async with contextlib.AsyncExitStack() as stack:
-                if self.config.embedded:
+                if self.broker_guard is not None:
                     try:
-                        await stack.enter_async_context(
-                            EmbeddedBroker("127.0.0.1", self.config.embedded_port))
+                        await stack.enter_async_context(EmbeddedBroker(
+                            self.broker_guard, self.config.embedded_host,
+                            self.config.embedded_port))
                     except EmbeddedBrokerError as exc:
+                        # Fatal, like any listener that cannot bind: connecting to whatever
+                        # holds the port (another pubnet's broker) would leave this pubnet
+                        # blind while it reported itself connected.
                         log.error("%s", exc)
+                        raise
                 async with asyncio.TaskGroup() as group:
                     group.create_task(self._connection_loop(), name="mqtt-connection")
                     group.create_task(self._heartbeat_loop(), name="mqtt-heartbeats")
@@ -252,6 +282,11 @@ class MqttCollector:
             Observation(device, names.CONNECT_FAILURES, float(self.connect_failures), now,
                         Source.INTERNAL),
         ))
+        if self.broker_guard is not None:
+            obs.extend(
+                Observation(device, names.BROKER_REFUSED, float(count), now, Source.INTERNAL,
+                            ((names.LABEL_REASON, reason.value),))
+                for reason, count in self.broker_guard.refused.items())
         self.store.publish(obs)
 
 

@@ -39,6 +39,9 @@ CONNECT_FAILURES: Final = "pubnet_mqtt_connect_failures_total"
 """counter: attempts to connect that failed."""
 DEVICES_WATCHED: Final = "pubnet_mqtt_devices_watched"
 """gauge: devices whose heartbeats the collector is timing."""
+BROKER_REFUSED: Final = "pubnet_mqtt_broker_refused_total"
+"""counter; label reason: clients the embedded broker disconnected (see
+:class:`collectors.mqtt.broker_guard.Refusal`)."""
 
 LABEL_SITE: Final = "site"
 LABEL_ROLE: Final = "role"
@@ -46,6 +49,7 @@ LABEL_PROVINCE: Final = "province"
 LABEL_IFNAME: Final = "ifname"
 LABEL_RADIO: Final = "radio"
 LABEL_RESULT: Final = "result"
+LABEL_REASON: Final = "reason"
 
 DEFAULT_IFNAME: Final = "wan"
 """The ``ifname`` of ``rx_bytes``/``tx_bytes`` when the payload gives one plain number."""

@@ -52,9 +52,11 @@ def text(value: Value) -> str:
 class PacketStats:
     """Counters shared by every client of one poller (one event loop, no locking).
 
-    ``dropped`` is keyed by reason: ``decode`` (a datagram that did not parse),
-    ``request_id`` (an answer whose request id is not the one awaited), ``late_response``
-    (arrived after its request was answered or given up). Datagrams from unexpected
+    ``dropped`` is keyed by reason: ``decode`` (a datagram that did not parse, or that
+    failed pubnet's BER check before gufo-snmp read it), ``flushed`` (a datagram queued
+    ahead of a malformed one, dropped with it), ``request_id`` (an answer whose request id is
+    not the one awaited), ``late_response`` (arrived after its request was answered or given
+    up). Datagrams from unexpected
     addresses never reach gufo-snmp's connected sockets (the kernel drops them); see
     docs/metrics.md.
     """

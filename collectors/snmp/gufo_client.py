@@ -6,13 +6,25 @@ ends the request, and has no retries. Here the socket is registered once per con
 request waits on one future with one timer, an undecodable datagram is counted and waiting
 goes on, and each request is retried ``retries`` times. Encoding, decoding, request-id
 matching and USM live in gufo's Rust core (``gufo.snmp._fast``).
+
+gufo-snmp 0.13 panics on some malformed answers, and Rust prints every panic (with
+``RUST_BACKTRACE=1`` a 60-line backtrace) to stderr before pyo3 turns it into an exception;
+no Python API reaches that hook. So gufo never reads a datagram pubnet has not checked:
+each readable event first peeks at every queued datagram (:mod:`collectors.snmp.ber_check`)
+and drops a malformed one, with the datagrams queued ahead of it, before gufo's read loop
+(which reads on past answers that are not its own) could reach it. What is left: a malformed
+datagram landing in the microseconds between that check and gufo's read, behind a
+well-formed answer that is not gufo's (a flood from a spoofed agent address); its panic is
+still caught and counted (``decode``), only Rust's message reaches stderr.
 """
 
 from __future__ import annotations
 
+import _socket
 import asyncio
 import errno
 import ipaddress
+import logging
 import math
 import socket
 from collections.abc import Callable, Sequence
@@ -36,7 +48,7 @@ from gufo.snmp.user import (
     User,
 )
 
-from collectors.snmp import v3probe
+from collectors.snmp import ber_check, v3probe
 from collectors.snmp.client import (
     DEFAULT_MAX_REPETITIONS,
     PacketStats,
@@ -56,6 +68,11 @@ from pubnet.config import Credential
 
 T = TypeVar("T")
 _EXPIRED = object()
+log = logging.getLogger("pubnet.snmp")
+
+SO_PEEK_OFF = getattr(socket, "SO_PEEK_OFF", 42)
+"""Linux's peek offset (UDP since 4.11): successive MSG_PEEKs walk the queued datagrams."""
+MAX_DATAGRAM = 65536
 
 _AUTH_KEYS: dict[str, type[BaseAuthKey]] = {
     "md5": Md5Key, "sha": Sha1Key, "sha224": Sha224Key, "sha256": Sha256Key,
@@ -99,6 +116,16 @@ def _is_rust_panic(exc: BaseException) -> bool:
     return type(exc).__name__ == "PanicException"
 
 
+class _Borrowed(_socket.socket):
+    """A socket object that does not own its descriptor: leaving ``with`` detaches it."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.detach()
+
+
 class _TooBig(Exception):
     """A GETBULK response came back without varbinds: the agent's tooBig (gufo hides the
     error-status, an empty response is how it shows)."""
@@ -121,6 +148,11 @@ class GufoClient:
         self._host = target.host if _is_ip(target.host) else ""
         self._sock: Any = None
         self._fd = -1
+        self._family = socket.AF_INET
+        self._recv_get: Callable[[], Any] | None = None
+        """The socket's ``recv_get_many``, kept so that :meth:`_screen` knows a GET answer
+        is awaited (those come back framed the same poll after poll: :class:`Framing`)."""
+        self._framing = ber_check.Framing()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiter: asyncio.Future[Any] | None = None
         """The answer awaited, resolved by :meth:`_on_readable`, or ``_EXPIRED`` by the timer."""
@@ -157,6 +189,7 @@ class GufoClient:
         if self._sock is not None and self._loop is not None:
             self._loop.remove_reader(self._fd)
         self._sock = None
+        self._recv_get = None
         self._fd = -1
 
     async def _open(self) -> None:
@@ -186,7 +219,11 @@ class GufoClient:
         except OSError as exc:
             raise SnmpUnreachable(str(exc)) from None
         self._sock = sock
+        self._recv_get = sock.recv_get_many
         self._fd = sock.get_fd()
+        self._family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+        with self._peeker() as peeker:
+            peeker.setsockopt(socket.SOL_SOCKET, SO_PEEK_OFF, 0)
         loop.add_reader(self._fd, self._on_readable)
 
     async def _refresh(self) -> None:
@@ -216,6 +253,8 @@ class GufoClient:
         waiter = self._waiter
         recv: Callable[[], Any] = self._recv or self._sock.recv_get_many
         try:
+            if not self._screen():
+                return
             value = recv()
         except BlockingIOError:
             self._stats.drop("request_id")
@@ -239,6 +278,49 @@ class GufoClient:
             self._stats.drop("late_response")
         elif not waiter.done():
             waiter.set_result(value)
+
+    def _peeker(self) -> _Borrowed:
+        """A Python socket object on gufo's descriptor, for peeking; use it in a ``with``
+        block, which detaches it (the descriptor stays gufo's: never closed from here)."""
+        return _Borrowed(self._family, socket.SOCK_DGRAM, 0, self._fd)
+
+    def _screen(self) -> bool:
+        """Check every queued datagram before gufo reads any; True when gufo may read.
+
+        A malformed datagram is read and dropped here (``decode``), together with every
+        datagram queued ahead of it (``flushed``): gufo reads on past well-formed answers
+        that are not its own, so it must not start while a malformed one is behind them.
+        Raises the socket's error (an ICMP port unreachable) for the waiting request.
+        """
+        malformed: list[bool] = []
+        check = self._framing.check if self._recv is self._recv_get else ber_check.check
+        with self._peeker() as peeker:
+            try:
+                while True:
+                    data = peeker.recv(MAX_DATAGRAM, socket.MSG_PEEK)
+                    try:
+                        check(data)
+                    except ber_check.Malformed as exc:
+                        malformed.append(True)
+                        self._log_malformed(data, exc)
+                    else:
+                        malformed.append(False)
+            except BlockingIOError:
+                pass
+            finally:
+                peeker.setsockopt(socket.SOL_SOCKET, SO_PEEK_OFF, 0)
+            if True not in malformed:
+                return bool(malformed)
+            last = len(malformed) - 1 - malformed[::-1].index(True)
+            for bad in malformed[:last + 1]:
+                peeker.recv(1)
+                self._stats.drop("decode" if bad else "flushed")
+        return last + 1 < len(malformed)
+
+    def _log_malformed(self, data: bytes, exc: ber_check.Malformed) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("malformed SNMP answer dropped host=%s port=%d problem=%s bytes=%s",
+                      self._host, self._target.port, exc, data[:512].hex())
 
     def _expire(self) -> None:
         waiter = self._waiter
@@ -365,16 +447,18 @@ class GufoClient:
                 await self._refresh()
         sock = self._sock
         oid_list = list(oids)
+        recv = self._recv_get
+        assert recv is not None
         try:
             result: dict[str, Value] = await self._guarded(
-                lambda: sock.send_get_many(oid_list), sock.recv_get_many)
+                lambda: sock.send_get_many(oid_list), recv)
         except SnmpAuthError as exc:
             raise exc from None
         if not result and self._version == "1" and len(oid_list) > 1:
             for oid in oid_list:
                 try:
                     result.update(await self._guarded(
-                        lambda o=oid: sock.send_get_many([o]), sock.recv_get_many))  # type: ignore[misc]
+                        lambda o=oid: sock.send_get_many([o]), recv))  # type: ignore[misc]
                 except SnmpNoSuchName:
                     continue
         return result

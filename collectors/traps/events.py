@@ -24,6 +24,10 @@ IF_INDEX: OID = (1, 3, 6, 1, 2, 1, 2, 2, 1, 1)
 IF_ENTRY: OID = (1, 3, 6, 1, 2, 1, 2, 2, 1)
 IF_NAME: OID = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 1)
 IF_DESCR: OID = (1, 3, 6, 1, 2, 1, 2, 2, 1, 2)
+MAX_TICKS = 2**32 - 1
+"""sysUpTime is TimeTicks: 32 bits of centiseconds."""
+MAX_IF_INDEX = 2**31 - 1
+"""ifIndex is an InterfaceIndex: 1 to 2^31-1 (RFC 2863)."""
 
 
 class TrapKind(StrEnum):
@@ -52,6 +56,9 @@ class TrapEvent:
     if_index: int | None
     if_name: str | None
     agent_address: str | None
+    problem: str | None = None
+    """Set when a value is outside what its object can hold (a sysUpTime.0 sent as a
+    Counter64 of 2^64-1): such a notification is dropped, not believed."""
 
 
 def _text(value: Value) -> str | None:
@@ -91,7 +98,12 @@ def interpret(varbinds: Sequence[tuple[OID, Value]]) -> TrapEvent:
         elif len(oid) == len(IF_ENTRY) + 2 and oid[: len(IF_ENTRY)] == IF_ENTRY:
             if_index = if_index if if_index is not None else oid[-1]
     kind = TRAP_KINDS.get(trap_oid, TrapKind.OTHER) if trap_oid else TrapKind.OTHER
-    return TrapEvent(kind, trap_oid, uptime, if_index, if_name or if_descr, agent)
+    problem = None
+    if uptime is not None and not 0 <= uptime <= MAX_TICKS:
+        problem = f"sysUpTime.0 {uptime} is not a TimeTicks value"
+    elif if_index is not None and not 1 <= if_index <= MAX_IF_INDEX:
+        problem = f"ifIndex {if_index} is outside 1..{MAX_IF_INDEX}"
+    return TrapEvent(kind, trap_oid, uptime, if_index, if_name or if_descr, agent, problem)
 
 
 def interface_label(event: TrapEvent, known: Mapping[SeriesKey, Observation]) -> str | None:

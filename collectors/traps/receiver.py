@@ -10,7 +10,11 @@ Drops are published as ``pubnet_snmp_dropped_packets_total{reason="trap_..."}`` 
 Reasons: ``trap_decode`` (not BER/SNMP), ``trap_bad_version``, ``trap_bad_community``,
 ``trap_unknown_user``, ``trap_auth`` (wrong digest), ``trap_decrypt``, ``trap_time_window``,
 ``trap_sec_level``, ``trap_invalid`` (other message errors), ``trap_unknown_source`` (no
-inventory device at the sender's address), ``trap_error`` (pysnmp raised).
+inventory device at the sender's address), ``trap_bad_value`` (a sysUpTime.0 or ifIndex
+outside what the object holds), ``trap_error`` (pysnmp raised).
+
+Accepted traps are logged at info, but not one line each: the first of each kind per
+``log_summary_every`` seconds, then one summary line with counts (:mod:`.lograte`).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from pysnmp.proto import rfc1902
 
 from collectors.snmp.names import COLLECTOR_DEVICE, LABEL_REASON, SNMP_DROPPED_PACKETS
 from collectors.traps.events import TrapKind, Value, interpret, observations_for
+from collectors.traps.lograte import TrapLogLimiter
 from inventory.model import Inventory
 from pubnet.config import Credential, TrapsConfig
 from pubnet.model import Observation, Source
@@ -131,6 +136,7 @@ class TrapReceiver:
         store: StateStore,
         *,
         clock: Callable[[], float] = time.time,
+        log_summary_every: float = 60.0,
     ) -> None:
         self.config = config
         self.credentials = {name: credentials[name] for name in config.credentials}
@@ -141,7 +147,7 @@ class TrapReceiver:
         self.received: dict[str, int] = {}
         self._published: dict[str, int] = {}
         self._pysnmp_seen: dict[tuple[str, str], int] = {}
-        self._unknown_sources: set[str] = set()
+        self._log_limit = TrapLogLimiter(log_summary_every)
         self._engine: Any = None
         self.address: tuple[str, int] | None = None
         """The bound address once running (useful when ``listen`` asks for port 0)."""
@@ -168,11 +174,14 @@ class TrapReceiver:
         log.info("trap receiver listening address=%s:%d", *self.address)
         self.ready.set()
         try:
-            await asyncio.Event().wait()
+            while True:
+                await asyncio.sleep(self._log_limit.period / 4)
+                self._log_summary()
         finally:
             engine.close_dispatcher()
             sock.close()
             self._publish_counters()
+            self._log_summary(final=True)
 
     def _make_engine(self) -> Any:
         """Build the engine and its users off the loop: v3 key localisation hashes 1 MB."""
@@ -235,22 +244,34 @@ class TrapReceiver:
         if device is None:
             self._drop("trap_unknown_source")
             where = source[0] if source else "?"
-            if where not in self._unknown_sources:
-                self._unknown_sources.add(where)
+            if self._log_limit.first("unknown_source", where, now):
                 log.warning("trap from an address not in the inventory source=%s trap=%s",
                             where, event.kind)
+            return
+        if event.problem is not None:
+            self._drop("trap_bad_value")
+            if self._log_limit.first("bad_value", device, now):
+                log.warning("trap dropped device=%s trap=%s problem=%s", device, event.kind,
+                            event.problem)
             return
         observations = observations_for(device, event, now, self.store.device_series(device))
         self.store.touch(device, now)
         if observations:
             self.store.publish(observations)
+        if event.kind is TrapKind.OTHER or not self._log_limit.first(event.kind, device, now):
+            return
         if event.kind in (TrapKind.COLD_START, TrapKind.WARM_START):
             log.info("device restarted device=%s trap=%s uptime=%.0fs", device, event.kind,
                      (event.uptime_ticks or 0) / 100)
-        elif event.kind is not TrapKind.OTHER:
+        else:
             label = observations[0].labels if observations else ()
             log.info("interface %s device=%s %s", "down" if event.kind is TrapKind.LINK_DOWN
                      else "up", device, " ".join(f"{k}={v}" for k, v in label))
+
+    def _log_summary(self, final: bool = False) -> None:
+        summary = self._log_limit.summary(self.clock(), final=final)
+        if summary is not None:
+            log.info("%s", summary.text())
 
     # -- drops ----------------------------------------------------------------------------
 

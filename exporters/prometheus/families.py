@@ -102,6 +102,8 @@ KNOWN: dict[str, tuple[Kind, str]] = {
     "pubnet_mqtt_messages_total": (_C, "MQTT messages received, by outcome."),
     "pubnet_mqtt_reconnects_total": (_C, "Reconnections to the MQTT broker."),
     "pubnet_mqtt_connect_failures_total": (_C, "Failed attempts to connect to the broker."),
+    "pubnet_mqtt_broker_refused_total": (
+        _C, "Clients the embedded MQTT broker disconnected, by reason."),
     # InfluxDB writer (stored under device "pubnet")
     "pubnet_influx_points_written_total": (_C, "Points delivered to InfluxDB."),
     "pubnet_influx_points_dropped_total": (_C, "Points not delivered to InfluxDB, by reason."),

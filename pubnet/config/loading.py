@@ -63,7 +63,7 @@ def parse_config(data: Mapping[str, Any] | None, *, source: str = "<config>",
     if not isinstance(data, Mapping):
         raise ConfigError(source, [("", "the config must be a mapping of keys to values")])
     try:
-        return Config.model_validate(dict(data), context={"base_dir": base_dir})
+        return Config.model_validate(dict(data), context={"base_dir": base_dir, "source": source})
     except ValidationError as exc:
         raise ConfigError(source, _problems(exc)) from None
 

@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import re
-from typing import Literal
+import socket
+from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import (
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -16,13 +21,41 @@ from pubnet.config.types import Duration, RelPath, Secret, Section, positive
 
 _MQTT_DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
 _MQTT_NAME = re.compile(r"[^/+#\s]+")
+_HOST_CHARS = re.compile(r"[^A-Za-z0-9-]+")
+EMBEDDED_PACKET_OVERHEAD = 1024
+"""Room in an embedded-broker packet beyond the payload: topic, packet id, headers."""
+
+
+def default_client_id(config_file: Path | str | None) -> str:
+    """``pubnet-<host>-<8 hex>``: unique per installation, the same across restarts.
+
+    The hex digits hash the host name and the config file's absolute path, so two pubnet
+    instances on one host (two config files) never share a client id, hence never take
+    each other's broker session; the host name is in clear so that a broker's client list
+    says which machine is connected.
+    """
+    host = socket.gethostname() or "localhost"
+    where = str(Path(config_file).resolve()) if config_file is not None else "(no config file)"
+    digest = hashlib.sha256(f"{host}\0{where}".encode()).hexdigest()[:8]
+    return f"pubnet-{_HOST_CHARS.sub('-', host).strip('-')[:40] or 'host'}-{digest}"
+
+
+def _config_file(info: ValidationInfo) -> Path | None:
+    """The config file being validated, from the loader's context (None: no file)."""
+    context = info.context if isinstance(info.context, dict) else {}
+    source, base_dir = context.get("source"), context.get("base_dir")
+    if not isinstance(source, str) or source.startswith("<"):
+        return None
+    path = Path(source)
+    return path if path.is_absolute() or base_dir is None else Path(base_dir) / path.name
 
 
 class MqttConfig(Section):
     """The MQTT broker pubnet talks to (the MQTT collector subscribes, alerting publishes).
 
-    Without ``url`` pubnet starts an embedded broker on ``127.0.0.1:embedded_port`` and
-    connects to that; deployments point ``url`` at Mosquitto or EMQX.
+    Without ``url`` pubnet starts an embedded broker on ``embedded_host:embedded_port``
+    (loopback by default) and connects to that; deployments point ``url`` at Mosquitto or
+    EMQX.
     """
 
     url: str | None = None
@@ -34,8 +67,9 @@ class MqttConfig(Section):
     cert_file: RelPath | None = None
     """Client certificate for brokers that require one; goes with ``key_file``."""
     key_file: RelPath | None = None
-    client_id: str = Field(default="pubnet-1", min_length=1, max_length=128)
-    """Fixed so that the broker keeps pubnet's session (and its queued messages)."""
+    client_id: str = Field(default="", max_length=128)
+    """Fixed so that the broker keeps pubnet's session (and its queued messages). Default
+    (empty): :func:`default_client_id` of this host and config file."""
     shared_group: str | None = None
     """Subscribe as ``$share/<group>/...`` so that several pubnet instances split the load."""
     heartbeat_interval: Duration = 30.0
@@ -55,6 +89,30 @@ class MqttConfig(Section):
     max_age: Duration = 21600.0
     """A telemetry ``ts`` older than this is rejected (``stale``)."""
     embedded_port: int = Field(default=1883, ge=1, le=65535)
+    embedded_host: str = "127.0.0.1"
+    """Address the embedded broker listens on. Beyond loopback it requires ``username`` and
+    ``password`` from every client (pubnet included)."""
+    embedded_max_packet_bytes: int = Field(default=65_536, ge=1_024, le=16_777_216)
+    """The largest MQTT packet the embedded broker reads; a larger one closes the
+    connection before its body is read (alerts are published through it too, so this is
+    above ``max_payload_bytes``)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_client_id(cls, data: Any, info: ValidationInfo) -> Any:
+        if isinstance(data, dict) and not data.get("client_id"):
+            return {**data, "client_id": default_client_id(_config_file(info))}
+        return data
+
+    @field_validator("embedded_host")
+    @classmethod
+    def _embedded_host(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError("embedded_host must be an IP address (127.0.0.1, 0.0.0.0, "
+                             "::1, ...)") from None
+        return value
 
     @field_validator("url")
     @classmethod
@@ -92,12 +150,26 @@ class MqttConfig(Section):
         if self.password is not None and not self.username:
             raise ValueError("password needs a username")
         if self.url is None:
-            given = [k for k in ("username", "ca_file", "cert_file") if getattr(self, k)]
+            given = [k for k in ("ca_file", "cert_file") if getattr(self, k)]
             if given:
-                raise ValueError(f"{', '.join(given)}: only with a url (the embedded broker is "
-                                 "plain and anonymous on 127.0.0.1)")
+                raise ValueError(f"{', '.join(given)}: only with a url (the embedded broker "
+                                 "speaks plain MQTT)")
             if self.protocol == "5":
                 raise ValueError("the embedded broker speaks MQTT 3.1.1 only")
+            if (self.username is None) != (self.password is None):
+                raise ValueError("the embedded broker takes username and password together "
+                                 "(every client must then log in with them)")
+            if not self.embedded_loopback and not (self.username and self.password):
+                raise ValueError(
+                    f"embedded_host {self.embedded_host} listens beyond loopback: set "
+                    "username and password (every client must then log in with them), or "
+                    "keep embedded_host 127.0.0.1")
+            if self.embedded_max_packet_bytes < self.max_payload_bytes + \
+                    EMBEDDED_PACKET_OVERHEAD:
+                raise ValueError(
+                    f"embedded_max_packet_bytes must be at least max_payload_bytes + "
+                    f"{EMBEDDED_PACKET_OVERHEAD} "
+                    f"({self.max_payload_bytes + EMBEDDED_PACKET_OVERHEAD})")
         elif not self.tls and (self.ca_file or self.cert_file):
             raise ValueError("ca_file and cert_file need an mqtts:// url")
         if self.reconnect_max < self.reconnect_min:
@@ -110,13 +182,21 @@ class MqttConfig(Section):
         return self.url is None
 
     @property
+    def embedded_loopback(self) -> bool:
+        """Whether the embedded broker listens on a loopback address only."""
+        return ipaddress.ip_address(self.embedded_host).is_loopback
+
+    @property
     def tls(self) -> bool:
         return self.url is not None and self.url.lower().startswith("mqtts://")
 
     @property
     def host(self) -> str:
         if self.url is None:
-            return "127.0.0.1"
+            address = ipaddress.ip_address(self.embedded_host)
+            if address.is_unspecified:  # listening everywhere: pubnet comes in by loopback
+                return "::1" if address.version == 6 else "127.0.0.1"
+            return self.embedded_host
         return _split_host_port(self.url.partition("://")[2].rstrip("/"), 0)[0]
 
     @property

@@ -11,7 +11,7 @@ import socket
 import struct
 
 
-def _remaining_length(n: int) -> bytes:
+def remaining_length(n: int) -> bytes:
     out = bytearray()
     while True:
         byte, n = n % 128, n // 128
@@ -26,22 +26,29 @@ def _string(value: str | bytes) -> bytes:
 
 
 def connect_packet(client_id: str, *, keepalive: int = 60, clean: bool = True,
-                   will_topic: str | None = None, will_payload: bytes = b"",
-                   will_qos: int = 1, will_retain: bool = True) -> bytes:
+                   will_topic: str | bytes | None = None, will_payload: bytes = b"",
+                   will_qos: int = 1, will_retain: bool = True, username: str | None = None,
+                   password: str | None = None) -> bytes:
     flags = 0x02 if clean else 0
     payload = _string(client_id)
     if will_topic is not None:
         flags |= 0x04 | (will_qos << 3) | (0x20 if will_retain else 0)
         payload += _string(will_topic) + _string(will_payload)
+    if username is not None:
+        flags |= 0x80
+        payload += _string(username)
+    if password is not None:
+        flags |= 0x40
+        payload += _string(password)
     body = _string("MQTT") + bytes([4, flags]) + struct.pack("!H", keepalive) + payload
-    return b"\x10" + _remaining_length(len(body)) + body
+    return b"\x10" + remaining_length(len(body)) + body
 
 
-def publish_packet(topic: str, payload: bytes, *, qos: int = 1, packet_id: int = 1,
+def publish_packet(topic: str | bytes, payload: bytes, *, qos: int = 1, packet_id: int = 1,
                    retain: bool = False) -> bytes:
     header = 0x30 | (qos << 1) | (1 if retain else 0)
     body = _string(topic) + (struct.pack("!H", packet_id) if qos else b"") + payload
-    return bytes([header]) + _remaining_length(len(body)) + body
+    return bytes([header]) + remaining_length(len(body)) + body
 
 
 DISCONNECT = b"\xe0\x00"

@@ -82,11 +82,32 @@ def test_decoder_raises_only_payload_error(payload: bytes) -> None:
     (b'{"rx_bytes": {"": 1}}', "$.rx_bytes"),
     (json.dumps({"rx_bytes": {f"if{n}": 1 for n in range(17)}}).encode(), "$.rx_bytes"),
     (b"{", "invalid JSON"),
+    (b'{"rx_bytes": 100000000000000000000000}', "$.rx_bytes"),
+    (b'{"rx_bytes": 1e23}', "$.rx_bytes"),
+    (b'{"tx_bytes": {"wan": 18446744073709551616}}', "$.tx_bytes"),
+    (b'{"uptime_s": 1e308}', "$.uptime_s"),
+    (b'{"clients": 65536}', "$.clients"),
+    (b'{"clients": {"5g": 99999999999999999999}}', "$.clients"),
 ], ids=["string-counter", "negative", "ratio", "naive-ts", "bool", "empty-name", "too-many",
-        "truncated"])
+        "truncated", "rx-10^23", "rx-1e23-float", "tx-2^64", "uptime-1e308", "clients-2^16",
+        "clients-10^20"])
 def test_decoder_names_the_field(payload: bytes, where: str) -> None:
     with pytest.raises(PayloadError, match=rf"{where.replace('$', '[$]')}"):
         TelemetryDecoder().decode(payload)
+
+
+def test_numbers_up_to_what_the_field_holds_pass() -> None:
+    t = TelemetryDecoder().decode(b'{"rx_bytes": 18446744073709551615, "tx_bytes": {"wan": 0},'
+                                  b' "uptime_s": 4294967295, "clients": {"2g": 65535}}')
+    assert t.rx_bytes == 2**64 - 1 and t.uptime_s == 2**32 - 1 and t.clients == {"2g": 65535}
+
+
+def test_out_of_range_numbers_are_counted_and_not_stored() -> None:
+    ingestor, store = make()
+    assert send(ingestor, rx_bytes=10**23) is Result.MALFORMED
+    assert send(ingestor, uptime_s=1e308) is Result.MALFORMED
+    assert ingestor.results[Result.MALFORMED] == 2 and ingestor.results[Result.OK] == 0
+    assert store.device_series("gw-1") == {} and store.status("gw-1") is None
 
 
 def test_timestamps() -> None:

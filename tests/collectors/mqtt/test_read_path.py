@@ -18,7 +18,7 @@ from paho.mqtt.client import Client, MQTTv5, MQTTv311
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from collectors.mqtt.read_path import ReadPath
-from tests.collectors.mqtt.rawmqtt import _remaining_length, _string, publish_packet
+from tests.collectors.mqtt.rawmqtt import _string, publish_packet, remaining_length
 
 Received = tuple[str, bytes, int, bool, int]
 PINGRESP = b"\xd0\x00"
@@ -27,8 +27,8 @@ PINGRESP = b"\xd0\x00"
 def publish_v5(topic: str, payload: bytes, *, qos: int = 1, packet_id: int = 1,
                properties: bytes = b"") -> bytes:
     body = (_string(topic) + (struct.pack("!H", packet_id) if qos else b"")
-            + _remaining_length(len(properties)) + properties + payload)
-    return bytes([0x30 | (qos << 1)]) + _remaining_length(len(body)) + body
+            + remaining_length(len(properties)) + properties + payload)
+    return bytes([0x30 | (qos << 1)]) + remaining_length(len(body)) + body
 
 
 class Harness:

@@ -94,6 +94,32 @@ async def test_telemetry_becomes_observations(any_broker: Secured,
     assert ok is not None and ok.value == 3
 
 
+async def test_numbers_beyond_their_field_are_rejected_and_counted(
+        mosquitto: Mosquitto, inventory: Inventory) -> None:
+    """Issue 10, item 19: an rx_bytes beyond any 64-bit counter or an uptime of 1e308 came
+    through a real broker and was stored as ``ok``."""
+    store = StateStore()
+    collector = collector_for(mosquitto.port, inventory, store)
+    topic = telemetry_topic("S0001", "gw-1")
+    async with running(collector):
+        await publish(mosquitto.port, [
+            (topic, b'{"rx_bytes": 100000000000000000000000}'),
+            (topic, b'{"uptime_s": 1e308}'),
+            (topic, b'{"tx_bytes": {"wan": 18446744073709551616}}'),
+            (topic, telemetry(uptime_s=60, rx_bytes=2**64 - 1)),  # the largest that fits
+        ])
+        await eventually(lambda: sum(collector.ingestor.results.values()) == 4, what="4")
+        await eventually(lambda: store.latest(names.COLLECTOR_DEVICE, names.MESSAGES, (
+            ("result", "malformed"),)) is not None, what="the malformed count")
+    assert collector.ingestor.results[Result.MALFORMED] == 3
+    assert collector.ingestor.results[Result.OK] == 1
+    malformed = store.latest(names.COLLECTOR_DEVICE, names.MESSAGES, (("result", "malformed"),))
+    assert malformed is not None and malformed.value == 3
+    assert store.latest("gw-1", names.DEVICE_UPTIME).value == 60  # type: ignore[union-attr]
+    rx = store.latest("gw-1", names.IF_RX_BYTES, (("ifname", "wan"),))
+    assert rx is not None and rx.value == float(2**64 - 1)
+
+
 async def test_last_will_and_missed_heartbeats(mosquitto: Mosquitto,
                                                inventory: Inventory) -> None:
     store = StateStore()
@@ -343,8 +369,12 @@ async def test_embedded_broker(inventory: Inventory) -> None:
         assert sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-async def test_embedded_broker_port_taken_is_logged_not_fatal(
+async def test_embedded_broker_port_taken_stops_the_component_naming_port_and_setting(
         inventory: Inventory, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 10, item 17: with the port taken (by another pubnet's broker, here a plain
+    listener), the collector used to log an error and then connect to whatever held the
+    port, reporting itself connected while it heard nothing. Now it stops, saying why."""
+    from collectors.mqtt.broker import EmbeddedBrokerError
     from collectors.mqtt.component import MqttCollector
     from pubnet.config import MqttConfig
 
@@ -356,9 +386,11 @@ async def test_embedded_broker_port_taken_is_logged_not_fatal(
         config = MqttConfig(embedded_port=port, connect_timeout=0.2, reconnect_min=0.05,
                             reconnect_max=0.2)
         collector = MqttCollector(config, inventory, StateStore())
-        async with running(collector, connected=False):
-            await eventually(lambda: collector.connect_failures >= 1, what="a failed attempt")
-            assert not collector.connected
+        with pytest.raises(EmbeddedBrokerError) as info:
+            await asyncio.wait_for(collector.run(), 10)
+    assert collector.connections == 0 and collector.connect_failures == 0
+    message = str(info.value)
+    assert f"127.0.0.1:{port}" in message and "already in use" in message
+    assert "mqtt.embedded_port" in message
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-    assert any("cannot listen on 127.0.0.1:" in e and "mqtt.embedded_port" in e
-               for e in errors), errors
+    assert errors == [message]

@@ -59,3 +59,44 @@ def test_v1_agent_address_and_unknown_traps() -> None:
     assert event.kind is TrapKind.OTHER and event.agent_address == "10.1.0.1"
     assert observations_for("gw-1", event, 1.0, {}) == []
     assert interpret([]).kind is TrapKind.OTHER
+
+
+@pytest.mark.parametrize(("varbinds", "problem"), [
+    ([(SNMP_TRAP_OID_0, COLD), (SYS_UPTIME_0, 2**32 - 1)], None),
+    ([(SNMP_TRAP_OID_0, COLD), (SYS_UPTIME_0, 2**32)], "sysUpTime.0 4294967296"),
+    ([(SNMP_TRAP_OID_0, COLD), (SYS_UPTIME_0, -1)], "sysUpTime.0 -1"),
+    ([(SNMP_TRAP_OID_0, LINK_DOWN), (IF_INDEX_3, 2**31 - 1)], None),
+    ([(SNMP_TRAP_OID_0, LINK_DOWN), (IF_INDEX_3, 2**64 - 1)], "ifIndex 18446744073709551615"),
+    ([(SNMP_TRAP_OID_0, LINK_DOWN), (IF_INDEX_3, 0)], "ifIndex 0"),
+], ids=["uptime-max", "uptime-33-bits", "uptime-negative", "ifindex-max", "ifindex-64-bits",
+        "ifindex-0"])
+def test_values_are_bounded_by_their_object(varbinds: list[tuple[tuple[int, ...], object]],
+                                            problem: str | None) -> None:
+    event = interpret(varbinds)  # type: ignore[arg-type]
+    if problem is None:
+        assert event.problem is None
+    else:
+        assert event.problem is not None and event.problem.startswith(problem)
+
+
+def test_log_limiter_logs_the_first_per_cause_then_sums_up() -> None:
+    from collectors.traps.lograte import TrapLogLimiter
+
+    limiter = TrapLogLimiter(period=60)
+    assert limiter.first("linkDown", "gw-1", 0.0) is True
+    assert limiter.first("coldStart", "gw-1", 0.5) is True
+    assert [limiter.first("linkDown", f"gw-{n % 3}", 1.0 + n / 1000) for n in range(13_999)] \
+        == [False] * 13_999
+    assert limiter.summary(59.0) is None  # the period is still running
+    summary = limiter.summary(60.0)
+    assert summary is not None and summary.counts == {"linkDown": 13_999}
+    assert summary.devices == 3
+    assert summary.text() == ("traps not logged one by one in the last 60s: linkDown=13999 "
+                              "(from 3 senders)")
+    # a new period: the next one is logged in full again; a quiet period has no summary
+    assert limiter.first("linkDown", "gw-1", 200.0) is True
+    assert limiter.summary(300.0) is None
+    assert limiter.first("linkDown", "gw-1", 301.0) is True
+    assert limiter.first("linkDown", "gw-1", 302.0) is False
+    final = limiter.summary(303.0, final=True)
+    assert final is not None and final.counts == {"linkDown": 1}

@@ -266,3 +266,73 @@ def test_unknown_trap_credential_is_a_config_error() -> None:
 def test_address_plan_is_loopback_only() -> None:
     with pytest.raises(ValueError):
         AddressPlan("192.0.2.0")
+
+
+@pytest.mark.parametrize("varbinds", [
+    ("1.3.6.1.6.3.1.1.5.1", "1.3.6.1.2.1.1.3.0", "C", "18446744073709551615"),
+    (LINK_DOWN, "1.3.6.1.2.1.2.2.1.1.9", "C", "18446744073709551615"),
+    (LINK_DOWN, "1.3.6.1.2.1.31.1.1.1.1.4294967296", "s", "ether9"),
+], ids=["uptime-as-counter64", "ifindex-2^64-1", "ifindex-in-the-oid"])
+async def test_values_beyond_their_object_are_dropped_and_counted(
+        receiver: TrapReceiver, varbinds: tuple[str, ...]) -> None:
+    """Issue 10, item 19: a sysUpTime.0 of 2^64-1 became an uptime of 1.8e17 s, and an
+    ifIndex beyond InterfaceIndex a series of its own."""
+    code, _out, err = await run_tool("snmptrap", "-v2c", "-c", "village-secret",
+                                     target(receiver), "", *varbinds)
+    assert code == 0, err
+    await within_a_second(lambda: drops(receiver).get("trap_bad_value") == 1)
+    assert receiver.store.device_series("gw-1") == {}
+
+
+def link_down_datagram(if_index: int) -> bytes:
+    from scapy.asn1.asn1 import ASN1_INTEGER, ASN1_OID, ASN1_TIME_TICKS
+    from scapy.compat import raw
+    from scapy.layers.snmp import SNMP, SNMPtrapv2, SNMPvarbind
+
+    return raw(SNMP(version=1, community="village-secret", PDU=SNMPtrapv2(id=if_index, varbindlist=[
+        SNMPvarbind(oid=ASN1_OID("1.3.6.1.2.1.1.3.0"), value=ASN1_TIME_TICKS(4242)),
+        SNMPvarbind(oid=ASN1_OID("1.3.6.1.6.3.1.1.4.1.0"), value=ASN1_OID(LINK_DOWN)),
+        SNMPvarbind(oid=ASN1_OID(f"1.3.6.1.2.1.2.2.1.1.{if_index}"),
+                    value=ASN1_INTEGER(if_index)),
+    ])))
+
+
+async def test_a_trap_flood_writes_a_few_lines_not_one_per_trap(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 10, item 13: 14,001 linkDown traps wrote 14,001 info lines. Now: the first in
+    full, then a summary with the count; every trap still acts on the store and is counted."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="pubnet.traps")
+    config = trap_config()
+    assert config.traps is not None
+    rx = TrapReceiver(config.traps, config.credentials, loopback_inventory(), StateStore(),
+                      log_summary_every=1.0)
+    task = await start(rx)
+    flood = 14_001
+    datagrams = [link_down_datagram(n % 48 + 1) for n in range(48)]
+    try:
+        assert rx.address is not None
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sent = 0
+            while sent < flood:  # in bursts the receive buffer holds
+                for _ in range(min(100, flood - sent)):
+                    sock.sendto(datagrams[sent % len(datagrams)], rx.address)
+                    sent += 1
+                await eventually(lambda s=sent: rx.received.get("linkDown", 0) >= s,  # type: ignore[misc]
+                                 within=20, what=f"{sent} traps received")
+        await eventually(lambda: any("traps not logged" in r.getMessage()
+                                     for r in caplog.records), within=5, what="the summary")
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert rx.received["linkDown"] == flood
+    assert all(oper(rx, f"ifIndex={n}") == 0.0 for n in range(1, 49))
+    lines = [r.getMessage() for r in caplog.records if r.name == "pubnet.traps"
+             and "listening" not in r.getMessage()]
+    assert len(lines) <= 2 * (1 + 30)  # a first line and a summary per second, at most
+    held = sum(int(line.split("linkDown=")[1].split()[0]) for line in lines
+               if "traps not logged" in line)
+    full = sum(line.startswith("interface down") for line in lines)
+    assert held + full == flood

@@ -1,0 +1,209 @@
+"""The BER framing check that stands between the network and gufo-snmp's decoder."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+from gufo.snmp import _fast
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from collectors.snmp import ber_check
+from collectors.snmp.ber_check import Malformed, check
+from tests.collectors.snmp.fake_agent import (
+    END_OF_MIB_VIEW,
+    NO_SUCH_INSTANCE,
+    Request,
+    ber_int,
+    ber_oid,
+    parse_request,
+    response,
+    tlv,
+)
+
+REQ = Request(0xA0, 0x12345678, ["1.3.6.1.2.1.1.3.0"], 0, b"public")
+VALUES: list[object] = [0, -1, 2**31 - 1, -(2**31), b"", b"eth0", "บ้านไร่".encode() * 30,
+                        NO_SUCH_INSTANCE, END_OF_MIB_VIEW]
+
+
+def varbinds(n: int) -> list[tuple[str, object]]:
+    return [(f"1.3.6.1.2.1.31.1.1.1.{c}.{i}", VALUES[(c + i) % len(VALUES)])
+            for c in range(1, 7) for i in range(1, n + 1)]
+
+
+@pytest.mark.parametrize("answer", [
+    response(REQ, []),
+    response(REQ, [("1.3.6.1.2.1.1.3.0", 42)]),
+    response(REQ, varbinds(4)),
+    response(REQ, varbinds(40)),  # long-form lengths everywhere
+    response(REQ, [("1.3.6.1.2.1.1.1.0", b"x" * 300)]),  # a long-form varbind
+    response(REQ, [], error_status=1),
+], ids=["empty", "one", "24-varbinds", "240-varbinds", "long-varbind", "tooBig"])
+def test_well_formed_answers_pass(answer: bytes) -> None:
+    check(answer)
+
+
+def _rebuild(value: bytes) -> bytes:
+    """An answer whose one varbind holds ``value`` (raw BER)."""
+    vb = tlv(0x30, ber_oid("1.3.6.1.2.1.1.3.0") + value)
+    pdu = tlv(0xA2, ber_int(REQ.request_id) + ber_int(0) + ber_int(0) + tlv(0x30, vb))
+    return tlv(0x30, ber_int(1) + tlv(0x04, REQ.community) + pdu)
+
+
+@pytest.mark.parametrize(("value", "ok"), [
+    (tlv(0x41, b"\x00\xff\xff\xff\xff"), True),           # Counter32 2^32-1
+    (tlv(0x41, b"\x01\x00\x00\x00\x00"), False),          # Counter32 2^32: gufo keeps 0
+    (tlv(0x41, b"\x00" * 6), False),
+    (tlv(0x46, b"\x00" + b"\xff" * 8), True),             # Counter64 2^64-1
+    (tlv(0x46, b"\x01" + b"\x00" * 8), False),            # Counter64 2^64: gufo keeps 0
+    (tlv(0x43, b"\x01\x00\x00\x00\x00"), False),          # TimeTicks over 32 bits
+    (tlv(0x02, b"\x7f" + b"\xff" * 7), True),             # INTEGER in 64 bits
+    (tlv(0x02, b"\x01" + b"\x00" * 8), False),            # 9-byte INTEGER
+    (tlv(0x40, b"\x7f\x00\x00\x01"), True),               # IpAddress
+    (tlv(0x05, b""), True),
+    (tlv(0x03, b"\x00\x01"), False),                      # BIT STRING
+    (tlv(0x09, b"\x40"), False),                          # REAL
+    (tlv(0x01, b"\x01"), False),                          # BOOLEAN
+    (tlv(0x0D, b"\x01\x02"), False),                      # RELATIVE-OID as a value
+], ids=lambda v: v.hex() if isinstance(v, bytes) else str(v))
+def test_value_types_and_sizes(value: bytes, ok: bool) -> None:
+    answer = _rebuild(value)
+    if ok:
+        check(answer)
+    else:
+        with pytest.raises(Malformed):
+            check(answer)
+
+
+@pytest.mark.parametrize("answer", [
+    b"",
+    b"\x30",
+    b"\x30\x00",
+    b"\x30\x84\xff\xff\xff\xff",
+    b"\x30\x85\x00\x00\x00\x00\x01\x00",  # five length bytes
+    response(REQ, [("1.3.6.1.2.1.1.3.0", 1)]) + b"\x00",  # trailing byte
+    response(REQ, [("1.3.6.1.2.1.1.3.0", 1)])[:-1],
+    tlv(0x30, b"\x02\x01\x07" + tlv(0x04, b"public")),  # version 7
+], ids=["empty", "one-byte", "empty-sequence", "huge-length", "five-length-bytes",
+        "trailing", "truncated", "version-7"])
+def test_broken_framing_is_malformed(answer: bytes) -> None:
+    with pytest.raises(Malformed):
+        check(answer)
+
+
+@pytest.fixture(scope="module")
+def gufo_pair() -> Iterator[tuple[socket.socket, object]]:
+    """A gufo v2c socket and the plain UDP socket it talks to (its "agent")."""
+    agent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    agent.bind(("127.0.0.1", 0))
+    sock = _fast.SnmpV2cClientSocket(f"127.0.0.1:{agent.getsockname()[1]}", "public",
+                                     0, 0, 0, 0)
+    yield agent, sock
+    agent.close()
+
+
+def mutations() -> st.SearchStrategy[tuple[int, list[tuple[int, int]], int]]:
+    return st.tuples(
+        st.integers(1, 12),
+        st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), min_size=1,
+                 max_size=4),
+        st.integers(0, 64),
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(mutation=mutations())
+def test_what_passes_the_check_never_makes_gufo_panic(
+        gufo_pair: tuple[socket.socket, object], mutation: tuple[int, list[tuple[int, int]], int]
+) -> None:
+    """Random byte changes and cuts of real answers: whatever passes the check, gufo-snmp
+    decodes without panicking (it may still reject it, with its own SnmpDecodeError)."""
+    agent, sock = gufo_pair
+    rows, changes, cut = mutation
+    sock.send_get_many(["1.3.6.1.2.1.1.3.0"])  # type: ignore[attr-defined]
+    request, peer = agent.recvfrom(65536)
+    req = parse_request(request)
+    data = bytearray(response(req, [(req.oids[0], 1), *varbinds(rows)[: rows * 3]]))
+    for where, byte in changes:
+        data[where % len(data)] = byte
+    if cut:
+        del data[-cut:]
+    try:
+        check(bytes(data))
+    except Malformed:
+        return
+    agent.sendto(bytes(data), peer)
+    agent.sendto(response(req, [(req.oids[0], 1)]), peer)  # then the real answer
+    deadline = time.monotonic() + 5
+    while True:  # until gufo returns the real answer (or the mutated one, if still ours)
+        try:
+            sock.recv_get_many()  # type: ignore[attr-defined]
+        except BlockingIOError:
+            assert time.monotonic() < deadline, "the answers never arrived"
+            time.sleep(0.001)
+            continue
+        except BaseException as exc:
+            assert type(exc).__name__ != "PanicException", bytes(data).hex()
+            continue  # gufo rejected the mutated answer: the real one is next
+        break
+    with contextlib.suppress(BlockingIOError):  # the real answer, when the mutated one won
+        time.sleep(0.002)
+        sock.recv_get_many()  # type: ignore[attr-defined]
+
+
+def test_cost_per_varbind_is_small() -> None:
+    """The check runs on every answer: print its cost (docs, module docstring) and keep it
+    well under gufo-snmp's own decoding cost of a few µs per varbind."""
+    answer = response(REQ, varbinds(5))
+    count = 2000
+    start = time.perf_counter()
+    for _ in range(count):
+        ber_check.check(answer)
+    per_varbind = (time.perf_counter() - start) / count / 30
+    print(f"ber_check: {per_varbind * 1e6:.2f} µs per varbind")
+    assert per_varbind < 5e-6
+
+
+@settings(max_examples=500, deadline=None)
+@given(changes=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), min_size=1,
+                        max_size=3), values=st.lists(st.integers(0, 2**32 - 1), min_size=30,
+                                                     max_size=30))
+def test_framing_memory_agrees_with_the_full_check(changes: list[tuple[int, int]],
+                                                   values: list[int]) -> None:
+    """An answer accepted from memory (same length, same framing bytes as the last one)
+    is exactly one the full check accepts: after a good answer, any same-length change of
+    bytes — in values or in headers — gets the same verdict from both."""
+    framing = ber_check.Framing()
+    first = response(REQ, [(o, 1234567) for o, _ in varbinds(5)])
+    framing.check(first)
+    data = bytearray(response(REQ, [(o, 1_048_576 + v % 7_000_000) for (o, _), v
+                                    in zip(varbinds(5), values, strict=True)]))
+    assert len(data) == len(first)
+    for where, byte in changes:
+        data[where % len(data)] = byte
+    try:
+        check(bytes(data))
+    except Malformed:
+        with pytest.raises(Malformed):
+            framing.check(bytes(data))
+    else:
+        framing.check(bytes(data))
+
+
+def test_cost_of_a_remembered_framing() -> None:
+    framing = ber_check.Framing()
+    answer = response(REQ, varbinds(5))
+    framing.check(answer)
+    again = answer.replace(b"eth0", b"eth1")
+    count = 5000
+    start = time.perf_counter()
+    for _ in range(count):
+        framing.check(again)
+    per_answer = (time.perf_counter() - start) / count
+    print(f"ber_check.Framing: {per_answer * 1e6:.2f} µs for a 30-varbind answer framed "
+          "like the last one")
+    assert per_answer < 30e-6
