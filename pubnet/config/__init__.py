@@ -42,9 +42,12 @@ from pubnet.config.types import (
     RelPath,
     Secret,
     Section,
+    UnresolvedSecret,
+    looks_secret,
     parse_duration,
     positive,
     resolve_secret,
+    shown,
 )
 
 __all__ = [
@@ -78,13 +81,16 @@ __all__ = [
     "TelegramChannel",
     "ThresholdSettings",
     "TrapsConfig",
+    "UnresolvedSecret",
     "WebhookChannel",
     "default_config",
     "load_config",
+    "looks_secret",
     "parse_config",
     "parse_duration",
     "positive",
     "resolve_secret",
     "secret_values",
+    "shown",
     "split_listen",
 ]

@@ -1,7 +1,12 @@
 """Reading and validating a config file into :class:`~pubnet.config.root.Config`.
 
-An error names the key path (``credentials.noc-v3.auth_protocol``) and never the value, so a
-typo in a secret cannot leak it.
+An error names the key path (``credentials.noc-v3.auth_protocol``) and never a value that
+could be a secret, so a password typed into the wrong key cannot leak through an error.
+
+Two modes: the daemon's (``resolve=True``: secrets are read from the environment and
+files, and the certificate and key files are checked) and the database commands'
+(``resolve=False``: ``pubnet alerts``/``maintenance`` only need ``alerting.database`` and
+must work where the daemon's secrets are not set).
 """
 
 from __future__ import annotations
@@ -18,7 +23,11 @@ from pydantic import (
     ValidationError,
 )
 
+from pubnet.config.files import check_files
 from pubnet.config.root import Config
+from pubnet.config.types import UnresolvedSecret, looks_secret
+
+_SECRET_KEYS = frozenset({"community", "auth_key", "priv_key", "password", "token", "secret"})
 
 
 class ConfigError(Exception):
@@ -45,25 +54,38 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
 
 def _problems(exc: ValidationError) -> list[tuple[str, str]]:
     problems = []
-    for err in exc.errors(include_input=False, include_url=False):
+    for err in exc.errors(include_url=False):
         message = err["msg"]
         if err["type"] == "extra_forbidden":
             message = "unknown key"
         elif message.startswith("Value error, "):
             message = message[len("Value error, ") :]
-        problems.append((_key_path(tuple(err["loc"])), message))
+        loc = tuple(err["loc"])
+        value = err.get("input")
+        # A safety net behind the validators' own care: whatever a validator (or pydantic)
+        # wrote, the text of the value never reaches the message for a secret key, nor a
+        # value that looks like a password.
+        if (isinstance(value, str) and value and value in message
+                and (looks_secret(value) or (loc and loc[-1] in _SECRET_KEYS))):
+            message = message.replace(repr(value), "(value not shown)").replace(
+                value, "(value not shown)")
+        problems.append((_key_path(loc), message))
     return problems
 
 
 def parse_config(data: Mapping[str, Any] | None, *, source: str = "<config>",
-                 base_dir: Path | None = None) -> Config:
-    """Validate an already-parsed mapping; raises :class:`ConfigError`."""
+                 base_dir: Path | None = None, resolve: bool = True) -> Config:
+    """Validate an already-parsed mapping; raises :class:`ConfigError`.
+
+    With ``resolve=False`` secret references are kept unread (:class:`UnresolvedSecret`).
+    """
     if data is None:
         data = {}
     if not isinstance(data, Mapping):
         raise ConfigError(source, [("", "the config must be a mapping of keys to values")])
     try:
-        return Config.model_validate(dict(data), context={"base_dir": base_dir})
+        return Config.model_validate(dict(data), context={"base_dir": base_dir,
+                                                          "resolve": resolve})
     except ValidationError as exc:
         raise ConfigError(source, _problems(exc)) from None
 
@@ -78,13 +100,27 @@ def _quote_bare_env_refs(text: str) -> str:
     return _BARE_ENV_REF.sub(r'"${\1}"', text)
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate a config file; raises :class:`ConfigError` naming key paths."""
+def load_config(path: str | Path, *, resolve: bool = True) -> Config:
+    """Read and validate a config file; raises :class:`ConfigError` naming key paths.
+
+    ``resolve=True`` (the daemon, ``config check``, ``poll``) also reads every secret and
+    checks the certificate, key and CA files the config names, so that ``pubnet run``
+    fails here with ``file: key: message`` rather than in a traceback later.
+    ``resolve=False`` (commands that only read or write the alerting database) does
+    neither.
+    """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        data_bytes = path.read_bytes()
     except OSError as exc:
         raise ConfigError(str(path), [("", f"cannot read: {exc.strerror}")]) from None
+    try:
+        text = data_bytes.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data_bytes.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(str(path), [(f"line {line}", (
+            f"not UTF-8 (byte 0x{data_bytes[exc.start]:02x}); save the file as UTF-8 "
+            "(a Thai comment written in TIS-620 or Windows-874 does this)"))]) from None
     try:
         data = yaml.safe_load(_quote_bare_env_refs(text))
     except yaml.YAMLError as exc:
@@ -92,7 +128,12 @@ def load_config(path: str | Path) -> Config:
         where = f"line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(str(path), [(where, str(problem))]) from None
-    config = parse_config(data, source=str(path), base_dir=path.resolve().parent)
+    config = parse_config(data, source=str(path), base_dir=path.resolve().parent,
+                          resolve=resolve)
+    if resolve:
+        problems = check_files(config)
+        if problems:
+            raise ConfigError(str(path), problems)
     return config.model_copy(update={"source": path})
 
 
@@ -106,6 +147,8 @@ def secret_values(model: BaseModel) -> list[str]:
     found: list[str] = []
 
     def walk(value: object) -> None:
+        if isinstance(value, UnresolvedSecret):
+            return  # never read, so it cannot leak; its reference text is not a secret
         if isinstance(value, SecretStr):
             found.append(value.get_secret_value())
         elif isinstance(value, BaseModel):
