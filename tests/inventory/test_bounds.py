@@ -25,7 +25,6 @@ from tests.inventory.conftest import (
     write_csv,
 )
 
-
 MAX_TEXT = 200
 """Characters in an id, name, village, interface, credential or owner (docs/inventory.md)."""
 MAX_LINE_BYTES = 65536
