@@ -22,7 +22,14 @@ from pathlib import Path
 
 from pubnet import __version__
 from pubnet.argtypes import positive_int
-from pubnet.config import Config, ConfigError, default_config, load_config, secret_values
+from pubnet.config import (
+    Config,
+    ConfigError,
+    check_files_before_start,
+    default_config,
+    load_config,
+    secret_values,
+)
 from pubnet.logs import setup_logging
 
 log = logging.getLogger("pubnet.cli")
@@ -126,13 +133,18 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _load_config_or_report(path: Path | None, *, resolve: bool = True) -> Config | None:
+    """The config, or None after printing its problems. ``resolve``: the daemon's way, with
+    secrets read and certificate/key files checked; otherwise neither."""
     if path is None:
         return default_config()
     try:
-        return load_config(path, resolve=resolve)
+        config = load_config(path, resolve=resolve)
+        if resolve:
+            check_files_before_start(config)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return None
+    return config
 
 
 def _profile_names(config: Config) -> frozenset[str] | None:

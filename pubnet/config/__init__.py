@@ -30,6 +30,7 @@ from pubnet.config.credentials import AuthProtocol, Credential, PrivProtocol
 from pubnet.config.exporters import InfluxConfig, PrometheusConfig, split_listen
 from pubnet.config.loading import (
     ConfigError,
+    check_files_before_start,
     default_config,
     load_config,
     parse_config,
@@ -83,6 +84,7 @@ __all__ = [
     "TrapsConfig",
     "UnresolvedSecret",
     "WebhookChannel",
+    "check_files_before_start",
     "default_config",
     "load_config",
     "looks_secret",

@@ -4,9 +4,9 @@ An error names the key path (``credentials.noc-v3.auth_protocol``) and never a v
 could be a secret, so a password typed into the wrong key cannot leak through an error.
 
 Two modes: the daemon's (``resolve=True``: secrets are read from the environment and
-files, and the certificate and key files are checked) and the database commands'
-(``resolve=False``: ``pubnet alerts``/``maintenance`` only need ``alerting.database`` and
-must work where the daemon's secrets are not set).
+files; :func:`check_files_before_start` then checks the certificate and key files) and the
+database commands' (``resolve=False``: ``pubnet alerts``/``maintenance`` only need
+``alerting.database`` and must work where the daemon's secrets are not set).
 """
 
 from __future__ import annotations
@@ -103,11 +103,9 @@ def _quote_bare_env_refs(text: str) -> str:
 def load_config(path: str | Path, *, resolve: bool = True) -> Config:
     """Read and validate a config file; raises :class:`ConfigError` naming key paths.
 
-    ``resolve=True`` (the daemon, ``config check``, ``poll``) also reads every secret and
-    checks the certificate, key and CA files the config names, so that ``pubnet run``
-    fails here with ``file: key: message`` rather than in a traceback later.
-    ``resolve=False`` (commands that only read or write the alerting database) does
-    neither.
+    ``resolve=True`` (the daemon, ``config check``, ``poll``) reads every secret;
+    ``resolve=False`` (commands that only read or write the alerting database) reads none.
+    The files the config names are checked by :func:`check_files_before_start`.
     """
     path = Path(path)
     try:
@@ -130,11 +128,18 @@ def load_config(path: str | Path, *, resolve: bool = True) -> Config:
         raise ConfigError(str(path), [(where, str(problem))]) from None
     config = parse_config(data, source=str(path), base_dir=path.resolve().parent,
                           resolve=resolve)
-    if resolve:
-        problems = check_files(config)
-        if problems:
-            raise ConfigError(str(path), problems)
     return config.model_copy(update={"source": path})
+
+
+def check_files_before_start(config: Config) -> None:
+    """Raise :class:`ConfigError` (``file: key: message``) if a certificate, key or CA file
+    the config names cannot be used. ``pubnet run``, ``config check`` and ``poll`` call it
+    after :func:`load_config`, so that a missing or mismatched file stops them at once
+    rather than in a traceback from the component that opens it; other readers of a
+    config (tests, tools on a machine without the daemon's files) need not."""
+    problems = check_files(config)
+    if problems:
+        raise ConfigError(str(config.source or "<config>"), problems)
 
 
 def default_config() -> Config:
