@@ -4,14 +4,20 @@ their field, and a runaway cell that costs megabytes, not gigabytes -- each repo
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from inventory.csv_reader import lines
 from inventory.loader import load_inventory
 from inventory.validate import validate
 from pubnet.cli import main
@@ -170,6 +176,7 @@ def test_yaml_line_too_long_is_refused_at_its_line(tmp_path: Path) -> None:
 
 PEAK_SCRIPT = """
 import json, sys
+from inventory.csv_reader import lines
 from inventory.loader import load_inventory
 from inventory.validate import validate
 
@@ -217,3 +224,19 @@ def test_a_200_mb_cell_costs_megabytes(write_folder: WriteFolder) -> None:
     assert report["sites"] == ["S-1", "S-2"]
     print(f"peak grew by {report['extra_mb']:.0f} MB")
     assert report["extra_mb"] < 100, report["extra_mb"]
+
+
+@given(st.lists(st.sampled_from(
+    ["a", ",", "\n", "\r", "\r\n", '"', "ก", " ", "\u2028", "\x0c", "\x85"]), max_size=60)
+    .map("".join))
+def test_lines_read_like_stringio(text: str) -> None:
+    """csv.reader gets the same rows (and errors) from lines() as from the io.StringIO it
+    replaced, whatever line breaks a cell holds."""
+    def rows(source: Iterable[str]) -> object:
+        reader = csv.reader(source)
+        try:
+            return list(reader), reader.line_num
+        except csv.Error as exc:
+            return str(exc), reader.line_num
+
+    assert rows(lines(text)) == rows(io.StringIO(text, newline=""))
