@@ -61,16 +61,27 @@ def _problems(exc: ValidationError) -> list[tuple[str, str]]:
         elif message.startswith("Value error, "):
             message = message[len("Value error, ") :]
         loc = tuple(err["loc"])
-        value = err.get("input")
+        secret_key = bool(loc) and loc[-1] in _SECRET_KEYS
         # A safety net behind the validators' own care: whatever a validator (or pydantic)
-        # wrote, the text of the value never reaches the message for a secret key, nor a
-        # value that looks like a password.
-        if (isinstance(value, str) and value and value in message
-                and (looks_secret(value) or (loc and loc[-1] in _SECRET_KEYS))):
-            message = message.replace(repr(value), "(value not shown)").replace(
-                value, "(value not shown)")
+        # wrote, the text of a value never reaches the message for a secret key, nor a
+        # value (or a key of a mapping, or an item of a list) that looks like a password.
+        for text in _texts(err.get("input")):
+            if text and text in message and (secret_key or looks_secret(text)):
+                message = message.replace(repr(text), "(value not shown)").replace(
+                    text, "(value not shown)")
         problems.append((_key_path(loc), message))
     return problems
+
+
+def _texts(value: object) -> list[str]:
+    """The strings of an error's input: itself, or one level of a mapping or list."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [t for pair in value.items() for t in pair if isinstance(t, str)]
+    if isinstance(value, list | tuple):
+        return [t for t in value if isinstance(t, str)]
+    return []
 
 
 def parse_config(data: Mapping[str, Any] | None, *, source: str = "<config>",
