@@ -99,7 +99,8 @@ def database_path(config_path: Path | None) -> Path | None:
     if config_path is None:
         return Path("pubnet.db")
     try:
-        config = load_config(config_path)
+        # Only alerting.database is needed: the daemon's secrets need not be set here.
+        config = load_config(config_path, resolve=False)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return None
@@ -220,7 +221,7 @@ def _scope_inventory(args: argparse.Namespace) -> tuple[bool, Inventory | None]:
     path = args.inventory
     if path is None and args.config is not None:
         try:
-            path = load_config(args.config).inventory
+            path = load_config(args.config, resolve=False).inventory
         except ConfigError as exc:
             print(str(exc), file=sys.stderr)
             return False, None
@@ -330,7 +331,7 @@ def cmd_alerts_export_rules(args: argparse.Namespace) -> int:
     inventory_path = args.inventory
     if args.config is not None:
         try:
-            config = load_config(args.config)
+            config = load_config(args.config, resolve=False)
         except ConfigError as exc:
             print(str(exc), file=sys.stderr)
             return EXIT_BAD_INPUT
@@ -342,7 +343,11 @@ def cmd_alerts_export_rules(args: argparse.Namespace) -> int:
         except InventoryError as exc:
             print(str(exc), file=sys.stderr)
             return EXIT_BAD_INPUT
-    written = export_rules(inventory, args.out)
+    try:
+        written = export_rules(inventory, args.out)
+    except OSError as exc:
+        print(f"{exc.filename or args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     for path in written:
         print(path)
     return EXIT_OK

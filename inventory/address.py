@@ -12,6 +12,8 @@ import ipaddress
 import re
 import socket
 
+from inventory.problems import quoted
+
 __all__ = ["parse_address", "parse_port"]
 
 _HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?", re.ASCII)
@@ -24,7 +26,7 @@ def parse_port(text: str) -> int:
         ValueError: with a message fit for a planner.
     """
     if not (text.isascii() and text.isdigit()):
-        raise ValueError(f"port {text!r} is not a number" if text else "port is empty")
+        raise ValueError(f"port {quoted(text)} is not a number" if text else "port is empty")
     port = int(text)
     if not 1 <= port <= 65535:
         raise ValueError(f"port {port} is outside 1-65535")
@@ -41,12 +43,12 @@ def _check_host(host: str) -> None:
         raise ValueError("host is empty")
     if host.isascii() and host.replace(".", "").isdigit():
         # Only digits and dots: meant as IPv4 (a hostname's last label is never numeric).
-        raise ValueError(f"{host!r} is not a valid IPv4 address")
+        raise ValueError(f"{quoted(host)} is not a valid IPv4 address")
     labels = host[:-1].split(".") if host.endswith(".") else host.split(".")
     if len(host) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in labels):
-        raise ValueError(f"{host!r} is not an IPv4 address or a valid hostname")
+        raise ValueError(f"{quoted(host)} is not an IPv4 address or a valid hostname")
     if labels[-1].isdigit():
-        raise ValueError(f"{host!r} is not a valid IPv4 address")
+        raise ValueError(f"{quoted(host)} is not a valid IPv4 address")
 
 
 def parse_address(text: str) -> tuple[str, int | None]:
@@ -62,19 +64,21 @@ def parse_address(text: str) -> tuple[str, int | None]:
     if text[0] == "[":
         end = text.find("]")
         if end < 0:
-            raise ValueError(f"{text!r}: missing ']' after the IPv6 address")
+            raise ValueError(f"{quoted(text)}: missing ']' after the IPv6 address")
         host, rest = text[1:end], text[end + 1 :]
         try:
             ipaddress.IPv6Address(host)
         except ValueError:
-            raise ValueError(f"{host!r} is not a valid IPv6 address") from None
+            raise ValueError(f"{quoted(host)} is not a valid IPv6 address") from None
         if not rest:
             return host, None
         if rest[0] != ":":
-            raise ValueError(f"{text!r}: expected ':port' after ']'")
+            raise ValueError(f"{quoted(text)}: expected ':port' after ']'")
         return host, parse_port(rest[1:])
     host, sep, port_text = text.partition(":")
     if ":" in port_text:
-        raise ValueError(f"{text!r}: write IPv6 addresses in brackets, e.g. [2001:db8::1]:161")
+        raise ValueError(
+            f"{quoted(text)}: write IPv6 addresses in brackets, e.g. [2001:db8::1]:161"
+        )
     _check_host(host)
     return host, (parse_port(port_text) if sep else None)

@@ -10,19 +10,29 @@ has ~600,000 rows, so a regular file is split into columns (with string methods 
 nothing is quoted, else ``csv.reader``) and handed to the column parsers; anything else,
 or any doubt, goes row by row through the row parsers, which report every problem
 precisely.
+
+Sizes are bounded before anything is split: a line over
+:data:`~inventory.bounded.MAX_LINE_BYTES` is never read (its row is reported and left out),
+a quoted cell spanning lines stops at ``csv.field_size_limit()`` (128 KiB), and each text
+cell at :data:`~inventory.records.MAX_TEXT` characters -- so a 200 MB cell costs a few MB,
+not gigabytes. ``csv.reader`` reads lines from the text, never an ``io.StringIO`` copy of
+it (which holds four bytes a character).
 """
 
 from __future__ import annotations
 
 import csv
-import io
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from inventory.problems import Problem, Severity
+from inventory.bounded import MAX_LINE_BYTES, LongLine, read_bounded
+from inventory.problems import Problem, Severity, quoted
 from inventory.records import (
     COLUMNS,
     FILE_NAMES,
+    MAX_TEXT,
     OPTIONAL_COLUMNS,
     RecordKind,
     column_parser,
@@ -33,7 +43,31 @@ from inventory.result import Collector, LoadResult
 if TYPE_CHECKING:
     from _csv import Reader
 
-__all__ = ["decode", "read_csv_file"]
+__all__ = ["decode", "lines", "read_csv_file"]
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+")
+_UNSTRIPPED: dict[RecordKind, frozenset[str]] = {
+    "site": frozenset({"kind", "lat", "lon"}),
+    "device": frozenset({"role"}),
+    "link": frozenset({"medium", "capacity_bps"}),
+}
+"""Columns the column parsers take unstripped: a stray space makes an enum or a capacity
+fail to match (and the row path, which strips, reads the file instead), and ``float``
+ignores surrounding whitespace itself. Not stripping them pays for the length checks."""
+
+
+_OTHER_LINE_BREAKS = "\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+"""What ``str.splitlines`` also splits at, but a CSV reader must not."""
+
+
+def lines(text: str) -> Iterable[str]:
+    """The lines of ``text`` with their endings (``\\n``, ``\\r\\n`` or ``\\r``), as
+    ``io.StringIO(text, newline="")`` would give them to ``csv.reader``, without its copy of
+    four bytes a character. ``str.splitlines`` (as fast) when no cell holds one of the other
+    characters it splits at, else a regular expression (slower, rare)."""
+    if any(c in text for c in _OTHER_LINE_BREAKS):
+        return map(re.Match.group, _LINE.finditer(text))
+    return text.splitlines(keepends=True)
 
 
 def decode(data: bytes) -> str | tuple[int, str]:
@@ -66,24 +100,58 @@ def read_csv_file(result: LoadResult, kind: RecordKind, path: Path, required: bo
             result.unreadable.add(kind)
         return
     try:
-        data = path.read_bytes()
+        data, long_lines = read_bounded(path)
     except OSError as exc:
         result.problems.append(Problem(file, 0, "file", f"cannot read: {exc.strerror}"))
         result.unreadable.add(kind)
         return
     text = decode(data)
+    del data
     if isinstance(text, tuple):
         result.problems.append(Problem(file, text[0], "encoding", text[1]))
         result.unreadable.add(kind)
         return
     collector = Collector(result, kind, file)
-    if _read_columns(collector, text):
+    if long_lines:
+        _report_long_lines(collector, text, long_lines)
+    elif _read_columns(collector, text):
         return
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(lines(text))
     try:
         _read_rows(collector, reader)
     except csv.Error as exc:
-        collector.problem(reader.line_num, "csv", f"cannot parse CSV: {exc}")
+        message = str(exc)
+        if "field larger than field limit" in message:
+            message = (f"a quoted cell is longer than {csv.field_size_limit():,} characters "
+                       f"(a cell holds at most {MAX_TEXT}); reading stopped here")
+        collector.problem(reader.line_num, "csv", f"cannot parse CSV: {message}")
+
+
+def _report_long_lines(collector: Collector, text: str, long_lines: list[LongLine]) -> None:
+    """One problem per line left out by :func:`read_bounded`, naming its column when the
+    line is plain enough to tell, and its record as known (so references to it do not
+    cascade into "unknown id" errors)."""
+    first_line = text[: text.find("\n")] if "\n" in text else text
+    header = [cell.strip() for cell in first_line.split(",")] if '"' not in first_line else []
+    columns = COLUMNS[collector.kind]
+    id_position = header.index(columns[0]) if columns[0] in header else None
+    for long in long_lines:
+        prefix = long.prefix.decode("utf-8", "replace")
+        cells = prefix.split(",") if '"' not in prefix and long.line > 1 else []
+        where = next((i for i, c in enumerate(cells) if len(c) > MAX_TEXT), len(cells) - 1)
+        column = header[where] if 0 <= where < len(header) else ""
+        if column in columns:
+            message = (f"{column} is longer than {MAX_TEXT} characters (the line has over "
+                       f"{MAX_LINE_BYTES:,} bytes and was not read); the row is left out")
+        else:
+            column = "header" if long.line == 1 else "row"
+            message = (f"line has over {MAX_LINE_BYTES:,} bytes and was not read (a cell "
+                       f"holds at most {MAX_TEXT} characters); the row is left out")
+        collector.problem(long.line, column, message)
+        if id_position is not None and id_position < len(cells) and where != id_position:
+            record_id = cells[id_position].strip()
+            if len(record_id) <= MAX_TEXT:
+                collector.reject(record_id, long.line)
 
 
 def _split_plain(text: str) -> tuple[list[str], list[list[str]]] | None:
@@ -116,7 +184,7 @@ def _split_quoted(text: str) -> tuple[list[str], list[list[str]]] | None:
     """The same for a file with quoted cells (what spreadsheets write when a name has a
     comma), through ``csv.reader``; None unless every line is one row of the header's
     width (no cell spans lines, no blank lines)."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(lines(text))
     try:
         rows = list(reader)
     except csv.Error:
@@ -142,9 +210,11 @@ def _read_columns(collector: Collector, text: str) -> bool:
         or not names >= set(columns) - OPTIONAL_COLUMNS[collector.kind]
     ):
         return False
-    # Stripping every cell is cheaper than proving that none needs it.
+    # Stripping every cell is cheaper than proving that none needs it (but see _UNSTRIPPED).
+    unstripped = _UNSTRIPPED[collector.kind]
     by_name = {
-        name: list(map(str.strip, column)) for name, column in zip(header, split[1], strict=True)
+        name: column if name in unstripped else list(map(str.strip, column))
+        for name, column in zip(header, split[1], strict=True)
     }
     rows = len(by_name[columns[0]])
     ordered = [by_name[name] if name in by_name else [""] * rows for name in columns]
@@ -167,12 +237,12 @@ def _read_rows(collector: Collector, reader: Reader) -> None:
     positions: dict[str, int] = {}
     for index, column in enumerate(header):
         if column in positions:
-            collector.problem(1, "header", f"column {column!r} appears twice")
+            collector.problem(1, "header", f"column {quoted(column)} appears twice")
         elif column in columns:
             positions[column] = index
         elif column:
             collector.problem(
-                1, "header", f"unknown column {column!r} is ignored", Severity.WARNING
+                1, "header", f"unknown column {quoted(column)} is ignored", Severity.WARNING
             )
     missing = [column for column in columns if column not in positions and column not in optional]
     line_num = reader.line_num

@@ -40,6 +40,14 @@ class Problem:
         return self.severity is Severity.ERROR
 
 
+def quoted(text: str, limit: int = 60) -> str:
+    """``text`` in quotes for a message, cut to ``limit`` characters with its length said,
+    so that a runaway cell cannot turn one message into megabytes."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text):,} characters)"
+
+
 def has_errors(problems: list[Problem]) -> bool:
     """True when any problem is an error: the CLI's exit status depends on exactly this."""
     return any(p.severity is Severity.ERROR for p in problems)

@@ -27,14 +27,18 @@ from typing import Literal, TypeAlias, TypeVar
 from inventory.address import parse_address
 from inventory.geography import area_names
 from inventory.model import Device, Link, Medium, Role, Site, SiteKind
+from inventory.problems import quoted
 
 __all__ = [
+    "BOUNDED_COLUMNS",
     "COLUMNS",
     "DEVICE_COLUMNS",
     "DEVICE_OPTIONAL_COLUMNS",
     "FILE_NAMES",
     "KINDS",
     "LINK_COLUMNS",
+    "MAX_CAPACITY_BPS",
+    "MAX_TEXT",
     "OPTIONAL_COLUMNS",
     "SITE_COLUMNS",
     "FieldErrors",
@@ -92,6 +96,21 @@ FILE_NAMES: Mapping[RecordKind, str] = {
     "link": "links.csv",
 }
 
+MAX_TEXT = 200
+"""Longest id, name, village, interface, credential or owner, in characters. Every one of
+them ends up in log lines, messages to technicians or /metrics labels; a 20 MB site name
+must be an error here, not a 20 MB scrape."""
+BOUNDED_COLUMNS: Mapping[RecordKind, tuple[str, ...]] = {
+    "site": ("site_id", "name", "village"),
+    "device": ("device_id", "credential"),
+    "link": ("link_id", "a_interface", "b_interface", "owner"),
+}
+"""The free-text columns :data:`MAX_TEXT` applies to. The others are bounded by what they
+must match: kinds, roles and media are from a list, numbers and addresses must parse, and
+codes, profiles and references must name something that exists (validate() says so)."""
+MAX_CAPACITY_BPS = 2**63 - 1
+"""A link capacity must fit the signed 64-bit integers of InfluxDB and Prometheus' clients."""
+
 FieldErrors: TypeAlias = list[tuple[str, str]]
 """``(column, message)`` pairs for one row."""
 
@@ -109,7 +128,7 @@ def _enum_message(column: str, text: str, allowed: Mapping[str, object]) -> str:
     choices = ", ".join(allowed)
     if not text:
         return f"{column} is required (one of: {choices})"
-    return f"unknown {column} {text!r} (expected one of: {choices})"
+    return f"unknown {column} {quoted(text)} (expected one of: {choices})"
 
 
 def _coordinate(text: str) -> float | None:
@@ -123,12 +142,28 @@ def _coordinate(text: str) -> float | None:
 def _coordinate_message(column: str, text: str) -> str:
     if not text:
         return f"{column} is required"
-    return f"{column} {text!r} is not a number (decimal degrees, e.g. 18.7883)"
+    return f"{column} {quoted(text)} is not a number (decimal degrees, e.g. 18.7883)"
 
 
 def _is_capacity(text: str) -> bool:
     # isdigit() alone accepts Thai and other Unicode digits; int() would too, silently.
-    return text.isdigit() and text.isascii() and int(text) > 0
+    # The length test first: int() refuses more than 4,300 digits with a ValueError.
+    return (text.isdigit() and text.isascii() and len(text) <= 19
+            and 0 < int(text) <= MAX_CAPACITY_BPS)
+
+
+def _long_texts(columns: Sequence[str], texts: Sequence[str]) -> FieldErrors:
+    """``(column, message)`` for each text longer than :data:`MAX_TEXT` characters."""
+    return [
+        (column, f"{column} is {len(text):,} characters long; at most {MAX_TEXT} are allowed")
+        for column, text in zip(columns, texts, strict=True)
+        if len(text) > MAX_TEXT
+    ]
+
+
+def _within_bounds(*columns: list[str]) -> bool:
+    """Whether no cell of these whole columns is longer than :data:`MAX_TEXT`."""
+    return all(not column or len(max(column, key=len)) <= MAX_TEXT for column in columns)
 
 
 # -- one row at a time -----------------------------------------------------------------
@@ -142,8 +177,11 @@ def parse_site_row(v: Sequence[str]) -> Site | FieldErrors:
     kind = _SITE_KINDS.get(kind_text)
     lat = _coordinate(lat_text)
     lon = _coordinate(lon_text)
-    if not site_id or kind is None or lat is None or lon is None:
-        errors: FieldErrors = []
+    name = v[1].strip()
+    village = v[6].strip()
+    too_long = _long_texts(BOUNDED_COLUMNS["site"], (site_id, name, village))
+    if not site_id or kind is None or lat is None or lon is None or too_long:
+        errors: FieldErrors = too_long
         if not site_id:
             errors.append(("site_id", "site_id is required"))
         if kind is None:
@@ -152,6 +190,7 @@ def parse_site_row(v: Sequence[str]) -> Site | FieldErrors:
             errors.append(("lat", _coordinate_message("lat", lat_text)))
         if lon is None:
             errors.append(("lon", _coordinate_message("lon", lon_text)))
+        errors.sort(key=lambda e: SITE_COLUMNS.index(e[0]))
         return errors
     province_code = v[3].strip()
     district_code = v[4].strip()
@@ -161,12 +200,12 @@ def parse_site_row(v: Sequence[str]) -> Site | FieldErrors:
     s_th, s_en = area_names("subdistrict").get(subdistrict_code, _NO_NAME)
     return Site(
         site_id,
-        v[1].strip(),
+        name,
         kind,
         province_code,
         district_code,
         subdistrict_code,
-        v[6].strip(),
+        village,
         lat,
         lon,
         p_th,
@@ -190,24 +229,20 @@ def parse_device_row(v: Sequence[str]) -> Device | FieldErrors:
         host, port = parse_address(address)
     except ValueError as exc:
         address_error = str(exc)
-    if not device_id or role is None or address_error:
-        errors: FieldErrors = []
+    credential = v[5].strip()
+    too_long = _long_texts(BOUNDED_COLUMNS["device"], (device_id, credential))
+    if not device_id or role is None or address_error or too_long:
+        errors: FieldErrors = too_long
         if not device_id:
             errors.append(("device_id", "device_id is required"))
         if role is None:
             errors.append(("role", _enum_message("role", role_text, _ROLES)))
         if address_error:
             errors.append(("address", address_error))
+        errors.sort(key=lambda e: DEVICE_COLUMNS.index(e[0]))
         return errors
     return Device(
-        device_id,
-        v[1].strip(),
-        role,
-        host,
-        port,
-        v[4].strip(),
-        v[5].strip(),
-        v[6].strip(),
+        device_id, v[1].strip(), role, host, port, v[4].strip(), credential, v[6].strip(),
         v[7].strip(),
     )
 
@@ -221,8 +256,12 @@ def parse_link_row(v: Sequence[str]) -> Link | FieldErrors:
     capacity_text = v[6].strip()
     medium = _MEDIA.get(medium_text)
     valid_capacity = _is_capacity(capacity_text)
-    if not (link_id and a_device and a_interface and b_device and valid_capacity) or not medium:
-        errors: FieldErrors = []
+    b_interface = v[4].strip()
+    owner = v[7].strip()
+    too_long = _long_texts(BOUNDED_COLUMNS["link"], (link_id, a_interface, b_interface, owner))
+    if (not (link_id and a_device and a_interface and b_device and valid_capacity)
+            or not medium or too_long):
+        errors: FieldErrors = too_long
         for column, text in (("link_id", link_id), ("a_device", a_device), ("b_device", b_device)):
             if not text:
                 errors.append((column, f"{column} is required"))
@@ -234,8 +273,8 @@ def parse_link_row(v: Sequence[str]) -> Link | FieldErrors:
             errors.append(
                 (
                     "capacity_bps",
-                    f"capacity_bps {capacity_text!r} is not a positive whole number of "
-                    "bits per second (e.g. 1000000000 for 1 Gbps)"
+                    f"capacity_bps {quoted(capacity_text)} is not a positive whole number of "
+                    "bits per second up to 2^63-1 (e.g. 1000000000 for 1 Gbps)"
                     if capacity_text
                     else "capacity_bps is required (bits per second, e.g. 1000000000)",
                 )
@@ -247,10 +286,10 @@ def parse_link_row(v: Sequence[str]) -> Link | FieldErrors:
         a_device,
         a_interface,
         b_device,
-        v[4].strip(),
+        b_interface,
         medium,
         int(capacity_text),
-        v[7].strip(),
+        owner,
     )
 
 
@@ -295,7 +334,7 @@ def _names(
 def sites_from_columns(columns: Sequence[list[str]]) -> Sequence[Record] | None:
     ids, names, kind_texts, provinces, districts, subdistricts, villages, lats, lons = columns
     kinds = list(map(_SITE_KINDS.get, kind_texts))
-    if "" in ids or None in kinds:
+    if "" in ids or None in kinds or not _within_bounds(ids, names, villages):
         return None
     try:
         lat = list(map(float, lats))
@@ -333,7 +372,7 @@ def sites_from_columns(columns: Sequence[list[str]]) -> Sequence[Record] | None:
 def devices_from_columns(columns: Sequence[list[str]]) -> Sequence[Record] | None:
     ids, sites, role_texts, addresses, profiles, credentials, upstreams, provinces = columns
     roles = list(map(_ROLES.get, role_texts))
-    if "" in ids or None in roles:
+    if "" in ids or None in roles or not _within_bounds(ids, credentials):
         return None
     hosts: Iterable[str]
     ports: Iterable[int | None]
@@ -362,10 +401,15 @@ def links_from_columns(columns: Sequence[list[str]]) -> Sequence[Record] | None:
     media = list(map(_MEDIA.get, medium_texts))
     if "" in ids or "" in a_devices or "" in a_interfaces or "" in b_devices or None in media:
         return None
+    if not _within_bounds(ids, a_interfaces, b_interfaces, owners):
+        return None
     if not (all(map(str.isdigit, capacities)) and "".join(capacities).isascii()):
         return None
-    capacity = list(map(int, capacities))
-    if 0 in capacity:
+    try:
+        capacity = list(map(int, capacities))
+    except ValueError:  # more than 4,300 digits
+        return None
+    if 0 in capacity or (capacity and max(capacity) > MAX_CAPACITY_BPS):
         return None
     return build_columnwise(
         Link,

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from inventory.model import Device, Inventory, Link, Site, SourceLocation
-from inventory.problems import Problem, Severity
+from inventory.problems import Problem, Severity, quoted
 from inventory.records import COLUMNS, KINDS, FieldErrors, Record, RecordKind
 
 __all__ = ["Collector", "LoadResult", "SourceLocations"]
@@ -178,7 +178,7 @@ class Collector:
                     self._file,
                     line if field_lines is None else field_lines.get(column, line),
                     column,
-                    f"duplicate {column} {record_id!r} (first defined at line {first})",
+                    f"duplicate {column} {quoted(record_id)} (first defined at line {first})",
                 )
             )
             return

@@ -24,7 +24,7 @@ from operator import attrgetter, eq, not_
 
 from inventory.geography import THAILAND_BBOX, district_index, province_index, subdistrict_index
 from inventory.model import NON_SNMP_PROFILES, SNMP_PROFILES, Device, Role
-from inventory.problems import Problem, Severity, has_errors
+from inventory.problems import Problem, Severity, has_errors, quoted
 from inventory.records import COLUMNS, KINDS, RecordKind
 from inventory.result import LoadResult
 from inventory.topology import Topology, find_cycles
@@ -68,7 +68,7 @@ def _site_code_problems(pc: str, dc: str, sc: str) -> list[tuple[str, str]]:
         found.append(
             (
                 "province_code",
-                f"unknown province_code {pc!r} (2 digits, e.g. 50 for Chiang Mai)"
+                f"unknown province_code {quoted(pc)} (2 digits, e.g. 50 for Chiang Mai)"
                 if pc
                 else "province_code is required",
             )
@@ -78,7 +78,7 @@ def _site_code_problems(pc: str, dc: str, sc: str) -> list[tuple[str, str]]:
         found.append(
             (
                 "district_code",
-                f"unknown district_code {dc!r} (4 digits, e.g. 5001)"
+                f"unknown district_code {quoted(dc)} (4 digits, e.g. 5001)"
                 if dc
                 else "district_code is required",
             )
@@ -95,7 +95,10 @@ def _site_code_problems(pc: str, dc: str, sc: str) -> list[tuple[str, str]]:
         subdistrict = subdistrict_index().get(sc)
         if subdistrict is None:
             found.append(
-                ("subdistrict_code", f"unknown subdistrict_code {sc!r} (6 digits, e.g. 500101)")
+                (
+                    "subdistrict_code",
+                    f"unknown subdistrict_code {quoted(sc)} (6 digits, e.g. 500101)",
+                )
             )
         elif district is not None and subdistrict.district_code != dc:
             found.append(
@@ -169,7 +172,7 @@ def _check_device_shape(report: _Report, topology: Topology | None) -> None:
     if not sites.keys() >= set(site_ids).difference(("",)):
         for device_id, d in _each(devices, lambda d: bool(d.site_id) and d.site_id not in sites):
             if not result.knows("site", d.site_id):
-                report.add("device", device_id, "site_id", f"unknown site {d.site_id!r}")
+                report.add("device", device_id, "site_id", f"unknown site {quoted(d.site_id)}")
 
     if set(compress(roles, upstreams)) & _ROOT_ROLES:
         for device_id, d in _each(devices, lambda d: bool(d.upstream) and d.role in _ROOT_ROLES):
@@ -177,7 +180,7 @@ def _check_device_shape(report: _Report, topology: Topology | None) -> None:
                 "device",
                 device_id,
                 "upstream",
-                f"a core device is a root and has no upstream (got {d.upstream!r})",
+                f"a core device is a root and has no upstream (got {quoted(d.upstream)})",
             )
     if set(compress(roles, map(not_, upstreams))) - _ROOT_ROLES:
         for device_id, d in _each(devices, lambda d: not d.upstream):
@@ -194,7 +197,7 @@ def _check_device_shape(report: _Report, topology: Topology | None) -> None:
         ):
             if not result.knows("device", d.upstream):
                 report.add(
-                    "device", device_id, "upstream", f"unknown upstream device {d.upstream!r}"
+                    "device", device_id, "upstream", f"unknown upstream device {quoted(d.upstream)}"
                 )
 
     cycles = (
@@ -256,7 +259,7 @@ def _polling_problems(
             found.append(
                 (
                     "credential",
-                    f"profile {profile!r} polls SNMP and needs a credential",
+                    f"profile {quoted(profile)} polls SNMP and needs a credential",
                     Severity.ERROR,
                 )
             )
@@ -265,7 +268,8 @@ def _polling_problems(
             found.append(
                 (
                     "credential",
-                    f"profile {profile!r} uses no credential; {credential!r} is ignored",
+                    f"profile {quoted(profile)} uses no credential; "
+                    f"{quoted(credential)} is ignored",
                     Severity.WARNING,
                 )
             )
@@ -275,7 +279,7 @@ def _polling_problems(
         found.append(
             (
                 "profile",
-                f"unknown profile {profile!r} (known: {known})"
+                f"unknown profile {quoted(profile)} (known: {known})"
                 if profile
                 else f"profile is required (one of: {known})",
                 Severity.ERROR,
@@ -285,7 +289,8 @@ def _polling_problems(
         found.append(
             (
                 "credential",
-                f"unknown credential {credential!r} (not defined under credentials: in the config)",
+                f"unknown credential {quoted(credential)} "
+                "(not defined under credentials: in the config)",
                 Severity.ERROR,
             )
         )
@@ -336,7 +341,7 @@ def _check_device_polling(
                     "device",
                     device_id,
                     "address",
-                    f"address {d.address} is also used by device {other!r}",
+                    f"address {d.address} is also used by device {quoted(other)}",
                     Severity.WARNING,
                 )
 
@@ -356,7 +361,7 @@ def _check_links(report: _Report) -> None:
         for link_id, link in links.items():
             for field, device_id in (("a_device", link.a_device), ("b_device", link.b_device)):
                 if device_id not in devices and not result.knows("device", device_id):
-                    report.add("link", link_id, field, f"unknown device {device_id!r}")
+                    report.add("link", link_id, field, f"unknown device {quoted(device_id)}")
     if any(map(eq, a_devices, b_devices)):
         for link_id, link in links.items():
             if link.a_device == link.b_device:
@@ -364,7 +369,7 @@ def _check_links(report: _Report) -> None:
                     "link",
                     link_id,
                     "b_device",
-                    f"a link joins two devices; both ends are {link.a_device!r}",
+                    f"a link joins two devices; both ends are {quoted(link.a_device)}",
                 )
 
 

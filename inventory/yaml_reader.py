@@ -10,14 +10,16 @@ taken as written (``province_code: 050`` stays ``"050"``, ``credential: no`` sta
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
 
+from inventory.bounded import MAX_LINE_BYTES, read_bounded
 from inventory.csv_reader import decode
-from inventory.problems import Problem, Severity
-from inventory.records import COLUMNS, KINDS, FieldErrors, RecordKind, row_parser
+from inventory.problems import Problem, Severity, quoted
+from inventory.records import COLUMNS, KINDS, MAX_TEXT, FieldErrors, RecordKind, row_parser
 from inventory.result import Collector, LoadResult
 
 try:
@@ -30,6 +32,7 @@ __all__ = ["read_yaml_file"]
 _SECTIONS: Mapping[str, RecordKind] = {"sites": "site", "devices": "device", "links": "link"}
 _REQUIRED: tuple[RecordKind, ...] = ("site", "device")
 _NULL_TAG = "tag:yaml.org,2002:null"
+_KEY = re.compile(r"\s*(?:-\s*)?([A-Za-z_][A-Za-z0-9_]*)\s*:")
 
 
 def _line(node: yaml.Node) -> int:
@@ -47,9 +50,19 @@ def read_yaml_file(result: LoadResult, path: Path) -> None:
         result.unreadable.update(KINDS)
 
     try:
-        text = decode(path.read_bytes())
+        data, long_lines = read_bounded(path)
     except OSError as exc:
         return fail(0, "file", f"cannot read: {exc.strerror}")
+    if long_lines:
+        # Unlike a CSV row, a YAML line cannot be left out without changing what the rest
+        # means: the file is refused at the first one.
+        long = long_lines[0]
+        named = _KEY.match(long.prefix.decode("utf-8", "replace"))
+        return fail(long.line, named.group(1) if named else "yaml",
+                    f"line has over {MAX_LINE_BYTES:,} bytes and was not read (a value holds "
+                    f"at most {MAX_TEXT} characters)")
+    text = decode(data)
+    del data
     if isinstance(text, tuple):
         return fail(text[0], "encoding", text[1])
     try:
@@ -82,7 +95,7 @@ def read_yaml_file(result: LoadResult, path: Path) -> None:
             )
         elif section in seen:
             result.problems.append(
-                Problem(file, _line(key_node), key, f"section {key!r} appears twice")
+                Problem(file, _line(key_node), key, f"section {quoted(key)} appears twice")
             )
         else:
             seen.add(section)
@@ -121,7 +134,7 @@ def _read_section(collector: Collector, section: str, node: yaml.Node) -> None:
                     Severity.WARNING,
                 )
             elif name in field_lines:
-                errors.append((name, f"key {name!r} appears twice"))
+                errors.append((name, f"key {quoted(name)} appears twice"))
             else:
                 field_lines[name] = key_line
                 if not isinstance(value_node, yaml.ScalarNode):

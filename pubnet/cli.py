@@ -1,8 +1,14 @@
 """The ``pubnet`` command line.
 
 ``main(argv) -> int`` so that tests call it directly. Exit codes: 0 ok, 1 bad input (an
-inventory or config with errors), 2 usage (unknown flag, missing argument). Subcommands are
-added by the features that own them; each lives in a small ``_cmd_*`` function.
+inventory or config with errors, an output that cannot be written), 2 usage (unknown flag,
+missing argument), 3 ``poll``: some devices did not answer. Subcommands are added by the
+features that own them; each lives in a small ``_cmd_*`` function.
+
+Commands that run the daemon's work (``run``, ``config check``, ``poll``) load the config
+with its secrets resolved and its certificate files checked (``resolve_secrets=True`` in
+their parser defaults); the others only need names and paths from it and must work where
+the daemon's secrets are not set.
 """
 
 from __future__ import annotations
@@ -16,7 +22,14 @@ from pathlib import Path
 
 from pubnet import __version__
 from pubnet.argtypes import positive_int
-from pubnet.config import Config, ConfigError, default_config, load_config, secret_values
+from pubnet.config import (
+    Config,
+    ConfigError,
+    check_files_before_start,
+    default_config,
+    load_config,
+    secret_values,
+)
 from pubnet.logs import setup_logging
 
 log = logging.getLogger("pubnet.cli")
@@ -57,7 +70,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, help="pubnet.yaml (default: embedded defaults)")
     run.add_argument("--inventory", type=Path, help="inventory folder or YAML file "
                      "(overrides the config's inventory)")
-    run.set_defaults(handler=_cmd_run)
+    run.set_defaults(handler=_cmd_run, resolve_secrets=True)
 
     config = commands.add_parser("config", help="check a config file")
     config_cmds = config.add_subparsers(dest="config_command", metavar="ACTION",
@@ -66,7 +79,7 @@ def _build_parser() -> argparse.ArgumentParser:
     check = config_cmds.add_parser("check", help="validate a config; print it with secrets "
                                    "masked")
     check.add_argument("file", type=Path, metavar="FILE")
-    check.set_defaults(handler=_cmd_config_check)
+    check.set_defaults(handler=_cmd_config_check, resolve_secrets=True)
 
     inv = commands.add_parser("inventory", help="validate, generate and count inventories")
     inv_cmds = inv.add_subparsers(dest="inventory_command", metavar="ACTION",
@@ -85,24 +98,30 @@ def _build_parser() -> argparse.ArgumentParser:
         "generate", help="write a realistic national inventory from Thailand's divisions")
     generate.add_argument("--sites", type=positive_int, required=True, metavar="N")
     generate.add_argument("--seed", type=int, default=1, metavar="S")
-    generate.add_argument("--out", type=Path, required=True, metavar="DIR")
+    generate.add_argument("--out", type=Path, required=True, metavar="DIR",
+                          help="folder to write into; must be new or empty")
+    generate.add_argument("--force", action="store_true",
+                          help="write into a folder that is not empty (replaces sites.csv, "
+                          "devices.csv and links.csv there)")
     generate.set_defaults(handler=_cmd_inventory_generate)
 
     stats = inv_cmds.add_parser("stats", help="count sites and devices by province, kind, role")
     stats.add_argument("path", type=Path, metavar="PATH")
     stats.set_defaults(handler=_cmd_inventory_stats)
 
-    poll = commands.add_parser("poll", help="poll SNMP devices once and print what they say")
+    poll = commands.add_parser("poll", help="poll SNMP devices (or probe ICMP ones) once and "
+                               "print what they say; exit 3 if some did not answer")
     poll.add_argument("--config", type=Path, required=True, help="pubnet.yaml (credentials)")
     poll.add_argument("--inventory", type=Path, help="inventory folder or YAML file "
                       "(overrides the config's inventory)")
     poll.add_argument("--device", action="extend", nargs="+", default=None, metavar="ID",
                       help="poll only these devices (--device a b, or repeat the flag; "
-                      "default: every SNMP device)")
+                      "default: every SNMP device); an icmp device is probed once, an mqtt "
+                      "device is explained")
     poll.add_argument("--once", action="store_true", required=True,
                       help="one polling round, then exit (the only mode)")
     poll.add_argument("--format", choices=["jsonl", "prom"], default="jsonl")
-    poll.set_defaults(handler=_cmd_poll)
+    poll.set_defaults(handler=_cmd_poll, resolve_secrets=True)
 
     from alerting.cli import register as register_alerting
 
@@ -113,14 +132,19 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load_config_or_report(path: Path | None) -> Config | None:
+def _load_config_or_report(path: Path | None, *, resolve: bool = True) -> Config | None:
+    """The config, or None after printing its problems. ``resolve``: the daemon's way, with
+    secrets read and certificate/key files checked; otherwise neither."""
     if path is None:
         return default_config()
     try:
-        return load_config(path)
+        config = load_config(path, resolve=resolve)
+        if resolve:
+            check_files_before_start(config)
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return None
+    return config
 
 
 def _profile_names(config: Config) -> frozenset[str] | None:
@@ -157,7 +181,8 @@ def _cmd_inventory_validate(args: argparse.Namespace) -> int:
     known_credentials: set[str] | None = None
     extra_profiles: frozenset[str] = frozenset()
     if args.config is not None:
-        config = _load_config_or_report(args.config)
+        # Credential names and profiles_dir are all it needs: no secret is read.
+        config = _load_config_or_report(args.config, resolve=False)
         if config is None:
             return EXIT_BAD_INPUT
         known_credentials = set(config.credentials)
@@ -188,14 +213,34 @@ def _cmd_inventory_validate(args: argparse.Namespace) -> int:
 def _cmd_inventory_generate(args: argparse.Namespace) -> int:
     from inventory.generate import generate, write_inventory
 
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        print(f"{out}: not a folder", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if out.is_dir() and not args.force and _not_empty(out):
+        print(f"{out}: folder is not empty (an inventory there would be overwritten); give "
+              "a new or empty folder, or --force to replace its sites.csv, devices.csv and "
+              "links.csv", file=sys.stderr)
+        return EXIT_BAD_INPUT
     inventory = generate(sites=args.sites, seed=args.seed)
-    write_inventory(inventory, args.out)
+    try:
+        write_inventory(inventory, out)
+    except OSError as exc:
+        print(f"{exc.filename or out}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     print(
         f"wrote {len(inventory.sites)} sites, {len(inventory.devices)} devices, "
-        f"{len(inventory.links)} links to {args.out}",
+        f"{len(inventory.links)} links to {out}",
         file=sys.stderr,
     )
     return EXIT_OK
+
+
+def _not_empty(folder: Path) -> bool:
+    try:
+        return any(folder.iterdir())
+    except OSError:
+        return False  # unreadable: writing will say why
 
 
 def _cmd_inventory_stats(args: argparse.Namespace) -> int:
@@ -212,12 +257,12 @@ def _cmd_inventory_stats(args: argparse.Namespace) -> int:
 
 
 def _cmd_poll(args: argparse.Namespace) -> int:
-    """One SNMP polling round printed as JSON lines or Prometheus text; exit 3 when some
-    device did not answer."""
-    from collectors.snmp.once import poll_once, print_outcomes
+    """One round: SNMP devices polled, ICMP devices probed, MQTT devices explained; printed
+    as JSON lines or Prometheus text; exit 3 when some device did not answer."""
     from collectors.snmp.poller import load_configured_profiles, snmp_devices
     from collectors.snmp.profiles import ProfileError
     from inventory.loader import InventoryError, load_inventory
+    from pubnet.poll import run_poll
 
     config = _load_config_or_report(args.config)
     if config is None:
@@ -238,9 +283,15 @@ def _cmd_poll(args: argparse.Namespace) -> int:
         if unknown:
             print(f"pubnet poll: not in the inventory: {', '.join(unknown)}", file=sys.stderr)
             return EXIT_BAD_INPUT
-    devices = snmp_devices(inventory, args.device)
-    outcomes = asyncio.run(poll_once(config, inventory, devices, profiles))
-    return print_outcomes(outcomes, args.format, sys.stdout, sys.stderr)
+        selected = [inventory.devices[d] for d in dict.fromkeys(args.device)]
+    else:
+        selected = list(snmp_devices(inventory))
+        others = len(inventory.devices) - len(selected)
+        if others:
+            print(f"pubnet poll: {others} ICMP/MQTT devices not polled (give --device ID to "
+                  "probe an ICMP device once)", file=sys.stderr)
+    return run_poll(config, inventory, selected, profiles, args.format, sys.stdout,
+                    sys.stderr)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -283,7 +334,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         len(inventory.sites), len(inventory.devices), len(inventory.links),
     )
     for planned in components.plan(ctx):
-        log.info("would run component=%s %s", planned.name, planned.detail)
+        log.info("starting component=%s %s", planned.name, planned.detail)
     from collectors.snmp.profiles import ProfileError
 
     try:
@@ -320,7 +371,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     level, fmt = "info", "kv"
     if isinstance(config_path, Path) and config_path.is_file():
         try:
-            config = load_config(config_path)
+            config = load_config(config_path,
+                                 resolve=bool(getattr(args, "resolve_secrets", False)))
             secrets = secret_values(config)
             level, fmt = config.logging.level, config.logging.format
         except ConfigError:

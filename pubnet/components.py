@@ -101,4 +101,9 @@ def build(ctx: Context) -> list[Component]:
         from collectors.mqtt.component import MqttCollector
 
         built.append(MqttCollector.from_context(ctx))
+    if ctx.inventory.devices:
+        from pubnet.startup import StartupSummary, first_round_deadline
+
+        built.append(StartupSummary(ctx.store, list(ctx.inventory.devices),
+                                    first_round_deadline(ctx.config, ctx.inventory)))
     return built

@@ -3,12 +3,18 @@
 Messages are written as ``"device down device=%s site=%s"`` or with ``extra={"device": ...}``;
 both end up as fields. A :class:`SecretRedactor` filter replaces any resolved secret value
 that might still slip into a message, as a second line of defence behind ``SecretStr``.
+
+Values in log lines often come from the network (an MQTT topic, a trap varbind, a device's
+sysName), so the formatters escape every control character -- CR, ESC, NUL, DEL, the C1
+range, Unicode line separators and bidirectional overrides -- in both formats: a hostile
+topic cannot forge a log line, clear a terminal or recolour it. Thai text is kept as it is.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Iterable
@@ -28,10 +34,26 @@ def _timestamp(record: logging.LogRecord) -> str:
     return f"{base}.{int(record.msecs):03d}Z"
 
 
+_UNSAFE_CLASS = r"\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069"
+_UNSAFE = re.compile(f"[{_UNSAFE_CLASS}]")
+"""C0 and C1 controls, DEL, line/paragraph separators and bidirectional marks/overrides."""
+_NEEDS_QUOTES = re.compile(f'[ ="{_UNSAFE_CLASS}]')
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def escape(text: str) -> str:
+    """``text`` as a JSON string body with every unsafe character as ``\\uXXXX``
+    (``json.dumps`` alone leaves DEL, C1 controls and bidi overrides raw)."""
+    return _UNSAFE.sub(_escape_char, json.dumps(text, ensure_ascii=False)[1:-1])
+
+
 def _quote(value: object) -> str:
     text = str(value)
-    if text == "" or any(c in text for c in ' ="\n\t'):
-        return json.dumps(text, ensure_ascii=False)
+    if text == "" or _NEEDS_QUOTES.search(text):
+        return f'"{escape(text)}"'
     return text
 
 
@@ -65,7 +87,8 @@ class JsonFormatter(logging.Formatter):
             data[key] = value if isinstance(value, int | float | bool | None) else str(value)
         if record.exc_info:
             data["error"] = self.formatException(record.exc_info)
-        return json.dumps(data, ensure_ascii=False)
+        line = json.dumps(data, ensure_ascii=False)
+        return _UNSAFE.sub(_escape_char, line) if _UNSAFE.search(line) else line
 
 
 class SecretRedactor(logging.Filter):

@@ -115,6 +115,8 @@ class IcmpProber:
         self.probes += 1
         if change is not None:
             level = logging.INFO if status is PollStatus.OK else logging.WARNING
+            if change.previous is None:  # first contact: the start-up summary counts it
+                level = logging.DEBUG
             log.log(level, "device status device=%s site=%s status=%s previous=%s detail=%s",
                     dev, device.site_id, status.value,
                     change.previous.value if change.previous else "none", detail or "-")

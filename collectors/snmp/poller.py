@@ -297,9 +297,11 @@ class SnmpPoller:
                                        observations)
         if change is not None:
             site = run.device.site_id
-            if status is PollStatus.OK:
-                log.info("device up device=%s site=%s previous=%s", dev, site,
-                         previous.value if previous else "none")
+            if previous is None:  # first contact: pubnet's start-up summary counts these
+                log.debug("device first status device=%s site=%s status=%s detail=%s", dev,
+                          site, status.value, detail or "-")
+            elif status is PollStatus.OK:
+                log.info("device up device=%s site=%s previous=%s", dev, site, previous.value)
             else:
                 log.warning("device not answering device=%s site=%s status=%s detail=%s",
                             dev, site, status.value, detail)

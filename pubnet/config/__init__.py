@@ -30,6 +30,7 @@ from pubnet.config.credentials import AuthProtocol, Credential, PrivProtocol
 from pubnet.config.exporters import InfluxConfig, PrometheusConfig, split_listen
 from pubnet.config.loading import (
     ConfigError,
+    check_files_before_start,
     default_config,
     load_config,
     parse_config,
@@ -42,9 +43,12 @@ from pubnet.config.types import (
     RelPath,
     Secret,
     Section,
+    UnresolvedSecret,
+    looks_secret,
     parse_duration,
     positive,
     resolve_secret,
+    shown,
 )
 
 __all__ = [
@@ -78,13 +82,17 @@ __all__ = [
     "TelegramChannel",
     "ThresholdSettings",
     "TrapsConfig",
+    "UnresolvedSecret",
     "WebhookChannel",
+    "check_files_before_start",
     "default_config",
     "load_config",
+    "looks_secret",
     "parse_config",
     "parse_duration",
     "positive",
     "resolve_secret",
     "secret_values",
+    "shown",
     "split_listen",
 ]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -13,7 +14,7 @@ from pydantic import (
     model_validator,
 )
 
-from pubnet.config.types import Duration, RelPath, Secret, Section
+from pubnet.config.types import Duration, RelPath, Secret, Section, shown
 
 AlertSeverity = Literal["critical", "major", "minor", "warning", "info"]
 AlertKind = Literal[
@@ -39,6 +40,34 @@ class AlertRouteMatch(Section):
             return [str(v) for v in value]
         return value
 
+    @field_validator("province")
+    @classmethod
+    def _province_codes(cls, value: list[str] | None) -> list[str] | None:
+        """Codes, not names: ``["Chiang Mai"]`` would match nothing and silence a route."""
+        from inventory.geography import province_index
+
+        for code in value or ():
+            if not (len(code) == 2 and code.isascii() and code.isdigit()):
+                raise ValueError(f"{shown(code)} is not a province code: use the 2-digit "
+                                 "codes of the inventory's province_code, e.g. 50 for "
+                                 "Chiang Mai, 10 for Bangkok")
+            if code not in province_index():
+                raise ValueError(f"no province has the code {code}")
+        return value
+
+    @field_validator("district")
+    @classmethod
+    def _district_codes(cls, value: list[str] | None) -> list[str] | None:
+        from inventory.geography import district_index
+
+        for code in value or ():
+            if not (len(code) == 4 and code.isascii() and code.isdigit()):
+                raise ValueError(f"{shown(code)} is not a district code: use the 4-digit "
+                                 "codes of the inventory's district_code, e.g. 5001")
+            if code not in district_index():
+                raise ValueError(f"no district has the code {code}")
+        return value
+
 
 class AlertRoute(Section):
     match: AlertRouteMatch = Field(default_factory=AlertRouteMatch)
@@ -60,11 +89,26 @@ class AlertRoute(Section):
         return self
 
 
+def http_url(value: str) -> str:
+    """A validator body for ``http(s)://host[:port][/path]`` URLs. Without a scheme a
+    webhook would fail at the first incident, not at start-up."""
+    if not re.match(r"^https?://[^/\s?#@]+", value, re.IGNORECASE):
+        raise ValueError("must be an http:// or https:// URL, e.g. https://noc.example.th/hook")
+    if any(c.isspace() for c in value):
+        raise ValueError("a URL cannot contain spaces")
+    return value
+
+
 class WebhookChannel(Section):
     type: Literal["webhook"]
     url: str
     secret: Secret | None = None
     timeout: Duration = 10.0
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return http_url(value)
 
 
 class MqttChannel(Section):
@@ -103,6 +147,11 @@ class LineChannel(Section):
     base_url: str = "https://api.line.me"
     timeout: Duration = 10.0
 
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return http_url(value)
+
 
 class TelegramChannel(Section):
     type: Literal["telegram"]
@@ -110,6 +159,11 @@ class TelegramChannel(Section):
     chat_id: str
     base_url: str = "https://api.telegram.org"
     timeout: Duration = 10.0
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return http_url(value)
 
     @field_validator("chat_id", mode="before")
     @classmethod
@@ -166,5 +220,5 @@ class AlertingConfig(Section):
         for index, route in enumerate(self.routes):
             for name in (*route.channels, *route.escalate_to):
                 if name not in self.channels:
-                    raise ValueError(f"routes[{index}] names unknown channel {name!r}")
+                    raise ValueError(f"routes[{index}] names unknown channel {shown(name)}")
         return self

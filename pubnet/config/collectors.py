@@ -10,7 +10,7 @@ from pydantic import (
     field_validator,
 )
 
-from pubnet.config.types import Duration, RelPath, Section, positive
+from pubnet.config.types import Duration, RelPath, Section, positive, shown
 
 
 class SnmpConfig(Section):
@@ -41,7 +41,7 @@ class SnmpConfig(Section):
                  "core")
         for role, seconds in value.items():
             if role not in roles:
-                raise ValueError(f"unknown role {role!r}; roles are {', '.join(roles)}")
+                raise ValueError(f"unknown role {shown(role)}; roles are {', '.join(roles)}")
             if seconds <= 0:
                 raise ValueError(f"interval for {role} must be greater than zero")
         return value
@@ -90,5 +90,5 @@ class TrapsConfig(Section):
         for item in value:
             text = item.removeprefix("0x").removeprefix("0X")
             if len(text) < 10 or len(text) % 2 or not re.fullmatch(r"[0-9A-Fa-f]+", text):
-                raise ValueError(f"engine id {item!r} is not 5-32 bytes of hex")
+                raise ValueError(f"engine id {shown(item)} is not 5-32 bytes of hex")
         return value

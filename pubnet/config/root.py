@@ -18,7 +18,7 @@ from pubnet.config.collectors import IcmpConfig, SnmpConfig, TrapsConfig
 from pubnet.config.credentials import Credential
 from pubnet.config.exporters import InfluxConfig, PrometheusConfig
 from pubnet.config.mqtt import MqttConfig
-from pubnet.config.types import RelPath, Section
+from pubnet.config.types import RelPath, Section, shown
 
 
 class LoggingConfig(Section):
@@ -62,7 +62,8 @@ class Config(Section):
     def _credential_names(cls, value: dict[str, Credential]) -> dict[str, Credential]:
         for name in value:
             if not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
-                raise ValueError(f"credential name {name!r} may only use letters, digits, _ . -")
+                raise ValueError(f"credential name {shown(name)} may only use letters, digits, "
+                                 "_ . -")
         return value
 
     @model_validator(mode="after")
@@ -70,5 +71,5 @@ class Config(Section):
         if self.traps is not None:
             for name in self.traps.credentials:
                 if name not in self.credentials:
-                    raise ValueError(f"traps.credentials: unknown credential {name!r}")
+                    raise ValueError(f"traps.credentials: unknown credential {shown(name)}")
         return self

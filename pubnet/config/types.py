@@ -8,8 +8,10 @@ error.
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Annotated
 
@@ -46,11 +48,14 @@ def parse_duration(value: object) -> float:
             try:
                 seconds = float(text)
             except ValueError:
+                # Never echo the text: a password pasted one line off lands here.
                 raise ValueError(
-                    f"invalid duration {value!r}: use a number with ms, s, m, h or d, e.g. 2s"
+                    "invalid duration: expected a number with ms, s, m, h or d, e.g. 2s"
                 ) from None
     else:
         raise ValueError("expected a duration such as 500ms, 2s, 5m or 1h")
+    if not math.isfinite(seconds):
+        raise ValueError("a duration must be a finite number of seconds")
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
     return seconds
@@ -60,12 +65,35 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 """Seconds, written in the file as ``500ms``, ``2s``, ``5m``, ``1h`` or a number."""
 
 _ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+MAX_SECRET_FILE_BYTES = 65536
+"""A ``file:`` secret larger than this is refused (it is not a password file)."""
 
 
-def resolve_secret(value: object) -> SecretStr:
+class UnresolvedSecret(SecretStr):
+    """A secret left as written, for commands that never use it (``pubnet alerts list``,
+    ``pubnet maintenance ...``): they must work on a machine without the daemon's secrets.
+
+    Reading its value is a programming error, so it raises rather than handing out the
+    reference text as if it were the password.
+    """
+
+    def get_secret_value(self) -> str:
+        raise RuntimeError("secret not resolved: this config was loaded with resolve=False")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, UnresolvedSecret) and self._secret_value == other._secret_value
+
+    def __hash__(self) -> int:
+        return hash(self._secret_value)
+
+
+def resolve_secret(value: object, base_dir: Path | None = None) -> SecretStr:
     """Turn ``${ENV}``, ``file:/path`` or a literal into a SecretStr.
 
-    Errors name the variable or file, never the secret itself.
+    A relative ``file:`` path is relative to ``base_dir`` (the config file's folder), so
+    that the daemon finds it whatever its working directory. Only a regular file of at
+    most :data:`MAX_SECRET_FILE_BYTES` is read: a FIFO or a device would block start-up
+    forever. Errors name the variable or file, never the secret itself.
     """
     if isinstance(value, SecretStr):
         return value
@@ -80,15 +108,74 @@ def resolve_secret(value: object) -> SecretStr:
         return SecretStr(env)
     if value.startswith("file:"):
         path = Path(value[len("file:") :]).expanduser()
-        try:
-            return SecretStr(path.read_text(encoding="utf-8").rstrip("\r\n"))
-        except OSError as exc:
-            raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        return SecretStr(_read_secret_file(path))
     return SecretStr(value)
 
 
-Secret = Annotated[SecretStr, BeforeValidator(resolve_secret)]
+def _read_secret_file(path: Path) -> str:
+    try:
+        # O_NONBLOCK: opening a FIFO nobody writes to must not hang before fstat says so.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise ValueError(f"cannot read secret file {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"secret file {path} is not a regular file (a FIFO, socket or "
+                             "device would never end); write the secret into a plain file")
+        if info.st_size > MAX_SECRET_FILE_BYTES:
+            raise ValueError(f"secret file {path} is larger than {MAX_SECRET_FILE_BYTES} "
+                             "bytes; is it the right file?")
+        data = handle.read(MAX_SECRET_FILE_BYTES + 1)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"secret file {path} is not UTF-8 text") from None
+    return text.rstrip("\r\n")
+
+
+def _resolve_secret_field(value: object, info: ValidationInfo) -> SecretStr:
+    """The ``Secret`` type's validator: resolves unless the context says ``resolve: False``,
+    in which case the reference is kept unread (see :class:`UnresolvedSecret`)."""
+    context = info.context if isinstance(info.context, dict) else {}
+    if not context.get("resolve", True):
+        if isinstance(value, SecretStr):
+            return value
+        if not isinstance(value, str):
+            raise ValueError("expected a string, ${ENV_VAR} or file:/path")
+        return UnresolvedSecret(value)
+    base = context.get("base_dir")
+    return resolve_secret(value, Path(base) if base is not None else None)
+
+
+Secret = Annotated[SecretStr, BeforeValidator(_resolve_secret_field)]
 """A secret value; never printed. Written as ``${ENV_VAR}``, ``file:/path`` or literally."""
+
+
+_PLAIN_NAME = re.compile(r"[a-z][a-z0-9_.\-]{0,31}")
+
+
+def looks_secret(text: str) -> bool:
+    """Whether ``text`` could be a password or token typed into the wrong key: one word of
+    six or more ASCII characters that is not a plain lower-case name or a number. Names
+    with spaces, Thai text, numbers and ``noc-line`` style names do not."""
+    return (
+        len(text) >= 6
+        and text.isascii()
+        and not any(c.isspace() for c in text)
+        and not text.isdigit()
+        and not _PLAIN_NAME.fullmatch(text)
+    )
+
+
+def shown(text: str) -> str:
+    """``text`` quoted for an error message, or only its length when it
+    :func:`looks_secret`: config errors never echo what may be a password."""
+    if looks_secret(text):
+        return f"(a value of {len(text)} characters, not shown)"
+    return repr(text)
 
 
 def _resolve_path(value: object, info: ValidationInfo) -> Path:

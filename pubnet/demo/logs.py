@@ -1,5 +1,7 @@
-"""The demo's log hygiene: the CLI configured logging before the demo made its secrets, and
-a thousand first-contact lines would scroll the scenario off the operator's screen."""
+"""The demo's log hygiene: the CLI configured logging before the demo made its secrets.
+
+(First contact with each device is logged at debug by the collectors and summarised in one
+line by :mod:`pubnet.startup`, so the demo needs no filter for it.)"""
 
 from __future__ import annotations
 
@@ -17,13 +19,3 @@ def redact_logs(config: Config) -> None:
 
     for handler in logging.getLogger().handlers:
         handler.addFilter(SecretRedactor(secret_values(config)))
-
-
-class FirstContactFilter(logging.Filter):
-    """Drops the poller's "device up ... previous=none" line, logged once per device at start:
-    a thousand of them would scroll the scenario away; recoveries are still logged."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        return not (isinstance(record.msg, str) and record.msg.startswith("device up")
-                    and isinstance(args, tuple) and args and args[-1] == "none")

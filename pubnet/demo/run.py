@@ -16,7 +16,7 @@ from pubnet.demo.config import WEBHOOK_SECRET, demo_config
 from pubnet.demo.deadlines import ExpectationFailed
 from pubnet.demo.fleet import DEMO_NETWORK, demo_inventory, free_udp_port
 from pubnet.demo.inbox import Inbox
-from pubnet.demo.logs import FirstContactFilter, redact_logs
+from pubnet.demo.logs import redact_logs
 from pubnet.demo.scenario import Scenario
 from pubnet.demo.timing import Timing
 from pubnet.demo.workdir import prepared_workdir, write_files
@@ -46,13 +46,8 @@ class DemoOptions:
 def run_demo(options: DemoOptions, out: TextIO | None = None) -> int:
     """Run the demo, printing to ``out`` (default: stdout). Returns 0 when the scenario
     passed (or ``duration`` ended it first), 1 when it failed, 130 on Ctrl-C before its end."""
-    quiet, snmp_log = FirstContactFilter(), logging.getLogger("pubnet.snmp")
-    snmp_log.addFilter(quiet)
-    try:
-        with prepared_workdir(options.workdir) as workdir:
-            return asyncio.run(_demo(options, workdir, out or sys.stdout))
-    finally:
-        snmp_log.removeFilter(quiet)
+    with prepared_workdir(options.workdir) as workdir:
+        return asyncio.run(_demo(options, workdir, out or sys.stdout))
 
 
 async def _demo(options: DemoOptions, workdir: Path, out: TextIO) -> int:

@@ -92,15 +92,18 @@ async def test_status_changes_are_logged_once(caplog: pytest.LogCaptureFixture) 
     fake = FakePinger(loss={"127.9.9.9": 1.0})
     store = StateStore()
     prober = IcmpProber(CONFIG, inventory(("cpe-9", "127.9.9.9")), store, pinger=fake)
-    with caplog.at_level(logging.INFO, logger="pubnet.icmp"):
+    with caplog.at_level(logging.DEBUG, logger="pubnet.icmp"):
         for _ in range(3):
             await prober.probe(fake, prober.devices[0])
         fake.loss.clear()
         for _ in range(3):
             await prober.probe(fake, prober.devices[0])
-    lines = [r.getMessage() for r in caplog.records if "device status" in r.getMessage()]
+    records = [r for r in caplog.records if "device status" in r.getMessage()]
+    lines = [r.getMessage() for r in records]
     assert len(lines) == 2
     assert "status=timeout" in lines[0] and "status=ok" in lines[1]
+    # the first status at debug (the start-up summary counts it), the recovery at info
+    assert [r.levelno for r in records] == [logging.DEBUG, logging.INFO]
 
 
 async def test_component_probes_on_a_spread_grid_and_stops_when_cancelled() -> None:

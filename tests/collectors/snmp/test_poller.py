@@ -49,7 +49,7 @@ async def running(poller: SnmpPoller):  # type: ignore[no-untyped-def]
 @pytest.mark.integration
 async def test_dead_device_backs_off_and_status_is_logged_once(
         snmpd_agent: Agent, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="pubnet.snmp")
+    caplog.set_level(logging.DEBUG, logger="pubnet.snmp")
     agent = snmpd_agent
     inventory = make_inventory([
         ("live-1", agent.host, agent.port, "v2", "if-mib"),
@@ -72,14 +72,20 @@ async def test_dead_device_backs_off_and_status_is_logged_once(
                        ("province", "22")))
     assert up is not None and up.value == 1.0
     messages = [r.getMessage() for r in caplog.records]
-    assert sum("device not answering device=silent" in m for m in messages) == 1
-    assert sum("device up device=live-1" in m for m in messages) == 1
+    # The first status is logged once, at debug (the start-up summary counts it), and no
+    # poll after it repeats it.
+    assert sum("device first status device=silent " in m and "status=timeout" in m
+               for m in messages) == 1
+    assert sum("device first status device=live-1 " in m and "status=ok" in m
+               for m in messages) == 1
+    assert not [m for m in messages if "device=silent" in m and "first status" not in m]
+    assert not [m for m in messages if "device=live-1" in m and "first status" not in m]
     assert store.latest("pubnet", "pubnet_snmp_requests_total") is not None
 
 
 @pytest.mark.integration
 async def test_recovery_is_seen_within_one_recheck(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="pubnet.snmp")
+    caplog.set_level(logging.DEBUG, logger="pubnet.snmp")
     snmpd = require_binary("snmpd")
     port = free_udp_port()
     inventory = make_inventory([("late", "127.0.0.1", port, "v2", "if-mib")])
@@ -104,8 +110,11 @@ async def test_recovery_is_seen_within_one_recheck(caplog: pytest.LogCaptureFixt
         finally:
             await asyncio.to_thread(agent_cm.__exit__, None, None, None)
     messages = [r.getMessage() for r in caplog.records]
-    assert sum("device not answering device=late" in m for m in messages) == 1
+    assert sum("device first status device=late " in m and "status=unreachable" in m
+               for m in messages) == 1
     assert sum("device up device=late" in m for m in messages) == 1
+    assert [r.levelno for r in caplog.records if "device up device=late" in r.getMessage()] \
+        == [logging.INFO]
 
 
 class ScriptedClient:

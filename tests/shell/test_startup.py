@@ -1,0 +1,75 @@
+"""The first round at start-up is one log line, not one per device (issue 10, item 13)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import pytest
+
+from pubnet.logs import setup_logging
+from pubnet.model import PollStatus, Source
+from pubnet.startup import StartupSummary
+from pubnet.state import StateStore
+from tests.support import eventually
+
+
+async def test_one_line_when_every_device_has_a_first_status() -> None:
+    out = io.StringIO()
+    setup_logging("info", "kv", stream=out)
+    store = StateStore()
+    devices = [f"gw-{n:05d}" for n in range(1200)]
+    summary = StartupSummary(store, devices, deadline=30)
+    task = asyncio.create_task(summary.run())
+    await asyncio.sleep(0)
+    for n, device in enumerate(devices):
+        status = PollStatus.TIMEOUT if n % 100 == 7 else PollStatus.OK
+        store.set_status(device, status, 1.0, Source.SNMP)
+    await eventually(lambda: summary.summary is not None, 5, "the summary")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 1
+    assert "first round: 1,188 devices up, 12 not answering (gw-00007, gw-00107," in lines[0]
+    assert "up=1188 not_answering=12 not_heard=0" in lines[0]
+    assert store.subscriber_stats() == []  # the subscription is gone after the round
+
+
+async def test_deadline_counts_the_silent() -> None:
+    out = io.StringIO()
+    setup_logging("info", "kv", stream=out)
+    store = StateStore()
+    summary = StartupSummary(store, ["a", "b", "c"], deadline=0.2)
+    store.set_status("a", PollStatus.OK, 1.0, Source.ICMP)
+    task = asyncio.create_task(summary.run())
+    await eventually(lambda: summary.summary is not None, 5, "the summary")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert "first round: 1 device up, 0 not answering, 2 not heard from yet" in out.getvalue()
+
+
+def test_first_status_is_debug_in_the_collectors() -> None:
+    """The SNMP poller logs a device's first status at debug, once."""
+    from collectors.snmp.poller import SnmpPoller
+    from inventory.model import Device, Inventory, Role
+    from pubnet.config import parse_config
+
+    out = io.StringIO()
+    setup_logging("debug", "kv", stream=out)
+    inv = Inventory()
+    inv.devices["core-1"] = Device("core-1", "", Role.CORE, "127.0.0.1", 9, "router", "v2", "")
+    config = parse_config({"credentials": {"v2": {"version": "2c", "community": "x"}},
+                           "snmp": {"timeout": "100ms", "retries": 0}})
+    poller = SnmpPoller(config, inv, StateStore())
+    run = poller.runs["core-1"]
+
+    async def polls() -> None:
+        await poller.poll_and_publish(run)  # first status: timeout
+        await poller.poll_and_publish(run)  # no change: nothing
+
+    asyncio.run(polls())
+    lines = [x for x in out.getvalue().splitlines() if "logger=pubnet.snmp" in x]
+    assert len(lines) == 1, lines
+    assert "level=debug" in lines[0] and "device first status device=core-1" in lines[0]
