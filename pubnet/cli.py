@@ -351,8 +351,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         with stop_on_signals(stop):
             await run_components(built, stop)
 
-    asyncio.run(serve())
-    return EXIT_OK
+    from pubnet.runtime import ComponentFailed
+
+    failed = False
+    try:
+        asyncio.run(serve())
+    except* ComponentFailed:  # logged by the runtime; no traceback on the console
+        failed = True
+    return EXIT_BAD_INPUT if failed else EXIT_OK
 
 
 # -- entry point --------------------------------------------------------------------------

@@ -55,7 +55,8 @@ def plan(ctx: Context) -> list[Planned]:
         planned.append(Planned("trap-receiver", f"listen={config.traps.listen}"))
     if _mqtt_enabled(ctx):
         mqtt = config.mqtt
-        broker = f"embedded 127.0.0.1:{mqtt.port}" if mqtt.embedded else f"{mqtt.host}:{mqtt.port}"
+        broker = (f"embedded {mqtt.embedded_host}:{mqtt.port}" if mqtt.embedded
+                  else f"{mqtt.host}:{mqtt.port}")
         planned.append(Planned("mqtt-subscriber", f"devices={len(mqtt_devices)} broker={broker} "
                                f"client_id={mqtt.client_id} qos={mqtt.qos}"))
     return planned

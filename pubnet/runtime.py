@@ -59,7 +59,7 @@ async def run_components(
     running monitor is worse than one that restarts under systemd.
     """
     async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(c.run(), name=c.name) for c in components]
+        tasks = [group.create_task(_run_one(c), name=c.name) for c in components]
         for component in components:
             log.info("component started component=%s", component.name)
         stopper = group.create_task(stop.wait(), name="stop-signal")
@@ -77,6 +77,27 @@ async def run_components(
                 if not task.done():
                     log.error("component did not stop in time component=%s", component.name)
             log.info("component stopped component=%s", component.name)
+
+
+class ComponentFailed(Exception):
+    """A component stopped on an error, already logged; ``pubnet run`` exits 1 on it."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"component {name} failed")
+        self.name = name
+
+
+async def _run_one(component: Component) -> None:
+    """Run one component; log its failure once, as a log line rather than a traceback on
+    stderr when the cause is the environment (a port in use, a file it cannot open)."""
+    try:
+        await component.run()
+    except OSError as exc:  # the component has said what it could not do
+        log.error("component failed component=%s error=%s", component.name, exc)
+        raise ComponentFailed(component.name) from exc
+    except Exception:  # a bug: keep the traceback, in the log
+        log.exception("component failed component=%s", component.name)
+        raise ComponentFailed(component.name) from None
 
 
 async def _any_done(tasks: Sequence[asyncio.Task[None]]) -> None:

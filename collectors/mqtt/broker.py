@@ -34,7 +34,7 @@ AMQTT_VERSION = "0.12.1"
 _LISTENER = "default"  # amqtt requires a listener of that name
 
 
-class EmbeddedBrokerError(Exception):
+class EmbeddedBrokerError(OSError):
     """The embedded broker could not start (the port is taken, most often)."""
 
 

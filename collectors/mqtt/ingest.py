@@ -311,7 +311,9 @@ class Ingestor:
 
     def _down(self, dev: _Tracked, status: PollStatus, now: float, detail: str) -> None:
         if dev.status is not status:
-            log.warning("device down", extra={"device": dev.device_id, "site": dev.site_id,
+            # A device's first status is summed up by the start-up summary (pubnet.startup).
+            level = logging.DEBUG if dev.status is None else logging.WARNING
+            log.log(level, "device down", extra={"device": dev.device_id, "site": dev.site_id,
                                               "source": "mqtt", "status": status.value,
                                               "detail": detail})
         dev.status = status
