@@ -95,9 +95,9 @@ async def _run_one(component: Component) -> None:
     except OSError as exc:  # the component has said what it could not do
         log.error("component failed component=%s error=%s", component.name, exc)
         raise ComponentFailed(component.name) from exc
-    except Exception:  # a bug: keep the traceback, in the log
+    except Exception as exc:  # a bug: keep the traceback, in the log
         log.exception("component failed component=%s", component.name)
-        raise ComponentFailed(component.name) from None
+        raise ComponentFailed(component.name) from exc
 
 
 async def _any_done(tasks: Sequence[asyncio.Task[None]]) -> None:

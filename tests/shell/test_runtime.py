@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from pubnet.runtime import run_components, stop_on_signals
+from pubnet.runtime import ComponentFailed, run_components, stop_on_signals
 
 
 class Recorder:
@@ -48,7 +48,9 @@ async def test_a_failing_component_stops_the_rest() -> None:
     components = [Recorder("ok", log), Recorder("bad", log, fail_after=0.02)]
     with pytest.raises(ExceptionGroup) as info:
         await asyncio.wait_for(run_components(components, stop), 5)
-    assert "bad broke" in str(info.value.exceptions[0])
+    failed = info.value.exceptions[0]
+    assert isinstance(failed, ComponentFailed) and failed.name == "bad"
+    assert "bad broke" in str(failed.__cause__)
     assert "flushed ok" in log
 
 
