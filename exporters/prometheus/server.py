@@ -223,9 +223,13 @@ class PrometheusExporter:
             raise
         try:
             listener = Listener(limits, tls)
+            # handler_cancellation: a client that hangs up stops waiting for its password
+            # check (and its scrape, which is shielded), so a queue of abandoned bcrypt
+            # checks cannot outgrow the connection cap
             runner = web.AppRunner(build_app(service, auth, listener), access_log=None,
                                    handle_signals=False, shutdown_timeout=2.0,
-                                   keepalive_timeout=limits.idle_timeout)
+                                   keepalive_timeout=limits.idle_timeout,
+                                   handler_cancellation=True)
             await runner.setup()
             server = runner.server
             assert server is not None

@@ -257,3 +257,21 @@ def test_descriptor_budget_puts_polling_first() -> None:
         poller = SnmpPoller(config, inv, StateStore())
         assert poller.poller.keep_sockets, "600 fit in 860: every socket stays open"
         assert poller.max_in_flight == 2000
+
+
+async def test_clients_that_hang_up_leave_no_bcrypt_work_behind() -> None:
+    """A flood whose clients give up at once must not leave a queue of checks running."""
+    hashed = bcrypt.hashpw(b"right", bcrypt.gensalt(rounds=10)).decode()
+    config = PrometheusConfig(listen="127.0.0.1:0", basic_auth_users={"noc": hashed})
+    async with run_exporter(config) as exp:
+        writers = []
+        for n in range(30):
+            request = (f"GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: "
+                       f"{_basic('noc', f'guess-{n}')}\r\n\r\n").encode()
+            writers.append((await connect(exp, request))[1])
+        await asyncio.sleep(0.1)
+        for writer in writers:
+            writer.close()
+        await asyncio.sleep(2.0)  # 30 checks would take ~2 s; the abandoned are skipped
+        got = await metrics(exp, Authorization=_basic("noc", "right"))
+    assert got[("pubnet_exporter_auth_checks_total", "")] <= 1 + 8
