@@ -16,6 +16,7 @@ import resource
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import aiohttp
 import bcrypt
@@ -275,3 +276,26 @@ async def test_clients_that_hang_up_leave_no_bcrypt_work_behind() -> None:
         await asyncio.sleep(2.0)  # 30 checks would take ~2 s; the abandoned are skipped
         got = await metrics(exp, Authorization=_basic("noc", "right"))
     assert got[("pubnet_exporter_auth_checks_total", "")] <= 1 + 8
+
+
+async def test_tls_handshake_that_never_comes_is_closed_and_counted(tmp_path: Path) -> None:
+    import ssl
+
+    from tests.exporters.test_http import _self_signed
+
+    cert, key = _self_signed(tmp_path)
+    config = PrometheusConfig(listen="127.0.0.1:0", tls_cert_file=cert, tls_key_file=key,
+                              header_timeout=0.5)
+    async with run_exporter(config) as exp:
+        plain = await connect(exp, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        silent = [await connect(exp, b"") for _ in range(3)]
+        for reader, _writer in [plain, *silent]:
+            await closed_within(reader, 1.5)
+        tls = ssl.create_default_context(cafile=str(cert))
+        tls.check_hostname = False
+        async with aiohttp.ClientSession() as http, http.get(exp.url + "/metrics",
+                                                             ssl=tls) as resp:
+            text = await resp.text()
+        for _reader, writer in [plain, *silent]:
+            writer.close()
+    assert 'pubnet_exporter_connections_closed_total{reason="tls_handshake"} 4.0' in text
