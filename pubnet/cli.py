@@ -333,6 +333,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         "inventory loaded sites=%d devices=%d links=%d",
         len(inventory.sites), len(inventory.devices), len(inventory.links),
     )
+    from pubnet.fdbudget import plan_budget, raise_soft_limit
+
+    raise_soft_limit()  # before any component sizes itself from the limit
+    fds = plan_budget(config, inventory)
+    log.info("file descriptors limit=%d reserved=%d listener=%d poller=%d", fds.limit,
+             fds.reserved, fds.listener, fds.poller)
     for planned in components.plan(ctx):
         log.info("starting component=%s %s", planned.name, planned.detail)
     from collectors.snmp.profiles import ProfileError

@@ -1,7 +1,8 @@
 """The SNMP poller component: every SNMP device of the inventory, on its own schedule.
 
 One scheduler task keeps a heap of due times; at most ``snmp.max_in_flight`` polls run at
-once (a dead device holds its slot for at most timeout × attempts). Every poll ends in one
+once, fewer when the poller's share of file descriptors (pubnet/fdbudget.py) is smaller (a
+dead device holds its slot for at most timeout × attempts). Every poll ends in one
 :class:`~pubnet.model.PollStatus` that goes to the store with the poll's observations via
 ``store.set_status``; the store reports a change, and only a change is logged.
 
@@ -17,7 +18,6 @@ import asyncio
 import contextlib
 import heapq
 import logging
-import resource
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +31,7 @@ from collectors.snmp.profiles import PROFILES_DIR, ProfileSet, load_profiles
 from collectors.snmp.schedule import backoff_delay, first_offsets, next_due
 from inventory.model import NON_SNMP_PROFILES, Device, Inventory
 from pubnet.config import Config, SnmpConfig
+from pubnet.fdbudget import plan_budget
 from pubnet.model import Labels, Observation, PollStatus, Source
 from pubnet.state import StateStore
 
@@ -203,8 +204,16 @@ class SnmpPoller:
             config.snmp)
         self.poller = DevicePoller(config, inventory, self.profiles, client_factory)
         self.devices = list(devices) if devices is not None else snmp_devices(inventory)
-        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-        self.poller.keep_sockets = len(self.devices) <= soft // 2
+        # sockets within the poller's share of file descriptors (pubnet/fdbudget.py): one
+        # per device kept open when all fit, else at most that many polls in flight (v3
+        # devices keep theirs regardless)
+        sockets = plan_budget(config, inventory).poller
+        self.poller.keep_sockets = len(self.devices) <= sockets
+        self.max_in_flight = self.snmp.max_in_flight
+        if not self.poller.keep_sockets:
+            kept_v3 = sum(1 for d in self.devices if (c := config.credentials.get(
+                d.credential)) is not None and c.version == "3")
+            self.max_in_flight = min(self.max_in_flight, max(1, sockets - kept_v3))
         self.runs = {d.device_id: self.poller.prepare(d) for d in self.devices}
         self.polls = 0
         self._logged_drops: set[str] = set()
@@ -224,7 +233,7 @@ class SnmpPoller:
             heap.append((start + offset, seq, dev))
         heapq.heapify(heap)
         wake = asyncio.Event()
-        slots = asyncio.Semaphore(self.snmp.max_in_flight)
+        slots = asyncio.Semaphore(self.max_in_flight)
         in_flight = self._in_flight
         seq = len(heap)
 

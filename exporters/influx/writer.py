@@ -14,7 +14,10 @@ problem) drop the batch, counted and logged: retrying cannot fix them, and a bac
 never drain would hold back everything behind it.
 
 Stopping: intake stops, the last partial batch is cut, queued batches are delivered if
-InfluxDB answers and persisted otherwise, so a restart replays them.
+InfluxDB answers and persisted otherwise, so a restart replays them. A write still waiting
+for InfluxDB ``stop_grace`` seconds after the stop began is cancelled and its batch persisted
+too: a hanging server must not hold shutdown for the whole ``influxdb.timeout`` (systemd and
+the runtime give every component a deadline, and a kill then would lose the batch).
 """
 
 from __future__ import annotations
@@ -48,11 +51,16 @@ STATS_DEVICE = "pubnet"
 STATS_INTERVAL = 5.0
 BACKOFF_MIN = 0.5
 BACKOFF_MAX = 30.0
+STOP_GRACE = 2.0
+"""Seconds a write in flight at shutdown may still take before it is cancelled (its batch
+goes to the disk buffer). Well inside the 10 s a service manager usually allows."""
 
 
 class Outcome(Enum):
     DELIVERED = auto()
     RETRY = auto()
+    ABORTED = auto()
+    """Cancelled (or not started) because shutdown's grace ran out; the batch is kept."""
 
 
 @dataclass(slots=True)
@@ -91,8 +99,10 @@ class InfluxWriter:
     def __init__(self, store: StateStore, inventory: Inventory, config: InfluxConfig,
                  *, clock: Callable[[], float] = time.time,
                  backoff: tuple[float, float] = (BACKOFF_MIN, BACKOFF_MAX),
-                 stats_interval: float | None = STATS_INTERVAL) -> None:
+                 stats_interval: float | None = STATS_INTERVAL,
+                 stop_grace: float = STOP_GRACE) -> None:
         self.store = store
+        self._stop_grace = stop_grace
         self._stats_interval = stats_interval
         self._backoff_min, self._backoff_max = backoff
         self.config = config
@@ -103,6 +113,8 @@ class InfluxWriter:
         self._queue: asyncio.Queue[_Batch] = asyncio.Queue()
         self._pending: list[str] = []
         self._stopping = asyncio.Event()
+        self._abort_writes = asyncio.Event()
+        """Set ``stop_grace`` seconds into shutdown: writes in flight are cancelled."""
         self._intake_done = asyncio.Event()
         self._logged: set[str] = set()
         self._down = False
@@ -127,6 +139,7 @@ class InfluxWriter:
         """The writer's loop on a given sink; returns after a cancellation has flushed."""
         sub = self._subscribe()  # before the first await: nothing published is missed
         self._sink = sink
+        grace: asyncio.TimerHandle | None = None
         try:
             await self.buffer.open()
             log.info("influx writer started url=%s bucket=%s backlog_points=%d",
@@ -140,10 +153,14 @@ class InfluxWriter:
                 except asyncio.CancelledError:
                     log.info("influx writer stopping queued=%d", self._queue.qsize())
                     self._stopping.set()
+                    grace = asyncio.get_running_loop().call_later(
+                        self._stop_grace, self._abort_writes.set)
                     current = asyncio.current_task()
                     if current is not None:
                         current.uncancel()
         finally:
+            if grace is not None:
+                grace.cancel()
             self._sub = None
             self.store.unsubscribe(sub)
             if self._stats_interval is not None:
@@ -290,6 +307,10 @@ class InfluxWriter:
     async def _deliver(self, data: bytes, points: int) -> _Batch | None:
         """Send; None when done (delivered, or bad points dropped), else what to retry."""
         outcome, status, detail = await self._write(data)
+        if outcome is Outcome.ABORTED:
+            self._log_once("aborted", "influx write cancelled at shutdown after %gs, batch "
+                           "kept in the disk buffer points=%d", self._stop_grace, points)
+            return _Batch(data, points)
         if outcome is Outcome.DELIVERED:
             if self._down:
                 self._down = False
@@ -321,10 +342,30 @@ class InfluxWriter:
         return None
 
     async def _write(self, data: bytes) -> tuple[Outcome, int | None, str]:
+        """One write request; cancelled when shutdown's grace runs out (``ABORTED``)."""
         assert self._sink is not None
+        if self._abort_writes.is_set():
+            return Outcome.ABORTED, None, "shutdown"
+        write = asyncio.ensure_future(self._sink.write(
+            bucket=self.config.bucket, org=self.config.org, record=data,
+            write_precision=WritePrecision.NS))
+        abort = asyncio.ensure_future(self._abort_writes.wait())
+        aborted = True
         try:
-            await self._sink.write(bucket=self.config.bucket, org=self.config.org, record=data,
-                                   write_precision=WritePrecision.NS)
+            await asyncio.wait({write, abort}, return_when=asyncio.FIRST_COMPLETED)
+            aborted = not write.done()
+        finally:
+            abort.cancel()
+            if not write.done():
+                write.cancel()
+                # the client tears the request down; whatever it raises doing so is moot
+                await asyncio.wait({write})
+                if not write.cancelled():
+                    write.exception()  # retrieved, so asyncio does not log it
+        if aborted:
+            return Outcome.ABORTED, None, "shutdown"
+        try:
+            write.result()
         except InfluxDBError as exc:
             status = _status(exc)
             return Outcome.RETRY, status, (getattr(exc, "message", None) or str(exc))[:300]

@@ -115,8 +115,10 @@ KNOWN: dict[str, tuple[Kind, str]] = {
         "1 while the site's gateway and at least one access point are up "
         "(a site without access points follows its gateway).",
     ),
-    "pubnet_site_info": (_G, "Site identity and location from the inventory; always 1."),
-    "pubnet_link_up": (_G, "1 while the link's a-side interface is operationally up."),
+    "pubnet_site_info": (_G, "Site identity, location and Thai/English area names from the "
+                             "inventory; always 1."),
+    "pubnet_link_up": (_G, "1 while the link's a-side interface is operationally up; no "
+                           "sample while pubnet cannot observe that interface."),
     "pubnet_link_utilization_ratio": (
         _G,
         "Link traffic over capacity, from the a-side interface byte counters.",

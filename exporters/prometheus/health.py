@@ -10,7 +10,8 @@ exposition code) and appended after the fleet's families. Sources:
   schedule (now − last attempt − ``snmp.interval``), from device statuses in the store.
 - ``pubnet_state_dropped_total`` / ``pubnet_state_pending``: state-store subscriber queues.
 - ``pubnet_exporter_scrape_duration_seconds``, ``pubnet_exporter_series``,
-  ``pubnet_exporter_dropped_series_total``: this exporter.
+  ``pubnet_exporter_dropped_series_total``: this exporter; ``pubnet_exporter_connections*``,
+  ``pubnet_exporter_accept_errors_total``, ``pubnet_exporter_auth_*``: its HTTP listener.
 
 Polls in flight are the collector's to report (it alone knows); it stores them under device
 ``pubnet`` and they come out with the fleet's series.
@@ -31,6 +32,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from exporters.prometheus.auth import AuthStats
+from exporters.prometheus.listener import ListenerStats
 from pubnet.model import Batch, PollStatus, Source
 from pubnet.state import StateStore
 
@@ -86,6 +89,8 @@ class HealthCollector(Collector):
         self.scrape = ScrapeStats()
         self.exclude: frozenset[str] = frozenset()
         """Family names the fleet already exports (a collector may publish one); skipped."""
+        self.listener: ListenerStats | None = None
+        self.auth: AuthStats | None = None
 
     def observe_batch(self, batch: Batch) -> None:
         for obs in batch.observations:
@@ -163,3 +168,36 @@ class HealthCollector(Collector):
         for reason, count in sorted(self._dropped_series().items()):
             bad.add_metric([reason], float(count))
         yield bad
+        yield from self._http_families()
+
+    def _http_families(self) -> Iterator[Metric]:
+        listener = self.listener
+        if listener is not None:
+            yield GaugeMetricFamily(
+                "pubnet_exporter_connections", "HTTP connections the listener holds now.",
+                value=float(listener.open))
+            yield GaugeMetricFamily(
+                "pubnet_exporter_connections_limit",
+                "HTTP connections the listener may hold (max_connections within the "
+                "file-descriptor budget).", value=float(listener.limit))
+            closed = CounterMetricFamily(
+                "pubnet_exporter_connections_closed",
+                "HTTP connections pubnet closed or refused, by reason.", labels=["reason"])
+            for reason, count in sorted(listener.closed.items()):
+                closed.add_metric([reason], float(count))
+            yield closed
+            errors = CounterMetricFamily(
+                "pubnet_exporter_accept_errors",
+                "Failed accept() calls of the HTTP listener, by errno.", labels=["error"])
+            for name, count in sorted(listener.accept_errors.items()):
+                errors.add_metric([name], float(count))
+            yield errors
+        if self.auth is not None:
+            yield CounterMetricFamily(
+                "pubnet_exporter_auth_failures",
+                "/metrics requests refused for missing or wrong credentials.",
+                value=float(self.auth.failures))
+            yield CounterMetricFamily(
+                "pubnet_exporter_auth_checks",
+                "bcrypt password checks run (a remembered verdict costs none).",
+                value=float(self.auth.checks))

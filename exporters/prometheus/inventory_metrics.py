@@ -99,6 +99,11 @@ class InventoryMetrics:
                     "district": site.district_code,
                     "province": site.province_code,
                     "province_name_en": site.province_name_en,
+                    "province_name_th": site.province_name_th,
+                    "district_name_en": site.district_name_en,
+                    "district_name_th": site.district_name_th,
+                    "subdistrict_name_en": site.subdistrict_name_en,
+                    "subdistrict_name_th": site.subdistrict_name_th,
                     "lat": format_value(site.lat),
                     "lon": format_value(site.lon),
                     "kind": site.kind.value,
@@ -182,8 +187,12 @@ class InventoryMetrics:
     def links(self) -> tuple[bytes, bytes]:
         """(``pubnet_link_up`` fragment, ``pubnet_link_utilization_ratio`` fragment).
 
-        A link whose a-side device was never heard from has no ``pubnet_link_up`` sample
-        (unknown is not down); one whose device is known but down reads 0.
+        ``pubnet_link_up`` needs the a-side interface itself: a link has a sample only once
+        its a-side device has reported ``pubnet_interface_oper_up`` for ``a_interface``, and
+        then reads 0 when that interface or its device is down. A link pubnet cannot observe
+        (an ICMP- or MQTT-watched a-side device has no interfaces; an interface name the
+        device does not have; a device never heard from) has no sample rather than a false
+        0: unknown is not down, and the device's own ``pubnet_device_up`` tells its state.
         """
         if self._dirty_links:
             for index in self._dirty_links:
@@ -202,8 +211,6 @@ class InventoryMetrics:
         if oper is not None:
             value = 1 if oper.value >= 1 and self._up(link.a_device) else 0
             up_line = f"pubnet_link_up{{{labels}}} {value}\n"
-        elif self._store.status(link.a_device) is not None:
-            up_line = f"pubnet_link_up{{{labels}}} 0\n"
         util = []
         if link.capacity_bps > 0:
             for direction, metric in (("in", RX_BYTES), ("out", TX_BYTES)):

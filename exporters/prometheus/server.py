@@ -5,6 +5,11 @@
 (``Accept-Encoding: gzip``). One lock serialises scrapes: a second scraper arriving during a
 scrape waits and then reuses what the first one rendered. Basic auth (bcrypt hashes) and TLS
 are optional and apply to ``/metrics``; the probes stay open for the service manager.
+
+Connections are accepted by :mod:`exporters.prometheus.listener` (a cap, deadlines, quiet
+accept errors), not aiohttp's ``TCPSite``; the cap is the smaller of
+``prometheus.max_connections`` and the listener's file-descriptor share
+(:mod:`pubnet.fdbudget`), so HTTP clients can never take the descriptors polling needs.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ from prometheus_client.openmetrics.exposition import generate_latest as openmetr
 from exporters.prometheus.auth import BasicAuth
 from exporters.prometheus.exposition import FleetExposition, Format
 from exporters.prometheus.health import POLL_DURATION_SOURCE, HealthCollector
+from exporters.prometheus.listener import Limits, Listener, bind, guard_middleware
 from pubnet.config import PrometheusConfig
+from pubnet.fdbudget import plan_budget
 from pubnet.runtime import Context
 from pubnet.state import Subscription
 
@@ -118,7 +125,8 @@ class MetricsService:
             return ScrapeResult(body, fmt, gzip, seconds)
 
 
-def build_app(service: MetricsService, auth: BasicAuth | None) -> web.Application:
+def build_app(service: MetricsService, auth: BasicAuth | None,
+              listener: Listener | None = None) -> web.Application:
     async def metrics(request: web.Request) -> web.StreamResponse:
         if auth is not None and not await auth.check(request.headers.get("Authorization")):
             return web.Response(
@@ -147,7 +155,7 @@ def build_app(service: MetricsService, auth: BasicAuth | None) -> web.Applicatio
             return web.Response(status=503, text="not ready: " + ", ".join(waiting) + "\n")
         return web.Response(text="ready\n")
 
-    app = web.Application()
+    app = web.Application(middlewares=[guard_middleware(listener)] if listener else [])
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
@@ -191,36 +199,59 @@ class PrometheusExporter:
         finally:
             self.ctx.store.unsubscribe(sub)
 
+    def limits(self) -> Limits:
+        """The listener's limits: ``max_connections`` within the descriptor budget."""
+        cfg = self.config
+        budget = plan_budget(self.ctx.config, self.ctx.inventory)
+        cap = min(cfg.max_connections, budget.listener or cfg.max_connections)
+        return Limits(cap, cfg.header_timeout, cfg.request_timeout, cfg.idle_timeout)
+
     async def _serve(self, cfg: PrometheusConfig, sub: Subscription) -> None:
         tls = await asyncio.to_thread(_tls_context, cfg)
         auth = BasicAuth(cfg.basic_auth_users) if cfg.basic_auth_users else None
         executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pubnet-expo")
         service = MetricsService(self.ctx, executor, cfg.gzip_level)
-        runner = web.AppRunner(build_app(service, auth), access_log=None,
-                               handle_signals=False, shutdown_timeout=2.0)
-        await runner.setup()
+        if auth is not None:
+            service.health.auth = auth.stats
+        limits = self.limits()
+        runner: web.AppRunner | None = None
         try:
-            site = web.TCPSite(runner, cfg.host, cfg.port, ssl_context=tls)
-            try:
-                await site.start()
-            except OSError as exc:
-                log.error("prometheus exporter cannot listen address=%s port=%d error=%s "
-                          "(prometheus.listen)", cfg.host, cfg.port, exc.strerror)
-                raise
-            sockets = getattr(site._server, "sockets", None) or []
-            self.bound_port = sockets[0].getsockname()[1] if sockets else cfg.port
+            sockets = await bind(cfg.host, cfg.port)
+        except OSError as exc:
+            log.error("prometheus exporter cannot listen address=%s port=%d error=%s "
+                      "(prometheus.listen)", cfg.host, cfg.port, exc.strerror or exc)
+            raise
+        try:
+            listener = Listener(limits, tls)
+            # handler_cancellation: a client that hangs up stops waiting for its password
+            # check (and its scrape, which is shielded), so a queue of abandoned bcrypt
+            # checks cannot outgrow the connection cap
+            runner = web.AppRunner(build_app(service, auth, listener), access_log=None,
+                                   handle_signals=False, shutdown_timeout=2.0,
+                                   keepalive_timeout=limits.idle_timeout,
+                                   handler_cancellation=True)
+            await runner.setup()
+            server = runner.server
+            assert server is not None
+            service.health.listener = listener.stats
+            self.bound_port = sockets[0].getsockname()[1]
             log.info(
-                "prometheus exporter listening address=%s port=%d tls=%s auth=%s",
-                cfg.host, self.bound_port, tls is not None, auth is not None,
+                "prometheus exporter listening address=%s port=%d tls=%s auth=%s "
+                "max_connections=%d", cfg.host, self.bound_port, tls is not None,
+                auth is not None, limits.max_connections,
             )
             self.ctx.ready[self.name] = True
             self._started.set()
             async with asyncio.TaskGroup() as group:
+                group.create_task(listener.serve(sockets, server), name="prometheus-listener")
                 group.create_task(self._observe(sub, service), name="prometheus-polls")
                 group.create_task(service.prerender_forever(), name="prometheus-render")
         finally:
             self.ctx.ready[self.name] = False
-            await runner.cleanup()
+            for sock in sockets:
+                sock.close()
+            if runner is not None:
+                await runner.cleanup()
             executor.shutdown(wait=False, cancel_futures=True)
 
     @staticmethod

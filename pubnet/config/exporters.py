@@ -46,12 +46,28 @@ class PrometheusConfig(Section):
     tls_key_file: RelPath | None = None
     gzip_level: int = Field(default=1, ge=1, le=9)
     """zlib level for gzip responses; 1 keeps a 1M-series scrape within its time budget."""
+    max_connections: int = Field(default=100, ge=1, le=100_000)
+    """HTTP connections held at once; more are answered 503 and closed at once. Lowered at
+    start when file descriptors are scarce (pubnet/fdbudget.py): polling comes first."""
+    header_timeout: Duration = 10.0
+    """A request's head must be complete this long after the connection opened (or after
+    its first byte, on a kept-alive connection), else the connection is closed."""
+    request_timeout: Duration = 60.0
+    """From a complete head until the response is sent; a client reading too slowly is
+    cut off."""
+    idle_timeout: Duration = 75.0
+    """A kept-alive connection with no request for this long is closed."""
 
     @field_validator("listen")
     @classmethod
     def _listen_shape(cls, value: str) -> str:
         split_listen(value)
         return value
+
+    @field_validator("header_timeout", "request_timeout", "idle_timeout")
+    @classmethod
+    def _timeouts_positive(cls, value: float) -> float:
+        return positive(value)
 
     @field_validator("basic_auth_users")
     @classmethod

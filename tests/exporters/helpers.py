@@ -12,12 +12,16 @@ def site(site_id: str, name: str = "บ้านหนองบัว", province
         site_id=site_id, name=name, kind=SiteKind.VILLAGE_WIFI, province_code=province,
         district_code=province + "01", subdistrict_code=province + "0101",
         village="หมู่ 3", lat=16.4419, lon=102.8359, province_name_en="Khon Kaen",
+        province_name_th="ขอนแก่น", district_name_th="เมืองขอนแก่น",
+        district_name_en="Mueang Khon Kaen", subdistrict_name_th="ในเมือง",
+        subdistrict_name_en="Nai Mueang",
     )
 
 
-def device(device_id: str, site_id: str, role: Role, upstream: str = "") -> Device:
+def device(device_id: str, site_id: str, role: Role, upstream: str = "",
+           profile: str = "if-mib") -> Device:
     return Device(device_id=device_id, site_id=site_id, role=role, host="127.0.0.1",
-                  port=None, profile="if-mib", credential="v2", upstream=upstream)
+                  port=None, profile=profile, credential="v2", upstream=upstream)
 
 
 def small_inventory() -> Inventory:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import math
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from prometheus_client.openmetrics.parser import (
@@ -14,9 +15,10 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 
 from exporters.prometheus.exposition import FleetExposition, Format
 from exporters.prometheus.render import escape_label_value, format_value
-from pubnet.model import Observation, Source
+from inventory.model import Inventory
+from pubnet.model import Observation, PollStatus, Source
 from pubnet.state import StateStore
-from tests.exporters.helpers import interface, set_up, small_inventory
+from tests.exporters.helpers import device, interface, set_up, small_inventory
 
 TRICKY = [
     ("quote", 'say "hi"'),
@@ -205,3 +207,85 @@ def test_counters_pass_through_unchanged_across_a_reboot() -> None:
                          (("device", "gw1"), ("ifname", "eth0")))])
     assert seen == values
     assert seen == sorted(seen)
+
+
+LINK = ("pubnet_link_up", (("link", "L1"), ("medium", "fiber"), ("owner", "NT")))
+
+
+def _link_inventory(a_profile: str) -> Inventory:
+    inv = small_inventory()
+    dist = inv.devices["dist1"]
+    inv.devices["dist1"] = device(dist.device_id, dist.site_id, dist.role, profile=a_profile)
+    return inv
+
+
+@pytest.mark.parametrize(
+    ("profile", "source", "interfaces"),
+    [("icmp", Source.ICMP, ()), ("mqtt", Source.MQTT, ()),
+     ("if-mib", Source.SNMP, ("ge-0/0/2", "lo0"))],
+    ids=["icmp-a-side", "mqtt-a-side", "snmp-without-the-interface"],
+)
+def test_unobservable_link_has_no_sample_never_a_false_zero(
+        profile: str, source: Source, interfaces: tuple[str, ...]) -> None:
+    """Issue 10 item 7: an a-side device that is up but cannot show the link's interface
+    (ICMP/MQTT-watched, or an interface name it does not have) gives no link sample."""
+    store = StateStore()
+    expo = FleetExposition(store, _link_inventory(profile))
+    store.set_status("dist1", PollStatus.OK, 100.0, source)
+    for name in interfaces:
+        store.publish(interface("dist1", name, 0.0, 0.0, 100.0))
+    text = body(expo)
+    got = samples(text)
+    assert "pubnet_link_up{" not in text, "a link pubnet cannot observe must have no sample"
+    assert got[("pubnet_device_up", (("device", "dist1"), ("province", "40"),
+                                     ("role", "district_aggregation"), ("site", "S1")))] == 1
+    # down: still no sample (the device's own pubnet_device_up says it)
+    store.set_status("dist1", PollStatus.TIMEOUT, 110.0, source)
+    assert "pubnet_link_up{" not in body(expo)
+
+
+def test_observed_link_follows_its_interface_and_device() -> None:
+    store = StateStore()
+    expo = FleetExposition(store, small_inventory())
+    assert "pubnet_link_up{" not in body(expo), "never heard from: no sample"
+    set_up(store, "dist1", False, 90.0)
+    assert "pubnet_link_up{" not in body(expo), "down since start: interface never seen"
+    set_up(store, "dist1", True, 100.0)
+    store.publish(interface("dist1", "ge-0/0/1", 0.0, 0.0, 100.0))
+    assert samples(body(expo))[LINK] == 1
+    store.publish(interface("dist1", "ge-0/0/1", 0.0, 0.0, 110.0, oper=0.0))
+    assert samples(body(expo))[LINK] == 0
+    store.publish(interface("dist1", "ge-0/0/1", 0.0, 0.0, 120.0))
+    set_up(store, "dist1", False, 130.0)
+    assert samples(body(expo))[LINK] == 0, "a device seen with the interface, now down"
+
+
+SITE_INFO_LABELS = ["site", "name", "village", "subdistrict", "district", "province",
+                    "province_name_en", "province_name_th", "district_name_en",
+                    "district_name_th", "subdistrict_name_en", "subdistrict_name_th",
+                    "lat", "lon", "kind"]
+
+
+def test_site_info_carries_thai_and_english_area_names() -> None:
+    """Issue 10 item 14: province, district and subdistrict names in Thai and English."""
+    text = body(FleetExposition(StateStore(), small_inventory()))
+    line = next(x for x in text.splitlines() if x.startswith('pubnet_site_info{site="S1"'))
+    names_in_order = [pair.split("=")[0] for pair in line[line.index("{") + 1:].split('",')]
+    assert names_in_order == SITE_INFO_LABELS
+    info = dict(next(k[1] for k in samples(text) if k[0] == "pubnet_site_info"
+                     and dict(k[1])["site"] == "S1"))
+    assert (info["province_name_th"], info["province_name_en"]) == ("ขอนแก่น", "Khon Kaen")
+    assert (info["district_name_th"], info["district_name_en"]) == (
+        "เมืองขอนแก่น", "Mueang Khon Kaen")
+    assert (info["subdistrict_name_th"], info["subdistrict_name_en"]) == (
+        "ในเมือง", "Nai Mueang")
+
+
+def test_docs_list_exactly_the_site_info_labels_emitted() -> None:
+    root = Path(__file__).resolve().parents[2]
+    row = next(line for line in (root / "docs/prometheus.md").read_text("utf-8").splitlines()
+               if line.startswith("| `pubnet_site_info` |"))
+    assert [x.strip() for x in row.split("|")[2].split(",")] == SITE_INFO_LABELS
+    metrics_doc = (root / "docs/metrics.md").read_text("utf-8")
+    for label in SITE_INFO_LABELS[6:12]:
+        assert f"`{label}`" in metrics_doc, label

@@ -34,11 +34,14 @@ class ScriptedSink:
         self.reject_marker: bytes | None = None
         self.reject_status = 400
         self.down_after_successes: int | None = None
+        self.hang = False  # accept the request and never answer
 
     async def write(self, bucket: str, org: str = "", record: Any = b"",
                     write_precision: Any = None, **kwargs: Any) -> bool:
         self.calls += 1
         assert isinstance(record, bytes)
+        if self.hang:
+            await asyncio.Event().wait()
         if self.down:
             if self.status_when_down:
                 raise ApiException(status=self.status_when_down, reason="unavailable")
@@ -231,3 +234,25 @@ async def test_partly_delivered_backlog_keeps_only_the_rest(tmp_path: Path) -> N
         await until(lambda: not writer.buffer)
     assert sink.values() == [0, 1, 2, 3, 4, 6, 7], "each point once, the bad one isolated"
     assert writer.stats.dropped == {"http_400": 1}
+
+
+async def test_stop_cancels_a_hanging_write_after_the_grace_and_keeps_its_batch(
+        tmp_path: Path) -> None:
+    """Issue 10 item 18: a write stuck in a hanging server does not hold the stop for the
+    whole ``timeout``; after ``stop_grace`` it is cancelled and its batch kept on disk."""
+    store, sink = StateStore(), ScriptedSink()
+    sink.hang = True
+    writer = InfluxWriter(store, small_inventory(), config(tmp_path, timeout=60),
+                          stats_interval=None, stop_grace=0.3)
+    task = asyncio.create_task(writer.serve(sink))
+    await asyncio.sleep(0)
+    store.publish(points(0, 4))
+    await until(lambda: sink.calls == 1)
+    started = asyncio.get_running_loop().time()
+    task.cancel()
+    await asyncio.wait_for(task, 5)
+    assert asyncio.get_running_loop().time() - started < 1.5
+    assert writer.buffer.points == 4
+    files = list((tmp_path / "buffer").glob("*.lp"))
+    assert [f.name.split("-")[1] for f in files] == ["4.lp"]
+    assert files[0].read_bytes().count(b"test_seq") == 4
