@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from alerting.messages import count_text
 from pubnet.demo.deadlines import ExpectationFailed, deadline, until_store
 
 if TYPE_CHECKING:
@@ -161,9 +162,9 @@ class Scenario:
                               for d in payload["districts"])
         self.say(f"  root: {payload['root_device']}  kind: {payload['kind']}  "
                  f"severity: {payload['severity']}")
-        self.say(f"  affected: {payload['affected_sites']} sites, "
-                 f"{payload['affected_villages']} villages, "
-                 f"{payload['affected_devices']} devices")
+        self.say(f"  affected: {count_text(payload['affected_sites'], 'site', 'en')}, "
+                 f"{count_text(payload['affected_villages'], 'village', 'en')}, "
+                 f"{count_text(payload['affected_devices'], 'device', 'en')}")
         self.say(f"  sites by district: {districts}")
         for received in self.inbox.messages:
             p = received.payload
