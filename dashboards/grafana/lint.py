@@ -2,7 +2,7 @@
 be installed here), plus what pubnet's dashboards promise.
 
 - every panel and target queries the templated ``datasource`` variable;
-- panels have a title and a description, dashboards a title, a description and the
+- panels have a title (unique in the dashboard) and a description, dashboards a title, a description and the
   ``pubnet`` tag;
 - units are ones Grafana knows (the SDK's ``units`` module);
 - a counter is only read through ``rate``/``increase`` over ``$__rate_interval``, and
@@ -155,6 +155,7 @@ def lint(dashboard: dict[str, Any], known: frozenset[str] | None = None) -> list
     unit_names = _known_units()
     placed: list[tuple[str, dict[str, int]]] = []
     panel_ids: set[int] = set()
+    titles: set[str] = set()
     for panel in _panels(dashboard):
         title = str(panel.get("title", ""))
         where = f"panel {title or panel.get('id')!r}"
@@ -173,6 +174,9 @@ def lint(dashboard: dict[str, Any], known: frozenset[str] | None = None) -> list
         panel_ids.add(panel.get("id", -1))
         if not title.strip():
             problem(where, "no title")
+        elif title in titles:
+            problem(where, "another panel has the same title")
+        titles.add(title)
         if panel.get("type") == "row":
             continue
         if not str(panel.get("description", "")).strip():

@@ -110,7 +110,7 @@ def build() -> models.Dashboard:
         values=[("Value", "ตอนนี้ · Now")], sort_by="ตอนนี้ · Now", descending=False,
         mappings={"ตอนนี้ · Now": UP_DOWN}), 14, 9)
     grid.add(table_panel(
-        "ลิงก์ที่ล่ม · Links down",
+        "รายการลิงก์ที่ล่ม · Down links",
         "Backbone links down now, with their medium and owner.",
         [Query("pubnet_link_up == 0", table=True)],
         columns={"link": "ลิงก์ · Link", "medium": "สื่อ · Medium", "owner": "เจ้าของ · Owner",

@@ -33,14 +33,14 @@ def labels(items: Iterable[str]) -> str:
 def with_site_names(expr: str, extra: Iterable[str] = names.SITE_NAMES) -> str:
     """Copy the site's names from ``pubnet_site_info`` onto each per-site series of
     ``expr`` (which must carry ``site``)."""
-    return f"{expr}\n* on (site) group_left ({labels(extra)}) pubnet_site_info"
+    return f"(\n{expr}\n)\n* on (site) group_left ({labels(extra)}) pubnet_site_info"
 
 
 def of_devices(expr: str, matchers: str, keep: Iterable[str] = ()) -> str:
     """Keep the series of ``expr`` whose ``device`` matches ``pubnet_device_up{matchers}``
     (which knows every device's site, role and province), copying the ``keep`` labels."""
     kept = labels(("device", *keep))
-    return (f"{expr}\n* on (device) group_left ({labels(keep)}) "
+    return (f"(\n{expr}\n)\n* on (device) group_left ({labels(keep)}) "
             f"group by ({kept}) (pubnet_device_up{{{matchers}}})")
 
 
