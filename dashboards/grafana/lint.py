@@ -2,8 +2,8 @@
 be installed here), plus what pubnet's dashboards promise.
 
 - every panel and target queries the templated ``datasource`` variable;
-- panels have a title (unique in the dashboard) and a description, dashboards a title, a description and the
-  ``pubnet`` tag;
+- panels have a title (unique in the dashboard) and a description, dashboards a title, a
+  description and the ``pubnet`` tag;
 - units are ones Grafana knows (the SDK's ``units`` module);
 - a counter is only read through ``rate``/``increase`` over ``$__rate_interval``, and
   ``rate``/``increase`` only read counters;

@@ -56,6 +56,14 @@ class _Masked:
         return out
 
 
+def _detail(exc: GrafanaException) -> str:
+    """Grafana's own message (``{"message": ...}``), else the client's text."""
+    body = getattr(exc, "response", None)
+    if isinstance(body, dict) and body.get("message"):
+        return str(body["message"])
+    return str(exc.message)
+
+
 def _folder_uid(api: GrafanaApi, title: str) -> str:
     for folder in api.folder.get_all_folders():
         if folder.get("title") == title:
@@ -75,7 +83,7 @@ def push(target: Target, dashboards: Sequence[dict[str, Any]], out: TextIO,
         folder_uid = _folder_uid(api, target.folder)
     except GrafanaException as exc:
         print(f"{MESSAGE}: folder {target.folder!r}: HTTP {exc.status_code}: "
-              f"{mask(exc.message)}", file=err)
+              f"{mask(_detail(exc))}", file=err)
         return EXIT_FAILED
     except Exception as exc:  # connection refused, DNS, TLS: name the server, not the token
         print(f"{MESSAGE}: cannot reach {base}: {mask(exc)}", file=err)
@@ -90,7 +98,7 @@ def push(target: Target, dashboards: Sequence[dict[str, Any]], out: TextIO,
         except GrafanaException as exc:
             failed += 1
             status = exc.status_code or "no answer"
-            print(f"{MESSAGE}: {name}: HTTP {status}: {mask(exc.message)}", file=err)
+            print(f"{MESSAGE}: {name}: HTTP {status}: {mask(_detail(exc))}", file=err)
             continue
         except Exception as exc:
             failed += 1

@@ -137,15 +137,18 @@ async def query(http: aiohttp.ClientSession, prom: str, promql: str) -> list[dic
     return result
 
 
+def _tail(log: Path) -> str:
+    return log.read_text(encoding="utf-8", errors="replace")[-4000:]
+
+
 async def until(http: aiohttp.ClientSession, prom: str, promql: str, within: float,
                 proc: subprocess.Popen[bytes], log: Path) -> None:
     """Wait until ``promql`` returns something (a readable failure when pubnet died)."""
     deadline = time.monotonic() + within
     while not await query(http, prom, promql):
-        assert proc.poll() is None, "pubnet run exited:\n" + log.read_text()[-4000:]
+        assert proc.poll() is None, "pubnet run exited:\n" + _tail(log)
         assert time.monotonic() < deadline, (
-            f"no result for {promql} within {within:g}s; pubnet log:\n"
-            + log.read_text()[-4000:])
+            f"no result for {promql} within {within:g}s; pubnet log:\n" + _tail(log))
         await asyncio.sleep(0.5)
 
 
