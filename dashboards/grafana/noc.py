@@ -41,37 +41,26 @@ def build() -> models.Dashboard:
     grid.add(site_status_stat(
         "ไซต์ที่ใช้งานได้ · Sites up",
         "Sites whose gateway and at least one access point answer now (pubnet_site_up).",
-        or_zero(f"sum({SITES})"), bad_when_above=False), 4, 4)
+        or_zero(f"sum({SITES})"), bad_when_above=False), 5, 4)
     grid.add(site_status_stat(
         "ไซต์ที่ล่ม · Sites down",
         "Sites without service now: gateway down, or every access point down.",
-        or_zero(f"count({SITES} == 0)"), bad_when_above=True), 4, 4)
+        or_zero(f"count({SITES} == 0)"), bad_when_above=True), 5, 4)
     grid.add(site_status_stat(
         "หมู่บ้านที่ไม่มีบริการ · Villages without service",
         "Villages where no site is up now (a village with a school and a village hotspot "
         "counts once, and only when both are down).",
-        or_zero(villages(SITES, "== 0")), bad_when_above=True), 4, 4)
+        or_zero(villages(SITES, "== 0")), bad_when_above=True), 5, 4)
     grid.add(site_status_stat(
         "ลิงก์ที่ล่ม · Links down",
         "Backbone links whose a-side interface is down, or whose a-side device is down "
         "(pubnet_link_up == 0).",
-        or_zero("count(pubnet_link_up == 0)"), bad_when_above=True, warn=1, alarm=3), 4, 4)
-    grid.add(stat_panel(
-        "อุปกรณ์ที่ตอบ · Devices answering",
-        "Share of the inventory's devices whose last poll, probe or heartbeat was answered. "
-        "pubnet tries every device within one polling interval of starting, so after that "
-        "the denominator is the whole inventory.",
-        [Query(f"100 * avg({DEVICES})", instant=True)], unit="percent", decimals=1,
-        steps=[Step(None, RED), Step(95, ORANGE), Step(99, GREEN)]), 4, 4)
+        or_zero("count(pubnet_link_up == 0)"), bad_when_above=True, warn=1, alarm=3), 5, 4)
     grid.add(site_status_stat(
-        "ยืนยันตัวตนไม่ผ่าน · Credential failures",
-        "Devices refusing pubnet's SNMPv3 credentials (auth_failed: wrong key or protocol; "
-        "unknown_user: user missing on the device). A wrong v1/v2c community shows as a "
-        "timeout instead.",
-        or_zero('count(pubnet_device_poll_status{status=~"auth_failed|unknown_user"} == 1\n'
-                f"  and on (device) {DEVICES})"),
-        bad_when_above=True), 4, 4)
-
+        "อุปกรณ์โครงข่ายหลักที่ล่ม · Backbone devices down",
+        "Core, provincial and district routers not answering now.",
+        or_zero(f'count(pubnet_device_up{{role=~"{BACKBONE_ROLES}"}} == 0)'),
+        bad_when_above=True, warn=1, alarm=2), 4, 4)
     grid.add(geomap_panel(
         "แผนที่ไซต์ · Site map",
         "Where the sites are. Sites that are up are a light heatmap (one layer, fast at "
@@ -119,27 +108,37 @@ def build() -> models.Dashboard:
 
     grid.row("การตรวจวัด · Monitoring coverage")
     grid.add(stat_panel(
+        "อุปกรณ์ที่ตอบ · Devices answering",
+        "Share of the inventory's devices whose last poll, probe or heartbeat was answered. "
+        "pubnet tries every device within one polling interval of starting, so after that "
+        "the denominator is the whole inventory.",
+        [Query(f"100 * avg({DEVICES})", instant=True)], unit="percent", decimals=1,
+        steps=[Step(None, RED), Step(95, ORANGE), Step(99, GREEN)]), 5, 4)
+    grid.add(stat_panel(
         "อุปกรณ์ในระบบ · Devices known",
         "Devices pubnet has tried at least once (inventory devices, once the first round "
         "of polls is over).", [Query(or_zero(f"count({DEVICES})"), instant=True)],
-        unit="none", steps=[Step(None, "blue")]), 6, 4)
+        unit="none", steps=[Step(None, "blue")]), 5, 4)
     grid.add(site_status_stat(
         "ไม่เคยตอบ · Devices never seen",
         "Devices that have not answered once since pubnet started: no system group, no "
         "echo reply, no telemetry. Usually a wrong address or credential in the inventory.",
         or_zero(f"count(\n  {DEVICES} == 0\n  unless on (device) (pubnet_device_info or "
                 "pubnet_probe_rtt_seconds or pubnet_device_uptime_seconds)\n)"),
-        bad_when_above=True), 6, 4)
+        bad_when_above=True), 5, 4)
+    grid.add(site_status_stat(
+        "ยืนยันตัวตนไม่ผ่าน · Credential failures",
+        "Devices refusing pubnet's SNMPv3 credentials (auth_failed: wrong key or protocol; "
+        "unknown_user: user missing on the device). A wrong v1/v2c community shows as a "
+        "timeout instead.",
+        or_zero('count(pubnet_device_poll_status{status=~"auth_failed|unknown_user"} == 1\n'
+                f"  and on (device) {DEVICES})"),
+        bad_when_above=True), 5, 4)
     grid.add(site_status_stat(
         "ข้อมูลค้าง · Stale devices",
         "Devices that count as up but whose uptime has not moved for 15 minutes: pubnet "
         "has stopped hearing from them without noticing (SNMP and MQTT devices).",
         or_zero(f"count(\n  (changes(pubnet_device_uptime_seconds[15m]) == 0)\n"
                 f"  and on (device) ({DEVICES} == 1)\n)"),
-        bad_when_above=True), 6, 4)
-    grid.add(site_status_stat(
-        "อุปกรณ์โครงข่ายหลักที่ล่ม · Backbone devices down",
-        "Core, provincial and district routers not answering now.",
-        or_zero(f'count(pubnet_device_up{{role=~"{BACKBONE_ROLES}"}} == 0)'),
-        bad_when_above=True, warn=1, alarm=2), 6, 4)
+        bad_when_above=True), 4, 4)
     return dashboard.build()
