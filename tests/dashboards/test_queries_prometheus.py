@@ -105,20 +105,31 @@ async def run(http: aiohttp.ClientSession, stack: Stack, target: dict[str, Any],
 
 async def check_variables(http: aiohttp.ClientSession, stack: Stack,
                           dashboard: dict[str, Any]) -> None:
-    """The chain offers exactly the inventory's codes, each shown with its name."""
+    """The chain offers exactly the inventory's codes, each shown with its names (the Thai
+    ones once the exporter puts them on ``pubnet_site_info``)."""
     variables = {v["name"]: v for v in dashboard["templating"]["list"]}
     inv = stack.inventory
+    async with http.get(stack.prometheus + "/api/v1/labels",
+                        params={"match[]": "pubnet_site_info"}) as resp:
+        emitted = set((await resp.json())["data"])
     provinces = await options(http, stack.prometheus, variables["province"], {})
     assert {o.value for o in provinces} == {s.province_code for s in inv.sites.values()}
     for option in provinces:
         site = next(s for s in inv.sites.values() if s.province_code == option.value)
         assert option.text.startswith(option.value + " "), option
         assert site.province_name_en in option.text, option
+        if "province_name_th" in emitted:
+            assert option.text.startswith(f"{option.value} {site.province_name_th}"), option
     province = provinces[0].value
     districts = await options(http, stack.prometheus, variables["district"],
                               {"province": province})
     assert {o.value for o in districts} == {
         s.district_code for s in inv.sites.values() if s.province_code == province}
+    for option in districts:
+        site = next(s for s in inv.sites.values() if s.district_code == option.value)
+        assert option.text.startswith(option.value), option
+        if "district_name_th" in emitted:
+            assert option.text.startswith(f"{option.value} {site.district_name_th}"), option
     if "site" in variables:
         sites = await options(http, stack.prometheus, variables["site"],
                               {"province": province, "district": districts[0].value})
