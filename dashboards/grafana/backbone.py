@@ -67,10 +67,11 @@ def build() -> models.Dashboard:
 
     grid.add(state_timeline_panel(
         "ลิงก์ที่ล่ม · Links down timeline",
-        "The selected links that were down at some moment in the range, and when.",
-        [Query(f"{sel('pubnet_link_up', LINKS)}\nand on (link) "
-               f"(min_over_time({sel('pubnet_link_up', LINKS)}[{RANGE}]) == 0)",
-               legend="{{link}}")], mappings=UP_DOWN), 24, 8)
+        "When each of the selected links was down over the range; links that stayed up "
+        "have no lane. (Asking each step for the series that read 0 keeps this cheap at "
+        "64,000 links, where a min_over_time over the range at every step would not be.)",
+        [Query(f"{sel('pubnet_link_up', LINKS)} == 0", legend="{{link}}")],
+        mappings=UP_DOWN), 24, 8)
 
     def worst(metric: str, what: str) -> Query:
         return Query(f"topk(10, rate({metric}[{RATE}]){BACKBONE_DEVICES})",

@@ -109,3 +109,15 @@ def test_tables_link_sites_to_the_site_dashboard() -> None:
                      "var-site=${__data.fields.site}"):
             assert kept in url
     assert all(link["includeVars"] and link["keepTime"] for link in noc["links"])
+
+
+def test_without_the_extra_the_commands_say_what_to_install(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "grafana_foundation_sdk", None)  # not installed
+    assert main(["dashboards", "build", "--out", str(tmp_path)]) == 1
+    assert "pip install 'pubnet[dashboards]'" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+    assert main(["dashboards", "build", "--help"]) == 0
