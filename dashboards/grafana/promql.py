@@ -16,7 +16,6 @@ RANGE = "$__range"
 
 SITE_SCOPE = 'province=~"$province", district=~"$district"'
 """Matchers of the province and district variables (``pubnet_site_up``/``_info`` labels)."""
-SITE_SCOPE_WITH_SITE = SITE_SCOPE + ', site=~"$site"'
 ONE_SITE = 'site="$site"'
 """The site dashboard's single site."""
 
@@ -42,10 +41,6 @@ def of_devices(expr: str, matchers: str, keep: Iterable[str] = ()) -> str:
     kept = labels(("device", *keep))
     return (f"(\n{expr}\n)\n* on (device) group_left ({labels(keep)}) "
             f"group by ({kept}) (pubnet_device_up{{{matchers}}})")
-
-
-def rate(metric: str, matchers: str = "") -> str:
-    return f"rate({sel(metric, matchers)}[{RATE}])"
 
 
 def or_zero(expr: str) -> str:
