@@ -129,6 +129,9 @@ def _build_parser() -> argparse.ArgumentParser:
     from pubnet.demo import register as register_demo
 
     register_demo(commands)  # demo: a fibre cut on a simulated fleet, end to end
+    from dashboards.cli import register as register_dashboards
+
+    register_dashboards(commands)  # dashboards build|push: Grafana dashboards as code
     return parser
 
 

@@ -45,6 +45,8 @@ SKIP: dict[str, str] = {
     "pubnet demo": "serves a simulated fleet until the scenario ends or Ctrl-C",
     "pubnet poll": "polls a live device; nothing answers SNMP for gw-1 or ap-nan-0001 here",
     "curl": "needs a running pubnet run serving /metrics",
+    "pubnet dashboards push": "needs a Grafana server (tests/dashboards pushes to a stand-in)",
+    "pip install": "installs packages; scripts/test has installed every extra before this runs",
     "mosquitto_pub": "needs a running MQTT broker",
     "python -m collectors.simulator": "serves a simulated fleet until stopped",
     "python bench/": "benchmarks: minutes of CPU on a shared machine",
