@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from exporters.prometheus.families import LABEL_NAME, FamilyTable
+from pubnet.catalog import DEVICE_POLL_STATUS, DEVICE_UP, LABEL_STATUS
 from pubnet.model import DeviceState, Labels, Observation, SeriesKey
 
 log = logging.getLogger("pubnet.exporters.prometheus")
@@ -137,11 +138,12 @@ class DeviceRenderer:
     ) -> None:
         """Status series for devices whose collector publishes only a status (e.g. MQTT)."""
         assert state.status is not None
-        if "pubnet_device_up" not in groups:
+        if DEVICE_UP not in groups:
             extra = self._device_labels.get(device, "")
             up = 1 if state.status.is_up else 0
-            groups["pubnet_device_up"] = [f'pubnet_device_up{{device="{dev}"{extra}}} {up}\n']
-        if "pubnet_device_poll_status" not in groups:
-            groups["pubnet_device_poll_status"] = [
-                f'pubnet_device_poll_status{{device="{dev}",status="{state.status.value}"}} 1\n'
+            groups[DEVICE_UP] = [f'{DEVICE_UP}{{device="{dev}"{extra}}} {up}\n']
+        if DEVICE_POLL_STATUS not in groups:
+            groups[DEVICE_POLL_STATUS] = [
+                f'{DEVICE_POLL_STATUS}{{device="{dev}",{LABEL_STATUS}="{state.status.value}"}}'
+                ' 1\n'
             ]
