@@ -366,8 +366,8 @@ class _Compiler:
         return tuple(out)
 
     def _table_metric(self, name: str, key: str, m: _Metric, table: _Table,
-                      labels: Iterable[tuple[str, str]]) -> ColumnMetric | None:
-        self._check_metric(name, key, m, labels)
+                      label_keys: Iterable[tuple[str, str]]) -> ColumnMetric | None:
+        self._check_metric(name, key, m, label_keys)
         cols = table.columns
         sources: list[Source] = []
         if m.value is not None:
