@@ -11,7 +11,7 @@ in the Prometheus text format 0.0.4 and in OpenMetrics 1.0 (only HELP/TYPE heade
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from exporters.prometheus.families import LABEL_NAME, FamilyTable
@@ -147,3 +147,29 @@ class DeviceRenderer:
                 f'{DEVICE_POLL_STATUS}{{device="{dev}",{LABEL_STATUS}="{state.status.value}"}}'
                 ' 1\n'
             ]
+
+
+def text_exposition(observations: Iterable[Observation],
+                    drops: DropCounter | None = None) -> str:
+    """Observations as a standalone exposition in the text format 0.0.4, rendered exactly as
+    ``/metrics`` renders them: each family's samples together under its HELP and TYPE from
+    the metric catalog, values spelled as Prometheus spells them (``+Inf``, ``NaN``), label
+    values escaped. Families and devices come out in the order first seen; a series given
+    twice keeps its last value, as the store would. For ``pubnet poll --format prom``.
+    """
+    families = FamilyTable()
+    renderer = DeviceRenderer(families, drops if drops is not None else DropCounter())
+    by_device: dict[str, dict[SeriesKey, Observation]] = {}
+    for obs in observations:
+        by_device.setdefault(obs.device, {})[(obs.metric, obs.labels)] = obs
+    blocks: dict[str, list[bytes]] = {}
+    for device, series in by_device.items():
+        for metric, fragment in renderer.render(device, series, None).items():
+            blocks.setdefault(metric, []).append(fragment)
+    out: list[bytes] = []
+    for metric, fragments in blocks.items():
+        family = families.get(metric)
+        assert family is not None  # the renderer drops invalid names
+        out.append(family.header(openmetrics=False))
+        out.extend(fragments)
+    return b"".join(out).decode()
