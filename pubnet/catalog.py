@@ -63,19 +63,20 @@ class Producer(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Metric:
-    """One metric family.
-
-    ``name`` is the sample name as scraped (a counter's ends in ``_total``, a histogram's is
-    the family name). ``unit`` is the unit suffix the name carries (``seconds``, ``bytes``,
-    ...), empty for counts and 0/1 values. ``labels`` are every label a sample may carry,
-    ``device`` first where the series belongs to a device.
-    """
+    """One metric family."""
 
     name: str
+    """The sample name as scraped: a counter's ends in ``_total``, a histogram's is the
+    family name (its series add ``_bucket``, ``_count``, ``_sum``)."""
     kind: Kind
     unit: str
+    """The unit suffix the name carries (``seconds``, ``bytes``, ``ratio``, ...); empty for
+    counts and 0/1 values."""
     help: str
+    """The HELP line of the exposition."""
     labels: tuple[str, ...]
+    """Every label a sample may carry (``device`` included where the series belongs to a
+    device or to pubnet itself); one collector may write a subset."""
     producers: tuple[Producer, ...]
 
 
@@ -222,8 +223,7 @@ METRICS: Final[tuple[Metric, ...]] = (
            (_MQTT,)),
     # interfaces
     Metric(IF_RX_BYTES, _C, "bytes", "Bytes received on the interface.", _IF, (_SNMP, _MQTT)),
-    Metric(IF_TX_BYTES, _C, "bytes", "Bytes transmitted on the interface.", _IF,
-           (_SNMP, _MQTT)),
+    Metric(IF_TX_BYTES, _C, "bytes", "Bytes sent on the interface.", _IF, (_SNMP, _MQTT)),
     Metric(IF_RX_ERRORS, _C, "", "Inbound packets with errors.", _IF, (_SNMP,)),
     Metric(IF_TX_ERRORS, _C, "", "Outbound packets with errors.", _IF, (_SNMP,)),
     Metric(IF_RX_DISCARDS, _C, "", "Inbound packets discarded.", _IF, (_SNMP,)),
