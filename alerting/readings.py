@@ -1,9 +1,8 @@
 """Readings that become conditions: link state, utilisation, errors, reboots, quiet APs.
 
 :class:`ReadingWatch` is fed the observations alerting subscribes to and returns
-:class:`Condition` events; it knows the metric and label names the collectors publish
-(``collectors/snmp/names.py`` documents them as an interface) but imports nothing from the
-collectors.
+:class:`Condition` events; the metric and label names the collectors publish come from
+the metric catalog (:mod:`pubnet.catalog`), so it imports nothing from the collectors.
 """
 
 from __future__ import annotations
@@ -19,20 +18,20 @@ from alerting.detect import (
 )
 from alerting.model import Kind, Severity, device_element, link_element
 from inventory.model import Inventory, Role
+from pubnet.catalog import (
+    AP_CLIENTS,
+    DEVICE_POLL_STATUS,
+    DEVICE_UP,
+    DEVICE_UPTIME,
+    IF_OPER_UP,
+    IF_RX_BYTES,
+    IF_RX_ERRORS,
+    IF_TX_BYTES,
+    IF_TX_ERRORS,
+    LABEL_IFNAME,
+)
 from pubnet.config import ThresholdSettings
 from pubnet.model import Observation
-
-DEVICE_UP = "pubnet_device_up"
-DEVICE_POLL_STATUS = "pubnet_device_poll_status"
-DEVICE_UPTIME = "pubnet_device_uptime_seconds"
-IF_OPER_UP = "pubnet_interface_oper_up"
-IF_RX_BYTES = "pubnet_interface_receive_bytes_total"
-IF_TX_BYTES = "pubnet_interface_transmit_bytes_total"
-IF_RX_ERRORS = "pubnet_interface_receive_errors_total"
-IF_TX_ERRORS = "pubnet_interface_transmit_errors_total"
-AP_CLIENTS = "pubnet_ap_clients"
-LABEL_IFNAME = "ifname"
-LABEL_STATUS = "status"
 
 SUBSCRIBED_METRICS = frozenset({
     DEVICE_UP, DEVICE_POLL_STATUS, DEVICE_UPTIME, IF_OPER_UP, IF_RX_BYTES, IF_TX_BYTES,

@@ -22,6 +22,7 @@ import yaml
 
 from inventory.model import Inventory, Role
 from inventory.topology import Topology
+from pubnet.catalog import LINK_TOPOLOGY_INFO, TOPOLOGY_INFO
 
 RULES_FILE = "pubnet-rules.yml"
 TOPOLOGY_FILE = "pubnet-topology.yml"
@@ -70,7 +71,7 @@ def topology_rules(inventory: Inventory) -> dict[str, Any]:
                 labels["province"] = province
             if district:
                 labels["district"] = district
-            devices.append({"record": "pubnet_topology_info", "expr": "vector(1)",
+            devices.append({"record": TOPOLOGY_INFO, "expr": "vector(1)",
                             "labels": labels})
     for link_id in inventory.links:
         far = topology.link_downstream_root(link_id)
@@ -89,7 +90,7 @@ def topology_rules(inventory: Inventory) -> dict[str, Any]:
                 labels["province"] = province
             if district:
                 labels["district"] = district
-            links.append({"record": "pubnet_link_topology_info", "expr": "vector(1)",
+            links.append({"record": LINK_TOPOLOGY_INFO, "expr": "vector(1)",
                           "labels": labels})
     return {"groups": [{"name": "pubnet-topology", "interval": "1m",
                         "rules": devices + links}]}

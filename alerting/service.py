@@ -43,18 +43,22 @@ from alerting.model import (
     State,
     link_element,
 )
-from alerting.readings import (
-    DEVICE_POLL_STATUS,
-    DEVICE_UP,
-    IF_OPER_UP,
-    LABEL_STATUS,
-    SUBSCRIBED_METRICS,
-    ReadingWatch,
-    label,
-)
+from alerting.readings import SUBSCRIBED_METRICS, ReadingWatch, label
 from alerting.routing import in_maintenance, matching_routes, policies, recipients
 from inventory.model import Inventory
 from inventory.topology import Topology
+from pubnet.catalog import (
+    ALERTING_DELIVERED,
+    ALERTING_DELIVERY_FAILURES,
+    ALERTING_INCIDENTS_OPEN,
+    ALERTING_OUTBOX_PENDING,
+    DEVICE_POLL_STATUS,
+    DEVICE_UP,
+    IF_OPER_UP,
+    LABEL_CHANNEL,
+    LABEL_STATUS,
+    PUBNET_DEVICE,
+)
 from pubnet.config import AlertingConfig, MqttConfig
 from pubnet.model import Batch, Observation, PollStatus, Source, StatusChange
 from pubnet.runtime import Context
@@ -63,8 +67,6 @@ from pubnet.state import StateStore, Subscription
 log = logging.getLogger("pubnet.alerting")
 
 SUBSCRIBER_NAME = "alerting"
-METRICS_DEVICE = "pubnet"
-"""Alerting's own metrics are published under this device id, like the collectors'."""
 
 
 @dataclass(slots=True)
@@ -438,17 +440,17 @@ class AlertingService:
     def _publish_metrics(self, now: float) -> None:
         open_count = sum(1 for i in self.correlator.incidents.values()
                          if i.state in (State.FIRING, State.ACKNOWLEDGED))
-        obs = [Observation(METRICS_DEVICE, "pubnet_alerting_incidents_open", float(open_count),
-                           now, Source.INTERNAL)]
+        obs = [Observation(PUBNET_DEVICE, ALERTING_INCIDENTS_OPEN, float(open_count), now,
+                           Source.INTERNAL)]
         if self.delivery is not None:
             for name, st in self.delivery.stats.items():
-                labels = (("channel", name),)
-                obs.append(Observation(METRICS_DEVICE, "pubnet_alerting_messages_delivered_total",
-                                       float(st.delivered), now, Source.INTERNAL, labels))
-                obs.append(Observation(METRICS_DEVICE, "pubnet_alerting_delivery_failures_total",
+                labels = ((LABEL_CHANNEL, name),)
+                obs.append(Observation(PUBNET_DEVICE, ALERTING_DELIVERED, float(st.delivered),
+                                       now, Source.INTERNAL, labels))
+                obs.append(Observation(PUBNET_DEVICE, ALERTING_DELIVERY_FAILURES,
                                        float(st.failures), now, Source.INTERNAL, labels))
-                obs.append(Observation(METRICS_DEVICE, "pubnet_alerting_outbox_pending",
-                                       float(st.pending), now, Source.INTERNAL, labels))
+                obs.append(Observation(PUBNET_DEVICE, ALERTING_OUTBOX_PENDING, float(st.pending),
+                                       now, Source.INTERNAL, labels))
         self.store.publish(obs)
 
     # -- API for the shell and tests ---------------------------------------------------------

@@ -21,8 +21,9 @@ from typing import TextIO
 from collectors.icmp.ping import Pinger, ProbeResult, SocketPinger
 from collectors.icmp.prober import observations_for, status_of
 from collectors.identity import device_labels
-from collectors.snmp.once import DeviceOutcome, poll_once, print_outcomes
+from collectors.snmp.once import DeviceOutcome, poll_once, print_outcomes, render_jsonl
 from collectors.snmp.profiles import ProfileSet
+from exporters.prometheus.render import text_exposition
 from inventory.model import Device, Inventory
 from pubnet.config import Config
 
@@ -102,4 +103,9 @@ def run_poll(config: Config, inventory: Inventory, selected: Sequence[Device],
     outcomes = asyncio.run(both())
     order = {d.device_id: i for i, d in enumerate(selected)}
     outcomes.sort(key=lambda o: order[o.device.device_id])
-    return print_outcomes(outcomes, fmt, out, err)
+    if fmt == "prom":  # as /metrics would show it: HELP, TYPE, +Inf/NaN spelled alike
+        lines = text_exposition(o for outcome in outcomes for o in outcome.observations
+                                ).splitlines()
+    else:
+        lines = list(render_jsonl(outcomes))
+    return print_outcomes(outcomes, lines, out, err)

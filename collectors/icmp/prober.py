@@ -24,8 +24,8 @@ from contextlib import AsyncExitStack
 
 from collectors.icmp.ping import Pinger, ProbeResult, SocketPinger
 from collectors.identity import device_labels
-from collectors.snmp.names import DEVICE_POLL_STATUS, DEVICE_UP, PROBE_LOSS, PROBE_RTT
 from inventory.model import Device, Inventory
+from pubnet.catalog import DEVICE_POLL_STATUS, DEVICE_UP, LABEL_STATUS, PROBE_LOSS, PROBE_RTT
 from pubnet.config import IcmpConfig
 from pubnet.model import Labels, Observation, PollStatus, Source
 from pubnet.state import StateStore
@@ -66,10 +66,10 @@ def observations_for(device: str, result: ProbeResult, status: PollStatus, chang
         out.append(Observation(device, PROBE_RTT, rtt, ts, Source.ICMP))
     if changed:
         out += [Observation(device, DEVICE_POLL_STATUS, 1.0 if s is status else 0.0, ts,
-                            Source.ICMP, (("status", s.value),)) for s in PollStatus]
+                            Source.ICMP, ((LABEL_STATUS, s.value),)) for s in PollStatus]
     else:
         out.append(Observation(device, DEVICE_POLL_STATUS, 1.0, ts, Source.ICMP,
-                               (("status", status.value),)))
+                               ((LABEL_STATUS, status.value),)))
     return out
 
 

@@ -33,6 +33,8 @@ from enum import StrEnum
 
 from amqtt.adapters import ReaderAdapter
 
+from pubnet.catalog import MQTT_BROKER_REFUSED
+
 log = logging.getLogger("pubnet.mqtt")
 
 _CONNECT, _PUBLISH, _SUBSCRIBE, _UNSUBSCRIBE = 1, 3, 8, 10
@@ -80,7 +82,7 @@ class BrokerGuard:
             self._logged.add(reason)
             log.warning("embedded mqtt broker refused a client", extra={
                 "reason": reason.value, "peer": peer, "detail": detail,
-                "counted_in": "pubnet_mqtt_broker_refused_total",
+                "counted_in": MQTT_BROKER_REFUSED,
             })
         return RefusedError(f"refused: {reason.value}")
 

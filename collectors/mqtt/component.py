@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING
 
 import aiomqtt
 
-from collectors.mqtt import names
 from collectors.mqtt.broker import EmbeddedBroker, EmbeddedBrokerError
 from collectors.mqtt.broker_guard import BrokerGuard
 from collectors.mqtt.connection import backoff_delay, client_options, tls_context
@@ -36,6 +35,14 @@ from collectors.mqtt.read_path import ReadPath
 from collectors.mqtt.redelivery import RedeliveryFilter
 from collectors.mqtt.topics import Kind, filters, parse_topic
 from inventory.model import Inventory
+from pubnet.catalog import (
+    LABEL_REASON,
+    MQTT_BROKER_REFUSED,
+    MQTT_CONNECT_FAILURES,
+    MQTT_CONNECTED,
+    MQTT_RECONNECTS,
+    PUBNET_DEVICE,
+)
 from pubnet.config import MqttConfig
 from pubnet.model import Observation, Source
 from pubnet.state import StateStore
@@ -251,9 +258,9 @@ class MqttCollector:
             self._connected_event.clear()
         now = self._clock()
         self.store.publish([
-            Observation(names.COLLECTOR_DEVICE, names.CONNECTED, float(connected), now,
+            Observation(PUBNET_DEVICE, MQTT_CONNECTED, float(connected), now,
                         Source.INTERNAL),
-            Observation(names.COLLECTOR_DEVICE, names.RECONNECTS, float(self.reconnects), now,
+            Observation(PUBNET_DEVICE, MQTT_RECONNECTS, float(self.reconnects), now,
                         Source.INTERNAL),
         ])
 
@@ -273,19 +280,19 @@ class MqttCollector:
 
     def _publish_stats(self) -> None:
         now = self._clock()
-        device = names.COLLECTOR_DEVICE
+        device = PUBNET_DEVICE
         obs = self.ingestor.stats_observations(now)
         obs.extend((
-            Observation(device, names.CONNECTED, float(self.connected), now, Source.INTERNAL),
-            Observation(device, names.RECONNECTS, float(self.reconnects), now,
+            Observation(device, MQTT_CONNECTED, float(self.connected), now, Source.INTERNAL),
+            Observation(device, MQTT_RECONNECTS, float(self.reconnects), now,
                         Source.INTERNAL),
-            Observation(device, names.CONNECT_FAILURES, float(self.connect_failures), now,
+            Observation(device, MQTT_CONNECT_FAILURES, float(self.connect_failures), now,
                         Source.INTERNAL),
         ))
         if self.broker_guard is not None:
             obs.extend(
-                Observation(device, names.BROKER_REFUSED, float(count), now, Source.INTERNAL,
-                            ((names.LABEL_REASON, reason.value),))
+                Observation(device, MQTT_BROKER_REFUSED, float(count), now, Source.INTERNAL,
+                            ((LABEL_REASON, reason.value),))
                 for reason, count in self.broker_guard.refused.items())
         self.store.publish(obs)
 

@@ -25,12 +25,29 @@ from dataclasses import dataclass
 from typing import Final
 
 from collectors.identity import device_labels, info_labels
-from collectors.mqtt import names
-from collectors.mqtt.names import Result
+from collectors.mqtt.names import DEFAULT_IFNAME, Result
 from collectors.mqtt.payload import PayloadError, Telemetry, TelemetryDecoder, timestamp
 from collectors.mqtt.topics import Kind, parse_topic
 from collectors.snmp.counters import CounterState, advance
 from inventory.model import Device, Inventory
+from pubnet.catalog import (
+    AP_CLIENTS,
+    DEVICE_CPU,
+    DEVICE_INFO,
+    DEVICE_MEMORY,
+    DEVICE_SIGNAL,
+    DEVICE_TEMPERATURE,
+    DEVICE_UP,
+    DEVICE_UPTIME,
+    IF_RX_BYTES,
+    IF_TX_BYTES,
+    LABEL_IFNAME,
+    LABEL_RADIO,
+    LABEL_RESULT,
+    MQTT_DEVICES_WATCHED,
+    MQTT_MESSAGES,
+    PUBNET_DEVICE,
+)
 from pubnet.model import Labels, Observation, PollStatus, Source
 from pubnet.state import StateStore
 
@@ -187,39 +204,39 @@ class Ingestor:
             if dev.uptime is not None and t.uptime_s < dev.uptime:
                 reset = True
             dev.uptime = t.uptime_s
-            add(Observation(device, names.DEVICE_UPTIME, t.uptime_s, ts, _MQTT))
+            add(Observation(device, DEVICE_UPTIME, t.uptime_s, ts, _MQTT))
         clients = t.clients
         if clients is not None:
             if isinstance(clients, int):
-                add(Observation(device, names.AP_CLIENTS, float(clients), ts, _MQTT))
+                add(Observation(device, AP_CLIENTS, float(clients), ts, _MQTT))
             else:
                 for radio, count in clients.items():
-                    add(Observation(device, names.AP_CLIENTS, float(count), ts, _MQTT,
-                                    dev.labels_for(names.LABEL_RADIO, radio)))
+                    add(Observation(device, AP_CLIENTS, float(count), ts, _MQTT,
+                                    dev.labels_for(LABEL_RADIO, radio)))
         if t.rx_bytes is not None:
-            self._counters(dev, names.IF_RX_BYTES, t.rx_bytes, ts, reset, add)
+            self._counters(dev, IF_RX_BYTES, t.rx_bytes, ts, reset, add)
         if t.tx_bytes is not None:
-            self._counters(dev, names.IF_TX_BYTES, t.tx_bytes, ts, reset, add)
+            self._counters(dev, IF_TX_BYTES, t.tx_bytes, ts, reset, add)
         if t.signal_dbm is not None:
-            add(Observation(device, names.DEVICE_SIGNAL, t.signal_dbm, ts, _MQTT))
+            add(Observation(device, DEVICE_SIGNAL, t.signal_dbm, ts, _MQTT))
         if t.cpu_ratio is not None:
-            add(Observation(device, names.DEVICE_CPU, t.cpu_ratio, ts, _MQTT))
+            add(Observation(device, DEVICE_CPU, t.cpu_ratio, ts, _MQTT))
         if t.mem_ratio is not None:
-            add(Observation(device, names.DEVICE_MEMORY, t.mem_ratio, ts, _MQTT))
+            add(Observation(device, DEVICE_MEMORY, t.mem_ratio, ts, _MQTT))
         if t.temperature_c is not None:
-            add(Observation(device, names.DEVICE_TEMPERATURE, t.temperature_c, ts, _MQTT))
+            add(Observation(device, DEVICE_TEMPERATURE, t.temperature_c, ts, _MQTT))
         if t.firmware is not None and t.firmware != dev.firmware and dev.info_labels is not None:
             # An info series per firmware version: replace the old one, do not add to it.
             if dev.firmware is not None:
-                self._store.forget(device, names.DEVICE_INFO)
+                self._store.forget(device, DEVICE_INFO)
             dev.firmware = t.firmware
-            add(Observation(device, names.DEVICE_INFO, 1.0, ts, _MQTT,
+            add(Observation(device, DEVICE_INFO, 1.0, ts, _MQTT,
                             info_labels(dev.info_labels, "", t.firmware)))
         dev.last_heard = now
         dev.watched = True
         if dev.status is not _OK:
             # pubnet_device_up is a gauge: written when it changes, not with every message.
-            add(Observation(device, names.DEVICE_UP, 1.0, ts, _MQTT, dev.up_labels))
+            add(Observation(device, DEVICE_UP, 1.0, ts, _MQTT, dev.up_labels))
             self._up(dev, ts, "telemetry")
         self._store.set_status(device, _OK, ts, _MQTT, observations=obs)
 
@@ -233,7 +250,7 @@ class Ingestor:
         add: Callable[[Observation], None],
     ) -> None:
         items: Iterable[tuple[str, int]] = (
-            ((names.DEFAULT_IFNAME, value),) if isinstance(value, int) else value.items()
+            ((DEFAULT_IFNAME, value),) if isinstance(value, int) else value.items()
         )
         counters = dev.counters
         for ifname, raw in items:
@@ -245,7 +262,7 @@ class Ingestor:
                 # The SNMP collector's rule for a 64-bit counter: a decrease is a reset.
                 advance(state, raw, 64, reset=reset)
             add(Observation(dev.device_id, metric, float(state.total), ts, _MQTT,
-                            dev.labels_for(names.LABEL_IFNAME, ifname)))
+                            dev.labels_for(LABEL_IFNAME, ifname)))
 
     def _status(self, dev: _Tracked, payload: bytes, retain: bool, now: float) -> Result:
         text = payload.strip().lower()
@@ -260,7 +277,7 @@ class Ingestor:
             if dev.status is not _OK:
                 self._up(dev, now, "status online")
             self._store.set_status(dev.device_id, _OK, now, _MQTT, observations=(
-                Observation(dev.device_id, names.DEVICE_UP, 1.0, now, _MQTT, dev.up_labels),))
+                Observation(dev.device_id, DEVICE_UP, 1.0, now, _MQTT, dev.up_labels),))
             return Result.OK
         if text == b"offline":
             self._down(dev, PollStatus.UNREACHABLE, now, "last will: offline")
@@ -318,7 +335,7 @@ class Ingestor:
                                               "detail": detail})
         dev.status = status
         self._store.set_status(dev.device_id, status, now, _MQTT, detail, observations=(
-            Observation(dev.device_id, names.DEVICE_UP, 0.0, now, _MQTT, dev.up_labels),))
+            Observation(dev.device_id, DEVICE_UP, 0.0, now, _MQTT, dev.up_labels),))
 
     # -- problems -------------------------------------------------------------------------
 
@@ -351,12 +368,12 @@ class Ingestor:
 
     def stats_observations(self, now: float) -> list[Observation]:
         """``pubnet_mqtt_messages_total{result}`` and the watched-device gauge."""
-        device = names.COLLECTOR_DEVICE
+        device = PUBNET_DEVICE
         obs = [
-            Observation(device, names.MESSAGES, float(count), now, Source.INTERNAL,
-                        ((names.LABEL_RESULT, result.value),))
+            Observation(device, MQTT_MESSAGES, float(count), now, Source.INTERNAL,
+                        ((LABEL_RESULT, result.value),))
             for result, count in self.results.items()
         ]
-        obs.append(Observation(device, names.DEVICES_WATCHED, float(self.watched_devices()),
+        obs.append(Observation(device, MQTT_DEVICES_WATCHED, float(self.watched_devices()),
                                now, Source.INTERNAL))
         return obs

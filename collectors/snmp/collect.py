@@ -29,7 +29,6 @@ from collectors.snmp.layout import (
     TableLayout,
     layout_from_walk,
 )
-from collectors.snmp.names import DEVICE_UPTIME
 from collectors.snmp.profiles import (
     INDEX,
     SYS_DESCR,
@@ -44,6 +43,7 @@ from collectors.snmp.profiles import (
     Table,
     WalkMode,
 )
+from pubnet.catalog import DEVICE_UPTIME
 from pubnet.model import Labels, Observation, SeriesKey, Source
 
 _SNMP = Source.SNMP

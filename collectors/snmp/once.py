@@ -4,6 +4,10 @@ Every selected device is polled once (concurrently, bounded by ``snmp.max_in_fli
 the same code the daemon uses. A device that fails still prints: its ``pubnet_device_up 0``
 and ``pubnet_device_poll_status`` lines carry the status, and a one-line reason goes to
 stderr. Exit code 0 when every device answered, 3 when some did not.
+
+JSON lines are rendered here. ``--format prom`` is rendered by the Prometheus exporter's own
+renderer (the CLI picks it: a collector never imports an exporter), so the lines are the ones
+``/metrics`` would show.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -76,24 +80,11 @@ def render_jsonl(outcomes: Sequence[DeviceOutcome]) -> Iterator[str]:
                               "ts": round(obs.ts, 3)}, ensure_ascii=False)
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def render_prom(outcomes: Sequence[DeviceOutcome]) -> Iterator[str]:
-    """Prometheus text exposition (0.0.4), one sample per observation, ``device`` first."""
-    for outcome in outcomes:
-        for obs in outcome.observations:
-            labels = ",".join(f'{k}="{_escape(v)}"'
-                              for k, v in (("device", obs.device), *obs.labels))
-            yield f"{obs.metric}{{{labels}}} {obs.value!r}"
-
-
-def print_outcomes(outcomes: Sequence[DeviceOutcome], fmt: str, out: TextIO,
+def print_outcomes(outcomes: Sequence[DeviceOutcome], lines: Iterable[str], out: TextIO,
                    err: TextIO) -> int:
-    """Print a round; return 0 when every device answered, 3 otherwise."""
-    render = render_prom if fmt == "prom" else render_jsonl
-    for line in render(outcomes):
+    """Print a round (``lines``, rendered from ``outcomes`` in the chosen format) and a reason
+    per failed device; return 0 when every device answered, 3 otherwise."""
+    for line in lines:
         print(line, file=out)
     failed = [o for o in outcomes if o.status is not PollStatus.OK]
     for outcome in failed:

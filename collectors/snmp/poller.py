@@ -23,13 +23,26 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from collectors.identity import device_labels, info_labels
-from collectors.snmp import names
 from collectors.snmp.client import ClientFactory, PacketStats, SnmpClient, SnmpTarget
 from collectors.snmp.collect import DeviceMemory, PollResult, collect
 from collectors.snmp.errors import SnmpError, status_for
 from collectors.snmp.profiles import PROFILES_DIR, ProfileSet, load_profiles
 from collectors.snmp.schedule import backoff_delay, first_offsets, next_due
 from inventory.model import NON_SNMP_PROFILES, Device, Inventory
+from pubnet.catalog import (
+    DEVICE_INFO,
+    DEVICE_POLL_DURATION,
+    DEVICE_POLL_STATUS,
+    DEVICE_UP,
+    LABEL_REASON,
+    LABEL_STATUS,
+    POLL_LAG,
+    POLLS_IN_FLIGHT,
+    PUBNET_DEVICE,
+    SNMP_DROPPED_PACKETS,
+    SNMP_REQUESTS,
+    SNMP_RETRIES,
+)
 from pubnet.config import Config, SnmpConfig
 from pubnet.fdbudget import plan_budget
 from pubnet.model import Labels, Observation, PollStatus, Source
@@ -150,22 +163,22 @@ class DevicePoller:
                     log.exception("poll failed unexpectedly device=%s", device.device_id)
         observations = result.observations if result is not None else []
         dev = device.device_id
-        observations.append(Observation(dev, names.DEVICE_UP, 1.0 if status is PollStatus.OK
+        observations.append(Observation(dev, DEVICE_UP, 1.0 if status is PollStatus.OK
                                         else 0.0, ts, Source.SNMP, run.up_labels))
-        observations.append(Observation(dev, names.DEVICE_POLL_DURATION,
+        observations.append(Observation(dev, DEVICE_POLL_DURATION,
                                         time.perf_counter() - started, ts, Source.SNMP))
         if status is not run.status:
             for s in PollStatus:
-                observations.append(Observation(dev, names.DEVICE_POLL_STATUS,
+                observations.append(Observation(dev, DEVICE_POLL_STATUS,
                                                 1.0 if s is status else 0.0, ts, Source.SNMP,
-                                                (("status", s.value),)))
+                                                ((LABEL_STATUS, s.value),)))
         else:
-            observations.append(Observation(dev, names.DEVICE_POLL_STATUS, 1.0, ts,
-                                            Source.SNMP, (("status", status.value),)))
+            observations.append(Observation(dev, DEVICE_POLL_STATUS, 1.0, ts,
+                                            Source.SNMP, ((LABEL_STATUS, status.value),)))
         if result is not None:
             info = info_labels(run.info_labels, result.sys_name, result.sys_descr)
             run.info_key = info
-            observations.append(Observation(dev, names.DEVICE_INFO, 1.0, ts, Source.SNMP, info))
+            observations.append(Observation(dev, DEVICE_INFO, 1.0, ts, Source.SNMP, info))
         return status, detail, observations
 
     def close(self, runs: Iterable[_DeviceRun]) -> None:
@@ -299,9 +312,9 @@ class SnmpPoller:
         run.failures = 0 if status is PollStatus.OK else run.failures + 1
         dev = run.device.device_id
         if status is PollStatus.OK and run.info_key:
-            latest = self.store.latest(dev, names.DEVICE_INFO, run.info_key)
+            latest = self.store.latest(dev, DEVICE_INFO, run.info_key)
             if latest is None:
-                self.store.forget(dev, names.DEVICE_INFO)
+                self.store.forget(dev, DEVICE_INFO)
         change = self.store.set_status(dev, status, observations[-1].ts, Source.SNMP, detail,
                                        observations)
         if change is not None:
@@ -318,24 +331,24 @@ class SnmpPoller:
     def _publish_stats(self) -> None:
         stats = self.poller.stats
         ts = time.time()
-        dev = names.COLLECTOR_DEVICE
+        dev = PUBNET_DEVICE
         lag = 0.0
         if self._heap:
             lag = max(0.0, asyncio.get_running_loop().time() - self._heap[0][0])
         obs = [
-            Observation(dev, names.SNMP_REQUESTS, float(stats.requests), ts, Source.INTERNAL),
-            Observation(dev, names.SNMP_RETRIES, float(stats.retries), ts, Source.INTERNAL),
-            Observation(dev, names.POLLS_IN_FLIGHT, float(len(self._in_flight)), ts,
+            Observation(dev, SNMP_REQUESTS, float(stats.requests), ts, Source.INTERNAL),
+            Observation(dev, SNMP_RETRIES, float(stats.retries), ts, Source.INTERNAL),
+            Observation(dev, POLLS_IN_FLIGHT, float(len(self._in_flight)), ts,
                         Source.INTERNAL),
-            Observation(dev, names.POLL_LAG, lag, ts, Source.INTERNAL),
+            Observation(dev, POLL_LAG, lag, ts, Source.INTERNAL),
         ]
         for reason, count in stats.dropped.items():
             if reason not in self._logged_drops:
                 self._logged_drops.add(reason)
                 log.warning("dropping SNMP packets reason=%s (counted in %s)", reason,
-                            names.SNMP_DROPPED_PACKETS)
-            obs.append(Observation(dev, names.SNMP_DROPPED_PACKETS, float(count), ts,
-                                   Source.INTERNAL, (("reason", reason),)))
+                            SNMP_DROPPED_PACKETS)
+            obs.append(Observation(dev, SNMP_DROPPED_PACKETS, float(count), ts,
+                                   Source.INTERNAL, ((LABEL_REASON, reason),)))
         self.store.publish(obs)
 
     async def _publish_stats_forever(self) -> None:

@@ -7,7 +7,9 @@ other columns, scaling, enum mapping, a per-row multiplier and a bound for 32-bi
 ``include`` merges other profiles; ``select`` (the ``auto`` profile) picks one by
 sysObjectID prefix. Everything is parsed and checked once at start-up into the frozen
 structures below, so the poll loop never touches text; a file with an error is rejected with
-``file: key: reason``. See docs/profiles.md for the format.
+``file: key: reason``. Metric names are an interface: a profile may only map to a metric of
+the catalog (:mod:`pubnet.catalog`) that SNMP produces, with the catalog's kind and labels.
+See docs/profiles.md for the format.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from pubnet import catalog
 
 PROFILES_DIR = Path(__file__).resolve().parent.parent / "profiles"
 """The profiles shipped with pubnet."""
@@ -314,9 +318,32 @@ class _Compiler:
     def fail(self, name: str, key: str, reason: str) -> None:
         self.problems.append((str(self.files[name][0]), key, reason))
 
-    def _metric_name(self, name: str, key: str, metric: str) -> None:
-        if not _METRIC.match(metric):
-            self.fail(name, key, f"invalid metric name {metric!r}")
+    def _check_metric(self, name: str, key: str, m: _Metric,
+                      labels: Iterable[tuple[str, str]] = ()) -> None:
+        """The metric is one the catalog says SNMP produces, of the catalog's kind, and
+        each ``(key, label)`` of ``labels`` is one of its labels there."""
+        if not _METRIC.match(m.name):
+            self.fail(name, f"{key}.name", f"invalid metric name {m.name!r}")
+            return
+        known = catalog.lookup(m.name)
+        if known is None:
+            self.fail(name, f"{key}.name", f"{m.name} is not in pubnet's metric catalog "
+                                           "(pubnet/catalog.py; docs/metrics.md lists it)")
+            return
+        if catalog.Producer.SNMP not in known.producers:
+            self.fail(name, f"{key}.name", f"{m.name} is not an SNMP metric (the catalog "
+                                           f"has it from {', '.join(known.producers)})")
+            return
+        kind = MetricKind.COUNTER if known.kind is catalog.Kind.COUNTER else MetricKind.GAUGE
+        if m.type is not kind:
+            article = "an" if known.kind is catalog.Kind.INFO else "a"
+            self.fail(name, f"{key}.type", f"{m.name} is {article} {known.kind} in the metric "
+                                           f"catalog, so its type is {kind}, not {m.type}")
+        for label_key, label in labels:
+            if _LABEL.match(label) and label not in RESERVED_LABELS and \
+                    label not in known.labels:
+                self.fail(name, label_key, f"{m.name} has no label {label!r} in the metric "
+                                           f"catalog (it has {', '.join(known.labels)})")
 
     def _label_columns(self, name: str, key: str, columns: Mapping[str, str],
                        labels: Mapping[str, list[str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -338,9 +365,9 @@ class _Compiler:
             out.append((label, tuple(resolved)))
         return tuple(out)
 
-    def _table_metric(self, name: str, key: str, m: _Metric, table: _Table
-                      ) -> ColumnMetric | None:
-        self._metric_name(name, f"{key}.name", m.name)
+    def _table_metric(self, name: str, key: str, m: _Metric, table: _Table,
+                      label_keys: Iterable[tuple[str, str]]) -> ColumnMetric | None:
+        self._check_metric(name, key, m, label_keys)
         cols = table.columns
         sources: list[Source] = []
         if m.value is not None:
@@ -386,7 +413,10 @@ class _Compiler:
         labels = self._label_columns(name, f"{key}.labels", t.columns, t.labels)
         metrics = []
         for i, m in enumerate(t.metrics):
-            cm = self._table_metric(name, f"{key}.metrics[{i}]", m, t)
+            mkey = f"{key}.metrics[{i}]"
+            label_keys = [(f"{key}.labels.{label}", label) for label in t.labels]
+            label_keys += [(f"{mkey}.labels.{label}", label) for label in m.labels]
+            cm = self._table_metric(name, mkey, m, t, label_keys)
             if cm is not None:
                 metrics.append(cm)
         where = None
@@ -437,7 +467,7 @@ class _Compiler:
         out = []
         for i, m in enumerate(f.metrics):
             key = f"metrics[{i}]"
-            self._metric_name(name, f"{key}.name", m.name)
+            self._check_metric(name, key, m)
             if m.scalar is None or m.scalar not in f.scalars:
                 self.fail(name, f"{key}.scalar", f"unknown scalar {m.scalar!r}")
                 continue

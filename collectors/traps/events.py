@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from collectors.snmp.names import DEVICE_UPTIME, IF_OPER_UP, LABEL_IFNAME
+from pubnet.catalog import DEVICE_UPTIME, IF_OPER_UP, LABEL_IFNAME
 from pubnet.model import Observation, SeriesKey, Source
 
 OID = tuple[int, ...]

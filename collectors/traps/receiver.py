@@ -33,18 +33,21 @@ from pysnmp.entity import engine as snmp_engine
 from pysnmp.entity.rfc3413 import ntfrcv
 from pysnmp.proto import rfc1902
 
-from collectors.snmp.names import COLLECTOR_DEVICE, LABEL_REASON, SNMP_DROPPED_PACKETS
 from collectors.traps.events import TrapKind, Value, interpret, observations_for
 from collectors.traps.lograte import TrapLogLimiter
 from inventory.model import Inventory
+from pubnet.catalog import (
+    LABEL_REASON,
+    LABEL_TRAP,
+    PUBNET_DEVICE,
+    SNMP_DROPPED_PACKETS,
+    TRAPS_RECEIVED,
+)
 from pubnet.config import Credential, TrapsConfig
 from pubnet.model import Observation, Source
 from pubnet.state import StateStore
 
 log = logging.getLogger("pubnet.traps")
-
-TRAPS_RECEIVED = "pubnet_snmp_traps_received_total"
-"""counter on device ``pubnet``; label ``trap`` (linkDown, linkUp, coldStart, ...)."""
 
 _PYSNMP_COUNTERS: tuple[tuple[str, str, str], ...] = (
     ("__SNMPv2-MIB", "snmpInASNParseErrs", "trap_decode"),
@@ -307,15 +310,15 @@ class TrapReceiver:
             if self._published.get(reason) != value:
                 self._published[reason] = value
                 observations.append(Observation(
-                    COLLECTOR_DEVICE, SNMP_DROPPED_PACKETS, float(value), now, Source.INTERNAL,
+                    PUBNET_DEVICE, SNMP_DROPPED_PACKETS, float(value), now, Source.INTERNAL,
                     ((LABEL_REASON, reason),)))
         for kind, value in self.received.items():
             key = f"received:{kind}"
             if self._published.get(key) != value:
                 self._published[key] = value
                 observations.append(Observation(
-                    COLLECTOR_DEVICE, TRAPS_RECEIVED, float(value), now, Source.INTERNAL,
-                    (("trap", kind),)))
+                    PUBNET_DEVICE, TRAPS_RECEIVED, float(value), now, Source.INTERNAL,
+                    ((LABEL_TRAP, kind),)))
         if observations:
             self.store.publish(observations)
 

@@ -9,7 +9,9 @@ be installed here), plus what pubnet's dashboards promise.
   ``rate``/``increase`` only read counters;
 - panels stay inside the 24-column grid and never overlap;
 - every ``$variable`` a query uses is defined (or one of Grafana's built-ins);
-- every metric a query uses is documented (:func:`known_metric_names`).
+- every metric a query uses is in pubnet's metric catalog (:func:`known_metric_names`), which
+  a test keeps in step with the docs' metric tables; a catalog counter is one for the rate
+  check too.
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from grafana_foundation_sdk.models import units
 
 from dashboards.grafana import ids
 from dashboards.grafana.promscan import ScanError, selectors, variable_expr
+from pubnet import catalog
 
 COLUMNS = 24
 RATE_FUNCTIONS = frozenset({"rate", "increase", "irate"})
@@ -33,30 +35,17 @@ BUILTIN_VARIABLES = frozenset({
     "__from", "__to", "__dashboard", "__org", "__user", "__all", "__url_time_range"})
 DATASOURCE = {"type": "prometheus", "uid": "${" + ids.DATASOURCE_VAR + "}"}
 
-DOC_PAGES = ("metrics.md", "prometheus.md", "mqtt.md", "influxdb.md")
-"""The pages whose metric tables define pubnet's metric names."""
-
 
 def _known_units() -> frozenset[str]:
     return frozenset(value for name, value in vars(units).items()
                      if not name.startswith("_") and isinstance(value, str))
 
 
-def known_metric_names(docs_dir: Path) -> frozenset[str]:
-    """Metric names the documentation's tables define: every backticked ``pubnet_*`` name
-    in a table row of :data:`DOC_PAGES`, a histogram's ``_bucket``/``_count``/``_sum``
-    series included. The one source of truth for the lint (a metric catalog module can
-    replace it)."""
-    names: set[str] = set()
-    for page in DOC_PAGES:
-        for line in (docs_dir / page).read_text(encoding="utf-8").splitlines():
-            if not line.startswith("|"):
-                continue
-            for name in re.findall(r"`(pubnet_[a-z0-9_]+)", line):
-                names.add(name)
-                if "histogram" in line:
-                    names.update(name + s for s in ("_bucket", "_count", "_sum"))
-    return frozenset(names)
+def known_metric_names() -> frozenset[str]:
+    """Metric names a query may read: every name of the metric catalog
+    (:mod:`pubnet.catalog`), a histogram's ``_bucket``/``_count``/``_sum`` series included.
+    ``tests/shell/test_catalog.py`` keeps the docs' metric tables in step with it."""
+    return catalog.series_names()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +59,10 @@ class Problem:
 
 
 def _is_counter(metric: str) -> bool:
+    """A catalog counter; other names (a histogram's series) by their suffix."""
+    known = catalog.lookup(metric)
+    if known is not None:
+        return known.kind is catalog.Kind.COUNTER
     return metric.endswith(COUNTER_SUFFIXES)
 
 
@@ -98,7 +91,8 @@ def check_expr(expr: str, known: frozenset[str] | None) -> Iterator[str]:
         elif inner in RATE_FUNCTIONS:
             yield f"{inner}() of {sel.metric}, which is not a counter"
         if known is not None and sel.metric not in known:
-            yield f"metric {sel.metric} is not documented in docs/ ({', '.join(DOC_PAGES)})"
+            yield (f"metric {sel.metric} is not documented: it is not in the metric catalog "
+                   "(pubnet/catalog.py)")
 
 
 def _panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:

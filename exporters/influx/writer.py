@@ -40,14 +40,20 @@ from influxdb_client.domain.write_precision import WritePrecision
 from exporters.influx.buffer import DiskBuffer
 from exporters.influx.lineproto import LineEncoder, RejectedPoint, device_tags
 from inventory.model import Inventory
+from pubnet.catalog import (
+    INFLUX_BUFFER_BYTES,
+    INFLUX_BUFFER_POINTS,
+    INFLUX_POINTS_DROPPED,
+    INFLUX_POINTS_WRITTEN,
+    LABEL_REASON,
+    PUBNET_DEVICE,
+)
 from pubnet.config import InfluxConfig
 from pubnet.model import Observation, Source
 from pubnet.state import StateStore, Subscription
 
 log = logging.getLogger("pubnet.exporters.influx")
 
-STATS_DEVICE = "pubnet"
-"""Device under which the writer stores its own counters (like the collectors do)."""
 STATS_INTERVAL = 5.0
 BACKOFF_MIN = 0.5
 BACKOFF_MAX = 30.0
@@ -391,19 +397,18 @@ class InfluxWriter:
         now = self._clock()
         internal = Source.INTERNAL
         obs = [
-            Observation(STATS_DEVICE, "pubnet_influx_points_written_total",
-                        float(self.stats.points_written), now, internal),
-            Observation(STATS_DEVICE, "pubnet_influx_buffer_bytes", float(self.buffer.bytes),
+            Observation(PUBNET_DEVICE, INFLUX_POINTS_WRITTEN, float(self.stats.points_written),
                         now, internal),
-            Observation(STATS_DEVICE, "pubnet_influx_buffer_points", float(self.buffer.points),
-                        now, internal),
-            Observation(STATS_DEVICE, "pubnet_influx_points_dropped_total",
-                        float(self.buffer.dropped_points), now, internal,
-                        (("reason", "buffer_full"),)),
+            Observation(PUBNET_DEVICE, INFLUX_BUFFER_BYTES, float(self.buffer.bytes), now,
+                        internal),
+            Observation(PUBNET_DEVICE, INFLUX_BUFFER_POINTS, float(self.buffer.points), now,
+                        internal),
+            Observation(PUBNET_DEVICE, INFLUX_POINTS_DROPPED, float(self.buffer.dropped_points),
+                        now, internal, ((LABEL_REASON, "buffer_full"),)),
         ]
         obs.extend(
-            Observation(STATS_DEVICE, "pubnet_influx_points_dropped_total", float(count), now,
-                        internal, (("reason", reason),))
+            Observation(PUBNET_DEVICE, INFLUX_POINTS_DROPPED, float(count), now, internal,
+                        ((LABEL_REASON, reason),))
             for reason, count in sorted(self.stats.dropped.items())
         )
         self.store.publish(obs)

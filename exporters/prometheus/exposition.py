@@ -21,6 +21,7 @@ from exporters.prometheus.families import Family, FamilyTable
 from exporters.prometheus.inventory_metrics import InventoryMetrics, device_labels
 from exporters.prometheus.render import DeviceRenderer, DropCounter
 from inventory.model import Inventory
+from pubnet.catalog import LINK_UP, LINK_UTILIZATION, SITE_INFO, SITE_UP
 from pubnet.model import Observation, SeriesKey
 from pubnet.state import StateStore
 
@@ -207,10 +208,10 @@ class FleetExposition:
             return
         link_up, link_util = self._inventory.links()
         for name, data in (
-            ("pubnet_site_info", self._inventory.site_info),
-            ("pubnet_site_up", self._inventory.site_up()),
-            ("pubnet_link_up", link_up),
-            ("pubnet_link_utilization_ratio", link_util),
+            (SITE_INFO, self._inventory.site_info),
+            (SITE_UP, self._inventory.site_up()),
+            (LINK_UP, link_up),
+            (LINK_UTILIZATION, link_util),
         ):
             block = self._blocks.get(name)
             if block is None:

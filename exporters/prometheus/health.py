@@ -34,10 +34,32 @@ from prometheus_client.registry import Collector
 
 from exporters.prometheus.auth import AuthStats
 from exporters.prometheus.listener import ListenerStats
+from pubnet import catalog
+from pubnet.catalog import (
+    DEVICE_POLL_DURATION,
+    EXPORTER_ACCEPT_ERRORS,
+    EXPORTER_AUTH_CHECKS,
+    EXPORTER_AUTH_FAILURES,
+    EXPORTER_CONNECTIONS,
+    EXPORTER_CONNECTIONS_CLOSED,
+    EXPORTER_CONNECTIONS_LIMIT,
+    EXPORTER_DROPPED_SERIES,
+    EXPORTER_SCRAPE_DURATION,
+    EXPORTER_SCRAPES,
+    EXPORTER_SERIES,
+    LABEL_ERROR,
+    LABEL_REASON,
+    LABEL_SOURCE,
+    LABEL_SUBSCRIBER,
+    POLL_DURATION,
+    POLL_LAG,
+    STATE_DROPPED,
+    STATE_PENDING,
+)
 from pubnet.model import Batch, PollStatus, Source
 from pubnet.state import StateStore
 
-POLL_DURATION_SOURCE = "pubnet_device_poll_duration_seconds"
+POLL_DURATION_SOURCE = DEVICE_POLL_DURATION
 """The per-device gauge collectors publish after each poll; one observation = one poll."""
 
 BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -118,53 +140,23 @@ class HealthCollector(Collector):
                 yield family
 
     def _families(self) -> Iterator[Metric]:
-        hist = HistogramMetricFamily(
-            "pubnet_poll_duration_seconds",
-            "Duration of device polls, answered or not, by collector.",
-            labels=["source"],
-        )
+        hist = HistogramMetricFamily(POLL_DURATION, _help(POLL_DURATION),
+                                     labels=[LABEL_SOURCE])
         for source, h in sorted(self._poll_durations.items()):
             hist.add_metric([source], h.cumulative(), h.total)
         yield hist
-        yield GaugeMetricFamily(
-            "pubnet_poll_lag_seconds",
-            "How far the most overdue answering device is behind its poll schedule.",
-            value=self.poll_lag(),
-        )
-        dropped = CounterMetricFamily(
-            "pubnet_state_dropped",
-            "Observations and status changes a slow state-store subscriber lost.",
-            labels=["subscriber"],
-        )
-        pending = GaugeMetricFamily(
-            "pubnet_state_pending",
-            "Items waiting in a state-store subscriber's queue.",
-            labels=["subscriber"],
-        )
+        yield _gauge(POLL_LAG, self.poll_lag())
+        dropped = _counter(STATE_DROPPED, labels=[LABEL_SUBSCRIBER])
+        pending = _gauge(STATE_PENDING, labels=[LABEL_SUBSCRIBER])
         for stats in self._store.subscriber_stats():
             dropped.add_metric([stats.name], float(stats.dropped))
             pending.add_metric([stats.name], float(stats.pending))
         yield dropped
         yield pending
-        yield GaugeMetricFamily(
-            "pubnet_exporter_scrape_duration_seconds",
-            "Server time of the previous /metrics scrape (render, join, compress).",
-            value=self.scrape.duration,
-        )
-        yield GaugeMetricFamily(
-            "pubnet_exporter_series",
-            "Fleet series in the previous /metrics exposition.",
-            value=float(self.scrape.series),
-        )
-        yield CounterMetricFamily(
-            "pubnet_exporter_scrapes", "Scrapes of /metrics served.",
-            value=float(self.scrape.scrapes),
-        )
-        bad = CounterMetricFamily(
-            "pubnet_exporter_dropped_series",
-            "Store series left out (invalid name or label), counted at each render.",
-            labels=["reason"],
-        )
+        yield _gauge(EXPORTER_SCRAPE_DURATION, self.scrape.duration)
+        yield _gauge(EXPORTER_SERIES, float(self.scrape.series))
+        yield _counter(EXPORTER_SCRAPES, float(self.scrape.scrapes))
+        bad = _counter(EXPORTER_DROPPED_SERIES, labels=[LABEL_REASON])
         for reason, count in sorted(self._dropped_series().items()):
             bad.add_metric([reason], float(count))
         yield bad
@@ -173,31 +165,33 @@ class HealthCollector(Collector):
     def _http_families(self) -> Iterator[Metric]:
         listener = self.listener
         if listener is not None:
-            yield GaugeMetricFamily(
-                "pubnet_exporter_connections", "HTTP connections the listener holds now.",
-                value=float(listener.open))
-            yield GaugeMetricFamily(
-                "pubnet_exporter_connections_limit",
-                "HTTP connections the listener may hold (max_connections within the "
-                "file-descriptor budget).", value=float(listener.limit))
-            closed = CounterMetricFamily(
-                "pubnet_exporter_connections_closed",
-                "HTTP connections pubnet closed or refused, by reason.", labels=["reason"])
+            yield _gauge(EXPORTER_CONNECTIONS, float(listener.open))
+            yield _gauge(EXPORTER_CONNECTIONS_LIMIT, float(listener.limit))
+            closed = _counter(EXPORTER_CONNECTIONS_CLOSED, labels=[LABEL_REASON])
             for reason, count in sorted(listener.closed.items()):
                 closed.add_metric([reason], float(count))
             yield closed
-            errors = CounterMetricFamily(
-                "pubnet_exporter_accept_errors",
-                "Failed accept() calls of the HTTP listener, by errno.", labels=["error"])
+            errors = _counter(EXPORTER_ACCEPT_ERRORS, labels=[LABEL_ERROR])
             for name, count in sorted(listener.accept_errors.items()):
                 errors.add_metric([name], float(count))
             yield errors
         if self.auth is not None:
-            yield CounterMetricFamily(
-                "pubnet_exporter_auth_failures",
-                "/metrics requests refused for missing or wrong credentials.",
-                value=float(self.auth.failures))
-            yield CounterMetricFamily(
-                "pubnet_exporter_auth_checks",
-                "bcrypt password checks run (a remembered verdict costs none).",
-                value=float(self.auth.checks))
+            yield _counter(EXPORTER_AUTH_FAILURES, float(self.auth.failures))
+            yield _counter(EXPORTER_AUTH_CHECKS, float(self.auth.checks))
+
+
+def _help(name: str) -> str:
+    return catalog.BY_NAME[name].help
+
+
+def _gauge(name: str, value: float | None = None,
+           labels: list[str] | None = None) -> GaugeMetricFamily:
+    """A gauge family named and described by the catalog."""
+    return GaugeMetricFamily(name, _help(name), value=value, labels=labels)
+
+
+def _counter(name: str, value: float | None = None,
+             labels: list[str] | None = None) -> CounterMetricFamily:
+    """A counter family named and described by the catalog (prometheus-client drops the
+    ``_total`` of ``name`` from the family name and puts it back on the sample)."""
+    return CounterMetricFamily(name, _help(name), value=value, labels=labels)

@@ -13,13 +13,20 @@ from dataclasses import dataclass
 
 from exporters.prometheus.render import escape_label_value, format_value
 from inventory.model import Inventory, Role
+from pubnet.catalog import (
+    IF_OPER_UP,
+    IF_RX_BYTES,
+    IF_TX_BYTES,
+    LABEL_IFNAME,
+    LINK_UP,
+    LINK_UTILIZATION,
+    SITE_INFO,
+    SITE_UP,
+)
 from pubnet.model import Observation
 from pubnet.state import StateStore
 
-OPER_UP = "pubnet_interface_oper_up"
-RX_BYTES = "pubnet_interface_receive_bytes_total"
-TX_BYTES = "pubnet_interface_transmit_bytes_total"
-_LINK_METRICS = frozenset({OPER_UP, RX_BYTES, TX_BYTES})
+_LINK_METRICS = frozenset({IF_OPER_UP, IF_RX_BYTES, IF_TX_BYTES})
 
 
 def _labels(pairs: Mapping[str, str]) -> str:
@@ -109,7 +116,7 @@ class InventoryMetrics:
                     "kind": site.kind.value,
                 }
             )
-            info.append(f"pubnet_site_info{{{info_labels}}} 1\n")
+            info.append(f"{SITE_INFO}{{{info_labels}}} 1\n")
         self.site_info = "".join(info).encode()
         self._links = [
             (
@@ -164,7 +171,7 @@ class InventoryMetrics:
                     )
                 else:
                     ok = any(up(d) for d in site.others)
-                lines[index] = f"pubnet_site_up{{{site.labels}}} {1 if ok else 0}\n"
+                lines[index] = f"{SITE_UP}{{{site.labels}}} {1 if ok else 0}\n"
             self._dirty_sites.clear()
             self._site_bytes = "".join(lines).encode()
         return self._site_bytes
@@ -178,7 +185,7 @@ class InventoryMetrics:
             for (name, labels), obs in self._store.device_series(device).items():
                 if name in _LINK_METRICS:
                     for key, value in labels:
-                        if key == "ifname":
+                        if key == LABEL_IFNAME:
                             index[(name, value)] = obs
                             break
             cached = self._interfaces[device] = (version, index)
@@ -207,18 +214,18 @@ class InventoryMetrics:
     def _link(self, index: int) -> tuple[str, str]:
         link, labels, link_id = self._links[index]
         up_line = ""
-        oper = self._interface(link.a_device, OPER_UP, link.a_interface)
+        oper = self._interface(link.a_device, IF_OPER_UP, link.a_interface)
         if oper is not None:
             value = 1 if oper.value >= 1 and self._up(link.a_device) else 0
-            up_line = f"pubnet_link_up{{{labels}}} {value}\n"
+            up_line = f"{LINK_UP}{{{labels}}} {value}\n"
         util = []
         if link.capacity_bps > 0:
-            for direction, metric in (("in", RX_BYTES), ("out", TX_BYTES)):
+            for direction, metric in (("in", IF_RX_BYTES), ("out", IF_TX_BYTES)):
                 ratio = self._rate(link.link_id, direction, link.a_device, metric,
                                    link.a_interface, link.capacity_bps)
                 if ratio is not None:
                     util.append(
-                        f'pubnet_link_utilization_ratio{{link="{link_id}",'
+                        f'{LINK_UTILIZATION}{{link="{link_id}",'
                         f'direction="{direction}"}} {format_value(ratio)}\n'
                     )
         return up_line, "".join(util)

@@ -11,10 +11,11 @@ in the Prometheus text format 0.0.4 and in OpenMetrics 1.0 (only HELP/TYPE heade
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from exporters.prometheus.families import LABEL_NAME, FamilyTable
+from pubnet.catalog import DEVICE_POLL_STATUS, DEVICE_UP, LABEL_STATUS
 from pubnet.model import DeviceState, Labels, Observation, SeriesKey
 
 log = logging.getLogger("pubnet.exporters.prometheus")
@@ -137,11 +138,38 @@ class DeviceRenderer:
     ) -> None:
         """Status series for devices whose collector publishes only a status (e.g. MQTT)."""
         assert state.status is not None
-        if "pubnet_device_up" not in groups:
+        if DEVICE_UP not in groups:
             extra = self._device_labels.get(device, "")
             up = 1 if state.status.is_up else 0
-            groups["pubnet_device_up"] = [f'pubnet_device_up{{device="{dev}"{extra}}} {up}\n']
-        if "pubnet_device_poll_status" not in groups:
-            groups["pubnet_device_poll_status"] = [
-                f'pubnet_device_poll_status{{device="{dev}",status="{state.status.value}"}} 1\n'
+            groups[DEVICE_UP] = [f'{DEVICE_UP}{{device="{dev}"{extra}}} {up}\n']
+        if DEVICE_POLL_STATUS not in groups:
+            groups[DEVICE_POLL_STATUS] = [
+                f'{DEVICE_POLL_STATUS}{{device="{dev}",{LABEL_STATUS}="{state.status.value}"}}'
+                ' 1\n'
             ]
+
+
+def text_exposition(observations: Iterable[Observation],
+                    drops: DropCounter | None = None) -> str:
+    """Observations as a standalone exposition in the text format 0.0.4, rendered exactly as
+    ``/metrics`` renders them: each family's samples together under its HELP and TYPE from
+    the metric catalog, values spelled as Prometheus spells them (``+Inf``, ``NaN``), label
+    values escaped. Families and devices come out in the order first seen; a series given
+    twice keeps its last value, as the store would. For ``pubnet poll --format prom``.
+    """
+    families = FamilyTable()
+    renderer = DeviceRenderer(families, drops if drops is not None else DropCounter())
+    by_device: dict[str, dict[SeriesKey, Observation]] = {}
+    for obs in observations:
+        by_device.setdefault(obs.device, {})[(obs.metric, obs.labels)] = obs
+    blocks: dict[str, list[bytes]] = {}
+    for device, series in by_device.items():
+        for metric, fragment in renderer.render(device, series, None).items():
+            blocks.setdefault(metric, []).append(fragment)
+    out: list[bytes] = []
+    for metric, fragments in blocks.items():
+        family = families.get(metric)
+        assert family is not None  # the renderer drops invalid names
+        out.append(family.header(openmetrics=False))
+        out.extend(fragments)
+    return b"".join(out).decode()

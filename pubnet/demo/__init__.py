@@ -31,7 +31,7 @@ from pubnet.demo.deadlines import ExpectationFailed
 from pubnet.demo.fleet import DEMO_NETWORK, demo_inventory, free_udp_port
 from pubnet.demo.inbox import Inbox, Received
 from pubnet.demo.run import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, DemoOptions, run_demo
-from pubnet.demo.scenario import IF_OPER_UP, Scenario
+from pubnet.demo.scenario import Scenario
 from pubnet.demo.timing import Timing
 
 __all__ = [
@@ -40,7 +40,6 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
-    "IF_OPER_UP",
     "NOC_AUTH_KEY",
     "NOC_PRIV_KEY",
     "VILLAGE_COMMUNITY",

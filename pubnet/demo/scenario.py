@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from alerting.messages import count_text
+from pubnet.catalog import IF_OPER_UP
 from pubnet.demo.deadlines import ExpectationFailed, deadline, until_store
 
 if TYPE_CHECKING:
@@ -31,8 +32,6 @@ if TYPE_CHECKING:
     from pubnet.demo.inbox import Inbox
     from pubnet.demo.timing import Timing
     from pubnet.runtime import Context
-
-IF_OPER_UP = "pubnet_interface_oper_up"
 
 
 @dataclass

@@ -289,3 +289,63 @@ def test_docs_list_exactly_the_site_info_labels_emitted() -> None:
     metrics_doc = (root / "docs/metrics.md").read_text("utf-8")
     for label in SITE_INFO_LABELS[6:12]:
         assert f"`{label}`" in metrics_doc, label
+
+
+def test_every_catalog_family_gets_the_catalog_type_and_help() -> None:
+    """Type and HELP come from the catalog: no generic HELP for pubnet's own names (the
+    poller's in-flight gauge and alerting's metrics had one), info metrics are gauges."""
+    from exporters.prometheus.families import FamilyTable
+    from pubnet import catalog
+
+    table = FamilyTable()
+    for metric in catalog.METRICS:
+        if metric.kind is catalog.Kind.HISTOGRAM:
+            continue  # rendered by prometheus-client (health.py), never from the store
+        family = table.get(metric.name)
+        assert family is not None
+        expected = "counter" if metric.kind is catalog.Kind.COUNTER else "gauge"
+        assert (family.kind.value, family.help) == (expected, metric.help), metric.name
+    store = StateStore()
+    store.publish([
+        Observation("pubnet", "pubnet_polls_in_flight", 3.0, 1.0, Source.INTERNAL),
+        Observation("pubnet", "pubnet_alerting_incidents_open", 1.0, 1.0, Source.INTERNAL),
+        Observation("pubnet", "pubnet_not_in_the_catalog_total", 1.0, 1.0, Source.INTERNAL),
+    ])
+    text = body(FleetExposition(store))
+    assert "# HELP pubnet_polls_in_flight Devices the SNMP poller is polling right now.\n" in text
+    assert "# HELP pubnet_alerting_incidents_open Incidents firing or acknowledged.\n" in text
+    assert "(pubnet)." not in text.replace("pubnet_not_in_the_catalog_total (pubnet).", "")
+    # a name outside the catalog is still exported, typed by its suffix
+    assert "# TYPE pubnet_not_in_the_catalog_total counter\n" in text
+
+
+def test_text_exposition_groups_families_and_spells_specials() -> None:
+    """``pubnet poll --format prom``: the exporter's rendering, HELP/TYPE included."""
+    from exporters.prometheus.render import text_exposition
+
+    up = (("site", "S-1"), ("role", "access_point"), ("province", "50"))
+    observations = [
+        Observation("ap-1", "pubnet_device_up", 1.0, 1.0, Source.SNMP, up),
+        Observation("ap-1", "pubnet_probe_rtt_seconds", math.inf, 1.0, Source.ICMP),
+        Observation("ap-2", "pubnet_device_up", 0.0, 1.0, Source.SNMP, up),
+        Observation("ap-2", "pubnet_probe_rtt_seconds", math.nan, 1.0, Source.ICMP),
+        Observation("ap-2", "pubnet_interface_receive_bytes_total", 5.0, 1.0, Source.SNMP,
+                    (("ifname", 'eth"0'),)),
+    ]
+    text = text_exposition(observations)
+    assert text.splitlines() == [
+        "# HELP pubnet_device_up 1 while the device answers its polls or heartbeats.",
+        "# TYPE pubnet_device_up gauge",
+        'pubnet_device_up{device="ap-1",site="S-1",role="access_point",province="50"} 1.0',
+        'pubnet_device_up{device="ap-2",site="S-1",role="access_point",province="50"} 0.0',
+        "# HELP pubnet_probe_rtt_seconds ICMP round-trip time.",
+        "# TYPE pubnet_probe_rtt_seconds gauge",
+        'pubnet_probe_rtt_seconds{device="ap-1"} +Inf',
+        'pubnet_probe_rtt_seconds{device="ap-2"} NaN',
+        "# HELP pubnet_interface_receive_bytes_total Bytes received on the interface.",
+        "# TYPE pubnet_interface_receive_bytes_total counter",
+        'pubnet_interface_receive_bytes_total{device="ap-2",ifname="eth\\"0"} 5.0',
+    ]
+    families = {f.name: f for f in parse_text(text)}
+    assert families["pubnet_interface_receive_bytes"].type == "counter"
+    assert math.isinf(families["pubnet_probe_rtt_seconds"].samples[0].value)

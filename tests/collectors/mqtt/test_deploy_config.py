@@ -10,10 +10,10 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
-from collectors.mqtt import names
 from collectors.mqtt.names import Result
 from collectors.mqtt.topics import telemetry_topic
 from inventory.model import Inventory
+from pubnet import catalog
 from pubnet.state import StateStore
 from tests.collectors.mqtt.broker import Mosquitto, make_tls, password_file
 from tests.collectors.mqtt.conftest import collector_for, running
@@ -64,6 +64,6 @@ async def test_shipped_mosquitto_config(tmp_path: Path, inventory: Inventory) ->
                                       json.dumps({"uptime_s": 99}), qos=1)
             await eventually(lambda: collector.ingestor.results[Result.OK] == 1,
                              what="telemetry through the shipped config")
-        assert store.latest("gw-1", names.DEVICE_UPTIME).value == 99  # type: ignore[union-attr]
+        assert store.latest("gw-1", catalog.DEVICE_UPTIME).value == 99  # type: ignore[union-attr]
     finally:
         await asyncio.to_thread(broker.stop)

@@ -215,8 +215,8 @@ async def test_refusals_are_published_as_metrics_and_logged_once(
         caplog: pytest.LogCaptureFixture) -> None:
     import logging
 
-    from collectors.mqtt import names
     from collectors.mqtt.component import MqttCollector
+    from pubnet import catalog
     from pubnet.state import StateStore
     from tests.collectors.mqtt.conftest import running
 
@@ -232,7 +232,7 @@ async def test_refusals_are_published_as_metrics_and_logged_once(
             await closed_by_broker(reader)
             writer.close()
         await eventually(lambda: (o := store.latest(
-            names.COLLECTOR_DEVICE, names.BROKER_REFUSED, (("reason", "bad_topic"),)))
+            catalog.PUBNET_DEVICE, catalog.MQTT_BROKER_REFUSED, (("reason", "bad_topic"),)))
             is not None and o.value == 3, within=10, what="the refusal metric")
     lines = [r for r in caplog.records if r.getMessage() == "embedded mqtt broker refused a client"]
     assert len(lines) == 1 and lines[0].reason == "bad_topic"  # type: ignore[attr-defined]

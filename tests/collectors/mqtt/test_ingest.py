@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collectors.mqtt import names
 from collectors.mqtt.connection import backoff_delay
 from collectors.mqtt.ingest import MAX_LOGGED_PROBLEMS, Ingestor, IngestSettings, overdue
 from collectors.mqtt.names import Result
 from collectors.mqtt.payload import PayloadError, TelemetryDecoder, timestamp
 from collectors.mqtt.redelivery import RedeliveryFilter
 from collectors.mqtt.topics import Kind, filters, parse_topic, status_topic, telemetry_topic
+from pubnet import catalog
 from pubnet.model import PollStatus
 from pubnet.state import StateStore
 from tests.collectors.mqtt.conftest import small_inventory
@@ -123,7 +123,7 @@ def test_counters_are_monotonic_across_reboots() -> None:
     totals = []
     for uptime, rx in ((100, 1000), (130, 1500), (160, 1400), (10, 200), (40, 900)):
         assert send(ingestor, uptime_s=uptime, rx_bytes=rx) is Result.OK
-        totals.append(store.latest("gw-1", names.IF_RX_BYTES, wan).value)  # type: ignore[union-attr]
+        totals.append(store.latest("gw-1", catalog.IF_RX_BYTES, wan).value)  # type: ignore[union-attr]
     # first reading as is; +500; fell (reset) +1400; rebooted +200; +700
     assert totals == [1000, 1500, 2900, 3100, 3800]
 
@@ -132,7 +132,7 @@ def test_uptime_going_back_resets_even_a_counter_that_grew() -> None:
     ingestor, store = make()
     send(ingestor, uptime_s=1000, tx_bytes=500)
     send(ingestor, uptime_s=5, tx_bytes=800)  # rebooted, and already counted 800 since
-    tx = store.latest("gw-1", names.IF_TX_BYTES, (("ifname", "wan"),))
+    tx = store.latest("gw-1", catalog.IF_TX_BYTES, (("ifname", "wan"),))
     assert tx is not None and tx.value == 1300
 
 
@@ -154,7 +154,7 @@ def test_problems_are_counted_and_logged_once(caplog: pytest.LogCaptureFixture) 
         assert ingestor.results[result] == 3
     assert len([r for r in caplog.records if r.getMessage() == "mqtt message dropped"]) == 6
     # a skewed clock never puts an observation in the future
-    assert store.latest("gw-1", names.DEVICE_UP, ingestor._devices["gw-1"].up_labels).ts == NOW  # type: ignore[union-attr]
+    assert store.latest("gw-1", catalog.DEVICE_UP, ingestor._devices["gw-1"].up_labels).ts == NOW  # type: ignore[union-attr]
 
 
 def test_log_once_memory_is_bounded(caplog: pytest.LogCaptureFixture) -> None:
@@ -202,9 +202,9 @@ def test_observation_labels_and_series() -> None:
     send(ingestor, clients={"2g": 3, "5g": 4}, rx_bytes={"wan": 10, "lte0": 20}, tx_bytes=5,
          signal_dbm=-80, firmware="x")
     series = store.device_series("gw-1")
-    assert (names.AP_CLIENTS, (("radio", "2g"),)) in series
-    assert (names.IF_RX_BYTES, (("ifname", "lte0"),)) in series
-    assert (names.IF_TX_BYTES, (("ifname", "wan"),)) in series
+    assert (catalog.AP_CLIENTS, (("radio", "2g"),)) in series
+    assert (catalog.IF_RX_BYTES, (("ifname", "lte0"),)) in series
+    assert (catalog.IF_TX_BYTES, (("ifname", "wan"),)) in series
     assert all(o.source.value == "mqtt" for o in series.values())
     assert not any(label == "device" for _, labels in series for label, _ in labels)
 
@@ -214,7 +214,7 @@ def test_firmware_becomes_device_info_replaced_when_it_changes() -> None:
 
     def info() -> list[dict[str, str]]:
         return [dict(labels) for (metric, labels) in store.device_series("gw-1")
-                if metric == names.DEVICE_INFO]
+                if metric == catalog.DEVICE_INFO]
 
     send(ingestor, uptime_s=1, firmware="OpenWrt 23.05.3")
     assert info() == [{"site": "S0001", "role": "site_gateway", "profile": "mqtt",
@@ -225,7 +225,7 @@ def test_firmware_becomes_device_info_replaced_when_it_changes() -> None:
     assert [i["sys_descr"] for i in info()] == ["OpenWrt 24.10.0"]
     # An SNMP-polled device's info comes from its sysDescr; MQTT does not overwrite it.
     send(ingestor, device="ap-1", uptime_s=1, firmware="UniFi 6.6")
-    assert not [m for (m, _) in store.device_series("ap-1") if m == names.DEVICE_INFO]
+    assert not [m for (m, _) in store.device_series("ap-1") if m == catalog.DEVICE_INFO]
 
 
 def test_stats_observations() -> None:
@@ -233,9 +233,9 @@ def test_stats_observations() -> None:
     send(ingestor, uptime_s=1)
     ingestor.handle("pubnet/v1/status/S0001/gw-1", b"?", now=NOW)
     by_result = {o.labels: o.value for o in ingestor.stats_observations(NOW)
-                 if o.metric == names.MESSAGES}
+                 if o.metric == catalog.MQTT_MESSAGES}
     assert by_result[(("result", "ok"),)] == 1 and by_result[(("result", "malformed"),)] == 1
-    assert all(o.device == names.COLLECTOR_DEVICE for o in ingestor.stats_observations(NOW))
+    assert all(o.device == catalog.PUBNET_DEVICE for o in ingestor.stats_observations(NOW))
 
 
 def test_redelivery_filter() -> None:

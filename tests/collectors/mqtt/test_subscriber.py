@@ -11,10 +11,10 @@ import time
 import aiomqtt
 import pytest
 
-from collectors.mqtt import names
 from collectors.mqtt.names import Result
 from collectors.mqtt.topics import status_topic, telemetry_topic
 from inventory.model import Inventory
+from pubnet import catalog
 from pubnet.model import PollStatus
 from pubnet.state import StateStore
 from tests.collectors.mqtt import rawmqtt
@@ -62,35 +62,35 @@ async def test_telemetry_becomes_observations(any_broker: Secured,
         await publish_one(first)
         await eventually(lambda: collector.ingestor.results[Result.OK] == 1, what="first")
         latest = store.latest
-        assert latest("gw-1", names.DEVICE_UPTIME).value == 3600  # type: ignore[union-attr]
-        assert latest("gw-1", names.AP_CLIENTS, (("radio", "5g"),)).value == 7  # type: ignore[union-attr]
-        rx_lan = latest("gw-1", names.IF_RX_BYTES, (("ifname", "lan"),))
+        assert latest("gw-1", catalog.DEVICE_UPTIME).value == 3600  # type: ignore[union-attr]
+        assert latest("gw-1", catalog.AP_CLIENTS, (("radio", "5g"),)).value == 7  # type: ignore[union-attr]
+        rx_lan = latest("gw-1", catalog.IF_RX_BYTES, (("ifname", "lan"),))
         assert rx_lan is not None and rx_lan.value == 500 and rx_lan.ts == ts
-        tx = latest("gw-1", names.IF_TX_BYTES, (("ifname", "wan"),))
+        tx = latest("gw-1", catalog.IF_TX_BYTES, (("ifname", "wan"),))
         assert tx is not None and tx.value == 2_000_000
-        for metric, value in ((names.DEVICE_SIGNAL, -71.5), (names.DEVICE_CPU, 0.25),
-                              (names.DEVICE_MEMORY, 0.5), (names.DEVICE_TEMPERATURE, 48.5)):
+        for metric, value in ((catalog.DEVICE_SIGNAL, -71.5), (catalog.DEVICE_CPU, 0.25),
+                              (catalog.DEVICE_MEMORY, 0.5), (catalog.DEVICE_TEMPERATURE, 48.5)):
             assert latest("gw-1", metric).value == value  # type: ignore[union-attr]
-        up = latest("gw-1", names.DEVICE_UP,
+        up = latest("gw-1", catalog.DEVICE_UP,
                     (("site", "S0001"), ("role", "site_gateway"), ("province", "50")))
         assert up is not None and up.value == 1.0
         assert status_of(store, "gw-1") is PollStatus.OK
 
         await publish_one(second)
         await eventually(lambda: collector.ingestor.results[Result.OK] == 2, what="second")
-        assert latest("gw-1", names.AP_CLIENTS).value == 20  # type: ignore[union-attr]
-        assert latest("gw-1", names.IF_RX_BYTES,  # type: ignore[union-attr]
+        assert latest("gw-1", catalog.AP_CLIENTS).value == 20  # type: ignore[union-attr]
+        assert latest("gw-1", catalog.IF_RX_BYTES,  # type: ignore[union-attr]
                       (("ifname", "wan"),)).value == 1_500_000
-        assert latest("gw-1", names.IF_RX_BYTES, (("ifname", "lan"),)).ts == ts + 30  # type: ignore[union-attr]
+        assert latest("gw-1", catalog.IF_RX_BYTES, (("ifname", "lan"),)).ts == ts + 30  # type: ignore[union-attr]
 
         # a reboot: uptime went back, the counter fell; the total keeps growing
         await publish_one(telemetry(ts=ts + 60, uptime_s=10, rx_bytes=3000))
         await eventually(lambda: collector.ingestor.results[Result.OK] == 3, what="reboot")
-        assert latest("gw-1", names.IF_RX_BYTES,  # type: ignore[union-attr]
+        assert latest("gw-1", catalog.IF_RX_BYTES,  # type: ignore[union-attr]
                       (("ifname", "wan"),)).value == 1_503_000
-    connected = store.latest(names.COLLECTOR_DEVICE, names.CONNECTED)
+    connected = store.latest(catalog.PUBNET_DEVICE, catalog.MQTT_CONNECTED)
     assert connected is not None and connected.value == 0.0
-    ok = store.latest(names.COLLECTOR_DEVICE, names.MESSAGES, (("result", "ok"),))
+    ok = store.latest(catalog.PUBNET_DEVICE, catalog.MQTT_MESSAGES, (("result", "ok"),))
     assert ok is not None and ok.value == 3
 
 
@@ -109,14 +109,15 @@ async def test_numbers_beyond_their_field_are_rejected_and_counted(
             (topic, telemetry(uptime_s=60, rx_bytes=2**64 - 1)),  # the largest that fits
         ])
         await eventually(lambda: sum(collector.ingestor.results.values()) == 4, what="4")
-        await eventually(lambda: store.latest(names.COLLECTOR_DEVICE, names.MESSAGES, (
+        await eventually(lambda: store.latest(catalog.PUBNET_DEVICE, catalog.MQTT_MESSAGES, (
             ("result", "malformed"),)) is not None, what="the malformed count")
     assert collector.ingestor.results[Result.MALFORMED] == 3
     assert collector.ingestor.results[Result.OK] == 1
-    malformed = store.latest(names.COLLECTOR_DEVICE, names.MESSAGES, (("result", "malformed"),))
+    malformed = store.latest(catalog.PUBNET_DEVICE, catalog.MQTT_MESSAGES,
+                             (("result", "malformed"),))
     assert malformed is not None and malformed.value == 3
-    assert store.latest("gw-1", names.DEVICE_UPTIME).value == 60  # type: ignore[union-attr]
-    rx = store.latest("gw-1", names.IF_RX_BYTES, (("ifname", "wan"),))
+    assert store.latest("gw-1", catalog.DEVICE_UPTIME).value == 60  # type: ignore[union-attr]
+    rx = store.latest("gw-1", catalog.IF_RX_BYTES, (("ifname", "wan"),))
     assert rx is not None and rx.value == float(2**64 - 1)
 
 
@@ -139,7 +140,7 @@ async def test_last_will_and_missed_heartbeats(mosquitto: Mosquitto,
         await eventually(lambda: status_of(store, "gw-1") is PollStatus.UNREACHABLE,
                          what="last will")
         assert store.status("gw-1").detail == "last will: offline"  # type: ignore[union-attr]
-        assert store.latest("gw-1", names.DEVICE_UP, (  # type: ignore[union-attr]
+        assert store.latest("gw-1", catalog.DEVICE_UP, (  # type: ignore[union-attr]
             ("site", "S0001"), ("role", "site_gateway"), ("province", "50"))).value == 0
 
         # a fresh message brings it back
@@ -172,7 +173,7 @@ async def test_restart_delivers_every_qos1_message_exactly_once(
 
     store = StateStore()
     uptimes: list[float] = []
-    sub = store.subscribe("count", metrics=[names.DEVICE_UPTIME])
+    sub = store.subscribe("count", metrics=[catalog.DEVICE_UPTIME])
     collector = collector_for(mosquitto.port, inventory, store, protocol="5")
 
     def drain() -> None:
@@ -221,13 +222,13 @@ async def test_broker_down_at_start_never_crashes(tmp_path: object, inventory: I
     collector = collector_for(broker.port, inventory, store)
     async with running(collector, connected=False):
         await eventually(lambda: collector.connect_failures >= 3, what="failed attempts")
-        gauge = store.latest(names.COLLECTOR_DEVICE, names.CONNECTED)
+        gauge = store.latest(catalog.PUBNET_DEVICE, catalog.MQTT_CONNECTED)
         assert gauge is not None and gauge.value == 0.0
         await asyncio.to_thread(broker.start)
         try:
             await asyncio.wait_for(collector.wait_connected(), 20)
-            assert store.latest(names.COLLECTOR_DEVICE,  # type: ignore[union-attr]
-                                names.CONNECTED).value == 1.0
+            assert store.latest(catalog.PUBNET_DEVICE,  # type: ignore[union-attr]
+                                catalog.MQTT_CONNECTED).value == 1.0
             # one warning for the whole outage, however many attempts failed
             warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
             assert len(warnings) == 1 and "unreachable" in warnings[0].getMessage()
@@ -273,7 +274,7 @@ async def test_every_bad_input_is_counted_and_logged_once(
         expected[result] = expected.get(result, 0) + 2
     for result, count in expected.items():
         assert collector.ingestor.results[result] == count, result
-        total = store.latest(names.COLLECTOR_DEVICE, names.MESSAGES, (("result", result),))
+        total = store.latest(catalog.PUBNET_DEVICE, catalog.MQTT_MESSAGES, (("result", result),))
         assert total is not None and total.value == count
     assert collector.ingestor.results[Result.ERROR] == 0
     dropped = [r for r in caplog.records if r.getMessage() == "mqtt message dropped"]
@@ -290,7 +291,7 @@ async def test_shared_subscription_splits_without_loss(mosquitto: Mosquitto,
                                 shared_group="noc", protocol="5")
                   for n, store in enumerate(stores)]
     seen: list[list[float]] = [[], []]
-    subs = [store.subscribe("count", metrics=[names.DEVICE_UPTIME]) for store in stores]
+    subs = [store.subscribe("count", metrics=[catalog.DEVICE_UPTIME]) for store in stores]
     async with running(collectors[0]), running(collectors[1]):
         await publish(mosquitto.port, [
             (telemetry_topic(f"S000{1 + n % 2}", f"gw-{1 + n % 2}"), telemetry(uptime_s=n))
@@ -362,7 +363,7 @@ async def test_embedded_broker(inventory: Inventory) -> None:
         await publish(port, [(telemetry_topic("S0001", "gw-1"), telemetry(uptime_s=7, clients=3)),
                              (status_topic("S0002", "gw-2"), b"offline")])
         await eventually(lambda: collector.ingestor.results[Result.OK] == 2, what="embedded")
-    assert store.latest("gw-1", names.AP_CLIENTS).value == 3  # type: ignore[union-attr]
+    assert store.latest("gw-1", catalog.AP_CLIENTS).value == 3  # type: ignore[union-attr]
     assert store.status("gw-2").status is PollStatus.UNREACHABLE  # type: ignore[union-attr]
     # the broker stopped with the component
     with socket.socket() as sock:

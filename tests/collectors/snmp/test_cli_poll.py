@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from pubnet.cli import main
 from tests.collectors.snmp.agent import COMMUNITY, Agent
@@ -76,6 +77,13 @@ def test_a_failing_device_prints_its_status_and_exits_3(
                for line in lines)
     assert any(line.startswith('pubnet_interface_oper_up{device="gw-1",ifname="lo"}')
                for line in lines)
+    # the exporter's rendering: one HELP/TYPE per family, every family's samples together
+    assert lines.count("# TYPE pubnet_device_up gauge") == 1
+    assert "# TYPE pubnet_interface_receive_bytes_total counter" in lines
+    assert "# HELP pubnet_device_poll_status 1 for the status the last poll of the device " \
+           "ended in." in lines
+    parsed = [family.name for family in text_string_to_metric_families(out.out)]
+    assert len(parsed) == len(set(parsed)) == sum(line.startswith("# TYPE ") for line in lines)
 
 
 @pytest.mark.parametrize(

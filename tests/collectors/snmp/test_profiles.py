@@ -78,6 +78,33 @@ BROKEN = [
     ("float-oid", "tables:\n  t:\n    columns: {a: 1.3}\n    metrics:\n"
      "      - {name: m, type: gauge, column: a}\n", "tables.t.columns.a", "write OIDs as text"),
     ("bad-yaml", "tables: [\n", "line", "expected"),
+    ("not-in-catalog", "tables:\n  t:\n    columns: {a: 1.3.6.1.2}\n    metrics:\n"
+     "      - {name: pubnet_pon_rx_power_dbm, type: gauge, column: a}\n",
+     "tables.t.metrics[0].name", "pubnet_pon_rx_power_dbm is not in pubnet's metric catalog"),
+    ("scalar-not-in-catalog", "scalars: {a: 1.3.6.1.2.1.1.4.0}\n"
+     "metrics:\n  - {name: pubnet_test_contact, type: gauge, scalar: a}\n",
+     "metrics[0].name", "pubnet_test_contact is not in pubnet's metric catalog"),
+    ("counter-as-gauge", "tables:\n  t:\n    columns: {a: 1.3.6.1.2}\n    metrics:\n"
+     "      - {name: pubnet_interface_receive_bytes_total, type: gauge, column: a}\n",
+     "tables.t.metrics[0].type", "is a counter in the metric catalog, so its type is "
+     "counter, not gauge"),
+    ("gauge-as-counter", "scalars: {a: 1.3.6.1.2.1.1.4.0}\n"
+     "metrics:\n  - {name: pubnet_host_memory_bytes, type: counter, width: 64, scalar: a}\n",
+     "metrics[0].type", "is a gauge in the metric catalog, so its type is gauge, not counter"),
+    ("info-as-counter", "tables:\n  t:\n    columns: {a: 1.3.6.1.2}\n    metrics:\n"
+     "      - {name: pubnet_interface_info, type: counter, width: 64, column: a}\n",
+     "tables.t.metrics[0].type", "is an info in the metric catalog, so its type is gauge"),
+    ("not-an-snmp-metric", "tables:\n  t:\n    columns: {a: 1.3.6.1.2}\n    metrics:\n"
+     "      - {name: pubnet_site_up, type: gauge, column: a}\n",
+     "tables.t.metrics[0].name", "pubnet_site_up is not an SNMP metric"),
+    ("label-not-in-catalog", "tables:\n  t:\n    columns: {a: 1.3.6.1.2}\n"
+     "    labels: {port: [index]}\n    metrics:\n"
+     "      - {name: pubnet_interface_oper_up, type: gauge, column: a}\n",
+     "tables.t.labels.port", "pubnet_interface_oper_up has no label 'port'"),
+    ("metric-label-not-in-catalog", "tables:\n  t:\n    columns: {a: 1.3.6.1.2}\n"
+     "    labels: {ifname: [index]}\n    metrics:\n"
+     "      - {name: pubnet_interface_oper_up, type: gauge, column: a, labels: {ifalias: [a]}}\n",
+     "tables.t.metrics[0].labels.ifalias", "pubnet_interface_oper_up has no label 'ifalias'"),
 ]
 
 
@@ -108,7 +135,7 @@ def test_extra_folder_overrides_a_shipped_profile(tmp_path: Path) -> None:
 
     (tmp_path / "host.yaml").write_text(
         "scalars: {sysContact: 1.3.6.1.2.1.1.4.0}\n"
-        "metrics:\n  - {name: pubnet_test_contact, type: gauge, scalar: sysContact}\n",
+        "metrics:\n  - {name: pubnet_host_memory_bytes, type: gauge, scalar: sysContact}\n",
         encoding="utf-8")
     profiles = load_profiles(PROFILES_DIR, tmp_path)
     assert profiles.profiles["host"].get_oids[-1] == "1.3.6.1.2.1.1.4.0"

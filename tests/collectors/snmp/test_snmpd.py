@@ -165,14 +165,14 @@ async def test_unknown_oids_are_no_such_name(snmpd_agent: Agent, tmp_path: objec
     (tmp_path / "odd.yaml").write_text(
         "scalars: {missing: 1.3.6.1.4.1.99999.1.0, contact: 1.3.6.1.2.1.1.4.0}\n"
         "metrics:\n"
-        "  - {name: pubnet_test_missing, type: gauge, scalar: missing}\n"
-        "  - {name: pubnet_test_contact_len, type: gauge, scalar: contact}\n", encoding="utf-8")
+        "  - {name: pubnet_host_memory_used_bytes, type: gauge, scalar: missing}\n"
+        "  - {name: pubnet_host_memory_bytes, type: gauge, scalar: contact}\n", encoding="utf-8")
     profiles = load_profiles(PROFILES_DIR, tmp_path)
     agent = snmpd_agent
     inventory = make_inventory([("odd", agent.host, agent.port, "v2", "odd")])
     (outcome,) = await poll_once(make_config(), inventory, snmp_devices(inventory), profiles)
     assert outcome.status is PollStatus.OK
-    assert not [o for o in outcome.observations if o.metric == "pubnet_test_missing"]
+    assert not [o for o in outcome.observations if o.metric == "pubnet_host_memory_used_bytes"]
     assert one(outcome, "pubnet_device_uptime_seconds").value > 0
 
 
