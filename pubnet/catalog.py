@@ -12,7 +12,7 @@ it.
 - The Prometheus exporter takes each family's type and HELP from :data:`METRICS`.
 - SNMP profiles are checked against it at load: a profile metric must be in the catalog,
   produced by SNMP, and of the kind written here.
-- ``tests/test_catalog.py`` checks the metric tables of the docs against it both ways, and
+- ``tests/shell/test_catalog.py`` checks the metric tables of the docs against it both ways, and
   the Grafana dashboards' lint checks every query against it.
 
 ``pubnet``'s own metrics (collectors' counters, the Influx writer's and alerting's) are

@@ -3,16 +3,20 @@
 Type and HELP of every name pubnet defines come from :mod:`pubnet.catalog`, the one place
 they are written. A name the catalog does not know is still exported (the SNMP profiles are
 checked against the catalog when they load, so only a bug can publish one): it is a counter
-when its name ends in ``_total`` and a gauge otherwise, with a generic HELP line.
+when its name ends in ``_total`` and a gauge otherwise, with a generic HELP line, and is
+logged once (per name, for the life of the exporter's table).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from enum import StrEnum
 
 from pubnet import catalog
+
+log = logging.getLogger("pubnet.exporters.prometheus")
 
 
 class Kind(StrEnum):
@@ -86,9 +90,10 @@ class FamilyTable:
             known = KNOWN.get(metric)
             if known is not None:
                 family = Family(metric, known[0], known[1])
-            elif metric.endswith("_total"):
-                family = Family(metric, Kind.COUNTER, f"{metric} (pubnet).")
             else:
-                family = Family(metric, Kind.GAUGE, f"{metric} (pubnet).")
+                kind = Kind.COUNTER if metric.endswith("_total") else Kind.GAUGE
+                family = Family(metric, kind, f"{metric} (pubnet).")
+                log.warning("metric not in the catalog exported with a generic HELP "
+                            "metric=%s type=%s", metric, kind.value)
         self._cache[metric] = family
         return family

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import math
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -317,6 +318,22 @@ def test_every_catalog_family_gets_the_catalog_type_and_help() -> None:
     assert "(pubnet)." not in text.replace("pubnet_not_in_the_catalog_total (pubnet).", "")
     # a name outside the catalog is still exported, typed by its suffix
     assert "# TYPE pubnet_not_in_the_catalog_total counter\n" in text
+
+
+def test_a_name_outside_the_catalog_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    """Exported as before, and not silently: one warning naming it, however many scrapes."""
+    store = StateStore()
+    store.publish([Observation("pubnet", "pubnet_not_in_the_catalog", 1.0, 1.0,
+                               Source.INTERNAL)])
+    expo = FleetExposition(store)
+    with caplog.at_level(logging.WARNING, logger="pubnet.exporters.prometheus"):
+        for ts in (2.0, 3.0):
+            store.publish([Observation("pubnet", "pubnet_not_in_the_catalog", ts, ts,
+                                       Source.INTERNAL)])
+            assert "# TYPE pubnet_not_in_the_catalog gauge\n" in body(expo)
+    warned = [r.getMessage() for r in caplog.records if "not in the catalog" in r.getMessage()]
+    assert warned == ["metric not in the catalog exported with a generic HELP "
+                      "metric=pubnet_not_in_the_catalog type=gauge"]
 
 
 def test_text_exposition_groups_families_and_spells_specials() -> None:
