@@ -58,9 +58,9 @@ def proc_cpu(pid: int) -> float:
 def serve(inventory: str, network: str, port: int, v3: bool, ready: Event, stop: Event,
           conn: Connection) -> None:
     """Child process: run the simulator until ``stop``; send back its request count."""
-    from collectors.simulator import AddressPlan, Fleet
     from inventory.loader import load_inventory
     from pubnet.config import parse_config
+    from simulator import AddressPlan, Fleet
 
     inv = load_inventory(inventory).inventory
     credentials = {}

@@ -303,7 +303,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from inventory.topology import Topology
     from inventory.validate import validate
     from pubnet import components
-    from pubnet.runtime import Context, run_components, stop_on_signals
+    from pubnet.runtime import Context, run_components
+    from pubnet.signals import stop_on_signals
 
     config = _load_config_or_report(args.config)
     if config is None:

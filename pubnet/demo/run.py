@@ -53,11 +53,11 @@ def run_demo(options: DemoOptions, out: TextIO | None = None) -> int:
 async def _demo(options: DemoOptions, workdir: Path, out: TextIO) -> int:
     """The fleet, the components and the inbox, alive for as long as ``_run`` plays."""
     from alerting.service import AlertingService
-    from collectors.simulator import AddressPlan, Fleet, plan_addresses, simulated_inventory
     from exporters.prometheus.server import PrometheusExporter
     from inventory.topology import Topology
     from pubnet import components
     from pubnet.runtime import Context
+    from simulator import AddressPlan, Fleet, plan_addresses, simulated_inventory
 
     timing = Timing.from_interval(options.interval)
     generated = await asyncio.to_thread(demo_inventory, options.sites, options.seed)
@@ -90,7 +90,8 @@ async def _demo(options: DemoOptions, workdir: Path, out: TextIO) -> int:
 async def _run(scenario: Scenario, built: list[Component], duration: float,
                out: TextIO) -> int:
     """Components and scenario side by side until the scenario ends or ``duration`` passes."""
-    from pubnet.runtime import run_components, stop_on_signals
+    from pubnet.runtime import run_components
+    from pubnet.signals import stop_on_signals
 
     stop = asyncio.Event()
     code = EXIT_OK

@@ -27,10 +27,10 @@ from pubnet.demo.deadlines import ExpectationFailed, deadline, until_store
 
 if TYPE_CHECKING:
     from alerting.service import AlertingService
-    from collectors.simulator import Fleet
     from pubnet.demo.inbox import Inbox
     from pubnet.demo.timing import Timing
     from pubnet.runtime import Context
+    from simulator import Fleet
 
 IF_OPER_UP = "pubnet_interface_oper_up"
 

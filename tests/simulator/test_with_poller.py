@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 import yaml
 
-from collectors.simulator import Fleet, plan_addresses, simulated_inventory
 from inventory.writer import write_inventory
 from pubnet.cli import main
-from tests.collectors.simulator.conftest import loopback_plan
-from tests.collectors.simulator.support import small_inventory
+from simulator import Fleet, plan_addresses, simulated_inventory
+from tests.simulator.conftest import loopback_plan
+from tests.simulator.support import small_inventory
 
 pytestmark = pytest.mark.integration
 

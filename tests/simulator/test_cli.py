@@ -1,4 +1,4 @@
-"""``python -m collectors.simulator``: re-addressed inventory out, answers, clean stop."""
+"""``python -m simulator``: re-addressed inventory out, answers, clean stop."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 
 from inventory.loader import load_inventory
 from inventory.writer import write_inventory
-from tests.collectors.simulator.conftest import loopback_plan
-from tests.collectors.simulator.support import NUMERIC, parse_values, run_tool, small_inventory
+from tests.simulator.conftest import loopback_plan
+from tests.simulator.support import NUMERIC, parse_values, run_tool, small_inventory
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +23,7 @@ async def test_cli_writes_inventory_and_serves_every_snmp_device(tmp_path: Path)
     write_inventory(small_inventory(), source)
     plan = loopback_plan()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "collectors.simulator", "--inventory", str(source),
+        sys.executable, "-m", "simulator", "--inventory", str(source),
         "--out", str(out), "--network", plan.network, "--port", str(plan.port),
         "--fault", "silent=0", "--stats-every", "1s",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from collectors.simulator.usm import LocalUser, UserSpec, engine_id_for
 from inventory.model import Role
+from simulator.usm import LocalUser, UserSpec, engine_id_for
 
 DAY = 86_400.0
 _OMEGA = 2.0 * math.pi / DAY

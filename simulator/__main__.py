@@ -1,4 +1,4 @@
-"""``python -m collectors.simulator``: serve a simulated fleet for an inventory.
+"""``python -m simulator``: serve a simulated fleet for an inventory.
 
 Writes a copy of the inventory whose devices point at the simulator's loopback addresses
 (``--out``), so ``pubnet run --inventory OUT`` polls the simulated fleet, then answers until
@@ -16,10 +16,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from collectors.simulator.device import mix, unit
-from collectors.simulator.fleet import AddressPlan, Fleet, plan_addresses, simulated_inventory
 from pubnet.config import ConfigError, load_config, parse_duration
 from pubnet.logs import setup_logging
+from simulator.device import mix, unit
+from simulator.fleet import AddressPlan, Fleet, plan_addresses, simulated_inventory
 
 log = logging.getLogger("pubnet.simulator")
 
@@ -55,7 +55,7 @@ def _duration(text: str) -> float:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m collectors.simulator",
+    parser = argparse.ArgumentParser(prog="python -m simulator",
                                      description="Serve a simulated SNMP fleet for an inventory.")
     parser.add_argument("--inventory", type=Path, required=True,
                         help="inventory folder or YAML file")
@@ -117,7 +117,7 @@ async def _flap(fleet: Fleet, every: float, seed: int) -> None:
 
 
 async def _serve(fleet: Fleet, args: argparse.Namespace) -> None:
-    from pubnet.runtime import stop_on_signals
+    from pubnet.signals import stop_on_signals
 
     stop = asyncio.Event()
     async with fleet:

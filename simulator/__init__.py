@@ -8,12 +8,12 @@ Reused by the tests, the demo and the benchmarks. Start it from an inventory::
         fleet.link_down("ap-0001", "wlan0")   # oper down + linkDown trap
         ...
 
-or from the shell: ``python -m collectors.simulator --inventory inv/ --out sim-inv/``.
+or from the shell: ``python -m simulator --inventory inv/ --out sim-inv/``.
 See docs/simulator.md.
 """
 
-from collectors.simulator.agent import Agent, AgentStats
-from collectors.simulator.fleet import (
+from simulator.agent import Agent, AgentStats
+from simulator.fleet import (
     AddressPlan,
     Fleet,
     build_device,

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from collectors.simulator import Fleet
 from inventory.generate import generate
-from tests.collectors.simulator.conftest import loopback_plan
+from simulator import Fleet
+from tests.simulator.conftest import loopback_plan
 
 pytestmark = pytest.mark.integration
 

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 import yaml
 
-from collectors.simulator.ber import parse_oid
-from collectors.simulator.fleet import AddressPlan, Fleet
-from tests.collectors.simulator.support import small_inventory
+from pubnet.ber import parse_oid
+from simulator.fleet import AddressPlan, Fleet
+from tests.simulator.support import small_inventory
 
-PROFILES = Path(__file__).resolve().parents[3] / "collectors" / "profiles"
+PROFILES = Path(__file__).resolve().parents[2] / "collectors" / "profiles"
 NOT_EMULATED = {("access-point", "mikrotik_aps")}
 """MikroTik's wireless table: the simulated APs are UniFi."""
 

@@ -5,7 +5,7 @@ Semantics follow RFC 3416: GET answers noSuchObject/noSuchInstance per varbind (
 noSuchName error), GETNEXT/GETBULK walk the sorted tree and answer endOfMibView past its end,
 GETBULK trims repetitions to fit ``max_response`` and a GET that cannot fit is tooBig.
 A wrong community is dropped silently, as real agents do. SNMPv3 requests go through
-:mod:`collectors.simulator.usm` (discovery and error reports included).
+:mod:`simulator.usm` (discovery and error reports included).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from collectors.simulator.ber import (
+from pubnet.ber import (
     END_OF_MIB_VIEW,
     NO_SUCH_INSTANCE,
     NO_SUCH_OBJECT,
@@ -32,9 +32,9 @@ from collectors.simulator.ber import (
     message_version,
     tlv,
 )
-from collectors.simulator.device import SimDevice, mix
-from collectors.simulator.mib import Shape
-from collectors.simulator.usm import (
+from simulator.device import SimDevice, mix
+from simulator.mib import Shape
+from simulator.usm import (
     FLAG_AUTH,
     FLAG_PRIV,
     FLAG_REPORTABLE,

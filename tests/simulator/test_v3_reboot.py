@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from collectors.simulator import Fleet, plan_addresses, simulated_inventory
 from collectors.snmp.poller import DevicePoller, load_configured_profiles
 from pubnet.config import parse_config
 from pubnet.model import Observation, PollStatus
-from tests.collectors.simulator.conftest import loopback_plan
-from tests.collectors.simulator.support import small_inventory
+from simulator import Fleet, plan_addresses, simulated_inventory
+from tests.simulator.conftest import loopback_plan
+from tests.simulator.support import small_inventory
 
 pytestmark = pytest.mark.integration
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from collectors.simulator import Fleet
 from pubnet.config import parse_config
-from tests.collectors.simulator.conftest import loopback_plan
-from tests.collectors.simulator.support import NUMERIC, parse_values, run_tool, small_inventory
+from simulator import Fleet
+from tests.simulator.conftest import loopback_plan
+from tests.simulator.support import NUMERIC, parse_values, run_tool, small_inventory
 
 pytestmark = pytest.mark.integration
 
@@ -114,8 +114,8 @@ async def test_reboot_bumps_engine_boots(sha_aes: Fleet) -> None:
 
 
 def test_stale_engine_time_gets_an_authenticated_not_in_time_window_report() -> None:
-    from collectors.simulator.ber import Decoder, PduType, Tag, encode_int, encode_oid, tlv
-    from collectors.simulator.usm import (
+    from pubnet.ber import Decoder, PduType, Tag, encode_int, encode_oid, tlv
+    from simulator.usm import (
         FLAG_AUTH,
         FLAG_REPORTABLE,
         NOT_IN_TIME_WINDOWS,
@@ -125,7 +125,7 @@ def test_stale_engine_time_gets_an_authenticated_not_in_time_window_report() -> 
         parse_v3,
         verify,
     )
-    from tests.collectors.simulator.conftest import loopback_plan
+    from tests.simulator.conftest import loopback_plan
 
     now = 1_780_000_000.0
     config = parse_config({"credentials": {"village": credential("sha", "none")}})

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from collectors.simulator import AddressPlan, Fleet
-from tests.collectors.simulator.support import small_inventory
+from simulator import AddressPlan, Fleet
+from tests.simulator.support import small_inventory
 from tests.support import free_port
 
 

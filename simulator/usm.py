@@ -22,7 +22,7 @@ from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.decrepit.ciphers.modes import CFB
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from collectors.simulator.ber import (
+from pubnet.ber import (
     BerError,
     Tag,
     encode_int,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collectors.simulator.ber import (
+from pubnet.ber import (
     END_OF_MIB_VIEW,
     BerError,
     Decoder,
@@ -22,9 +22,9 @@ from collectors.simulator.ber import (
     encode_unsigned,
     varbind,
 )
-from collectors.simulator.fleet import AddressPlan, Fleet
-from collectors.simulator.mib import IF_HC_IN_OCTETS, IF_NAME, SYS_NAME, SYS_UPTIME
-from tests.collectors.simulator.support import small_inventory
+from simulator.fleet import AddressPlan, Fleet
+from simulator.mib import IF_HC_IN_OCTETS, IF_NAME, SYS_NAME, SYS_UPTIME
+from tests.simulator.support import small_inventory
 
 NOW = 1_780_000_000.0
 
@@ -170,8 +170,8 @@ def test_counter64_round_trip(value: int) -> None:
 
 
 def _v3_request() -> bytes:
-    from collectors.simulator.ber import Tag, tlv
-    from collectors.simulator.usm import FLAG_REPORTABLE, build_v3
+    from pubnet.ber import Tag, tlv
+    from simulator.usm import FLAG_REPORTABLE, build_v3
 
     scoped = tlv(Tag.SEQUENCE, tlv(Tag.OCTET_STRING, b"") + tlv(Tag.OCTET_STRING, b"")
                  + request(PduType.GET, SYS_NAME)[13:])
@@ -183,7 +183,7 @@ SEEDS = [request(PduType.GET, SYS_NAME), request(PduType.GETBULK, IF_NAME, b=10)
 
 
 def test_v3_discovery_request_gets_a_report() -> None:
-    from collectors.simulator.usm import UNKNOWN_ENGINE_IDS, parse_scoped, parse_v3
+    from simulator.usm import UNKNOWN_ENGINE_IDS, parse_scoped, parse_v3
 
     fleet = make_fleet()
     dev = fleet.device("gw-1")

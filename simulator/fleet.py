@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Self, cast
 
-from collectors.simulator.agent import Agent
-from collectors.simulator.ber import (
+from inventory.model import NON_SNMP_PROFILES, Device, Inventory, Role
+from pubnet.ber import (
     PduType,
     Tag,
     Version,
@@ -37,7 +37,9 @@ from collectors.simulator.ber import (
     encode_unsigned,
     varbind,
 )
-from collectors.simulator.device import (
+from pubnet.config import Credential
+from simulator.agent import Agent
+from simulator.device import (
     Faults,
     Interface,
     Radio,
@@ -47,7 +49,7 @@ from collectors.simulator.device import (
     text_key,
     unit,
 )
-from collectors.simulator.mib import (
+from simulator.mib import (
     IF_ADMIN_STATUS,
     IF_DESCR,
     IF_INDEX,
@@ -61,9 +63,7 @@ from collectors.simulator.mib import (
     Shape,
     ShapeCache,
 )
-from collectors.simulator.usm import UserSpec
-from inventory.model import NON_SNMP_PROFILES, Device, Inventory, Role
-from pubnet.config import Credential
+from simulator.usm import UserSpec
 
 log = logging.getLogger("pubnet.simulator")
 

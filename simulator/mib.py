@@ -13,7 +13,7 @@ from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from collectors.simulator.ber import (
+from pubnet.ber import (
     OID,
     Tag,
     encode_int,
@@ -21,7 +21,7 @@ from collectors.simulator.ber import (
     encode_oid,
     encode_unsigned,
 )
-from collectors.simulator.device import MASK32, MASK64, Interface, SimDevice
+from simulator.device import MASK32, MASK64, Interface, SimDevice
 
 Getter = Callable[[SimDevice, float, int], bytes]
 

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from collectors.simulator import Fleet
-from collectors.simulator.ber import Decoder, PduType, decode_value
-from collectors.simulator.mib import (
+from pubnet.ber import Decoder, PduType, decode_value
+from simulator import Fleet
+from simulator.mib import (
     IF_HC_IN_OCTETS,
     IF_HIGH_SPEED,
     IF_IN_OCTETS,
@@ -19,7 +19,7 @@ from collectors.simulator.mib import (
     SNMP_TRAP_OID,
     TRAP_LINK_DOWN,
 )
-from tests.collectors.simulator.support import NUMERIC, parse_values, run_tool
+from tests.simulator.support import NUMERIC, parse_values, run_tool
 
 pytestmark = pytest.mark.integration
 
@@ -201,7 +201,7 @@ async def test_malformed_answers_are_rejected_by_snmpget(fleet: Fleet) -> None:
 
 
 def test_addresses_are_loopback_and_distinct() -> None:
-    from collectors.simulator import AddressPlan
+    from simulator import AddressPlan
 
     plan = AddressPlan("127.1.0.0", 161)
     addresses = [plan.address(i) for i in range(5000)]
