@@ -1,8 +1,14 @@
-"""A compact BER codec for SNMP v1/v2c messages: just what a simulated agent needs.
+"""pubnet's one BER codec for SNMP messages: TLVs, integers, OIDs, v1/v2c requests.
 
-Why not pysnmp's agent: it spends about a millisecond of CPU per request in pyasn1, and a demo
-fleet of thousands of devices polled every 30 s needs several thousand requests per second on
-one core. Here a request is decoded with a handful of slice operations, request OIDs are
+In the ground layer because three parts write or read SNMP by hand and must agree: the
+fleet simulator (:mod:`simulator`, its whole agent), the poller's SNMPv3 probe
+(:mod:`collectors.snmp.v3probe`, one hand-built request) and the tests' fake agents. The
+poller's framing check (:mod:`collectors.snmp.ber_check`) has another job and only takes its
+tag numbers from here.
+
+Why not pysnmp's agent (for the simulator): it spends about a millisecond of CPU per request
+in pyasn1, and a demo fleet of thousands of devices polled every 30 s needs several thousand
+requests per second on one core. Here a request is decoded with a handful of slice operations, request OIDs are
 memoised by their raw bytes, and responses are assembled from pre-encoded OID TLVs.
 
 Only definite-length encodings are accepted (SNMP forbids the indefinite form); anything that
