@@ -8,8 +8,9 @@ tag numbers from here.
 
 Why not pysnmp's agent (for the simulator): it spends about a millisecond of CPU per request
 in pyasn1, and a demo fleet of thousands of devices polled every 30 s needs several thousand
-requests per second on one core. Here a request is decoded with a handful of slice operations, request OIDs are
-memoised by their raw bytes, and responses are assembled from pre-encoded OID TLVs.
+requests per second on one core. Here a request is decoded with a handful of slice
+operations, request OIDs are memoised by their raw bytes, and responses are assembled from
+pre-encoded OID TLVs.
 
 Only definite-length encodings are accepted (SNMP forbids the indefinite form); anything that
 does not decode raises :class:`BerError`, never another exception type.

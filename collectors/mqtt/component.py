@@ -41,7 +41,7 @@ from pubnet.model import Observation, Source
 from pubnet.state import StateStore
 
 if TYPE_CHECKING:
-    from pubnet.runtime import Context
+    from pubnet.app.runtime import Context
 
 log = logging.getLogger("pubnet.mqtt")
 

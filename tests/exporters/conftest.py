@@ -13,7 +13,7 @@ from exporters.prometheus.server import PrometheusExporter
 from inventory.model import Inventory
 from inventory.topology import Topology
 from pubnet.config import Config, PrometheusConfig
-from pubnet.runtime import Context
+from pubnet.app.runtime import Context
 from pubnet.state import StateStore
 from tests.exporters.helpers import small_inventory
 

@@ -229,7 +229,7 @@ def test_descriptor_budget_puts_polling_first() -> None:
     from inventory.topology import Topology
     from pubnet.config import parse_config
     from pubnet.fdbudget import plan_budget
-    from pubnet.runtime import Context
+    from pubnet.app.runtime import Context
     from pubnet.state import StateStore
 
     inv = Inventory()

@@ -16,9 +16,9 @@ import pytest
 from exporters.prometheus.server import PrometheusExporter
 from inventory.model import Inventory
 from inventory.topology import Topology
-from pubnet import components
+from pubnet.app import components
 from pubnet.config import default_config
-from pubnet.runtime import Context
+from pubnet.app.runtime import Context
 from tests.support import free_port
 
 

@@ -8,7 +8,7 @@ import signal
 
 import pytest
 
-from pubnet.runtime import ComponentFailed, run_components
+from pubnet.app.runtime import ComponentFailed, run_components
 from pubnet.signals import stop_on_signals
 
 

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pubnet.demo.deadlines import deadline
+from pubnet.app.demo.deadlines import deadline
 
 
 @dataclass(frozen=True, slots=True)

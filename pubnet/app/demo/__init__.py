@@ -18,8 +18,8 @@ checks the HMAC), ``deadlines`` (waiting for an expectation), ``scenario`` (the 
 ``run`` (wiring, running side by side, exit codes) and ``cli`` (the flags).
 """
 
-from pubnet.demo.cli import register
-from pubnet.demo.config import (
+from pubnet.app.demo.cli import register
+from pubnet.app.demo.config import (
     DATABASE_NAME,
     NOC_AUTH_KEY,
     NOC_PRIV_KEY,
@@ -27,12 +27,12 @@ from pubnet.demo.config import (
     WEBHOOK_SECRET,
     demo_config,
 )
-from pubnet.demo.deadlines import ExpectationFailed
-from pubnet.demo.fleet import DEMO_NETWORK, demo_inventory, free_udp_port
-from pubnet.demo.inbox import Inbox, Received
-from pubnet.demo.run import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, DemoOptions, run_demo
-from pubnet.demo.scenario import IF_OPER_UP, Scenario
-from pubnet.demo.timing import Timing
+from pubnet.app.demo.deadlines import ExpectationFailed
+from pubnet.app.demo.fleet import DEMO_NETWORK, demo_inventory, free_udp_port
+from pubnet.app.demo.inbox import Inbox, Received
+from pubnet.app.demo.run import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, DemoOptions, run_demo
+from pubnet.app.demo.scenario import IF_OPER_UP, Scenario
+from pubnet.app.demo.timing import Timing
 
 __all__ = [
     "DATABASE_NAME",

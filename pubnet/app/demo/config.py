@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pubnet.config import Config
-    from pubnet.demo.timing import Timing
+    from pubnet.app.demo.timing import Timing
 
 VILLAGE_COMMUNITY = "pubnet-demo-village"
 NOC_AUTH_KEY = "pubnet-demo-auth-key"

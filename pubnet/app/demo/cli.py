@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pubnet.argtypes import non_negative, positive_int
-from pubnet.demo.run import EXIT_FAILED, DemoOptions, run_demo
+from pubnet.app.demo.run import EXIT_FAILED, DemoOptions, run_demo
 
 
 def register(commands: Any) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pubnet.runtime import Component, Context
+from pubnet.app.runtime import Component, Context
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +103,7 @@ def build(ctx: Context) -> list[Component]:
 
         built.append(MqttCollector.from_context(ctx))
     if ctx.inventory.devices:
-        from pubnet.startup import StartupSummary, first_round_deadline
+        from pubnet.app.startup import StartupSummary, first_round_deadline
 
         built.append(StartupSummary(ctx.store, list(ctx.inventory.devices),
                                     first_round_deadline(ctx.config, ctx.inventory)))

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pubnet.demo.config import DATABASE_NAME
+from pubnet.app.demo.config import DATABASE_NAME
 
 if TYPE_CHECKING:
     from inventory.model import Inventory

@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from alerting.messages import count_text
-from pubnet.demo.deadlines import ExpectationFailed, deadline, until_store
+from pubnet.app.demo.deadlines import ExpectationFailed, deadline, until_store
 
 if TYPE_CHECKING:
     from alerting.service import AlertingService
-    from pubnet.demo.inbox import Inbox
-    from pubnet.demo.timing import Timing
-    from pubnet.runtime import Context
+    from pubnet.app.demo.inbox import Inbox
+    from pubnet.app.demo.timing import Timing
+    from pubnet.app.runtime import Context
     from simulator import Fleet
 
 IF_OPER_UP = "pubnet_interface_oper_up"

@@ -1,7 +1,7 @@
 """The demo's log hygiene: the CLI configured logging before the demo made its secrets.
 
 (First contact with each device is logged at debug by the collectors and summarised in one
-line by :mod:`pubnet.startup`, so the demo needs no filter for it.)"""
+line by :mod:`pubnet.app.startup`, so the demo needs no filter for it.)"""
 
 from __future__ import annotations
 

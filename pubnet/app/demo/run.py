@@ -12,17 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from pubnet.demo.config import WEBHOOK_SECRET, demo_config
-from pubnet.demo.deadlines import ExpectationFailed
-from pubnet.demo.fleet import DEMO_NETWORK, demo_inventory, free_udp_port
-from pubnet.demo.inbox import Inbox
-from pubnet.demo.logs import redact_logs
-from pubnet.demo.scenario import Scenario
-from pubnet.demo.timing import Timing
-from pubnet.demo.workdir import prepared_workdir, write_files
+from pubnet.app.demo.config import WEBHOOK_SECRET, demo_config
+from pubnet.app.demo.deadlines import ExpectationFailed
+from pubnet.app.demo.fleet import DEMO_NETWORK, demo_inventory, free_udp_port
+from pubnet.app.demo.inbox import Inbox
+from pubnet.app.demo.logs import redact_logs
+from pubnet.app.demo.scenario import Scenario
+from pubnet.app.demo.timing import Timing
+from pubnet.app.demo.workdir import prepared_workdir, write_files
 
 if TYPE_CHECKING:
-    from pubnet.runtime import Component
+    from pubnet.app.runtime import Component
 
 log = logging.getLogger("pubnet.demo")
 
@@ -55,8 +55,8 @@ async def _demo(options: DemoOptions, workdir: Path, out: TextIO) -> int:
     from alerting.service import AlertingService
     from exporters.prometheus.server import PrometheusExporter
     from inventory.topology import Topology
-    from pubnet import components
-    from pubnet.runtime import Context
+    from pubnet.app import components
+    from pubnet.app.runtime import Context
     from simulator import AddressPlan, Fleet, plan_addresses, simulated_inventory
 
     timing = Timing.from_interval(options.interval)
@@ -90,7 +90,7 @@ async def _demo(options: DemoOptions, workdir: Path, out: TextIO) -> int:
 async def _run(scenario: Scenario, built: list[Component], duration: float,
                out: TextIO) -> int:
     """Components and scenario side by side until the scenario ends or ``duration`` passes."""
-    from pubnet.runtime import run_components
+    from pubnet.app.runtime import run_components
     from pubnet.signals import stop_on_signals
 
     stop = asyncio.Event()
