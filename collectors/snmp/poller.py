@@ -127,8 +127,7 @@ class DevicePoller:
             client = run.client
             if client is None:
                 client = self.factory(run.target, self.stats)
-                if self.keep_sockets and hasattr(client, "keep_open"):
-                    client.keep_open = True
+                client.keep_open = self.keep_sockets
             try:
                 async with client:
                     result = await collect(client, self.profiles, device.profile,
@@ -178,9 +177,7 @@ class DevicePoller:
 def _discard(run: _DeviceRun, client: SnmpClient) -> None:
     """Forget a device's client and free its socket (a failed ``__aenter__`` never reaches
     ``__aexit__``, so closing is our job)."""
-    close = getattr(client, "close", None)
-    if callable(close):
-        close()
+    client.close()
     run.client = None
 
 

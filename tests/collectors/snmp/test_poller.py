@@ -122,6 +122,10 @@ class ScriptedClient:
 
     def __init__(self, oids: dict[str, Value]) -> None:
         self.oids = oids
+        self.keep_open = False
+
+    def close(self) -> None:
+        return None
 
     async def __aenter__(self) -> Self:
         return self
