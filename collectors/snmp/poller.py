@@ -28,8 +28,9 @@ from collectors.snmp.client import ClientFactory, PacketStats, SnmpClient, SnmpT
 from collectors.snmp.collect import DeviceMemory, PollResult, collect
 from collectors.snmp.errors import SnmpError, status_for
 from collectors.snmp.profiles import PROFILES_DIR, ProfileSet, load_profiles
-from collectors.snmp.schedule import backoff_delay, first_offsets, next_due
+from collectors.snmp.schedule import first_offsets, next_due
 from inventory.model import NON_SNMP_PROFILES, Device, Inventory
+from pubnet.backoff import backoff
 from pubnet.config import Config, SnmpConfig
 from pubnet.fdbudget import plan_budget
 from pubnet.model import Labels, Observation, PollStatus, Source
@@ -217,9 +218,12 @@ class SnmpPoller:
         self._heap: list[tuple[float, int, str]] = []
         """Next due time (event-loop clock) per device; read by :meth:`_publish_stats`."""
         self._in_flight: set[asyncio.Task[None]] = set()
+        self.ready = asyncio.Event()
+        """Set once polling has begun."""
 
     async def run(self) -> None:
         """Poll until cancelled; on cancellation let in-flight polls finish, then return."""
+        self.ready.set()
         loop = asyncio.get_running_loop()
         start = loop.time()
         heap = self._heap
@@ -246,8 +250,9 @@ class SnmpPoller:
                     nxt = next_due(due, run.interval, now)
                 else:
                     max_backoff = self.snmp.max_backoff or 5 * run.interval
-                    nxt = max(due + backoff_delay(run.failures, run.interval, max_backoff),
-                              now)
+                    retry_in = backoff(run.failures, initial=run.interval,
+                                       cap=max(max_backoff, run.interval), spread=0.0)
+                    nxt = max(due + retry_in, now)
                 seq += 1
                 heapq.heappush(heap, (nxt, seq, dev))
                 wake.set()

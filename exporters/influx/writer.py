@@ -120,6 +120,8 @@ class InfluxWriter:
         self._down = False
         self._sink: LineSink | None = None
         self._sub: Subscription | None = None
+        self.ready = asyncio.Event()
+        """Set once the buffer is open and the writer follows the store."""
 
     # -- component -------------------------------------------------------------------------
 
@@ -144,6 +146,7 @@ class InfluxWriter:
             await self.buffer.open()
             log.info("influx writer started url=%s bucket=%s backlog_points=%d",
                      self.config.url, self.config.bucket, self.buffer.points)
+            self.ready.set()
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._intake(sub), name="influx-intake")
                 group.create_task(self._send_loop(), name="influx-send")

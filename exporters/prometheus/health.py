@@ -32,8 +32,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from exporters.prometheus.auth import AuthStats
-from exporters.prometheus.listener import ListenerStats
+from pubnet.httpstats import AuthStats, ListenerStats
 from pubnet.model import Batch, PollStatus, Source
 from pubnet.state import StateStore
 

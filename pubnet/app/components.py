@@ -9,8 +9,14 @@ nothing a collector publishes at start-up is missed and shutdown stops intake fi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from pubnet.app.runtime import Component, Context
+from pubnet.app.runtime import Component, Context, Readiness
+
+if TYPE_CHECKING:
+    from inventory.model import Inventory
+    from pubnet.config import Config
+    from pubnet.state import StateStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,41 +76,65 @@ def _mqtt_enabled(ctx: Context) -> bool:
 
 
 def build(ctx: Context) -> list[Component]:
-    """Instantiate the enabled components that exist so far, in start order."""
+    """Instantiate the enabled components, in start order, each from the pieces of the
+    config and context it needs (no component sees the whole context)."""
+    config, inventory, store = ctx.config, ctx.inventory, ctx.store
     built: list[Component] = []
-    if ctx.config.prometheus is not None:
-        from exporters.prometheus.server import PrometheusExporter
-
-        built.append(PrometheusExporter(ctx))
-    if ctx.config.influxdb is not None:
+    readiness = Readiness()
+    if config.prometheus is not None:
+        built += build_http(config, inventory, store, readiness)
+    if config.influxdb is not None:
         from exporters.influx.writer import InfluxWriter
 
-        built.append(InfluxWriter(ctx.store, ctx.inventory, ctx.config.influxdb))
-    if ctx.config.alerting is not None:
+        built.append(InfluxWriter(store, inventory, config.influxdb))
+    if config.alerting is not None:
         from alerting.service import AlertingService
 
-        built.append(AlertingService.from_context(ctx))
+        built.append(AlertingService(config.alerting, inventory, ctx.topology, store,
+                                     broker=config.mqtt))
     # -- producers (collectors) last --
-    if any(d.profile not in ("icmp", "mqtt") for d in ctx.inventory.devices.values()):
+    if any(d.profile not in ("icmp", "mqtt") for d in inventory.devices.values()):
         from collectors.snmp.poller import SnmpPoller
 
-        built.append(SnmpPoller(ctx.config, ctx.inventory, ctx.store))
-    if any(d.profile == "icmp" for d in ctx.inventory.devices.values()):
+        built.append(SnmpPoller(config, inventory, store))
+    if any(d.profile == "icmp" for d in inventory.devices.values()):
         from collectors.icmp.prober import IcmpProber
 
-        built.append(IcmpProber(ctx.config.icmp, ctx.inventory, ctx.store))
-    if ctx.config.traps is not None:
+        built.append(IcmpProber(config.icmp, inventory, store))
+    if config.traps is not None:
         from collectors.traps.receiver import TrapReceiver
 
-        built.append(TrapReceiver(ctx.config.traps, ctx.config.credentials, ctx.inventory,
-                                  ctx.store))
+        built.append(TrapReceiver(config.traps, config.credentials, inventory, store))
     if _mqtt_enabled(ctx):
         from collectors.mqtt.component import MqttCollector
 
-        built.append(MqttCollector.from_context(ctx))
-    if ctx.inventory.devices:
+        built.append(MqttCollector(config.mqtt, inventory, store))
+    if inventory.devices:
         from pubnet.app.startup import StartupSummary, first_round_deadline
 
-        built.append(StartupSummary(ctx.store, list(ctx.inventory.devices),
-                                    first_round_deadline(ctx.config, ctx.inventory)))
+        built.append(StartupSummary(store, list(inventory.devices),
+                                    first_round_deadline(config, inventory)))
+    readiness.track(built)
     return built
+
+
+def build_http(config: Config, inventory: Inventory, store: StateStore,
+               readiness: Readiness) -> list[Component]:
+    """The ``prometheus`` exporter and the HTTP listener that serves its ``/metrics``.
+
+    The listener's counters are made here and handed to both: the listener counts, the
+    exporter shows them on ``/metrics``. Other parts that serve HTTP add their routes to
+    the same listener here.
+    """
+    from exporters.prometheus.endpoint import PrometheusExporter
+    from pubnet.app.web import WebServer, limits_for, stats_for
+    from pubnet.fdbudget import plan_budget
+
+    http = config.prometheus
+    assert http is not None, "prometheus is off in this config"
+    stats = stats_for(http)
+    exporter = PrometheusExporter(store, inventory, poll_interval=config.snmp.interval,
+                                  gzip_level=http.gzip_level, http=stats)
+    server = WebServer(http, limits_for(http, plan_budget(config, inventory)),
+                       exporter.routes(), readiness.waiting, stats)
+    return [exporter, server]

@@ -1,7 +1,8 @@
 """The runtime: start the configured components in one TaskGroup, stop them cleanly.
 
-A component is anything with a ``name`` and an ``async run()`` that works until it is
-cancelled and, on cancellation, finishes or flushes its in-flight work before returning.
+A component is anything with a ``name``, a ``ready`` event and an ``async run()`` that works
+until it is cancelled and, on cancellation, finishes or flushes its in-flight work before
+returning.
 Components are started in the order given (state consumers before producers) and stopped in
 reverse order, so collectors stop taking in data first and exporters flush last.
 """
@@ -29,6 +30,9 @@ DEFAULT_STOP_DEADLINE = 15.0
 
 class Component(Protocol):
     name: str
+    ready: asyncio.Event
+    """Set once the component does its work (listening, connected, restored, polling);
+    ``/readyz`` answers 503 while any component's is clear (:class:`Readiness`)."""
 
     async def run(self) -> None:
         """Work until cancelled; on cancellation finish in-flight work, flush, return."""
@@ -36,14 +40,35 @@ class Component(Protocol):
 
 @dataclass
 class Context:
-    """What every component is built from: config, inventory, topology and the store."""
+    """What the app builds components from: config, inventory, topology and the store.
+
+    Only the app sees it; each component is given the pieces it needs
+    (:mod:`pubnet.app.components`).
+    """
 
     config: Config
     inventory: Inventory
     topology: Topology
     store: StateStore = field(default_factory=StateStore)
-    ready: dict[str, bool] = field(default_factory=dict)
-    """Component name → started; ``/readyz`` reads it."""
+
+
+class Readiness:
+    """Which components have not started yet: what ``/readyz`` reports.
+
+    Asked, not told: each component sets its own ``ready`` event, and this only reads them,
+    so there is no shared table for components to write into.
+    """
+
+    def __init__(self, components: Sequence[Component] = ()) -> None:
+        self._components: list[Component] = list(components)
+
+    def track(self, components: Sequence[Component]) -> None:
+        """Follow these components too (the app calls it once they are all built)."""
+        self._components.extend(components)
+
+    def waiting(self) -> list[str]:
+        """Names of the components whose ``ready`` is not set, sorted."""
+        return sorted(c.name for c in self._components if not c.ready.is_set())
 
 
 async def run_components(

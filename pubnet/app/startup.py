@@ -104,10 +104,12 @@ class StartupSummary:
         """Seconds after start when the summary is logged even if some devices are silent."""
         self.clock = clock
         self.summary: FirstRound | None = None
+        self.ready = asyncio.Event()
         # Subscribed here, before any collector runs, so that no first status is missed.
         self._changes = store.subscribe(self.name, metrics=())
 
     async def run(self) -> None:
+        self.ready.set()
         try:
             if self.devices:
                 started = self.clock()

@@ -24,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 
 from pubnet.config import ConfigError, PrometheusConfig, parse_config
 from pubnet.model import Observation, Source
-from tests.exporters.conftest import run_exporter
+from tests.exporters.conftest import NotStarted, run_exporter
 from tests.exporters.helpers import interface, set_up
 from tests.support import require_binary
 
@@ -73,7 +73,7 @@ async def test_metrics_text_openmetrics_gzip_and_probes(tmp_path: Path) -> None:
                 assert resp.status == 200
             async with http.get(exp.url + "/readyz") as resp:
                 assert resp.status == 200
-            exp.ctx.ready["snmp-poller"] = False
+            exp.readiness.track([NotStarted("snmp-poller")])
             async with http.get(exp.url + "/readyz") as resp:
                 assert resp.status == 503
                 assert "snmp-poller" in await resp.text()

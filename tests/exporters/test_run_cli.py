@@ -13,12 +13,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from exporters.prometheus.server import PrometheusExporter
+from exporters.prometheus.endpoint import PrometheusExporter
 from inventory.model import Inventory
 from inventory.topology import Topology
 from pubnet.app import components
-from pubnet.config import default_config
 from pubnet.app.runtime import Context
+from pubnet.config import default_config
 from tests.support import free_port
 
 

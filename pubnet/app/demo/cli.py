@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pubnet.argtypes import non_negative, positive_int
 from pubnet.app.demo.run import EXIT_FAILED, DemoOptions, run_demo
+from pubnet.argtypes import non_negative, positive_int
 
 
 def register(commands: Any) -> None:

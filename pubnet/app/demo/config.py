@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pubnet.config import Config
     from pubnet.app.demo.timing import Timing
+    from pubnet.config import Config
 
 VILLAGE_COMMUNITY = "pubnet-demo-village"
 NOC_AUTH_KEY = "pubnet-demo-auth-key"

@@ -53,10 +53,10 @@ def run_demo(options: DemoOptions, out: TextIO | None = None) -> int:
 async def _demo(options: DemoOptions, workdir: Path, out: TextIO) -> int:
     """The fleet, the components and the inbox, alive for as long as ``_run`` plays."""
     from alerting.service import AlertingService
-    from exporters.prometheus.server import PrometheusExporter
     from inventory.topology import Topology
     from pubnet.app import components
     from pubnet.app.runtime import Context
+    from pubnet.app.web import WebServer
     from simulator import AddressPlan, Fleet, plan_addresses, simulated_inventory
 
     timing = Timing.from_interval(options.interval)
@@ -71,7 +71,7 @@ async def _demo(options: DemoOptions, workdir: Path, out: TextIO) -> int:
         ctx = Context(config=config, inventory=inventory, topology=Topology.build(inventory))
         built = components.build(ctx)
         alerting = next(c for c in built if isinstance(c, AlertingService))
-        exporter = next(c for c in built if isinstance(c, PrometheusExporter))
+        server = next(c for c in built if isinstance(c, WebServer))
         fleet = Fleet.from_inventory(generated, plan, seed=options.seed,
                                      credentials=config.credentials,
                                      trap_target=("127.0.0.1", trap_port))
@@ -80,8 +80,9 @@ async def _demo(options: DemoOptions, workdir: Path, out: TextIO) -> int:
               file=out, flush=True)
         async with fleet:
             def metrics_url() -> str:
-                host = exporter.config.host
-                return f"http://{host}:{exporter.bound_port or exporter.config.port}/metrics"
+                host = server.config.host
+                port = server.bound.port if server.bound else server.config.port
+                return f"http://{host}:{port}/metrics"
 
             scenario = Scenario(ctx, fleet, alerting, inbox, timing, metrics_url, workdir, out)
             return await _run(scenario, built, options.duration, out)

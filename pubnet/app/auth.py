@@ -24,22 +24,13 @@ import hashlib
 import hmac
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import bcrypt
 
+from pubnet.httpstats import AuthStats
+
 MAX_CONCURRENT_CHECKS = 1
 """bcrypt checks running at once (each takes one core while it runs)."""
-
-
-@dataclass(slots=True)
-class AuthStats:
-    """Counters for ``/metrics`` (``pubnet_exporter_auth_*``)."""
-
-    checks: int = 0
-    """bcrypt verifications actually run (verdicts not remembered)."""
-    failures: int = 0
-    """Requests refused: no, malformed or wrong credentials."""
 
 
 class BasicAuth:
@@ -47,13 +38,13 @@ class BasicAuth:
 
     CACHE_MAX = 1024
 
-    def __init__(self, users: Mapping[str, str]) -> None:
+    def __init__(self, users: Mapping[str, str], stats: AuthStats | None = None) -> None:
         self._users = {name: hashed.encode() for name, hashed in users.items()}
         self._key = os.urandom(32)
         self._good: set[bytes] = set()
         self._bad: set[bytes] = set()
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_CHECKS)
-        self.stats = AuthStats()
+        self.stats = stats if stats is not None else AuthStats()
 
     def _digest(self, user: bytes, password: bytes) -> bytes:
         return hmac.new(self._key, user + b"\0" + password, hashlib.sha256).digest()

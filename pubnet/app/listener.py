@@ -1,4 +1,4 @@
-"""The ``/metrics`` listener's own accept loop: a cap on connections, deadlines, quiet errors.
+"""The HTTP listener's own accept loop: a cap on connections, deadlines, quiet errors.
 
 Why not aiohttp's ``TCPSite``: it hands accepting to asyncio's server, which accepts as long
 as the process has descriptors, keeps a connection that sent half a request for as long as
@@ -32,13 +32,15 @@ import logging
 import socket
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum, auto
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-log = logging.getLogger("pubnet.exporters.prometheus")
+from pubnet.httpstats import ListenerStats
+
+log = logging.getLogger("pubnet.http")
 
 ACCEPT_PAUSE_MIN = 0.1
 ACCEPT_PAUSE_MAX = 1.0
@@ -59,19 +61,6 @@ class Phase(Enum):
     """Kept alive between requests."""
 
 
-@dataclass(slots=True)
-class ListenerStats:
-    """Counters for ``/metrics`` (``pubnet_exporter_connections*``, ``..._accept_errors``)."""
-
-    limit: int = 0
-    open: int = 0
-    accepted: int = 0
-    closed: dict[str, int] = field(default_factory=dict)
-    """Connections closed by pubnet, by reason (``limit``, ``header_timeout``, ...)."""
-    accept_errors: dict[str, int] = field(default_factory=dict)
-    """Failed ``accept()`` calls by errno name (``EMFILE``, ...)."""
-
-
 @dataclass(frozen=True, slots=True)
 class Limits:
     max_connections: int
@@ -87,11 +76,13 @@ _QUIET = frozenset({"idle_timeout"})
 class Listener:
     """Accepts connections for a protocol factory (aiohttp's server) within ``limits``."""
 
-    def __init__(self, limits: Limits, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(self, limits: Limits, ssl_context: ssl.SSLContext | None = None,
+                 stats: ListenerStats | None = None) -> None:
         self._factory: Callable[[], asyncio.Protocol] | None = None
         self.limits = limits
         self._ssl = ssl_context
-        self.stats = ListenerStats(limit=limits.max_connections)
+        self.stats = stats if stats is not None else ListenerStats()
+        self.stats.limit = limits.max_connections
         self._connections: dict[asyncio.BaseTransport, _Guarded] = {}
         self._starting: set[asyncio.Task[None]] = set()
         self._logged: set[str] = set()
@@ -107,7 +98,7 @@ class Listener:
             async with asyncio.TaskGroup() as group:
                 for sock in sockets:
                     group.create_task(self._accept_forever(sock),
-                                      name=f"prometheus-accept-{sock.fileno()}")
+                                      name=f"http-accept-{sock.fileno()}")
         finally:
             for task in list(self._starting):
                 task.cancel()
