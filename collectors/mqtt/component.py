@@ -157,6 +157,8 @@ class MqttCollector:
                     context = await asyncio.to_thread(tls_context, config)
                 client = aiomqtt.Client(**client_options(config, self._on_message, context))
                 # aiomqtt's paho client (one per connection) reads through pubnet's path.
+                # ``_client`` is aiomqtt's private attribute: aiomqtt is pinned exactly
+                # and tests/test_library_internals.py fails if it moves.
                 ReadPath(client._client, self._on_publish)
                 async with client:
                     attempt = 0
