@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 
@@ -31,17 +31,6 @@ class RunningExporter:
     @property
     def url(self) -> str:
         return f"{self.scheme}://127.0.0.1:{self.port}"
-
-
-@dataclass
-class NotStarted:
-    """A component that has not started (for ``/readyz``)."""
-
-    name: str
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def run(self) -> None:
-        await asyncio.Event().wait()
 
 
 @contextlib.asynccontextmanager

@@ -24,8 +24,9 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 
 from pubnet.config import ConfigError, PrometheusConfig, parse_config
 from pubnet.model import Observation, Source
-from tests.exporters.conftest import NotStarted, run_exporter
+from tests.exporters.conftest import run_exporter
 from tests.exporters.helpers import interface, set_up
+from tests.standin import NotStarted
 from tests.support import require_binary
 
 OM_ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;"

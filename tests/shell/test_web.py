@@ -7,7 +7,6 @@ import asyncio
 import base64
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 import aiohttp
 import bcrypt
@@ -18,17 +17,7 @@ from pubnet.app.runtime import Readiness
 from pubnet.app.web import WebServer, limits_for, stats_for
 from pubnet.config import PrometheusConfig, parse_config
 from pubnet.fdbudget import plan_budget
-
-
-@dataclass
-class Part:
-    """A stand-in component: a name and a ready event it sets when told."""
-
-    name: str
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def run(self) -> None:
-        await asyncio.Event().wait()
+from tests.standin import NotStarted
 
 
 async def hello(_request: web.Request) -> web.Response:
@@ -72,7 +61,7 @@ async def test_a_contributed_route_is_behind_auth_and_the_probes_are_not() -> No
 
 
 async def test_readyz_names_the_components_that_have_not_started() -> None:
-    poller, alerting = Part("snmp-poller"), Part("alerting")
+    poller, alerting = NotStarted("snmp-poller"), NotStarted("alerting")
     readiness = Readiness([poller, alerting])
     async with serving(PrometheusConfig(listen="127.0.0.1:0"), readiness) as url, \
             aiohttp.ClientSession() as http:
