@@ -38,6 +38,7 @@ from enum import Enum, auto
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from pubnet.backoff import backoff
 from pubnet.httpstats import ListenerStats
 
 log = logging.getLogger("pubnet.http")
@@ -105,7 +106,7 @@ class Listener:
 
     async def _accept_forever(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
-        pause = ACCEPT_PAUSE_MIN
+        failures = 0
         while True:
             try:
                 conn, peer = await loop.sock_accept(sock)
@@ -117,10 +118,11 @@ class Listener:
                 self._log_once(f"accept-{name}", "http listener cannot accept connections "
                                "error=%s (%s); retrying, counted in "
                                "pubnet_exporter_accept_errors_total", name, exc.strerror)
-                await asyncio.sleep(pause)
-                pause = min(ACCEPT_PAUSE_MAX, pause * 2)
+                failures += 1
+                await asyncio.sleep(backoff(failures, initial=ACCEPT_PAUSE_MIN,
+                                            cap=ACCEPT_PAUSE_MAX, spread=0.0))
                 continue
-            pause = ACCEPT_PAUSE_MIN
+            failures = 0
             if self.stats.open >= self.stats.limit:
                 self._refuse(conn)
                 continue
