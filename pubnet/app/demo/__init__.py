@@ -28,7 +28,7 @@ from pubnet.app.demo.config import (
     demo_config,
 )
 from pubnet.app.demo.deadlines import ExpectationFailed
-from pubnet.app.demo.fleet import DEMO_NETWORK, demo_inventory, free_udp_port
+from pubnet.app.demo.fleet import DEMO_NETWORK, demo_inventory
 from pubnet.app.demo.inbox import Inbox, Received
 from pubnet.app.demo.run import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, DemoOptions, run_demo
 from pubnet.app.demo.scenario import IF_OPER_UP, Scenario
@@ -53,7 +53,6 @@ __all__ = [
     "Timing",
     "demo_config",
     "demo_inventory",
-    "free_udp_port",
     "register",
     "run_demo",
 ]

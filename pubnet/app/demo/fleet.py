@@ -5,7 +5,6 @@ MQTT publisher are needed."""
 from __future__ import annotations
 
 import dataclasses
-import socket
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -31,10 +30,3 @@ def demo_inventory(sites: int, seed: int) -> Inventory:
     return Inventory(sites=dict(generated.sites), devices=devices, links=dict(generated.links),
                      source=generated.source)
 
-
-def free_udp_port() -> int:
-    """A UDP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port

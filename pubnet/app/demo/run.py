@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from pubnet.app.demo.config import WEBHOOK_SECRET, demo_config
 from pubnet.app.demo.deadlines import ExpectationFailed
-from pubnet.app.demo.fleet import DEMO_NETWORK, demo_inventory, free_udp_port
+from pubnet.app.demo.fleet import DEMO_NETWORK, demo_inventory
 from pubnet.app.demo.inbox import Inbox
 from pubnet.app.demo.logs import redact_logs
 from pubnet.app.demo.scenario import Scenario
 from pubnet.app.demo.timing import Timing
 from pubnet.app.demo.workdir import prepared_workdir, write_files
+from pubnet.ports import free_udp_port
 
 if TYPE_CHECKING:
     from pubnet.app.runtime import Component

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from pubnet.cli import main
-from tests.collectors.snmp.agent import COMMUNITY, Agent
+from testbed.snmpd import COMMUNITY, Agent
 from tests.support import free_udp_port
 
 pytestmark = pytest.mark.integration

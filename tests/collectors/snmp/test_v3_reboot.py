@@ -28,7 +28,7 @@ from collectors.snmp.gufo_client import GufoClient
 from collectors.snmp.poller import SnmpPoller
 from pubnet.model import PollStatus
 from pubnet.state import StateStore
-from tests.collectors.snmp.agent import AUTH_PASS, Agent, run_snmpd, user_name
+from testbed.snmpd import AUTH_PASS, Agent, run_snmpd, user_name
 from tests.collectors.snmp.fleet import make_config, make_inventory
 from tests.support import free_udp_port, require_binary
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -17,7 +17,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support import free_udp_port, snmp_answers, stop_process
+from pubnet import ber
+from pubnet.ports import free_udp_port
+from testbed.process import stop_process
 
 COMMUNITY = "pubnet-test"
 AUTH_PASS = "auth-pass-123"
@@ -115,5 +117,22 @@ def run_snmpd(
             stop_process(proc)
 
 
-def snmp_tool(name: str) -> str | None:
-    return shutil.which(name)
+_SYS_UPTIME = ber.varbind(ber.encode_oid(ber.parse_oid("1.3.6.1.2.1.1.3.0")), ber.NULL)
+
+
+def snmp_answers(host: str, port: int, community: str) -> bool:
+    """Send an SNMPv2c GET of sysUpTime.0; True when any datagram comes back.
+
+    :func:`run_snmpd` (and other fixtures) wait with it for an agent they started, without
+    an SNMP library in the loop.
+    """
+    message = ber.encode_message(ber.Version.V2C, community.encode(), ber.PduType.GET, 1,
+                                 0, 0, _SYS_UPTIME)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(0.3)
+        try:
+            sock.sendto(message, (host, port))
+            sock.recvfrom(65535)
+        except OSError:
+            return False
+        return True

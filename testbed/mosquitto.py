@@ -20,9 +20,9 @@ from typing import Self
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.support import stop_process
+from testbed.process import stop_process
 
 
 @dataclass
@@ -181,8 +181,8 @@ def make_tls(folder: Path) -> Tls:
             .not_valid_after(now + dt.timedelta(days=1))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage(
-                [x509.ExtendedKeyUsageOID.SERVER_AUTH if server
-                 else x509.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+                [ExtendedKeyUsageOID.SERVER_AUTH if server
+                 else ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         )
         if server:
             import ipaddress
