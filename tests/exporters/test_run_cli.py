@@ -59,6 +59,8 @@ async def test_pubnet_run_serves_metrics_until_sigterm(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             await asyncio.to_thread(proc.wait)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def test_influxdb_section_turns_the_writer_on(tmp_path: Path,

@@ -31,7 +31,7 @@ def columns(profile: str) -> list[tuple[str, str, tuple[int, ...]]]:
 
 @pytest.mark.parametrize(("profile", "device"), [
     ("if-mib", "gw-1"), ("host", "dist-1"), ("access-point", "ap-1"),
-])
+], ids=["if-mib", "host", "access-point"])
 def test_every_profile_column_has_instances(profile: str, device: str) -> None:
     fleet = Fleet.from_inventory(small_inventory(), AddressPlan("127.1.0.0", 161))
     shape = fleet.shapes.get(fleet.device(device))

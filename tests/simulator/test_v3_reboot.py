@@ -44,8 +44,8 @@ def received(observations: list[Observation]) -> dict[str, float]:
             if o.metric == "pubnet_interface_receive_bytes_total"}
 
 
-@pytest.mark.parametrize("fault", ["reboot", "clock-jump"])
-@pytest.mark.parametrize("credential", list(CREDENTIALS))
+@pytest.mark.parametrize("fault", ["reboot", "clock-jump"], ids=str)
+@pytest.mark.parametrize("credential", list(CREDENTIALS), ids=str)
 async def test_kept_v3_conversation_survives(credential: str, fault: str) -> None:
     now = [START]
 

@@ -82,7 +82,7 @@ def client(port: int, stats: PacketStats, timeout: float = 1.0) -> GufoClient:
     return GufoClient(SnmpTarget("127.0.0.1", port, CRED, timeout, 0), stats)
 
 
-@pytest.mark.parametrize("kind", sorted(PANICS))
+@pytest.mark.parametrize("kind", sorted(PANICS), ids=str)
 def test_the_datagrams_really_make_gufo_panic(kind: str) -> None:
     """Guards the tests below: each datagram panics gufo-snmp when it reads it unchecked
     (in a child process, so that the panic's output is its own)."""
@@ -112,7 +112,7 @@ def test_the_datagrams_really_make_gufo_panic(kind: str) -> None:
 
 
 @pytest.mark.parametrize("stale_first", [False, True], ids=["alone", "behind-a-stale-answer"])
-@pytest.mark.parametrize("kind", sorted(PANICS))
+@pytest.mark.parametrize("kind", sorted(PANICS), ids=str)
 async def test_a_panicking_answer_is_dropped_without_a_word_on_stderr(
         kind: str, stale_first: bool, capfd: pytest.CaptureFixture[str]) -> None:
     stats = PacketStats()

@@ -53,7 +53,7 @@ def one(outcome: DeviceOutcome, metric: str) -> Observation:
     return obs
 
 
-@pytest.mark.parametrize("client", ["gufo", "pysnmp"])
+@pytest.mark.parametrize("client", ["gufo", "pysnmp"], ids=str)
 async def test_reads_equal_net_snmp_tools(snmpd_agent: Agent, client: str) -> None:
     """Both client implementations behind our interface read what net-snmp reads."""
     from collectors.snmp.gufo_client import GufoClient

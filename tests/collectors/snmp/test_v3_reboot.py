@@ -73,7 +73,7 @@ async def net_snmp_get(agent: Agent, *oids: str) -> dict[str, str]:
     return values
 
 
-@pytest.mark.parametrize("credential", CREDENTIALS)
+@pytest.mark.parametrize("credential", CREDENTIALS, ids=str)
 async def test_kept_client_resynchronises_after_snmpd_reboot(tmp_path: Path,
                                                              credential: str) -> None:
     """One GufoClient kept across the reboot: the first request after it meets the
