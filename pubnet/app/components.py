@@ -32,7 +32,8 @@ def plan(ctx: Context) -> list[Planned]:
     config = ctx.config
     planned: list[Planned] = []
     if config.prometheus is not None:
-        planned.append(Planned("prometheus", f"listen={config.prometheus.listen}"))
+        planned.append(Planned("prometheus", "route=/metrics"))
+        planned.append(Planned("http", f"listen={config.prometheus.listen}"))
     if config.influxdb is not None:
         planned.append(Planned("influxdb", f"url={config.influxdb.url} "
                                f"bucket={config.influxdb.bucket} "
