@@ -15,7 +15,7 @@ import pytest
 from influxdb_client.rest import ApiException
 from pydantic import SecretStr
 
-from exporters.influx.writer import InfluxWriter
+from exporters.influx.writer import InfluxWriter, get_or_stop
 from pubnet.config import InfluxConfig
 from pubnet.model import Observation, Source
 from pubnet.state import StateStore
@@ -259,3 +259,19 @@ async def test_stop_cancels_a_hanging_write_after_the_grace_and_keeps_its_batch(
     files = list((tmp_path / "buffer").glob("*.lp"))
     assert [f.name.split("-")[1] for f in files] == ["4.lp"]
     assert files[0].read_bytes().count(b"test_seq") == 4
+
+
+async def test_get_or_stop_keeps_what_it_got_and_takes_nothing_when_it_loses() -> None:
+    """The writer's one race (intake, sending and backing off all wait through it)."""
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    stop = asyncio.Event()
+    queue.put_nowait(1)
+    assert await get_or_stop(queue.get(), stop) == 1
+    assert await get_or_stop(queue.get(), stop, within=0.01) is None  # nothing came
+    stop.set()
+    assert await get_or_stop(queue.get(), stop) is None  # stopped while waiting
+    queue.put_nowait(2)
+    assert await get_or_stop(queue.get(), stop) == 2  # both ready: the item is not dropped
+    queue.put_nowait(3)
+    await asyncio.sleep(0)
+    assert queue.qsize() == 1  # the getters that lost took nothing from the queue
