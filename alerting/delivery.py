@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from alerting.channels import DeliveryError, Sender
 from alerting.db import AsyncIncidentDB, OutboxRow
-from alerting.lifecycle import backoff
+from pubnet.backoff import backoff
 
 log = logging.getLogger("pubnet.alerting.delivery")
 
@@ -137,7 +137,7 @@ class Delivery:
                         await self._record(self.db.sync.mark_failed, row.seq, attempts,
                                            str(exc))
                         delay = backoff(attempts - row.attempts, initial=self.initial_backoff,
-                                        maximum=self.max_backoff, jitter=random.random())
+                                        cap=self.max_backoff, jitter=random.random())
                         if exc.retry_after is not None:
                             delay = max(delay, exc.retry_after)
                         await asyncio.sleep(delay)

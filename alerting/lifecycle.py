@@ -150,15 +150,3 @@ def resolve(incident: Incident, now: float, merged_into: str | None = None) -> I
 def was_announced(incident: Incident) -> bool:
     return incident.announced_at is not None
 
-
-def backoff(attempt: int, *, initial: float, maximum: float, jitter: float = 0.0) -> float:
-    """Seconds to wait before retry ``attempt`` (1 = first retry): doubling, capped.
-
-    ``jitter`` in [0, 1) is a random fraction supplied by the caller (pure function); the
-    delay is reduced by up to 20 % of itself so that many channels do not retry in step.
-    """
-    if attempt < 1:
-        return 0.0
-    exponent = min(attempt - 1, 60)
-    delay = min(maximum, initial * (2.0**exponent))
-    return delay * (1.0 - 0.2 * min(max(jitter, 0.0), 0.999))

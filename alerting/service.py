@@ -61,7 +61,6 @@ from pubnet.catalog import (
 )
 from pubnet.config import AlertingConfig, MqttConfig
 from pubnet.model import Batch, Observation, PollStatus, Source, StatusChange
-from pubnet.runtime import Context
 from pubnet.state import StateStore, Subscription
 
 log = logging.getLogger("pubnet.alerting")
@@ -92,7 +91,6 @@ class AlertingService:
         broker: MqttConfig | None = None,
         senders: Mapping[str, Sender] | None = None,
         clock: Callable[[], float] = time.time,
-        ready: dict[str, bool] | None = None,
         on_handed: Callable[[list[OutboxRow]], None] | None = None,
     ) -> None:
         self.config = config
@@ -101,7 +99,6 @@ class AlertingService:
         self.clock = clock
         self.broker = broker or MqttConfig()
         self._injected_senders = dict(senders) if senders is not None else None
-        self._ready = ready
         self._on_handed = on_handed
         self.topology = AlertTopology(inventory, topology)
         self.builder = MessageBuilder(self.topology, config.sites_in_payload, config.map_url)
@@ -122,16 +119,9 @@ class AlertingService:
         self._unsaved_outgoing: list[Outgoing] = []
         self._save_failing = False
         self._reload_failing = False
-        self._started = asyncio.Event()
+        self.ready = asyncio.Event()
+        """Set once open incidents are restored and the store is followed."""
         self._cycle_done = asyncio.Event()
-
-    @classmethod
-    def from_context(cls, ctx: Context) -> AlertingService:
-        """Build from the runtime context (``alerting:`` must be configured)."""
-        if ctx.config.alerting is None:
-            raise ValueError("the config has no alerting section")
-        return cls(ctx.config.alerting, ctx.inventory, ctx.topology, ctx.store,
-                   broker=ctx.config.mqtt, ready=ctx.ready)
 
     # -- ids -------------------------------------------------------------------------------
 
@@ -157,15 +147,13 @@ class AlertingService:
             self.delivery = delivery
             await self._restore(db, delivery)
             with self.store.subscription(SUBSCRIBER_NAME, metrics=SUBSCRIBED_METRICS) as sub:
-                if self._ready is not None:
-                    self._ready[self.name] = True
-                self._started.set()
+                self.ready.set()
                 async with asyncio.TaskGroup() as group:
                     group.create_task(delivery.run(), name="alerting-delivery")
                     group.create_task(self._loop(sub, db, delivery), name="alerting-loop")
 
     async def wait_started(self) -> None:
-        await self._started.wait()
+        await self.ready.wait()
 
     async def wait_cycle(self) -> None:
         """Wait for the end of the next processing cycle (tests)."""

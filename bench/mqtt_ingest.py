@@ -68,7 +68,7 @@ def topic(n: int) -> str:
 
 def role_publish(port: int, count: int) -> dict[str, Any]:
     """Publish ``count`` QoS 1 messages over a raw socket and wait for every PUBACK."""
-    from tests.collectors.mqtt import rawmqtt
+    from testbed import rawmqtt
 
     sock = rawmqtt.open_session(port, rawmqtt.connect_packet("bench-publisher", clean=True))
     sock.settimeout(300)
@@ -183,8 +183,9 @@ def summarise(name: str, qos: int, result: dict[str, Any], count: int) -> dict[s
 
 
 def orchestrate(count: int, qos_levels: list[int], max_inflight: int) -> int:
-    from tests.collectors.mqtt.broker import Mosquitto
-    from tests.support import find_binary, free_port
+    from pubnet.ports import free_port
+    from testbed.mosquitto import Mosquitto
+    from testbed.process import find_binary
 
     mosquitto, sub = find_binary("mosquitto"), find_binary("mosquitto_sub")
     if mosquitto is None or sub is None:

@@ -35,8 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from gufo.snmp.aio.client import SnmpSession
 from gufo.snmp.user import Aes128Key, Sha256Key, User
 
-from tests.collectors.snmp.agent import AUTH_PASS, COMMUNITY, PRIV_PASS, run_snmpd, user_name
-from tests.support import find_binary, free_port
+from pubnet.ports import free_port
+from testbed.process import find_binary
+from testbed.snmpd import AUTH_PASS, COMMUNITY, PRIV_PASS, run_snmpd, user_name
 
 SCALARS = ["1.3.6.1.2.1.1.1.0", "1.3.6.1.2.1.1.2.0", "1.3.6.1.2.1.1.3.0",
            "1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.1.6.0", "1.3.6.1.2.1.2.1.0"]
@@ -58,9 +59,9 @@ def proc_cpu(pid: int) -> float:
 def serve(inventory: str, network: str, port: int, v3: bool, ready: Event, stop: Event,
           conn: Connection) -> None:
     """Child process: run the simulator until ``stop``; send back its request count."""
-    from collectors.simulator import AddressPlan, Fleet
     from inventory.loader import load_inventory
     from pubnet.config import parse_config
+    from simulator import AddressPlan, Fleet
 
     inv = load_inventory(inventory).inventory
     credentials = {}

@@ -39,8 +39,8 @@ from collectors.snmp.profiles import PROFILES_DIR, load_profiles
 from inventory.model import Device, Inventory, Role
 from pubnet.config import parse_config
 from pubnet.state import StateStore
-from tests.collectors.snmp.agent import COMMUNITY, run_snmpd
-from tests.support import find_binary
+from testbed.process import find_binary
+from testbed.snmpd import COMMUNITY, run_snmpd
 
 SCALARS = [
     "1.3.6.1.2.1.1.1.0",

@@ -126,7 +126,7 @@ def _build_parser() -> argparse.ArgumentParser:
     from alerting.cli import register as register_alerting
 
     register_alerting(commands)  # alerts list|ack|export-rules, maintenance add|list
-    from pubnet.demo import register as register_demo
+    from pubnet.app.demo import register as register_demo
 
     register_demo(commands)  # demo: a fibre cut on a simulated fleet, end to end
     from dashboards.cli import register as register_dashboards
@@ -265,7 +265,7 @@ def _cmd_poll(args: argparse.Namespace) -> int:
     from collectors.snmp.poller import load_configured_profiles, snmp_devices
     from collectors.snmp.profiles import ProfileError
     from inventory.loader import InventoryError, load_inventory
-    from pubnet.poll import run_poll
+    from pubnet.app.poll import run_poll
 
     config = _load_config_or_report(args.config)
     if config is None:
@@ -302,8 +302,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from inventory.model import Inventory
     from inventory.topology import Topology
     from inventory.validate import validate
-    from pubnet import components
-    from pubnet.runtime import Context, run_components, stop_on_signals
+    from pubnet.app import components
+    from pubnet.app.runtime import Context, run_components
+    from pubnet.signals import stop_on_signals
 
     config = _load_config_or_report(args.config)
     if config is None:
@@ -360,7 +361,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         with stop_on_signals(stop):
             await run_components(built, stop)
 
-    from pubnet.runtime import ComponentFailed
+    from pubnet.app.runtime import ComponentFailed
 
     failed = False
     try:

@@ -97,6 +97,8 @@ class IcmpProber:
         self.probes = 0
         self._labels = {d.device_id: device_labels(inventory, d)[0] for d in self.devices}
         self._last: dict[str, PollStatus] = {}
+        self.ready = asyncio.Event()
+        """Set once probing has begun (or failed visibly for want of an ICMP socket)."""
 
     async def probe(self, pinger: Pinger, device: Device) -> PollStatus:
         """Probe one device once and record the outcome; never raises (but cancellation)."""
@@ -123,6 +125,7 @@ class IcmpProber:
         return status
 
     async def run(self) -> None:
+        self.ready.set()
         if not self.devices:
             await asyncio.Event().wait()
         async with AsyncExitStack() as stack:

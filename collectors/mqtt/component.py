@@ -22,19 +22,19 @@ import random
 import ssl
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import aiomqtt
 
 from collectors.mqtt.broker import EmbeddedBroker, EmbeddedBrokerError
 from collectors.mqtt.broker_guard import BrokerGuard
-from collectors.mqtt.connection import backoff_delay, client_options, tls_context
+from collectors.mqtt.connection import client_options, tls_context
 from collectors.mqtt.ingest import Ingestor, IngestSettings
 from collectors.mqtt.names import Result
 from collectors.mqtt.read_path import ReadPath
 from collectors.mqtt.redelivery import RedeliveryFilter
 from collectors.mqtt.topics import Kind, filters, parse_topic
 from inventory.model import Inventory
+from pubnet.backoff import backoff
 from pubnet.catalog import (
     LABEL_REASON,
     MQTT_BROKER_REFUSED,
@@ -47,12 +47,11 @@ from pubnet.config import MqttConfig
 from pubnet.model import Observation, Source
 from pubnet.state import StateStore
 
-if TYPE_CHECKING:
-    from pubnet.runtime import Context
-
 log = logging.getLogger("pubnet.mqtt")
 
 COMPONENT_NAME = "mqtt-subscriber"
+RECONNECT_SPREAD = 0.5
+"""Jitter takes up to half of each reconnect delay ("equal jitter": a floor, never 0)."""
 
 
 def ingest_settings(config: MqttConfig) -> IngestSettings:
@@ -98,7 +97,6 @@ class MqttCollector:
         inventory: Inventory,
         store: StateStore,
         *,
-        ready: dict[str, bool] | None = None,
         stats_interval: float = 5.0,
         jitter: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.time,
@@ -107,7 +105,6 @@ class MqttCollector:
         self.store = store
         self.ingestor = Ingestor(store, inventory, ingest_settings(config), clock)
         self.broker_guard = broker_guard(config, inventory) if config.embedded else None
-        self._ready = ready
         self._stats_interval = stats_interval
         self._jitter = jitter
         self._clock = clock
@@ -116,11 +113,10 @@ class MqttCollector:
         """Successful connections so far; all but the first are reconnects."""
         self.connect_failures = 0
         self._connected_event = asyncio.Event()
+        self.ready = asyncio.Event()
+        """Set at the first connection (and subscription); a later outage shows in
+        ``pubnet_mqtt_connected``, not in readiness."""
         self._redeliveries = RedeliveryFilter()
-
-    @classmethod
-    def from_context(cls, ctx: Context) -> MqttCollector:
-        return cls(ctx.config.mqtt, ctx.inventory, ctx.store, ready=ctx.ready)
 
     @property
     def reconnects(self) -> int:
@@ -168,6 +164,8 @@ class MqttCollector:
                     context = await asyncio.to_thread(tls_context, config)
                 client = aiomqtt.Client(**client_options(config, self._on_message, context))
                 # aiomqtt's paho client (one per connection) reads through pubnet's path.
+                # ``_client`` is aiomqtt's private attribute: aiomqtt is pinned exactly
+                # and tests/test_library_internals.py fails if it moves.
                 ReadPath(client._client, self._on_publish)
                 async with client:
                     attempt = 0
@@ -206,8 +204,9 @@ class MqttCollector:
                         "broker": broker, "error": str(exc) or type(exc).__name__,
                     })
             self._set_connected(False)
-            await asyncio.sleep(backoff_delay(
-                attempt, config.reconnect_min, config.reconnect_max, self._jitter()))
+            await asyncio.sleep(backoff(attempt + 1, initial=config.reconnect_min,
+                                        cap=config.reconnect_max, jitter=self._jitter(),
+                                        spread=RECONNECT_SPREAD))
             attempt += 1
 
     async def _subscribe_or_fail(self, client: aiomqtt.Client,
@@ -252,8 +251,7 @@ class MqttCollector:
         self.connected = connected
         if connected:
             self._connected_event.set()
-            if self._ready is not None:
-                self._ready[self.name] = True
+            self.ready.set()
         else:
             self._connected_event.clear()
         now = self._clock()

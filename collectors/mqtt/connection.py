@@ -1,10 +1,10 @@
-"""How pubnet connects to the broker: client options, TLS, back-off.
+"""How pubnet connects to the broker: client options and TLS.
 
 The session is persistent so that the broker queues QoS 1 messages while pubnet is away
 (a restart, a deploy, a network blip) and delivers them when it is back: a fixed client
-id, clean start off, and for MQTT 5 a session expiry. Reconnects wait a capped exponential
-back-off with jitter, so a fleet of pubnet instances does not hammer a recovering broker in
-step.
+id, clean start off, and for MQTT 5 a session expiry. Reconnects wait pubnet's one capped
+exponential back-off (:mod:`pubnet.backoff`) with up to half of each delay taken off at
+random, so a fleet of pubnet instances does not hammer a recovering broker in step.
 """
 
 from __future__ import annotations
@@ -21,17 +21,6 @@ from paho.mqtt.properties import Properties
 from pubnet.config import MqttConfig
 
 MessageSink = Callable[[aiomqtt.Message], None]
-
-
-def backoff_delay(attempt: int, initial: float, cap: float, jitter: float) -> float:
-    """Seconds to wait before reconnect attempt ``attempt`` (0 = the first retry).
-
-    ``initial × 2^attempt`` capped at ``cap``, then scaled by a random factor in
-    [0.5, 1.0) given as ``jitter`` in [0, 1) — "equal jitter", which keeps a floor so
-    retries never collapse to zero.
-    """
-    base = min(cap, initial * (2.0 ** min(attempt, 32)))
-    return base * (0.5 + 0.5 * jitter)
 
 
 def tls_context(config: MqttConfig) -> ssl.SSLContext:

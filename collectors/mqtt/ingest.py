@@ -328,7 +328,7 @@ class Ingestor:
 
     def _down(self, dev: _Tracked, status: PollStatus, now: float, detail: str) -> None:
         if dev.status is not status:
-            # A device's first status is summed up by the start-up summary (pubnet.startup).
+            # A device's first status is summed up by the start-up summary (pubnet.app.startup).
             level = logging.DEBUG if dev.status is None else logging.WARNING
             log.log(level, "device down", extra={"device": dev.device_id, "site": dev.site_id,
                                               "source": "mqtt", "status": status.value,

@@ -16,7 +16,9 @@ still owns the session, keepalive, errors and reconnects.
 
 This patches two methods of one paho client instance (aiomqtt creates a new one per
 connection, so a buffer never outlives its socket), and relies on paho 2.x internals named
-below; ``tests/collectors/mqtt/test_read_path.py`` checks them against a real paho client.
+below: paho-mqtt is pinned exactly, ``tests/test_library_internals.py`` fails when one of
+them moves, and ``tests/collectors/mqtt/test_read_path.py`` checks the behaviour against a
+real paho client.
 """
 
 from __future__ import annotations

@@ -23,6 +23,11 @@ walks a device's GETs come back framed the same poll after poll, only the values
 :class:`Framing` remembers where the last answer's headers were and accepts an answer with
 the same length and the same bytes at each of those places (one C-level ``itemgetter``,
 ~2 µs) without walking it: whether gufo can panic depends only on those bytes.
+
+Why not :mod:`pubnet.ber` (the codec the simulator, the v3 probe and the tests' fake agents
+share): that one decodes a message it then uses; this one only decides, on an untrusted
+answer, whether gufo may decode it, records where it looked for :class:`Framing`, and
+accepts any PDU type and v3. The tag numbers come from the codec.
 """
 
 from __future__ import annotations
@@ -31,11 +36,14 @@ from collections.abc import Callable
 from operator import itemgetter
 from typing import Final
 
-SEQUENCE: Final = 0x30
-INTEGER: Final = 0x02
-OCTET_STRING: Final = 0x04
-OBJECT_IDENTIFIER: Final = 0x06
-_PDUS: Final = frozenset(range(0xA0, 0xA9))
+from pubnet.ber import PduType, Tag
+
+# Plain ints, not the codec's IntEnum members: they are compared on the hot path.
+SEQUENCE: Final = int(Tag.SEQUENCE)
+INTEGER: Final = int(Tag.INTEGER)
+OCTET_STRING: Final = int(Tag.OCTET_STRING)
+OBJECT_IDENTIFIER: Final = int(Tag.OBJECT_IDENTIFIER)
+_PDUS: Final = frozenset(range(PduType.GET, PduType.REPORT + 1))
 """Context-specific constructed tags 0-8: GetRequest ... Report."""
 _ANY: Final = 1 << 16
 _MAX_SIZE: Final = {

@@ -70,7 +70,18 @@ class PacketStats:
 
 
 class SnmpClient(Protocol):
-    """An open conversation with one agent. Use ``async with``; closing frees the socket."""
+    """A conversation with one agent. Use ``async with``; leaving the block frees the
+    socket unless :attr:`keep_open` is set, and :meth:`close` frees it in any case."""
+
+    keep_open: bool
+    """Keep the socket (and, for v3, the learned engine id, boots and time) between
+    ``async with`` blocks until :meth:`close`; the poller sets it when file descriptors
+    allow. An implementation that cannot keep a socket open reopens it at each block."""
+
+    def close(self) -> None:
+        """Free the socket now; the next ``async with`` opens a new one. Never raises: it is
+        called on error paths (a failed ``__aenter__`` never reaches ``__aexit__``)."""
+        ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -120,9 +131,3 @@ def stop_index(oid: str, stop_after: str | None) -> tuple[int, ...] | None:
         return None
     return tuple(int(part) for part in stop_after[len(prefix):].split("."))
 
-
-def default_client_factory() -> ClientFactory:
-    """The gufo-snmp client (imported lazily so that importing this module stays cheap)."""
-    from collectors.snmp.gufo_client import GufoClient
-
-    return GufoClient

@@ -27,8 +27,9 @@ from collectors.snmp.client import ClientFactory, PacketStats, SnmpClient, SnmpT
 from collectors.snmp.collect import DeviceMemory, PollResult, collect
 from collectors.snmp.errors import SnmpError, status_for
 from collectors.snmp.profiles import PROFILES_DIR, ProfileSet, load_profiles
-from collectors.snmp.schedule import backoff_delay, first_offsets, next_due
+from collectors.snmp.schedule import first_offsets, next_due
 from inventory.model import NON_SNMP_PROFILES, Device, Inventory
+from pubnet.backoff import backoff
 from pubnet.catalog import (
     DEVICE_INFO,
     DEVICE_POLL_DURATION,
@@ -140,8 +141,7 @@ class DevicePoller:
             client = run.client
             if client is None:
                 client = self.factory(run.target, self.stats)
-                if self.keep_sockets and hasattr(client, "keep_open"):
-                    client.keep_open = True
+                client.keep_open = self.keep_sockets
             try:
                 async with client:
                     result = await collect(client, self.profiles, device.profile,
@@ -191,9 +191,7 @@ class DevicePoller:
 def _discard(run: _DeviceRun, client: SnmpClient) -> None:
     """Forget a device's client and free its socket (a failed ``__aenter__`` never reaches
     ``__aexit__``, so closing is our job)."""
-    close = getattr(client, "close", None)
-    if callable(close):
-        close()
+    client.close()
     run.client = None
 
 
@@ -233,9 +231,12 @@ class SnmpPoller:
         self._heap: list[tuple[float, int, str]] = []
         """Next due time (event-loop clock) per device; read by :meth:`_publish_stats`."""
         self._in_flight: set[asyncio.Task[None]] = set()
+        self.ready = asyncio.Event()
+        """Set once polling has begun."""
 
     async def run(self) -> None:
         """Poll until cancelled; on cancellation let in-flight polls finish, then return."""
+        self.ready.set()
         loop = asyncio.get_running_loop()
         start = loop.time()
         heap = self._heap
@@ -262,8 +263,9 @@ class SnmpPoller:
                     nxt = next_due(due, run.interval, now)
                 else:
                     max_backoff = self.snmp.max_backoff or 5 * run.interval
-                    nxt = max(due + backoff_delay(run.failures, run.interval, max_backoff),
-                              now)
+                    retry_in = backoff(run.failures, initial=run.interval,
+                                       cap=max(max_backoff, run.interval), spread=0.0)
+                    nxt = max(due + retry_in, now)
                 seq += 1
                 heapq.heappush(heap, (nxt, seq, dev))
                 wake.set()

@@ -66,8 +66,12 @@ class PysnmpClient:
             self._auth = hlapi.UsmUserData(cred.user or "", **kwargs)
         self._context = hlapi.ContextData(contextName=cred.context or "")
         self._v1 = cred.version == "1"
+        self.keep_open = False
+        """Keep the engine and transport between ``async with`` blocks until :meth:`close`."""
 
     async def __aenter__(self) -> Self:
+        if self._engine is not None:
+            return self  # kept open (keep_open)
         hl = self._hl
         self._engine = hl.SnmpEngine()
         try:
@@ -85,7 +89,8 @@ class PysnmpClient:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        if exc_type is not None or not self.keep_open:
+            self.close()
 
     def close(self) -> None:
         if self._engine is not None:

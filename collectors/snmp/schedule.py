@@ -3,8 +3,9 @@
 Times are event-loop (monotonic) seconds. A device's polls stay on the grid
 ``start + offset + k × interval`` (no drift however long a poll takes); a poll that comes due
 while the previous one is still running is skipped, not queued. A device that fails is
-re-checked after ``interval × 2^(failures-1)``, capped at ``max_backoff``; the first answer
-puts it back on its grid.
+re-checked after ``interval × 2^(failures-1)``, capped at ``max_backoff`` (pubnet's one
+back-off rule, :mod:`pubnet.backoff`, without jitter); the first answer puts it back on its
+grid.
 """
 
 from __future__ import annotations
@@ -29,9 +30,3 @@ def next_due(due: float, interval: float, now: float) -> float:
             nxt += interval
     return nxt
 
-
-def backoff_delay(failures: int, interval: float, max_backoff: float) -> float:
-    """How long to wait after the ``failures``-th failure in a row (1, 2, ...)."""
-    if failures <= 0:
-        return interval
-    return min(interval * (2.0 ** min(failures - 1, 30)), max(max_backoff, interval))

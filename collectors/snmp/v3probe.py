@@ -4,7 +4,8 @@ gufo-snmp reports every USM Report PDU as one "authentication failed". The agent
 an unknown user name gets a Report carrying usmStatsUnknownUserNames, a known user asked at a
 lower security level gets usmStatsUnsupportedSecLevels. So, only after an authentication
 failure, we send one hand-built noAuthNoPriv GET with the same user name and engine id and
-look at which counter the Report names. Slow path; never runs on a healthy device.
+look at which counter the Report names. Slow path; never runs on a healthy device. The
+message is written with pubnet's one BER codec (:mod:`pubnet.ber`).
 """
 
 from __future__ import annotations
@@ -12,35 +13,27 @@ from __future__ import annotations
 import asyncio
 import secrets
 
-USM_UNKNOWN_USER_NAMES = bytes([0x2B, 6, 1, 6, 3, 15, 1, 1, 3, 0])
-"""BER body of 1.3.6.1.6.3.15.1.1.3.0 (usmStatsUnknownUserNames.0)."""
-_SYS_UPTIME = bytes([0x2B, 6, 1, 2, 1, 1, 3, 0])
+from pubnet.ber import NULL, PduType, Tag, encode_int, encode_octets, encode_oid, parse_oid, tlv
 
-
-def _tlv(tag: int, body: bytes) -> bytes:
-    n = len(body)
-    if n < 0x80:
-        length = bytes([n])
-    elif n < 0x100:
-        length = bytes([0x81, n])
-    else:
-        length = bytes([0x82, n >> 8, n & 0xFF])
-    return bytes([tag]) + length + body
-
-
-def _int(value: int) -> bytes:
-    return _tlv(0x02, value.to_bytes((value.bit_length() + 8) // 8 or 1, "big", signed=True))
+USM_UNKNOWN_USER_NAMES = encode_oid(parse_oid("1.3.6.1.6.3.15.1.1.3.0"))
+"""The OID TLV of usmStatsUnknownUserNames.0, as a Report carries it."""
+_SYS_UPTIME = encode_oid(parse_oid("1.3.6.1.2.1.1.3.0"))
+_MAX_SIZE = 65507
+_FLAGS_REPORTABLE = b"\x04"
+_USM = 3
 
 
 def probe_message(user: str, engine_id: bytes, msg_id: int) -> bytes:
     """A v3 noAuthNoPriv, reportable GET of sysUpTime.0 for ``user`` at ``engine_id``."""
-    header = _tlv(0x30, _int(msg_id) + _int(65507) + _tlv(0x04, b"\x04") + _int(3))
-    usm = _tlv(0x30, _tlv(0x04, engine_id) + _int(0) + _int(0)
-               + _tlv(0x04, user.encode()) + _tlv(0x04, b"") + _tlv(0x04, b""))
-    varbind = _tlv(0x30, _tlv(0x06, _SYS_UPTIME) + b"\x05\x00")
-    pdu = _tlv(0xA0, _int(msg_id) + _int(0) + _int(0) + _tlv(0x30, varbind))
-    scoped = _tlv(0x30, _tlv(0x04, engine_id) + _tlv(0x04, b"") + pdu)
-    return _tlv(0x30, _int(3) + header + _tlv(0x04, usm) + scoped)
+    seq = Tag.SEQUENCE
+    header = tlv(seq, encode_int(msg_id) + encode_int(_MAX_SIZE)
+                 + encode_octets(_FLAGS_REPORTABLE) + encode_int(_USM))
+    usm = tlv(seq, encode_octets(engine_id) + encode_int(0) + encode_int(0)
+              + encode_octets(user) + encode_octets(b"") + encode_octets(b""))
+    varbind = tlv(seq, _SYS_UPTIME + NULL)
+    pdu = tlv(PduType.GET, encode_int(msg_id) + encode_int(0) + encode_int(0) + tlv(seq, varbind))
+    scoped = tlv(seq, encode_octets(engine_id) + encode_octets(b"") + pdu)
+    return tlv(seq, encode_int(3) + header + encode_octets(usm) + scoped)
 
 
 def says_unknown_user(response: bytes) -> bool:

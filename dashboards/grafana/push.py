@@ -9,6 +9,7 @@ error text that might echo it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -76,9 +77,17 @@ def _folder_uid(api: GrafanaApi, title: str) -> str:
 def push(target: Target, dashboards: Sequence[dict[str, Any]], out: TextIO,
          err: TextIO) -> int:
     """Save every dashboard; returns 0 when all were saved, 1 otherwise."""
+    api = GrafanaApi.from_url(target.url, credential=target.token, timeout=target.timeout)
+    # GrafanaApi has no close(); its HTTP session (``client.s``, niquests) holds the pooled
+    # connections, left for the garbage collector otherwise (a ResourceWarning per socket).
+    with contextlib.closing(api.client.s):
+        return _push(api, target, dashboards, out, err)
+
+
+def _push(api: GrafanaApi, target: Target, dashboards: Sequence[dict[str, Any]], out: TextIO,
+          err: TextIO) -> int:
     mask = _Masked(target)
     base = public_url(target.url)
-    api = GrafanaApi.from_url(target.url, credential=target.token, timeout=target.timeout)
     try:
         folder_uid = _folder_uid(api, target.folder)
     except GrafanaException as exc:

@@ -27,10 +27,10 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum, auto
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 from influxdb_client.client.exceptions import InfluxDBError
@@ -40,6 +40,7 @@ from influxdb_client.domain.write_precision import WritePrecision
 from exporters.influx.buffer import DiskBuffer
 from exporters.influx.lineproto import LineEncoder, RejectedPoint, device_tags
 from inventory.model import Inventory
+from pubnet.backoff import backoff
 from pubnet.catalog import (
     INFLUX_BUFFER_BYTES,
     INFLUX_BUFFER_POINTS,
@@ -97,6 +98,33 @@ def _status(exc: BaseException) -> int | None:
     return status if isinstance(status, int) else None
 
 
+T = TypeVar("T")
+
+
+async def get_or_stop(get: Awaitable[T], stop: asyncio.Event,
+                      within: float | None = None) -> T | None:
+    """What ``get`` returns, or None when ``stop`` is set or ``within`` seconds pass first.
+
+    The writer's loops each wait for the next thing (a batch from the store, a batch from
+    the queue) *or* a reason to stop waiting; this is that race, written once. ``get`` is
+    cancelled when it loses, and a result it had when the race ended is kept, never
+    dropped: it must be safe to cancel (``asyncio.Queue.get`` and ``Subscription.get``
+    are: nothing is taken before they return). ``get`` failing counts as no result.
+    """
+    getter = asyncio.ensure_future(get)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({getter, stopper}, timeout=within,
+                           return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+        if not getter.done():
+            getter.cancel()
+    if getter.done() and not getter.cancelled() and getter.exception() is None:
+        return getter.result()
+    return None
+
+
 class InfluxWriter:
     """Writes every observation of the store to InfluxDB v2 (or a compatible server)."""
 
@@ -126,6 +154,8 @@ class InfluxWriter:
         self._down = False
         self._sink: LineSink | None = None
         self._sub: Subscription | None = None
+        self.ready = asyncio.Event()
+        """Set once the buffer is open and the writer follows the store."""
 
     # -- component -------------------------------------------------------------------------
 
@@ -142,7 +172,8 @@ class InfluxWriter:
             await self.serve(sink)
 
     async def serve(self, sink: LineSink) -> None:
-        """The writer's loop on a given sink; returns after a cancellation has flushed."""
+        """The writer's loop on a given sink until cancelled; the cancellation is the
+        request to stop: it flushes (delivers or persists) and then ends cancelled."""
         sub = self._subscribe()  # before the first await: nothing published is missed
         self._sink = sink
         grace: asyncio.TimerHandle | None = None
@@ -150,20 +181,20 @@ class InfluxWriter:
             await self.buffer.open()
             log.info("influx writer started url=%s bucket=%s backlog_points=%d",
                      self.config.url, self.config.bucket, self.buffer.points)
-            async with asyncio.TaskGroup() as group:
-                group.create_task(self._intake(sub), name="influx-intake")
-                group.create_task(self._send_loop(), name="influx-send")
-                group.create_task(self._report(), name="influx-stats")
-                try:
-                    await asyncio.Event().wait()  # until cancelled
-                except asyncio.CancelledError:
-                    log.info("influx writer stopping queued=%d", self._queue.qsize())
-                    self._stopping.set()
-                    grace = asyncio.get_running_loop().call_later(
-                        self._stop_grace, self._abort_writes.set)
-                    current = asyncio.current_task()
-                    if current is not None:
-                        current.uncancel()
+            self.ready.set()
+            # The work runs in its own task, shielded: a cancellation of this one is the
+            # request to stop, answered by setting _stopping (the loops then flush and end
+            # on their own) rather than by cancelling the loops mid-batch.
+            work = asyncio.ensure_future(self._work(sub))
+            try:
+                await asyncio.shield(work)
+            except asyncio.CancelledError:
+                log.info("influx writer stopping queued=%d", self._queue.qsize())
+                self._stopping.set()
+                grace = asyncio.get_running_loop().call_later(
+                    self._stop_grace, self._abort_writes.set)
+                await work  # flushed; a second cancellation stops it hard
+                raise
         finally:
             if grace is not None:
                 grace.cancel()
@@ -171,6 +202,12 @@ class InfluxWriter:
             self.store.unsubscribe(sub)
             if self._stats_interval is not None:
                 self._publish_stats()
+
+    async def _work(self, sub: Subscription) -> None:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._intake(sub), name="influx-intake")
+            group.create_task(self._send_loop(), name="influx-send")
+            group.create_task(self._report(), name="influx-stats")
 
     def _subscribe(self) -> Subscription:
         if self._sub is None:
@@ -185,17 +222,9 @@ class InfluxWriter:
         try:
             while not self._stopping.is_set():
                 timeout = max(0.0, deadline - time.monotonic())
-                get = asyncio.ensure_future(sub.get())
-                stop = asyncio.ensure_future(self._stopping.wait())
-                try:
-                    await asyncio.wait({get, stop}, timeout=timeout,
-                                       return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    stop.cancel()
-                    if not get.done():
-                        get.cancel()
-                if get.done() and not get.cancelled() and get.exception() is None:
-                    self._take(get.result().observations)
+                got = await get_or_stop(sub.get(), self._stopping, timeout)
+                if got is not None:
+                    self._take(got.observations)
                 if time.monotonic() >= deadline:
                     self._cut(all_pending=True)
                     deadline = time.monotonic() + interval
@@ -235,7 +264,7 @@ class InfluxWriter:
     # -- sending -----------------------------------------------------------------------------
 
     async def _send_loop(self) -> None:
-        backoff = self._backoff_min
+        retries = 0
         while True:
             if self.buffer:
                 await self._persist_queued()
@@ -246,13 +275,15 @@ class InfluxWriter:
                 undelivered = await self._deliver(data, points)
                 if undelivered is None:
                     await self.buffer.remove(segments)
-                    backoff = self._backoff_min
+                    retries = 0
                     continue
                 if undelivered.points != points:
                     await self.buffer.replace_oldest(segments, undelivered.data,
                                                      undelivered.points)
-                await self._wait_persisting(backoff * random.uniform(0.8, 1.2))
-                backoff = min(self._backoff_max, backoff * 2)
+                retries += 1
+                await self._wait_persisting(backoff(retries, initial=self._backoff_min,
+                                                    cap=self._backoff_max,
+                                                    jitter=random.random()))
                 continue
             if self._stopping.is_set() and self._intake_done.is_set() and self._queue.empty():
                 return
@@ -266,17 +297,7 @@ class InfluxWriter:
     async def _next_batch(self) -> _Batch | None:
         if not self._queue.empty():
             return self._queue.get_nowait()
-        get = asyncio.ensure_future(self._queue.get())
-        done_wait = asyncio.ensure_future(self._intake_done.wait())
-        try:
-            await asyncio.wait({get, done_wait}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            done_wait.cancel()
-            if not get.done():
-                get.cancel()
-        if get.done() and not get.cancelled():
-            return get.result()
-        return None
+        return await get_or_stop(self._queue.get(), self._intake_done)
 
     async def _persist_queued(self) -> None:
         while not self._queue.empty():
@@ -289,17 +310,9 @@ class InfluxWriter:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
-            get = asyncio.ensure_future(self._queue.get())
-            stop = asyncio.ensure_future(self._stopping.wait())
-            try:
-                await asyncio.wait({get, stop}, timeout=remaining,
-                                   return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                stop.cancel()
-                if not get.done():
-                    get.cancel()
-            if get.done() and not get.cancelled():
-                await self._persist(get.result())
+            batch = await get_or_stop(self._queue.get(), self._stopping, remaining)
+            if batch is not None:
+                await self._persist(batch)
 
     async def _persist(self, batch: _Batch) -> None:
         """Append to the disk backlog; a disk that fails loses the batch, counted."""

@@ -32,8 +32,6 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from exporters.prometheus.auth import AuthStats
-from exporters.prometheus.listener import ListenerStats
 from pubnet import catalog
 from pubnet.catalog import (
     DEVICE_POLL_DURATION,
@@ -56,6 +54,7 @@ from pubnet.catalog import (
     STATE_DROPPED,
     STATE_PENDING,
 )
+from pubnet.httpstats import AuthStats, ListenerStats
 from pubnet.model import Batch, PollStatus, Source
 from pubnet.state import StateStore
 

@@ -240,7 +240,8 @@ def test_maintenance_scope_suggests_the_code_for_a_province_name(
         assert "use province:50 (Chiang Mai)" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("scope", ["province:50", "district:5002", "site:S-2", "device:da-5001"])
+@pytest.mark.parametrize("scope", ["province:50", "district:5002", "site:S-2", "device:da-5001"],
+                         ids=str)
 def test_maintenance_scopes_in_the_inventory_are_accepted(
         config_file: Path, scope: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["maintenance", "add", "--scope", scope, "--from", "now", "--to", "+1h",

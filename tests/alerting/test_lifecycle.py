@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerting.lifecycle import RoutePolicy, acknowledge, backoff, next_due, resolve, step
+from alerting.lifecycle import RoutePolicy, acknowledge, next_due, resolve, step
 from alerting.model import Incident, Kind, Reason, Send, Severity, State, Status
 
 policy_st = st.builds(
@@ -146,22 +145,6 @@ def test_maintenance_holds_then_releases() -> None:
     assert sends == [] and inc.maintenance and inc.state is State.FIRING
     inc, sends = step(inc, pols, 60.0, group_wait=0.0, muted=False)
     assert [s.reason for s in sends] == [Reason.FIRST]
-
-
-@pytest.mark.parametrize(
-    ("attempt", "expected"),
-    [(0, 0.0), (1, 1.0), (2, 2.0), (3, 4.0), (10, 300.0), (1000, 300.0)],
-    ids=["none", "first", "second", "third", "capped", "huge"],
-)
-def test_backoff_doubles_and_caps(attempt: int, expected: float) -> None:
-    assert backoff(attempt, initial=1.0, maximum=300.0) == expected
-
-
-@given(st.integers(1, 200), st.floats(0, 1, exclude_max=True))
-def test_backoff_jitter_bounds(attempt: int, jitter: float) -> None:
-    full = backoff(attempt, initial=0.5, maximum=60.0)
-    got = backoff(attempt, initial=0.5, maximum=60.0, jitter=jitter)
-    assert 0.8 * full - 1e-9 <= got <= full
 
 
 def test_merged_incident_gets_an_update_not_a_resolution() -> None:

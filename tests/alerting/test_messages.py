@@ -124,7 +124,7 @@ def test_restored_after_short_outage_in_seconds(builder: MessageBuilder, seconds
     assert thai in text(builder, inc, "th", Status.RESOLVED, Reason.RESOLVED)
 
 
-@pytest.mark.parametrize("language", ["en", "th"])
+@pytest.mark.parametrize("language", ["en", "th"], ids=str)
 def test_resolved_message_does_not_ask_for_an_acknowledgement(
         builder: MessageBuilder, language: Language) -> None:
     inc = incident("device:S-2-gw", Kind.SITE_DOWN)

@@ -28,11 +28,11 @@ import aiohttp
 import aiomqtt
 import yaml
 
-from collectors.simulator import AddressPlan, Fleet, plan_addresses, simulated_inventory
 from inventory.generate import NOC_CREDENTIAL, VILLAGE_CREDENTIAL, generate
 from inventory.model import Inventory, Role
 from inventory.writer import write_inventory
 from pubnet.config import parse_config
+from simulator import AddressPlan, Fleet, plan_addresses, simulated_inventory
 from tests.exporters.test_prometheus_scrape import prometheus_server
 from tests.exporters.victoria import Victoria
 from tests.support import free_port, stop_process

@@ -42,7 +42,8 @@ def test_sdk_auto_layout_overflows_where_grid_does_not() -> None:
     assert pos is not None and pos.x + pos.w > 24
 
 
-@pytest.mark.parametrize(("width", "height"), [(25, 4), (0, 4), (6, 0)])
+@pytest.mark.parametrize(("width", "height"), [(25, 4), (0, 4), (6, 0)],
+                         ids=["wider-than-the-grid", "no-width", "no-height"])
 def test_a_panel_that_cannot_fit_is_an_error(width: int, height: int) -> None:
     with pytest.raises(LayoutError, match="does not fit"):
         Grid(builders.Dashboard("t")).add(stat.Panel().title("wide"), width, height)

@@ -15,7 +15,7 @@ KNOWN = lint.known_metric_names()
 DASHBOARDS = {d.uid: render.to_dict(d) for d in build_all()}
 
 
-@pytest.mark.parametrize("uid", list(DASHBOARDS))
+@pytest.mark.parametrize("uid", list(DASHBOARDS), ids=str)
 def test_shipped_dashboards_are_clean(uid: str) -> None:
     assert [str(p) for p in lint.lint(DASHBOARDS[uid], KNOWN)] == []
 
@@ -106,12 +106,14 @@ def test_lint_catches(uid: str, mutate: Callable[[dict[str, Any]], None],
     ("min_over_time(x[1h]) == 0 and on (link) y",
      [Selector("x", ("min_over_time",), "1h"), Selector("y", (), None)]),
     ("topk(20, max by (link) (u))", [Selector("u", ("max", "topk"), None)]),
-])
+], ids=["bare", "aggregated", "histogram-quantile", "group-left", "label-join", "or-vector",
+      "and-on", "topk"])
 def test_selectors(expr: str, expected: list[Selector]) -> None:
     assert selectors(expr) == expected
 
 
-@pytest.mark.parametrize("expr", ["sum(x", "x)", "a{b='c'", "a # b"])
+@pytest.mark.parametrize("expr", ["sum(x", "x)", "a{b='c'", "a # b"],
+                         ids=["unclosed-paren", "stray-paren", "unclosed-brace", "comment"])
 def test_selectors_reject_broken_queries(expr: str) -> None:
     with pytest.raises(ScanError):
         selectors(expr)

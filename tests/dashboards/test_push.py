@@ -118,7 +118,7 @@ async def test_token_file_and_basic_auth_in_the_url(
 @pytest.mark.parametrize(("args", "message"), [
     (["--token-env", "PUBNET_TEST_UNSET_TOKEN"], "PUBNET_TEST_UNSET_TOKEN is not set"),
     (["--token-file", "/nonexistent/token"], "cannot read the token file"),
-])
+], ids=["env-unset", "file-unreadable"])
 def test_a_missing_token_is_bad_input(args: list[str], message: str,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["dashboards", "push", "--url", "http://127.0.0.1:9", *args]) == 1

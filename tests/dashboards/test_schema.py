@@ -17,7 +17,7 @@ from dashboards.grafana import build_all, render, schema
 DASHBOARDS = {d.uid: render.to_dict(d) for d in build_all()}
 
 
-@pytest.mark.parametrize("uid", list(DASHBOARDS))
+@pytest.mark.parametrize("uid", list(DASHBOARDS), ids=str)
 def test_round_trips_through_the_sdk_models(uid: str) -> None:
     plugins.register_default_plugins()  # options and targets decode into their models
     original = DASHBOARDS[uid]
@@ -26,7 +26,7 @@ def test_round_trips_through_the_sdk_models(uid: str) -> None:
     assert again == original
 
 
-@pytest.mark.parametrize("uid", list(DASHBOARDS))
+@pytest.mark.parametrize("uid", list(DASHBOARDS), ids=str)
 def test_validates_against_the_schema(uid: str) -> None:
     assert schema.validate(DASHBOARDS[uid]) == []
 

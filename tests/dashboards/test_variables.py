@@ -22,7 +22,7 @@ from tests.dashboards.templating import js_regex, substitute
     (variables.SITE,  # a quote in a name cuts the text shown; the value stays right
      '{display="S-5001-0001 เน็ตประชารัฐ บ้าน \\"ป่า\\"",name="x",site="S-5001-0001"} 1 1',
      "S-5001-0001 เน็ตประชารัฐ บ้าน \\", "S-5001-0001"),
-])
+], ids=["province", "province-without-thai", "district", "site-with-a-quote"])
 def test_option_regex_takes_the_display_as_text_and_the_code_as_value(
         level: variables.Level, line: str, text: str, value: str) -> None:
     found = js_regex(variables.option_regex(level)).search(line)

@@ -9,25 +9,24 @@ from dataclasses import dataclass
 
 import pytest
 
-from exporters.prometheus.server import PrometheusExporter
+from exporters.prometheus.endpoint import PrometheusExporter
 from inventory.model import Inventory
-from inventory.topology import Topology
+from pubnet.app.components import build_http
+from pubnet.app.runtime import Readiness
+from pubnet.app.web import WebServer
 from pubnet.config import Config, PrometheusConfig
-from pubnet.runtime import Context
 from pubnet.state import StateStore
 from tests.exporters.helpers import small_inventory
 
 
 @dataclass
 class RunningExporter:
-    ctx: Context
-    component: PrometheusExporter
+    store: StateStore
+    exporter: PrometheusExporter
+    server: WebServer
+    readiness: Readiness
     port: int
     scheme: str = "http"
-
-    @property
-    def store(self) -> StateStore:
-        return self.ctx.store
 
     @property
     def url(self) -> str:
@@ -38,20 +37,26 @@ class RunningExporter:
 async def run_exporter(
     config: PrometheusConfig, inventory: Inventory | None = None
 ) -> AsyncIterator[RunningExporter]:
+    """The exporter and the HTTP listener serving its /metrics, wired as ``pubnet run``
+    wires them."""
     inv = inventory if inventory is not None else small_inventory()
-    ctx = Context(config=Config(prometheus=config), inventory=inv,
-                  topology=Topology.build(inv))
-    component = PrometheusExporter(ctx)
-    task = asyncio.create_task(component.run(), name="prometheus")
+    store = StateStore()
+    readiness = Readiness()
+    parts = build_http(Config(prometheus=config), inv, store, readiness)
+    readiness.track(parts)
+    exporter, server = parts
+    assert isinstance(exporter, PrometheusExporter) and isinstance(server, WebServer)
+    tasks = [asyncio.create_task(part.run(), name=part.name) for part in parts]
     try:
-        await asyncio.wait_for(component.wait_started(), 30)
-        assert component.bound_port is not None
+        await asyncio.wait_for(server.ready.wait(), 30)
+        assert server.bound is not None
         scheme = "https" if config.tls_cert_file else "http"
-        yield RunningExporter(ctx, component, component.bound_port, scheme)
+        yield RunningExporter(store, exporter, server, readiness, server.bound.port, scheme)
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in reversed(tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 @pytest.fixture

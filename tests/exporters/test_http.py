@@ -26,6 +26,7 @@ from pubnet.config import ConfigError, PrometheusConfig, parse_config
 from pubnet.model import Observation, Source
 from tests.exporters.conftest import run_exporter
 from tests.exporters.helpers import interface, set_up
+from tests.standin import NotStarted
 from tests.support import require_binary
 
 OM_ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
@@ -73,7 +74,7 @@ async def test_metrics_text_openmetrics_gzip_and_probes(tmp_path: Path) -> None:
                 assert resp.status == 200
             async with http.get(exp.url + "/readyz") as resp:
                 assert resp.status == 200
-            exp.ctx.ready["snmp-poller"] = False
+            exp.readiness.track([NotStarted("snmp-poller")])
             async with http.get(exp.url + "/readyz") as resp:
                 assert resp.status == 503
                 assert "snmp-poller" in await resp.text()

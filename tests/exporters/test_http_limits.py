@@ -224,12 +224,12 @@ def descriptor_limit(soft: int) -> Iterator[None]:
 def test_descriptor_budget_puts_polling_first() -> None:
     """The listener's cap and the poller's sockets both come from one split of the limit."""
     from collectors.snmp.poller import SnmpPoller
-    from exporters.prometheus.server import PrometheusExporter
     from inventory.model import Device, Inventory, Role
-    from inventory.topology import Topology
+    from pubnet.app.components import build_http
+    from pubnet.app.runtime import Readiness
+    from pubnet.app.web import WebServer
     from pubnet.config import parse_config
     from pubnet.fdbudget import plan_budget
-    from pubnet.runtime import Context
     from pubnet.state import StateStore
 
     inv = Inventory()
@@ -245,15 +245,21 @@ def test_descriptor_budget_puts_polling_first() -> None:
     off = parse_config({"credentials": {"v2": {"version": "2c", "community": "x"}},
                         "prometheus": None})
     assert plan_budget(off, inv, limit=1024).listener == 0
-    ctx = Context(config=config, inventory=inv, topology=Topology.build(inv))
+
+    def listener_cap() -> int:
+        """The connection cap of the listener as ``pubnet run`` builds it."""
+        server = build_http(config, inv, StateStore(), Readiness())[1]
+        assert isinstance(server, WebServer)
+        return server.limits.max_connections
+
     with descriptor_limit(512):
-        assert PrometheusExporter(ctx).limits().max_connections == 100
+        assert listener_cap() == 100
         poller = SnmpPoller(config, inv, StateStore())
         # 600 devices do not fit in 512 - 64 - 100 = 348: sockets per poll, 348 at most
         assert not poller.poller.keep_sockets
         assert poller.max_in_flight == 348
     with descriptor_limit(300):
-        assert PrometheusExporter(ctx).limits().max_connections == (300 - 64) // 4
+        assert listener_cap() == (300 - 64) // 4
     with descriptor_limit(1024):
         poller = SnmpPoller(config, inv, StateStore())
         assert poller.poller.keep_sockets, "600 fit in 860: every socket stays open"

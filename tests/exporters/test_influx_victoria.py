@@ -85,7 +85,8 @@ async def writer_running(store: StateStore, cfg: InfluxConfig) -> AsyncIterator[
         yield writer
     finally:
         task.cancel()
-        await asyncio.wait_for(task, 30)
+        with contextlib.suppress(asyncio.CancelledError):  # flushed, then ends cancelled
+            await asyncio.wait_for(task, 30)
 
 
 async def assert_exactly(vm: Victoria, feeder: Feeder) -> None:

@@ -15,7 +15,7 @@ import pytest
 from influxdb_client.rest import ApiException
 from pydantic import SecretStr
 
-from exporters.influx.writer import InfluxWriter
+from exporters.influx.writer import InfluxWriter, get_or_stop
 from pubnet.config import InfluxConfig
 from pubnet.model import Observation, Source
 from pubnet.state import StateStore
@@ -87,7 +87,9 @@ async def running(writer: InfluxWriter, sink: ScriptedSink) -> AsyncIterator[Non
         yield
     finally:
         task.cancel()
-        await asyncio.wait_for(task, 30)
+        with contextlib.suppress(asyncio.CancelledError):  # flushed, then ends cancelled
+            await asyncio.wait_for(task, 30)
+        assert task.cancelled()
 
 
 async def test_bad_point_is_isolated_and_its_neighbours_delivered(tmp_path: Path) -> None:
@@ -250,9 +252,26 @@ async def test_stop_cancels_a_hanging_write_after_the_grace_and_keeps_its_batch(
     await until(lambda: sink.calls == 1)
     started = asyncio.get_running_loop().time()
     task.cancel()
-    await asyncio.wait_for(task, 5)
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.wait_for(task, 5)
     assert asyncio.get_running_loop().time() - started < 1.5
     assert writer.buffer.points == 4
     files = list((tmp_path / "buffer").glob("*.lp"))
     assert [f.name.split("-")[1] for f in files] == ["4.lp"]
     assert files[0].read_bytes().count(b"test_seq") == 4
+
+
+async def test_get_or_stop_keeps_what_it_got_and_takes_nothing_when_it_loses() -> None:
+    """The writer's one race (intake, sending and backing off all wait through it)."""
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    stop = asyncio.Event()
+    queue.put_nowait(1)
+    assert await get_or_stop(queue.get(), stop) == 1
+    assert await get_or_stop(queue.get(), stop, within=0.01) is None  # nothing came
+    stop.set()
+    assert await get_or_stop(queue.get(), stop) is None  # stopped while waiting
+    queue.put_nowait(2)
+    assert await get_or_stop(queue.get(), stop) == 2  # both ready: the item is not dropped
+    queue.put_nowait(3)
+    await asyncio.sleep(0)
+    assert queue.qsize() == 1  # the getters that lost took nothing from the queue

@@ -24,9 +24,9 @@ import pytest
 from pubnet.config import PrometheusConfig, parse_config
 from pubnet.model import Observation, Source
 from pubnet.state import StateStore
-from tests.collectors.simulator.support import small_inventory
 from tests.exporters.conftest import run_exporter
 from tests.exporters.helpers import interface, set_up
+from tests.simulator.support import small_inventory
 from tests.support import free_port, require_binary, stop_process
 
 RATE = 1000.0  # bytes per second received on gw1 eth0
@@ -153,8 +153,8 @@ async def test_real_prometheus_scrapes_site_up_counters_and_rates(tmp_path: Path
 @pytest.mark.integration
 async def test_real_prometheus_scrapes_polled_simulated_devices(tmp_path: Path) -> None:
     """The whole path: simulated SNMP agents → poller → store → exporter → Prometheus."""
-    from collectors.simulator import AddressPlan, Fleet, plan_addresses, simulated_inventory
     from collectors.snmp.poller import SnmpPoller
+    from simulator import AddressPlan, Fleet, plan_addresses, simulated_inventory
 
     base = small_inventory()  # its ICMP CPE is not polled here: three devices answer
     network = f"127.{random.randint(100, 250)}.0.0"

@@ -13,12 +13,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from exporters.prometheus.server import PrometheusExporter
+from exporters.prometheus.endpoint import PrometheusExporter
 from inventory.model import Inventory
 from inventory.topology import Topology
-from pubnet import components
+from pubnet.app import components
+from pubnet.app.runtime import Context
 from pubnet.config import default_config
-from pubnet.runtime import Context
 from tests.support import free_port
 
 
@@ -59,6 +59,8 @@ async def test_pubnet_run_serves_metrics_until_sigterm(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             await asyncio.to_thread(proc.wait)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def test_influxdb_section_turns_the_writer_on(tmp_path: Path,

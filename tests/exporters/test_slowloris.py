@@ -30,7 +30,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from inventory.loader import load_inventory
 from inventory.model import Device, Inventory, Role, Site, SiteKind
 from inventory.writer import write_inventory
-from tests.collectors.simulator.conftest import loopback_plan
+from tests.simulator.conftest import loopback_plan
 from tests.support import free_port, stop_process
 
 pytestmark = pytest.mark.integration
@@ -95,7 +95,7 @@ async def simulator(tmp_path: Path) -> AsyncIterator[Path]:
     log = (tmp_path / "simulator.log").open("wb")
     proc = await asyncio.to_thread(
         subprocess.Popen,
-        [sys.executable, "-m", "collectors.simulator", "--inventory", str(source),
+        [sys.executable, "-m", "simulator", "--inventory", str(source),
          "--out", str(out), "--network", plan.network, "--port", str(plan.port),
          "--stats-every", "300s"],
         stdout=log, stderr=subprocess.STDOUT)

@@ -15,7 +15,7 @@ import pytest
 
 from pubnet.cli import main
 from pubnet.config import ConfigError, load_config, parse_config, secret_values
-from tests.collectors.mqtt.broker import make_tls
+from testbed.mosquitto import make_tls
 
 
 def write(tmp_path: Path, text: str | bytes, name: str = "pubnet.yaml") -> Path:

@@ -16,7 +16,7 @@ from alerting.db import IncidentDB
 from alerting.model import State
 from inventory.model import Role
 from inventory.topology import Topology
-from pubnet import demo
+from pubnet.app import demo
 from pubnet.cli import main
 from tests.support import free_port
 

@@ -48,7 +48,7 @@ SKIP: dict[str, str] = {
     "pubnet dashboards push": "needs a Grafana server (tests/dashboards pushes to a stand-in)",
     "pip install": "installs packages; scripts/test has installed every extra before this runs",
     "mosquitto_pub": "needs a running MQTT broker",
-    "python -m collectors.simulator": "serves a simulated fleet until stopped",
+    "python -m simulator": "serves a simulated fleet until stopped",
     "python bench/": "benchmarks: minutes of CPU on a shared machine",
 }
 """Command prefix (after ``.venv/bin/`` is dropped) -> why it is not run here."""

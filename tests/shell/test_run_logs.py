@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.collectors.mqtt.rawmqtt import (
+from testbed.rawmqtt import (
     DISCONNECT,
     connect_packet,
     count_pubacks,

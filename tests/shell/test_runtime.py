@@ -8,7 +8,8 @@ import signal
 
 import pytest
 
-from pubnet.runtime import ComponentFailed, run_components, stop_on_signals
+from pubnet.app.runtime import ComponentFailed, run_components
+from pubnet.signals import stop_on_signals
 
 
 class Recorder:

@@ -7,9 +7,9 @@ import io
 
 import pytest
 
+from pubnet.app.startup import StartupSummary
 from pubnet.logs import setup_logging
 from pubnet.model import PollStatus, Source
-from pubnet.startup import StartupSummary
 from pubnet.state import StateStore
 from tests.support import eventually
 

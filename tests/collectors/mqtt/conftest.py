@@ -15,7 +15,7 @@ from collectors.mqtt.component import MqttCollector
 from inventory.model import Device, Inventory, Role, Site, SiteKind
 from pubnet.config import MqttConfig
 from pubnet.state import StateStore
-from tests.collectors.mqtt.broker import Mosquitto, make_tls, password_file
+from testbed.mosquitto import Mosquitto, make_tls, password_file
 from tests.support import free_port, require_binary
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.collectors.mqtt import rawmqtt
+from testbed import rawmqtt
 from tests.support import free_port, stop_process
 
 pytestmark = pytest.mark.integration

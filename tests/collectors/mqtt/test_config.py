@@ -12,10 +12,10 @@ from collectors.mqtt.component import MqttCollector
 from collectors.mqtt.connection import client_options
 from inventory.model import Inventory
 from inventory.topology import Topology
-from pubnet import components
+from pubnet.app import components
+from pubnet.app.runtime import Context
 from pubnet.config import ConfigError, load_config, parse_config, secret_values
 from pubnet.config.mqtt import default_client_id
-from pubnet.runtime import Context
 from tests.collectors.mqtt.conftest import small_inventory
 
 ISSUE_YAML = """\

@@ -15,7 +15,7 @@ from collectors.mqtt.topics import telemetry_topic
 from inventory.model import Inventory
 from pubnet import catalog
 from pubnet.state import StateStore
-from tests.collectors.mqtt.broker import Mosquitto, make_tls, password_file
+from testbed.mosquitto import Mosquitto, make_tls, password_file
 from tests.collectors.mqtt.conftest import collector_for, running
 from tests.support import eventually, free_port, require_binary
 

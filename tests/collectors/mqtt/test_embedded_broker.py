@@ -18,7 +18,7 @@ from collectors.mqtt.broker import AMQTT_VERSION, EmbeddedBroker
 from collectors.mqtt.broker_guard import BrokerGuard, Refusal
 from collectors.mqtt.component import broker_guard
 from pubnet.config import MqttConfig
-from tests.collectors.mqtt import rawmqtt
+from testbed import rawmqtt
 from tests.collectors.mqtt.conftest import small_inventory
 from tests.support import eventually, free_port
 

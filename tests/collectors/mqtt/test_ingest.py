@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collectors.mqtt.connection import backoff_delay
 from collectors.mqtt.ingest import MAX_LOGGED_PROBLEMS, Ingestor, IngestSettings, overdue
 from collectors.mqtt.names import Result
 from collectors.mqtt.payload import PayloadError, TelemetryDecoder, timestamp
@@ -244,18 +243,6 @@ def test_redelivery_filter() -> None:
     assert seen.is_redelivery(1, "t", b"a") is True  # the broker resent it
     assert seen.is_redelivery(1, "t", b"b") is False  # id reused for a new message
     assert seen.is_redelivery(2, "t", b"b") is False
-
-
-@given(st.integers(min_value=0, max_value=200), st.floats(min_value=0, max_value=0.999))
-def test_backoff_is_capped_with_jitter(attempt: int, jitter: float) -> None:
-    delay = backoff_delay(attempt, 0.5, 30.0, jitter)
-    assert 0.25 <= delay <= 30.0
-    assert delay >= min(30.0, 0.5 * 2 ** min(attempt, 32)) / 2
-
-
-def test_backoff_grows() -> None:
-    assert [backoff_delay(n, 1.0, 8.0, 0.999999) for n in range(5)] == pytest.approx(
-        [1, 2, 4, 8, 8], rel=1e-5)
 
 
 _VALUES = st.one_of(

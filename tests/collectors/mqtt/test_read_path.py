@@ -18,7 +18,7 @@ from paho.mqtt.client import Client, MQTTv5, MQTTv311
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from collectors.mqtt.read_path import ReadPath
-from tests.collectors.mqtt.rawmqtt import _string, publish_packet, remaining_length
+from testbed.rawmqtt import _string, publish_packet, remaining_length
 
 Received = tuple[str, bytes, int, bool, int]
 PINGRESP = b"\xd0\x00"

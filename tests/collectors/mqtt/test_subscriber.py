@@ -17,8 +17,8 @@ from inventory.model import Inventory
 from pubnet import catalog
 from pubnet.model import PollStatus
 from pubnet.state import StateStore
-from tests.collectors.mqtt import rawmqtt
-from tests.collectors.mqtt.broker import Mosquitto
+from testbed import rawmqtt
+from testbed.mosquitto import Mosquitto
 from tests.collectors.mqtt.conftest import Secured, collector_for, running
 from tests.support import eventually, free_port
 
@@ -211,7 +211,7 @@ async def test_broker_down_at_start_never_crashes(tmp_path: object, inventory: I
                                                   caplog: pytest.LogCaptureFixture) -> None:
     from pathlib import Path
 
-    from tests.collectors.mqtt.broker import Mosquitto
+    from testbed.mosquitto import Mosquitto
     from tests.support import require_binary
 
     caplog.set_level(logging.INFO, logger="pubnet.mqtt")
@@ -328,7 +328,7 @@ async def test_wrong_password_is_retried_not_fatal(tmp_path: object,
                                                     inventory: Inventory) -> None:
     from pathlib import Path
 
-    from tests.collectors.mqtt.broker import make_tls, password_file
+    from testbed.mosquitto import make_tls, password_file
     from tests.support import require_binary
 
     folder = Path(str(tmp_path)) / "tls"

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.collectors.snmp.agent import Agent, run_snmpd
+from testbed.snmpd import Agent, run_snmpd
 from tests.support import require_binary
 
 

@@ -1,8 +1,9 @@
 """A scriptable SNMPv2c agent on a loopback UDP port, for what snmpd will not do: answer
 garbage, loop in a walk, say tooBig, return exception varbinds.
 
-Just enough BER to read a request (version, community, PDU type, request id, OIDs,
-max-repetitions) and to write a response.
+Requests are read and responses written with pubnet's one BER codec (:mod:`pubnet.ber`,
+the simulator's), so a test's hand-made answer and the simulator's real one are encoded
+alike.
 """
 
 from __future__ import annotations
@@ -12,74 +13,30 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+from pubnet import ber
+
 NO_SUCH_OBJECT = object()
 NO_SUCH_INSTANCE = object()
 END_OF_MIB_VIEW = object()
-_EXCEPTIONS = {id(NO_SUCH_OBJECT): 0x80, id(NO_SUCH_INSTANCE): 0x81, id(END_OF_MIB_VIEW): 0x82}
+_EXCEPTIONS = {id(NO_SUCH_OBJECT): ber.NO_SUCH_OBJECT, id(NO_SUCH_INSTANCE): ber.NO_SUCH_INSTANCE,
+               id(END_OF_MIB_VIEW): ber.END_OF_MIB_VIEW}
 
-GET, GETNEXT, GETBULK = 0xA0, 0xA1, 0xA5
-
-
-def _length(n: int) -> bytes:
-    if n < 0x80:
-        return bytes([n])
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(body)]) + body
-
-
-def tlv(tag: int, body: bytes) -> bytes:
-    return bytes([tag]) + _length(len(body)) + body
-
-
-def ber_int(value: int, tag: int = 0x02) -> bytes:
-    return tlv(tag, value.to_bytes((value.bit_length() + 8) // 8 or 1, "big", signed=True))
+GET, GETNEXT, GETBULK = ber.PduType.GET, ber.PduType.GETNEXT, ber.PduType.GETBULK
 
 
 def ber_oid(oid: str) -> bytes:
-    arcs = [int(x) for x in oid.split(".")]
-    out = bytearray([40 * arcs[0] + arcs[1]])
-    for arc in arcs[2:]:
-        chunk = [arc & 0x7F]
-        arc >>= 7
-        while arc:
-            chunk.append(0x80 | (arc & 0x7F))
-            arc >>= 7
-        out.extend(reversed(chunk))
-    return tlv(0x06, bytes(out))
+    """The OBJECT IDENTIFIER TLV of a dotted OID."""
+    return ber.encode_oid(ber.parse_oid(oid))
 
 
 def ber_value(value: object) -> bytes:
     if isinstance(value, bool):
         raise TypeError("no booleans in SNMP")
     if isinstance(value, int):
-        return ber_int(value)
-    if isinstance(value, bytes):
-        return tlv(0x04, value)
-    if isinstance(value, str):
-        return tlv(0x04, value.encode())
-    return tlv(_EXCEPTIONS[id(value)], b"")
-
-
-def _read(data: bytes, pos: int) -> tuple[int, bytes, int]:
-    tag = data[pos]
-    length = data[pos + 1]
-    pos += 2
-    if length & 0x80:
-        n = length & 0x7F
-        length = int.from_bytes(data[pos:pos + n], "big")
-        pos += n
-    return tag, data[pos:pos + length], pos + length
-
-
-def _oid_text(body: bytes) -> str:
-    arcs = [body[0] // 40, body[0] % 40]
-    value = 0
-    for byte in body[1:]:
-        value = (value << 7) | (byte & 0x7F)
-        if not byte & 0x80:
-            arcs.append(value)
-            value = 0
-    return ".".join(map(str, arcs))
+        return ber.encode_int(value)
+    if isinstance(value, bytes | str):
+        return ber.encode_octets(value)
+    return _EXCEPTIONS[id(value)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,31 +48,22 @@ class Request:
     community: bytes
 
 
+_DECODER = ber.Decoder()
+
+
 def parse_request(data: bytes) -> Request:
-    _, message, _ = _read(data, 0)
-    _, _version, pos = _read(message, 0)
-    _, community, pos = _read(message, pos)
-    pdu_tag, pdu, _ = _read(message, pos)
-    _, reqid, pos = _read(pdu, 0)
-    _, _nonrep, pos = _read(pdu, pos)
-    _, maxrep, pos = _read(pdu, pos)
-    _, varbinds, _ = _read(pdu, pos)
-    oids = []
-    vpos = 0
-    while vpos < len(varbinds):
-        _, vb, vpos = _read(varbinds, vpos)
-        _, oid, _ = _read(vb, 0)
-        oids.append(_oid_text(oid))
-    return Request(pdu_tag, int.from_bytes(reqid, "big", signed=True), oids,
-                   int.from_bytes(maxrep, "big"), community)
+    """A v1/v2c request as the tests read it (dotted OIDs); raises ber.BerError."""
+    decoded = _DECODER.decode(data)
+    return Request(decoded.pdu_type, decoded.request_id,
+                   [".".join(map(str, oid)) for oid in decoded.oids],
+                   decoded.max_repetitions, decoded.community)
 
 
 def response(request: Request, varbinds: Sequence[tuple[str, object]],
              error_status: int = 0, error_index: int = 0) -> bytes:
-    vbs = b"".join(tlv(0x30, ber_oid(o) + ber_value(v)) for o, v in varbinds)
-    pdu = tlv(0xA2, ber_int(request.request_id) + ber_int(error_status)
-              + ber_int(error_index) + tlv(0x30, vbs))
-    return tlv(0x30, ber_int(1) + tlv(0x04, request.community) + pdu)
+    vbs = b"".join(ber.varbind(ber_oid(o), ber_value(v)) for o, v in varbinds)
+    return ber.encode_message(ber.Version.V2C, request.community, ber.PduType.RESPONSE,
+                              request.request_id, error_status, error_index, vbs)
 
 
 Handler = Callable[[Request], list[bytes]]

@@ -7,7 +7,7 @@ from typing import Any
 
 from inventory.model import Device, Inventory, Role, Site, SiteKind
 from pubnet.config import Config, parse_config
-from tests.collectors.snmp.agent import (
+from testbed.snmpd import (
     AUTH_PASS,
     AUTH_PROTOCOLS,
     COMMUNITY,

@@ -14,15 +14,14 @@ from hypothesis import strategies as st
 
 from collectors.snmp import ber_check
 from collectors.snmp.ber_check import Malformed, check
+from pubnet.ber import PduType, Version, encode_message, tlv
 from tests.collectors.snmp.fake_agent import (
     END_OF_MIB_VIEW,
     NO_SUCH_INSTANCE,
     Request,
-    ber_int,
     ber_oid,
     parse_request,
     response,
-    tlv,
 )
 
 REQ = Request(0xA0, 0x12345678, ["1.3.6.1.2.1.1.3.0"], 0, b"public")
@@ -50,8 +49,8 @@ def test_well_formed_answers_pass(answer: bytes) -> None:
 def _rebuild(value: bytes) -> bytes:
     """An answer whose one varbind holds ``value`` (raw BER)."""
     vb = tlv(0x30, ber_oid("1.3.6.1.2.1.1.3.0") + value)
-    pdu = tlv(0xA2, ber_int(REQ.request_id) + ber_int(0) + ber_int(0) + tlv(0x30, vb))
-    return tlv(0x30, ber_int(1) + tlv(0x04, REQ.community) + pdu)
+    return encode_message(Version.V2C, REQ.community, PduType.RESPONSE, REQ.request_id, 0, 0,
+                          vb)
 
 
 @pytest.mark.parametrize(("value", "ok"), [

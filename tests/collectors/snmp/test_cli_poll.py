@@ -11,7 +11,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from pubnet.cli import main
-from tests.collectors.snmp.agent import COMMUNITY, Agent
+from testbed.snmpd import COMMUNITY, Agent
 from tests.support import free_udp_port
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ from collectors.snmp.layout import MAX_GET_VARBINDS, REWALK_EVERY, layout_from_w
 from collectors.snmp.profiles import load_profiles
 from pubnet.config import Credential
 from pubnet.model import Observation
-from tests.collectors.snmp.agent import COMMUNITY, Agent
+from testbed.snmpd import COMMUNITY, Agent
 from tests.collectors.snmp.test_poller import ScriptedClient
 
 IF_NUMBER = "1.3.6.1.2.1.2.1.0"

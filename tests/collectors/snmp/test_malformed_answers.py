@@ -20,6 +20,7 @@ import pytest
 from collectors.snmp.client import PacketStats, SnmpTarget
 from collectors.snmp.gufo_client import GufoClient
 from collectors.snmp.poller import SnmpPoller
+from pubnet.ber import PduType, Version, encode_int, encode_message, tlv
 from pubnet.config import Credential, parse_config
 from pubnet.model import PollStatus
 from pubnet.state import StateStore
@@ -27,10 +28,8 @@ from tests.collectors.snmp.fake_agent import (
     GET,
     FakeAgent,
     Request,
-    ber_int,
     ber_oid,
     response,
-    tlv,
 )
 from tests.collectors.snmp.fleet import make_inventory
 from tests.support import eventually
@@ -41,12 +40,12 @@ SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
 
 def message(req: Request, varbinds: bytes) -> bytes:
     """A response to ``req`` whose varbind list is ``varbinds`` as given (raw BER)."""
-    pdu = tlv(0xA2, ber_int(req.request_id) + ber_int(0) + ber_int(0) + tlv(0x30, varbinds))
-    return tlv(0x30, ber_int(1) + tlv(0x04, req.community) + pdu)
+    return encode_message(Version.V2C, req.community, PduType.RESPONSE, req.request_id, 0, 0,
+                          varbinds)
 
 
 def good_varbind(req: Request) -> bytes:
-    return tlv(0x30, ber_oid(req.oids[0]) + ber_int(1))
+    return tlv(0x30, ber_oid(req.oids[0]) + encode_int(1))
 
 
 PANICS = {
@@ -83,7 +82,7 @@ def client(port: int, stats: PacketStats, timeout: float = 1.0) -> GufoClient:
     return GufoClient(SnmpTarget("127.0.0.1", port, CRED, timeout, 0), stats)
 
 
-@pytest.mark.parametrize("kind", sorted(PANICS))
+@pytest.mark.parametrize("kind", sorted(PANICS), ids=str)
 def test_the_datagrams_really_make_gufo_panic(kind: str) -> None:
     """Guards the tests below: each datagram panics gufo-snmp when it reads it unchecked
     (in a child process, so that the panic's output is its own)."""
@@ -113,7 +112,7 @@ def test_the_datagrams_really_make_gufo_panic(kind: str) -> None:
 
 
 @pytest.mark.parametrize("stale_first", [False, True], ids=["alone", "behind-a-stale-answer"])
-@pytest.mark.parametrize("kind", sorted(PANICS))
+@pytest.mark.parametrize("kind", sorted(PANICS), ids=str)
 async def test_a_panicking_answer_is_dropped_without_a_word_on_stderr(
         kind: str, stale_first: bool, capfd: pytest.CaptureFixture[str]) -> None:
     stats = PacketStats()

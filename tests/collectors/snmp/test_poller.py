@@ -20,7 +20,7 @@ from collectors.snmp.poller import SnmpPoller
 from collectors.snmp.profiles import load_profiles
 from pubnet.model import PollStatus
 from pubnet.state import StateStore
-from tests.collectors.snmp.agent import Agent, run_snmpd
+from testbed.snmpd import Agent, run_snmpd
 from tests.collectors.snmp.fleet import make_config, make_inventory
 from tests.support import free_udp_port, require_binary
 
@@ -122,6 +122,10 @@ class ScriptedClient:
 
     def __init__(self, oids: dict[str, Value]) -> None:
         self.oids = oids
+        self.keep_open = False
+
+    def close(self) -> None:
+        return None
 
     async def __aenter__(self) -> Self:
         return self

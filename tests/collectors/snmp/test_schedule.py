@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collectors.snmp.schedule import backoff_delay, first_offsets, next_due
+from collectors.snmp.schedule import first_offsets, next_due
 
 
 def test_first_polls_spread_evenly_over_the_interval() -> None:
@@ -27,8 +27,3 @@ def test_no_drift(start: float, interval: float, polls: int, lateness: float) ->
 def test_a_slot_missed_while_busy_is_skipped_not_queued() -> None:
     assert next_due(100.0, 10.0, now=125.0) == 130.0
     assert next_due(100.0, 10.0, now=110.0) == 120.0
-
-
-def test_backoff_doubles_up_to_the_cap() -> None:
-    delays = [backoff_delay(n, 60.0, 300.0) for n in range(1, 7)]
-    assert delays == [60.0, 120.0, 240.0, 300.0, 300.0, 300.0]

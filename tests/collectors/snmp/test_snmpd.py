@@ -12,7 +12,7 @@ import pytest
 from collectors.snmp.once import DeviceOutcome, poll_once
 from collectors.snmp.poller import snmp_devices
 from pubnet.model import Observation, PollStatus
-from tests.collectors.snmp.agent import AUTH_PROTOCOLS, COMMUNITY, PRIV_PROTOCOLS, Agent
+from testbed.snmpd import AUTH_PROTOCOLS, COMMUNITY, PRIV_PROTOCOLS, Agent
 from tests.collectors.snmp.fleet import make_config, make_inventory
 from tests.support import require_binary
 
@@ -53,7 +53,7 @@ def one(outcome: DeviceOutcome, metric: str) -> Observation:
     return obs
 
 
-@pytest.mark.parametrize("client", ["gufo", "pysnmp"])
+@pytest.mark.parametrize("client", ["gufo", "pysnmp"], ids=str)
 async def test_reads_equal_net_snmp_tools(snmpd_agent: Agent, client: str) -> None:
     """Both client implementations behind our interface read what net-snmp reads."""
     from collectors.snmp.gufo_client import GufoClient
@@ -183,7 +183,7 @@ async def test_v3_session_survives_an_agent_restart(tmp_path: object) -> None:
     from pathlib import Path
 
     from collectors.snmp.poller import DevicePoller, load_configured_profiles
-    from tests.collectors.snmp.agent import run_snmpd
+    from testbed.snmpd import run_snmpd
     from tests.support import free_udp_port
 
     assert isinstance(tmp_path, Path)

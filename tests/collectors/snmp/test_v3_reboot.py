@@ -28,7 +28,7 @@ from collectors.snmp.gufo_client import GufoClient
 from collectors.snmp.poller import SnmpPoller
 from pubnet.model import PollStatus
 from pubnet.state import StateStore
-from tests.collectors.snmp.agent import AUTH_PASS, Agent, run_snmpd, user_name
+from testbed.snmpd import AUTH_PASS, Agent, run_snmpd, user_name
 from tests.collectors.snmp.fleet import make_config, make_inventory
 from tests.support import free_udp_port, require_binary
 
@@ -73,7 +73,7 @@ async def net_snmp_get(agent: Agent, *oids: str) -> dict[str, str]:
     return values
 
 
-@pytest.mark.parametrize("credential", CREDENTIALS)
+@pytest.mark.parametrize("credential", CREDENTIALS, ids=str)
 async def test_kept_client_resynchronises_after_snmpd_reboot(tmp_path: Path,
                                                              credential: str) -> None:
     """One GufoClient kept across the reboot: the first request after it meets the

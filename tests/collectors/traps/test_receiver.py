@@ -10,14 +10,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors.simulator import AddressPlan, Fleet, plan_addresses, simulated_inventory
 from collectors.traps.receiver import TrapReceiver
 from inventory.model import Device, Inventory, Role
 from pubnet.config import Config, parse_config
 from pubnet.model import Source
 from pubnet.state import StateStore
-from tests.collectors.simulator.conftest import loopback_plan
-from tests.collectors.simulator.support import run_tool, small_inventory
+from simulator import AddressPlan, Fleet, plan_addresses, simulated_inventory
+from tests.simulator.conftest import loopback_plan
+from tests.simulator.support import run_tool, small_inventory
 from tests.support import eventually
 
 pytestmark = pytest.mark.integration

@@ -1,0 +1,141 @@
+"""Which components a config turns on, in start order.
+
+The one place that knows every component package: the shell may import components, the
+components never import each other or the shell. Each later feature adds its factory here.
+Start order is consumers first (exporters, alerting), producers last (collectors), so that
+nothing a collector publishes at start-up is missed and shutdown stops intake first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pubnet.app.runtime import Component, Context, Readiness
+
+if TYPE_CHECKING:
+    from inventory.model import Inventory
+    from pubnet.config import Config
+    from pubnet.state import StateStore
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A component the config enables, described for the log before it starts."""
+
+    name: str
+    detail: str
+
+
+def plan(ctx: Context) -> list[Planned]:
+    """What ``pubnet run`` would start for this config and inventory."""
+    config = ctx.config
+    planned: list[Planned] = []
+    if config.prometheus is not None:
+        planned.append(Planned("prometheus", "route=/metrics"))
+        planned.append(Planned("http", f"listen={config.prometheus.listen}"))
+    if config.influxdb is not None:
+        planned.append(Planned("influxdb", f"url={config.influxdb.url} "
+                               f"bucket={config.influxdb.bucket} "
+                               f"buffer_dir={config.influxdb.buffer_dir}"))
+    if config.alerting is not None:
+        planned.append(Planned("alerting", f"database={config.alerting.database} "
+                               f"routes={len(config.alerting.routes)} "
+                               f"channels={len(config.alerting.channels)}"))
+    snmp_devices = [
+        d for d in ctx.inventory.devices.values() if d.profile not in ("icmp", "mqtt")
+    ]
+    icmp_devices = [d for d in ctx.inventory.devices.values() if d.profile == "icmp"]
+    mqtt_devices = [d for d in ctx.inventory.devices.values() if d.profile == "mqtt"]
+    if snmp_devices:
+        planned.append(
+            Planned(
+                "snmp-poller",
+                f"devices={len(snmp_devices)} interval={config.snmp.interval:g}s "
+                f"timeout={config.snmp.timeout:g}s retries={config.snmp.retries}",
+            )
+        )
+    if icmp_devices:
+        planned.append(Planned("icmp-prober", f"devices={len(icmp_devices)} "
+                               f"interval={config.icmp.interval:g}s count={config.icmp.count}"))
+    if config.traps is not None:
+        planned.append(Planned("trap-receiver", f"listen={config.traps.listen}"))
+    if _mqtt_enabled(ctx):
+        mqtt = config.mqtt
+        broker = (f"embedded {mqtt.embedded_host}:{mqtt.port}" if mqtt.embedded
+                  else f"{mqtt.host}:{mqtt.port}")
+        planned.append(Planned("mqtt-subscriber", f"devices={len(mqtt_devices)} broker={broker} "
+                               f"client_id={mqtt.client_id} qos={mqtt.qos}"))
+    return planned
+
+
+def _mqtt_enabled(ctx: Context) -> bool:
+    """MQTT runs when the inventory has MQTT devices or the config has an ``mqtt:`` section
+    (gateways may publish telemetry besides answering SNMP)."""
+    return "mqtt" in ctx.config.model_fields_set or any(
+        d.profile == "mqtt" for d in ctx.inventory.devices.values())
+
+
+def build(ctx: Context) -> list[Component]:
+    """Instantiate the enabled components, in start order, each from the pieces of the
+    config and context it needs (no component sees the whole context)."""
+    config, inventory, store = ctx.config, ctx.inventory, ctx.store
+    built: list[Component] = []
+    readiness = Readiness()
+    if config.prometheus is not None:
+        built += build_http(config, inventory, store, readiness)
+    if config.influxdb is not None:
+        from exporters.influx.writer import InfluxWriter
+
+        built.append(InfluxWriter(store, inventory, config.influxdb))
+    if config.alerting is not None:
+        from alerting.service import AlertingService
+
+        built.append(AlertingService(config.alerting, inventory, ctx.topology, store,
+                                     broker=config.mqtt))
+    # -- producers (collectors) last --
+    if any(d.profile not in ("icmp", "mqtt") for d in inventory.devices.values()):
+        from collectors.snmp.poller import SnmpPoller
+
+        built.append(SnmpPoller(config, inventory, store))
+    if any(d.profile == "icmp" for d in inventory.devices.values()):
+        from collectors.icmp.prober import IcmpProber
+
+        built.append(IcmpProber(config.icmp, inventory, store))
+    if config.traps is not None:
+        from collectors.traps.receiver import TrapReceiver
+
+        built.append(TrapReceiver(config.traps, config.credentials, inventory, store))
+    if _mqtt_enabled(ctx):
+        from collectors.mqtt.component import MqttCollector
+
+        built.append(MqttCollector(config.mqtt, inventory, store))
+    if inventory.devices:
+        from pubnet.app.startup import StartupSummary, first_round_deadline
+
+        built.append(StartupSummary(store, list(inventory.devices),
+                                    first_round_deadline(config, inventory)))
+    readiness.track(built)
+    return built
+
+
+def build_http(config: Config, inventory: Inventory, store: StateStore,
+               readiness: Readiness) -> list[Component]:
+    """The ``prometheus`` exporter and the HTTP listener that serves its ``/metrics``.
+
+    The listener's counters are made here and handed to both: the listener counts, the
+    exporter shows them on ``/metrics``. Other parts that serve HTTP add their routes to
+    the same listener here.
+    """
+    from exporters.prometheus.endpoint import PrometheusExporter
+    from pubnet.app.web import WebServer, limits_for, stats_for
+    from pubnet.fdbudget import plan_budget
+
+    http = config.prometheus
+    assert http is not None, "prometheus is off in this config"
+    stats = stats_for(http)
+    exporter = PrometheusExporter(store, inventory, poll_interval=config.snmp.interval,
+                                  gzip_level=http.gzip_level, http=stats)
+    server = WebServer(http, limits_for(http, plan_budget(config, inventory)),
+                       exporter.routes(), readiness.waiting, stats)
+    return [exporter, server]

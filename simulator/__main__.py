@@ -1,0 +1,196 @@
+"""``python -m simulator``: serve a simulated fleet for an inventory.
+
+Writes a copy of the inventory whose devices point at the simulator's loopback addresses
+(``--out``), so ``pubnet run --inventory OUT`` polls the simulated fleet, then answers until
+SIGINT/SIGTERM, logging request counts every ``--stats-every`` seconds. ``--fault`` picks a
+deterministic share of the devices for each kind of fault; ``--flap-every`` takes a random
+interface down (linkDown trap) and back up half an interval later, for a lively demo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pubnet.config import ConfigError, load_config, parse_duration
+from pubnet.logs import setup_logging
+from simulator.device import mix, unit
+from simulator.fleet import AddressPlan, Fleet, plan_addresses, simulated_inventory
+
+log = logging.getLogger("pubnet.simulator")
+
+FAULT_KINDS = ("silent", "slow", "malformed", "wrap", "link-down")
+
+
+def _address(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    try:
+        return host or "127.0.0.1", int(port)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}") from None
+
+
+def _fault(text: str) -> tuple[str, float]:
+    kind, _, share = text.partition("=")
+    if kind not in FAULT_KINDS:
+        raise argparse.ArgumentTypeError(f"fault must be one of {', '.join(FAULT_KINDS)}")
+    try:
+        value = float(share)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected KIND=FRACTION, got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError("the fraction must be between 0 and 1")
+    return kind, value
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m simulator",
+                                     description="Serve a simulated SNMP fleet for an inventory.")
+    parser.add_argument("--inventory", type=Path, required=True,
+                        help="inventory folder or YAML file")
+    parser.add_argument("--out", type=Path, help="write the re-addressed inventory here")
+    parser.add_argument("--config", type=Path,
+                        help="pubnet.yaml: devices answer their named credential "
+                        "(v1/v2c community or v3 user)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--network", default="127.1.0.0",
+                        help="first loopback address (default 127.1.0.0)")
+    parser.add_argument("--port", type=int, default=1161, help="UDP port (default 1161)")
+    parser.add_argument("--per-port", action="store_true",
+                        help="all devices on --network, device i on port --port + i")
+    parser.add_argument("--trap-target", type=_address, metavar="HOST:PORT",
+                        help="send linkDown/linkUp/coldStart traps here")
+    parser.add_argument("--trap-community", default=None, metavar="COMMUNITY",
+                        help="community of the v2c traps (default: the first v1/v2c "
+                        "credential in the config's traps.credentials, else public)")
+    parser.add_argument("--fault", type=_fault, action="append", default=[],
+                        metavar="KIND=FRACTION", help=f"one of {', '.join(FAULT_KINDS)}")
+    parser.add_argument("--flap-every", type=_duration, default=0.0, metavar="DURATION",
+                        help="take a random interface down and up again this often")
+    parser.add_argument("--stats-every", type=_duration, default=30.0, metavar="DURATION")
+    return parser
+
+
+def apply_faults(fleet: Fleet, faults: Sequence[tuple[str, float]], seed: int) -> dict[str, int]:
+    """Give each fault kind to a deterministic share of the devices; returns counts."""
+    counts: dict[str, int] = {}
+    for salt, (kind, share) in enumerate(faults):
+        chosen = [d for d in sorted(fleet.devices)
+                  if unit(seed, 0xFA17, salt, mix(fleet.devices[d].index)) < share]
+        for dev in chosen:
+            if kind == "silent":
+                fleet.silence(dev)
+            elif kind == "slow":
+                fleet.slow(dev, 1.5)
+            elif kind == "malformed":
+                fleet.malform(dev)
+            elif kind == "wrap":
+                fleet.wrap(dev, 60.0)
+            else:
+                fleet.link_down(dev, 1)
+        counts[kind] = len(chosen)
+    return counts
+
+
+async def _flap(fleet: Fleet, every: float, seed: int) -> None:
+    ids = sorted(fleet.devices)
+    step = 0
+    while ids:
+        await asyncio.sleep(every)
+        step += 1
+        device = fleet.devices[ids[mix(seed, step) % len(ids)]]
+        iface = device.interfaces[mix(seed, step, 1) % len(device.interfaces)]
+        log.info("flap device=%s interface=%s", device.device_id, iface.name)
+        fleet.link_down(device.device_id, iface.index)
+        fleet.loop_call_later(every / 2, fleet.link_up, device.device_id, iface.index)
+
+
+async def _serve(fleet: Fleet, args: argparse.Namespace) -> None:
+    from pubnet.signals import stop_on_signals
+
+    stop = asyncio.Event()
+    async with fleet:
+        counts = apply_faults(fleet, args.fault, args.seed)
+        if counts:
+            log.info("faults applied %s", " ".join(f"{k}={v}" for k, v in counts.items()))
+        with stop_on_signals(stop):
+            async with asyncio.TaskGroup() as group:
+                if args.flap_every > 0:
+                    flapper = group.create_task(_flap(fleet, args.flap_every, args.seed))
+                last = 0
+                while not stop.is_set():
+                    try:
+                        await asyncio.wait_for(stop.wait(), timeout=args.stats_every)
+                    except TimeoutError:
+                        pass
+                    stats = fleet.agent.stats
+                    log.info("simulator stats requests=%d rate=%.0f/s responses=%d "
+                             "dropped=%d traps=%d", stats.requests,
+                             (stats.requests - last) / args.stats_every, stats.responses,
+                             sum(stats.dropped.values()), fleet.traps_sent)
+                    last = stats.requests
+                if args.flap_every > 0:
+                    flapper.cancel()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    setup_logging("info", "kv", [])
+    from inventory.loader import InventoryError, load_inventory
+    from inventory.writer import write_inventory
+
+    credentials = {}
+    trap_community = args.trap_community
+    if args.config is not None:
+        try:
+            config = load_config(args.config)
+        except ConfigError as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+        credentials = dict(config.credentials)
+        if trap_community is None and config.traps is not None:
+            for name in config.traps.credentials:
+                community = credentials[name].community
+                if community is not None:
+                    trap_community = community.get_secret_value()
+                    break
+    try:
+        inventory = load_inventory(args.inventory).inventory
+    except InventoryError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    try:
+        plan = AddressPlan(args.network, args.port, args.per_port)
+        addresses = plan_addresses(inventory, plan)
+    except ValueError as exc:
+        print(f"--network/--port: {exc}", file=sys.stderr)
+        return 2
+    if args.out is not None:
+        write_inventory(simulated_inventory(inventory, addresses), args.out)
+        log.info("wrote simulated inventory out=%s devices=%d", args.out, len(addresses))
+    fleet = Fleet.from_inventory(inventory, plan, seed=args.seed, credentials=credentials,
+                                 trap_target=args.trap_target)
+    fleet.trap_community = (trap_community or "public").encode("utf-8")
+    try:
+        asyncio.run(_serve(fleet, args))
+    except OSError as exc:
+        print(f"simulator: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
