@@ -35,6 +35,10 @@ def plan(ctx: Context) -> list[Planned]:
         planned.append(Planned("alerting", f"database={config.alerting.database} "
                                f"routes={len(config.alerting.routes)} "
                                f"channels={len(config.alerting.channels)}"))
+    if config.history is not None:
+        planned.append(Planned("history", f"retention={config.history.retention / 86400:g}d"))
+    if config.reports is not None:
+        planned.append(Planned("reports", f"out_dir={config.reports.out_dir}"))
     snmp_devices = [
         d for d in ctx.inventory.devices.values() if d.profile not in ("icmp", "mqtt")
     ]
@@ -84,6 +88,14 @@ def build(ctx: Context) -> list[Component]:
         from alerting.service import AlertingService
 
         built.append(AlertingService.from_context(ctx))
+    if ctx.config.history is not None:
+        from dashboards.reports.recorder import HistoryRecorder
+
+        built.append(HistoryRecorder.from_context(ctx))
+    if ctx.config.reports is not None:
+        from dashboards.reports.schedule import MonthlyReports
+
+        built.append(MonthlyReports.from_context(ctx))
     # -- producers (collectors) last --
     if any(d.profile not in ("icmp", "mqtt") for d in ctx.inventory.devices.values()):
         from collectors.snmp.poller import SnmpPoller
