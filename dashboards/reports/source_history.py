@@ -60,7 +60,7 @@ def compute(db: HistoryDB, inventory: Inventory, span: Sequence[Day], now: float
         points = changes.get(site_id, [])
         first = initial.get(site_id)
         if first is not None:
-            points = [(start, first[0]), *points]
+            points = [(first[1], first[0]), *points]
         if not points:
             continue
         stretches = segments(points, runs, start, end)

@@ -101,9 +101,14 @@ class Covering:
     """:data:`EQUIPMENT` or :data:`UPSTREAM`."""
 
 
+Stretch = tuple[float, float, str, float]
+"""``(from, to, status, since)``: a known status inside a window; ``since`` is when it
+began (before ``from`` when it was already in force as the window opened)."""
+
+
 def segments(points: Sequence[tuple[float, str]], runs: Sequence[tuple[float, float]],
-             start: float, end: float) -> list[tuple[float, float, str]]:
-    """Known-status stretches ``(from, to, status)`` inside ``[start, end)``.
+             start: float, end: float) -> list[Stretch]:
+    """Known-status stretches inside ``[start, end)``.
 
     ``points`` are (time, status) changes in time order; the first may be the status in
     force at ``start``. A status holds until the next change or the end of the run
@@ -111,7 +116,7 @@ def segments(points: Sequence[tuple[float, str]], runs: Sequence[tuple[float, fl
     in, whichever is first; ``unknown`` statuses and times outside every run are left out.
     """
     run_starts = [r[0] for r in runs]
-    found: list[tuple[float, float, str]] = []
+    found: list[Stretch] = []
     for i, (at, status) in enumerate(points):
         if status != UP and status != DOWN:
             continue
@@ -121,11 +126,11 @@ def segments(points: Sequence[tuple[float, str]], runs: Sequence[tuple[float, fl
             continue
         s, e = max(at, start), min(stop, end, runs[r][1])
         if e > s:
-            found.append((s, e, status))
+            found.append((s, e, status, at))
     return found
 
 
-def split(stretches: Sequence[tuple[float, float, str]], day_starts: Sequence[float],
+def split(stretches: Sequence[Stretch], day_starts: Sequence[float],
           end: float, maintenance: Spans | None = None,
           coverings: Sequence[Covering] = ()) -> list[SiteTime]:
     """:class:`SiteTime` per day for one site.
@@ -144,7 +149,9 @@ def split(stretches: Sequence[tuple[float, float, str]], day_starts: Sequence[fl
                     *equipment.edges()})
     window_start = day_starts[0]
     down_until = -1.0  # end of the last down (outside maintenance) piece
-    for s, e, status in stretches:
+    carried = bool(stretches) and stretches[0][3] < window_start and not (
+        maintenance and maintenance.covers(window_start - 1e-6))
+    for s, e, status, _since in stretches:
         cuts = [s, *edges[bisect_right(edges, s):bisect_left(edges, e)], e]
         for a, b in pairwise(cuts):
             if b <= a:
@@ -168,7 +175,7 @@ def split(stretches: Sequence[tuple[float, float, str]], day_starts: Sequence[fl
             if down_until == a:
                 if a == day_starts[d]:
                     day.continued = True
-            elif a == window_start:
+            elif a == window_start and carried:
                 day.continued = True
             else:
                 day.outages += 1

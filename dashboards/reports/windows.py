@@ -4,9 +4,11 @@ Both come from alerting's tables in the pubnet database, whatever the source of 
 statuses (pubnet's history or Prometheus). A maintenance window applies to a site when its
 scope is the site, its district, its province or one of its devices. An incident covers a
 site while it is open if one of its members is the site or one of the site's devices; its
-cause is ``equipment`` when its root is the site itself or one of the site's devices, and
-``upstream`` when the root is above (a backhaul, district or provincial node, a backbone
-link).
+cause is ``equipment`` when its root is the site itself or one of the site's own devices
+(its gateway, access points, other site equipment), and ``upstream`` when the root is above
+(a backhaul, district or provincial node, a backbone link) -- also a district router that
+happens to stand at this site, since the sites it serves are cut off by it, not by the
+site's equipment.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from collections.abc import Iterable, Mapping
 
 from dashboards.reports.history import IncidentSpan
 from dashboards.reports.timeline import EQUIPMENT, UPSTREAM, Covering, Spans
-from inventory.model import Inventory
+from inventory.model import Inventory, Role
+
+BACKBONE_ROLES = frozenset({Role.DISTRICT_AGGREGATION, Role.PROVINCIAL_NODE, Role.CORE})
 
 
 def site_maintenance(inventory: Inventory, windows: Iterable[tuple[int, str, float, float]],
@@ -49,9 +53,10 @@ def site_coverings(inventory: Inventory, incidents: Iterable[IncidentSpan],
     covers until ``now``."""
     site_of = {d.device_id: d.site_id for d in inventory.devices.values()
                if d.site_id in inventory.sites}
+    own = {d: s for d, s in site_of.items() if inventory.devices[d].role not in BACKBONE_ROLES}
     found: dict[str, list[Covering]] = {}
     for incident in incidents:
-        root_site = _site_of_element(incident.root, site_of)
+        root_site = _site_of_element(incident.root, own)
         covered = {_site_of_element(m, site_of) for m in incident.members}
         covered.discard(None)
         end = incident.resolved_at if incident.resolved_at is not None else now
