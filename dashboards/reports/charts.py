@@ -88,6 +88,8 @@ def _scale_low(values: Sequence[float | None], sla: float) -> float:
     low = min([*present, sla - 2.0]) if present else sla - 2.0
     for step in (1.0, 5.0, 10.0, 25.0):
         candidate = step * int(low // step)
+        if low - candidate < 0.2 * step:
+            candidate -= step  # the lowest value keeps a visible bar
         if 100.0 - candidate <= 12 * step:
             return max(0.0, candidate)
     return 0.0

@@ -22,7 +22,7 @@ from dashboards.reports.charts import (
     site_map,
 )
 from dashboards.reports.figures import AreaFigures, SiteFigures, worst
-from dashboards.reports.period import BANGKOK, format_time, period_title
+from dashboards.reports.period import BANGKOK, format_time, period_name, period_title
 from dashboards.reports.report import Report, ReportError, provinces_sorted
 from dashboards.reports.text import grouped, minutes, pct, pct_text, t
 
@@ -55,7 +55,7 @@ html { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 body { font-family: 'Laksaman', sans-serif; font-size: 15pt; line-height: 1.35; color: #222;
        margin: 0 auto; max-width: 190mm; background: #fff; }
 h1 { font-size: 22pt; margin: 0 0 2mm; line-height: 1.2; }
-h2 { font-size: 17pt; margin: 7mm 0 2mm; border-bottom: 1.5px solid #222; }
+h2 { font-size: 17pt; margin: 7mm 0 2mm; border-bottom: 1.5px solid #222; break-after: avoid; }
 p { margin: 1mm 0 2mm; }
 .sub { color: #444; font-size: 13pt; }
 .tiles { display: grid; grid-template-columns: repeat(3, 1fr); gap: 2.5mm; margin: 3mm 0; }
@@ -63,10 +63,14 @@ p { margin: 1mm 0 2mm; }
 .tile .k { font-size: 12pt; color: #444; }
 .tile .v { font-size: 20pt; font-weight: bold; }
 .tile .n { font-size: 11.5pt; color: #444; }
-table { border-collapse: collapse; width: 100%; font-size: 12pt; margin: 2mm 0; }
-th, td { border: 0.6px solid #aaa; padding: 0.6mm 1.4mm; vertical-align: top; }
-th { background: #eee; text-align: left; font-weight: bold; }
-td.n, th.n { text-align: right; white-space: nowrap; }
+table { border-collapse: collapse; width: 100%; font-size: 11pt; margin: 2mm 0;
+        line-height: 1.2; }
+th, td { border: 0.6px solid #aaa; padding: 0.5mm 1.2mm; vertical-align: top; }
+th { background: #eee; text-align: left; font-weight: bold; font-size: 10.5pt;
+     vertical-align: bottom; }
+td.status { white-space: nowrap; }
+td.n { text-align: right; white-space: nowrap; }
+th.n { text-align: right; }
 thead { display: table-header-group; }
 tr { break-inside: avoid; }
 section { break-inside: auto; }
@@ -103,7 +107,7 @@ def _area_name(area: AreaFigures, lang: str) -> str:
 
 def _summary(report: Report) -> str:
     lang, n, sla = report.options.lang, report.nation, report.options.sla
-    period = period_title(report.options.period, lang)
+    period = period_name(report.options.period, lang)
     text = t("summary_text", lang, period=period, seen=grouped(str(n.sites_seen)),
              sites=grouped(str(n.sites)), availability=pct_text(n.availability, lang),
              sla=f"{sla:g} %", served=grouped(str(n.villages_served)),
@@ -133,11 +137,10 @@ def _summary(report: Report) -> str:
 
 def _province_table(report: Report) -> str:
     lang, sla = report.options.lang, report.options.sla
-    head = [t("province", lang), t("sites", lang), t("sites_seen", lang),
-            t("sites_below_sla", lang), t("villages", lang), t("villages_served", lang),
-            t("availability", lang) + " %", t("completeness", lang) + " %",
-            t("cause_equipment", lang), t("cause_upstream", lang), t("cause_unknown", lang),
-            t("mttr", lang), t("status", lang)]
+    head = [t("province", lang), t("sites", lang), t("col_seen", lang), t("col_below", lang),
+            t("col_villages", lang), t("col_served", lang), t("col_avail", lang),
+            t("col_complete", lang), t("col_eq", lang), t("col_up", lang), t("col_unk", lang),
+            t("col_mttr", lang), t("status", lang)]
     rows = []
     for a in [*report.provinces, report.nation]:
         completeness = a.completeness
@@ -176,9 +179,9 @@ def _site_rows(rows: Iterable[SiteFigures], report: Report, with_figures: bool) 
         province = s.province_name_th if lang == "th" else s.province_name_en
         flag = (f' <span class="flag">({escape(t("new_site", lang))})</span>'
                 if r.commissioned is not None else "")
-        cells = [f"<td>{escape(s.site_id)}</td>", f"<td>{escape(s.name)}{flag}</td>",
+        cells = [f"<td><b>{escape(s.site_id)}</b> {escape(s.name)}{flag}</td>",
                  f"<td>{escape(s.village)}</td>",
-                 f"<td>{escape(district or s.district_code)}, "
+                 f"<td>{escape(district or s.district_code)} / "
                  f"{escape(province or s.province_code)}</td>"]
         if with_figures:
             completeness = r.completeness
@@ -197,13 +200,12 @@ def _site_rows(rows: Iterable[SiteFigures], report: Report, with_figures: bool) 
 
 def _worst(report: Report) -> str:
     lang = report.options.lang
-    head = [t("site", lang), "", t("village", lang), t("district", lang),
-            t("availability", lang) + " %", t("completeness", lang) + " %",
-            t("cause_equipment", lang), t("cause_upstream", lang), t("cause_unknown", lang),
+    head = [t("site", lang), t("village", lang), t("col_where", lang), t("col_avail", lang),
+            t("col_complete", lang), t("col_eq", lang), t("col_up", lang), t("col_unk", lang),
             t("incidents", lang), t("status", lang)]
     rows = _site_rows(worst(report.sites, 20), report, True)
     return (f'<section id="worst"><h2>{escape(t("worst", lang))}</h2>'
-            f"<table><thead><tr>{_head(head, first_left=4)}</tr></thead>"
+            f"<table><thead><tr>{_head(head, first_left=3)}</tr></thead>"
             f"<tbody>{rows}</tbody></table></section>")
 
 
@@ -213,7 +215,7 @@ def _never_seen(report: Report) -> str:
     if not unseen:
         body = f"<p>{escape(t('never_seen_none', lang))}</p>"
     else:
-        head = [t("site", lang), "", t("village", lang), t("district", lang)]
+        head = [t("site", lang), t("village", lang), t("col_where", lang)]
         body = (f"<table><thead><tr>{''.join(f'<th>{escape(h)}</th>' for h in head)}"
                 f"</tr></thead><tbody>{_site_rows(unseen[:NEVER_SEEN_ROWS], report, False)}"
                 "</tbody></table>")
@@ -323,7 +325,7 @@ def render_html(report: Report, font_dir: Path = FONT_DIR) -> str:
         f'<section id="by-cause" class="chart-box"><h2>{escape(t("by_cause", lang))} '
         f'({escape(t("minutes", lang))})</h2>{cause_bars(cause_rows, lang)}</section>',
         f'<section id="by-day" class="chart-box"><h2>{escape(t("by_day", lang))}</h2>'
-        f"{daily_chart(report.daily, sla, lang, period)}</section>",
+        f"{daily_chart(report.daily, sla, lang, period_name(options.period, lang))}</section>",
         _worst(report),
         _never_seen(report),
         _plan(report),

@@ -175,12 +175,12 @@ def format_time(ts: float, lang: str) -> str:
     return f"{format_date(local, lang)} {local:%H:%M}"
 
 
-def period_title(period: Period, lang: str) -> str:
-    """``พฤศจิกายน พ.ศ. 2569`` / ``November 2026`` for a month; the fiscal year; a range."""
+def period_name(period: Period, lang: str) -> str:
+    """``เดือนพฤศจิกายน พ.ศ. 2569`` / ``November 2026``; the fiscal year; a date range."""
     start = period.start.astimezone(BANGKOK)
     if period.kind == "month":
         if lang == "th":
-            return f"{THAI_MONTHS[start.month - 1]} พ.ศ. {start.year + BE_OFFSET}"
+            return f"เดือน{THAI_MONTHS[start.month - 1]} พ.ศ. {start.year + BE_OFFSET}"
         return f"{EN_MONTHS[start.month - 1]} {start.year}"
     if period.kind == "fiscal_year":
         end = period.end.astimezone(BANGKOK)
@@ -188,4 +188,13 @@ def period_title(period: Period, lang: str) -> str:
             return f"ปีงบประมาณ พ.ศ. {end.year + BE_OFFSET}"
         return f"Thai fiscal year {end.year + BE_OFFSET} (Oct {start.year} – Sep {end.year})"
     last = period.end - timedelta(seconds=1)
-    return f"{format_date(period.start, lang)} – {format_date(last, lang)}"
+    span = f"{format_date(period.start, lang)} – {format_date(last, lang)}"
+    return f"วันที่ {span}" if lang == "th" else span
+
+
+def period_title(period: Period, lang: str) -> str:
+    """The period as the report's title says it: ``ประจำเดือนพฤศจิกายน พ.ศ. 2569``."""
+    name = period_name(period, lang)
+    if lang == "th":
+        return f"ประจำ{name}" if period.kind != "range" else f"ช่วง{name}"
+    return name

@@ -11,7 +11,7 @@ import math
 
 TEXT: dict[str, dict[str, str]] = {
     "title": {
-        "th": "รายงานความครอบคลุมและระดับการให้บริการอินเทอร์เน็ตสาธารณะ ประจำ{period}",
+        "th": "รายงานความครอบคลุมและระดับการให้บริการอินเทอร์เน็ตสาธารณะ {period}",
         "en": "Public internet coverage and service level report for {period}",
     },
     "subtitle": {
@@ -144,6 +144,17 @@ TEXT: dict[str, dict[str, str]] = {
     "param_inventory": {"th": "ทะเบียนอุปกรณ์", "en": "Inventory"},
     "param_timezone": {"th": "เขตเวลา", "en": "Time zone"},
     "page": {"th": "หน้า", "en": "Page"},
+    "col_avail": {"th": "พร้อมใช้ (%)", "en": "Avail. (%)"},
+    "col_complete": {"th": "ครบถ้วน (%)", "en": "Complete (%)"},
+    "col_eq": {"th": "อุปกรณ์ (นาที)", "en": "Equipment (min)"},
+    "col_up": {"th": "ต้นทาง (นาที)", "en": "Upstream (min)"},
+    "col_unk": {"th": "ไม่ทราบ (นาที)", "en": "Unknown (min)"},
+    "col_mttr": {"th": "MTTR (นาที)", "en": "MTTR (min)"},
+    "col_seen": {"th": "มีข้อมูล", "en": "Seen"},
+    "col_below": {"th": "ต่ำกว่า SLA", "en": "Below SLA"},
+    "col_villages": {"th": "หมู่บ้าน", "en": "Villages"},
+    "col_served": {"th": "ได้รับบริการ", "en": "Served"},
+    "col_where": {"th": "อำเภอ / จังหวัด", "en": "District / province"},
     "national": {"th": "ทั้งประเทศ", "en": "National"},
     "day": {"th": "วันที่", "en": "Day"},
     "minutes": {"th": "นาที", "en": "minutes"},
