@@ -19,6 +19,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 from pathlib import Path
 
 from dashboards.reports.history import HistoryDB
@@ -65,8 +66,8 @@ class PromClient:
             raise ReportError(f"{self.url} did not answer like a Prometheus query API "
                               "(not JSON)") from None
         if not isinstance(data, dict) or data.get("status") != "success":
-            raise ReportError(f"Prometheus at {self.url}: query failed: "
-                              f"{str(data.get('error') if isinstance(data, dict) else data)[:300]}")
+            error = data.get("error") if isinstance(data, dict) else data
+            raise ReportError(f"Prometheus at {self.url}: query failed: {str(error)[:300]}")
         result = data.get("data", {}).get("result", [])
         return result if isinstance(result, list) else []
 
@@ -109,8 +110,7 @@ def _escape_re(text: str) -> str:
 
 def estimate_step(samples: Mapping[str, Sequence[tuple[float, float]]]) -> float | None:
     """The scrape interval: the median spacing of consecutive samples."""
-    gaps = [b[0] - a[0] for series in samples.values() for a, b in zip(series, series[1:],
-                                                                       strict=False)
+    gaps = [b[0] - a[0] for series in samples.values() for a, b in pairwise(series)
             if b[0] > a[0]]
     return statistics.median(gaps) if gaps else None
 
