@@ -27,7 +27,7 @@ import argparse
 import json
 import math
 import random
-import resource
+import os
 import shutil
 import subprocess
 import sys
@@ -144,12 +144,15 @@ def build_history(inv: Inventory, db_path: Path, outages: int, seed: int) -> dic
             "incidents": len(incidents)}
 
 
-def run_report(config: Path, out: Path, *extra: str) -> tuple[float, float, dict[str, object]]:
-    """Wall seconds, peak RSS (MB) and the summary of one ``pubnet report coverage``."""
+def run_report(config: Path, out: Path, *extra: str) -> (
+    tuple[float, float, float, dict[str, object]]
+):
+    """Wall seconds, CPU seconds of the Python process, peak RSS (MB) and the summary of one
+    ``pubnet report coverage``."""
     args = [sys.executable, "-c",
             "import resource, sys, json; from pubnet.cli import main; code = main(sys.argv[1:]);"
-            " print(json.dumps({'rss_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}),"
-            " file=sys.stderr); sys.exit(code)",
+            " u = resource.getrusage(resource.RUSAGE_SELF); print(json.dumps({'rss_kb':"
+            " u.ru_maxrss, 'cpu_s': u.ru_utime + u.ru_stime}), file=sys.stderr); sys.exit(code)",
             "report", "coverage", "--config", str(config), "--month", MONTH, "--out", str(out),
             *extra]
     started = time.monotonic()
@@ -159,8 +162,8 @@ def run_report(config: Path, out: Path, *extra: str) -> tuple[float, float, dict
         raise SystemExit(f"report failed:\n{done.stderr[-3000:]}")
     lines = [line for line in done.stderr.splitlines() if line.startswith("{")]
     summary = json.loads(lines[-2])
-    rss = json.loads(lines[-1])["rss_kb"] / 1024
-    return seconds, rss, summary
+    usage = json.loads(lines[-1])
+    return seconds, float(usage["cpu_s"]), usage["rss_kb"] / 1024, summary
 
 
 def main() -> None:
@@ -189,8 +192,9 @@ def main() -> None:
         config.write_text(yaml.safe_dump({"inventory": "inventory",
                                           "alerting": {"database": "pubnet.db"}}),
                           encoding="utf-8")
-        raw_s, raw_rss, summary = run_report(config, work / "raw")
-        print(f"report from changes (HTML+CSV): {raw_s:.1f}s, peak RSS {raw_rss:.0f} MB")
+        raw_s, raw_cpu, raw_rss, summary = run_report(config, work / "raw")
+        print(f"report from changes (HTML+CSV): {raw_s:.1f}s ({raw_cpu:.1f}s CPU), "
+              f"peak RSS {raw_rss:.0f} MB")
         t1 = time.monotonic()
         period = month_period(MONTH)
         with HistoryDB(db_path) as db:
@@ -199,8 +203,9 @@ def main() -> None:
         rollup_s = time.monotonic() - t1
         print(f"daily rollups built: 31 days in {rollup_s:.1f}s "
               f"({rollup_s / 31:.2f}s a day, as the recorder does once a day)")
-        roll_s, roll_rss, rolled = run_report(config, work / "rolled")
-        print(f"report from rollups (HTML+CSV): {roll_s:.1f}s, peak RSS {roll_rss:.0f} MB")
+        roll_s, roll_cpu, roll_rss, rolled = run_report(config, work / "rolled")
+        print(f"report from rollups (HTML+CSV): {roll_s:.1f}s ({roll_cpu:.1f}s CPU), "
+              f"peak RSS {roll_rss:.0f} MB")
         summary.pop("seconds", None)
         rolled.pop("seconds", None)
         if rolled != summary:
@@ -209,20 +214,21 @@ def main() -> None:
         result: dict[str, object] = {
             "sites": args.sites, "site_changes": counts["site_changes"],
             "device_changes": counts["device_changes"],
-            "report_from_changes_s": round(raw_s, 2), "report_from_changes_rss_mb":
-            round(raw_rss), "report_from_rollups_s": round(roll_s, 2),
+            "report_from_changes_s": round(raw_s, 2), "report_from_changes_cpu_s":
+            round(raw_cpu, 2), "report_from_changes_rss_mb": round(raw_rss),
+            "report_from_rollups_s": round(roll_s, 2), "report_from_rollups_cpu_s":
+            round(roll_cpu, 2),
             "report_from_rollups_rss_mb": round(roll_rss), "rollup_day_s":
             round(rollup_s / 31, 2), "html_mb": round(html_mb, 2)}
         if not args.no_pdf:
-            pdf_s, pdf_rss, _ = run_report(config, work / "pdf", "--pdf")
+            pdf_s, _, pdf_rss, _ = run_report(config, work / "pdf", "--pdf")
             pdf_mb = (work / "pdf" / "coverage.pdf").stat().st_size / 2**20
             print(f"report with --pdf: {pdf_s:.1f}s, peak RSS {pdf_rss:.0f} MB (Python; "
                   f"Chromium is a separate process), PDF {pdf_mb:.1f} MiB")
             result["report_pdf_s"] = round(pdf_s, 2)
             result["pdf_mb"] = round(pdf_mb, 2)
         result.update(summary)
-        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        result["max_child_rss_mb"] = round(children)
+        result["load_average_1m"] = round(os.getloadavg()[0], 2)
         print(json.dumps(result, ensure_ascii=False))
     finally:
         if args.keep is None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from dashboards.reports.timeline import SiteTime, outage_count, total
+from dashboards.reports.timeline import SiteTime, outage_count
 from inventory.model import Site
 
 
@@ -119,14 +119,14 @@ def village_key(site: Site) -> tuple[str, str]:
     return (site.subdistrict_code, site.village.strip())
 
 
-def site_figures(sites: Iterable[Site], days: Mapping[str, Sequence[SiteTime]],
+def site_figures(sites: Iterable[Site], totals: Mapping[str, SiteTime],
                  period_seconds: float, period_start: float,
                  first_seen: Mapping[str, float]) -> list[SiteFigures]:
     """One :class:`SiteFigures` per inventory site, in inventory order. A site first seen
     after the period began is prorated from that moment."""
     found = []
     for site in sites:
-        time = total(days.get(site.site_id, ()))
+        time = totals.get(site.site_id) or SiteTime()
         seen = first_seen.get(site.site_id)
         commissioned = seen if seen is not None and seen > period_start else None
         expected = period_seconds
@@ -197,16 +197,11 @@ def nation(rows: Sequence[SiteFigures], sla: float) -> AreaFigures:
     return _area(rows, "TH", "ประเทศไทย", "Thailand", sla)
 
 
-def daily(day_names: Sequence[str], days: Mapping[str, Sequence[SiteTime]]) -> (
+def daily(day_names: Sequence[str], up: Sequence[float], base: Sequence[float]) -> (
     list[tuple[str, float | None]]
 ):
-    """National availability of each day, weighted by site-time."""
-    up = [0.0] * len(day_names)
-    base = [0.0] * len(day_names)
-    for per_day in days.values():
-        for i, t in enumerate(per_day):
-            up[i] += t.up
-            base[i] += t.monitored - t.maintenance
+    """National availability of each day, weighted by site-time: up seconds over
+    monitored-minus-maintenance seconds of all sites that day."""
     return [(name, 100.0 * u / b if b > 0 else None)
             for name, u, b in zip(day_names, up, base, strict=True)]
 

@@ -83,12 +83,12 @@ class Report:
 def figures_from(loaded: Loaded, inventory: Inventory, options: Options, now: float,
                  database: str) -> Report:
     period = options.period
-    rows = site_figures(inventory.sites.values(), loaded.per_site, period.seconds,
+    rows = site_figures(inventory.sites.values(), loaded.totals, period.seconds,
                         period.start_ts, loaded.first_seen)
     return Report(
         options, inventory, rows, districts(rows, options.sla), provinces(rows, options.sla),
-        nation(rows, options.sla), daily([d.day for d in loaded.days], loaded.per_site),
-        now, database)
+        nation(rows, options.sla),
+        daily([d.day for d in loaded.days], loaded.daily_up, loaded.daily_base), now, database)
 
 
 def gather_history(database: Path, inventory: Inventory, options: Options, now: float,

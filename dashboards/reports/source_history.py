@@ -9,13 +9,14 @@ maintenance windows and the incidents, exactly as the rollup would have been.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from dashboards.reports.history import DailyRow, HistoryDB, maintenance_key
 from dashboards.reports.period import Day, days
 from dashboards.reports.timeline import Covering, SiteTime, Spans, segments, split
 from dashboards.reports.windows import site_coverings, site_maintenance
+from inventory.gc_pause import gc_paused
 from inventory.model import Inventory
 
 SITE = "site"
@@ -23,14 +24,61 @@ SITE = "site"
 
 @dataclass(slots=True)
 class Loaded:
-    """What a source gives the report: per-site time for each day of the period."""
+    """What a source gives the report: each site's time over the period and the nation's
+    day by day, accumulated as the days are read (a national month is 775,000 site-days:
+    they are summed, never all kept)."""
 
     days: list[Day]
-    per_site: dict[str, list[SiteTime]]
-    first_seen: dict[str, float]
+    totals: dict[str, SiteTime] = field(default_factory=dict)
+    daily_up: list[float] = field(default_factory=list)
+    daily_base: list[float] = field(default_factory=list)
+    """Per day: up seconds, and monitored-minus-maintenance seconds, of all sites."""
+    first_seen: dict[str, float] = field(default_factory=dict)
     rollup_days: int = 0
     """Days read from rollups (the rest were computed from the changes)."""
 
+    def __post_init__(self) -> None:
+        if not self.daily_up:
+            self.daily_up = [0.0] * len(self.days)
+            self.daily_base = [0.0] * len(self.days)
+
+    def _total(self, site_id: str) -> SiteTime:
+        total = self.totals.get(site_id)
+        if total is None:
+            total = self.totals[site_id] = SiteTime()
+        return total
+
+    def add(self, site_id: str, index: int, t: SiteTime) -> None:
+        """Day ``index`` of a site (days of a site may come in any order)."""
+        if not t.monitored:
+            return
+        total = self._total(site_id)
+        if index == 0:
+            total.continued = t.continued
+        total.add(t)
+        self.daily_up[index] += t.up
+        self.daily_base[index] += t.monitored - t.maintenance
+
+    def add_row(self, site_id: str, index: int, monitored: float, maintenance: float,
+                up: float, equipment: float, upstream: float, unknown: float, outages: int,
+                continued: int, incidents: str) -> None:
+        """A ``history_daily`` row, without building a :class:`SiteTime` for it."""
+        if not monitored:
+            return
+        total = self._total(site_id)
+        if index == 0:
+            total.continued = bool(continued)
+        total.monitored += monitored
+        total.maintenance += maintenance
+        total.up += up
+        total.down_equipment += equipment
+        total.down_upstream += upstream
+        total.down_unknown += unknown
+        total.outages += outages
+        if incidents:
+            total.incidents = total.incidents | frozenset(incidents.split(","))
+        self.daily_up[index] += up
+        self.daily_base[index] += monitored - maintenance
 
 def _day_key(windows: Sequence[tuple[int, str, float, float]], day: Day) -> str:
     return maintenance_key(w for w in windows if w[2] < day.end and w[3] > day.start)
@@ -38,8 +86,11 @@ def _day_key(windows: Sequence[tuple[int, str, float, float]], day: Day) -> str:
 
 def compute(db: HistoryDB, inventory: Inventory, span: Sequence[Day], now: float,
             heartbeat: float, maintenance: Mapping[str, Spans],
-            coverings: Mapping[str, Sequence[Covering]]) -> dict[str, list[SiteTime]]:
-    """Per-site time of consecutive ``span`` days from the recorded changes."""
+            coverings: Mapping[str, Sequence[Covering]],
+            emit: Callable[[str, int, SiteTime], None]) -> None:
+    """Per-site time of consecutive ``span`` days from the recorded changes, handed to
+    ``emit(site, day offset, time)`` one site at a time (the changes are streamed in site
+    order, never all held)."""
     start, end = span[0].start, span[-1].end
     day_starts = [d.start for d in span]
     runs = [(r.started_at, r.end) for r in db.runs(start, end, now, heartbeat)]
@@ -48,25 +99,37 @@ def compute(db: HistoryDB, inventory: Inventory, span: Sequence[Day], now: float
         if run_start <= start < run_end:
             initial = db.status_before(SITE, inventory.sites, start, run_start)
             break
-    changes: dict[str, list[tuple[float, str]]] = {}
-    for element, status, at in db.changes(SITE, start, end):
-        points = changes.get(element)
-        if points is None:
-            points = changes[element] = []
-        points.append((at, status))
     empty = Spans()
-    out: dict[str, list[SiteTime]] = {}
-    for site_id in inventory.sites:
-        points = changes.get(site_id, [])
+    known = inventory.sites
+
+    def one(site_id: str, points: list[tuple[float, str]]) -> None:
         first = initial.get(site_id)
         if first is not None:
-            points = [(first[1], first[0]), *points]
+            points.insert(0, (first[1], first[0]))
         if not points:
-            continue
+            return
         stretches = segments(points, runs, start, end)
-        out[site_id] = split(stretches, day_starts, end, maintenance.get(site_id, empty),
-                             coverings.get(site_id, ()))
-    return out
+        for offset, value in enumerate(split(stretches, day_starts, end,
+                                             maintenance.get(site_id, empty),
+                                             coverings.get(site_id, ()))):
+            emit(site_id, offset, value)
+
+    done: set[str] = set()
+    current: str | None = None
+    points: list[tuple[float, str]] = []
+    for element, status, at in db.changes(SITE, start, end):
+        if element != current:
+            if current is not None and current in known:
+                one(current, points)
+                done.add(current)
+            current, points = element, []
+        points.append((at, status))
+    if current is not None and current in known:
+        one(current, points)
+        done.add(current)
+    for site_id in initial:
+        if site_id not in done and site_id in known:
+            one(site_id, [])
 
 
 def load(db: HistoryDB, inventory: Inventory, start: float, end: float, now: float,
@@ -81,37 +144,29 @@ def load(db: HistoryDB, inventory: Inventory, start: float, end: float, now: flo
     current = {d.day for d in period_days
                if d.whole and stored.get(d.day) == _day_key(windows, d)}
     index = {d.day: i for i, d in enumerate(period_days)}
-    per_site: dict[str, list[SiteTime]] = {}
-
-    def slot(site_id: str) -> list[SiteTime]:
-        found = per_site.get(site_id)
-        if found is None:
-            found = per_site[site_id] = [SiteTime() for _ in period_days]
-        return found
-
+    loaded = Loaded(period_days, first_seen=db.first_seen(SITE), rollup_days=len(current))
     known = inventory.sites
-    for row in db.daily(sorted(current)):
-        if row.site in known:
-            slot(row.site)[index[row.day]] = _from_row(row)
-    pending: list[Day] = []
-    for day in [*period_days, None]:
-        if day is not None and day.day not in current:
-            pending.append(day)
-            continue
-        if pending:
-            computed = compute(db, inventory, pending, now, heartbeat, maintenance, coverings)
-            first = index[pending[0].day]
-            for site_id, values in computed.items():
-                target = slot(site_id)
-                target[first:first + len(values)] = values
-            pending = []
-    return Loaded(period_days, per_site, db.first_seen(SITE), len(current))
+    with gc_paused():
+        for day, site_id, *values in db.daily_rows(sorted(current)):
+            if site_id in known:
+                loaded.add_row(site_id, index[day], *values)
+        pending: list[Day] = []
+        for day_or_end in [*period_days, None]:
+            if day_or_end is not None and day_or_end.day not in current:
+                pending.append(day_or_end)
+                continue
+            if pending:
+                compute(db, inventory, pending, now, heartbeat, maintenance, coverings,
+                        _shifted(loaded, index[pending[0].day]))
+                pending = []
+    return loaded
 
 
-def _from_row(row: DailyRow) -> SiteTime:
-    return SiteTime(row.monitored, row.maintenance, row.up, row.down_equipment,
-                    row.down_upstream, row.down_unknown, row.outages, row.continued,
-                    set(row.incidents))
+def _shifted(loaded: Loaded, first: int) -> Callable[[str, int, SiteTime], None]:
+    def emit(site_id: str, offset: int, value: SiteTime) -> None:
+        loaded.add(site_id, first + offset, value)
+
+    return emit
 
 
 def rollup(db: HistoryDB, inventory: Inventory, day: Day, now: float,
@@ -120,10 +175,13 @@ def rollup(db: HistoryDB, inventory: Inventory, day: Day, now: float,
     windows = db.maintenance(day.start, day.end)
     maintenance = site_maintenance(inventory, windows, day.start, day.end)
     coverings = site_coverings(inventory, db.incidents(day.start, day.end), now)
-    computed = compute(db, inventory, [day], now, heartbeat, maintenance, coverings)
-    rows = [DailyRow(day.day, site_id, t.monitored, t.maintenance, t.up, t.down_equipment,
-                     t.down_upstream, t.down_unknown, t.outages, t.continued,
-                     tuple(sorted(t.incidents)))
-            for site_id, (t,) in computed.items()]
+    rows: list[DailyRow] = []
+
+    def keep(site_id: str, _offset: int, t: SiteTime) -> None:
+        rows.append(DailyRow(day.day, site_id, t.monitored, t.maintenance, t.up,
+                             t.down_equipment, t.down_upstream, t.down_unknown, t.outages,
+                             t.continued, tuple(sorted(t.incidents))))
+
+    compute(db, inventory, [day], now, heartbeat, maintenance, coverings, keep)
     db.save_rollup(day.day, _day_key(windows, day), rows, now)
     return len(rows)

@@ -147,7 +147,8 @@ def day_from_samples(samples: Sequence[tuple[float, float]], step: float,
         last_down = ts
         for c in coverings:
             if c.start <= ts < c.end:
-                day.incidents.add(c.incident_id)
+                if c.incident_id not in day.incidents:
+                    day.incidents = day.incidents | {c.incident_id}
     return day, last_down
 
 
@@ -188,7 +189,7 @@ def load(client: PromClient, inventory: Inventory, start: float, end: float,
     step = estimate_step({k: v for r in raw for k, v in r.items()})
     if step is None:
         step = _probe_step(client, period_days, counts)
-    per_site: dict[str, list[SiteTime]] = {}
+    loaded = Loaded(period_days)
     first_day: dict[str, int] = {}
     empty = Spans()
     for site_id in known:
@@ -210,11 +211,12 @@ def load(client: PromClient, inventory: Inventory, start: float, end: float,
                 last_down = None
             per_day.append(value)
         if seen:
-            per_site[site_id] = per_day
+            for i, value in enumerate(per_day):
+                loaded.add(site_id, i, value)
     first_any = min(first_day.values(), default=0)
-    first_seen = {site_id: period_days[i].start for site_id, i in first_day.items()
-                  if i > first_any}
-    return Loaded(period_days, per_site, first_seen)
+    loaded.first_seen = {site_id: period_days[i].start for site_id, i in first_day.items()
+                         if i > first_any}
+    return loaded
 
 
 def _raw(client: PromClient, day: Day, selector: str) -> dict[str, list[tuple[float, float]]]:
@@ -279,7 +281,7 @@ def gather_prometheus(database: Path, inventory: Inventory, options: Options,
     loaded = load(client, inventory, start, end, site_maintenance(inventory, windows, start,
                                                                   end),
                   site_coverings(inventory, incidents, now))
-    if not loaded.per_site:
+    if not loaded.totals:
         raise ReportError(f"Prometheus at {options.prometheus_url} has no {METRIC} samples "
                           "for this period")
     report = figures_from(loaded, inventory, options, now, str(database))

@@ -23,8 +23,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from itertools import pairwise
+from dataclasses import dataclass
 
 UP = "up"
 DOWN = "down"
@@ -44,7 +43,9 @@ class SiteTime:
     down_unknown: float = 0.0
     outages: int = 0
     continued: bool = False
-    incidents: set[str] = field(default_factory=set)
+    incidents: frozenset[str] = frozenset()
+    """Ids of the incidents that covered down time (immutable: most days share the empty
+    one, which keeps a national month of 775,000 site-days small)."""
 
     @property
     def down(self) -> float:
@@ -59,7 +60,8 @@ class SiteTime:
         self.down_upstream += other.down_upstream
         self.down_unknown += other.down_unknown
         self.outages += other.outages
-        self.incidents |= other.incidents
+        if other.incidents:
+            self.incidents = self.incidents | other.incidents
 
 
 class Spans:
@@ -141,37 +143,56 @@ def split(stretches: Sequence[Stretch], day_starts: Sequence[float],
     out = [SiteTime() for _ in day_starts]
     if not stretches:
         return out
-    if maintenance is None:
-        maintenance = Spans()
-    upstream = Spans([(c.start, c.end) for c in coverings if c.cause == UPSTREAM])
-    equipment = Spans([(c.start, c.end) for c in coverings if c.cause == EQUIPMENT])
-    edges = sorted({*day_starts, end, *maintenance.edges(), *upstream.edges(),
-                    *equipment.edges()})
+    # Hot path (25,000 sites × a month): spans as local sorted lists, one bisect per test.
+    m_starts, m_ends = (maintenance.starts, maintenance.ends) if maintenance else ([], [])
+    if coverings:
+        upstream = Spans([(c.start, c.end) for c in coverings if c.cause == UPSTREAM])
+        equipment = Spans([(c.start, c.end) for c in coverings if c.cause == EQUIPMENT])
+    else:
+        upstream = equipment = Spans()
+    u_starts, u_ends, e_starts, e_ends = (upstream.starts, upstream.ends, equipment.starts,
+                                          equipment.ends)
+    if m_starts or coverings:
+        edges = sorted({*day_starts, end, *m_starts, *m_ends, *u_starts, *u_ends, *e_starts,
+                        *e_ends})
+    else:
+        edges = [*day_starts, end]
     window_start = day_starts[0]
     down_until = -1.0  # end of the last down (outside maintenance) piece
-    carried = bool(stretches) and stretches[0][3] < window_start and not (
-        maintenance and maintenance.covers(window_start - 1e-6))
+    carried = stretches[0][3] < window_start
+    if carried and m_starts:
+        i = bisect_right(m_starts, window_start - 1e-6) - 1
+        carried = not (i >= 0 and window_start - 1e-6 < m_ends[i])
     for s, e, status, _since in stretches:
-        cuts = [s, *edges[bisect_right(edges, s):bisect_left(edges, e)], e]
-        for a, b in pairwise(cuts):
+        lo, hi = bisect_right(edges, s), bisect_left(edges, e)
+        a = s
+        for index in range(lo, hi + 1):
+            b = edges[index] if index < hi else e
             if b <= a:
                 continue
             d = bisect_right(day_starts, a) - 1
             day = out[d]
             length = b - a
             day.monitored += length
-            if maintenance and maintenance.covers(a):
-                day.maintenance += length
-                continue
+            if m_starts:
+                i = bisect_right(m_starts, a) - 1
+                if i >= 0 and a < m_ends[i]:
+                    day.maintenance += length
+                    a = b
+                    continue
             if status == UP:
                 day.up += length
+                a = b
                 continue
-            if upstream and upstream.covers(a):
+            i = bisect_right(u_starts, a) - 1 if u_starts else -1
+            if i >= 0 and a < u_ends[i]:
                 day.down_upstream += length
-            elif equipment and equipment.covers(a):
-                day.down_equipment += length
             else:
-                day.down_unknown += length
+                i = bisect_right(e_starts, a) - 1 if e_starts else -1
+                if i >= 0 and a < e_ends[i]:
+                    day.down_equipment += length
+                else:
+                    day.down_unknown += length
             if down_until == a:
                 if a == day_starts[d]:
                     day.continued = True
@@ -181,8 +202,9 @@ def split(stretches: Sequence[Stretch], day_starts: Sequence[float],
                 day.outages += 1
             down_until = b
             for c in coverings:
-                if c.start < b and c.end > a:
-                    day.incidents.add(c.incident_id)
+                if c.start < b and c.end > a and c.incident_id not in day.incidents:
+                    day.incidents = day.incidents | {c.incident_id}
+            a = b
     return out
 
 
