@@ -26,8 +26,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import random
 import os
+import random
 import shutil
 import subprocess
 import sys
