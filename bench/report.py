@@ -150,9 +150,12 @@ def run_report(config: Path, out: Path, *extra: str) -> (
     """Wall seconds, CPU seconds of the Python process, peak RSS (MB) and the summary of one
     ``pubnet report coverage``."""
     args = [sys.executable, "-c",
+            # VmHWM, not ru_maxrss: the latter keeps the parent's peak across fork and exec
             "import resource, sys, json; from pubnet.cli import main; code = main(sys.argv[1:]);"
-            " u = resource.getrusage(resource.RUSAGE_SELF); print(json.dumps({'rss_kb':"
-            " u.ru_maxrss, 'cpu_s': u.ru_utime + u.ru_stime}), file=sys.stderr); sys.exit(code)",
+            " u = resource.getrusage(resource.RUSAGE_SELF); hwm = [int(l.split()[1]) for l in"
+            " open('/proc/self/status') if l.startswith('VmHWM:')][0]; print(json.dumps("
+            "{'rss_kb': hwm, 'cpu_s': u.ru_utime + u.ru_stime}), file=sys.stderr);"
+            " sys.exit(code)",
             "report", "coverage", "--config", str(config), "--month", MONTH, "--out", str(out),
             *extra]
     started = time.monotonic()
