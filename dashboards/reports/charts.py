@@ -85,8 +85,8 @@ def _shape(status: str, x: float, y: float, r: float) -> str:
 
 def _scale_low(values: Sequence[float | None], sla: float) -> float:
     present = [v for v in values if v is not None]
-    low = min([*present, sla - 2.0]) if present else sla - 2.0
-    for step in (1.0, 5.0, 10.0, 25.0):
+    low = min([*present, sla - 1.0]) if present else sla - 1.0
+    for step in (0.5, 1.0, 5.0, 10.0, 25.0):
         candidate = step * int(low // step)
         if low - candidate < 0.2 * step:
             candidate -= step  # the lowest value keeps a visible bar

@@ -119,3 +119,44 @@ async def test_prometheus_source_gives_the_hand_computed_figures(tmp_path: Path)
     html = (out / "coverage.html").read_text(encoding="utf-8")
     assert 'data-link="L-pn-50"' in html and 'data-link="L-agg-5001"' not in html
     assert "Prometheus" in html
+
+
+async def test_victoriametrics_gives_the_same_figures(tmp_path: Path) -> None:
+    """Any Prometheus-compatible query API: the same month imported into VictoriaMetrics."""
+    import aiohttp
+
+    from tests.exporters.victoria import Victoria
+
+    config = month.write_setup(tmp_path)
+    data = tmp_path / "om.txt"
+    openmetrics(data)
+    # Prometheus text format wants milliseconds
+    lines = []
+    for line in data.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            continue
+        head, value, ts = line.rsplit(" ", 2)
+        lines.append(f"{head} {value} {int(ts) * 1000}")
+    vm = Victoria(tmp_path)
+    await vm.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            for start in range(0, len(lines), 50_000):
+                body = "\n".join(lines[start:start + 50_000]) + "\n"
+                async with http.post(vm.url + "/api/v1/import/prometheus",
+                                     data=body.encode()) as resp:
+                    assert resp.status == 204, await resp.text()
+        await vm.wait_for_points(len(lines), match='{__name__=~"pubnet_.*"}')
+        out = tmp_path / "vm-report"
+        code = await asyncio.to_thread(
+            main, ["report", "coverage", "--config", str(config), "--month", month.MONTH,
+                   "--out", str(out), "--sla", str(month.SLA), "--source", "prometheus",
+                   "--prometheus-url", vm.url])
+    finally:
+        await vm.stop()
+    assert code == 0
+    _, sites = read_csv(out / "sites.csv")
+    check_sites(sites)
+    _, provinces = read_csv(out / "provinces.csv")
+    _, districts = read_csv(out / "districts.csv")
+    check_areas(provinces, districts)
