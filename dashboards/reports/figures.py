@@ -13,8 +13,11 @@ report's footer):
   over the sum of monitored-outside-maintenance, not an average of percentages.
 * A site never seen in the period has no availability (``never_seen``), not 0 or 100 %.
 * A village is served when at least one of its sites met the SLA.
-* Completeness: monitored time over expected time (the period, or from the day a site was
-  first seen when it was commissioned during the period: such sites are flagged).
+* Completeness: monitored time over expected time: the part of the period already past, or
+  from the moment a site was first seen when it was commissioned during the period (such
+  sites are flagged). A site is commissioned during the period when pubnet, already
+  watching the fleet, first saw it after the period began; the sites pubnet found when it
+  first ran were there before (the time before is unmonitored, not prorated away).
 * MTTR: down minutes outside maintenance over the number of outages.
 """
 
@@ -119,16 +122,33 @@ def village_key(site: Site) -> tuple[str, str]:
     return (site.subdistrict_code, site.village.strip())
 
 
+COMMISSIONING_GRACE = 3600.0
+"""A site first seen within this long of pubnet's first sight of the fleet was found, not
+commissioned: the first polls of 25,000 sites after pubnet's first start take minutes."""
+
+
+def commissioned_sites(first_seen: Mapping[str, float], period_start: float) -> (
+    dict[str, float]
+):
+    """Sites commissioned during the period → when first seen: first seen after the period
+    began and after pubnet had started seeing the fleet (module docstring)."""
+    if not first_seen:
+        return {}
+    fleet_seen = min(first_seen.values()) + COMMISSIONING_GRACE
+    return {site_id: at for site_id, at in first_seen.items()
+            if at > period_start and at > fleet_seen}
+
+
 def site_figures(sites: Iterable[Site], totals: Mapping[str, SiteTime],
                  period_seconds: float, period_start: float,
-                 first_seen: Mapping[str, float]) -> list[SiteFigures]:
-    """One :class:`SiteFigures` per inventory site, in inventory order. A site first seen
-    after the period began is prorated from that moment."""
+                 commissioned_at: Mapping[str, float]) -> list[SiteFigures]:
+    """One :class:`SiteFigures` per inventory site, in inventory order. ``period_seconds``
+    is the part of the period already past; a site of ``commissioned_at`` (see
+    :func:`commissioned_sites`) is prorated from that moment."""
     found = []
     for site in sites:
         time = totals.get(site.site_id) or SiteTime()
-        seen = first_seen.get(site.site_id)
-        commissioned = seen if seen is not None and seen > period_start else None
+        commissioned = commissioned_at.get(site.site_id)
         expected = period_seconds
         if commissioned is not None:
             expected = max(0.0, period_seconds - (commissioned - period_start))

@@ -19,6 +19,7 @@ from pathlib import Path
 from dashboards.reports.figures import (
     AreaFigures,
     SiteFigures,
+    commissioned_sites,
     daily,
     districts,
     nation,
@@ -83,8 +84,9 @@ class Report:
 def figures_from(loaded: Loaded, inventory: Inventory, options: Options, now: float,
                  database: str) -> Report:
     period = options.period
-    rows = site_figures(inventory.sites.values(), loaded.totals, period.seconds,
-                        period.start_ts, loaded.first_seen)
+    past = max(0.0, min(period.end_ts, now) - period.start_ts)  # a period not yet over
+    rows = site_figures(inventory.sites.values(), loaded.totals, past, period.start_ts,
+                        commissioned_sites(loaded.first_seen, period.start_ts))
     return Report(
         options, inventory, rows, districts(rows, options.sla), provinces(rows, options.sla),
         nation(rows, options.sla),

@@ -213,9 +213,9 @@ def load(client: PromClient, inventory: Inventory, start: float, end: float,
         if seen:
             for i, value in enumerate(per_day):
                 loaded.add(site_id, i, value)
-    first_any = min(first_day.values(), default=0)
-    loaded.first_seen = {site_id: period_days[i].start for site_id, i in first_day.items()
-                         if i > first_any}
+    # The start of each site's first day with samples: a site that appears days after the
+    # rest was commissioned (figures.commissioned_sites decides, as for the history).
+    loaded.first_seen = {site_id: period_days[i].start for site_id, i in first_day.items()}
     return loaded
 
 

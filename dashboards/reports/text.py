@@ -119,11 +119,13 @@ TEXT: dict[str, dict[str, str]] = {
               "A village is served when at least one of its sites met the SLA.",
     },
     "def_completeness": {
-        "th": "ความครบถ้วนของข้อมูล = เวลาที่ตรวจวัด ÷ เวลาที่ควรตรวจวัด (หรือสัดส่วนตัวอย่างที่มีจริง "
-              "เมื่ออ่านจาก Prometheus) จุดบริการที่ติดตั้งระหว่างช่วงคิดตามสัดส่วนตั้งแต่วันที่เริ่มพบ",
-        "en": "Completeness: monitored time over expected time (from Prometheus: samples "
-              "present over samples expected). Sites commissioned during the period are "
-              "prorated from when they were first seen, and flagged.",
+        "th": "ความครบถ้วนของข้อมูล = เวลาที่ตรวจวัด ÷ เวลาที่ควรตรวจวัด (ส่วนของช่วงที่ผ่านมาแล้ว; "
+              "หรือสัดส่วนตัวอย่างที่มีจริงเมื่ออ่านจาก Prometheus) จุดบริการที่ติดตั้งระหว่างช่วง "
+              "(พบครั้งแรกหลังจากที่ pubnet เริ่มตรวจวัดแล้ว) คิดตามสัดส่วนตั้งแต่เวลาที่เริ่มพบ",
+        "en": "Completeness: monitored time over expected time, the part of the period "
+              "already past (from Prometheus: samples present over samples expected). Sites "
+              "commissioned during the period (first seen after pubnet was already watching) "
+              "are prorated from when they were first seen, and flagged.",
     },
     "def_mttr": {
         "th": "เวลาเฉลี่ยในการแก้ไข (MTTR) = นาทีที่ใช้งานไม่ได้นอกช่วงบำรุงรักษา ÷ จำนวนครั้งที่ใช้งานไม่ได้",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import subprocess
 import time
 import urllib.request
@@ -119,6 +120,10 @@ async def test_prometheus_source_gives_the_hand_computed_figures(tmp_path: Path)
     html = (out / "coverage.html").read_text(encoding="utf-8")
     assert 'data-link="L-pn-50"' in html and 'data-link="L-agg-5001"' not in html
     assert "Prometheus" in html
+    # S5's samples begin on 16 Nov, the others' on the first day: only S5 is commissioned
+    flagged = re.findall(r'<tr data-site="(\w+)"[^>]*><td><b>\w+</b>[^<]*<span class="flag">',
+                         html)
+    assert set(flagged) == {"S5"}
 
 
 async def test_victoriametrics_gives_the_same_figures(tmp_path: Path) -> None:
