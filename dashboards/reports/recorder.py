@@ -119,19 +119,10 @@ class _Writer:
         return out
 
     def _open_incidents(self, since: float) -> dict[str, str]:
-        import json
-
         try:
-            rows = self.db.conn.execute(
-                "SELECT id, members FROM incidents WHERE state != 'resolved' "
-                "OR resolved_at >= ? ORDER BY started_at", (since - 60.0,)).fetchall()
-        except sqlite3.OperationalError:  # alerting never created its tables here
+            return self.db.covering_incidents(since - 60.0)
+        except sqlite3.OperationalError:  # alerting's table is not the one we know
             return {}
-        found: dict[str, str] = {}
-        for incident_id, members in rows:
-            for element in json.loads(members):
-                found[element] = str(incident_id)
-        return found
 
     def stop(self, now: float) -> None:
         try:
@@ -197,10 +188,12 @@ class HistoryRecorder:
         """Record until cancelled; then write what is queued and close the run."""
         sub = self.store.subscribe(SUBSCRIBER_NAME, SUBSCRIBER_CAPACITY, metrics=())
         try:
-            try:
-                await self._call(self._writer.start, self._clock())
-            except (sqlite3.Error, OSError) as exc:
-                raise OSError(f"history database {self.database}: {exc}") from exc
+            await self._call(self._writer.start, self._clock())
+        except (sqlite3.Error, OSError) as exc:
+            self.store.unsubscribe(sub)
+            self._executor.shutdown(wait=False)
+            raise OSError(f"history database {self.database}: {exc}") from exc
+        try:
             log.info("history recorder started database=%s sites=%d links=%d",
                      self.database, len(self.derivation.sites), len(self._watched))
             async with asyncio.TaskGroup() as group:

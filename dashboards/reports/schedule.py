@@ -30,6 +30,8 @@ log = logging.getLogger("pubnet.reports")
 SENT_MARKER = ".sent"
 RETRY_MIN = 60.0
 RETRY_MAX = 3600.0
+RETRY_FAILED = 3600.0
+"""A report that could not be made is tried again this much later (not next month)."""
 
 
 def due_at(now: float, hour: int) -> float:
@@ -74,9 +76,10 @@ class MonthlyReports:
         """Work until cancelled."""
         while True:
             now = self._clock()
+            wait = next_due(now, self.reports.hour) - now
             if now >= due_at(now, self.reports.hour):
-                await self.catch_up(previous_month(now))
-            wait = next_due(now, self.reports.hour) - self._clock()
+                if await self.catch_up(previous_month(now)) is None:
+                    wait = min(wait, RETRY_FAILED)  # e.g. the disk was full: try again
             await self._sleep(max(1.0, wait))
 
     async def catch_up(self, period: Period) -> Path | None:

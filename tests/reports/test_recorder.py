@@ -7,6 +7,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
 from dashboards.reports.recorder import HistoryRecorder, wait_closed
 from pubnet.model import Observation, PollStatus, Source
 from pubnet.state import StateStore
@@ -78,3 +80,12 @@ async def test_incident_covering_the_element_is_recorded(tmp_path: Path) -> None
     assert rows["device:gw-S1"] == "INC-7"
     assert rows["site:S1"] == "INC-7"
     assert rows["device:ap-S1-0"] is None
+
+
+async def test_a_database_that_cannot_be_opened_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "pubnet.db").mkdir()  # a folder where the file should be
+    store = StateStore()
+    recorder = HistoryRecorder(store, fleet([site("S1", "5001", "บ้าน")]), tmp_path / "pubnet.db")
+    with pytest.raises(OSError, match=r"history database .*pubnet\.db"):
+        await recorder.run()
+    assert store.subscriber_stats() == []
