@@ -124,12 +124,16 @@ def _summary(report: Report) -> str:
         _tile(t("villages_served", lang),
               f"{grouped(str(n.villages_served))} / {grouped(str(n.villages))}",
               f'{t("sla_line", lang)} {sla:g} %'),
-        _tile(t("cause_equipment", lang), grouped(minutes(n.down_equipment)),
-              t("outage_minutes", lang)),
-        _tile(t("cause_upstream", lang), grouped(minutes(n.down_upstream)),
-              t("outage_minutes", lang)),
-        _tile(t("cause_unknown", lang), grouped(minutes(n.down_unknown)),
-              f'{t("mttr", lang)} {"–" if mttr is None else f"{mttr:.1f}"}'),
+        _tile(t("outage_minutes", lang), grouped(minutes(n.down)),
+              f'{t("cause_equipment", lang)} {grouped(minutes(n.down_equipment))} · '
+              f'{t("cause_upstream", lang)} {grouped(minutes(n.down_upstream))} · '
+              f'{t("cause_unknown", lang)} {grouped(minutes(n.down_unknown))}'),
+        _tile(t("mttr", lang), "–" if mttr is None else grouped(f"{mttr:.1f}"),
+              f'{t("outages", lang)} {grouped(str(n.outages))} · '
+              f'{t("incidents", lang)} {grouped(str(len(n.incidents)))}'),
+        _tile(t("unseen_sites", lang), grouped(str(n.sites - n.sites_seen)),
+              f'{t("new_site", lang)} '
+              f'{grouped(str(sum(1 for r in report.sites if r.commissioned is not None)))}'),
     ]
     return (f'<section id="summary"><h2>{escape(t("summary", lang))}</h2>'
             f'<p>{escape(text)}</p><div class="tiles">{"".join(tiles)}</div></section>')

@@ -36,6 +36,8 @@ TEXT: dict[str, dict[str, str]] = {
     "villages_served": {"th": "หมู่บ้านที่ได้รับบริการ", "en": "Villages served"},
     "mttr": {"th": "เวลาเฉลี่ยในการแก้ไข (นาที)", "en": "MTTR (minutes)"},
     "outage_minutes": {"th": "นาทีที่ใช้งานไม่ได้", "en": "Outage minutes"},
+    "outages": {"th": "จำนวนครั้ง", "en": "outages"},
+    "unseen_sites": {"th": "จุดบริการที่ไม่มีข้อมูล", "en": "Sites never seen"},
     "cause_equipment": {"th": "อุปกรณ์ของจุดบริการ", "en": "Site equipment"},
     "cause_upstream": {"th": "โครงข่ายต้นทาง", "en": "Upstream network"},
     "cause_unknown": {"th": "ไม่ทราบสาเหตุ", "en": "Unknown"},
@@ -203,4 +205,4 @@ def grouped(text: str) -> str:
 
 def pct_text(value: float | None, lang: str) -> str:
     """A percentage for reading: ``99.95 %``, or "no data"."""
-    return t("no_data", lang) if value is None else f"{pct(value)} %"
+    return t("no_data", lang) if value is None else f"{pct(value)}\u00a0%"
