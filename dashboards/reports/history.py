@@ -239,13 +239,23 @@ class HistoryDB:
 
     def expire(self, before: float, chunk: int = 20_000) -> int:
         """Delete what is older than ``before`` (the retention), in chunks so a writer
-        waiting for the database never waits long. Returns the changes deleted."""
+        waiting for the database never waits long. Returns the changes deleted.
+
+        A change older than ``before`` is deleted only once a later change of the same
+        element, also older, supersedes it: the last one is still the element's status at
+        ``before`` while the run that recorded it goes on (a site up without a break for
+        longer than the retention would otherwise become "never seen"). One row per element
+        is kept at most."""
         conn = self.conn
         deleted = 0
         while True:
             cur = conn.execute(
-                "DELETE FROM history_changes WHERE id IN (SELECT id FROM history_changes "
-                "WHERE kind IN ('device', 'site', 'link') AND at < ? LIMIT ?)", (before, chunk))
+                "DELETE FROM history_changes WHERE id IN (SELECT c.id FROM history_changes c "
+                "WHERE c.kind IN ('device', 'site', 'link') AND c.at < ?1 AND EXISTS ("
+                "SELECT 1 FROM history_changes n WHERE n.kind = c.kind "
+                "AND n.element = c.element AND n.at < ?1 "
+                "AND (n.at > c.at OR (n.at = c.at AND n.id > c.id))) LIMIT ?2)",
+                (before, chunk))
             deleted += cur.rowcount
             if cur.rowcount < chunk:
                 break

@@ -4,11 +4,12 @@ indexes, not by scanning a table that grows by the hundred thousand a year."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from alerting.db import IncidentDB, IncidentFacts
 from alerting.model import Incident, Kind, Severity, State
-from dashboards.reports.history import COVERING_INCIDENTS, HistoryDB
+from dashboards.reports.history import COVERING_INCIDENTS, ChangeRow, HistoryDB
 
 
 def _incident(inc_id: str, members: set[str], started: float, state: State,
@@ -44,3 +45,37 @@ def test_no_incidents_table(tmp_path: Path) -> None:
         assert db.covering_incidents(0.0) == {}
         assert db.conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'incidents'"
                                ).fetchone() == (0,)
+
+
+def test_retention_keeps_the_status_each_element_carries(tmp_path: Path) -> None:
+    """pubnet watching for 450 days without a restart: retention (400 days) deletes old
+    changes, but not the last one of each element before the cut, which is still its status.
+    S1 has been up since pubnet started: the last month must show it up, not never seen."""
+    from dashboards.reports.period import BANGKOK, days
+    from dashboards.reports.source_history import load
+    from tests.reports.fleet import fleet, site
+
+    inv = fleet([site("S1", "5001", "บ้านหนึ่ง"), site("S2", "5001", "บ้านสอง"),
+                 site("S3", "5001", "บ้านสาม")])
+    d = 86400.0
+    start = datetime(2025, 9, 1, tzinfo=BANGKOK).timestamp()
+    now = start + 450 * d + 3600
+    rows = [ChangeRow("site", s, "unknown", "up", start) for s in ("S1", "S2", "S3")]
+    rows += [ChangeRow("site", "S3", "up", "down", start + 10 * d),
+             ChangeRow("site", "S3", "down", "up", start + 10 * d + 3600),
+             ChangeRow("site", "S2", "up", "down", start + 420 * d),
+             ChangeRow("site", "S2", "down", "up", start + 420 * d + 3600)]
+    with HistoryDB(tmp_path / "pubnet.db") as db:
+        run_id = db.start_run(start, "test")
+        db.write(rows, run_id, now)
+        assert db.expire(now - 400 * d) == 2  # S3's first two: superseded before the cut
+        kept = db.conn.execute("SELECT element, at FROM history_changes ORDER BY element, at"
+                               ).fetchall()
+        assert kept == [("S1", start), ("S2", start), ("S2", start + 420 * d),
+                        ("S2", start + 420 * d + 3600), ("S3", start + 10 * d + 3600)]
+        period = days(start + 415 * d, start + 445 * d)
+        loaded = load(db, inv, period[0].start, period[-1].end, now, 10.0)
+    month_s = 30 * d
+    assert loaded.totals["S1"].monitored == month_s and loaded.totals["S1"].up == month_s
+    assert loaded.totals["S2"].up == month_s - 3600
+    assert loaded.totals["S3"].up == month_s
