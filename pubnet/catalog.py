@@ -56,6 +56,8 @@ class Producer(StrEnum):
     devices whose collector published none, and its own health."""
     INFLUXDB = "influxdb"
     ALERTING = "alerting"
+    HISTORY = "history"
+    """The status-history recorder (``dashboards/reports``) the planners' reports read."""
     RULES = "rules"
     """Prometheus recording rules written by ``pubnet alerts rules``: Prometheus computes
     these series, pubnet names them."""
@@ -166,6 +168,10 @@ ALERTING_INCIDENTS_OPEN: Final = "pubnet_alerting_incidents_open"
 ALERTING_DELIVERED: Final = "pubnet_alerting_messages_delivered_total"
 ALERTING_DELIVERY_FAILURES: Final = "pubnet_alerting_delivery_failures_total"
 ALERTING_OUTBOX_PENDING: Final = "pubnet_alerting_outbox_pending"
+HISTORY_ROWS_WRITTEN: Final = "pubnet_history_rows_written_total"
+HISTORY_DROPPED: Final = "pubnet_history_dropped_total"
+HISTORY_WRITE_ERRORS: Final = "pubnet_history_write_errors_total"
+HISTORY_PENDING: Final = "pubnet_history_pending"
 
 # -- inventory-derived (the Prometheus exporter) --------------------------------------------
 SITE_UP: Final = "pubnet_site_up"
@@ -195,6 +201,7 @@ LINK_TOPOLOGY_INFO: Final = "pubnet_link_topology_info"
 _C, _G, _I, _H = Kind.COUNTER, Kind.GAUGE, Kind.INFO, Kind.HISTOGRAM
 _SNMP, _TRAPS, _ICMP, _MQTT = Producer.SNMP, Producer.TRAPS, Producer.ICMP, Producer.MQTT
 _PROM, _INFLUX, _ALERT = Producer.PROMETHEUS, Producer.INFLUXDB, Producer.ALERTING
+_HIST = Producer.HISTORY
 _D = LABEL_DEVICE
 _IF = (_D, LABEL_IFNAME)
 _RADIO = (_D, LABEL_RADIO, LABEL_VAP)
@@ -291,6 +298,17 @@ METRICS: Final[tuple[Metric, ...]] = (
            (_ALERT,)),
     Metric(ALERTING_OUTBOX_PENDING, _G, "", "Alert messages waiting to be sent, by channel.",
            (_D, LABEL_CHANNEL), (_ALERT,)),
+    # the status history (device "pubnet")
+    Metric(HISTORY_ROWS_WRITTEN, _C, "",
+           "Device, site and link status changes committed to the history database.", (_D,),
+           (_HIST,)),
+    Metric(HISTORY_DROPPED, _C, "",
+           "Status changes dropped because the history database refused writes too long.",
+           (_D,), (_HIST,)),
+    Metric(HISTORY_WRITE_ERRORS, _C, "", "Failed writes to the history database.", (_D,),
+           (_HIST,)),
+    Metric(HISTORY_PENDING, _G, "", "Status changes waiting to be written to the history.",
+           (_D,), (_HIST,)),
     # inventory-derived (the Prometheus exporter)
     Metric(SITE_UP, _G, "", "1 while the site's gateway and at least one access point are up "
                             "(a site without access points follows its gateway).",

@@ -132,6 +132,9 @@ def _build_parser() -> argparse.ArgumentParser:
     from dashboards.cli import register as register_dashboards
 
     register_dashboards(commands)  # dashboards build|push: Grafana dashboards as code
+    from dashboards.reports.cli import register as register_reports
+
+    register_reports(commands)  # report coverage: planners' coverage and SLA report
     return parser
 
 

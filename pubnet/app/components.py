@@ -9,6 +9,7 @@ nothing a collector publishes at start-up is missed and shutdown stops intake fi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pubnet.app.runtime import Component, Context, Readiness
@@ -42,6 +43,10 @@ def plan(ctx: Context) -> list[Planned]:
         planned.append(Planned("alerting", f"database={config.alerting.database} "
                                f"routes={len(config.alerting.routes)} "
                                f"channels={len(config.alerting.channels)}"))
+    if config.history is not None:
+        planned.append(Planned("history", f"retention={config.history.retention / 86400:g}d"))
+    if config.reports is not None:
+        planned.append(Planned("reports", f"out_dir={config.reports.out_dir}"))
     snmp_devices = [
         d for d in ctx.inventory.devices.values() if d.profile not in ("icmp", "mqtt")
     ]
@@ -93,6 +98,20 @@ def build(ctx: Context) -> list[Component]:
 
         built.append(AlertingService(config.alerting, inventory, ctx.topology, store,
                                      broker=config.mqtt))
+    if config.history is not None:
+        from dashboards.reports.recorder import HistoryRecorder
+        from pubnet.config.history import history_database
+
+        history = config.history
+        built.append(HistoryRecorder(store, inventory, history_database(config),
+                                     flush_interval=history.flush_interval,
+                                     heartbeat=history.heartbeat, retention=history.retention,
+                                     rollup_after=history.rollup_after))
+    if config.reports is not None:
+        from dashboards.reports.schedule import MonthlyReports
+
+        built.append(MonthlyReports(config, inventory,
+                                    Path(config.inventory) if config.inventory else None))
     # -- producers (collectors) last --
     if any(d.profile not in ("icmp", "mqtt") for d in inventory.devices.values()):
         from collectors.snmp.poller import SnmpPoller

@@ -17,6 +17,7 @@ from pubnet.config.alerting import AlertingConfig
 from pubnet.config.collectors import IcmpConfig, SnmpConfig, TrapsConfig
 from pubnet.config.credentials import Credential
 from pubnet.config.exporters import InfluxConfig, PrometheusConfig
+from pubnet.config.history import HistoryConfig, ReportsConfig
 from pubnet.config.mqtt import MqttConfig
 from pubnet.config.types import RelPath, Section, shown
 
@@ -45,6 +46,10 @@ class Config(Section):
     traps: TrapsConfig | None = None
     """The trap receiver; off when absent."""
     icmp: IcmpConfig = Field(default_factory=IcmpConfig)
+    history: HistoryConfig | None = Field(default_factory=HistoryConfig)
+    """Status history for reports; on by default, ``history: null`` turns it off."""
+    reports: ReportsConfig | None = None
+    """The monthly coverage report; off when absent."""
     source: Path | None = Field(default=None, exclude=True)
     """The file this config came from (not a key in the file)."""
 
@@ -65,6 +70,15 @@ class Config(Section):
                 raise ValueError(f"credential name {shown(name)} may only use letters, digits, "
                                  "_ . -")
         return value
+
+    @model_validator(mode="after")
+    def _report_channel_exists(self) -> Config:
+        from pubnet.config.history import report_channel_problem
+
+        problem = report_channel_problem(self)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
 
     @model_validator(mode="after")
     def _trap_credentials_exist(self) -> Config:

@@ -16,7 +16,7 @@ from pubnet.catalog import Kind
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
-PAGES = ("metrics.md", "prometheus.md", "mqtt.md", "influxdb.md", "alerting.md")
+PAGES = ("metrics.md", "prometheus.md", "mqtt.md", "influxdb.md", "alerting.md", "reports.md")
 """The pages with metric tables."""
 SUBSET_PAGES = frozenset({"mqtt.md"})
 """Pages that list the labels one collector writes, a subset of the catalog's."""

@@ -50,6 +50,8 @@ SKIP: dict[str, str] = {
     "mosquitto_pub": "needs a running MQTT broker",
     "python -m simulator": "serves a simulated fleet until stopped",
     "python bench/": "benchmarks: minutes of CPU on a shared machine",
+    "pubnet report coverage": "needs a month of recorded history (tests/reports runs it on a "
+    "synthetic month, from the history and from a real Prometheus)",
 }
 """Command prefix (after ``.venv/bin/`` is dropped) -> why it is not run here."""
 

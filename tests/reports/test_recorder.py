@@ -1,0 +1,91 @@
+"""The history recorder as ``pubnet run`` starts it: store in, SQLite rows out."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from dashboards.reports.recorder import HistoryRecorder, wait_closed
+from pubnet.model import Observation, PollStatus, Source
+from pubnet.state import StateStore
+from tests.reports.fleet import fleet, site
+from tests.support import eventually
+
+
+def _rows(db: Path, kind: str) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(db) as conn:
+        return [(r[0], r[1], r[2]) for r in conn.execute(
+            "SELECT element, from_status, to_status FROM history_changes WHERE kind = ? "
+            "ORDER BY id", (kind,))]
+
+
+async def test_device_site_and_link_changes_are_recorded(tmp_path: Path) -> None:
+    inv = fleet([site("S1", "5001", "บ้านหนึ่ง"), site("S2", "5001", "บ้านสอง")], aps=2)
+    store = StateStore()
+    db = tmp_path / "pubnet.db"
+    recorder = HistoryRecorder(store, inv, db, flush_interval=0.05)
+    task = asyncio.create_task(recorder.run())
+    await asyncio.sleep(0.1)
+    now = time.time()
+    for device in ("gw-S1", "ap-S1-0", "ap-S1-1", "gw-S2", "ap-S2-0", "agg-5001", "pn-50"):
+        store.set_status(device, PollStatus.OK, now, Source.SNMP)
+    store.set_status("ap-S2-1", PollStatus.TIMEOUT, now, Source.SNMP)
+    # the district link's a-side interface reads up
+    store.publish([Observation("pn-50", "pubnet_interface_oper_up", 1.0, now, Source.SNMP,
+                               (("ifname", "eth3"), ("ifindex", "3")))])
+    await eventually(lambda: recorder.changes_written >= 8, 5, "first statuses written")
+    store.set_status("ap-S1-0", PollStatus.TIMEOUT, now + 1, Source.SNMP)
+    store.set_status("ap-S1-1", PollStatus.UNREACHABLE, now + 1, Source.SNMP)
+    store.set_status("pn-50", PollStatus.TIMEOUT, now + 2, Source.SNMP)
+    await eventually(lambda: recorder.changes_written >= 11, 5, "outage written")
+    await wait_closed(recorder, task)
+
+    assert _rows(db, "site") == [("S1", "unknown", "up"), ("S2", "unknown", "up"),
+                                 ("S1", "up", "down")]
+    assert ("ap-S2-1", "unknown", "timeout") in _rows(db, "device")
+    assert ("ap-S1-1", "ok", "unreachable") in _rows(db, "device")
+    assert _rows(db, "link") == [("L-agg-5001", "unknown", "up"),
+                                 ("L-agg-5001", "up", "down")]
+    with sqlite3.connect(db) as conn:
+        runs = conn.execute("SELECT started_at, last_at, stopped_at FROM history_runs").fetchall()
+    assert len(runs) == 1 and runs[0][2] is not None and runs[0][2] >= runs[0][0]
+
+
+async def test_incident_covering_the_element_is_recorded(tmp_path: Path) -> None:
+    """A recovery row names the incident alerting had open for the element."""
+    from alerting.db import IncidentDB, IncidentFacts
+    from alerting.model import Incident, Kind, Severity, State
+
+    inv = fleet([site("S1", "5001", "บ้านหนึ่ง")])
+    db = tmp_path / "pubnet.db"
+    now = time.time()
+    with IncidentDB(db) as incidents:
+        incidents.save([(Incident("INC-7", Kind.DEVICE_DOWN, Severity.MINOR, "device:gw-S1",
+                                  now - 5, now - 5, State.FIRING,
+                                  frozenset({"device:gw-S1"})), IncidentFacts())], [], [], now)
+    store = StateStore()
+    recorder = HistoryRecorder(store, inv, db, flush_interval=0.05)
+    task = asyncio.create_task(recorder.run())
+    await asyncio.sleep(0.1)
+    store.set_status("ap-S1-0", PollStatus.OK, now, Source.SNMP)
+    store.set_status("gw-S1", PollStatus.OK, now, Source.SNMP)
+    await eventually(lambda: recorder.changes_written >= 2, 5, "written")
+    await wait_closed(recorder, task)
+    with sqlite3.connect(db) as conn:
+        rows = dict(conn.execute("SELECT kind || ':' || element, incident FROM history_changes"))
+    assert rows["device:gw-S1"] == "INC-7"
+    assert rows["site:S1"] == "INC-7"
+    assert rows["device:ap-S1-0"] is None
+
+
+async def test_a_database_that_cannot_be_opened_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "pubnet.db").mkdir()  # a folder where the file should be
+    store = StateStore()
+    recorder = HistoryRecorder(store, fleet([site("S1", "5001", "บ้าน")]), tmp_path / "pubnet.db")
+    with pytest.raises(OSError, match=r"history database .*pubnet\.db"):
+        await recorder.run()
+    assert store.subscriber_stats() == []
