@@ -1,4 +1,4 @@
-"""Readings that become conditions: link state, utilisation, errors, reboots, quiet APs.
+"""Readings that become conditions: link state, utilisation, errors, quiet APs.
 
 :class:`ReadingWatch` is fed the observations alerting subscribes to and returns
 :class:`Condition` events; the metric and label names the collectors publish come from
@@ -14,15 +14,11 @@ from alerting.detect import (
     Sustained,
     Transition,
     opening_start,
-    uptime_reset,
 )
 from alerting.model import Kind, Severity, device_element, link_element
 from inventory.model import Inventory, Role
 from pubnet.catalog import (
     AP_CLIENTS,
-    DEVICE_POLL_STATUS,
-    DEVICE_UP,
-    DEVICE_UPTIME,
     IF_OPER_UP,
     IF_RX_BYTES,
     IF_RX_ERRORS,
@@ -34,9 +30,9 @@ from pubnet.config import ThresholdSettings
 from pubnet.model import Observation
 
 SUBSCRIBED_METRICS = frozenset({
-    DEVICE_UP, DEVICE_POLL_STATUS, DEVICE_UPTIME, IF_OPER_UP, IF_RX_BYTES, IF_TX_BYTES,
-    IF_RX_ERRORS, IF_TX_ERRORS, AP_CLIENTS,
+    IF_OPER_UP, IF_RX_BYTES, IF_TX_BYTES, IF_RX_ERRORS, IF_TX_ERRORS, AP_CLIENTS,
 })
+"""The readings alerting follows; device status arrives as attempt records, not series."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +85,6 @@ class ReadingWatch:
         self._reporting: set[str] = set()
         """Devices whose link-end oper status is currently known."""
         self._link_down: set[str] = set()
-        self._uptime: dict[str, float] = {}
         self._rates = RateTracker()
         self._util: dict[str, dict[str, float]] = {}
         self._errors: dict[str, dict[str, float]] = {}
@@ -132,16 +127,8 @@ class ReadingWatch:
                 if ends is not None:
                     ends.pop((device, ifname), None)
 
-    def observe(self, obs: Observation, *, recently_down: bool) -> list[Condition]:
+    def observe(self, obs: Observation) -> list[Condition]:
         metric = obs.metric
-        if metric == DEVICE_UPTIME:
-            previous = self._uptime.get(obs.device)
-            self._uptime[obs.device] = obs.value
-            if uptime_reset(previous, obs.value) and not recently_down:
-                detail = f"uptime {previous:.0f}s -> {obs.value:.0f}s"
-                return [Condition(Kind.DEVICE_REBOOTED, device_element(obs.device),
-                                  Transition.DOWN, obs.ts, Severity.WARNING, detail)]
-            return []
         if metric == AP_CLIENTS:
             return self._ap_clients(obs)
         ifname = label(obs, LABEL_IFNAME)

@@ -289,3 +289,28 @@ async def test_overloaded_poller_reports_lag_and_in_flight() -> None:
         in_flight = store.latest("pubnet", "pubnet_polls_in_flight")
     assert lag is not None and lag.value > 0.2
     assert in_flight is not None and in_flight.value in (0.0, 1.0)
+
+
+async def test_reboot_is_carried_in_the_attempt_record() -> None:
+    """Issue 11 §2: the poller's own finding (sysUpTime went back, not the 497-day
+    rollover) reaches consumers in the attempt record; nobody re-detects it from uptime."""
+    inventory = make_inventory([("gw", "127.0.0.1", 1000, "v2", "if-mib")])
+    store = StateStore()
+    state = agent_state(100_000, None, 1000)
+
+    def factory(target: SnmpTarget, stats: PacketStats) -> ScriptedClient:
+        return ScriptedClient(state)
+
+    poller = SnmpPoller(make_config({}), inventory, store, client_factory=factory)
+    run = poller.runs["gw"]
+    with store.subscription("attempts", metrics=()) as sub:
+        await poller.poll_and_publish(run)
+        state.update(agent_state(160_000, None, 2000))
+        await poller.poll_and_publish(run)
+        state.update(agent_state(3_000, None, 3000))
+        await poller.poll_and_publish(run)
+        attempts = [a for batch in iter(sub.get_nowait, None) for a in batch.attempts]
+    assert [(a.status, a.rebooted) for a in attempts] == [
+        (PollStatus.OK, False), (PollStatus.OK, False), (PollStatus.OK, True)]
+    assert attempts[2].detail == "uptime 1600s -> 30s"
+    assert [a.changed for a in attempts] == [True, False, False]
