@@ -15,6 +15,8 @@ from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
 
+from pubnet.derive import counter_rate
+
 
 class Transition(StrEnum):
     DOWN = "down"
@@ -186,9 +188,7 @@ class RateTracker:
     def rate(self, key: tuple[str, str], value: float, ts: float) -> float | None:
         last = self._last.get(key)
         self._last[key] = _Counter(value, ts)
-        if last is None or ts <= last.ts or value < last.value:
-            return None
-        return (value - last.value) / (ts - last.ts)
+        return None if last is None else counter_rate(last.value, last.ts, value, ts)
 
 
 BANGKOK_OFFSET = 7 * 3600.0

@@ -82,7 +82,6 @@ class Intake:
         if change is Transition.DOWN:
             since = self.counter.down_since(device)
             self._last_down[device] = attempt.ts
-            self.readings.forget_device_links(device)
             self.correlator.set_down(DEVICE + device, attempt.ts if since is None else since)
         elif change is Transition.UP:
             self.correlator.set_up(DEVICE + device, attempt.ts)

@@ -195,3 +195,13 @@ def test_link_state_changes_reported_once() -> None:
     assert w.link_state(obs("da-5002", "pubnet_interface_oper_up", 0.0, 2.0, "ge-0/0/1")) == []
     up = w.link_state(obs("da-5002", "pubnet_interface_oper_up", 1.0, 3.0, "ge-0/0/1"))
     assert [(e.link_id, e.down) for e in up] == [("ln-S-4-gw", False)]
+
+
+def test_link_is_judged_by_its_a_side_as_the_exporter_does() -> None:
+    """Issue 11 §3: alerting took a link down when either end read down while
+    ``pubnet_link_up`` reads only the a-side; now both follow pubnet.derive."""
+    w = watch()
+    b_side = w.link_state(obs("S-4-gw", "pubnet_interface_oper_up", 0.0, 1.0, "eth0"))
+    assert b_side == []
+    a_side = w.link_state(obs("da-5002", "pubnet_interface_oper_up", 0.0, 2.0, "ge-0/0/1"))
+    assert [(e.link_id, e.down) for e in a_side] == [("ln-S-4-gw", True)]
