@@ -78,15 +78,13 @@ class Subscription:
             self.dropped += size
             if not self._dropping:
                 self._dropping = True
-                log.warning(
-                    "subscriber falling behind, dropping batches subscriber=%s capacity=%d",
-                    self.name,
-                    self.capacity,
-                )
+                log.warning("subscriber falling behind, dropping batches",
+                            extra={"subscriber": self.name, "capacity": self.capacity})
             return
         if self._dropping:
             self._dropping = False
-            log.info("subscriber caught up subscriber=%s dropped_total=%d", self.name, self.dropped)
+            log.info("subscriber caught up",
+                     extra={"subscriber": self.name, "dropped_total": self.dropped})
         self._queue.append(batch)
         self._pending += size
         self._wakeup.set()

@@ -109,9 +109,10 @@ class IcmpProber:
             level = logging.INFO if status is PollStatus.OK else logging.WARNING
             if change.previous is None:  # first contact: the start-up summary counts it
                 level = logging.DEBUG
-            log.log(level, "device status device=%s site=%s status=%s previous=%s detail=%s",
-                    dev, device.site_id, status.value,
-                    change.previous.value if change.previous else "none", detail or "-")
+            log.log(level, "device status", extra={
+                "device": dev, "site": device.site_id, "status": status.value,
+                "previous": change.previous.value if change.previous else "none",
+                "detail": detail or "-"})
         return status
 
     async def run(self) -> None:
@@ -126,15 +127,17 @@ class IcmpProber:
                 except PermissionError as exc:
                     await self._cannot_ping(exc)
                     return
-            log.info("icmp prober started devices=%d interval=%gs count=%d",
-                     len(self.devices), self.config.interval, self.config.count)
+            log.info("icmp prober started", extra={
+                "devices": len(self.devices), "interval_s": self.config.interval,
+                "count": self.config.count})
             await self._schedule(pinger)
 
     async def _cannot_ping(self, exc: PermissionError) -> None:
         """No ICMP socket: every device gets status ``error`` (visible, not a crash)."""
         detail = (f"cannot open an ICMP socket ({exc.strerror}): run as root, grant "
                   "CAP_NET_RAW, or widen net.ipv4.ping_group_range")
-        log.error("icmp prober cannot ping devices=%d detail=%s", len(self.devices), detail)
+        log.error("icmp prober cannot ping",
+                  extra={"devices": len(self.devices), "detail": detail})
         ts = self.clock()
         for device in self.devices:
             dev = device.device_id

@@ -162,7 +162,8 @@ class DevicePoller:
                 _discard(run, client)
                 if not run.crashed:
                     run.crashed = True
-                    log.exception("poll failed unexpectedly device=%s", device.device_id)
+                    log.exception("poll failed unexpectedly",
+                                  extra={"device": device.device_id})
         observations = result.observations if result is not None else []
         dev = device.device_id
         run.reboot = result.detail if result is not None and result.rebooted else ""
@@ -318,13 +319,14 @@ class SnmpPoller:
         if change is not None:
             site = run.device.site_id
             if previous is None:  # first contact: pubnet's start-up summary counts these
-                log.debug("device first status device=%s site=%s status=%s detail=%s", dev,
-                          site, status.value, detail or "-")
+                log.debug("device first status", extra={
+                    "device": dev, "site": site, "status": status.value, "detail": detail or "-"})
             elif status is PollStatus.OK:
-                log.info("device up device=%s site=%s previous=%s", dev, site, previous.value)
+                log.info("device up", extra={"device": dev, "site": site,
+                                             "previous": previous.value})
             else:
-                log.warning("device not answering device=%s site=%s status=%s detail=%s",
-                            dev, site, status.value, detail)
+                log.warning("device not answering", extra={
+                    "device": dev, "site": site, "status": status.value, "detail": detail})
 
     def _publish_stats(self) -> None:
         stats = self.poller.stats
@@ -343,8 +345,8 @@ class SnmpPoller:
         for reason, count in stats.dropped.items():
             if reason not in self._logged_drops:
                 self._logged_drops.add(reason)
-                log.warning("dropping SNMP packets reason=%s (counted in %s)", reason,
-                            SNMP_DROPPED_PACKETS)
+                log.warning("dropping SNMP packets",
+                            extra={"reason": reason, "counted_in": SNMP_DROPPED_PACKETS})
             obs.append(Observation(dev, SNMP_DROPPED_PACKETS, float(count), ts,
                                    Source.INTERNAL, ((LABEL_REASON, reason),)))
         self.store.publish(obs)

@@ -58,9 +58,8 @@ class DropCounter:
 
     def drop(self, reason: str, device: str, detail: str) -> None:
         if reason not in self.counts:
-            log.warning(
-                "series not exported reason=%s device=%s detail=%s", reason, device, detail
-            )
+            log.warning("series not exported",
+                        extra={"reason": reason, "device": device, "detail": detail})
             self.counts[reason] = 0
         self.counts[reason] += 1
 

@@ -25,6 +25,16 @@ from tests.collectors.snmp.fleet import make_config, make_inventory
 from tests.support import free_udp_port, require_binary
 
 
+def with_fields(record: logging.LogRecord) -> str:
+    """The message followed by its structured fields, ``key=value`` as the log shows them."""
+    fields = {k: v for k, v in vars(record).items() if k not in STANDARD}
+    return " ".join([record.getMessage(), *(f"{k}={v}" for k, v in fields.items())])
+
+
+STANDARD = frozenset(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {
+    "message", "asctime", "taskName"}
+
+
 async def wait_for(condition: Callable[[], bool], deadline: float, what: str) -> float:
     """Poll ``condition`` until true; return the seconds it took."""
     start = time.monotonic()
@@ -71,7 +81,7 @@ async def test_dead_device_backs_off_and_status_is_logged_once(
                       (("site", "S-2204-0001"), ("role", "site_gateway"),
                        ("province", "22")))
     assert up is not None and up.value == 1.0
-    messages = [r.getMessage() for r in caplog.records]
+    messages = [with_fields(r) for r in caplog.records]
     # The first status is logged once, at debug (the start-up summary counts it), and no
     # poll after it repeats it.
     assert sum("device first status device=silent " in m and "status=timeout" in m
@@ -109,11 +119,11 @@ async def test_recovery_is_seen_within_one_recheck(caplog: pytest.LogCaptureFixt
             assert poller.runs["late"].attempts <= attempts + 2
         finally:
             await asyncio.to_thread(agent_cm.__exit__, None, None, None)
-    messages = [r.getMessage() for r in caplog.records]
+    messages = [with_fields(r) for r in caplog.records]
     assert sum("device first status device=late " in m and "status=unreachable" in m
                for m in messages) == 1
     assert sum("device up device=late" in m for m in messages) == 1
-    assert [r.levelno for r in caplog.records if "device up device=late" in r.getMessage()] \
+    assert [r.levelno for r in caplog.records if "device up device=late" in with_fields(r)] \
         == [logging.INFO]
 
 
