@@ -74,8 +74,8 @@ class Delivery:
             if queue is None:
                 if row.message.channel not in self._unknown_logged:
                     self._unknown_logged.add(row.message.channel)
-                    log.warning("outbox names a channel that is not configured, kept unsent "
-                                "channel=%s", row.message.channel)
+                    log.warning("outbox names a channel that is not configured, kept unsent",
+                                extra={"channel": row.message.channel})
                 continue
             if row.seq in queue.seqs:
                 continue
@@ -105,7 +105,8 @@ class Delivery:
         except (sqlite3.Error, OSError) as exc:
             if not self._db_failing:
                 self._db_failing = True
-                log.error("cannot record delivery in the alerting database error=%s", exc)
+                log.error("cannot record delivery in the alerting database",
+                          extra={"error": str(exc)})
             return False
         self._db_failing = False
         return True
@@ -132,8 +133,9 @@ class Delivery:
                         stats.last_error = str(exc)
                         if stats.failing_since is None:
                             stats.failing_since = self.clock()
-                            log.warning("channel failing, will retry channel=%s error=%s "
-                                        "incident=%s", name, exc, row.message.incident_id)
+                            log.warning("channel failing, will retry", extra={
+                                "channel": name, "error": str(exc),
+                                "incident": row.message.incident_id})
                         await self._record(self.db.sync.mark_failed, row.seq, attempts,
                                            str(exc))
                         delay = backoff(attempts - row.attempts, initial=self.initial_backoff,
@@ -150,8 +152,9 @@ class Delivery:
                 stats.delivered += 1
                 stats.pending = len(queue.rows)
                 if stats.failing_since is not None:
-                    log.info("channel recovered channel=%s failed_for=%.1fs", name,
-                             self.clock() - stats.failing_since)
+                    log.info("channel recovered", extra={
+                        "channel": name,
+                        "failed_for_s": round(self.clock() - stats.failing_since, 1)})
                     stats.failing_since = None
                 if self.on_delivered is not None:
                     self.on_delivered(row)

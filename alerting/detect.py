@@ -3,9 +3,10 @@
 Each tracker is fed ``(key, value, ts)`` and answers with a transition when one is confirmed:
 a device down after ``down_after`` consecutive failed attempts (one ok attempt brings it back),
 an up/down element that changes too often (flapping), a reading above a threshold for a
-duration, a counter that went backwards (a reboot), an access point with no clients for a long
-time during opening hours. All state is per key in dictionaries; every method is O(1), so a
-storm of 25,000 changes costs 25,000 dictionary updates.
+duration, an access point with no clients for a long time during opening hours. (Reboots are
+the collectors' finding, carried by the attempt record: :mod:`alerting.intake`.) All state
+is per key in dictionaries; every method is O(1), so a storm of 25,000 changes costs 25,000
+dictionary updates.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
 
-SYSUPTIME_WRAP = 2**32 / 100.0
-"""sysUpTime is in hundredths of a second in 32 bits: it wraps after 497 days."""
+from pubnet.derive import counter_rate
 
 
 class Transition(StrEnum):
@@ -26,42 +26,42 @@ class Transition(StrEnum):
 class AttemptCounter:
     """Consecutive failed attempts per device; confirms *down* at ``down_after``.
 
-    An attempt is identified by its timestamp: the same attempt seen twice (as a status
-    change and as a ``pubnet_device_up`` observation, or by the periodic status scan) counts
-    once. ``immediate`` attempts (an MQTT last will, missed heartbeats: the collector has
-    already decided) confirm at once.
+    Fed one :class:`~pubnet.model.Attempt` record per attempt, as the store publishes them:
+    every call is a distinct attempt. ``immediate`` attempts (an MQTT last will, missed
+    heartbeats: the collector has already decided) confirm at once.
     """
 
-    __slots__ = ("_down", "_fails", "_last", "down_after")
+    __slots__ = ("_down", "_fails", "_since", "down_after")
 
     def __init__(self, down_after: int) -> None:
         self.down_after = down_after
-        self._last: dict[str, float] = {}
         self._fails: dict[str, int] = {}
+        self._since: dict[str, float] = {}
+        """When the current run of failures began: the outage's start."""
         self._down: set[str] = set()
 
     def attempt(self, key: str, ok: bool, ts: float, *, immediate: bool = False) -> (
         Transition | None
     ):
-        last = self._last.get(key)
-        if last is not None and ts <= last:
-            return None
-        self._last[key] = ts
         if ok:
-            self._fails.pop(key, None)
+            if self._fails.pop(key, None) is not None:
+                self._since.pop(key, None)
             if key in self._down:
                 self._down.discard(key)
                 return Transition.UP
             return None
         fails = self._fails.get(key, 0) + 1
         self._fails[key] = fails
+        if fails == 1:
+            self._since[key] = ts
         if key not in self._down and (immediate or fails >= self.down_after):
             self._down.add(key)
             return Transition.DOWN
         return None
 
-    def last_attempt(self, key: str) -> float | None:
-        return self._last.get(key)
+    def down_since(self, key: str) -> float | None:
+        """When the current run of failed attempts began (None after an ok attempt)."""
+        return self._since.get(key)
 
     def failures(self, key: str) -> int:
         return self._fails.get(key, 0)
@@ -171,15 +171,6 @@ class Sustained:
         return held is not None and held.raised
 
 
-def uptime_reset(previous: float | None, current: float) -> bool:
-    """Whether an uptime reading means the device restarted (not a 497-day wrap)."""
-    if previous is None or current >= previous:
-        return False
-    if previous > SYSUPTIME_WRAP - 86400.0 and current < 86400.0:
-        return False
-    return True
-
-
 @dataclass(slots=True)
 class _Counter:
     value: float
@@ -197,9 +188,7 @@ class RateTracker:
     def rate(self, key: tuple[str, str], value: float, ts: float) -> float | None:
         last = self._last.get(key)
         self._last[key] = _Counter(value, ts)
-        if last is None or ts <= last.ts or value < last.value:
-            return None
-        return (value - last.value) / (ts - last.ts)
+        return None if last is None else counter_rate(last.value, last.ts, value, ts)
 
 
 BANGKOK_OFFSET = 7 * 3600.0

@@ -1,4 +1,7 @@
-"""Readings that become conditions: link state, utilisation, errors, reboots, quiet APs.
+"""Readings that become conditions: link state, utilisation, errors, quiet APs.
+
+Links are judged as everywhere else in pubnet (:mod:`pubnet.derive`): by their a-side
+interface, utilisation as that interface's byte rate over the link's capacity.
 
 :class:`ReadingWatch` is fed the observations alerting subscribes to and returns
 :class:`Condition` events; the metric and label names the collectors publish come from
@@ -14,15 +17,11 @@ from alerting.detect import (
     Sustained,
     Transition,
     opening_start,
-    uptime_reset,
 )
 from alerting.model import Kind, Severity, device_element, link_element
 from inventory.model import Inventory, Role
 from pubnet.catalog import (
     AP_CLIENTS,
-    DEVICE_POLL_STATUS,
-    DEVICE_UP,
-    DEVICE_UPTIME,
     IF_OPER_UP,
     IF_RX_BYTES,
     IF_RX_ERRORS,
@@ -31,12 +30,13 @@ from pubnet.catalog import (
     LABEL_IFNAME,
 )
 from pubnet.config import ThresholdSettings
+from pubnet.derive import Derivation, Health, link_health, utilisation
 from pubnet.model import Observation
 
 SUBSCRIBED_METRICS = frozenset({
-    DEVICE_UP, DEVICE_POLL_STATUS, DEVICE_UPTIME, IF_OPER_UP, IF_RX_BYTES, IF_TX_BYTES,
-    IF_RX_ERRORS, IF_TX_ERRORS, AP_CLIENTS,
+    IF_OPER_UP, IF_RX_BYTES, IF_TX_BYTES, IF_RX_ERRORS, IF_TX_ERRORS, AP_CLIENTS,
 })
+"""The readings alerting follows; device status arrives as attempt records, not series."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,26 +70,16 @@ class ReadingWatch:
 
     def __init__(self, inventory: Inventory, settings: ThresholdSettings) -> None:
         self.settings = settings
-        self._device_ifs: dict[str, list[str]] = {}
-        self._ends: dict[tuple[str, str], list[str]] = {}
-        """(device, ifname) -> links watched through that interface."""
-        self._capacity: dict[str, int] = {}
-        self._link_a: dict[str, tuple[str, str]] = {}
-        for link_id, link in inventory.links.items():
-            for device, ifname in ((link.a_device, link.a_interface),
-                                   (link.b_device, link.b_interface)):
-                if device and ifname:
-                    self._ends.setdefault((device, ifname), []).append(link_id)
-                    self._device_ifs.setdefault(device, []).append(ifname)
-            self._capacity[link_id] = link.capacity_bps
-            self._link_a[link_id] = (link.a_device, link.a_interface)
+        derivation = Derivation(inventory)
+        self._watched: dict[tuple[str, str], list[str]] = {}
+        """(a-side device, a_interface) -> links judged by that interface (pubnet.derive)."""
+        for link_id in derivation.link_ids:
+            self._watched.setdefault(derivation.link_side(link_id), []).append(link_id)
+        self._capacity = {link_id: link.capacity_bps
+                          for link_id, link in inventory.links.items()}
         self._aps = {d.device_id for d in inventory.devices.values()
                      if d.role is Role.ACCESS_POINT}
-        self._oper: dict[str, dict[tuple[str, str], bool]] = {}
-        self._reporting: set[str] = set()
-        """Devices whose link-end oper status is currently known."""
         self._link_down: set[str] = set()
-        self._uptime: dict[str, float] = {}
         self._rates = RateTracker()
         self._util: dict[str, dict[str, float]] = {}
         self._errors: dict[str, dict[str, float]] = {}
@@ -99,20 +89,19 @@ class ReadingWatch:
         self._quiet = Sustained(settings.quiet_after)
 
     def link_state(self, obs: Observation) -> list[LinkEvent]:
-        """Interface oper status on a link end (polled or from a linkDown/linkUp trap)."""
+        """A reading of a link's a-side interface (polled, or a linkDown/linkUp trap) judged
+        by :func:`pubnet.derive.link_health`. The reading comes from a device that answers
+        (alerting stops at a device it has confirmed down: that device is the root cause),
+        so only the interface decides."""
         ifname = label(obs, LABEL_IFNAME)
         if ifname is None:
             return []
-        links = self._ends.get((obs.device, ifname))
+        links = self._watched.get((obs.device, ifname))
         if not links:
             return []
-        up = obs.value >= 0.5
-        self._reporting.add(obs.device)
+        down = link_health(Health.UP, obs.value) is Health.DOWN
         events = []
         for link_id in links:
-            ends = self._oper.setdefault(link_id, {})
-            ends[(obs.device, ifname)] = up
-            down = not all(ends.values())
             if down and link_id not in self._link_down:
                 self._link_down.add(link_id)
                 events.append(LinkEvent(link_id, True, obs.ts))
@@ -121,33 +110,14 @@ class ReadingWatch:
                 events.append(LinkEvent(link_id, False, obs.ts))
         return events
 
-    def forget_device_links(self, device: str) -> None:
-        """A device stopped answering: its interface readings say nothing any more."""
-        if device not in self._reporting:
-            return
-        self._reporting.discard(device)
-        for ifname in self._device_ifs.get(device, ()):
-            for link_id in self._ends.get((device, ifname), ()):
-                ends = self._oper.get(link_id)
-                if ends is not None:
-                    ends.pop((device, ifname), None)
-
-    def observe(self, obs: Observation, *, recently_down: bool) -> list[Condition]:
+    def observe(self, obs: Observation) -> list[Condition]:
         metric = obs.metric
-        if metric == DEVICE_UPTIME:
-            previous = self._uptime.get(obs.device)
-            self._uptime[obs.device] = obs.value
-            if uptime_reset(previous, obs.value) and not recently_down:
-                detail = f"uptime {previous:.0f}s -> {obs.value:.0f}s"
-                return [Condition(Kind.DEVICE_REBOOTED, device_element(obs.device),
-                                  Transition.DOWN, obs.ts, Severity.WARNING, detail)]
-            return []
         if metric == AP_CLIENTS:
             return self._ap_clients(obs)
         ifname = label(obs, LABEL_IFNAME)
         if ifname is None:
             return []
-        links = self._ends.get((obs.device, ifname))
+        links = self._watched.get((obs.device, ifname))
         if not links:
             return []
         out: list[Condition] = []
@@ -155,14 +125,12 @@ class ReadingWatch:
         if rate is None:
             return out
         for link_id in links:
-            if self._link_a.get(link_id) != (obs.device, ifname):
-                continue
             if metric in (IF_RX_BYTES, IF_TX_BYTES):
-                capacity = self._capacity.get(link_id, 0)
-                if capacity <= 0:
+                ratio = utilisation(rate, self._capacity.get(link_id, 0))
+                if ratio is None:
                     continue
                 per_dir = self._util.setdefault(link_id, {})
-                per_dir[metric] = rate * 8.0 / capacity
+                per_dir[metric] = ratio
                 worst = max(per_dir.values())
                 change = self._util_hold.update(
                     link_id, worst >= self.settings.utilisation, obs.ts)

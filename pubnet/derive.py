@@ -23,7 +23,17 @@ always unknown.
 (``pubnet_interface_oper_up``). **Unknown** while pubnet has no reading of that interface
 (an ICMP- or MQTT-watched a-side, an interface name the device lacks, a device not heard
 from): no sample rather than a false 0, as ``pubnet_link_up`` does. Once read, **up** while
-the interface reads up (≥ 1) and the device answers, **down** otherwise.
+the interface reads up (≥ 1) and the device answers, **down** otherwise. The b-side is not
+read: one end decides, so the exporter's ``pubnet_link_up``, alerting's ``link_down`` and the
+reports can never disagree about a link. (Alerting forgets the readings of a device it has
+confirmed down, so such a link is unknown there rather than down: the device's own incident
+is the root cause.)
+
+**Link utilisation.** Per direction, the increase of the a-side interface's byte counter
+between two readings, in bits per second over the link's ``capacity_bps``
+(:func:`counter_rate`, :func:`utilisation`). No value from a first reading, from a reading
+not newer than the previous one, from a counter that went back (the collector started over),
+or for a link without a capacity.
 
 Incremental use: :class:`Derivation` indexes the inventory once (which sites and links a
 device can change); :class:`DerivedState` keeps every current status and, fed one device
@@ -50,9 +60,11 @@ __all__ = [
     "ElementKind",
     "Health",
     "SiteMembers",
+    "counter_rate",
     "device_health",
     "link_health",
     "site_health",
+    "utilisation",
 ]
 
 OPER_UP = IF_OPER_UP
@@ -133,6 +145,23 @@ def link_health(a_device: Health, oper_up: float | None) -> Health:
     if oper_up is None:
         return Health.UNKNOWN
     return Health.UP if oper_up >= 1 and a_device is Health.UP else Health.DOWN
+
+
+def counter_rate(previous_value: float, previous_ts: float, value: float, ts: float) -> (
+    float | None
+):
+    """Per-second increase of a monotonic counter between two readings; None when the
+    reading is not newer or the counter went back (module docstring)."""
+    if ts <= previous_ts or value < previous_value:
+        return None
+    return (value - previous_value) / (ts - previous_ts)
+
+
+def utilisation(bytes_per_second: float, capacity_bps: int) -> float | None:
+    """A byte rate as a fraction of a link's capacity (None without a capacity)."""
+    if capacity_bps <= 0:
+        return None
+    return bytes_per_second * 8.0 / capacity_bps
 
 
 @dataclass(frozen=True, slots=True)

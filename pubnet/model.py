@@ -1,7 +1,8 @@
 """The observation model: the one record type every collector writes and every consumer reads.
 
 Collectors (SNMP, traps, MQTT, ICMP) turn what devices say into :class:`Observation` values
-and device :class:`PollStatus` changes; exporters and alerting read them from the state store
+and one :class:`Attempt` per try to hear from a device; exporters and alerting read them from
+the state store
 (:mod:`pubnet.state`). Keeping this module free of imports from any component is what lets
 collectors and exporters meet without knowing each other.
 """
@@ -79,16 +80,35 @@ SeriesKey = tuple[str, Labels]
 """A series within one device: metric name and labels."""
 
 
-@dataclass(frozen=True, slots=True)
-class StatusChange:
-    """A device moved from one status to another (``previous`` is None the first time)."""
+class Attempt(NamedTuple):
+    """One attempt to hear from a device, however it ended: the record every collector
+    reports through :meth:`pubnet.state.StateStore.set_status`, one per SNMP poll, ICMP probe,
+    MQTT message, last will or missed-heartbeat verdict.
+
+    Alerting consumes these and nothing else about device status, so what the collector
+    decided is carried, not guessed again downstream: ``counts_at_once`` says the attempt
+    confirms a failure by itself (an MQTT last will, missed heartbeats: the collector has
+    already waited), ``rebooted`` that the device restarted since the previous attempt (the
+    collector's own reading of sysUpTime or ``uptime_s``; ``detail`` then says how).
+    ``previous`` is the status before this attempt, filled in by the store (None the first
+    time), so a consumer sees status changes without reading the store back.
+
+    A NamedTuple like :class:`Observation`: one is built per poll and per MQTT message.
+    """
 
     device: str
-    previous: PollStatus | None
     status: PollStatus
     ts: float
     source: Source
     detail: str = ""
+    counts_at_once: bool = False
+    rebooted: bool = False
+    previous: PollStatus | None = None
+
+    @property
+    def changed(self) -> bool:
+        """Whether this attempt changed the device's status (always true the first time)."""
+        return self.previous is not self.status
 
 
 @dataclass(slots=True)
@@ -108,10 +128,15 @@ class DeviceState:
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """What a subscriber receives: observations and status changes from one publish call."""
+    """What a subscriber receives: the observations and attempts of one publish call."""
 
     observations: tuple[Observation, ...] = ()
-    status_changes: tuple[StatusChange, ...] = field(default=())
+    attempts: tuple[Attempt, ...] = field(default=())
+
+    @property
+    def status_changes(self) -> tuple[Attempt, ...]:
+        """The attempts that changed their device's status."""
+        return tuple(a for a in self.attempts if a.previous is not a.status)
 
     def __len__(self) -> int:
-        return len(self.observations) + len(self.status_changes)
+        return len(self.observations) + len(self.attempts)

@@ -1,8 +1,9 @@
 """The state store: the latest value of every series and the status of every device.
 
 It sits in the middle of the data flow. Collectors call :meth:`StateStore.publish` and
-:meth:`StateStore.set_status`; both are plain synchronous calls that never wait, so a slow
-consumer can never stall a poll. Consumers either read snapshots (the Prometheus exporter
+:meth:`StateStore.set_status` (one :class:`~pubnet.model.Attempt` record per try to hear from
+a device); both are plain synchronous calls that never wait, so a slow consumer can never
+stall a poll. Consumers either read snapshots (the Prometheus exporter
 renders per device and uses :meth:`StateStore.device_version` to re-render only what
 changed) or subscribe to a bounded stream of :class:`~pubnet.model.Batch` values (alerting,
 InfluxDB). A subscriber that falls behind loses whole batches, and the loss is counted on
@@ -22,19 +23,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from pubnet.model import (
+    Attempt,
     Batch,
     DeviceState,
     Observation,
     PollStatus,
     SeriesKey,
     Source,
-    StatusChange,
 )
 
 log = logging.getLogger("pubnet.state")
 
 DEFAULT_SUBSCRIBER_CAPACITY = 200_000
-"""Items (observations plus status changes) a subscriber may have waiting."""
+"""Items (observations plus attempts) a subscriber may have waiting."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +50,7 @@ class Subscription:
     """A bounded queue of batches for one consumer.
 
     Iterate it with ``async for batch in subscription``. ``metrics`` restricts the
-    observations it receives (``None`` = all, empty = status changes only).
+    observations it receives (``None`` = all, empty = attempts only).
     """
 
     def __init__(self, name: str, capacity: int, metrics: frozenset[str] | None) -> None:
@@ -69,7 +70,7 @@ class Subscription:
         if self.metrics is not None:
             kept = tuple(o for o in batch.observations if o.metric in self.metrics)
             if len(kept) != len(batch.observations):
-                batch = Batch(kept, batch.status_changes)
+                batch = Batch(kept, batch.attempts)
         size = len(batch)
         if size == 0 or self._closed:
             return
@@ -77,15 +78,13 @@ class Subscription:
             self.dropped += size
             if not self._dropping:
                 self._dropping = True
-                log.warning(
-                    "subscriber falling behind, dropping batches subscriber=%s capacity=%d",
-                    self.name,
-                    self.capacity,
-                )
+                log.warning("subscriber falling behind, dropping batches",
+                            extra={"subscriber": self.name, "capacity": self.capacity})
             return
         if self._dropping:
             self._dropping = False
-            log.info("subscriber caught up subscriber=%s dropped_total=%d", self.name, self.dropped)
+            log.info("subscriber caught up",
+                     extra={"subscriber": self.name, "dropped_total": self.dropped})
         self._queue.append(batch)
         self._pending += size
         self._wakeup.set()
@@ -146,7 +145,7 @@ class StateStore:
     def publish(
         self,
         observations: Sequence[Observation],
-        status_changes: Sequence[StatusChange] = (),
+        attempts: Sequence[Attempt] = (),
     ) -> None:
         """Record observations as the latest values and hand them to subscribers.
 
@@ -161,8 +160,8 @@ class StateStore:
             per_device[(obs.metric, obs.labels)] = obs
             versions[obs.device] = versions.get(obs.device, 0) + 1
         self.observations_total += len(observations)
-        if self._subscribers and (observations or status_changes):
-            batch = Batch(tuple(observations), tuple(status_changes))
+        if self._subscribers and (observations or attempts):
+            batch = Batch(tuple(observations), tuple(attempts))
             for sub in self._subscribers:
                 sub.offer(batch)
 
@@ -174,11 +173,15 @@ class StateStore:
         source: Source,
         detail: str = "",
         observations: Sequence[Observation] = (),
-    ) -> StatusChange | None:
+        *,
+        counts_at_once: bool = False,
+        rebooted: bool = False,
+    ) -> Attempt | None:
         """Record how the latest attempt to hear from ``device`` ended.
 
-        Returns the :class:`StatusChange` when the status differs from the previous one
-        (and publishes it together with ``observations``), otherwise None.
+        Publishes one :class:`~pubnet.model.Attempt` (with the status it replaced) together
+        with the attempt's ``observations``. Returns that attempt when it changed the
+        device's status (callers log changes only), otherwise None.
         """
         state = self._devices.get(device)
         if state is None:
@@ -186,19 +189,17 @@ class StateStore:
         state.last_attempt = ts
         if status is PollStatus.OK:
             state.last_seen = ts
-        change: StatusChange | None = None
-        if state.status is not status:
-            change = StatusChange(device, state.status, status, ts, source, detail)
+        previous = state.status
+        attempt = Attempt(device, status, ts, source, detail, counts_at_once, rebooted,
+                          previous)
+        if previous is not status:
             state.status = status
             state.since = ts
             self._versions[device] = self._versions.get(device, 0) + 1
         state.source = source
         state.detail = detail
-        if change is not None:
-            self.publish(observations, (change,))
-        elif observations:
-            self.publish(observations)
-        return change
+        self.publish(observations, (attempt,))
+        return attempt if previous is not status else None
 
     def touch(self, device: str, ts: float) -> None:
         """Note that a device was heard from without changing its status (e.g. a trap)."""

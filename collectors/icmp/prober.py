@@ -23,9 +23,9 @@ from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 
 from collectors.icmp.ping import Pinger, ProbeResult, SocketPinger
-from collectors.identity import device_labels
+from collectors.identity import device_labels, status_observations
 from inventory.model import Device, Inventory
-from pubnet.catalog import DEVICE_POLL_STATUS, DEVICE_UP, LABEL_STATUS, PROBE_LOSS, PROBE_RTT
+from pubnet.catalog import PROBE_LOSS, PROBE_RTT
 from pubnet.config import IcmpConfig
 from pubnet.model import Labels, Observation, PollStatus, Source
 from pubnet.state import StateStore
@@ -56,21 +56,11 @@ def status_of(result: ProbeResult) -> tuple[PollStatus, str]:
 
 def observations_for(device: str, result: ProbeResult, status: PollStatus, changed: bool,
                      labels: Labels, ts: float) -> list[Observation]:
-    out = [
-        Observation(device, PROBE_LOSS, result.loss, ts, Source.ICMP),
-        Observation(device, DEVICE_UP, 1.0 if status is PollStatus.OK else 0.0, ts,
-                    Source.ICMP, labels),
-    ]
+    out = [Observation(device, PROBE_LOSS, result.loss, ts, Source.ICMP)]
     rtt = result.rtt
     if rtt is not None:
         out.append(Observation(device, PROBE_RTT, rtt, ts, Source.ICMP))
-    if changed:
-        out += [Observation(device, DEVICE_POLL_STATUS, 1.0 if s is status else 0.0, ts,
-                            Source.ICMP, ((LABEL_STATUS, s.value),)) for s in PollStatus]
-    else:
-        out.append(Observation(device, DEVICE_POLL_STATUS, 1.0, ts, Source.ICMP,
-                               ((LABEL_STATUS, status.value),)))
-    return out
+    return out + status_observations(device, status, ts, Source.ICMP, labels, changed=changed)
 
 
 class IcmpProber:
@@ -119,9 +109,10 @@ class IcmpProber:
             level = logging.INFO if status is PollStatus.OK else logging.WARNING
             if change.previous is None:  # first contact: the start-up summary counts it
                 level = logging.DEBUG
-            log.log(level, "device status device=%s site=%s status=%s previous=%s detail=%s",
-                    dev, device.site_id, status.value,
-                    change.previous.value if change.previous else "none", detail or "-")
+            log.log(level, "device status", extra={
+                "device": dev, "site": device.site_id, "status": status.value,
+                "previous": change.previous.value if change.previous else "none",
+                "detail": detail or "-"})
         return status
 
     async def run(self) -> None:
@@ -136,18 +127,23 @@ class IcmpProber:
                 except PermissionError as exc:
                     await self._cannot_ping(exc)
                     return
-            log.info("icmp prober started devices=%d interval=%gs count=%d",
-                     len(self.devices), self.config.interval, self.config.count)
+            log.info("icmp prober started", extra={
+                "devices": len(self.devices), "interval_s": self.config.interval,
+                "count": self.config.count})
             await self._schedule(pinger)
 
     async def _cannot_ping(self, exc: PermissionError) -> None:
         """No ICMP socket: every device gets status ``error`` (visible, not a crash)."""
         detail = (f"cannot open an ICMP socket ({exc.strerror}): run as root, grant "
                   "CAP_NET_RAW, or widen net.ipv4.ping_group_range")
-        log.error("icmp prober cannot ping devices=%d detail=%s", len(self.devices), detail)
+        log.error("icmp prober cannot ping",
+                  extra={"devices": len(self.devices), "detail": detail})
         ts = self.clock()
         for device in self.devices:
-            self.store.set_status(device.device_id, PollStatus.ERROR, ts, Source.ICMP, detail)
+            dev = device.device_id
+            self.store.set_status(dev, PollStatus.ERROR, ts, Source.ICMP, detail,
+                                  status_observations(dev, PollStatus.ERROR, ts, Source.ICMP,
+                                                      self._labels[dev], changed=True))
         await asyncio.Event().wait()
 
     async def _schedule(self, pinger: Pinger) -> None:

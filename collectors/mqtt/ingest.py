@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from collectors.identity import device_labels, info_labels
+from collectors.identity import device_labels, info_labels, status_observations
 from collectors.mqtt.names import DEFAULT_IFNAME, Result
 from collectors.mqtt.payload import PayloadError, Telemetry, TelemetryDecoder, timestamp
 from collectors.mqtt.topics import Kind, parse_topic
@@ -37,7 +37,6 @@ from pubnet.catalog import (
     DEVICE_MEMORY,
     DEVICE_SIGNAL,
     DEVICE_TEMPERATURE,
-    DEVICE_UP,
     DEVICE_UPTIME,
     IF_RX_BYTES,
     IF_TX_BYTES,
@@ -200,9 +199,11 @@ class Ingestor:
         obs: list[Observation] = []
         add = obs.append
         reset = False
+        detail = ""
         if t.uptime_s is not None:
             if dev.uptime is not None and t.uptime_s < dev.uptime:
                 reset = True
+                detail = f"uptime {dev.uptime:.0f}s -> {t.uptime_s:.0f}s"
             dev.uptime = t.uptime_s
             add(Observation(device, DEVICE_UPTIME, t.uptime_s, ts, _MQTT))
         clients = t.clients
@@ -236,9 +237,9 @@ class Ingestor:
         dev.watched = True
         if dev.status is not _OK:
             # pubnet_device_up is a gauge: written when it changes, not with every message.
-            add(Observation(device, DEVICE_UP, 1.0, ts, _MQTT, dev.up_labels))
+            obs += status_observations(device, _OK, ts, _MQTT, dev.up_labels, changed=True)
             self._up(dev, ts, "telemetry")
-        self._store.set_status(device, _OK, ts, _MQTT, observations=obs)
+        self._store.set_status(device, _OK, ts, _MQTT, detail, obs, rebooted=reset)
 
     def _counters(
         self,
@@ -274,10 +275,12 @@ class Ingestor:
                 dev.last_heard = max(dev.last_heard, now)
                 return Result.OK
             dev.last_heard = now
-            if dev.status is not _OK:
+            changed = dev.status is not _OK
+            if changed:
                 self._up(dev, now, "status online")
             self._store.set_status(dev.device_id, _OK, now, _MQTT, observations=(
-                Observation(dev.device_id, DEVICE_UP, 1.0, now, _MQTT, dev.up_labels),))
+                status_observations(dev.device_id, _OK, now, _MQTT, dev.up_labels,
+                                    changed=changed)))
             return Result.OK
         if text == b"offline":
             self._down(dev, PollStatus.UNREACHABLE, now, "last will: offline")
@@ -327,15 +330,19 @@ class Ingestor:
         dev.status = _OK
 
     def _down(self, dev: _Tracked, status: PollStatus, now: float, detail: str) -> None:
-        if dev.status is not status:
+        """A last will or missed heartbeats: the collector has waited already, so the
+        attempt counts at once (alerting does not wait for more attempts)."""
+        changed = dev.status is not status
+        if changed:
             # A device's first status is summed up by the start-up summary (pubnet.app.startup).
             level = logging.DEBUG if dev.status is None else logging.WARNING
             log.log(level, "device down", extra={"device": dev.device_id, "site": dev.site_id,
                                               "source": "mqtt", "status": status.value,
                                               "detail": detail})
         dev.status = status
-        self._store.set_status(dev.device_id, status, now, _MQTT, detail, observations=(
-            Observation(dev.device_id, DEVICE_UP, 0.0, now, _MQTT, dev.up_labels),))
+        self._store.set_status(dev.device_id, status, now, _MQTT, detail, status_observations(
+            dev.device_id, status, now, _MQTT, dev.up_labels, changed=changed),
+            counts_at_once=True)
 
     # -- problems -------------------------------------------------------------------------
 

@@ -76,7 +76,10 @@ class PollResult:
     sys_descr: str
     sys_object_id: str
     rebooted: bool
+    """sysUpTime went back (not a 32-bit rollover) since the previous poll."""
     observations: list[Observation]
+    detail: str = ""
+    """What the poll noticed, for the attempt record: how sysUpTime went back on a reboot."""
 
 
 def _number(value: Value) -> float | None:
@@ -335,12 +338,14 @@ async def collect(
     out: list[Observation] = []
     elapsed = ts - memory.last_ts if memory.last_ts is not None else 0.0
     reset = False
+    detail = ""
     ticks = values.get(SYS_UPTIME)
     if isinstance(ticks, int):
         prev = memory.uptime_ticks
         if prev is not None and ticks < prev:
             if uptime_went_back(prev, ticks, elapsed):
                 reset = True
+                detail = f"uptime {prev / 100:.0f}s -> {ticks / 100:.0f}s"
                 memory.reboots += 1
                 memory.uptime_rollovers = 0
             else:
@@ -385,4 +390,4 @@ async def collect(
         _table_observations(table, columns, rows, device, ts, memory, reset, elapsed, out)
     memory.last_ts = ts
     return PollResult(profile, text(values.get(SYS_NAME)), text(values.get(SYS_DESCR)),
-                      sys_object_id, reset, out)
+                      sys_object_id, reset, out, detail)

@@ -319,8 +319,9 @@ class GufoClient:
 
     def _log_malformed(self, data: bytes, exc: ber_check.Malformed) -> None:
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("malformed SNMP answer dropped host=%s port=%d problem=%s bytes=%s",
-                      self._host, self._target.port, exc, data[:512].hex())
+            log.debug("malformed SNMP answer dropped", extra={
+                "host": self._host, "port": self._target.port, "problem": str(exc),
+                "bytes": data[:512].hex()})
 
     def _expire(self) -> None:
         waiter = self._waiter

@@ -4,7 +4,9 @@ One scheduler task keeps a heap of due times; at most ``snmp.max_in_flight`` pol
 once, fewer when the poller's share of file descriptors (pubnet/fdbudget.py) is smaller (a
 dead device holds its slot for at most timeout × attempts). Every poll ends in one
 :class:`~pubnet.model.PollStatus` that goes to the store with the poll's observations via
-``store.set_status``; the store reports a change, and only a change is logged.
+``store.set_status``: one attempt record, carrying whether sysUpTime says the device
+rebooted (:mod:`collectors.snmp.collect`). The store reports a change, and only a change is
+logged.
 
 Labels: series from profiles carry only their own labels (ifname, radio, ...);
 ``pubnet_device_up`` and ``pubnet_device_info`` carry the inventory's site, role, province
@@ -22,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from collectors.identity import device_labels, info_labels
+from collectors.identity import device_labels, info_labels, status_observations
 from collectors.snmp.client import ClientFactory, PacketStats, SnmpClient, SnmpTarget
 from collectors.snmp.collect import DeviceMemory, PollResult, collect
 from collectors.snmp.errors import SnmpError, status_for
@@ -33,10 +35,7 @@ from pubnet.backoff import backoff
 from pubnet.catalog import (
     DEVICE_INFO,
     DEVICE_POLL_DURATION,
-    DEVICE_POLL_STATUS,
-    DEVICE_UP,
     LABEL_REASON,
-    LABEL_STATUS,
     POLL_LAG,
     POLLS_IN_FLIGHT,
     PUBNET_DEVICE,
@@ -86,6 +85,9 @@ class _DeviceRun:
     attempts: int = 0
     crashed: bool = False
     info_key: Labels = ()
+    reboot: str = ""
+    """How sysUpTime went back at the last poll ('' when it did not): the attempt record
+    carries it as ``rebooted`` and ``detail``."""
 
 
 class DevicePoller:
@@ -160,21 +162,15 @@ class DevicePoller:
                 _discard(run, client)
                 if not run.crashed:
                     run.crashed = True
-                    log.exception("poll failed unexpectedly device=%s", device.device_id)
+                    log.exception("poll failed unexpectedly",
+                                  extra={"device": device.device_id})
         observations = result.observations if result is not None else []
         dev = device.device_id
-        observations.append(Observation(dev, DEVICE_UP, 1.0 if status is PollStatus.OK
-                                        else 0.0, ts, Source.SNMP, run.up_labels))
+        run.reboot = result.detail if result is not None and result.rebooted else ""
+        observations += status_observations(dev, status, ts, Source.SNMP, run.up_labels,
+                                            changed=status is not run.status)
         observations.append(Observation(dev, DEVICE_POLL_DURATION,
                                         time.perf_counter() - started, ts, Source.SNMP))
-        if status is not run.status:
-            for s in PollStatus:
-                observations.append(Observation(dev, DEVICE_POLL_STATUS,
-                                                1.0 if s is status else 0.0, ts, Source.SNMP,
-                                                ((LABEL_STATUS, s.value),)))
-        else:
-            observations.append(Observation(dev, DEVICE_POLL_STATUS, 1.0, ts,
-                                            Source.SNMP, ((LABEL_STATUS, status.value),)))
         if result is not None:
             info = info_labels(run.info_labels, result.sys_name, result.sys_descr)
             run.info_key = info
@@ -317,18 +313,20 @@ class SnmpPoller:
             latest = self.store.latest(dev, DEVICE_INFO, run.info_key)
             if latest is None:
                 self.store.forget(dev, DEVICE_INFO)
-        change = self.store.set_status(dev, status, observations[-1].ts, Source.SNMP, detail,
-                                       observations)
+        change = self.store.set_status(dev, status, observations[-1].ts, Source.SNMP,
+                                       detail or run.reboot, observations,
+                                       rebooted=bool(run.reboot))
         if change is not None:
             site = run.device.site_id
             if previous is None:  # first contact: pubnet's start-up summary counts these
-                log.debug("device first status device=%s site=%s status=%s detail=%s", dev,
-                          site, status.value, detail or "-")
+                log.debug("device first status", extra={
+                    "device": dev, "site": site, "status": status.value, "detail": detail or "-"})
             elif status is PollStatus.OK:
-                log.info("device up device=%s site=%s previous=%s", dev, site, previous.value)
+                log.info("device up", extra={"device": dev, "site": site,
+                                             "previous": previous.value})
             else:
-                log.warning("device not answering device=%s site=%s status=%s detail=%s",
-                            dev, site, status.value, detail)
+                log.warning("device not answering", extra={
+                    "device": dev, "site": site, "status": status.value, "detail": detail})
 
     def _publish_stats(self) -> None:
         stats = self.poller.stats
@@ -347,8 +345,8 @@ class SnmpPoller:
         for reason, count in stats.dropped.items():
             if reason not in self._logged_drops:
                 self._logged_drops.add(reason)
-                log.warning("dropping SNMP packets reason=%s (counted in %s)", reason,
-                            SNMP_DROPPED_PACKETS)
+                log.warning("dropping SNMP packets",
+                            extra={"reason": reason, "counted_in": SNMP_DROPPED_PACKETS})
             obs.append(Observation(dev, SNMP_DROPPED_PACKETS, float(count), ts,
                                    Source.INTERNAL, ((LABEL_REASON, reason),)))
         self.store.publish(obs)

@@ -174,7 +174,8 @@ class TrapReceiver:
         snmp_config.add_transport(engine, udp.DOMAIN_NAME, transport.open_server_mode(sock=sock))
         ntfrcv.NotificationReceiver(engine, self._on_notification)
         self._engine = engine
-        log.info("trap receiver listening address=%s:%d", *self.address)
+        log.info("trap receiver listening",
+                 extra={"address": "{}:{}".format(*self.address)})
         self.ready.set()
         try:
             while True:
@@ -248,14 +249,14 @@ class TrapReceiver:
             self._drop("trap_unknown_source")
             where = source[0] if source else "?"
             if self._log_limit.first("unknown_source", where, now):
-                log.warning("trap from an address not in the inventory source=%s trap=%s",
-                            where, event.kind)
+                log.warning("trap from an address not in the inventory",
+                            extra={"source": where, "trap": str(event.kind)})
             return
         if event.problem is not None:
             self._drop("trap_bad_value")
             if self._log_limit.first("bad_value", device, now):
-                log.warning("trap dropped device=%s trap=%s problem=%s", device, event.kind,
-                            event.problem)
+                log.warning("trap dropped", extra={"device": device, "trap": str(event.kind),
+                                                   "problem": event.problem})
             return
         observations = observations_for(device, event, now, self.store.device_series(device))
         self.store.touch(device, now)
@@ -264,12 +265,12 @@ class TrapReceiver:
         if event.kind is TrapKind.OTHER or not self._log_limit.first(event.kind, device, now):
             return
         if event.kind in (TrapKind.COLD_START, TrapKind.WARM_START):
-            log.info("device restarted device=%s trap=%s uptime=%.0fs", device, event.kind,
-                     (event.uptime_ticks or 0) / 100)
+            log.info("device restarted", extra={"device": device, "trap": str(event.kind),
+                                                "uptime_s": (event.uptime_ticks or 0) // 100})
         else:
             label = observations[0].labels if observations else ()
-            log.info("interface %s device=%s %s", "down" if event.kind is TrapKind.LINK_DOWN
-                     else "up", device, " ".join(f"{k}={v}" for k, v in label))
+            log.info("interface down" if event.kind is TrapKind.LINK_DOWN
+                     else "interface up", extra={"device": device, **dict(label)})
 
     def _log_summary(self, final: bool = False) -> None:
         summary = self._log_limit.summary(self.clock(), final=final)
@@ -280,7 +281,7 @@ class TrapReceiver:
 
     def _drop(self, reason: str, count: int = 1) -> None:
         if reason not in self.drops:
-            log.warning("dropping trap packets reason=%s", reason)
+            log.warning("dropping trap packets", extra={"reason": reason})
         self.drops[reason] = self.drops.get(reason, 0) + count
 
     def _on_error(self, exc: BaseException) -> None:

@@ -42,7 +42,7 @@ from pubnet.catalog import (
     PUBNET_DEVICE,
 )
 from pubnet.derive import OPER_UP, Derivation, DerivedState, ElementKind
-from pubnet.model import Observation, Source, StatusChange
+from pubnet.model import Attempt, Observation, Source
 from pubnet.state import StateStore, Subscription
 
 log = logging.getLogger("pubnet.history")
@@ -80,7 +80,7 @@ class _Writer:
         self.db.open()
         self.run_id = self.db.start_run(now, __version__)
 
-    def write(self, changes: Sequence[StatusChange], readings: Sequence[_Reading],
+    def write(self, changes: Sequence[Attempt], readings: Sequence[_Reading],
               now: float) -> int:
         rows: list[ChangeRow] = []
         state = self.state
@@ -167,7 +167,7 @@ class HistoryRecorder:
         """Device status changes committed."""
         self.dropped = 0
         self.write_errors = 0
-        self._pending: list[StatusChange] = []
+        self._pending: list[Attempt] = []
         self._failing = False
         self._watched = self.derivation.watched_interfaces()
         self._versions: dict[str, int] = {}

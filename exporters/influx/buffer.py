@@ -60,10 +60,9 @@ class DiskBuffer:
         self.points = sum(s.points for s in self._segments)
         self._next_seq = self._segments[-1].seq + 1 if self._segments else 0
         if self._segments:
-            log.info(
-                "influx buffer has a backlog from a previous run dir=%s segments=%d points=%d",
-                self.directory, len(self._segments), self.points,
-            )
+            log.info("influx buffer has a backlog from a previous run", extra={
+                "dir": str(self.directory), "segments": len(self._segments),
+                "points": self.points})
 
     def _scan(self) -> list[Segment]:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -102,10 +101,9 @@ class DiskBuffer:
             return
         if not self._dropping:
             self._dropping = True
-            log.warning(
-                "influx buffer full, dropping oldest points dir=%s max_bytes=%d dropped=%d",
-                self.directory, self.max_bytes, sum(s.points for s in doomed),
-            )
+            log.warning("influx buffer full, dropping oldest points", extra={
+                "dir": str(self.directory), "max_bytes": self.max_bytes,
+                "dropped": sum(s.points for s in doomed)})
         await asyncio.to_thread(_unlink_all, [s.path for s in doomed])
 
     async def read_oldest(self, max_points: int) -> tuple[list[Segment], bytes]:
@@ -130,7 +128,7 @@ class DiskBuffer:
         await asyncio.to_thread(_unlink_all, [s.path for s in segments])
         if not self._segments and self._dropping:
             self._dropping = False
-            log.info("influx buffer drained dropped_total=%d", self.dropped_points)
+            log.info("influx buffer drained", extra={"dropped_total": self.dropped_points})
 
     async def replace_oldest(self, segments: list[Segment], data: bytes, points: int) -> None:
         """Partly delivered: keep only the undelivered ``data`` in place of ``segments``."""

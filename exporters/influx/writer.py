@@ -179,8 +179,9 @@ class InfluxWriter:
         grace: asyncio.TimerHandle | None = None
         try:
             await self.buffer.open()
-            log.info("influx writer started url=%s bucket=%s backlog_points=%d",
-                     self.config.url, self.config.bucket, self.buffer.points)
+            log.info("influx writer started", extra={
+                "url": self.config.url, "bucket": self.config.bucket,
+                "backlog_points": self.buffer.points})
             self.ready.set()
             # The work runs in its own task, shielded: a cancellation of this one is the
             # request to stop, answered by setting _stopping (the loops then flush and end
@@ -189,7 +190,7 @@ class InfluxWriter:
             try:
                 await asyncio.shield(work)
             except asyncio.CancelledError:
-                log.info("influx writer stopping queued=%d", self._queue.qsize())
+                log.info("influx writer stopping", extra={"queued": self._queue.qsize()})
                 self._stopping.set()
                 grace = asyncio.get_running_loop().call_later(
                     self._stop_grace, self._abort_writes.set)
@@ -333,16 +334,17 @@ class InfluxWriter:
         if outcome is Outcome.DELIVERED:
             if self._down:
                 self._down = False
-                log.info("influx available again url=%s", self.config.url)
+                log.info("influx available again", extra={"url": self.config.url})
             self.stats.points_written += points
             self.stats.batches_written += 1
             return None
         if status is None or status == 429 or status >= 500:
             if not self._down:
                 self._down = True
-                log.warning("influx unavailable, buffering on disk url=%s status=%s detail=%s",
-                            self.config.url, status if status is not None else "connection",
-                            detail)
+                log.warning("influx unavailable, buffering on disk", extra={
+                    "url": self.config.url,
+                    "status": status if status is not None else "connection",
+                    "detail": detail})
             return _Batch(data, points)
         if status in (400, 413) and points > 1:
             lines = data.split(b"\n")

@@ -18,7 +18,7 @@ from enum import StrEnum
 
 from exporters.prometheus import gzipper
 from exporters.prometheus.families import Family, FamilyTable
-from exporters.prometheus.inventory_metrics import InventoryMetrics, device_labels
+from exporters.prometheus.inventory_metrics import InventoryMetrics
 from exporters.prometheus.render import DeviceRenderer, DropCounter
 from inventory.model import Inventory
 from pubnet.catalog import LINK_UP, LINK_UTILIZATION, SITE_INFO, SITE_UP
@@ -115,7 +115,7 @@ class FleetExposition:
         self._families = FamilyTable()
         self.drops = DropCounter()
         inv = inventory or Inventory()
-        self._renderer = DeviceRenderer(self._families, self.drops, device_labels(inv))
+        self._renderer = DeviceRenderer(self._families, self.drops)
         self._inventory = InventoryMetrics(inv, store) if inv.sites or inv.links else None
         self._versions: dict[str, int] = {}
         self._device_families: dict[str, tuple[str, ...]] = {}
@@ -183,7 +183,7 @@ class FleetExposition:
     def _render_device(
         self, device: str, series: Mapping[SeriesKey, Observation], version: int
     ) -> None:
-        fragments = self._renderer.render(device, series, self._store.status(device))
+        fragments = self._renderer.render(device, series)
         blocks = self._blocks
         for name, data in fragments.items():
             block = blocks.get(name)

@@ -93,7 +93,7 @@ class FamilyTable:
             else:
                 kind = Kind.COUNTER if metric.endswith("_total") else Kind.GAUGE
                 family = Family(metric, kind, f"{metric} (pubnet).")
-                log.warning("metric not in the catalog exported with a generic HELP "
-                            "metric=%s type=%s", metric, kind.value)
+                log.warning("metric not in the catalog exported with a generic HELP",
+                            extra={"metric": metric, "type": kind.value})
         self._cache[metric] = family
         return family

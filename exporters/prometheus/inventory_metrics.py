@@ -1,9 +1,11 @@
 """Families derived from the inventory plus live state: sites and backbone links.
 
 ``pubnet_site_info`` never changes while pubnet runs and is rendered once. ``pubnet_site_up``,
-``pubnet_link_up`` and ``pubnet_link_utilization_ratio`` are recomputed at each scrape from
-device statuses and the a-side interface series; their cost is one pass over sites and links,
-a small fraction of the fleet's series.
+``pubnet_link_up`` and ``pubnet_link_utilization_ratio`` follow the one rule of
+:mod:`pubnet.derive` (the same the reports and alerting use): a site is 1 while it is *up* by
+that rule and 0 otherwise (down, or not heard from yet); a link has a sample only once its
+a-side interface has been read; utilisation is the a-side byte counters' rate over capacity.
+They are recomputed only for the sites and links whose devices changed since the last scrape.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from exporters.prometheus.render import escape_label_value, format_value
-from inventory.model import Inventory, Role
+from inventory.model import Inventory
 from pubnet.catalog import (
     IF_OPER_UP,
     IF_RX_BYTES,
@@ -23,6 +25,16 @@ from pubnet.catalog import (
     SITE_INFO,
     SITE_UP,
 )
+from pubnet.derive import (
+    Derivation,
+    Health,
+    SiteMembers,
+    counter_rate,
+    device_health,
+    link_health,
+    site_health,
+    utilisation,
+)
 from pubnet.model import Observation
 from pubnet.state import StateStore
 
@@ -31,14 +43,6 @@ _LINK_METRICS = frozenset({IF_OPER_UP, IF_RX_BYTES, IF_TX_BYTES})
 
 def _labels(pairs: Mapping[str, str]) -> str:
     return ",".join(f'{k}="{escape_label_value(v)}"' for k, v in pairs.items())
-
-
-@dataclass(frozen=True, slots=True)
-class _SiteDevices:
-    labels: str
-    gateways: tuple[str, ...]
-    access_points: tuple[str, ...]
-    others: tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -55,32 +59,15 @@ class _LinkRate:
     ratio: float | None = None
 
 
-def device_labels(inventory: Inventory) -> dict[str, str]:
-    """``,site="..",role="..",province=".."`` per device, for derived ``pubnet_device_up``."""
-    out: dict[str, str] = {}
-    for device in inventory.devices.values():
-        province = inventory.province_of(device)  # a provincial node or core has no site
-        out[device.device_id] = "," + _labels(
-            {"site": device.site_id, "role": device.role.value, "province": province}
-        )
-    return out
-
-
 class InventoryMetrics:
     """Renders the site and link families from the inventory and the store."""
 
     def __init__(self, inventory: Inventory, store: StateStore) -> None:
         self._store = store
-        self._sites: list[_SiteDevices] = []
-        by_site: dict[str, dict[Role | None, list[str]]] = {}
-        for device in inventory.devices.values():
-            role: Role | None = device.role
-            if role not in (Role.SITE_GATEWAY, Role.ACCESS_POINT):
-                role = None
-            by_site.setdefault(device.site_id, {}).setdefault(role, []).append(device.device_id)
+        derivation = Derivation(inventory)
+        self._sites: list[tuple[str, SiteMembers]] = []
         info: list[str] = []
         for site in inventory.sites.values():
-            roles = by_site.get(site.site_id, {})
             labels = _labels(
                 {
                     "site": site.site_id,
@@ -89,14 +76,7 @@ class InventoryMetrics:
                     "kind": site.kind.value,
                 }
             )
-            self._sites.append(
-                _SiteDevices(
-                    labels,
-                    tuple(roles.get(Role.SITE_GATEWAY, ())),
-                    tuple(roles.get(Role.ACCESS_POINT, ())),
-                    tuple(roles.get(None, ())),
-                )
-            )
+            self._sites.append((labels, derivation.sites[site.site_id]))
             info_labels = _labels(
                 {
                     "site": site.site_id,
@@ -130,8 +110,8 @@ class InventoryMetrics:
         self._interfaces: dict[str, tuple[int, dict[tuple[str, str], Observation]]] = {}
         # incremental state: lines per site and link, recomputed when their devices change
         self._sites_of_device: dict[str, int] = {}
-        for index, members in enumerate(self._sites):
-            for member in (*members.gateways, *members.access_points, *members.others):
+        for index, (_labels_text, members) in enumerate(self._sites):
+            for member in members.devices:
                 self._sites_of_device[member] = index
         self._links_of_device: dict[str, list[int]] = {}
         for index, (link, _labels_text, _link_id) in enumerate(self._links):
@@ -144,9 +124,9 @@ class InventoryMetrics:
         self._dirty_links: set[int] = set(range(len(self._links)))
         self._link_bytes = (b"", b"")
 
-    def _up(self, device: str) -> bool:
+    def _health(self, device: str) -> Health:
         state = self._store.status(device)
-        return state is not None and state.status is not None and state.status.is_up
+        return device_health(state.status if state is not None else None)
 
     def changed(self, devices: Iterable[str]) -> None:
         """Devices whose series or status changed: their sites and links are recomputed."""
@@ -161,17 +141,12 @@ class InventoryMetrics:
 
     def site_up(self) -> bytes:
         if self._dirty_sites:
-            up = self._up
+            health = self._health
             lines = self._site_lines
             for index in self._dirty_sites:
-                site = self._sites[index]
-                if site.gateways or site.access_points:
-                    ok = (not site.gateways or any(up(d) for d in site.gateways)) and (
-                        not site.access_points or any(up(d) for d in site.access_points)
-                    )
-                else:
-                    ok = any(up(d) for d in site.others)
-                lines[index] = f"{SITE_UP}{{{site.labels}}} {1 if ok else 0}\n"
+                labels, members = self._sites[index]
+                up = site_health(members, health) is Health.UP
+                lines[index] = f"{SITE_UP}{{{labels}}} {1 if up else 0}\n"
             self._dirty_sites.clear()
             self._site_bytes = "".join(lines).encode()
         return self._site_bytes
@@ -194,12 +169,11 @@ class InventoryMetrics:
     def links(self) -> tuple[bytes, bytes]:
         """(``pubnet_link_up`` fragment, ``pubnet_link_utilization_ratio`` fragment).
 
-        ``pubnet_link_up`` needs the a-side interface itself: a link has a sample only once
-        its a-side device has reported ``pubnet_interface_oper_up`` for ``a_interface``, and
-        then reads 0 when that interface or its device is down. A link pubnet cannot observe
-        (an ICMP- or MQTT-watched a-side device has no interfaces; an interface name the
-        device does not have; a device never heard from) has no sample rather than a false
-        0: unknown is not down, and the device's own ``pubnet_device_up`` tells its state.
+        A link pubnet cannot observe (:func:`pubnet.derive.link_health` says unknown: an
+        ICMP- or MQTT-watched a-side device has no interfaces; an interface name the device
+        does not have; a device never heard from) has no ``pubnet_link_up`` sample rather
+        than a false 0: unknown is not down, and the device's own ``pubnet_device_up`` tells
+        its state.
         """
         if self._dirty_links:
             for index in self._dirty_links:
@@ -215,9 +189,9 @@ class InventoryMetrics:
         link, labels, link_id = self._links[index]
         up_line = ""
         oper = self._interface(link.a_device, IF_OPER_UP, link.a_interface)
-        if oper is not None:
-            value = 1 if oper.value >= 1 and self._up(link.a_device) else 0
-            up_line = f"{LINK_UP}{{{labels}}} {value}\n"
+        health = link_health(self._health(link.a_device), oper.value if oper else None)
+        if health is not Health.UNKNOWN:
+            up_line = f"{LINK_UP}{{{labels}}} {1 if health is Health.UP else 0}\n"
         util = []
         if link.capacity_bps > 0:
             for direction, metric in (("in", IF_RX_BYTES), ("out", IF_TX_BYTES)):
@@ -241,11 +215,12 @@ class InventoryMetrics:
         if obs is None:
             return rate.ratio
         last = rate.last
-        if last is None or obs.ts < last.ts or obs.value < last.value:
-            # first reading, or the collector started over: no rate until the next one
-            rate.last = _CounterSample(obs.value, obs.ts)
-            return rate.ratio
-        if obs.ts > last.ts:
-            rate.ratio = (obs.value - last.value) * 8.0 / (obs.ts - last.ts) / capacity_bps
-            rate.last = _CounterSample(obs.value, obs.ts)
+        if last is not None and obs.ts == last.ts:
+            return rate.ratio  # nothing newer since the last scrape
+        per_second = (None if last is None
+                      else counter_rate(last.value, last.ts, obs.value, obs.ts))
+        if per_second is not None:
+            rate.ratio = utilisation(per_second, capacity_bps)
+        # a first reading, or the collector started over: no rate until the next one
+        rate.last = _CounterSample(obs.value, obs.ts)
         return rate.ratio

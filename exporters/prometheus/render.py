@@ -15,8 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from exporters.prometheus.families import LABEL_NAME, FamilyTable
-from pubnet.catalog import DEVICE_POLL_STATUS, DEVICE_UP, LABEL_STATUS
-from pubnet.model import DeviceState, Labels, Observation, SeriesKey
+from pubnet.model import Labels, Observation, SeriesKey
 
 log = logging.getLogger("pubnet.exporters.prometheus")
 
@@ -59,9 +58,8 @@ class DropCounter:
 
     def drop(self, reason: str, device: str, detail: str) -> None:
         if reason not in self.counts:
-            log.warning(
-                "series not exported reason=%s device=%s detail=%s", reason, device, detail
-            )
+            log.warning("series not exported",
+                        extra={"reason": reason, "device": device, "detail": detail})
             self.counts[reason] = 0
         self.counts[reason] += 1
 
@@ -72,8 +70,8 @@ _INVALID = ""  # sentinel distinct from every rendered label string (those start
 class DeviceRenderer:
     """Renders one device's series into ``{family name: fragment}``.
 
-    ``device_labels`` gives inventory labels (site, role, province) for the ``pubnet_device_up``
-    series this renderer derives from the device status when no collector published one.
+    Only what the collectors published: ``pubnet_device_up`` and ``pubnet_device_poll_status``
+    are series like any other (written once, by :mod:`collectors.identity`).
     """
 
     LABEL_CACHE_MAX = 500_000
@@ -82,11 +80,9 @@ class DeviceRenderer:
         self,
         families: FamilyTable,
         drops: DropCounter,
-        device_labels: Mapping[str, str] | None = None,
     ) -> None:
         self._families = families
         self._drops = drops
-        self._device_labels = device_labels or {}
         self._label_cache: dict[Labels, str] = {}
         self._valid_metrics: dict[str, bool] = {}
 
@@ -94,7 +90,6 @@ class DeviceRenderer:
         self,
         device: str,
         series: Mapping[SeriesKey, Observation],
-        state: DeviceState | None,
     ) -> dict[str, bytes]:
         dev = escape_label_value(device)
         groups: dict[str, list[str]] = {}
@@ -120,8 +115,6 @@ class DeviceRenderer:
             if text[-1] in "fn":
                 text = _SPECIAL[text]
             lines.append(f'{metric}{{device="{dev}"{rendered}}} {text}\n')
-        if state is not None and state.status is not None:
-            self._derive_status(dev, device, state, groups)
         return {metric: "".join(lines).encode() for metric, lines in groups.items()}
 
     def _labels(self, labels: Labels) -> str:
@@ -132,21 +125,6 @@ class DeviceRenderer:
             self._label_cache.clear()
         self._label_cache[labels] = rendered
         return rendered
-
-    def _derive_status(
-        self, dev: str, device: str, state: DeviceState, groups: dict[str, list[str]]
-    ) -> None:
-        """Status series for devices whose collector publishes only a status (e.g. MQTT)."""
-        assert state.status is not None
-        if DEVICE_UP not in groups:
-            extra = self._device_labels.get(device, "")
-            up = 1 if state.status.is_up else 0
-            groups[DEVICE_UP] = [f'{DEVICE_UP}{{device="{dev}"{extra}}} {up}\n']
-        if DEVICE_POLL_STATUS not in groups:
-            groups[DEVICE_POLL_STATUS] = [
-                f'{DEVICE_POLL_STATUS}{{device="{dev}",{LABEL_STATUS}="{state.status.value}"}}'
-                ' 1\n'
-            ]
 
 
 def text_exposition(observations: Iterable[Observation],
@@ -164,7 +142,7 @@ def text_exposition(observations: Iterable[Observation],
         by_device.setdefault(obs.device, {})[(obs.metric, obs.labels)] = obs
     blocks: dict[str, list[bytes]] = {}
     for device, series in by_device.items():
-        for metric, fragment in renderer.render(device, series, None).items():
+        for metric, fragment in renderer.render(device, series).items():
             blocks.setdefault(metric, []).append(fragment)
     out: list[bytes] = []
     for metric, fragments in blocks.items():

@@ -4,23 +4,24 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from alerting.correlate import Correlator
 from alerting.detect import (
-    SYSUPTIME_WRAP,
     AttemptCounter,
     FlapTracker,
     Sustained,
     Transition,
     opening_start,
-    uptime_reset,
 )
+from alerting.impact import AlertTopology
+from alerting.intake import Intake
 from alerting.model import Kind
 from alerting.readings import ReadingWatch
-from pubnet.config import ThresholdSettings
-from pubnet.model import Observation, Source
+from inventory.topology import Topology
+from pubnet.config import AlertingConfig, ThresholdSettings
+from pubnet.model import Attempt, Batch, Observation, PollStatus, Source
 from tests.alerting.builders import district_inventory
 
 
@@ -43,13 +44,16 @@ def test_down_exactly_after_n_consecutive_failures(down_after: int, results: lis
         assert counter.is_down("d") == down
 
 
-def test_same_attempt_seen_twice_counts_once() -> None:
+def test_down_since_is_the_first_failed_attempt_of_the_run() -> None:
     counter = AttemptCounter(2)
     assert counter.attempt("d", False, 10.0) is None
-    assert counter.attempt("d", False, 10.0) is None  # same poll, seen as observation
     assert counter.failures("d") == 1
     assert counter.attempt("d", False, 11.0) is Transition.DOWN
-    assert counter.attempt("d", False, 9.0) is None  # late, older attempt
+    assert counter.down_since("d") == 10.0
+    assert counter.attempt("d", True, 12.0) is Transition.UP
+    assert counter.down_since("d") is None
+    assert counter.attempt("d", False, 13.0) is None
+    assert counter.down_since("d") == 13.0
 
 
 def test_immediate_attempt_confirms_at_once() -> None:
@@ -83,16 +87,6 @@ def test_sustained_needs_duration_and_clears_once() -> None:
     assert hold.update("k", True, 180.0) is None  # starts over
 
 
-@pytest.mark.parametrize(
-    ("previous", "current", "reset"),
-    [(None, 5.0, False), (100.0, 160.0, False), (86400.0, 30.0, True),
-     (SYSUPTIME_WRAP - 10, 50.0, False)],
-    ids=["first", "growing", "reboot", "sysuptime-wrap"],
-)
-def test_uptime_reset(previous: float | None, current: float, reset: bool) -> None:
-    assert uptime_reset(previous, current) is reset
-
-
 def bangkok(hour: int, minute: int = 0) -> float:
     # 2026-11-26 hh:mm in Thailand is hh-7 UTC
     return datetime(2026, 11, 26, hour, minute, tzinfo=UTC).timestamp() - 7 * 3600
@@ -122,14 +116,12 @@ def test_link_utilisation_above_threshold_for_duration() -> None:
     events = []
     total = 0.0
     for minute in range(6):
-        events += w.observe(obs("da-5002", metric, total, minute * 60.0, "ge-0/0/1"),
-                            recently_down=False)
+        events += w.observe(obs("da-5002", metric, total, minute * 60.0, "ge-0/0/1"))
         total += 90e6 / 8 * 60  # 90 Mbit/s
     assert [(e.kind, e.transition, e.element) for e in events] == [
         (Kind.LINK_UTILISATION, Transition.DOWN, "link:ln-S-4-gw")]
     assert "90%" in events[0].detail
-    cleared = w.observe(obs("da-5002", metric, total + 1e6, 400.0, "ge-0/0/1"),
-                        recently_down=False)
+    cleared = w.observe(obs("da-5002", metric, total + 1e6, 400.0, "ge-0/0/1"))
     assert [e.transition for e in cleared] == [Transition.UP]
 
 
@@ -138,10 +130,8 @@ def test_interface_errors_and_unwatched_interfaces() -> None:
     metric = "pubnet_interface_receive_errors_total"
     got = []
     for n in range(4):
-        got += w.observe(obs("da-5002", metric, n * 300.0, n * 60.0, "ge-0/0/1"),
-                         recently_down=False)
-        got += w.observe(obs("da-5002", metric, n * 300.0, n * 60.0, "ge-9/9/9"),
-                         recently_down=False)
+        got += w.observe(obs("da-5002", metric, n * 300.0, n * 60.0, "ge-0/0/1"))
+        got += w.observe(obs("da-5002", metric, n * 300.0, n * 60.0, "ge-9/9/9"))
     assert [(e.kind, e.element) for e in got] == [(Kind.INTERFACE_ERRORS, "link:ln-S-4-gw")]
 
 
@@ -149,23 +139,53 @@ def test_quiet_access_point_only_in_opening_hours() -> None:
     w = watch(quiet_after=3600, opening_hours=(8, 20))
     got = []
     for hour in range(4, 12):
-        got += w.observe(obs("S-2-ap1", "pubnet_ap_clients", 0.0, bangkok(hour)),
-                         recently_down=False)
+        got += w.observe(obs("S-2-ap1", "pubnet_ap_clients", 0.0, bangkok(hour)))
     # zero since 04:00, but only the hours from 08:00 count: raised at 09:00
     assert [(e.kind, e.ts) for e in got] == [(Kind.QUIET_ACCESS_POINT, bangkok(9))]
-    back = w.observe(obs("S-2-ap1", "pubnet_ap_clients", 3.0, bangkok(12)), recently_down=False)
+    back = w.observe(obs("S-2-ap1", "pubnet_ap_clients", 3.0, bangkok(12)))
     assert [e.transition for e in back] == [Transition.UP]
 
 
+def intake(down_after: int = 2) -> tuple[Intake, Correlator]:
+    inventory = district_inventory()
+    config = AlertingConfig.model_validate({"down_after": down_after,
+                                            "thresholds": {"reboot_clear": 300}})
+    correlator = Correlator(AlertTopology(inventory, Topology.build(inventory)),
+                            iter(f"INC-{n}" for n in range(1, 100)).__next__)
+    return Intake(config, inventory, correlator, lambda: 0.0), correlator
+
+
+def attempt(ok: bool, ts: float, *, rebooted: bool = False, at_once: bool = False,
+            previous: PollStatus | None = PollStatus.OK) -> Batch:
+    status = PollStatus.OK if ok else PollStatus.TIMEOUT
+    return Batch(attempts=(Attempt("S-3-gw", status, ts, Source.SNMP, "uptime 5000s -> 3s"
+                                   if rebooted else "", at_once, rebooted, previous),))
+
+
 def test_reboot_after_outage_is_not_reported() -> None:
-    w = watch()
-    w.observe(obs("S-3-gw", "pubnet_device_uptime_seconds", 5000.0, 0.0), recently_down=False)
-    assert w.observe(obs("S-3-gw", "pubnet_device_uptime_seconds", 10.0, 60.0),
-                     recently_down=True) == []
-    w.observe(obs("S-3-gw", "pubnet_device_uptime_seconds", 5000.0, 120.0), recently_down=False)
-    rebooted = w.observe(obs("S-3-gw", "pubnet_device_uptime_seconds", 3.0, 180.0),
-                         recently_down=False)
-    assert [e.kind for e in rebooted] == [Kind.DEVICE_REBOOTED]
+    """The collector says the device rebooted: reported, unless it comes back from an
+    outage (the outage was the news)."""
+    feed, correlator = intake()
+    for ts in (0.0, 60.0):
+        feed.ingest(attempt(False, ts))
+    feed.ingest(attempt(True, 120.0, rebooted=True, previous=PollStatus.TIMEOUT))
+    assert not correlator.condition_open(Kind.DEVICE_REBOOTED, "device:S-3-gw")
+    feed.ingest(attempt(True, 1000.0, rebooted=True))
+    assert correlator.condition_open(Kind.DEVICE_REBOOTED, "device:S-3-gw")
+    feed.expire(1000.0 + 300.0)
+    assert not correlator.condition_open(Kind.DEVICE_REBOOTED, "device:S-3-gw")
+
+
+def test_each_attempt_counts_and_at_once_confirms_alone() -> None:
+    """No de-duplication: two attempts with one timestamp are two attempts."""
+    feed, correlator = intake(down_after=2)
+    feed.ingest(attempt(False, 5.0))
+    assert not correlator.is_down("device:S-3-gw")
+    feed.ingest(attempt(False, 5.0, previous=PollStatus.TIMEOUT))
+    assert correlator.is_down("device:S-3-gw")
+    feed2, correlator2 = intake(down_after=5)
+    feed2.ingest(attempt(False, 5.0, at_once=True))
+    assert correlator2.is_down("device:S-3-gw")
 
 
 def test_link_state_changes_reported_once() -> None:
@@ -175,3 +195,13 @@ def test_link_state_changes_reported_once() -> None:
     assert w.link_state(obs("da-5002", "pubnet_interface_oper_up", 0.0, 2.0, "ge-0/0/1")) == []
     up = w.link_state(obs("da-5002", "pubnet_interface_oper_up", 1.0, 3.0, "ge-0/0/1"))
     assert [(e.link_id, e.down) for e in up] == [("ln-S-4-gw", False)]
+
+
+def test_link_is_judged_by_its_a_side_as_the_exporter_does() -> None:
+    """Issue 11 §3: alerting took a link down when either end read down while
+    ``pubnet_link_up`` reads only the a-side; now both follow pubnet.derive."""
+    w = watch()
+    b_side = w.link_state(obs("S-4-gw", "pubnet_interface_oper_up", 0.0, 1.0, "eth0"))
+    assert b_side == []
+    a_side = w.link_state(obs("da-5002", "pubnet_interface_oper_up", 0.0, 2.0, "ge-0/0/1"))
+    assert [(e.link_id, e.down) for e in a_side] == [("ln-S-4-gw", True)]

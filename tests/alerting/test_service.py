@@ -13,8 +13,10 @@ import pytest
 
 from alerting.db import IncidentDB
 from alerting.model import State
+from collectors.mqtt.ingest import Ingestor, IngestSettings
+from collectors.mqtt.topics import status_topic
 from pubnet.model import Observation, PollStatus, Source
-from tests.alerting.builders import ROUTER_AND_GATEWAYS, poll_round
+from tests.alerting.builders import ROUTER_AND_GATEWAYS, district_inventory, poll_round
 from tests.alerting.conftest import (
     SECRET,
     HttpReceiver,
@@ -270,9 +272,9 @@ async def test_link_down_trap_and_reboot(
                                (("ifname", "ge-0/0/2"),))])
     await eventually(lambda: len(receiver.accepted) == 2, what="link up message")
     assert receiver.accepted[1].json["status"] == "resolved"
-    for value, at in ((86400.0, 7100.0), (86460.0, 7160.0), (30.0, 7220.0)):
-        store.publish([Observation("S-3-gw", "pubnet_device_uptime_seconds", value, at,
-                                   Source.SNMP)])
+    for rebooted, at in ((False, 7100.0), (False, 7160.0), (True, 7220.0)):
+        store.set_status("S-3-gw", PollStatus.OK, at, Source.SNMP,
+                         "uptime 86460s -> 30s" if rebooted else "", rebooted=rebooted)
     await eventually(lambda: len(receiver.accepted) == 3, what="reboot message")
     assert receiver.accepted[2].json["kind"] == "device_rebooted"
     assert receiver.accepted[2].json["root_device"] == "S-3-gw"
@@ -311,8 +313,10 @@ async def test_mqtt_last_will_is_down_at_once(
                              channels=hooks(receiver, "noc"), down_after=5)
     run = await start_service(config)
     now = time.time()
-    run.store.set_status("S-4-gw", PollStatus.OK, now, Source.MQTT)
-    run.store.set_status("S-4-gw", PollStatus.UNREACHABLE, now + 1, Source.MQTT, "last will")
+    # what the MQTT collector reports: online, then the broker's last will
+    ingestor = Ingestor(run.store, district_inventory(), IngestSettings())
+    ingestor.handle(status_topic("S-4", "S-4-gw"), b"online", now=now)
+    ingestor.handle(status_topic("S-4", "S-4-gw"), b"offline", now=now + 1)
     await eventually(lambda: len(receiver.accepted) == 1, what="firing after one last will")
     assert receiver.accepted[0].json["root_device"] == "S-4-gw"
     # an SNMP timeout, by contrast, needs down_after attempts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collectors.identity import device_labels, status_observations
 from inventory.model import Device, Inventory, Link, Medium, Role, Site, SiteKind
 from pubnet.model import Observation, PollStatus, Source
 from pubnet.state import StateStore
@@ -54,5 +55,18 @@ def interface(device: str, ifname: str, rx: float, tx: float, ts: float,
     ]
 
 
+def attempt(store: StateStore, device: str, status: PollStatus, ts: float,
+            source: Source = Source.SNMP, inventory: Inventory | None = None) -> None:
+    """What a collector does for one attempt: the status with its ``pubnet_device_up`` and
+    ``pubnet_device_poll_status`` series (labelled from ``inventory``, default the small one)."""
+    inv = inventory if inventory is not None else small_inventory()
+    known = inv.devices.get(device)
+    labels = device_labels(inv, known)[0] if known is not None else ()
+    state = store.status(device)
+    changed = state is None or state.status is not status
+    store.set_status(device, status, ts, source, observations=status_observations(
+        device, status, ts, source, labels, changed=changed))
+
+
 def set_up(store: StateStore, device: str, up: bool, ts: float) -> None:
-    store.set_status(device, PollStatus.OK if up else PollStatus.TIMEOUT, ts, Source.SNMP)
+    attempt(store, device, PollStatus.OK if up else PollStatus.TIMEOUT, ts)

@@ -19,7 +19,7 @@ from exporters.prometheus.render import escape_label_value, format_value
 from inventory.model import Inventory
 from pubnet.model import Observation, PollStatus, Source
 from pubnet.state import StateStore
-from tests.exporters.helpers import device, interface, set_up, small_inventory
+from tests.exporters.helpers import attempt, device, interface, set_up, small_inventory
 
 TRICKY = [
     ("quote", 'say "hi"'),
@@ -131,7 +131,7 @@ def test_only_changed_devices_are_rendered_again() -> None:
     assert expo.refresh_now().devices_rendered == 50
     assert expo.refresh_now().devices_rendered == 0
     store.publish(interface("d3", "eth0", 2.0, 2.0, 20.0))
-    set_up(store, "d4", False, 20.0)
+    store.set_status("d4", PollStatus.TIMEOUT, 20.0, Source.SNMP)  # a status, no new series
     stats = expo.refresh_now()
     assert (stats.devices_rendered, stats.series_rendered) == (2, 6)
     store.forget("d5")
@@ -182,7 +182,7 @@ def test_sites_and_links_follow_device_status_and_counters() -> None:
     assert (s2["province_name_en"], s2["lat"]) == ("Khon Kaen", "16.4419")
 
 
-def test_status_only_devices_get_derived_up_and_status() -> None:
+def test_status_series_are_the_collectors_as_published() -> None:
     inv = small_inventory()
     store = StateStore()
     set_up(store, "gw2", False, 5.0)
@@ -231,8 +231,9 @@ def test_unobservable_link_has_no_sample_never_a_false_zero(
     """Issue 10 item 7: an a-side device that is up but cannot show the link's interface
     (ICMP/MQTT-watched, or an interface name it does not have) gives no link sample."""
     store = StateStore()
-    expo = FleetExposition(store, _link_inventory(profile))
-    store.set_status("dist1", PollStatus.OK, 100.0, source)
+    inventory = _link_inventory(profile)
+    expo = FleetExposition(store, inventory)
+    attempt(store, "dist1", PollStatus.OK, 100.0, source, inventory)
     for name in interfaces:
         store.publish(interface("dist1", name, 0.0, 0.0, 100.0))
     text = body(expo)
@@ -241,7 +242,7 @@ def test_unobservable_link_has_no_sample_never_a_false_zero(
     assert got[("pubnet_device_up", (("device", "dist1"), ("province", "40"),
                                      ("role", "district_aggregation"), ("site", "S1")))] == 1
     # down: still no sample (the device's own pubnet_device_up says it)
-    store.set_status("dist1", PollStatus.TIMEOUT, 110.0, source)
+    attempt(store, "dist1", PollStatus.TIMEOUT, 110.0, source, inventory)
     assert "pubnet_link_up{" not in body(expo)
 
 
@@ -331,9 +332,10 @@ def test_a_name_outside_the_catalog_is_logged_once(caplog: pytest.LogCaptureFixt
             store.publish([Observation("pubnet", "pubnet_not_in_the_catalog", ts, ts,
                                        Source.INTERNAL)])
             assert "# TYPE pubnet_not_in_the_catalog gauge\n" in body(expo)
-    warned = [r.getMessage() for r in caplog.records if "not in the catalog" in r.getMessage()]
-    assert warned == ["metric not in the catalog exported with a generic HELP "
-                      "metric=pubnet_not_in_the_catalog type=gauge"]
+    warned = [(r.getMessage(), r.__dict__.get("metric"), r.__dict__.get("type"))
+              for r in caplog.records if "not in the catalog" in r.getMessage()]
+    assert warned == [("metric not in the catalog exported with a generic HELP",
+                       "pubnet_not_in_the_catalog", "gauge")]
 
 
 def test_text_exposition_groups_families_and_spells_specials() -> None:

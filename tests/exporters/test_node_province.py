@@ -11,7 +11,7 @@ from exporters.prometheus.exposition import FleetExposition, Format
 from inventory.model import Inventory, Role
 from pubnet.model import PollStatus, Source
 from pubnet.state import StateStore
-from tests.exporters.helpers import device, small_inventory
+from tests.exporters.helpers import attempt, device, small_inventory
 
 
 def with_node() -> Inventory:
@@ -21,10 +21,10 @@ def with_node() -> Inventory:
     return inv
 
 
-def test_derived_device_up_of_a_node_carries_its_province() -> None:
+def test_device_up_of_a_node_carries_its_province() -> None:
     inv = with_node()
     store = StateStore()
-    store.set_status("pn-24", PollStatus.OK, 1.0, Source.MQTT)  # a status, no series
+    attempt(store, "pn-24", PollStatus.OK, 1.0, Source.MQTT, inv)
     text = FleetExposition(store, inv).render_sync(Format.TEXT, False).decode()
     line = next(ln for ln in text.splitlines() if ln.startswith('pubnet_device_up{device="pn-24"'))
     assert 'province="24"' in line and 'role="provincial_node"' in line

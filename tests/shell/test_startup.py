@@ -72,4 +72,4 @@ def test_first_status_is_debug_in_the_collectors() -> None:
     asyncio.run(polls())
     lines = [x for x in out.getvalue().splitlines() if "logger=pubnet.snmp" in x]
     assert len(lines) == 1, lines
-    assert "level=debug" in lines[0] and "device first status device=core-1" in lines[0]
+    assert "level=debug" in lines[0] and 'msg="device first status" device=core-1' in lines[0]

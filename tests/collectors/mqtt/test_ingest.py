@@ -270,3 +270,27 @@ def test_any_json_object_ends_in_a_counted_result(messages: list[dict[str, objec
                 totals[key] = obs.value
     assert sum(ingestor.results.values()) == len(messages)
     assert ingestor.results[Result.ERROR] == 0
+
+
+def test_attempt_records_carry_the_collectors_verdicts() -> None:
+    """Issue 11 §2: a last will and missed heartbeats count at once, an uptime that went
+    back is a reboot: decided here, carried in the attempt record, not guessed by alerting."""
+    ingestor, store = make(heartbeat_interval=30, down_after_missed=3)
+    with store.subscription("attempts", metrics=()) as sub:
+        send(ingestor, NOW, uptime_s=5000)
+        send(ingestor, NOW + 10, uptime_s=12)
+        ingestor.handle(status_topic("S0001", "gw-1"), b"offline", now=NOW + 20)
+        send(ingestor, NOW + 30, device="gw-2", site="S0002")
+        ingestor.check_heartbeats(NOW + 200)
+        attempts = [a for batch in iter(sub.get_nowait, None) for a in batch.attempts]
+    got = [(a.device, a.status, a.counts_at_once, a.rebooted) for a in attempts]
+    assert got == [
+        ("gw-1", PollStatus.OK, False, False),
+        ("gw-1", PollStatus.OK, False, True),
+        ("gw-1", PollStatus.UNREACHABLE, True, False),
+        ("gw-2", PollStatus.OK, False, False),
+        ("gw-2", PollStatus.TIMEOUT, True, False),
+    ]
+    assert attempts[1].detail == "uptime 5000s -> 12s"
+    up = store.latest("gw-1", catalog.DEVICE_POLL_STATUS, ((catalog.LABEL_STATUS, "ok"),))
+    assert up is not None and up.value == 0.0  # one writer: the collector, on each change

@@ -25,6 +25,16 @@ from tests.collectors.snmp.fleet import make_config, make_inventory
 from tests.support import free_udp_port, require_binary
 
 
+def with_fields(record: logging.LogRecord) -> str:
+    """The message followed by its structured fields, ``key=value`` as the log shows them."""
+    fields = {k: v for k, v in vars(record).items() if k not in STANDARD}
+    return " ".join([record.getMessage(), *(f"{k}={v}" for k, v in fields.items())])
+
+
+STANDARD = frozenset(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {
+    "message", "asctime", "taskName"}
+
+
 async def wait_for(condition: Callable[[], bool], deadline: float, what: str) -> float:
     """Poll ``condition`` until true; return the seconds it took."""
     start = time.monotonic()
@@ -71,7 +81,7 @@ async def test_dead_device_backs_off_and_status_is_logged_once(
                       (("site", "S-2204-0001"), ("role", "site_gateway"),
                        ("province", "22")))
     assert up is not None and up.value == 1.0
-    messages = [r.getMessage() for r in caplog.records]
+    messages = [with_fields(r) for r in caplog.records]
     # The first status is logged once, at debug (the start-up summary counts it), and no
     # poll after it repeats it.
     assert sum("device first status device=silent " in m and "status=timeout" in m
@@ -109,11 +119,11 @@ async def test_recovery_is_seen_within_one_recheck(caplog: pytest.LogCaptureFixt
             assert poller.runs["late"].attempts <= attempts + 2
         finally:
             await asyncio.to_thread(agent_cm.__exit__, None, None, None)
-    messages = [r.getMessage() for r in caplog.records]
+    messages = [with_fields(r) for r in caplog.records]
     assert sum("device first status device=late " in m and "status=unreachable" in m
                for m in messages) == 1
     assert sum("device up device=late" in m for m in messages) == 1
-    assert [r.levelno for r in caplog.records if "device up device=late" in r.getMessage()] \
+    assert [r.levelno for r in caplog.records if "device up device=late" in with_fields(r)] \
         == [logging.INFO]
 
 
@@ -289,3 +299,28 @@ async def test_overloaded_poller_reports_lag_and_in_flight() -> None:
         in_flight = store.latest("pubnet", "pubnet_polls_in_flight")
     assert lag is not None and lag.value > 0.2
     assert in_flight is not None and in_flight.value in (0.0, 1.0)
+
+
+async def test_reboot_is_carried_in_the_attempt_record() -> None:
+    """Issue 11 §2: the poller's own finding (sysUpTime went back, not the 497-day
+    rollover) reaches consumers in the attempt record; nobody re-detects it from uptime."""
+    inventory = make_inventory([("gw", "127.0.0.1", 1000, "v2", "if-mib")])
+    store = StateStore()
+    state = agent_state(100_000, None, 1000)
+
+    def factory(target: SnmpTarget, stats: PacketStats) -> ScriptedClient:
+        return ScriptedClient(state)
+
+    poller = SnmpPoller(make_config({}), inventory, store, client_factory=factory)
+    run = poller.runs["gw"]
+    with store.subscription("attempts", metrics=()) as sub:
+        await poller.poll_and_publish(run)
+        state.update(agent_state(160_000, None, 2000))
+        await poller.poll_and_publish(run)
+        state.update(agent_state(3_000, None, 3000))
+        await poller.poll_and_publish(run)
+        attempts = [a for batch in iter(sub.get_nowait, None) for a in batch.attempts]
+    assert [(a.status, a.rebooted) for a in attempts] == [
+        (PollStatus.OK, False), (PollStatus.OK, False), (PollStatus.OK, True)]
+    assert attempts[2].detail == "uptime 1600s -> 30s"
+    assert [a.changed for a in attempts] == [True, False, False]

@@ -1,0 +1,147 @@
+"""Alerting's input: attempt records and readings in, facts for the correlator out.
+
+The :class:`~pubnet.model.Attempt` a collector reported is the only thing alerting reads
+about a device's status: one record per poll, probe or MQTT verdict, so nothing is
+de-duplicated and nothing is read back from the store. :class:`Intake` counts consecutive
+failures (``down_after``, or at once when the collector says the attempt
+``counts_at_once``: a last will, missed heartbeats), tracks flapping on status changes, and
+raises a reboot when the collector says the device ``rebooted`` -- unless it was just down,
+because a power cut that ends is not also worth a reboot alert. Interface and access-point
+readings become link, utilisation, error and quiet-AP conditions through
+:class:`~alerting.readings.ReadingWatch`.
+
+Acknowledgements the CLI wrote (read by :mod:`alerting.persist`) are input too. Everything
+it decides goes to the :class:`~alerting.correlate.Correlator`; it does no I/O and reads no
+clock but the one it is given (for how long a reboot stays raised).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+
+from alerting.correlate import Correlator
+from alerting.detect import AttemptCounter, FlapTracker, Transition
+from alerting.lifecycle import acknowledge
+from alerting.model import DEVICE, Incident, Kind, Severity, device_element, link_element
+from alerting.persist import Acknowledgement
+from alerting.readings import ReadingWatch
+from inventory.model import Inventory
+from pubnet.catalog import IF_OPER_UP
+from pubnet.config import AlertingConfig
+from pubnet.model import Attempt, Batch, Observation, PollStatus
+
+log = logging.getLogger("pubnet.alerting")
+
+_OK = PollStatus.OK
+
+
+class Intake:
+    """Feeds the correlator from the store's batches (see the module docstring)."""
+
+    def __init__(self, config: AlertingConfig, inventory: Inventory, correlator: Correlator,
+                 clock: Callable[[], float]) -> None:
+        self.correlator = correlator
+        self.counter = AttemptCounter(config.down_after)
+        self.flaps = FlapTracker(config.flapping.changes, config.flapping.window)
+        self.readings = ReadingWatch(inventory, config.thresholds)
+        self._clock = clock
+        self._reboot_hold = config.thresholds.reboot_clear
+        self._devices = inventory.devices
+        self._last_down: dict[str, float] = {}
+        self._reboot_clear: dict[str, float] = {}
+        """Element -> when its reboot condition clears by itself."""
+
+    def restore(self, live: Iterable[Incident], now: float) -> None:
+        """Resume from incidents still live in the database after a restart."""
+        live = list(live)
+        for element in self.correlator.restore(live):
+            if element.startswith(DEVICE):
+                self.counter.assume_down(element[len(DEVICE):])
+        for incident in live:
+            if incident.kind is Kind.FLAPPING and incident.is_open:
+                self.flaps.restore(incident.root, now)
+
+    def ingest(self, batch: Batch) -> None:
+        for attempt in batch.attempts:
+            self.attempt(attempt)
+        for obs in batch.observations:
+            self.observe(obs)
+
+    def attempt(self, attempt: Attempt) -> None:
+        """One attempt to hear from a device, as its collector reported it."""
+        device = attempt.device
+        if device not in self._devices:
+            return
+        up = attempt.status is _OK
+        previous = attempt.previous
+        if previous is not None and (previous is _OK) != up:
+            self._flap(DEVICE + device, attempt.ts, down=not up)
+        change = self.counter.attempt(device, up, attempt.ts,
+                                      immediate=attempt.counts_at_once)
+        if change is Transition.DOWN:
+            since = self.counter.down_since(device)
+            self._last_down[device] = attempt.ts
+            self.correlator.set_down(DEVICE + device, attempt.ts if since is None else since)
+        elif change is Transition.UP:
+            self.correlator.set_up(DEVICE + device, attempt.ts)
+        if attempt.rebooted and up:
+            self._rebooted(attempt)
+
+    def _rebooted(self, attempt: Attempt) -> None:
+        device = attempt.device
+        last_down = self._last_down.get(device)
+        if self.counter.is_down(device) or (
+                last_down is not None and attempt.ts - last_down < self._reboot_hold):
+            return  # back from an outage: the outage was the news
+        element = device_element(device)
+        self.correlator.raise_condition(Kind.DEVICE_REBOOTED, element, attempt.ts,
+                                        Severity.WARNING, attempt.detail or "restarted")
+        self._reboot_clear[element] = max(attempt.ts, self._clock()) + self._reboot_hold
+
+    def observe(self, obs: Observation) -> None:
+        """A reading alerting subscribes to (:data:`alerting.readings.SUBSCRIBED_METRICS`)."""
+        if obs.metric == IF_OPER_UP:
+            for event in self.readings.link_state(obs):
+                element = link_element(event.link_id)
+                self._flap(element, event.ts, down=event.down)
+                if event.down:
+                    self.correlator.set_down(element, event.ts)
+                else:
+                    self.correlator.set_up(element, event.ts)
+            return
+        for cond in self.readings.observe(obs):
+            if cond.transition is Transition.DOWN:
+                self.correlator.raise_condition(cond.kind, cond.element, cond.ts,
+                                                cond.severity, cond.detail)
+            else:
+                self.correlator.clear_condition(cond.kind, cond.element, cond.ts)
+
+    def _flap(self, element: str, ts: float, *, down: bool) -> None:
+        if self.flaps.change(element, ts) is Transition.DOWN:
+            log.info("element flapping", extra={"element": element})
+            self.correlator.start_flapping(element, ts, down=down)
+
+    def expire(self, now: float) -> None:
+        """End flapping that has gone quiet and reboots held long enough."""
+        for element in self.flaps.expire(now):
+            log.info("element stopped flapping", extra={"element": element})
+            self.correlator.stop_flapping(element, now)
+        for element, clear_at in list(self._reboot_clear.items()):
+            if now >= clear_at:
+                del self._reboot_clear[element]
+                self.correlator.clear_condition(Kind.DEVICE_REBOOTED, element, now)
+
+    def acknowledge(self, acks: Iterable[Acknowledgement]) -> set[str]:
+        """Apply acknowledgements newer than the incident's; returns the incidents changed."""
+        changed = set()
+        incidents = self.correlator.incidents
+        for ack in acks:
+            incident = incidents.get(ack.incident_id)
+            if incident is not None and (incident.acked_at is None
+                                         or ack.at > incident.acked_at):
+                self.correlator.update(acknowledge(incident, ack.by, ack.note, ack.at))
+                changed.add(ack.incident_id)
+                log.info("incident acknowledged",
+                         extra={"incident": ack.incident_id, "by": ack.by})
+        return changed

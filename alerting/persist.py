@@ -1,0 +1,110 @@
+"""Alerting's persistence: what the cycle decided goes to SQLite before any channel sees it.
+
+:class:`Persistence` wraps the :class:`~alerting.db.AsyncIncidentDB` for the alerting loop:
+the state to resume from at start, the acknowledgements and maintenance windows the CLI
+writes (read back every tick), and one transaction per cycle for the changed incidents, the
+pending incidents dropped and the messages queued. A database that is locked or damaged
+never stops alerting: a failed write keeps everything for the next cycle (nothing is handed
+to a channel before it is in the outbox, and nothing decided is lost), a failed read keeps
+the previous windows; each episode is logged once when it starts and once when it ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from alerting.db import AsyncIncidentDB, IncidentFacts, OutboxRow
+from alerting.model import Incident, MaintenanceWindow, Outgoing
+
+log = logging.getLogger("pubnet.alerting")
+
+Records = list[tuple[Incident, IncidentFacts]]
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """What a restart resumes from."""
+
+    last_number: int
+    live: list[Incident]
+    windows: list[MaintenanceWindow]
+
+
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    incident_id: str
+    by: str
+    at: float
+    note: str | None
+
+
+class Persistence:
+    """The alerting loop's database (see the module docstring)."""
+
+    def __init__(self, db: AsyncIncidentDB, database: Path | str) -> None:
+        self.db = db
+        self.database = database
+        self.dirty: set[str] = set()
+        """Incidents changed outside a cycle's reconcile (an acknowledgement) or not yet
+        written (a failed save): the next cycle steps and writes them."""
+        self._unsaved_dropped: list[str] = []
+        self._unsaved_outgoing: list[Outgoing] = []
+        self._save_failing = False
+        self._reload_failing = False
+
+    async def resume(self, now: float) -> Resumed:
+        db = self.db
+        return Resumed(await db.call(db.sync.max_incident_number),
+                       await db.call(db.sync.load_live),
+                       await db.call(db.sync.maintenance_windows, now))
+
+    async def reload(self, now: float) -> tuple[list[Acknowledgement],
+                                                list[MaintenanceWindow]] | None:
+        """Acknowledgements and maintenance windows written by the CLI; None when the file
+        cannot be read now (alerting keeps going with what it had)."""
+        db = self.db
+        try:
+            acks = await db.call(db.sync.acknowledgements)
+            windows = await db.call(db.sync.maintenance_windows, now)
+        except (sqlite3.Error, OSError) as exc:  # a locked or damaged file: keep alerting
+            if not self._reload_failing:
+                self._reload_failing = True
+                log.warning("cannot read acknowledgements/maintenance",
+                            extra={"database": str(self.database), "error": str(exc)})
+            return None
+        self._reload_failing = False
+        return [Acknowledgement(i, by, at, note) for i, by, at, note in acks], windows
+
+    def take_dirty(self) -> set[str]:
+        dirty, self.dirty = self.dirty, set()
+        return dirty
+
+    async def save(self, changed: set[str], records: Records, dropped: list[str],
+                   outgoing: list[Outgoing], now: float) -> list[OutboxRow] | None:
+        """Write one cycle (with whatever an earlier failed save kept) in one transaction;
+        returns the outbox rows to hand to the channels, or None when the write failed and
+        everything is kept for the next cycle."""
+        dropped = [*self._unsaved_dropped, *dropped]
+        outgoing = [*self._unsaved_outgoing, *outgoing]
+        if not changed and not dropped and not outgoing:
+            return []
+        db = self.db
+        try:
+            seqs = await db.call(db.sync.save, records, dropped, outgoing, now)
+        except (sqlite3.Error, OSError) as exc:
+            self.dirty |= changed
+            self._unsaved_dropped, self._unsaved_outgoing = dropped, outgoing
+            if not self._save_failing:
+                self._save_failing = True
+                log.error("cannot write the alerting database, will retry",
+                          extra={"database": str(self.database), "error": str(exc)})
+            return None
+        if self._save_failing:
+            self._save_failing = False
+            log.info("alerting database writable again",
+                     extra={"database": str(self.database)})
+        self._unsaved_dropped, self._unsaved_outgoing = [], []
+        return [OutboxRow(seq, msg, 0) for seq, msg in zip(seqs, outgoing, strict=True) if seq]
