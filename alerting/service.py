@@ -448,3 +448,8 @@ class AlertingService:
 
     def incidents(self) -> Iterable[Incident]:
         return self.correlator.incidents.values()
+
+    @property
+    def database(self) -> AsyncIncidentDB | None:
+        """The open database while the component runs (its one worker thread), else None."""
+        return self._db
