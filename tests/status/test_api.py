@@ -19,7 +19,6 @@ from pubnet.model import PollStatus, Source
 from pubnet.state import StateStore
 from tests.alerting.builders import ROUTER_AND_GATEWAYS, district_inventory, poll_round
 from tests.status.app import OPERATOR, PASSWORD, Running, basic, config_for, hashed, running
-from tests.support import eventually
 
 STATUS_KEYS = {"generated_at", "sites", "villages_without_service", "devices", "provinces",
                "incidents"}
@@ -292,7 +291,7 @@ async def test_listener_basic_auth_admits_operators_too(tmp_path: Path) -> None:
         code, _ = await app.get("/", headers={"Authorization": basic(OPERATOR, PASSWORD)})
         assert code == 200
         # a reader may read, not acknowledge
-        code, answer = await app.post(
+        code, _ = await app.post(
             "/api/v1/incidents/INC-1/ack", json.dumps({"by": "x"}),
             headers={"Authorization": basic("grafana", "scrape-pass")})
         assert code == 401
