@@ -226,7 +226,8 @@
     const feats = state.geo.features, codes = state.codes || "";
     const focused = state.focus && state.focus.level !== "site";
     const zoomed = !!state.focus;
-    const small = zoomed ? 3 : 2;
+    // points shrink as the fleet grows: 4 px for a few hundred sites, 2 px for 25,000
+    const small = Math.max(2, Math.min(4, 40 / Math.sqrt(feats.length))) + (zoomed ? 1 : 0);
     // graticule: every degree, faint
     ctx.strokeStyle = "#161f29";
     ctx.lineWidth = 1;
@@ -250,8 +251,13 @@
         ctx.globalAlpha = inFocus(f.properties) ? 1 : 0.25;
         if (pass === "d") {
           ctx.beginPath();
-          ctx.arc(x, y, zoomed ? 4.5 : 3.2, 0, 2 * Math.PI);
+          ctx.arc(x, y, small + 2, 0, 2 * Math.PI);
           ctx.fill();
+          ctx.strokeStyle = "rgba(248,81,73,.45)";
+          ctx.lineWidth = 2;
+          ctx.beginPath();
+          ctx.arc(x, y, small + 6, 0, 2 * Math.PI);
+          ctx.stroke();
         } else {
           ctx.fillRect(x - small / 2, y - small / 2, small, small);
         }
@@ -270,6 +276,11 @@
       }
     }
     state.grid = { map: grid, cell, xy };
+    // where a site is drawn, in CSS pixels of the canvas (for tests and bookmarklets)
+    window.pubnetPoint = (id) => {
+      const i = feats.findIndex((f) => f.properties.id === id);
+      return i < 0 ? null : proj(feats[i].geometry.coordinates[0], feats[i].geometry.coordinates[1]);
+    };
     drawLabels(ctx, proj, width, height);
     document.body.dataset.rendered = String(feats.length);
     if (window.pubnetFirstRender === undefined) window.pubnetFirstRender = performance.now();
@@ -481,7 +492,7 @@
     } else {
       list.replaceChildren(...s.messages.map((m) => el("li", {},
         el("div", { class: "sub" }, `${fmtTime(m.created_at)} · ${m.channel} · ${m.incident_id} · ${m.status} · ${m.delivered_at ? t("delivered") : t("pending")}`),
-        el("div", { class: "text" }, m.text))));
+        el("div", { class: "text", title: m.text }, (m.text || "").split("\n")[0]))));
     }
   }
 
