@@ -261,9 +261,9 @@
         } else {
           ctx.fillRect(x - small / 2, y - small / 2, small, small);
         }
-        const key = Math.floor(x / cell) + ":" + Math.floor(y / cell);
-        if (!grid.has(key)) grid.set(key, []);
-        grid.get(key).push(i);
+        const key = Math.floor(x / cell) * 4096 + Math.floor(y / cell);
+        const bucket = grid.get(key);
+        if (bucket) bucket.push(i); else grid.set(key, [i]);
       }
     }
     ctx.globalAlpha = 1;
@@ -294,11 +294,12 @@
     const taken = [];
     ctx.textAlign = "center";
     ctx.textBaseline = "middle";
+    const family = getComputedStyle(document.body).fontFamily;
     for (const p of provinces) {
       const [x, y] = proj(p.lon, p.lat);
       if (x < 0 || y < 0 || x > width || y > height) continue;
       const hot = (down[p.code] || 0) > 0;
-      ctx.font = (hot ? "600 12px " : "11px ") + getComputedStyle(document.body).fontFamily;
+      ctx.font = (hot ? "600 12px " : "11px ") + family;
       const label = areaName(p);
       const w = ctx.measureText(label).width + 4, h = 14;
       const box = [x - w / 2, y - h / 2, x + w / 2, y + h / 2];
@@ -320,7 +321,7 @@
     let best = -1, bestD = 64;
     const cx = Math.floor(x / g.cell), cy = Math.floor(y / g.cell);
     for (let dx = -1; dx <= 1; dx++) for (let dy = -1; dy <= 1; dy++) {
-      for (const i of g.map.get((cx + dx) + ":" + (cy + dy)) || []) {
+      for (const i of g.map.get((cx + dx) * 4096 + cy + dy) || []) {
         const d = (g.xy[2 * i] - x) ** 2 + (g.xy[2 * i + 1] - y) ** 2;
         const downBonus = (state.codes || "")[i] === "d" ? 0.5 : 1;
         if (d * downBonus < bestD) { bestD = d * downBonus; best = i; }
@@ -556,11 +557,13 @@
     if (state.busy) { state.again = true; return; }
     state.busy = true;
     try {
-      const status = await get("/api/v1/status");
+      // the first time, the map's points come with the status, in parallel
+      const [status, geo] = await Promise.all([
+        get("/api/v1/status"), state.geo ? null : get("/api/v1/sites.geojson")]);
       state.status = status;
       state.refresh = Math.max(1000, (status.refresh_seconds || 2) * 1000);
-      if (!state.geo) {
-        state.geo = await get("/api/v1/sites.geojson");
+      if (geo) {
+        state.geo = geo;
         state.sitesVersion = -1;
       }
       if (status.sites_version !== state.sitesVersion) {
