@@ -4,7 +4,8 @@ headless Chromium, and poll lag while 20 browsers refresh every second.
 A 25,000-site inventory (``demo_inventory``: ~64,000 devices, every one SNMP) is served by
 the real parts as ``pubnet run`` wires them (:func:`pubnet.app.components.build_http`: the
 Prometheus exporter, the status component, the one listener) in an event loop of its own
-thread. The state store holds a status for every device (3 % down, seeded); the devices of
+thread, with ``--incidents`` open incidents (one per district router) for the page to list.
+The state store holds a status for every device (3 % down, seeded); the devices of
 the first ``--polled-sites`` sites are really polled by the SNMP poller from the same loop,
 against the fleet simulator (in a second thread), so the poll lag is a real poller's.
 
@@ -66,6 +67,45 @@ BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networkin
 NETWORK = "127.80.0.0"
 
 
+class StandingIncidents:
+    """``--incidents`` open incidents, one per district router, as alerting would hold them
+    during a bad night (what ``/api/v1/status`` lists and the page draws)."""
+
+    def __init__(self, inventory: Inventory, count: int) -> None:
+        from inventory.model import Role
+        from inventory.topology import Topology
+        from pubnet.incidents import OpenIncident
+
+        topology = Topology.build(inventory)
+        routers = sorted(d for d, dev in inventory.devices.items()
+                         if dev.role is Role.DISTRICT_AGGREGATION)[:count]
+        now = time.time()
+        self.incidents = []
+        for n, router in enumerate(routers, 1):
+            site = inventory.sites.get(inventory.devices[router].site_id)
+            self.incidents.append(OpenIncident(
+                incident_id=f"INC-{n}", kind="device_down", severity="major",
+                status="firing", root_device=router, root_link=None,
+                root_site=site.site_id if site else None,
+                province=site.province_code if site else "",
+                district=site.district_code if site else "",
+                sites=frozenset(topology.downstream_sites(router)), affected_villages=20,
+                started_at=now - n, acknowledged_by=None, acknowledged_at=None,
+                summary=f"district router {router}"))
+
+    def open_incidents(self) -> list[Any]:
+        return self.incidents
+
+    async def recent_messages(self, limit: int) -> list[Any]:
+        return []
+
+    async def acknowledge(self, incident_id: str, by: str, note: str | None,
+                          channel: str) -> Any:
+        from pubnet.incidents import AckResult
+
+        return AckResult.UNKNOWN
+
+
 def naive_status(inventory: Inventory, derivation: Derivation, store: StateStore) -> bytes:
     """The reference: what a handler without running counts would do per request."""
     statuses = store.statuses()
@@ -93,9 +133,10 @@ class Server:
     """pubnet's HTTP parts and a real SNMP poller in one event loop, in a thread."""
 
     def __init__(self, inventory: Inventory, polled: Inventory, generated: Inventory,
-                 config: Config, plan: Any, seed: int) -> None:
+                 config: Config, plan: Any, seed: int, incidents: int) -> None:
         from simulator import Fleet
 
+        self.incidents = incidents
         self.inventory = inventory
         self.polled = polled
         self.config = config
@@ -130,7 +171,8 @@ class Server:
                 status = PollStatus.TIMEOUT if rng.random() < 0.03 else PollStatus.OK
                 self.store.set_status(device, status, now - rng.uniform(0, 3600), Source.SNMP)
         readiness = Readiness()
-        parts = build_http(self.config, self.inventory, self.store, readiness)
+        parts = build_http(self.config, self.inventory, self.store, readiness,
+                           StandingIncidents(self.inventory, self.incidents))
         await self.fleet.start()
         parts.append(SnmpPoller(self.config, self.polled, self.store))
         readiness.track(parts)
@@ -240,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--phase", type=float, default=20.0)
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--incidents", type=int, default=300,
+                        help="open incidents listed by /api/v1/status (default 300)")
     parser.add_argument("--interval", type=float, default=5.0)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
@@ -265,13 +309,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"inventory: {len(inventory.sites):,} sites, {len(inventory.devices):,} devices; "
           f"polled for real: {len(polled_devices):,} devices every {args.interval:g} s",
           flush=True)
-    server = Server(inventory, polled, generated, config, plan, args.seed)
+    server = Server(inventory, polled, generated, config, plan, args.seed, args.incidents)
     server.start()
     status = server.status
     assert status is not None
     service = status.service
     results: dict[str, Any] = {"sites": len(inventory.sites),
-                               "devices": len(inventory.devices)}
+                               "devices": len(inventory.devices),
+                               "incidents": len(status.service.open_incidents())}
     try:
         time.sleep(2)
 
