@@ -96,6 +96,7 @@ class AlertingService:
         self.ready = asyncio.Event()
         """Set once open incidents are restored and the store is followed."""
         self._cycle_done = asyncio.Event()
+        self._db: AsyncIncidentDB | None = None
 
     # -- ids -------------------------------------------------------------------------------
 
@@ -108,24 +109,31 @@ class AlertingService:
 
     async def run(self) -> None:
         async with AsyncIncidentDB(self.config.database) as db, aiohttp.ClientSession() as http:
-            persistence = Persistence(db, self.config.database)
-            senders: dict[str, Sender]
-            if self._injected_senders is not None:
-                senders = self._injected_senders
-            else:
-                senders = {name: build_sender(name, channel, http, self.broker)
-                           for name, channel in self.config.channels.items()}
-            delivery = Delivery(db, senders,
-                                initial_backoff=self.config.delivery.initial_backoff,
-                                max_backoff=self.config.delivery.max_backoff, clock=self.clock)
-            self.delivery = delivery
-            await self._restore(persistence, delivery)
-            with self.store.subscription(SUBSCRIBER_NAME, metrics=SUBSCRIBED_METRICS) as sub:
-                self.ready.set()
-                async with asyncio.TaskGroup() as group:
-                    group.create_task(delivery.run(), name="alerting-delivery")
-                    group.create_task(self._loop(sub, persistence, delivery),
-                                      name="alerting-loop")
+            self._db = db
+            try:
+                await self._serve(db, http)
+            finally:
+                self._db = None
+
+    async def _serve(self, db: AsyncIncidentDB, http: aiohttp.ClientSession) -> None:
+        persistence = Persistence(db, self.config.database)
+        senders: dict[str, Sender]
+        if self._injected_senders is not None:
+            senders = self._injected_senders
+        else:
+            senders = {name: build_sender(name, channel, http, self.broker)
+                       for name, channel in self.config.channels.items()}
+        delivery = Delivery(db, senders,
+                            initial_backoff=self.config.delivery.initial_backoff,
+                            max_backoff=self.config.delivery.max_backoff, clock=self.clock)
+        self.delivery = delivery
+        await self._restore(persistence, delivery)
+        with self.store.subscription(SUBSCRIBER_NAME, metrics=SUBSCRIBED_METRICS) as sub:
+            self.ready.set()
+            async with asyncio.TaskGroup() as group:
+                group.create_task(delivery.run(), name="alerting-delivery")
+                group.create_task(self._loop(sub, persistence, delivery),
+                                  name="alerting-loop")
 
     async def wait_started(self) -> None:
         await self.ready.wait()
@@ -254,3 +262,8 @@ class AlertingService:
 
     def incidents(self) -> Iterable[Incident]:
         return self.correlator.incidents.values()
+
+    @property
+    def database(self) -> AsyncIncidentDB | None:
+        """The open database while the component runs (its one worker thread), else None."""
+        return self._db

@@ -9,7 +9,9 @@ This package is two layers (docs/architecture.md; tests/test_layers.py keeps the
   (:mod:`pubnet.ber`), stopping on signals (:mod:`pubnet.signals`), free loopback ports
   (:mod:`pubnet.ports`), the argparse types of the subcommands (:mod:`pubnet.argtypes`) and
   the counters the one HTTP listener shares with the exporter that shows them
-  (:mod:`pubnet.httpstats`);
+  (:mod:`pubnet.httpstats`), which of its routes may read a request body
+  (:mod:`pubnet.httpbody`) and what the status page asks of alerting's incidents
+  (:mod:`pubnet.incidents`);
 - the app on top: :mod:`pubnet.cli` (the ``pubnet`` command) and :mod:`pubnet.app` (the
   runtime, the wiring of components from config, the HTTP listener, ``pubnet poll``, the
   demo), which may import anything and which nothing imports.

@@ -56,6 +56,14 @@ class BasicAuth:
             self.stats.failures += 1
         return ok
 
+    async def user(self, header: str | None) -> str | None:
+        """The configured user the header names with the right password, else None."""
+        if not await self.check(header):
+            return None
+        assert header is not None
+        decoded = base64.b64decode(header[6:].strip(), validate=True)
+        return decoded.partition(b":")[0].decode()
+
     async def _check(self, header: str | None) -> bool:
         if not header or not header.startswith("Basic "):
             return False

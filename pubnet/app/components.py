@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING
 from pubnet.app.runtime import Component, Context, Readiness
 
 if TYPE_CHECKING:
+    from alerting.service import AlertingService
     from inventory.model import Inventory
     from pubnet.config import Config
+    from pubnet.incidents import IncidentSource
     from pubnet.state import StateStore
 
 
@@ -34,6 +36,8 @@ def plan(ctx: Context) -> list[Planned]:
     planned: list[Planned] = []
     if config.prometheus is not None:
         planned.append(Planned("prometheus", "route=/metrics"))
+        planned.append(Planned("status", "routes=/,/api/v1 "
+                               f"operators={len(config.web.operators)}"))
         planned.append(Planned("http", f"listen={config.prometheus.listen}"))
     if config.influxdb is not None:
         planned.append(Planned("influxdb", f"url={config.influxdb.url} "
@@ -87,17 +91,25 @@ def build(ctx: Context) -> list[Component]:
     config, inventory, store = ctx.config, ctx.inventory, ctx.store
     built: list[Component] = []
     readiness = Readiness()
+    alerting: AlertingService | None = None
+    if config.alerting is not None:
+        from alerting.service import AlertingService
+
+        alerting = AlertingService(config.alerting, inventory, ctx.topology, store,
+                                   broker=config.mqtt)
     if config.prometheus is not None:
-        built += build_http(config, inventory, store, readiness)
+        incidents = None
+        if alerting is not None:
+            from alerting.incident_source import AlertingIncidents
+
+            incidents = AlertingIncidents(alerting)
+        built += build_http(config, inventory, store, readiness, incidents)
     if config.influxdb is not None:
         from exporters.influx.writer import InfluxWriter
 
         built.append(InfluxWriter(store, inventory, config.influxdb))
-    if config.alerting is not None:
-        from alerting.service import AlertingService
-
-        built.append(AlertingService(config.alerting, inventory, ctx.topology, store,
-                                     broker=config.mqtt))
+    if alerting is not None:
+        built.append(alerting)
     if config.history is not None:
         from dashboards.reports.recorder import HistoryRecorder
         from pubnet.config.history import history_database
@@ -139,14 +151,20 @@ def build(ctx: Context) -> list[Component]:
 
 
 def build_http(config: Config, inventory: Inventory, store: StateStore,
-               readiness: Readiness) -> list[Component]:
-    """The ``prometheus`` exporter and the HTTP listener that serves its ``/metrics``.
+               readiness: Readiness, incidents: IncidentSource | None = None) -> (
+        list[Component]):
+    """The ``prometheus`` exporter, the ``status`` page and the HTTP listener that serves
+    ``/metrics``, the page (``/``) and its API (``/api/v1/...``).
 
     The listener's counters are made here and handed to both: the listener counts, the
     exporter shows them on ``/metrics``. Other parts that serve HTTP add their routes to
-    the same listener here.
+    the same listener here. ``incidents`` (alerting, when on) feeds the page's incidents
+    and acknowledgements; operators of ``web.operators`` may acknowledge, and pass the
+    listener's basic auth when it is on.
     """
+    from dashboards.status import StatusPage
     from exporters.prometheus.endpoint import PrometheusExporter
+    from pubnet.app.auth import BasicAuth
     from pubnet.app.web import WebServer, limits_for, stats_for
     from pubnet.fdbudget import plan_budget
 
@@ -155,6 +173,11 @@ def build_http(config: Config, inventory: Inventory, store: StateStore,
     stats = stats_for(http)
     exporter = PrometheusExporter(store, inventory, poll_interval=config.snmp.interval,
                                   gzip_level=http.gzip_level, http=stats)
+    operators = config.web.operators
+    status = StatusPage(store, inventory, incidents=incidents,
+                        operators=BasicAuth(operators).user if operators else None,
+                        poll_interval=config.snmp.interval)
     server = WebServer(http, limits_for(http, plan_budget(config, inventory)),
-                       exporter.routes(), readiness.waiting, stats)
-    return [exporter, server]
+                       [*exporter.routes(), *status.routes()], readiness.waiting, stats,
+                       also_admitted=operators)
+    return [exporter, server, status]

@@ -39,6 +39,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from pubnet.backoff import backoff
+from pubnet.httpbody import body_limit
 from pubnet.httpstats import ListenerStats
 
 log = logging.getLogger("pubnet.http")
@@ -278,14 +279,17 @@ class _Guarded(asyncio.Protocol):
 
 def guard_middleware(listener: Listener) -> Middleware:
     """Marks a connection's request as started and its response as sent; refuses request
-    bodies (no endpoint reads one, and an unread body is a slow client's foothold)."""
+    bodies (an unread body is a slow client's foothold) except, up to their limit and with
+    a Content-Length, on the routes marked :func:`pubnet.httpbody.accepts_body`."""
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         conn = listener.connection(request.transport)
         if conn is not None:
             conn.request_started()
-        if request.body_exists:
+        limit = body_limit(request.match_info.handler)
+        length = request.content_length
+        if request.body_exists and (not limit or length is None or length > limit):
             listener.closed("request_body", "http request with a body refused peer=%s",
                             request.remote)
             response: web.StreamResponse = web.Response(status=413,

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -34,6 +34,7 @@ from pubnet.app.auth import BasicAuth
 from pubnet.app.listener import Handler, Limits, Listener, bind, guard_middleware
 from pubnet.config import PrometheusConfig
 from pubnet.fdbudget import FdBudget
+from pubnet.httpbody import same_limit
 from pubnet.httpstats import AuthStats, HttpStats
 
 log = logging.getLogger("pubnet.http")
@@ -69,7 +70,7 @@ def _protected(handler: Handler, auth: BasicAuth) -> Handler:
                                 headers=UNAUTHORIZED_HEADERS)
         return await handler(request)
 
-    return checked
+    return same_limit(checked, handler)
 
 
 def build_app(routes: Sequence[web.RouteDef], auth: BasicAuth | None,
@@ -115,8 +116,12 @@ class WebServer:
 
     def __init__(self, config: PrometheusConfig, limits: Limits,
                  routes: Sequence[web.RouteDef], waiting: Callable[[], Sequence[str]],
-                 stats: HttpStats | None = None) -> None:
+                 stats: HttpStats | None = None,
+                 also_admitted: Mapping[str, str] | None = None) -> None:
         self.config = config
+        self.also_admitted = dict(also_admitted or {})
+        """Users besides ``basic_auth_users`` the listener's basic auth lets in (the status
+        page's operators), when basic auth is on at all."""
         self.limits = limits
         self.routes = list(routes)
         self.waiting = waiting
@@ -128,8 +133,8 @@ class WebServer:
     async def run(self) -> None:
         cfg = self.config
         tls = await asyncio.to_thread(tls_context, cfg)
-        auth = (BasicAuth(cfg.basic_auth_users, self.stats.auth) if cfg.basic_auth_users
-                else None)
+        auth = (BasicAuth({**self.also_admitted, **cfg.basic_auth_users}, self.stats.auth)
+                if cfg.basic_auth_users else None)
         try:
             sockets = await bind(cfg.host, cfg.port)
         except OSError as exc:

@@ -50,6 +50,7 @@ from pubnet.config.types import (
     resolve_secret,
     shown,
 )
+from pubnet.config.web import WebConfig
 
 __all__ = [
     "AlertChannel",
@@ -83,6 +84,7 @@ __all__ = [
     "ThresholdSettings",
     "TrapsConfig",
     "UnresolvedSecret",
+    "WebConfig",
     "WebhookChannel",
     "check_files_before_start",
     "default_config",

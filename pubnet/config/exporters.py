@@ -14,7 +14,8 @@ from pydantic import (
 
 from pubnet.config.types import Duration, RelPath, Secret, Section, positive
 
-_BCRYPT_HASH = re.compile(r"^\$2[aby]?\$\d\d\$[./A-Za-z0-9]{53}$")
+BCRYPT_HASH = re.compile(r"^\$2[aby]?\$\d\d\$[./A-Za-z0-9]{53}$")
+"""A bcrypt hash as htpasswd -B writes it (also for ``web.operators``)."""
 
 
 def split_listen(text: str) -> tuple[str, int]:
@@ -75,7 +76,7 @@ class PrometheusConfig(Section):
         for name, hashed in value.items():
             if not name or ":" in name:
                 raise ValueError(f"user name {name!r} may not be empty or contain ':'")
-            if not _BCRYPT_HASH.match(hashed):
+            if not BCRYPT_HASH.match(hashed):
                 raise ValueError(f"password of user {name!r} must be a bcrypt hash ($2b$...)")
         return value
 

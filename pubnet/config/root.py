@@ -20,6 +20,7 @@ from pubnet.config.exporters import InfluxConfig, PrometheusConfig
 from pubnet.config.history import HistoryConfig, ReportsConfig
 from pubnet.config.mqtt import MqttConfig
 from pubnet.config.types import RelPath, Section, shown
+from pubnet.config.web import WebConfig
 
 
 class LoggingConfig(Section):
@@ -50,6 +51,8 @@ class Config(Section):
     """Status history for reports; on by default, ``history: null`` turns it off."""
     reports: ReportsConfig | None = None
     """The monthly coverage report; off when absent."""
+    web: WebConfig = Field(default_factory=WebConfig)
+    """The status page's operators (who may acknowledge from it)."""
     source: Path | None = Field(default=None, exclude=True)
     """The file this config came from (not a key in the file)."""
 
@@ -78,6 +81,17 @@ class Config(Section):
         problem = report_channel_problem(self)
         if problem is not None:
             raise ValueError(problem)
+        return self
+
+    @model_validator(mode="after")
+    def _operators_agree_with_readers(self) -> Config:
+        """An operator signs in once on the one listener: a name also in
+        ``prometheus.basic_auth_users`` must have the same hash there."""
+        readers = self.prometheus.basic_auth_users if self.prometheus is not None else {}
+        for name, hashed in self.web.operators.items():
+            if name in readers and readers[name] != hashed:
+                raise ValueError(f"web.operators: {name!r} is also in "
+                                 "prometheus.basic_auth_users with another password hash")
         return self
 
     @model_validator(mode="after")

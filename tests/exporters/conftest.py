@@ -44,7 +44,7 @@ async def run_exporter(
     readiness = Readiness()
     parts = build_http(Config(prometheus=config), inv, store, readiness)
     readiness.track(parts)
-    exporter, server = parts
+    exporter, server, *_others = parts
     assert isinstance(exporter, PrometheusExporter) and isinstance(server, WebServer)
     tasks = [asyncio.create_task(part.run(), name=part.name) for part in parts]
     try:

@@ -1,0 +1,31 @@
+"""The ``web:`` section: who may act from the status page (issue 13).
+
+The status page itself is served whenever the HTTP listener runs (``prometheus.listen``,
+with its TLS and basic auth). Reading needs nothing more; acknowledging an incident from
+the page needs an operator listed here. Passwords are bcrypt hashes, as for
+``prometheus.basic_auth_users`` (``htpasswd -nbBC 10 user pass``), never plain text.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from pubnet.config.exporters import BCRYPT_HASH
+from pubnet.config.types import Section
+
+
+class WebConfig(Section):
+    operators: dict[str, str] = Field(default_factory=dict)
+    """Operator name → bcrypt hash. Empty: the page is read-only (acknowledging answers
+    403)."""
+
+    @field_validator("operators")
+    @classmethod
+    def _bcrypt_hashes(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, hashed in value.items():
+            if not name or ":" in name:
+                raise ValueError(f"operator name {name!r} may not be empty or contain ':'")
+            if not BCRYPT_HASH.match(hashed):
+                raise ValueError(f"password of operator {name!r} must be a bcrypt hash "
+                                 "($2b$...)")
+        return value
