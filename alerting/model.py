@@ -100,6 +100,9 @@ class RouteTimer:
     route: int
     last_sent_at: float
     escalated_at: float | None = None
+    """When the last escalation step was sent."""
+    escalations: int = 0
+    """Escalation steps sent so far (an ``oncall`` walk takes several)."""
 
 
 @dataclass(frozen=True, slots=True)

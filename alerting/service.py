@@ -43,6 +43,7 @@ from alerting.model import (
     State,
     link_element,
 )
+from alerting.oncall import Oncall, expand
 from alerting.readings import SUBSCRIBED_METRICS, ReadingWatch, label
 from alerting.routing import in_maintenance, matching_routes, policies, recipients
 from inventory.model import Inventory
@@ -59,7 +60,7 @@ from pubnet.catalog import (
     LABEL_STATUS,
     PUBNET_DEVICE,
 )
-from pubnet.config import AlertingConfig, MqttConfig
+from pubnet.config import AlertChannel, AlertingConfig, MqttConfig
 from pubnet.model import Batch, Observation, PollStatus, Source, StatusChange
 from pubnet.state import StateStore, Subscription
 
@@ -92,6 +93,8 @@ class AlertingService:
         senders: Mapping[str, Sender] | None = None,
         clock: Callable[[], float] = time.time,
         on_handed: Callable[[list[OutboxRow]], None] | None = None,
+        oncall: Oncall | None = None,
+        personal_channels: Mapping[str, AlertChannel] | None = None,
     ) -> None:
         self.config = config
         self.inventory = inventory
@@ -100,6 +103,9 @@ class AlertingService:
         self.broker = broker or MqttConfig()
         self._injected_senders = dict(senders) if senders is not None else None
         self._on_handed = on_handed
+        self.oncall = oncall
+        """Who the ``oncall`` route target reaches (:mod:`alerting.oncall`)."""
+        self._personal_channels = dict(personal_channels or {})
         self.topology = AlertTopology(inventory, topology)
         self.builder = MessageBuilder(self.topology, config.sites_in_payload, config.map_url)
         self.counter = AttemptCounter(config.down_after)
@@ -140,7 +146,8 @@ class AlertingService:
                 senders = self._injected_senders
             else:
                 senders = {name: build_sender(name, channel, http, self.broker)
-                           for name, channel in self.config.channels.items()}
+                           for name, channel in (*self.config.channels.items(),
+                                                 *self._personal_channels.items())}
             delivery = Delivery(db, senders,
                                 initial_backoff=self.config.delivery.initial_backoff,
                                 max_backoff=self.config.delivery.max_backoff, clock=self.clock)
@@ -398,7 +405,10 @@ class AlertingService:
         hint = (location.province_code, location.district_code)
         rendered: dict[Language, str] = {}
         out = []
-        for channel, language in recipients(self.config.routes, incident, send):
+        pairs = recipients(self.config.routes, incident, send)
+        if self.oncall is not None:
+            pairs = expand(self.oncall, pairs, incident, send, location, now)
+        for channel, language in pairs:
             text = rendered.get(language)
             if text is None:
                 text = rendered[language] = encode(self.builder.payload(

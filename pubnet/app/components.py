@@ -83,7 +83,10 @@ def _mqtt_enabled(ctx: Context) -> bool:
 
 def build(ctx: Context) -> list[Component]:
     """Instantiate the enabled components, in start order, each from the pieces of the
-    config and context it needs (no component sees the whole context)."""
+    config and context it needs (no component sees the whole context).
+
+    Raises :class:`alerting.directory.DirectoryError` when ``alerting.technicians`` or
+    ``alerting.oncall`` cannot be read (every problem as ``file:line: field: message``)."""
     config, inventory, store = ctx.config, ctx.inventory, ctx.store
     built: list[Component] = []
     readiness = Readiness()
@@ -94,10 +97,16 @@ def build(ctx: Context) -> list[Component]:
 
         built.append(InfluxWriter(store, inventory, config.influxdb))
     if config.alerting is not None:
+        from alerting.oncall import load_oncall
         from alerting.service import AlertingService
 
-        built.append(AlertingService(config.alerting, inventory, ctx.topology, store,
-                                     broker=config.mqtt))
+        alerting = config.alerting
+        oncall, personal = (load_oncall(alerting.technicians, alerting.oncall,
+                                        alerting.channels)
+                            if alerting.technicians is not None else (None, {}))
+        built.append(AlertingService(alerting, inventory, ctx.topology, store,
+                                     broker=config.mqtt, oncall=oncall,
+                                     personal_channels=personal))
     if config.history is not None:
         from dashboards.reports.recorder import HistoryRecorder
         from pubnet.config.history import history_database

@@ -16,6 +16,9 @@ from pydantic import (
 
 from pubnet.config.types import Duration, RelPath, Secret, Section, shown
 
+ONCALL_TARGET = "oncall"
+"""The route target meaning "the technician on call for the incident's area now"."""
+
 AlertSeverity = Literal["critical", "major", "minor", "warning", "info"]
 AlertKind = Literal[
     "device_down", "site_down", "link_down", "device_rebooted", "link_utilisation",
@@ -76,6 +79,10 @@ class AlertRoute(Section):
     """Send the firing message again at this interval while nobody acknowledges it."""
     escalate_after: Duration | None = None
     escalate_to: list[str] = Field(default_factory=list)
+    escalate_steps: int = Field(default=1, ge=1, le=20)
+    """Escalate again every ``escalate_after`` until this many steps were sent: with
+    ``escalate_to: [oncall]`` each step reaches the next person on call, the last the
+    provincial lead."""
     language: Literal["th", "en"] = "th"
 
     @model_validator(mode="after")
@@ -214,11 +221,27 @@ class AlertingConfig(Section):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     routes: list[AlertRoute] = Field(default_factory=list)
     channels: dict[str, AlertChannel] = Field(default_factory=dict)
+    technicians: RelPath | None = None
+    """``technicians.csv``: who is who (LINE/Telegram user ids, the areas each covers)."""
+    oncall: RelPath | None = None
+    """``oncall.csv``: who is on call for which district when (needs ``technicians``)."""
 
     @model_validator(mode="after")
     def _routes_name_channels(self) -> AlertingConfig:
+        for name in self.channels:
+            if name == ONCALL_TARGET or ":" in name:
+                raise ValueError(f"channels: {shown(name)} cannot name a channel ("
+                                 f"'{ONCALL_TARGET}' is the on-call route target and "
+                                 "':' marks a technician's own channel)")
+        if self.oncall is not None and self.technicians is None:
+            raise ValueError("oncall needs technicians (the rota names technicians by id)")
         for index, route in enumerate(self.routes):
             for name in (*route.channels, *route.escalate_to):
+                if name == ONCALL_TARGET:
+                    if self.technicians is None:
+                        raise ValueError(f"routes[{index}] sends to '{ONCALL_TARGET}': set "
+                                         "alerting.technicians (and alerting.oncall)")
+                    continue
                 if name not in self.channels:
                     raise ValueError(f"routes[{index}] names unknown channel {shown(name)}")
         return self
