@@ -102,6 +102,10 @@ CREATE TABLE IF NOT EXISTS acks (
     channel TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS acks_incident ON acks(incident_id, acked_at);
+CREATE TABLE IF NOT EXISTS chat_events (
+    event_id TEXT PRIMARY KEY,
+    received_at REAL NOT NULL
+);
 """
 
 SCHEMA_VERSION = 1
@@ -305,18 +309,24 @@ class IncidentDB:
         return [IncidentRow(_incident_from_row(r), _facts(r)) for r in rows]
 
     def acknowledge(self, incident_id: str, by: str, note: str | None, now: float,
-                    channel: str = "cli") -> str:
-        """Record an acknowledgement; returns ``ok``, ``unknown`` or ``closed``.
+                    channel: str = "cli", event_id: str | None = None) -> str:
+        """Record an acknowledgement; returns ``ok``, ``unknown``, ``closed`` or, when
+        ``event_id`` (a chat webhook's event id) was seen before, ``replayed``.
 
         Every acknowledgement is kept (:meth:`acks`); the incident row shows the latest.
-        The daemon picks it up within a tick and stops repeats and escalation.
+        The daemon picks it up within a tick and stops repeats and escalation. The event id
+        is recorded in the same transaction, so a redelivered event is applied once.
         """
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
             row = conn.execute("SELECT state FROM incidents WHERE id = ?",
                                (incident_id,)).fetchone()
-            if row is None:
+            if event_id is not None and conn.execute(
+                    "INSERT OR IGNORE INTO chat_events (event_id, received_at) VALUES (?, ?)",
+                    (event_id, now)).rowcount == 0:
+                result = "replayed"
+            elif row is None:
                 result = "unknown"
             elif row[0] == State.RESOLVED.value:
                 result = "closed"

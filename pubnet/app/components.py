@@ -15,8 +15,13 @@ from typing import TYPE_CHECKING
 from pubnet.app.runtime import Component, Context, Readiness
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from aiohttp import web
+
+    from alerting.oncall import Oncall
     from inventory.model import Inventory
-    from pubnet.config import Config
+    from pubnet.config import AlertChannel, Config
     from pubnet.state import StateStore
 
 
@@ -39,6 +44,8 @@ def plan(ctx: Context) -> list[Planned]:
         planned.append(Planned("influxdb", f"url={config.influxdb.url} "
                                f"bucket={config.influxdb.bucket} "
                                f"buffer_dir={config.influxdb.buffer_dir}"))
+    if config.alerting is not None and config.alerting.webhooks():
+        planned.append(Planned("chat", "routes=" + ",".join(config.alerting.webhooks())))
     if config.alerting is not None:
         planned.append(Planned("alerting", f"database={config.alerting.database} "
                                f"routes={len(config.alerting.routes)} "
@@ -90,23 +97,35 @@ def build(ctx: Context) -> list[Component]:
     config, inventory, store = ctx.config, ctx.inventory, ctx.store
     built: list[Component] = []
     readiness = Readiness()
+    alerting = config.alerting
+    oncall: Oncall | None = None
+    personal: dict[str, AlertChannel] = {}
+    hooks: list[Component] = []
+    signed: list[web.RouteDef] = []
+    if alerting is not None and alerting.technicians is not None:
+        from alerting.chat.hooks import ChatHooks
+        from alerting.oncall import load_oncall
+        from pubnet.config import TelegramChannel
+
+        oncall, personal = load_oncall(alerting.technicians, alerting.oncall, alerting.channels)
+        chat = ChatHooks(alerting, oncall.directory, store)
+        signed = chat.routes()
+        if signed or any(isinstance(c, TelegramChannel) and c.updates == "polling"
+                         for c in alerting.channels.values()):
+            hooks.append(chat)
     if config.prometheus is not None:
-        built += build_http(config, inventory, store, readiness)
+        built += build_http(config, inventory, store, readiness, signed)
     if config.influxdb is not None:
         from exporters.influx.writer import InfluxWriter
 
         built.append(InfluxWriter(store, inventory, config.influxdb))
-    if config.alerting is not None:
-        from alerting.oncall import load_oncall
+    if alerting is not None:
         from alerting.service import AlertingService
 
-        alerting = config.alerting
-        oncall, personal = (load_oncall(alerting.technicians, alerting.oncall,
-                                        alerting.channels)
-                            if alerting.technicians is not None else (None, {}))
         built.append(AlertingService(alerting, inventory, ctx.topology, store,
                                      broker=config.mqtt, oncall=oncall,
                                      personal_channels=personal))
+        built += hooks
     if config.history is not None:
         from dashboards.reports.recorder import HistoryRecorder
         from pubnet.config.history import history_database
@@ -148,7 +167,7 @@ def build(ctx: Context) -> list[Component]:
 
 
 def build_http(config: Config, inventory: Inventory, store: StateStore,
-               readiness: Readiness) -> list[Component]:
+               readiness: Readiness, signed: Sequence[web.RouteDef] = ()) -> list[Component]:
     """The ``prometheus`` exporter and the HTTP listener that serves its ``/metrics``.
 
     The listener's counters are made here and handed to both: the listener counts, the
@@ -165,5 +184,5 @@ def build_http(config: Config, inventory: Inventory, store: StateStore,
     exporter = PrometheusExporter(store, inventory, poll_interval=config.snmp.interval,
                                   gzip_level=http.gzip_level, http=stats)
     server = WebServer(http, limits_for(http, plan_budget(config, inventory)),
-                       exporter.routes(), readiness.waiting, stats)
+                       exporter.routes(), readiness.waiting, stats, signed)
     return [exporter, server]

@@ -276,16 +276,24 @@ class _Guarded(asyncio.Protocol):
             transport.close()
 
 
-def guard_middleware(listener: Listener) -> Middleware:
+MAX_BODY = 1 << 20
+"""The largest request body a ``body_paths`` route may receive (a chat webhook's event)."""
+
+
+def guard_middleware(listener: Listener,
+                     body_paths: frozenset[str] = frozenset()) -> Middleware:
     """Marks a connection's request as started and its response as sent; refuses request
-    bodies (no endpoint reads one, and an unread body is a slow client's foothold)."""
+    bodies (an unread body is a slow client's foothold), except on ``body_paths`` (the chat
+    webhooks), which may send one of at most :data:`MAX_BODY` bytes with its length."""
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         conn = listener.connection(request.transport)
         if conn is not None:
             conn.request_started()
-        if request.body_exists:
+        length = request.content_length
+        if request.body_exists and not (request.path in body_paths and length is not None
+                                        and length <= MAX_BODY):
             listener.closed("request_body", "http request with a body refused peer=%s",
                             request.remote)
             response: web.StreamResponse = web.Response(status=413,

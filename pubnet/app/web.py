@@ -74,9 +74,12 @@ def _protected(handler: Handler, auth: BasicAuth) -> Handler:
 
 def build_app(routes: Sequence[web.RouteDef], auth: BasicAuth | None,
               waiting: Callable[[], Sequence[str]],
-              listener: Listener | None = None) -> web.Application:
+              listener: Listener | None = None,
+              signed: Sequence[web.RouteDef] = ()) -> web.Application:
     """The aiohttp application: the probes, then every contributed route (behind ``auth``
-    when there is one); ``waiting`` names the components that have not started yet."""
+    when there is one); ``waiting`` names the components that have not started yet.
+    ``signed`` routes check a signature of their own (LINE's and Telegram's webhooks, which
+    cannot send a password) and are served without basic auth."""
 
     async def healthz(_request: web.Request) -> web.Response:
         return web.Response(text="ok\n")
@@ -87,7 +90,9 @@ def build_app(routes: Sequence[web.RouteDef], auth: BasicAuth | None,
             return web.Response(status=503, text="not ready: " + ", ".join(names) + "\n")
         return web.Response(text="ready\n")
 
-    app = web.Application(middlewares=[guard_middleware(listener)] if listener else [])
+    body_paths = frozenset(route.path for route in signed)
+    app = web.Application(middlewares=[guard_middleware(listener, body_paths)] if listener
+                          else [])
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     for route in routes:
@@ -95,6 +100,8 @@ def build_app(routes: Sequence[web.RouteDef], auth: BasicAuth | None,
             handler = cast(Handler, route.handler)
             route = web.RouteDef(route.method, route.path, _protected(handler, auth),
                                  route.kwargs)
+        route.register(app.router)
+    for route in signed:
         route.register(app.router)
     return app
 
@@ -115,10 +122,12 @@ class WebServer:
 
     def __init__(self, config: PrometheusConfig, limits: Limits,
                  routes: Sequence[web.RouteDef], waiting: Callable[[], Sequence[str]],
-                 stats: HttpStats | None = None) -> None:
+                 stats: HttpStats | None = None,
+                 signed: Sequence[web.RouteDef] = ()) -> None:
         self.config = config
         self.limits = limits
         self.routes = list(routes)
+        self.signed = list(signed)
         self.waiting = waiting
         self.stats = stats if stats is not None else stats_for(config)
         self.bound: Bound | None = None
@@ -142,7 +151,7 @@ class WebServer:
             # handler_cancellation: a client that hangs up stops waiting for its password
             # check (and its scrape, which is shielded), so a queue of abandoned bcrypt
             # checks cannot outgrow the connection cap
-            app = build_app(self.routes, auth, self.waiting, listener)
+            app = build_app(self.routes, auth, self.waiting, listener, self.signed)
             runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                    shutdown_timeout=2.0,
                                    keepalive_timeout=self.limits.idle_timeout,
@@ -154,7 +163,7 @@ class WebServer:
             log.info("http listener listening address=%s port=%d tls=%s auth=%s "
                      "max_connections=%d routes=%s", cfg.host, self.bound.port,
                      tls is not None, auth is not None, self.limits.max_connections,
-                     ",".join(sorted({r.path for r in self.routes})) or "-")
+                     ",".join(sorted({r.path for r in (*self.routes, *self.signed)})) or "-")
             self.ready.set()
             await listener.serve(sockets, server)
         finally:

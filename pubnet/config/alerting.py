@@ -153,6 +153,8 @@ class LineChannel(Section):
     to: str
     base_url: str = "https://api.line.me"
     timeout: Duration = 10.0
+    channel_secret: Secret | None = None
+    """Verifies ``X-Line-Signature`` on ``POST /hooks/line`` (``alerting.line_webhook``)."""
 
     @field_validator("base_url")
     @classmethod
@@ -166,6 +168,19 @@ class TelegramChannel(Section):
     chat_id: str
     base_url: str = "https://api.telegram.org"
     timeout: Duration = 10.0
+    updates: Literal["off", "webhook", "polling"] = "off"
+    """How button presses come back: ``POST /hooks/telegram`` or long polling getUpdates."""
+    secret_token: Secret | None = None
+    """The ``X-Telegram-Bot-Api-Secret-Token`` set with setWebhook (``updates: webhook``)."""
+    poll_timeout: Duration = 30.0
+    """Long-polling timeout of one getUpdates (``updates: polling``)."""
+
+    @model_validator(mode="after")
+    def _webhook_secret(self) -> TelegramChannel:
+        if self.updates == "webhook" and self.secret_token is None:
+            raise ValueError("updates: webhook needs secret_token (anyone could post "
+                             "presses otherwise)")
+        return self
 
     @field_validator("base_url")
     @classmethod
@@ -225,6 +240,29 @@ class AlertingConfig(Section):
     """``technicians.csv``: who is who (LINE/Telegram user ids, the areas each covers)."""
     oncall: RelPath | None = None
     """``oncall.csv``: who is on call for which district when (needs ``technicians``)."""
+    line_webhook: bool = False
+    """Serve ``POST /hooks/line`` (LINE channels with a ``channel_secret``)."""
+
+    def webhooks(self) -> list[str]:
+        """The chat webhook routes this section serves."""
+        hooks = ["/hooks/line"] if self.line_webhook else []
+        if any(isinstance(c, TelegramChannel) and c.updates == "webhook"
+               for c in self.channels.values()):
+            hooks.append("/hooks/telegram")
+        return hooks
+
+    @model_validator(mode="after")
+    def _line_webhook_secret(self) -> AlertingConfig:
+        if self.line_webhook and not any(isinstance(c, LineChannel) and c.channel_secret
+                                         for c in self.channels.values()):
+            raise ValueError("line_webhook needs a line channel with channel_secret (the "
+                             "webhook's signature is checked with it)")
+        if (self.line_webhook or any(isinstance(c, TelegramChannel) and c.updates != "off"
+                                     for c in self.channels.values())) and (
+                self.technicians is None):
+            raise ValueError("LINE/Telegram button presses need alerting.technicians (who "
+                             "pressed is looked up there)")
+        return self
 
     @model_validator(mode="after")
     def _routes_name_channels(self) -> AlertingConfig:

@@ -163,7 +163,7 @@ def test_escalation_steps_walk_and_stop() -> None:
 
 
 def test_config_oncall_target_needs_technicians(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="sends to 'oncall': set alerting.technicians"):
+    with pytest.raises(ConfigError, match=r"sends to 'oncall': set alerting\.technicians"):
         parse_config({"alerting": {"routes": [{"channels": ["oncall"]}]}}, base_dir=tmp_path)
     with pytest.raises(ConfigError, match="'oncall' cannot name a channel"):
         parse_config({"alerting": {"channels": {"oncall": {
@@ -212,8 +212,8 @@ async def test_oncall_route_reaches_the_person_then_walks_the_rota(
     for minutes, expected in ((10, "tech-d"), (20, "tech-e"), (30, "tech-f"),
                               (40, "tech-f")):
         clock.now = at("2026-12-07 10:00") + 1 + minutes * 60
-        await eventually(lambda e=expected: pushed_to()[-1] == LINE[e]
-                         and len(pushed_to()) == 1 + minutes // 10,
+        await eventually(lambda e=expected, m=minutes: pushed_to()[-1] == LINE[e]
+                         and len(pushed_to()) == 1 + m // 10,
                          what=f"escalation step at {minutes} min to {expected}")
     clock.now += 3600
     await asyncio.sleep(0.3)
@@ -230,7 +230,7 @@ def test_pubnet_run_refuses_a_bad_directory_with_file_and_line(
 ) -> None:
     from pubnet.cli import main
 
-    techs, _ = files(tmp_path)
+    files(tmp_path)
     rota = tmp_path / "oncall.csv"
     rota.write_text("district_code,technician_id,weekdays,from,to\n"
                     "5001,tech-a,mon-fri,08:00,18:00\n5001,tech-z,daily,18:00,08:00\n",
