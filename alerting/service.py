@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from alerting.budget import Budgets
 from alerting.channels import Sender, build_sender
 from alerting.correlate import Correlator
 from alerting.db import (
@@ -30,7 +31,8 @@ from alerting.db import (
 )
 from alerting.delivery import Delivery
 from alerting.detect import AttemptCounter, FlapTracker, Transition
-from alerting.impact import AlertTopology
+from alerting.digest import Gate, HeldMessage
+from alerting.impact import AlertTopology, Location
 from alerting.lifecycle import acknowledge, step
 from alerting.messages import Language, MessageBuilder, encode
 from alerting.model import (
@@ -41,6 +43,7 @@ from alerting.model import (
     Outgoing,
     Send,
     State,
+    Status,
     link_element,
 )
 from alerting.oncall import Oncall, expand
@@ -49,6 +52,7 @@ from alerting.routing import in_maintenance, matching_routes, policies, recipien
 from inventory.model import Inventory
 from inventory.topology import Topology
 from pubnet.catalog import (
+    ALERT_MESSAGES_HELD,
     ALERTING_DELIVERED,
     ALERTING_DELIVERY_FAILURES,
     ALERTING_INCIDENTS_OPEN,
@@ -57,6 +61,7 @@ from pubnet.catalog import (
     DEVICE_UP,
     IF_OPER_UP,
     LABEL_CHANNEL,
+    LABEL_REASON,
     LABEL_STATUS,
     PUBNET_DEVICE,
 )
@@ -106,6 +111,9 @@ class AlertingService:
         self.oncall = oncall
         """Who the ``oncall`` route target reaches (:mod:`alerting.oncall`)."""
         self._personal_channels = dict(personal_channels or {})
+        self.gate = Gate(config.digest_after, config.digest_window, Budgets(config),
+                         config.status_url)
+        """Budgets and digests (:mod:`alerting.digest`)."""
         self.topology = AlertTopology(inventory, topology)
         self.builder = MessageBuilder(self.topology, config.sites_in_payload, config.map_url)
         self.counter = AttemptCounter(config.down_after)
@@ -362,6 +370,7 @@ class AlertingService:
                 changed.add(incident_id)
             for send in sends:
                 outgoing.extend(self._render(stepped, send, now))
+        outgoing.extend(self.gate.digests(now))
         dropped = [*self._unsaved_dropped, *result.dropped]
         outgoing = [*self._unsaved_outgoing, *outgoing]
         if not changed and not dropped and not outgoing:
@@ -409,6 +418,9 @@ class AlertingService:
         if self.oncall is not None:
             pairs = expand(self.oncall, pairs, incident, send, location, now)
         for channel, language in pairs:
+            if not self.gate.admit(channel, incident.incident_id, send.status, send.reason,
+                                   now, lambda: self._held(incident, location, send.status)):
+                continue
             text = rendered.get(language)
             if text is None:
                 text = rendered[language] = encode(self.builder.payload(
@@ -420,6 +432,14 @@ class AlertingService:
                      "root=%s channels=%d", incident.incident_id, send.status.value,
                      send.reason.value, incident.kind.value, incident.root, len(out))
         return out
+
+    def _held(self, incident: Incident, location: Location, status: Status) -> HeldMessage:
+        """What a digest says of a message it folds in."""
+        return HeldMessage(incident.incident_id, status, location.province_code,
+                           location.district_code,
+                           len(self.topology.impact(incident.root).sites),
+                           self.builder.describe(incident.root, "th"),
+                           self.builder.describe(incident.root, "en"))
 
     def _facts(self, incident: Incident) -> IncidentFacts:
         location = self.topology.location(incident.root)
@@ -449,6 +469,10 @@ class AlertingService:
                                        float(st.failures), now, Source.INTERNAL, labels))
                 obs.append(Observation(PUBNET_DEVICE, ALERTING_OUTBOX_PENDING, float(st.pending),
                                        now, Source.INTERNAL, labels))
+        for (channel, reason), held in self.gate.held_counts.items():
+            obs.append(Observation(PUBNET_DEVICE, ALERT_MESSAGES_HELD, float(held), now,
+                                   Source.INTERNAL, ((LABEL_CHANNEL, channel),
+                                                     (LABEL_REASON, reason))))
         self.store.publish(obs)
 
     # -- API for the shell and tests ---------------------------------------------------------

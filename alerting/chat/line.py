@@ -61,8 +61,8 @@ def push_message(text: str, payload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def wants_buttons(payload: Mapping[str, Any]) -> bool:
-    return (payload.get("status") == "firing" and payload.get("reason") != "merged"
-            and bool(payload.get("incident_id")))
+    return (payload.get("status") == "firing" and payload.get("reason") not in (
+        "merged", "digest") and bool(payload.get("incident_id")))
 
 
 @dataclass(frozen=True, slots=True)

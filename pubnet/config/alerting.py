@@ -223,6 +223,24 @@ class DeliverySettings(Section):
     max_backoff: Duration = 300.0
 
 
+class BudgetLimits(Section):
+    """At most this many messages to one recipient (``null``: no limit)."""
+
+    max_per_hour: int | None = Field(default=None, ge=1)
+    max_per_day: int | None = Field(default=None, ge=1)
+
+    @property
+    def limited(self) -> bool:
+        return self.max_per_hour is not None or self.max_per_day is not None
+
+
+class BudgetSettings(Section):
+    technician: BudgetLimits | None = None
+    """Each technician's own queue (``oncall:<id>``)."""
+    channels: dict[str, BudgetLimits] = Field(default_factory=dict)
+    """By channel name."""
+
+
 class AlertingConfig(Section):
     database: RelPath = Field(default=Path("pubnet.db"), validate_default=True)
     down_after: int = Field(default=3, ge=1, le=100)
@@ -242,6 +260,13 @@ class AlertingConfig(Section):
     """``oncall.csv``: who is on call for which district when (needs ``technicians``)."""
     line_webhook: bool = False
     """Serve ``POST /hooks/line`` (LINE channels with a ``channel_secret``)."""
+    budgets: BudgetSettings = Field(default_factory=BudgetSettings)
+    digest_after: int = Field(default=20, ge=1)
+    """More first (or resolved) messages than this to one recipient within
+    ``digest_window`` are folded into one digest."""
+    digest_window: Duration = 300.0
+    status_url: str | None = None
+    """A link to the NOC's status page, put in digests."""
 
     def webhooks(self) -> list[str]:
         """The chat webhook routes this section serves."""
@@ -271,6 +296,11 @@ class AlertingConfig(Section):
                 raise ValueError(f"channels: {shown(name)} cannot name a channel ("
                                  f"'{ONCALL_TARGET}' is the on-call route target and "
                                  "':' marks a technician's own channel)")
+        for name in self.budgets.channels:
+            if name not in self.channels:
+                raise ValueError(f"budgets.channels names unknown channel {shown(name)}")
+        if self.digest_window <= 0:
+            raise ValueError("digest_window must be greater than zero")
         if self.oncall is not None and self.technicians is None:
             raise ValueError("oncall needs technicians (the rota names technicians by id)")
         for index, route in enumerate(self.routes):
