@@ -47,6 +47,7 @@ from alerting.model import (
     link_element,
 )
 from alerting.oncall import Oncall, expand
+from alerting.power import PowerCuts
 from alerting.readings import SUBSCRIBED_METRICS, ReadingWatch, label
 from alerting.routing import in_maintenance, matching_routes, policies, recipients
 from inventory.model import Inventory
@@ -120,7 +121,9 @@ class AlertingService:
         self.flaps = FlapTracker(config.flapping.changes, config.flapping.window)
         self.readings = ReadingWatch(inventory, config.thresholds)
         self._next_number = 0
-        self.correlator = Correlator(self.topology, self._new_id)
+        power = config.power
+        self.correlator = Correlator(self.topology, self._new_id, PowerCuts(
+            self.topology, power.window, power.min_sites) if power is not None else None)
         self.windows: list[MaintenanceWindow] = []
         self.stats = AlertingStats()
         self.delivery: Delivery | None = None
@@ -251,6 +254,9 @@ class AlertingService:
 
     def _observation(self, obs: Observation) -> None:
         metric = obs.metric
+        power = self.correlator.power
+        if power is not None and obs.device in power.watched:
+            power.evidence(self.correlator, obs)
         if metric == DEVICE_UP:
             if obs.device in self._devices:
                 self._attempt(obs.device, obs.value >= 0.5, obs.ts)
@@ -298,6 +304,9 @@ class AlertingService:
             self.correlator.set_down(element, since)
         else:
             self.correlator.set_up(element, ts)
+            power = self.correlator.power
+            if power is not None and device in power.watched:
+                power.came_back(device, ts)
 
     def _flap(self, element: str, ts: float, *, down: bool) -> None:
         if self.flaps.change(element, ts) is Transition.DOWN:

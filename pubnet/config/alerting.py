@@ -22,7 +22,7 @@ ONCALL_TARGET = "oncall"
 AlertSeverity = Literal["critical", "major", "minor", "warning", "info"]
 AlertKind = Literal[
     "device_down", "site_down", "link_down", "device_rebooted", "link_utilisation",
-    "interface_errors", "quiet_access_point", "flapping",
+    "interface_errors", "quiet_access_point", "flapping", "power",
 ]
 
 
@@ -223,6 +223,15 @@ class DeliverySettings(Section):
     max_backoff: Duration = 300.0
 
 
+class PowerSettings(Section):
+    """Power-cut classification (``alerting.power: null`` turns it off)."""
+
+    window: Duration = 180.0
+    """Sites that went dark within this long of each other are one event."""
+    min_sites: int = Field(default=5, ge=2)
+    """At least this many sites, under at least two different routers that answer."""
+
+
 class BudgetLimits(Section):
     """At most this many messages to one recipient (``null``: no limit)."""
 
@@ -261,6 +270,7 @@ class AlertingConfig(Section):
     line_webhook: bool = False
     """Serve ``POST /hooks/line`` (LINE channels with a ``channel_secret``)."""
     budgets: BudgetSettings = Field(default_factory=BudgetSettings)
+    power: PowerSettings | None = Field(default_factory=PowerSettings)
     digest_after: int = Field(default=20, ge=1)
     """More first (or resolved) messages than this to one recipient within
     ``digest_window`` are folded into one digest."""

@@ -1,7 +1,8 @@
 """A province with several districts, each behind its own district router, each router
 with many village sites: the shape of a mass outage (a provincial power cut, a storm).
 
-    core-1 -> pn-50 -> da-<district> (one per district) -> gw-<district>-<n> -> ap-<...>
+    core-1 -> pn-50 -> da-<district> (one per district, filed under the district's first
+    site) -> gw-<district>-<n> -> ap-<...>
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ def wide_inventory(sites_per_district: int = 8, districts: tuple[str, ...] = DIS
         assert dist is not None
         sub = subdistricts_of(code)[0]
         router = f"da-{code}"
-        add(Device(router, "", Role.DISTRICT_AGGREGATION, "127.0.0.1", None, "router", "c",
-                   "pn-50", province_code="50"))
+        add(Device(router, f"S-{code}-1", Role.DISTRICT_AGGREGATION, "127.0.0.1", None,
+                   "router", "c", "pn-50"))
         inv.links[f"ln-{router}"] = Link(f"ln-{router}", "pn-50", f"ge-0/0/{code[-1]}", router,
                                          "eth0", Medium.FIBER, 1_000_000_000, "NT")
         for n in range(1, sites_per_district + 1):
