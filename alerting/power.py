@@ -168,14 +168,15 @@ class PowerCuts:
                    now: float) -> set[str]:
         """Candidates that join an open power incident of their province."""
         joined: set[str] = set()
-        for incident_id, cut in self.cuts.items():
+        for incident_id, cut in list(self.cuts.items()):
             power = correlator.incidents.get(incident_id)
             if power is None or self.topology.location(power.root).province_code != province:
                 continue
-            for candidate in candidates:
-                if abs(candidate.started_at - power.started_at) <= self.window:
-                    self._absorb(correlator, incident_id, cut, candidate, now)
-                    joined.add(candidate.incident_id)
+            late = [c for c in candidates if c.incident_id not in joined
+                    and abs(c.started_at - power.started_at) <= self.window]
+            if late:
+                self._absorb(correlator, incident_id, cut, late, now)
+                joined.update(c.incident_id for c in late)
         return joined
 
     def _open(self, correlator: Correlator, province: str, cluster: list[Incident],
@@ -191,22 +192,25 @@ class PowerCuts:
         correlator.incidents[incident_id] = power
         correlator.touch(incident_id)
         cut = self.cuts[incident_id] = _Cut()
-        for candidate in cluster:
-            self._absorb(correlator, incident_id, cut, candidate, now)
+        self._absorb(correlator, incident_id, cut, cluster, now)
 
     def _absorb(self, correlator: Correlator, incident_id: str, cut: _Cut,
-                candidate: Incident, now: float) -> None:
-        cut.roots.add(candidate.root)
-        self.root_of[candidate.root] = incident_id
-        correlator.release(candidate.root, now, incident_id)
+                candidates: list[Incident], now: float) -> None:
+        """Move the candidates' roots and members into the power incident (one update:
+        a storm's thousands of sites cost one pass, not one per site)."""
+        members = set(correlator.incidents[incident_id].members)
+        for candidate in candidates:
+            cut.roots.add(candidate.root)
+            self.root_of[candidate.root] = incident_id
+            correlator.release(candidate.root, now, incident_id)
+            members |= candidate.members
+            for element in candidate.members:
+                for device in self._devices(element):
+                    cut.devices.setdefault(device, self._site(element))
+                    self.watched[device] = incident_id
         power = correlator.incidents[incident_id]
-        members = power.members | candidate.members
-        for element in candidate.members:
-            for device in self._devices(element):
-                cut.devices.setdefault(device, self._site(element))
-                self.watched[device] = incident_id
         self.topology.set_group(power.root, frozenset(cut.roots))
-        correlator.incidents[incident_id] = replace(power, members=members,
+        correlator.incidents[incident_id] = replace(power, members=frozenset(members),
                                                     detail=self.detail(cut))
         correlator.touch(incident_id)
 
