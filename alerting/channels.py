@@ -27,6 +27,8 @@ import aiohttp
 import aiomqtt
 import aiosmtplib
 
+from alerting.chat.line import push_message
+from alerting.chat.telegram import reply_markup
 from alerting.model import Outgoing
 from pubnet.config import (
     AlertChannel,
@@ -149,7 +151,8 @@ class WebhookSender:
 
 
 class LineSender:
-    """LINE Messaging API push message; ``X-Line-Retry-Key`` makes retries idempotent."""
+    """LINE Messaging API push message; ``X-Line-Retry-Key`` makes retries idempotent. A
+    firing message carries the quick-reply buttons (:mod:`alerting.chat.line`)."""
 
     def __init__(self, name: str, config: LineChannel, session: aiohttp.ClientSession) -> None:
         self.name = name
@@ -157,8 +160,9 @@ class LineSender:
         self._session = session
 
     async def send(self, message: Outgoing) -> None:
-        text = _message_text(message)[:LINE_TEXT_LIMIT]
-        body = json.dumps({"to": self.config.to, "messages": [{"type": "text", "text": text}]},
+        payload = json.loads(message.payload)
+        text = str(payload.get("message", ""))[:LINE_TEXT_LIMIT]
+        body = json.dumps({"to": self.config.to, "messages": [push_message(text, payload)]},
                           ensure_ascii=False).encode("utf-8")
         retry_key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"pubnet:{message.delivery_key}"))
         headers = {
@@ -187,10 +191,13 @@ class TelegramSender:
         self._session = session
 
     async def send(self, message: Outgoing) -> None:
-        text = _message_text(message)[:TELEGRAM_TEXT_LIMIT]
-        body = json.dumps({"chat_id": self.config.chat_id, "text": text,
-                           "disable_web_page_preview": True},
-                          ensure_ascii=False).encode("utf-8")
+        payload = json.loads(message.payload)
+        text = str(payload.get("message", ""))[:TELEGRAM_TEXT_LIMIT]
+        request: dict[str, Any] = {"chat_id": self.config.chat_id, "text": text,
+                                   "disable_web_page_preview": True}
+        if (markup := reply_markup(payload)) is not None:
+            request["reply_markup"] = markup  # the buttons a technician answers with
+        body = json.dumps(request, ensure_ascii=False).encode("utf-8")
         url = (f"{self.config.base_url.rstrip('/')}/bot"
                f"{self.config.token.get_secret_value()}/sendMessage")
         reply = await _post_json(self._session, url, body,

@@ -87,6 +87,9 @@ def register(commands: Any) -> None:
     mlist.add_argument("--format", choices=["table", "json"], default="table")
     mlist.add_argument("--config", type=Path)
     mlist.set_defaults(handler=cmd_maintenance_list)
+    from alerting.ical import register as register_import
+
+    register_import(maint_cmds)  # import --ics FILE_OR_URL --scope-from LOCATION|SUMMARY
 
 
 # -- helpers ------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 """What an incident says: its rendered messages per channel and the facts stored with it.
 
 The service decides *that* an incident sends (:mod:`alerting.lifecycle`); :class:`Composer`
-decides *what* goes out and to whom: each recipient route's channel gets the payload in the
+decides *what* goes out and to whom: the ``oncall`` target becomes the people on call now
+(:mod:`alerting.oncall`), the budgets and digests (:mod:`alerting.digest`) hold back what a
+recipient should not get one by one, and each recipient's channel gets the payload in the
 route's language (rendered once per language, shared by every channel that wants it) with a
 province/district hint for the channel's own routing, and the database row gets the facts a
 report or the CLI lists without recomputing the topology.
@@ -13,9 +15,11 @@ import logging
 from collections.abc import Sequence
 
 from alerting.db import IncidentFacts
-from alerting.impact import AlertTopology
+from alerting.digest import Gate, HeldMessage
+from alerting.impact import AlertTopology, Location
 from alerting.messages import Language, MessageBuilder, encode
-from alerting.model import Incident, Outgoing, Send
+from alerting.model import Incident, Outgoing, Send, Status
+from alerting.oncall import Oncall, expand
 from alerting.routing import recipients
 from pubnet.config import AlertRoute
 
@@ -24,10 +28,12 @@ log = logging.getLogger("pubnet.alerting")
 
 class Composer:
     def __init__(self, topology: AlertTopology, builder: MessageBuilder,
-                 routes: Sequence[AlertRoute]) -> None:
+                 routes: Sequence[AlertRoute], gate: Gate, oncall: Oncall | None = None) -> None:
         self.topology = topology
         self.builder = builder
         self.routes = routes
+        self.gate = gate
+        self.oncall = oncall
 
     def messages(self, incident: Incident, send: Send, now: float) -> list[Outgoing]:
         """One message per recipient channel of ``send``."""
@@ -35,7 +41,13 @@ class Composer:
         hint = (location.province_code, location.district_code)
         rendered: dict[Language, str] = {}
         out = []
-        for channel, language in recipients(self.routes, incident, send):
+        pairs = recipients(self.routes, incident, send)
+        if self.oncall is not None:
+            pairs = expand(self.oncall, pairs, incident, send, location, now)
+        for channel, language in pairs:
+            if not self.gate.admit(channel, incident.incident_id, send.status, send.reason,
+                                   now, lambda: self._held(incident, location, send.status)):
+                continue
             text = rendered.get(language)
             if text is None:
                 text = rendered[language] = encode(self.builder.payload(
@@ -48,6 +60,14 @@ class Composer:
                 "reason": send.reason.value, "kind": incident.kind.value,
                 "root": incident.root, "channels": len(out)})
         return out
+
+    def _held(self, incident: Incident, location: Location, status: Status) -> HeldMessage:
+        """What a digest says of a message it folds in."""
+        return HeldMessage(incident.incident_id, status, location.province_code,
+                           location.district_code,
+                           len(self.topology.impact(incident.root).sites),
+                           self.builder.describe(incident.root, "th"),
+                           self.builder.describe(incident.root, "en"))
 
     def facts(self, incident: Incident) -> IncidentFacts:
         """Where the incident is and what it affects, as stored beside it."""

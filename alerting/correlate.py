@@ -34,6 +34,7 @@ from alerting.model import (
     State,
     site_element,
 )
+from alerting.power import PowerCuts
 from inventory.model import Role
 
 OUTAGE_KINDS = frozenset({Kind.DEVICE_DOWN, Kind.SITE_DOWN, Kind.LINK_DOWN})
@@ -50,9 +51,12 @@ class Reconciled:
 class Correlator:
     """Down elements and the incidents they form. Single-threaded, no I/O, no clock."""
 
-    def __init__(self, topology: AlertTopology, new_id: Callable[[], str]) -> None:
+    def __init__(self, topology: AlertTopology, new_id: Callable[[], str],
+                 power: PowerCuts | None = None) -> None:
         self.topology = topology
         self._new_id = new_id
+        self.power = power
+        """Groups site outages into power incidents (:mod:`alerting.power`), when on."""
         self.down: dict[str, float] = {}
         """Confirmed-down elements (flapping ones excluded) -> since when."""
         self.incidents: dict[str, Incident] = {}
@@ -205,6 +209,8 @@ class Correlator:
                 groups[root] = {element}
             else:
                 members.add(element)
+        if self.power is not None:  # grouped roots belong to their power incident
+            self.power.claim(self, groups, now)
         # 1. roots that recovered (or started flapping): resolve, or drop while pending.
         for root, root_incident in list(self._by_root.items()):
             if root not in down:
@@ -233,6 +239,8 @@ class Correlator:
             if top != root:
                 del self._by_root[root]
                 self._close(incident_id, now, self._by_root[top])
+        if self.power is not None:
+            self.power.classify(self, now, self._new_id)
 
     def _close(self, incident_id: str, now: float, merged_into: str | None) -> None:
         incident = self.incidents.get(incident_id)
@@ -268,6 +276,26 @@ class Correlator:
         self._touched.discard(incident_id)
         self._dropped.append(incident_id)
 
+    # -- for alerting.power ---------------------------------------------------------------
+
+    def roots(self) -> dict[str, str]:
+        """Root element -> its outage incident id."""
+        return self._by_root
+
+    def release(self, root: str, now: float, into: str) -> None:
+        """``root`` joins incident ``into`` (a power incident): its own incident is
+        dropped while pending, else merged into it."""
+        incident_id = self._by_root.pop(root, None)
+        if incident_id is not None:
+            self._close(incident_id, now, into)
+
+    def touch(self, incident_id: str) -> None:
+        self._touched.add(incident_id)
+
+    def mark_dirty(self) -> None:
+        """Reconcile at the next pass even without a change in the down set."""
+        self._dirty = True
+
     # -- bookkeeping for the service -----------------------------------------------------
 
     def update(self, incident: Incident) -> None:
@@ -294,6 +322,13 @@ class Correlator:
             if incident.kind in OUTAGE_KINDS:
                 self._by_root[incident.root] = incident.incident_id
                 for element in incident.members:
+                    if element.startswith(SITE):
+                        continue
+                    self.down.setdefault(element, incident.started_at)
+                    self._ap_changed(element, down=True, ts=incident.started_at)
+                    assumed.add(element)
+            elif incident.kind is Kind.POWER and self.power is not None:
+                for element in self.power.restore(incident):
                     if element.startswith(SITE):
                         continue
                     self.down.setdefault(element, incident.started_at)

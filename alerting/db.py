@@ -102,6 +102,10 @@ CREATE TABLE IF NOT EXISTS acks (
     channel TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS acks_incident ON acks(incident_id, acked_at);
+CREATE TABLE IF NOT EXISTS chat_events (
+    event_id TEXT PRIMARY KEY,
+    received_at REAL NOT NULL
+);
 """
 
 SCHEMA_VERSION = 1
@@ -305,18 +309,24 @@ class IncidentDB:
         return [IncidentRow(_incident_from_row(r), _facts(r)) for r in rows]
 
     def acknowledge(self, incident_id: str, by: str, note: str | None, now: float,
-                    channel: str = "cli") -> str:
-        """Record an acknowledgement; returns ``ok``, ``unknown`` or ``closed``.
+                    channel: str = "cli", event_id: str | None = None) -> str:
+        """Record an acknowledgement; returns ``ok``, ``unknown``, ``closed`` or, when
+        ``event_id`` (a chat webhook's event id) was seen before, ``replayed``.
 
         Every acknowledgement is kept (:meth:`acks`); the incident row shows the latest.
-        The daemon picks it up within a tick and stops repeats and escalation.
+        The daemon picks it up within a tick and stops repeats and escalation. The event id
+        is recorded in the same transaction, so a redelivered event is applied once.
         """
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
             row = conn.execute("SELECT state FROM incidents WHERE id = ?",
                                (incident_id,)).fetchone()
-            if row is None:
+            if event_id is not None and conn.execute(
+                    "INSERT OR IGNORE INTO chat_events (event_id, received_at) VALUES (?, ?)",
+                    (event_id, now)).rowcount == 0:
+                result = "replayed"
+            elif row is None:
                 result = "unknown"
             elif row[0] == State.RESOLVED.value:
                 result = "closed"
@@ -450,7 +460,8 @@ def _incident_params(inc: Incident, facts: IncidentFacts) -> tuple[Any, ...]:
         json.dumps(sorted(inc.members)), inc.announced_at, inc.resolved_at,
         int(inc.resolved_sent), inc.merged_into, inc.acked_by, inc.acked_at, inc.ack_note,
         int(inc.maintenance), inc.sequence,
-        json.dumps([[t.route, t.last_sent_at, t.escalated_at] for t in inc.timers]),
+        json.dumps([[t.route, t.last_sent_at, t.escalated_at, t.escalations]
+                    for t in inc.timers]),
         json.dumps(list(inc.routes)), inc.detail, facts.province, facts.district, facts.site,
         facts.affected_devices, facts.affected_sites, facts.summary,
     )
@@ -463,7 +474,7 @@ def _incident_from_row(r: Sequence[Any]) -> Incident:
         members=frozenset(json.loads(r[8])), announced_at=r[9], resolved_at=r[10],
         resolved_sent=bool(r[11]), merged_into=r[12], acked_by=r[13], acked_at=r[14],
         ack_note=r[15], maintenance=bool(r[16]), sequence=int(r[17]),
-        timers=tuple(RouteTimer(int(t[0]), float(t[1]), t[2]) for t in json.loads(r[18])),
+        timers=tuple(_timer(t) for t in json.loads(r[18])),
         routes=tuple(int(x) for x in json.loads(r[19])), detail=r[20],
     )
 
@@ -497,3 +508,10 @@ class AsyncIncidentDB:
     def sync(self) -> IncidentDB:
         """The underlying database, to pass bound methods to :meth:`call`."""
         return self._db
+
+
+def _timer(t: list[Any]) -> RouteTimer:
+    """A stored route timer; rows written before escalation steps were counted hold three
+    fields (one step if it escalated)."""
+    steps = int(t[3]) if len(t) > 3 else int(t[2] is not None)
+    return RouteTimer(int(t[0]), float(t[1]), t[2], steps)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from alerting.model import (
+    AREA,
     DEVICE,
     LINK,
     SITE,
@@ -79,6 +80,8 @@ class AlertTopology:
         self._link_ends: dict[str, tuple[str, str]] = {}
         """Link id -> (upstream end, downstream end)."""
         self._site_aps: dict[str, list[str]] = {}
+        self._groups: dict[str, frozenset[str]] = {}
+        """``area:`` element -> the roots it groups (a power incident's sites)."""
         for link_id, link in inventory.links.items():
             down = topology.link_downstream_root(link_id)
             if down is None:
@@ -169,6 +172,11 @@ class AlertTopology:
 
     # -- impact --------------------------------------------------------------------------
 
+    def set_group(self, area: str, roots: frozenset[str]) -> None:
+        """What an ``area:`` element (a power incident's root) takes down: its roots."""
+        self._groups[area] = roots
+        self._impact.pop(area, None)
+
     def impact(self, element: str) -> Impact:
         """Devices and sites the element takes down (its own included), cached."""
         found = self._impact.get(element)
@@ -178,7 +186,13 @@ class AlertTopology:
         topo = self.topology
         devices: set[str]
         sites: set[str]
-        if kind == "device":
+        if kind == "area":
+            devices, sites = set(), set()
+            for root in self._groups.get(element, ()):
+                part = self.impact(root)
+                devices |= part.devices
+                sites |= part.sites
+        elif kind == "device":
             if ident in self.inventory.devices:
                 devices = topo.downstream_devices(ident)
                 devices.add(ident)
@@ -213,7 +227,7 @@ class AlertTopology:
     def device_of(self, element: str) -> Device | None:
         """The device an element is about: itself, or a link's far (cut-off) end."""
         kind, ident = split_element(element)
-        if kind == "site":
+        if kind in ("site", "area"):
             return None
         if kind == "link":
             ends = self._link_ends.get(ident)
@@ -241,6 +255,11 @@ class AlertTopology:
         found = self._locations.get(element)
         if found is not None:
             return found
+        if element.startswith(AREA):
+            code = element[len(AREA):].partition("/")[0]
+            found = self._locations[element] = Location("", code[:2],
+                                                        code if len(code) == 4 else "")
+            return found
         site = self.site_of(element)
         device = self.device_of(element) if site is None else None
         if site is not None:
@@ -265,6 +284,8 @@ class AlertTopology:
         if kind == "link":
             link = self.inventory.links.get(ident)
             return () if link is None else (link.a_device, link.b_device)
+        if kind == "area":
+            return ()
         return tuple(self._site_aps.get(ident, []))
 
     def classify(self, element: str) -> tuple[Kind, Severity]:

@@ -6,9 +6,12 @@ de-duplicated and nothing is read back from the store. :class:`Intake` counts co
 failures (``down_after``, or at once when the collector says the attempt
 ``counts_at_once``: a last will, missed heartbeats), tracks flapping on status changes, and
 raises a reboot when the collector says the device ``rebooted`` -- unless it was just down,
-because a power cut that ends is not also worth a reboot alert. Interface and access-point
-readings become link, utilisation, error and quiet-AP conditions through
-:class:`~alerting.readings.ReadingWatch`.
+because a power cut that ends is not also worth a reboot alert. The attempts of devices in a
+suspected power cut are its evidence (:mod:`alerting.power`): telemetry timestamped inside
+the outage means the site had power, a restart at recovery that it had none.
+
+Interface and access-point readings become link, utilisation, error and quiet-AP conditions
+through :class:`~alerting.readings.ReadingWatch`.
 
 Acknowledgements the CLI wrote (read by :mod:`alerting.persist`) are input too. Everything
 it decides goes to the :class:`~alerting.correlate.Correlator`; it does no I/O and reads no
@@ -74,6 +77,10 @@ class Intake:
         if device not in self._devices:
             return
         up = attempt.status is _OK
+        power = self.correlator.power
+        watched = power is not None and device in power.watched
+        if watched and power is not None:
+            power.telemetry(self.correlator, attempt)
         previous = attempt.previous
         if previous is not None and (previous is _OK) != up:
             self._flap(DEVICE + device, attempt.ts, down=not up)
@@ -85,7 +92,11 @@ class Intake:
             self.correlator.set_down(DEVICE + device, attempt.ts if since is None else since)
         elif change is Transition.UP:
             self.correlator.set_up(DEVICE + device, attempt.ts)
+            if watched and power is not None:
+                power.came_back(device, attempt.ts)
         if attempt.rebooted and up:
+            if watched and power is not None:
+                power.restarted(self.correlator, attempt)
             self._rebooted(attempt)
 
     def _rebooted(self, attempt: Attempt) -> None:

@@ -21,6 +21,8 @@ class RoutePolicy:
     route: int
     repeat: float | None = None
     escalate_after: float | None = None
+    escalate_steps: int = 1
+    """Escalate again every ``escalate_after`` until this many steps were sent."""
 
 
 def step(
@@ -81,14 +83,15 @@ def step(
         if policy is not None:
             if (
                 policy.escalate_after is not None
-                and timer.escalated_at is None
-                and now >= inc.announced_at + policy.escalate_after
+                and timer.escalations < policy.escalate_steps
+                and now >= inc.announced_at + (timer.escalations + 1) * policy.escalate_after
             ):
                 seq += 1
                 sends.append(
                     Send(inc.incident_id, Status.FIRING, Reason.ESCALATE, seq, timer.route)
                 )
-                timer = replace(timer, escalated_at=now, last_sent_at=now)
+                timer = replace(timer, escalated_at=now, last_sent_at=now,
+                                escalations=timer.escalations + 1)
             elif policy.repeat is not None and now >= timer.last_sent_at + policy.repeat:
                 seq += 1
                 sends.append(Send(inc.incident_id, Status.FIRING, Reason.REPEAT, seq, timer.route))
@@ -124,8 +127,8 @@ def next_due(
         policy = by_route.get(timer.route)
         if policy is None:
             continue
-        if policy.escalate_after is not None and timer.escalated_at is None:
-            due.append(inc.announced_at + policy.escalate_after)
+        if policy.escalate_after is not None and timer.escalations < policy.escalate_steps:
+            due.append(inc.announced_at + (timer.escalations + 1) * policy.escalate_after)
         if policy.repeat is not None:
             due.append(timer.last_sent_at + policy.repeat)
     return min(due) if due else None

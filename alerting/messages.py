@@ -32,6 +32,7 @@ KIND_TEXT: dict[Kind, dict[str, str]] = {
     Kind.QUIET_ACCESS_POINT: {"en": "Access point has no users",
                               "th": "จุดกระจายสัญญาณไม่มีผู้ใช้งาน"},
     Kind.FLAPPING: {"en": "Flapping (up/down repeatedly)", "th": "สถานะขึ้นลงไม่เสถียร"},
+    Kind.POWER: {"en": "Power cut (likely)", "th": "ไฟฟ้าดับ (คาดว่า)"},
 }
 
 ROLE_TEXT: dict[Role, dict[str, str]] = {
@@ -87,6 +88,8 @@ TEXT: dict[str, dict[str, str]] = {
              "th": "ลิงก์ {id} ({medium}, {owner}) {a} -> {b}"},
     "all_aps": {"en": "all access points at site {site}",
                 "th": "จุดกระจายสัญญาณทั้งหมดของไซต์ {site}"},
+    "power_what": {"en": "{sites} dark at once under {routers} routers that still answer",
+                   "th": "{sites} ดับพร้อมกัน ขณะที่เราเตอร์ต้นทาง {routers} ตัวยังทำงาน"},
 }
 
 
@@ -228,6 +231,8 @@ class MessageBuilder:
     def _describe(self, element: str, language: Language) -> str:
         kind, ident = split_element(element)
         inv = self.topology.inventory
+        if kind == "area":
+            return self._area_name(element, language)
         if kind == "link":
             link = inv.links.get(ident)
             if link is None:
@@ -283,10 +288,29 @@ class MessageBuilder:
         role = ROLE_TEXT.get(device.role, {}).get(language, device.role.value)
         return f"{role} {area[0]} ({area[1]})"
 
+    def _area_name(self, element: str, language: Language) -> str:
+        """``อำเภอแม่แจ่ม จังหวัดเชียงใหม่`` / ``Mae Chaem district, Chiang Mai province``
+        for a power incident's area."""
+        from inventory.geography import district
+
+        loc = self.topology.location(element)
+        province = province_index().get(loc.province_code)
+        parts = []
+        found = district(loc.district_code) if loc.district_code else None
+        if found is not None:
+            parts.append(TEXT["district_area"][language].format(
+                name=found.name_en if language == "en" else found.name_th))
+        if province is not None:
+            parts.append(TEXT["province_area"][language].format(
+                name=province.name_en if language == "en" else province.name_th))
+        return (", " if language == "en" else " ").join(parts) or element
+
     def headline_place(self, element: str, site: Site | None, language: Language) -> str:
         """What the first line names: the site for village equipment, the served district
         or province for a backbone node (or the link towards it)."""
         kind, ident = split_element(element)
+        if kind == "area":
+            return self._area_name(element, language)
         device = self.topology.device_of(element)
         if device is not None:
             node = self._node(device, language)
@@ -343,6 +367,13 @@ class MessageBuilder:
             lines.append(t["coords"].format(lat=site.lat, lon=site.lon, map=link))
         what = self.describe(incident.root, language)
         kind, _ = split_element(incident.root)
+        if kind == "area":
+            impact = self.topology.impact(incident.root)
+            routers = {self.topology.inventory.devices[d].upstream
+                       for d in impact.devices if d in self.topology.inventory.devices
+                       and self.topology.inventory.devices[d].role is Role.SITE_GATEWAY}
+            what = t["power_what"].format(sites=count_text(len(impact.sites), "site", language),
+                                          routers=len(routers))
         device = self.topology.inventory.devices.get(incident.root.partition(":")[2])
         upstream = kind == "link" or (
             device is not None and device.role not in (Role.SITE_GATEWAY, Role.ACCESS_POINT))

@@ -21,6 +21,9 @@ class Kind(StrEnum):
     INTERFACE_ERRORS = "interface_errors"
     QUIET_ACCESS_POINT = "quiet_access_point"
     FLAPPING = "flapping"
+    POWER = "power"
+    """Many sites dark under routers that answer: the grid, not the network
+    (:mod:`alerting.power`)."""
 
 
 class Severity(StrEnum):
@@ -71,6 +74,8 @@ class Reason(StrEnum):
 DEVICE = "device:"
 LINK = "link:"
 SITE = "site:"
+AREA = "area:"
+"""``area:<province or district code>/<incident id>``: the root of a power incident."""
 
 
 def device_element(device_id: str) -> str:
@@ -88,7 +93,7 @@ def site_element(site_id: str) -> str:
 def split_element(element: str) -> tuple[str, str]:
     """``("device", "gw-1")`` from ``device:gw-1``; raises ValueError on anything else."""
     prefix, sep, ident = element.partition(":")
-    if not sep or prefix not in ("device", "link", "site") or not ident:
+    if not sep or prefix not in ("device", "link", "site", "area") or not ident:
         raise ValueError(f"not an element: {element!r}")
     return prefix, ident
 
@@ -100,6 +105,9 @@ class RouteTimer:
     route: int
     last_sent_at: float
     escalated_at: float | None = None
+    """When the last escalation step was sent."""
+    escalations: int = 0
+    """Escalation steps sent so far (an ``oncall`` walk takes several)."""
 
 
 @dataclass(frozen=True, slots=True)

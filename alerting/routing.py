@@ -36,7 +36,7 @@ def matching_routes(routes: Sequence[AlertRoute], incident: Incident,
 
 def policies(routes: Sequence[AlertRoute], indexes: Sequence[int]) -> list[RoutePolicy]:
     return [
-        RoutePolicy(i, routes[i].repeat, routes[i].escalate_after)
+        RoutePolicy(i, routes[i].repeat, routes[i].escalate_after, routes[i].escalate_steps)
         for i in indexes
         if 0 <= i < len(routes)
     ]

@@ -20,30 +20,36 @@ from dataclasses import dataclass
 
 import aiohttp
 
+from alerting.budget import Budgets
 from alerting.channels import Sender, build_sender
 from alerting.compose import Composer
 from alerting.correlate import Correlator
 from alerting.db import AsyncIncidentDB, OutboxRow, format_incident_id
 from alerting.delivery import Delivery
+from alerting.digest import Gate
 from alerting.impact import AlertTopology
 from alerting.intake import Intake
 from alerting.lifecycle import step
 from alerting.messages import MessageBuilder
 from alerting.model import Incident, MaintenanceWindow, Outgoing, State
+from alerting.oncall import Oncall
 from alerting.persist import Persistence
+from alerting.power import PowerCuts
 from alerting.readings import SUBSCRIBED_METRICS
 from alerting.routing import in_maintenance, matching_routes, policies
 from inventory.model import Inventory
 from inventory.topology import Topology
 from pubnet.catalog import (
+    ALERT_MESSAGES_HELD,
     ALERTING_DELIVERED,
     ALERTING_DELIVERY_FAILURES,
     ALERTING_INCIDENTS_OPEN,
     ALERTING_OUTBOX_PENDING,
     LABEL_CHANNEL,
+    LABEL_REASON,
     PUBNET_DEVICE,
 )
-from pubnet.config import AlertingConfig, MqttConfig
+from pubnet.config import AlertChannel, AlertingConfig, MqttConfig
 from pubnet.model import Batch, Observation, Source
 from pubnet.state import StateStore, Subscription
 
@@ -76,6 +82,8 @@ class AlertingService:
         senders: Mapping[str, Sender] | None = None,
         clock: Callable[[], float] = time.time,
         on_handed: Callable[[list[OutboxRow]], None] | None = None,
+        oncall: Oncall | None = None,
+        personal_channels: Mapping[str, AlertChannel] | None = None,
     ) -> None:
         self.config = config
         self.inventory = inventory
@@ -84,11 +92,17 @@ class AlertingService:
         self.broker = broker or MqttConfig()
         self._injected_senders = dict(senders) if senders is not None else None
         self._on_handed = on_handed
+        self._personal_channels = dict(personal_channels or {})
+        """One channel per technician the ``oncall`` target reaches (:mod:`alerting.oncall`)."""
         self.topology = AlertTopology(inventory, topology)
         self.builder = MessageBuilder(self.topology, config.sites_in_payload, config.map_url)
-        self.composer = Composer(self.topology, self.builder, config.routes)
+        self.gate = Gate(config.digest_after, config.digest_window, Budgets(config),
+                         config.status_url)
+        self.composer = Composer(self.topology, self.builder, config.routes, self.gate, oncall)
         self._next_number = 0
-        self.correlator = Correlator(self.topology, self._new_id)
+        power = config.power
+        self.correlator = Correlator(self.topology, self._new_id, PowerCuts(
+            self.topology, power.window, power.min_sites) if power is not None else None)
         self.intake = Intake(config, inventory, self.correlator, clock)
         self.windows: list[MaintenanceWindow] = []
         self.stats = AlertingStats()
@@ -122,7 +136,8 @@ class AlertingService:
             senders = self._injected_senders
         else:
             senders = {name: build_sender(name, channel, http, self.broker)
-                       for name, channel in self.config.channels.items()}
+                       for name, channel in (*self.config.channels.items(),
+                                             *self._personal_channels.items())}
         delivery = Delivery(db, senders,
                             initial_backoff=self.config.delivery.initial_backoff,
                             max_backoff=self.config.delivery.max_backoff, clock=self.clock)
@@ -219,6 +234,7 @@ class AlertingService:
                 changed.add(incident_id)
             for send in sends:
                 outgoing.extend(self.composer.messages(stepped, send, now))
+        outgoing.extend(self.gate.digests(now))
         # Pending incidents stay in memory: most of a storm's are absorbed by an upstream
         # failure within group_wait and never need a row (a restart re-detects them).
         live = self.correlator.incidents
@@ -253,6 +269,9 @@ class AlertingService:
                     for metric, value in ((ALERTING_DELIVERED, st.delivered),
                                           (ALERTING_DELIVERY_FAILURES, st.failures),
                                           (ALERTING_OUTBOX_PENDING, st.pending))]
+        obs += [Observation(PUBNET_DEVICE, ALERT_MESSAGES_HELD, float(held), now,
+                            Source.INTERNAL, ((LABEL_CHANNEL, channel), (LABEL_REASON, reason)))
+                for (channel, reason), held in self.gate.held_counts.items()]
         self.store.publish(obs)
 
     # -- API for the shell and tests ---------------------------------------------------------

@@ -168,6 +168,8 @@ ALERTING_INCIDENTS_OPEN: Final = "pubnet_alerting_incidents_open"
 ALERTING_DELIVERED: Final = "pubnet_alerting_messages_delivered_total"
 ALERTING_DELIVERY_FAILURES: Final = "pubnet_alerting_delivery_failures_total"
 ALERTING_OUTBOX_PENDING: Final = "pubnet_alerting_outbox_pending"
+ALERT_MESSAGES_HELD: Final = "pubnet_alert_messages_held_total"
+ALERT_CHAT_ACTIONS: Final = "pubnet_alert_chat_actions_total"
 HISTORY_ROWS_WRITTEN: Final = "pubnet_history_rows_written_total"
 HISTORY_DROPPED: Final = "pubnet_history_dropped_total"
 HISTORY_WRITE_ERRORS: Final = "pubnet_history_write_errors_total"
@@ -298,6 +300,12 @@ METRICS: Final[tuple[Metric, ...]] = (
            (_ALERT,)),
     Metric(ALERTING_OUTBOX_PENDING, _G, "", "Alert messages waiting to be sent, by channel.",
            (_D, LABEL_CHANNEL), (_ALERT,)),
+    Metric(ALERT_MESSAGES_HELD, _C, "",
+           "Alert messages held back by a budget or folded into a digest, by channel.",
+           (_D, LABEL_CHANNEL, LABEL_REASON), (_ALERT,)),
+    Metric(ALERT_CHAT_ACTIONS, _C, "",
+           "Button presses received from LINE and Telegram, by channel and result.",
+           (_D, LABEL_CHANNEL, LABEL_RESULT), (_ALERT,)),
     # the status history (device "pubnet")
     Metric(HISTORY_ROWS_WRITTEN, _C, "",
            "Device, site and link status changes committed to the history database.", (_D,),

@@ -348,11 +348,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
              fds.reserved, fds.listener, fds.poller)
     for planned in components.plan(ctx):
         log.info("starting component=%s %s", planned.name, planned.detail)
+    from alerting.directory import DirectoryError
     from collectors.snmp.profiles import ProfileError
 
     try:
         built = components.build(ctx)
-    except ProfileError as exc:  # a broken SNMP profile file: file: key: reason
+    except (ProfileError, DirectoryError) as exc:  # a broken profile, technicians or rota
         print(f"{exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if not built:

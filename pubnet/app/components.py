@@ -15,9 +15,14 @@ from typing import TYPE_CHECKING
 from pubnet.app.runtime import Component, Context, Readiness
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from aiohttp import web
+
+    from alerting.oncall import Oncall
     from alerting.service import AlertingService
     from inventory.model import Inventory
-    from pubnet.config import Config
+    from pubnet.config import AlertChannel, Config
     from pubnet.incidents import IncidentSource
     from pubnet.state import StateStore
 
@@ -43,6 +48,8 @@ def plan(ctx: Context) -> list[Planned]:
         planned.append(Planned("influxdb", f"url={config.influxdb.url} "
                                f"bucket={config.influxdb.bucket} "
                                f"buffer_dir={config.influxdb.buffer_dir}"))
+    if config.alerting is not None and config.alerting.webhooks():
+        planned.append(Planned("chat", "routes=" + ",".join(config.alerting.webhooks())))
     if config.alerting is not None:
         planned.append(Planned("alerting", f"database={config.alerting.database} "
                                f"routes={len(config.alerting.routes)} "
@@ -87,29 +94,50 @@ def _mqtt_enabled(ctx: Context) -> bool:
 
 def build(ctx: Context) -> list[Component]:
     """Instantiate the enabled components, in start order, each from the pieces of the
-    config and context it needs (no component sees the whole context)."""
+    config and context it needs (no component sees the whole context).
+
+    Raises :class:`alerting.directory.DirectoryError` when ``alerting.technicians`` or
+    ``alerting.oncall`` cannot be read (every problem as ``file:line: field: message``)."""
     config, inventory, store = ctx.config, ctx.inventory, ctx.store
     built: list[Component] = []
     readiness = Readiness()
+    oncall: Oncall | None = None
+    personal: dict[str, AlertChannel] = {}
+    hooks: list[Component] = []
+    signed: list[web.RouteDef] = []
+    if config.alerting is not None and config.alerting.technicians is not None:
+        from alerting.chat.hooks import ChatHooks
+        from alerting.oncall import load_oncall
+        from pubnet.config import TelegramChannel
+
+        oncall, personal = load_oncall(config.alerting.technicians, config.alerting.oncall,
+                                       config.alerting.channels)
+        chat = ChatHooks(config.alerting, oncall.directory, store)
+        signed = chat.routes()
+        if signed or any(isinstance(c, TelegramChannel) and c.updates == "polling"
+                         for c in config.alerting.channels.values()):
+            hooks.append(chat)
     alerting: AlertingService | None = None
     if config.alerting is not None:
         from alerting.service import AlertingService
 
         alerting = AlertingService(config.alerting, inventory, ctx.topology, store,
-                                   broker=config.mqtt)
+                                   broker=config.mqtt, oncall=oncall,
+                                   personal_channels=personal)
     if config.prometheus is not None:
         incidents = None
         if alerting is not None:
             from alerting.incident_source import AlertingIncidents
 
             incidents = AlertingIncidents(alerting)
-        built += build_http(config, inventory, store, readiness, incidents)
+        built += build_http(config, inventory, store, readiness, incidents, signed)
     if config.influxdb is not None:
         from exporters.influx.writer import InfluxWriter
 
         built.append(InfluxWriter(store, inventory, config.influxdb))
     if alerting is not None:
         built.append(alerting)
+        built += hooks
     if config.history is not None:
         from dashboards.reports.recorder import HistoryRecorder
         from pubnet.config.history import history_database
@@ -151,8 +179,8 @@ def build(ctx: Context) -> list[Component]:
 
 
 def build_http(config: Config, inventory: Inventory, store: StateStore,
-               readiness: Readiness, incidents: IncidentSource | None = None) -> (
-        list[Component]):
+               readiness: Readiness, incidents: IncidentSource | None = None,
+               signed: Sequence[web.RouteDef] = ()) -> list[Component]:
     """The ``prometheus`` exporter, the ``status`` page and the HTTP listener that serves
     ``/metrics``, the page (``/``) and its API (``/api/v1/...``).
 
@@ -160,7 +188,8 @@ def build_http(config: Config, inventory: Inventory, store: StateStore,
     exporter shows them on ``/metrics``. Other parts that serve HTTP add their routes to
     the same listener here. ``incidents`` (alerting, when on) feeds the page's incidents
     and acknowledgements; operators of ``web.operators`` may acknowledge, and pass the
-    listener's basic auth when it is on.
+    listener's basic auth when it is on. ``signed`` routes (the LINE and Telegram
+    webhooks) check their own signatures and are served without basic auth.
     """
     from dashboards.status import StatusPage
     from exporters.prometheus.endpoint import PrometheusExporter
@@ -179,5 +208,5 @@ def build_http(config: Config, inventory: Inventory, store: StateStore,
                         poll_interval=config.snmp.interval)
     server = WebServer(http, limits_for(http, plan_budget(config, inventory)),
                        [*exporter.routes(), *status.routes()], readiness.waiting, stats,
-                       also_admitted=operators)
+                       also_admitted=operators, signed=signed)
     return [exporter, server, status]

@@ -75,9 +75,12 @@ def _protected(handler: Handler, auth: BasicAuth) -> Handler:
 
 def build_app(routes: Sequence[web.RouteDef], auth: BasicAuth | None,
               waiting: Callable[[], Sequence[str]],
-              listener: Listener | None = None) -> web.Application:
+              listener: Listener | None = None,
+              signed: Sequence[web.RouteDef] = ()) -> web.Application:
     """The aiohttp application: the probes, then every contributed route (behind ``auth``
-    when there is one); ``waiting`` names the components that have not started yet."""
+    when there is one); ``waiting`` names the components that have not started yet.
+    ``signed`` routes check a signature of their own (LINE's and Telegram's webhooks, which
+    cannot send a password) and are served without basic auth."""
 
     async def healthz(_request: web.Request) -> web.Response:
         return web.Response(text="ok\n")
@@ -96,6 +99,8 @@ def build_app(routes: Sequence[web.RouteDef], auth: BasicAuth | None,
             handler = cast(Handler, route.handler)
             route = web.RouteDef(route.method, route.path, _protected(handler, auth),
                                  route.kwargs)
+        route.register(app.router)
+    for route in signed:
         route.register(app.router)
     return app
 
@@ -117,13 +122,15 @@ class WebServer:
     def __init__(self, config: PrometheusConfig, limits: Limits,
                  routes: Sequence[web.RouteDef], waiting: Callable[[], Sequence[str]],
                  stats: HttpStats | None = None,
-                 also_admitted: Mapping[str, str] | None = None) -> None:
+                 also_admitted: Mapping[str, str] | None = None,
+                 signed: Sequence[web.RouteDef] = ()) -> None:
         self.config = config
         self.also_admitted = dict(also_admitted or {})
         """Users besides ``basic_auth_users`` the listener's basic auth lets in (the status
         page's operators), when basic auth is on at all."""
         self.limits = limits
         self.routes = list(routes)
+        self.signed = list(signed)
         self.waiting = waiting
         self.stats = stats if stats is not None else stats_for(config)
         self.bound: Bound | None = None
@@ -147,7 +154,7 @@ class WebServer:
             # handler_cancellation: a client that hangs up stops waiting for its password
             # check (and its scrape, which is shielded), so a queue of abandoned bcrypt
             # checks cannot outgrow the connection cap
-            app = build_app(self.routes, auth, self.waiting, listener)
+            app = build_app(self.routes, auth, self.waiting, listener, self.signed)
             runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                    shutdown_timeout=2.0,
                                    keepalive_timeout=self.limits.idle_timeout,
@@ -159,7 +166,7 @@ class WebServer:
             log.info("http listener listening address=%s port=%d tls=%s auth=%s "
                      "max_connections=%d routes=%s", cfg.host, self.bound.port,
                      tls is not None, auth is not None, self.limits.max_connections,
-                     ",".join(sorted({r.path for r in self.routes})) or "-")
+                     ",".join(sorted({r.path for r in (*self.routes, *self.signed)})) or "-")
             self.ready.set()
             await listener.serve(sockets, server)
         finally:

@@ -16,10 +16,13 @@ from pydantic import (
 
 from pubnet.config.types import Duration, RelPath, Secret, Section, shown
 
+ONCALL_TARGET = "oncall"
+"""The route target meaning "the technician on call for the incident's area now"."""
+
 AlertSeverity = Literal["critical", "major", "minor", "warning", "info"]
 AlertKind = Literal[
     "device_down", "site_down", "link_down", "device_rebooted", "link_utilisation",
-    "interface_errors", "quiet_access_point", "flapping",
+    "interface_errors", "quiet_access_point", "flapping", "power",
 ]
 
 
@@ -76,6 +79,10 @@ class AlertRoute(Section):
     """Send the firing message again at this interval while nobody acknowledges it."""
     escalate_after: Duration | None = None
     escalate_to: list[str] = Field(default_factory=list)
+    escalate_steps: int = Field(default=1, ge=1, le=20)
+    """Escalate again every ``escalate_after`` until this many steps were sent: with
+    ``escalate_to: [oncall]`` each step reaches the next person on call, the last the
+    provincial lead."""
     language: Literal["th", "en"] = "th"
 
     @model_validator(mode="after")
@@ -146,6 +153,8 @@ class LineChannel(Section):
     to: str
     base_url: str = "https://api.line.me"
     timeout: Duration = 10.0
+    channel_secret: Secret | None = None
+    """Verifies ``X-Line-Signature`` on ``POST /hooks/line`` (``alerting.line_webhook``)."""
 
     @field_validator("base_url")
     @classmethod
@@ -159,6 +168,19 @@ class TelegramChannel(Section):
     chat_id: str
     base_url: str = "https://api.telegram.org"
     timeout: Duration = 10.0
+    updates: Literal["off", "webhook", "polling"] = "off"
+    """How button presses come back: ``POST /hooks/telegram`` or long polling getUpdates."""
+    secret_token: Secret | None = None
+    """The ``X-Telegram-Bot-Api-Secret-Token`` set with setWebhook (``updates: webhook``)."""
+    poll_timeout: Duration = 30.0
+    """Long-polling timeout of one getUpdates (``updates: polling``)."""
+
+    @model_validator(mode="after")
+    def _webhook_secret(self) -> TelegramChannel:
+        if self.updates == "webhook" and self.secret_token is None:
+            raise ValueError("updates: webhook needs secret_token (anyone could post "
+                             "presses otherwise)")
+        return self
 
     @field_validator("base_url")
     @classmethod
@@ -201,6 +223,33 @@ class DeliverySettings(Section):
     max_backoff: Duration = 300.0
 
 
+class PowerSettings(Section):
+    """Power-cut classification (``alerting.power: null`` turns it off)."""
+
+    window: Duration = 180.0
+    """Sites that went dark within this long of each other are one event."""
+    min_sites: int = Field(default=5, ge=2)
+    """At least this many sites, under at least two different routers that answer."""
+
+
+class BudgetLimits(Section):
+    """At most this many messages to one recipient (``null``: no limit)."""
+
+    max_per_hour: int | None = Field(default=None, ge=1)
+    max_per_day: int | None = Field(default=None, ge=1)
+
+    @property
+    def limited(self) -> bool:
+        return self.max_per_hour is not None or self.max_per_day is not None
+
+
+class BudgetSettings(Section):
+    technician: BudgetLimits | None = None
+    """Each technician's own queue (``oncall:<id>``)."""
+    channels: dict[str, BudgetLimits] = Field(default_factory=dict)
+    """By channel name."""
+
+
 class AlertingConfig(Section):
     database: RelPath = Field(default=Path("pubnet.db"), validate_default=True)
     down_after: int = Field(default=3, ge=1, le=100)
@@ -214,11 +263,63 @@ class AlertingConfig(Section):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     routes: list[AlertRoute] = Field(default_factory=list)
     channels: dict[str, AlertChannel] = Field(default_factory=dict)
+    technicians: RelPath | None = None
+    """``technicians.csv``: who is who (LINE/Telegram user ids, the areas each covers)."""
+    oncall: RelPath | None = None
+    """``oncall.csv``: who is on call for which district when (needs ``technicians``)."""
+    line_webhook: bool = False
+    """Serve ``POST /hooks/line`` (LINE channels with a ``channel_secret``)."""
+    budgets: BudgetSettings = Field(default_factory=BudgetSettings)
+    power: PowerSettings | None = Field(default_factory=PowerSettings)
+    digest_after: int = Field(default=20, ge=1)
+    """More first (or resolved) messages than this to one recipient within
+    ``digest_window`` are folded into one digest."""
+    digest_window: Duration = 300.0
+    status_url: str | None = None
+    """A link to the NOC's status page, put in digests."""
+
+    def webhooks(self) -> list[str]:
+        """The chat webhook routes this section serves."""
+        hooks = ["/hooks/line"] if self.line_webhook else []
+        if any(isinstance(c, TelegramChannel) and c.updates == "webhook"
+               for c in self.channels.values()):
+            hooks.append("/hooks/telegram")
+        return hooks
+
+    @model_validator(mode="after")
+    def _line_webhook_secret(self) -> AlertingConfig:
+        if self.line_webhook and not any(isinstance(c, LineChannel) and c.channel_secret
+                                         for c in self.channels.values()):
+            raise ValueError("line_webhook needs a line channel with channel_secret (the "
+                             "webhook's signature is checked with it)")
+        if (self.line_webhook or any(isinstance(c, TelegramChannel) and c.updates != "off"
+                                     for c in self.channels.values())) and (
+                self.technicians is None):
+            raise ValueError("LINE/Telegram button presses need alerting.technicians (who "
+                             "pressed is looked up there)")
+        return self
 
     @model_validator(mode="after")
     def _routes_name_channels(self) -> AlertingConfig:
+        for name in self.channels:
+            if name == ONCALL_TARGET or ":" in name:
+                raise ValueError(f"channels: {shown(name)} cannot name a channel ("
+                                 f"'{ONCALL_TARGET}' is the on-call route target and "
+                                 "':' marks a technician's own channel)")
+        for name in self.budgets.channels:
+            if name not in self.channels:
+                raise ValueError(f"budgets.channels names unknown channel {shown(name)}")
+        if self.digest_window <= 0:
+            raise ValueError("digest_window must be greater than zero")
+        if self.oncall is not None and self.technicians is None:
+            raise ValueError("oncall needs technicians (the rota names technicians by id)")
         for index, route in enumerate(self.routes):
             for name in (*route.channels, *route.escalate_to):
+                if name == ONCALL_TARGET:
+                    if self.technicians is None:
+                        raise ValueError(f"routes[{index}] sends to '{ONCALL_TARGET}': set "
+                                         "alerting.technicians (and alerting.oncall)")
+                    continue
                 if name not in self.channels:
                     raise ValueError(f"routes[{index}] names unknown channel {shown(name)}")
         return self

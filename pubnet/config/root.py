@@ -95,6 +95,16 @@ class Config(Section):
         return self
 
     @model_validator(mode="after")
+    def _chat_hooks_need_the_listener(self) -> Config:
+        """LINE and Telegram webhooks arrive on the one HTTP listener."""
+        alerting = self.alerting
+        if alerting is not None and self.prometheus is None and alerting.webhooks():
+            raise ValueError("alerting: " + ", ".join(alerting.webhooks()) + " arrive on the "
+                             "HTTP listener: set prometheus.listen (prometheus: null turns "
+                             "it off)")
+        return self
+
+    @model_validator(mode="after")
     def _trap_credentials_exist(self) -> Config:
         if self.traps is not None:
             for name in self.traps.credentials:

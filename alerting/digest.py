@@ -1,0 +1,214 @@
+"""Digests: one message instead of a hundred when a province goes dark.
+
+For each recipient (a channel, or a technician's ``oncall:<id>`` queue) the gate lets
+messages through until either
+
+* more than ``digest_after`` incidents opened (first messages) within ``digest_window``, or
+  more than ``digest_after`` resolved within it, or
+* the recipient's budget (:mod:`alerting.budget`) is spent;
+
+from then on each message is *held*, counted by reason (``digest`` or ``budget``) in
+``pubnet_alert_messages_held_total``, and everything held for the recipient goes out as
+one digest ``digest_window`` after the first was held ("112 sites down in น่าน Nan, 3 root
+causes: ..."), with the top root causes and a link to the status page. Later messages of
+an incident that was held (its resolution, its repeats) are folded into the digest too:
+the recipient never heard of it on its own. Other messages stop one short of a budget, so
+that the digest fits in it; a digest itself is never held, and at most one goes to a
+recipient per window.
+
+Nothing here reads a clock or does I/O; held messages live in memory (a restart sends
+what is held no later than the restarted daemon would re-detect it).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from alerting.budget import Budgets
+from alerting.messages import iso, local_time
+from alerting.model import Outgoing, Reason, Status
+from inventory.geography import province_index
+
+DIGEST_PREFIX = "DIGEST-"
+TOP_CAUSES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class HeldMessage:
+    """What a digest needs to know of one held message."""
+
+    incident_id: str
+    status: Status
+    province: str
+    district: str
+    sites: int
+    cause_th: str
+    cause_en: str
+
+
+@dataclass(slots=True)
+class _Recipient:
+    firsts: deque[float] = field(default_factory=deque)
+    resolves: deque[float] = field(default_factory=deque)
+    held: list[HeldMessage] = field(default_factory=list)
+    held_ids: set[str] = field(default_factory=set)
+    digested: set[str] = field(default_factory=set)
+    """Open incidents the recipient heard of only in a digest: their resolution is folded
+    into a digest as well."""
+    due: float | None = None
+    language: str = "th"
+
+
+class Gate:
+    """Decides, per recipient, whether a message goes out now or into the next digest."""
+
+    def __init__(self, digest_after: int, digest_window: float, budgets: Budgets,
+                 status_url: str | None = None) -> None:
+        self.digest_after = digest_after
+        self.window = digest_window
+        self.budgets = budgets
+        self.status_url = status_url
+        self.held_counts: Counter[tuple[str, str]] = Counter()
+        """(recipient, reason) -> messages held so far."""
+        self.digests_sent = 0
+        self._recipients: dict[str, _Recipient] = {}
+
+    def admit(self, recipient: str, incident_id: str, status: Status, reason: Reason,
+              now: float, describe: Callable[[], HeldMessage]) -> bool:
+        """True: send it now (its budget is spent). False: held for the digest."""
+        state = self._recipients.get(recipient)
+        if state is None:
+            state = self._recipients[recipient] = _Recipient()
+        hold: str | None = None
+        if incident_id in state.held_ids or incident_id in state.digested:
+            hold = "digest"
+        else:
+            window = None
+            if status is Status.RESOLVED:
+                window = state.resolves
+            elif reason is Reason.FIRST:
+                window = state.firsts
+            if window is not None:
+                while window and window[0] <= now - self.window:
+                    window.popleft()
+                window.append(now)
+                if len(window) > self.digest_after:
+                    hold = "digest"
+        budget = self.budgets.of(recipient)
+        if hold is None and budget is not None and not budget.allows(now, reserve=1):
+            hold = "budget"
+        if hold is None:
+            if budget is not None:
+                budget.spend(now)
+            return True
+        self.held_counts[(recipient, hold)] += 1
+        message = describe()
+        state.held.append(message)
+        state.held_ids.add(incident_id)
+        if status is Status.RESOLVED:
+            state.digested.discard(incident_id)
+        if state.due is None:
+            state.due = now + self.window
+        return False
+
+    def next_due(self) -> float | None:
+        dues = [s.due for s in self._recipients.values() if s.due is not None]
+        return min(dues) if dues else None
+
+    def digests(self, now: float) -> list[Outgoing]:
+        """The digests due at ``now``, one per recipient with held messages."""
+        out: list[Outgoing] = []
+        for recipient, state in self._recipients.items():
+            if state.due is None or now < state.due:
+                continue
+            held, state.held, state.held_ids, state.due = state.held, [], set(), None
+            if not held:
+                continue
+            for message in _latest(held, Status.FIRING):
+                state.digested.add(message.incident_id)
+            self.digests_sent += 1
+            budget = self.budgets.of(recipient)
+            if budget is not None:
+                budget.spend(now)  # counted, never refused: it replaces what was held
+            number = int(now * 1000)
+            out.append(Outgoing(recipient, f"{DIGEST_PREFIX}{number}", Status.FIRING, 1,
+                                json.dumps(self.payload(held, now, f"{DIGEST_PREFIX}{number}"),
+                                           ensure_ascii=False),
+                                _area(held)))
+        return out
+
+    def payload(self, held: list[HeldMessage], now: float, digest_id: str) -> dict[str, object]:
+        """The digest as JSON (``kind: digest``): counts, causes, and the text."""
+        firing = _latest(held, Status.FIRING)
+        resolved = _latest(held, Status.RESOLVED)
+        return {
+            "incident_id": digest_id,
+            "kind": "digest",
+            "status": "firing",
+            "reason": "digest",
+            "incidents": sorted({m.incident_id for m in held}),
+            "firing": len(firing),
+            "resolved": len(resolved),
+            "affected_sites": sum(m.sites for m in firing),
+            "sent_at": iso(now),
+            "status_url": self.status_url,
+            "message": self.text(firing, resolved, now),
+        }
+
+    def text(self, firing: list[HeldMessage], resolved: list[HeldMessage], now: float) -> str:
+        lines: list[str] = []
+        area_th, area_en = _area_names(firing or resolved)
+        if firing:
+            sites = sum(m.sites for m in firing)
+            causes = Counter[tuple[str, str]]()
+            for m in firing:
+                causes[(m.cause_th, m.cause_en)] += m.sites
+            top = causes.most_common(TOP_CAUSES)
+            lines.append(f"[สรุป] ไซต์ใช้งานไม่ได้ {sites} ไซต์ ใน{area_th} "
+                         f"สาเหตุหลัก {len(causes)} จุด: "
+                         + "; ".join(f"{th} ({n} ไซต์)" for (th, _), n in top))
+            lines.append(f"[DIGEST] {sites} sites down in {area_en}, {len(causes)} root "
+                         f"cause{'s' if len(causes) != 1 else ''}: "
+                         + "; ".join(f"{en} ({n} site{'s' if n != 1 else ''})"
+                                     for (_, en), n in top))
+        if resolved:
+            sites = sum(m.sites for m in resolved)
+            lines.append(f"แก้ไขแล้ว {len(resolved)} เหตุการณ์ ({sites} ไซต์) / "
+                         f"{len(resolved)} incidents resolved ({sites} sites)")
+        ids = sorted({m.incident_id for m in (*firing, *resolved)})
+        shown = ", ".join(ids[:10]) + (f" … (+{len(ids) - 10})" if len(ids) > 10 else "")
+        lines.append(f"เหตุการณ์ / Incidents: {shown}")
+        if self.status_url:
+            lines.append(f"สถานะ / Status: {self.status_url}")
+        lines.append(f"{local_time(now)} (เวลาประเทศไทย / Thailand time)")
+        return "\n".join(lines)
+
+
+def _latest(held: list[HeldMessage], status: Status) -> list[HeldMessage]:
+    """One entry per incident whose last held message has ``status``."""
+    last: dict[str, HeldMessage] = {}
+    for message in held:
+        last[message.incident_id] = message
+    return [m for m in last.values() if m.status is status]
+
+
+def _area(held: list[HeldMessage]) -> tuple[str, str]:
+    provinces = {m.province for m in held}
+    districts = {m.district for m in held}
+    return (next(iter(provinces)) if len(provinces) == 1 else "",
+            next(iter(districts)) if len(districts) == 1 and len(provinces) == 1 else "")
+
+
+def _area_names(held: list[HeldMessage]) -> tuple[str, str]:
+    """("จังหวัดน่าน", "น่าน Nan") for one province, else "N provinces"."""
+    provinces = Counter(m.province for m in held if m.province)
+    if len(provinces) == 1:
+        code = next(iter(provinces))
+        found = province_index().get(code)
+        if found is not None:
+            return f"จังหวัด{found.name_th}", f"{found.name_th} {found.name_en}"
+        return f"จังหวัด {code}", f"province {code}"
+    return f" {len(provinces)} จังหวัด", f"{len(provinces)} provinces"

@@ -1,0 +1,139 @@
+"""Budgets and digests: a mass outage is a few messages and one digest per recipient."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from alerting.budget import Budget, Budgets
+from alerting.digest import Gate, HeldMessage
+from alerting.model import Reason, Status
+from pubnet.catalog import ALERT_MESSAGES_HELD
+from pubnet.config import BudgetLimits, parse_config
+from tests.alerting.builders import poll_round
+from tests.alerting.conftest import SECRET, HttpReceiver, StartService, alerting_config
+from tests.alerting.wide import gateways, wide_inventory
+from tests.support import eventually
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def held(incident_id: str, status: Status = Status.FIRING, sites: int = 1) -> HeldMessage:
+    return HeldMessage(incident_id, status, "55", "5501", sites, "เกตเวย์ A", "gateway A")
+
+
+@pytest.mark.parametrize(("limits", "times", "allowed"), [
+    (BudgetLimits(max_per_hour=3), [0, 1, 2, 3, 3599, 3601], [1, 1, 1, 0, 0, 1]),
+    (BudgetLimits(max_per_day=2), [0, 1, 86399, 86401], [1, 1, 0, 1]),
+    (BudgetLimits(max_per_hour=2, max_per_day=3), [0, 1, 3700, 3701, 86500],
+     [1, 1, 1, 0, 1]),
+], ids=["per-hour", "per-day", "both"])
+def test_budget_windows_slide(limits: BudgetLimits, times: list[float],
+                              allowed: list[int]) -> None:
+    budget = Budget(limits)
+    got = []
+    for now in times:
+        ok = budget.allows(now)
+        got.append(int(ok))
+        if ok:
+            budget.spend(now)
+    assert got == allowed
+
+
+def test_gate_holds_past_digest_after_and_sends_one_digest() -> None:
+    config = parse_config({"alerting": {}}).alerting
+    assert config is not None
+    gate = Gate(3, 300.0, Budgets(config), "https://noc.example/status")
+    sent = [gate.admit("line", f"INC-{n}", Status.FIRING, Reason.FIRST, 1000.0 + n,
+                       lambda n=n: held(f"INC-{n}", sites=n))
+            for n in range(1, 9)]
+    assert sent == [True, True, True, False, False, False, False, False]
+    assert gate.held_counts[("line", "digest")] == 5
+    assert gate.digests(1000.0 + 4 + 299) == []
+    (digest,) = gate.digests(1000.0 + 4 + 300)
+    body = json.loads(digest.payload)
+    assert body["kind"] == "digest" and body["firing"] == 5
+    assert body["affected_sites"] == 4 + 5 + 6 + 7 + 8
+    assert body["message"].splitlines()[0].startswith("[สรุป] ไซต์ใช้งานไม่ได้ 30 ไซต์ ใน"
+                                                      "จังหวัดน่าน สาเหตุหลัก 1 จุด")
+    assert "[DIGEST] 30 sites down in น่าน Nan, 1 root cause: gateway A (30 sites)" in (
+        body["message"])
+    assert "https://noc.example/status" in body["message"]
+    assert digest.channel == "line" and digest.topic_hint == ("55", "5501")
+    # the held incidents' resolutions are folded too, not sent one by one
+    assert not gate.admit("line", "INC-5", Status.RESOLVED, Reason.RESOLVED, 2000.0,
+                          lambda: held("INC-5", Status.RESOLVED, 5))
+    assert gate.admit("line", "INC-1", Status.RESOLVED, Reason.RESOLVED, 2000.0,
+                      lambda: held("INC-1", Status.RESOLVED))
+    (second,) = gate.digests(2300.0)
+    assert json.loads(second.payload)["resolved"] == 1
+
+
+async def test_mass_outage_one_digest_per_recipient_within_the_budget(
+    tmp_path: Path, receiver: HttpReceiver, start_service: StartService,
+) -> None:
+    inventory = wide_inventory(sites_per_district=8)
+    down = gateways(inventory)  # 32 site gateways under four district routers
+    config = alerting_config(
+        tmp_path,
+        routes=[{"match": {}, "channels": ["techs", "noc"]}],
+        channels={name: {"type": "webhook", "url": f"{receiver.base}/{name}", "secret": SECRET}
+                  for name in ("techs", "noc")},
+        digest_after=5, digest_window="5m",
+        budgets={"channels": {"techs": {"max_per_hour": 8}}},
+        power=None,  # 32 sites under 4 routers would be one power incident (test_power.py)
+    )
+    clock = Clock(1_800_000_000.0)
+    run = await start_service(config, inventory=inventory, clock=clock)
+    ts = 1000.0
+    for _ in range(3):
+        ts += 1
+        poll_round(run.store, down, False, ts)
+    await eventually(lambda: len(list(run.service.incidents())) == len(down),
+                     what="one pending incident per site")
+    clock.now += 1
+    await eventually(lambda: len(receiver.on("/techs")) == 5 and len(receiver.on("/noc")) == 5,
+                     what="digest_after messages to each recipient")
+    await asyncio.sleep(0.3)
+    assert len(receiver.accepted) == 10
+    gate = run.service.gate
+    assert gate.held_counts == {("techs", "digest"): 27, ("noc", "digest"): 27}
+    clock.now += 300
+    await eventually(lambda: len(receiver.accepted) == 12, what="one digest per recipient")
+    for name in ("techs", "noc"):
+        digest = receiver.on(f"/{name}")[-1].json
+        assert digest["kind"] == "digest" and digest["firing"] == 27
+        assert digest["message"].startswith("[สรุป] ไซต์ใช้งานไม่ได้ 27 ไซต์ ในจังหวัดเชียงใหม่")
+        assert "[DIGEST] 27 sites down in เชียงใหม่ Chiang Mai, 27 root causes" in (
+            digest["message"])
+    # everything answers again: resolutions are summarised the same way, and the techs
+    # channel stays within its 8 an hour
+    ts += 1
+    poll_round(run.store, down, True, ts)
+    await eventually(lambda: not run.service.open_incidents(), what="all resolved")
+    clock.now += 1
+    await asyncio.sleep(0.3)
+    clock.now += 300
+    await eventually(lambda: receiver.on("/techs")[-1].json.get("kind") == "digest"
+                     and receiver.on("/techs")[-1].json.get("resolved", 0) > 0,
+                     what="the resolved digest")
+    await asyncio.sleep(0.3)
+    assert len(receiver.on("/techs")) == 8
+    resolved_digest = receiver.on("/techs")[-1].json
+    individually = [r.json for r in receiver.on("/techs") if r.json.get("kind") != "digest"
+                    and r.json["status"] == "resolved"]
+    assert resolved_digest["resolved"] + len(individually) == len(down)
+    assert gate.held_counts[("techs", "budget")] >= 1
+    run.service._publish_metrics(clock.now)
+    published = run.store.latest("pubnet", ALERT_MESSAGES_HELD,
+                                 (("channel", "techs"), ("reason", "digest")))
+    assert published is not None and published.value == gate.held_counts[("techs", "digest")]
