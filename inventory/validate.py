@@ -67,6 +67,13 @@ def _unknown_code(field: str, code: str, form: str) -> tuple[str, str]:
     return (field, f"unknown {field} {quoted(code)} ({form})")
 
 
+def _elsewhere(level: str, code: str, name: str, parent: str, parent_code: str,
+               parent_name: str, actual: str) -> tuple[str, str]:
+    """The problem of an area whose code belongs to another parent than the row's."""
+    return (f"{level}_code", f"{level} {code} ({name}) is not in {parent} {parent_code} "
+                             f"({parent_name}) but in {parent} {actual}")
+
+
 def _site_code_problems(pc: str, dc: str, sc: str) -> list[tuple[str, str]]:
     """What is wrong with one combination of administrative codes."""
     found: list[tuple[str, str]] = []
@@ -77,25 +84,15 @@ def _site_code_problems(pc: str, dc: str, sc: str) -> list[tuple[str, str]]:
     if district is None:
         found.append(_unknown_code("district_code", dc, "4 digits, e.g. 5001"))
     elif province is not None and district.province_code != pc:
-        found.append(
-            (
-                "district_code",
-                f"district {dc} ({district.name_en}) is not in province {pc} "
-                f"({province.name_en}) but in province {district.province_code}",
-            )
-        )
+        found.append(_elsewhere("district", dc, district.name_en, "province", pc,
+                                province.name_en, district.province_code))
     if sc:
         subdistrict = subdistrict_index().get(sc)
         if subdistrict is None:
             found.append(_unknown_code("subdistrict_code", sc, "6 digits, e.g. 500101"))
         elif district is not None and subdistrict.district_code != dc:
-            found.append(
-                (
-                    "subdistrict_code",
-                    f"subdistrict {sc} ({subdistrict.name_en}) is not in district {dc} "
-                    f"({district.name_en}) but in district {subdistrict.district_code}",
-                )
-            )
+            found.append(_elsewhere("subdistrict", sc, subdistrict.name_en, "district", dc,
+                                    district.name_en, subdistrict.district_code))
     return found
 
 
