@@ -19,10 +19,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from alerting.channels import MAX_RETRY_AFTER, retry_after
-from pubnet.state import StateStore
-from tests.alerting.builders import poll_round
+from testbed.tls import self_signed
+from tests.alerting.builders import fail_rounds, poll_round
 from tests.alerting.conftest import HttpReceiver, StartService, alerting_config
-from tests.alerting.servers import MailSink, self_signed, start_mosquitto
+from tests.alerting.servers import MailSink, start_mosquitto
 from tests.support import eventually, free_port, require_binary, stop_process
 
 LINE_TOKEN = "line-token-7d2c"
@@ -44,14 +44,6 @@ def on_broker(config: Any, port: int) -> Any:
     """``config`` with its MQTT channel pointed at the broker on ``port``."""
     return config.model_copy(update={"mqtt": config.mqtt.model_validate(
         {"url": f"mqtt://127.0.0.1:{port}"})})
-
-
-def down_rounds(store: StateStore, devices: tuple[str, ...], ts: float) -> float:
-    """Three failed polls of ``devices`` (``down_after``) after ``ts``; the last one's time."""
-    for _ in range(3):
-        ts += 1
-        poll_round(store, devices, False, ts)
-    return ts
 
 
 @pytest.fixture
@@ -142,7 +134,7 @@ async def test_every_channel_type_gets_firing_and_resolved(
     )
     config = on_broker(config, mosquitto_port)
     run = await start_service(config)
-    ts = down_rounds(run.store, ("S-4-gw",), 9000.0)
+    ts = fail_rounds(run.store, ("S-4-gw",), 9000.0)
 
     def counts() -> tuple[int, int, int, int]:
         return (len(mqtt_messages), len(sink.messages),
@@ -203,7 +195,7 @@ async def test_throttled_line_and_telegram_are_retried_no_sooner_than_asked(
         },
     )
     run = await start_service(config)
-    down_rounds(run.store, ("S-4-gw",), 9000.0)
+    fail_rounds(run.store, ("S-4-gw",), 9000.0)
     await eventually(lambda: receiver.on(line_path) and receiver.on(tg_path), within=30,
                      what="both delivered after the throttle")
     for path in (line_path, tg_path):
@@ -251,7 +243,7 @@ async def test_mqtt_broker_down_then_up_gets_messages_in_order(
     run = await start_service(config)
     ts = 9500.0
     for gateway in ("S-1-gw", "S-3-gw", "S-4-gw"):
-        ts = down_rounds(run.store, (gateway,), ts)
+        ts = fail_rounds(run.store, (gateway,), ts)
         await eventually(lambda g=gateway: any(  # type: ignore[misc]
             i.root == f"device:{g}" and i.announced_at for i in run.service.incidents()),
             what="announced while the broker is down")
@@ -303,7 +295,7 @@ async def test_merge_update_carries_no_resolved_status_on_any_channel(
     run = await start_service(config)
     ts = 9000.0
     for devices in (("S-4-gw",), ("da-5002",)):
-        ts = down_rounds(run.store, devices, ts)
+        ts = fail_rounds(run.store, devices, ts)
         await asyncio.sleep(0.5)
 
     def counts() -> tuple[int, ...]:
