@@ -1,11 +1,11 @@
-"""argparse value types shared by the subcommands, so that every flag rejects bad numbers
-with the same words."""
+"""argparse pieces shared by the subcommands: value types, so that every flag rejects bad
+numbers with the same words, and the group of actions under one command."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 N = TypeVar("N", int, float)
 
@@ -29,3 +29,13 @@ def positive_int(text: str) -> int:
 def non_negative(text: str) -> float:
     """A number of 0 or more (``--duration``, where 0 means no limit)."""
     return _number(text, float, 0.0, "must be 0 or more")
+
+
+def action_group(commands: Any, name: str, help: str) -> Any:
+    """``pubnet NAME ACTION``: add the command ``name`` whose action is required; returns
+    the subparsers to add its actions to (the chosen one is ``args.<name>_command``)."""
+    command = commands.add_parser(name, help=help)
+    actions = command.add_subparsers(dest=f"{name}_command", metavar="ACTION",
+                                     parser_class=type(command))
+    actions.required = True
+    return actions

@@ -1,4 +1,5 @@
-"""The argparse number types: what they accept and the words they reject with."""
+"""The argparse number types (what they accept, the words they reject with) and the group
+of actions under one command."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from pubnet.argtypes import non_negative, positive_int
+from pubnet.argtypes import action_group, non_negative, positive_int
 
 
 @pytest.mark.parametrize(
@@ -43,3 +44,16 @@ def test_rejects_with_the_same_words(parse: Callable[[str], float], text: str,
     with pytest.raises(argparse.ArgumentTypeError) as caught:
         parse(text)
     assert str(caught.value) == message
+
+
+def test_action_group_names_the_chosen_action_and_requires_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    parser = argparse.ArgumentParser(prog="pubnet")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    action_group(commands, "report", "coverage reports").add_parser("coverage")
+    assert parser.parse_args(["report", "coverage"]).report_command == "coverage"
+    with pytest.raises(SystemExit) as stopped:
+        parser.parse_args(["report"])
+    assert stopped.value.code == 2
+    assert "the following arguments are required: ACTION" in capsys.readouterr().err
