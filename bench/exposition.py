@@ -45,6 +45,15 @@ SERIES_PER_DEVICE = 25
 STATUSES = [s.value for s in PollStatus]
 
 
+COUNTERS = (
+    ("pubnet_interface_receive_bytes_total", 10**12),
+    ("pubnet_interface_transmit_bytes_total", 10**12),
+    ("pubnet_interface_receive_errors_total", 100),
+    ("pubnet_interface_transmit_errors_total", 100),
+)
+"""Each interface's counters and the largest random value they get (drawn in this order)."""
+
+
 def device_observations(
     device: str, n: int, ts: float, rng: random.Random, uplink: str = "ether1"
 ) -> list[Observation]:
@@ -98,39 +107,11 @@ def device_observations(
     for ifname in (uplink, "wlan1"):
         labels = (("ifname", ifname),)
         obs.extend(
+            Observation(device, metric, float(rng.randint(0, most)), ts, snmp, labels)
+            for metric, most in COUNTERS
+        )
+        obs.extend(
             (
-                Observation(
-                    device,
-                    "pubnet_interface_receive_bytes_total",
-                    float(rng.randint(0, 10**12)),
-                    ts,
-                    snmp,
-                    labels,
-                ),
-                Observation(
-                    device,
-                    "pubnet_interface_transmit_bytes_total",
-                    float(rng.randint(0, 10**12)),
-                    ts,
-                    snmp,
-                    labels,
-                ),
-                Observation(
-                    device,
-                    "pubnet_interface_receive_errors_total",
-                    float(rng.randint(0, 100)),
-                    ts,
-                    snmp,
-                    labels,
-                ),
-                Observation(
-                    device,
-                    "pubnet_interface_transmit_errors_total",
-                    float(rng.randint(0, 100)),
-                    ts,
-                    snmp,
-                    labels,
-                ),
                 Observation(device, "pubnet_interface_oper_up", 1.0, ts, snmp, labels),
                 Observation(device, "pubnet_interface_speed_bps", 1e8, ts, snmp, labels),
             )

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pubnet.argtypes import action_group
+
 EXIT_OK = 0
 EXIT_BAD_INPUT = 1
 INSTALL_HINT = "pip install 'pubnet[dashboards]'"
@@ -22,10 +24,7 @@ def register(commands: Any) -> None:
     """Add ``dashboards build`` and ``dashboards push`` to the shell's subcommands."""
     from dashboards.grafana import defaults
 
-    dash = commands.add_parser("dashboards", help="build or push the Grafana dashboards")
-    dash_cmds = dash.add_subparsers(dest="dashboards_command", metavar="ACTION",
-                                    parser_class=type(dash))
-    dash_cmds.required = True
+    dash_cmds = action_group(commands, "dashboards", "build or push the Grafana dashboards")
 
     build = dash_cmds.add_parser(
         "build", help="write DIR/dashboards/<uid>.json and Grafana provisioning files")

@@ -60,54 +60,39 @@ class _Report:
 # -- sites -----------------------------------------------------------------------------
 
 
+def _unknown_code(field: str, code: str, form: str) -> tuple[str, str]:
+    """The problem of an administrative code not in the index: unknown, or missing."""
+    if not code:
+        return (field, f"{field} is required")
+    return (field, f"unknown {field} {quoted(code)} ({form})")
+
+
+def _elsewhere(level: str, code: str, name: str, parent: str, parent_code: str,
+               parent_name: str, actual: str) -> tuple[str, str]:
+    """The problem of an area whose code belongs to another parent than the row's."""
+    return (f"{level}_code", f"{level} {code} ({name}) is not in {parent} {parent_code} "
+                             f"({parent_name}) but in {parent} {actual}")
+
+
 def _site_code_problems(pc: str, dc: str, sc: str) -> list[tuple[str, str]]:
     """What is wrong with one combination of administrative codes."""
     found: list[tuple[str, str]] = []
     province = province_index().get(pc)
     if province is None:
-        found.append(
-            (
-                "province_code",
-                f"unknown province_code {quoted(pc)} (2 digits, e.g. 50 for Chiang Mai)"
-                if pc
-                else "province_code is required",
-            )
-        )
+        found.append(_unknown_code("province_code", pc, "2 digits, e.g. 50 for Chiang Mai"))
     district = district_index().get(dc)
     if district is None:
-        found.append(
-            (
-                "district_code",
-                f"unknown district_code {quoted(dc)} (4 digits, e.g. 5001)"
-                if dc
-                else "district_code is required",
-            )
-        )
+        found.append(_unknown_code("district_code", dc, "4 digits, e.g. 5001"))
     elif province is not None and district.province_code != pc:
-        found.append(
-            (
-                "district_code",
-                f"district {dc} ({district.name_en}) is not in province {pc} "
-                f"({province.name_en}) but in province {district.province_code}",
-            )
-        )
+        found.append(_elsewhere("district", dc, district.name_en, "province", pc,
+                                province.name_en, district.province_code))
     if sc:
         subdistrict = subdistrict_index().get(sc)
         if subdistrict is None:
-            found.append(
-                (
-                    "subdistrict_code",
-                    f"unknown subdistrict_code {quoted(sc)} (6 digits, e.g. 500101)",
-                )
-            )
+            found.append(_unknown_code("subdistrict_code", sc, "6 digits, e.g. 500101"))
         elif district is not None and subdistrict.district_code != dc:
-            found.append(
-                (
-                    "subdistrict_code",
-                    f"subdistrict {sc} ({subdistrict.name_en}) is not in district {dc} "
-                    f"({district.name_en}) but in district {subdistrict.district_code}",
-                )
-            )
+            found.append(_elsewhere("subdistrict", sc, subdistrict.name_en, "district", dc,
+                                    district.name_en, subdistrict.district_code))
     return found
 
 

@@ -7,7 +7,6 @@ same persistence folder, which is how the tests restart the broker under pubnet.
 
 from __future__ import annotations
 
-import datetime as dt
 import getpass
 import socket
 import subprocess
@@ -18,11 +17,12 @@ from types import TracebackType
 from typing import Self
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from testbed.process import stop_process
+from testbed.tls import LOCAL_NAMES, builder, common_name, new_key, write_cert, write_key
 
 
 @dataclass
@@ -136,31 +136,10 @@ def password_file(binary_passwd: str, path: Path, users: dict[str, str]) -> Path
 
 def make_tls(folder: Path) -> Tls:
     """A throw-away CA, a server certificate for 127.0.0.1/localhost and a client one."""
-    now = dt.datetime.now(dt.UTC)
-
-    def key() -> ec.EllipticCurvePrivateKey:
-        return ec.generate_private_key(ec.SECP256R1())
-
-    def write_key(k: ec.EllipticCurvePrivateKey, name: str) -> Path:
-        path = folder / name
-        path.write_bytes(k.private_bytes(serialization.Encoding.PEM,
-                                         serialization.PrivateFormat.PKCS8,
-                                         serialization.NoEncryption()))
-        return path
-
-    def write_cert(cert: x509.Certificate, name: str) -> Path:
-        path = folder / name
-        path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        return path
-
-    ca_key = key()
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pubnet test CA")])
+    ca_key = new_key()
+    ca_name = common_name("pubnet test CA")
     ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
+        builder(ca_name, ca_name, ca_key)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
                                      content_commitment=False, key_encipherment=False,
@@ -169,35 +148,25 @@ def make_tls(folder: Path) -> Tls:
         .sign(ca_key, hashes.SHA256())
     )
 
-    def leaf(common_name: str, server: bool) -> tuple[x509.Certificate,
-                                                      ec.EllipticCurvePrivateKey]:
-        leaf_key = key()
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-            .issuer_name(ca_name).public_key(leaf_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
+    def leaf(name: str, server: bool) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+        leaf_key = new_key()
+        leaf_builder = (
+            builder(common_name(name), ca_name, leaf_key)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage(
                 [ExtendedKeyUsageOID.SERVER_AUTH if server
                  else ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         )
         if server:
-            import ipaddress
-
-            builder = builder.add_extension(x509.SubjectAlternativeName([
-                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-            ]), critical=False)
-        return builder.sign(ca_key, hashes.SHA256()), leaf_key
+            leaf_builder = leaf_builder.add_extension(LOCAL_NAMES, critical=False)
+        return leaf_builder.sign(ca_key, hashes.SHA256()), leaf_key
 
     server_cert, server_key = leaf("127.0.0.1", server=True)
     client_cert, client_key = leaf("pubnet-test-client", server=False)
     return Tls(
-        ca=write_cert(ca, "ca.pem"),
-        server_cert=write_cert(server_cert, "server.pem"),
-        server_key=write_key(server_key, "server.key"),
-        client_cert=write_cert(client_cert, "client.pem"),
-        client_key=write_key(client_key, "client.key"),
+        ca=write_cert(ca, folder / "ca.pem"),
+        server_cert=write_cert(server_cert, folder / "server.pem"),
+        server_key=write_key(server_key, folder / "server.key"),
+        client_cert=write_cert(client_cert, folder / "client.pem"),
+        client_key=write_key(client_key, folder / "client.key"),
     )

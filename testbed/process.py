@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -23,9 +24,11 @@ def find_binary(name: str) -> str | None:
     return None
 
 
-def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
-    """SIGTERM (servers flush and save on it), then SIGKILL if it takes over ``timeout`` s."""
-    proc.terminate()
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10.0,
+                 sig: signal.Signals = signal.SIGTERM) -> None:
+    """SIGTERM (servers flush and save on it; ``sig`` for a program that stops on another,
+    such as pubnet on SIGINT), then SIGKILL if it takes over ``timeout`` s."""
+    proc.send_signal(sig)
     try:
         proc.wait(timeout)
     except subprocess.TimeoutExpired:

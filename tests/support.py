@@ -12,15 +12,17 @@ import asyncio
 import os
 import time
 from collections.abc import Callable
+from typing import Any
 
+import aiohttp
 import pytest
 
 from pubnet.ports import free_port, free_udp_port
 from testbed.process import find_binary, stop_process
 from testbed.snmpd import snmp_answers
 
-__all__ = ["eventually", "find_binary", "free_port", "free_udp_port", "require_binary",
-           "snmp_answers", "stop_process"]
+__all__ = ["eventually", "find_binary", "free_port", "free_udp_port", "prometheus_query",
+           "require_binary", "snmp_answers", "stop_process"]
 
 
 def require_binary(name: str) -> str:
@@ -42,3 +44,14 @@ async def eventually(condition: Callable[[], object], within: float = 20.0,
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {within:g}s waiting for {what}")
         await asyncio.sleep(0.01)
+
+
+async def prometheus_query(http: aiohttp.ClientSession, base: str,
+                           promql: str) -> list[dict[str, Any]]:
+    """The result vector of an instant query to the Prometheus (or VictoriaMetrics) at
+    ``base``; fails the test when the server rejects the query."""
+    async with http.get(base + "/api/v1/query", params={"query": promql}) as resp:
+        data = await resp.json()
+    assert data["status"] == "success", data
+    result: list[dict[str, Any]] = data["data"]["result"]
+    return result

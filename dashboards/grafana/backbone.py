@@ -77,16 +77,16 @@ def build() -> models.Dashboard:
         return Query(f"topk(10, rate({metric}[{RATE}]){BACKBONE_DEVICES})",
                      legend=f"{{{{device}}}} {{{{ifname}}}} {what}")
 
-    grid.add(timeseries_panel(
-        "ข้อผิดพลาด · Interface errors on backbone devices",
-        "Packets per second with errors on core, provincial and district routers (the 10 "
-        "worst interfaces per direction).",
-        [worst("pubnet_interface_receive_errors_total", "in"),
-         worst("pubnet_interface_transmit_errors_total", "out")], unit="pps"), 12, 8)
-    grid.add(timeseries_panel(
-        "การทิ้งแพ็กเก็ต · Interface discards on backbone devices",
-        "Packets per second discarded on core, provincial and district routers, usually "
-        "congestion (the 10 worst interfaces per direction).",
-        [worst("pubnet_interface_receive_discards_total", "in"),
-         worst("pubnet_interface_transmit_discards_total", "out")], unit="pps"), 12, 8)
+    for kind, title, description in (
+        ("errors", "ข้อผิดพลาด · Interface errors on backbone devices",
+         "Packets per second with errors on core, provincial and district routers (the 10 "
+         "worst interfaces per direction)."),
+        ("discards", "การทิ้งแพ็กเก็ต · Interface discards on backbone devices",
+         "Packets per second discarded on core, provincial and district routers, usually "
+         "congestion (the 10 worst interfaces per direction)."),
+    ):
+        grid.add(timeseries_panel(
+            title, description,
+            [worst(f"pubnet_interface_receive_{kind}_total", "in"),
+             worst(f"pubnet_interface_transmit_{kind}_total", "out")], unit="pps"), 12, 8)
     return dashboard.build()

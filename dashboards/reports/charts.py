@@ -105,6 +105,12 @@ def _ticks(low: float) -> list[float]:
     return ticks
 
 
+def _svg(chart_id: str, width: float, height: float, label: str) -> str:
+    """The opening tag every chart shares: a scalable, labelled image."""
+    return (f'<svg class="chart" id="{chart_id}" viewBox="0 0 {width:.0f} {height:.0f}" '
+            f'width="100%" role="img" aria-label="{escape(label)}">')
+
+
 def province_bars(areas: Sequence[AreaFigures], sla: float, lang: str) -> str:
     """Horizontal bars, best province first, value written at each bar's end."""
     left, width, row, top = 150, 470, 15, 24
@@ -115,8 +121,7 @@ def province_bars(areas: Sequence[AreaFigures], sla: float, lang: str) -> str:
     def x(v: float) -> float:
         return left + (max(low, min(100.0, v)) - low) / (100.0 - low) * width
 
-    parts = [f'<svg class="chart" id="province-chart" viewBox="0 0 {left + width + 60} '
-             f'{height}" width="100%" role="img" aria-label="{escape(t("by_province", lang))}">',
+    parts = [_svg("province-chart", left + width + 60, height, t("by_province", lang)),
              patterns("pb")]
     for tick in _ticks(low):
         parts.append(f'<line x1="{x(tick):.1f}" y1="{top - 4}" x2="{x(tick):.1f}" '
@@ -168,8 +173,7 @@ def site_map(sites: Sequence[SiteFigures], sla: float, lang: str) -> str:
         px, py = xy(s.lon, s.lat)
         status = band(row.availability, sla)
         groups[status].append(_path_shape(status, px, py, r))
-    parts = [f'<svg class="chart" id="site-map" viewBox="0 0 {width + 190:.0f} {height:.0f}" '
-             f'width="100%" role="img" aria-label="{escape(t("map", lang))}">',
+    parts = [_svg("site-map", width + 190, height, t("map", lang)),
              f'<rect x="0" y="0" width="{width:.0f}" height="{height:.0f}" fill="#f4f6f8" '
              f'stroke="{GRID}"/>']
     for status in ("meets", "unseen", "below", "far_below"):  # worst drawn on top
@@ -213,8 +217,7 @@ def cause_bars(rows: Sequence[tuple[str, float, float, float]], lang: str) -> st
     left, width, row, top = 150, 430, 20, 34
     height = top + row * len(rows) + 10
     biggest = max([sum(r[1:]) for r in rows] + [1.0])
-    parts = [f'<svg class="chart" id="cause-chart" viewBox="0 0 {left + width + 90} {height}" '
-             f'width="100%" role="img" aria-label="{escape(t("by_cause", lang))}">',
+    parts = [_svg("cause-chart", left + width + 90, height, t("by_cause", lang)),
              patterns("cb")]
     for i, cause in enumerate(CAUSES):
         parts.append(f'<g transform="translate({left + i * 150},6)"><rect width="14" '
@@ -250,8 +253,7 @@ def daily_chart(days: Sequence[tuple[str, float | None]], sla: float, lang: str,
     def y(v: float) -> float:
         return top + (100.0 - max(low, min(100.0, v))) / (100.0 - low) * height_plot
 
-    parts = [f'<svg class="chart" id="daily-chart" viewBox="0 0 {width:.0f} {height}" '
-             f'width="100%" role="img" aria-label="{escape(t("by_day", lang))}">',
+    parts = [_svg("daily-chart", width, height, t("by_day", lang)),
              patterns("dc")]
     for tick in _ticks(low):
         parts.append(f'<line x1="{left}" y1="{y(tick):.1f}" x2="{width - 6:.0f}" '

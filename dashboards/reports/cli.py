@@ -15,16 +15,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pubnet.argtypes import action_group
+
 EXIT_OK = 0
 EXIT_BAD_INPUT = 1
 
 
 def register(commands: Any) -> None:
     """Add ``report coverage`` to the shell's subcommands."""
-    report = commands.add_parser("report", help="coverage and SLA reports for planners")
-    actions = report.add_subparsers(dest="report_command", metavar="ACTION",
-                                    parser_class=type(report))
-    actions.required = True
+    actions = action_group(commands, "report", "coverage and SLA reports for planners")
     cov = actions.add_parser(
         "coverage", help="availability by province, district and site as CSV, HTML and PDF")
     cov.add_argument("--config", type=Path, required=True, metavar="FILE",

@@ -23,7 +23,7 @@ report's footer):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from dashboards.reports.timeline import SiteTime, outage_count
@@ -187,30 +187,30 @@ def _area(rows: Sequence[SiteFigures], code: str, name_th: str, name_en: str, sl
     return area
 
 
-def districts(rows: Sequence[SiteFigures], sla: float) -> list[AreaFigures]:
-    """One row per district with sites, by code."""
+def _areas(rows: Sequence[SiteFigures], sla: float,
+           area_of: Callable[[Site], tuple[str, str, str, str]]) -> list[AreaFigures]:
+    """One row per area with sites, by code; ``area_of`` gives a site's area as (code,
+    Thai name, English name, province code or "")."""
     groups: dict[str, list[SiteFigures]] = {}
     for row in rows:
-        groups.setdefault(row.site.district_code, []).append(row)
+        groups.setdefault(area_of(row.site)[0], []).append(row)
     out = []
     for code in sorted(groups):
-        first = groups[code][0].site
-        out.append(_area(groups[code], code, first.district_name_th, first.district_name_en,
-                         sla, first.province_code))
+        _code, name_th, name_en, province_code = area_of(groups[code][0].site)
+        out.append(_area(groups[code], code, name_th, name_en, sla, province_code))
     return out
+
+
+def districts(rows: Sequence[SiteFigures], sla: float) -> list[AreaFigures]:
+    """One row per district with sites, by code."""
+    return _areas(rows, sla, lambda s: (s.district_code, s.district_name_th,
+                                        s.district_name_en, s.province_code))
 
 
 def provinces(rows: Sequence[SiteFigures], sla: float) -> list[AreaFigures]:
     """One row per province with sites, by code."""
-    groups: dict[str, list[SiteFigures]] = {}
-    for row in rows:
-        groups.setdefault(row.site.province_code, []).append(row)
-    out = []
-    for code in sorted(groups):
-        first = groups[code][0].site
-        out.append(_area(groups[code], code, first.province_name_th, first.province_name_en,
-                         sla))
-    return out
+    return _areas(rows, sla, lambda s: (s.province_code, s.province_name_th,
+                                        s.province_name_en, ""))
 
 
 def nation(rows: Sequence[SiteFigures], sla: float) -> AreaFigures:

@@ -373,21 +373,10 @@ class HistoryDB:
                     yield row
 
     def daily(self, days: Sequence[str]) -> Iterator[DailyRow]:
-        if not days:
-            return
-        wanted = set(days)
-        cur = self.conn.execute(
-            "SELECT day, site, monitored, maintenance, up, down_equipment, down_upstream, "
-            "down_unknown, outages, continued, incidents FROM history_daily "
-            "WHERE day >= ? AND day <= ?", (min(days), max(days)))
-        while True:
-            rows = cur.fetchmany(50_000)
-            if not rows:
-                return
-            for r in rows:
-                if r[0] in wanted:
-                    yield DailyRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8],
-                                   bool(r[9]), tuple(r[10].split(",")) if r[10] else ())
+        """The rows of :meth:`daily_rows` as :class:`DailyRow` values."""
+        for r in self.daily_rows(days):
+            yield DailyRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8],
+                           bool(r[9]), tuple(r[10].split(",")) if r[10] else ())
 
     # -- alerting's tables (same database) ---------------------------------------------
 

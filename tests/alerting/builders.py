@@ -91,3 +91,14 @@ def poll_round(store: StateStore, devices: tuple[str, ...] | list[str], ok: bool
                ts: float) -> None:
     for device_id in devices:
         poll(store, device_id, ok, ts)
+
+
+def fail_rounds(store: StateStore, devices: tuple[str, ...] | list[str], start: float,
+                rounds: int = 3) -> float:
+    """``rounds`` failed polls of ``devices`` a second apart after ``start`` (3 is the tests'
+    ``down_after``); the time of the last one."""
+    ts = start
+    for _ in range(rounds):
+        ts += 1.0
+        poll_round(store, devices, False, ts)
+    return ts

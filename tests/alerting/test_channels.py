@@ -19,14 +19,31 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from alerting.channels import MAX_RETRY_AFTER, retry_after
-from tests.alerting.builders import poll_round
+from testbed.tls import self_signed
+from tests.alerting.builders import fail_rounds, poll_round
 from tests.alerting.conftest import HttpReceiver, StartService, alerting_config
-from tests.alerting.servers import MailSink, self_signed, start_mosquitto
+from tests.alerting.servers import MailSink, start_mosquitto
 from tests.support import eventually, free_port, require_binary, stop_process
 
 LINE_TOKEN = "line-token-7d2c"
 TELEGRAM_TOKEN = "123456:tg-token-9b1e"
 SMTP_PASSWORD = "smtp-pass-55aa"
+
+
+def chat_channels(receiver: HttpReceiver, line_token: str = LINE_TOKEN) -> dict[str, Any]:
+    """The north's LINE and Telegram channels, pointed at the receiver's stand-ins."""
+    return {
+        "line-north": {"type": "line", "token": line_token, "to": "Ugroup123",
+                       "base_url": receiver.base + "/line"},
+        "tg-north": {"type": "telegram", "token": TELEGRAM_TOKEN, "chat_id": -1001234,
+                     "base_url": receiver.base + "/tg"},
+    }
+
+
+def on_broker(config: Any, port: int) -> Any:
+    """``config`` with its MQTT channel pointed at the broker on ``port``."""
+    return config.model_copy(update={"mqtt": config.mqtt.model_validate(
+        {"url": f"mqtt://127.0.0.1:{port}"})})
 
 
 @pytest.fixture
@@ -112,19 +129,12 @@ async def test_every_channel_type_gets_firing_and_resolved(
                              "smtp": {"host": "127.0.0.1", "port": smtp_port,
                                       "username": "pubnet", "password": "${SMTP_PASSWORD}",
                                       "ca_file": str(cert)}},
-            "line-north": {"type": "line", "token": "${LINE_TOKEN}", "to": "Ugroup123",
-                           "base_url": receiver.base + "/line"},
-            "tg-north": {"type": "telegram", "token": TELEGRAM_TOKEN, "chat_id": -1001234,
-                         "base_url": receiver.base + "/tg"},
+            **chat_channels(receiver, "${LINE_TOKEN}"),
         },
     )
-    config = config.model_copy(update={"mqtt": config.mqtt.model_validate(
-        {"url": f"mqtt://127.0.0.1:{mosquitto_port}"})})
+    config = on_broker(config, mosquitto_port)
     run = await start_service(config)
-    ts = 9000.0
-    for _ in range(3):
-        ts += 1
-        poll_round(run.store, ("S-4-gw",), False, ts)
+    ts = fail_rounds(run.store, ("S-4-gw",), 9000.0)
 
     def counts() -> tuple[int, int, int, int]:
         return (len(mqtt_messages), len(sink.messages),
@@ -181,17 +191,11 @@ async def test_throttled_line_and_telegram_are_retried_no_sooner_than_asked(
         tmp_path,
         routes=[{"match": {"district": ["5002"]}, "channels": ["line-north", "tg-north"]}],
         channels={
-            "line-north": {"type": "line", "token": LINE_TOKEN, "to": "Ugroup123",
-                           "base_url": receiver.base + "/line"},
-            "tg-north": {"type": "telegram", "token": TELEGRAM_TOKEN, "chat_id": -1001234,
-                         "base_url": receiver.base + "/tg"},
+            **chat_channels(receiver),
         },
     )
     run = await start_service(config)
-    ts = 9000.0
-    for _ in range(3):
-        ts += 1
-        poll_round(run.store, ("S-4-gw",), False, ts)
+    fail_rounds(run.store, ("S-4-gw",), 9000.0)
     await eventually(lambda: receiver.on(line_path) and receiver.on(tg_path), within=30,
                      what="both delivered after the throttle")
     for path in (line_path, tg_path):
@@ -235,14 +239,11 @@ async def test_mqtt_broker_down_then_up_gets_messages_in_order(
 
     config = alerting_config(tmp_path, routes=[{"match": {}, "channels": ["app"]}],
                              channels={"app": {"type": "mqtt"}})
-    config = config.model_copy(update={"mqtt": config.mqtt.model_validate(
-        {"url": f"mqtt://127.0.0.1:{port}"})})
+    config = on_broker(config, port)
     run = await start_service(config)
     ts = 9500.0
     for gateway in ("S-1-gw", "S-3-gw", "S-4-gw"):
-        for _ in range(3):
-            ts += 1
-            poll_round(run.store, (gateway,), False, ts)
+        ts = fail_rounds(run.store, (gateway,), ts)
         await eventually(lambda g=gateway: any(  # type: ignore[misc]
             i.root == f"device:{g}" and i.announced_at for i in run.service.incidents()),
             what="announced while the broker is down")
@@ -287,20 +288,14 @@ async def test_merge_update_carries_no_resolved_status_on_any_channel(
                      "from": "pubnet@example.org",
                      "smtp": {"host": "127.0.0.1", "port": smtp_port, "username": "pubnet",
                               "password": SMTP_PASSWORD, "ca_file": str(cert)}},
-            "line-north": {"type": "line", "token": LINE_TOKEN, "to": "Ugroup123",
-                           "base_url": receiver.base + "/line"},
-            "tg-north": {"type": "telegram", "token": TELEGRAM_TOKEN, "chat_id": -1001234,
-                         "base_url": receiver.base + "/tg"},
+            **chat_channels(receiver),
         },
     )
-    config = config.model_copy(update={"mqtt": config.mqtt.model_validate(
-        {"url": f"mqtt://127.0.0.1:{mosquitto_port}"})})
+    config = on_broker(config, mosquitto_port)
     run = await start_service(config)
     ts = 9000.0
     for devices in (("S-4-gw",), ("da-5002",)):
-        for _ in range(3):
-            ts += 1
-            poll_round(run.store, devices, False, ts)
+        ts = fail_rounds(run.store, devices, ts)
         await asyncio.sleep(0.5)
 
     def counts() -> tuple[int, ...]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from inventory.writer import write_inventory
 from tests.alerting.builders import district_inventory
 from tests.alerting.conftest import SECRET, HttpReceiver
-from tests.support import eventually, free_port
+from tests.support import eventually, free_port, stop_process
 
 CONFIG = """\
 inventory: inv
@@ -76,12 +76,7 @@ async def test_sigkill_between_firing_and_delivery(tmp_path: Path,
         await eventually(lambda: len(receiver.accepted) >= len(before_restart) + 2, within=60,
                          what="delivery after restart")
     finally:
-        second.send_signal(signal.SIGINT)
-        try:
-            second.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            second.kill()
-            second.wait()
+        stop_process(second, 20, signal.SIGINT)
     keys = [r.headers["X-Pubnet-Delivery"] for r in receiver.accepted]
     incident_ids = {k.split(":")[0] for k in keys}
     assert len(incident_ids) == 1, "the restart kept the open incident, no new one"

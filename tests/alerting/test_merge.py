@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 from alerting.db import IncidentDB, OutboxRow
-from tests.alerting.builders import poll_round
+from tests.alerting.builders import fail_rounds, poll_round
 from tests.alerting.conftest import HttpReceiver, StartService, alerting_config
-from tests.alerting.test_service import fail_rounds, hooks
+from tests.alerting.test_service import hooks
 from tests.support import eventually
 
 
@@ -33,12 +33,12 @@ async def test_merge_is_an_update_naming_an_incident_that_exists(
                         unknown.append(named)
 
     run = await start_service(config, on_handed=every_named_incident_is_stored)
-    ts = await fail_rounds(run.store, ("S-1-gw",), time.time())
+    ts = fail_rounds(run.store, ("S-1-gw",), time.time())
     await eventually(lambda: len(receiver.accepted) == 1, what="the gateway's incident")
     gateway = receiver.accepted[0].json["incident_id"]
 
     # The district router above it fails: its incident absorbs the gateway's in one pass.
-    ts = await fail_rounds(run.store, ("da-5001", "S-2-gw", "S-3-gw"), ts)
+    ts = fail_rounds(run.store, ("da-5001", "S-2-gw", "S-3-gw"), ts)
     await eventually(lambda: len(receiver.accepted) == 3, what="router incident and merge")
     bodies = [r.json for r in receiver.accepted]
     router = next(b for b in bodies if b["root_device"] == "da-5001")

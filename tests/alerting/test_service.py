@@ -16,7 +16,12 @@ from alerting.model import State
 from collectors.mqtt.ingest import Ingestor, IngestSettings
 from collectors.mqtt.topics import status_topic
 from pubnet.model import Observation, PollStatus, Source
-from tests.alerting.builders import ROUTER_AND_GATEWAYS, district_inventory, poll_round
+from tests.alerting.builders import (
+    ROUTER_AND_GATEWAYS,
+    district_inventory,
+    fail_rounds,
+    poll_round,
+)
 from tests.alerting.conftest import (
     SECRET,
     HttpReceiver,
@@ -30,12 +35,10 @@ def hooks(rec: HttpReceiver, *names: str) -> dict[str, dict[str, object]]:
     return {n: {"type": "webhook", "url": f"{rec.base}/{n}", "secret": SECRET} for n in names}
 
 
-async def fail_rounds(store, devices, start: float, rounds: int = 3) -> float:  # type: ignore[no-untyped-def]
-    ts = start
-    for _ in range(rounds):
-        ts += 1.0
-        poll_round(store, devices, False, ts)
-    return ts
+def noc_config(tmp_path: Path, receiver: HttpReceiver, **extra: Any) -> Any:
+    """Every incident to one webhook channel, ``noc``."""
+    return alerting_config(tmp_path, routes=[{"match": {}, "channels": ["noc"]}],
+                           channels=hooks(receiver, "noc"), **extra)
 
 
 async def test_router_and_gateways_one_incident_then_resolved_then_child(
@@ -53,7 +56,7 @@ async def test_router_and_gateways_one_incident_then_resolved_then_child(
     )
     run = await start_service(config)
     store = run.store
-    ts = await fail_rounds(store, ROUTER_AND_GATEWAYS, 1000.0)
+    ts = fail_rounds(store, ROUTER_AND_GATEWAYS, 1000.0)
     await eventually(lambda: len(receiver.on("/noc")) == 1 and len(receiver.on("/chiangmai")) == 1,
                      what="one firing message per matching channel")
     await asyncio.sleep(0.8)  # more than group_wait: no per-site messages follow
@@ -91,7 +94,7 @@ async def test_router_and_gateways_one_incident_then_resolved_then_child(
     assert receiver.on("/noc")[1].headers["X-Pubnet-Delivery"] == f"{incident_id}:resolved:2"
 
     # all four fail again, then only the router (and the sites that answer) come back
-    ts = await fail_rounds(store, ROUTER_AND_GATEWAYS, ts)
+    ts = fail_rounds(store, ROUTER_AND_GATEWAYS, ts)
     await eventually(lambda: len(receiver.accepted) == 6, what="second outage")
     second = receiver.on("/noc")[2].json
     assert second["incident_id"] != incident_id and second["root_device"] == "da-5001"
@@ -117,13 +120,12 @@ async def test_router_and_gateways_one_incident_then_resolved_then_child(
 async def test_channel_failing_then_accepting_gets_everything_once_in_order(
     tmp_path: Path, receiver: HttpReceiver, start_service: StartService,
 ) -> None:
-    config = alerting_config(tmp_path, routes=[{"match": {}, "channels": ["noc"]}],
-                             channels=hooks(receiver, "noc"))
+    config = noc_config(tmp_path, receiver)
     receiver.fail["/noc"] = [500] * 6
     run = await start_service(config)
     ts = 2000.0
     for gateway in ("S-4-gw", "S-1-gw", "S-3-gw"):
-        ts = await fail_rounds(run.store, (gateway,), ts)
+        ts = fail_rounds(run.store, (gateway,), ts)
         await asyncio.sleep(0.05)
     await eventually(lambda: run.service.stats.messages_queued == 3, what="three firing")
     ts += 1
@@ -145,14 +147,13 @@ async def test_channel_failing_then_accepting_gets_everything_once_in_order(
 async def test_restart_delivers_what_was_queued_and_resends_nothing_delivered(
     tmp_path: Path, receiver: HttpReceiver, start_service: StartService,
 ) -> None:
-    config = alerting_config(tmp_path, routes=[{"match": {}, "channels": ["noc"]}],
-                             channels=hooks(receiver, "noc"))
+    config = noc_config(tmp_path, receiver)
     first = await start_service(config)
-    ts = await fail_rounds(first.store, ("S-4-gw",), 3000.0)
+    ts = fail_rounds(first.store, ("S-4-gw",), 3000.0)
     await eventually(lambda: len(receiver.accepted) == 1, what="first incident delivered")
     # the receiver now hangs: the next message is in flight when pubnet is killed
     receiver.hold = asyncio.Event()
-    ts = await fail_rounds(first.store, ("S-1-gw",), ts)
+    ts = fail_rounds(first.store, ("S-1-gw",), ts)
     await eventually(lambda: len(receiver.attempts) == 2, what="second message in flight")
     await first.stop()
     receiver.hold.set()
@@ -182,9 +183,8 @@ async def test_restart_delivers_what_was_queued_and_resends_nothing_delivered(
 async def test_flapping_makes_one_incident(
     tmp_path: Path, receiver: HttpReceiver, start_service: StartService,
 ) -> None:
-    config = alerting_config(tmp_path, routes=[{"match": {}, "channels": ["noc"]}],
-                             channels=hooks(receiver, "noc"), down_after=1,
-                             group_wait="1s", flapping={"changes": 4, "window": "3s"})
+    config = noc_config(tmp_path, receiver, down_after=1, group_wait="1s",
+                        flapping={"changes": 4, "window": "3s"})
     run = await start_service(config)
     ts = time.time()
     for n in range(12):
@@ -205,16 +205,15 @@ async def test_flapping_makes_one_incident(
 async def test_maintenance_window_records_but_sends_nothing(
     tmp_path: Path, receiver: HttpReceiver, start_service: StartService,
 ) -> None:
-    config = alerting_config(tmp_path, routes=[{"match": {}, "channels": ["noc"]}],
-                             channels=hooks(receiver, "noc"))
+    config = noc_config(tmp_path, receiver)
     now = time.time()
     with IncidentDB(config.alerting.database) as db:
         db.add_maintenance("district:5002", now - 60, now + 3600, "fibre work", "test", now)
     run = await start_service(config)
-    ts = await fail_rounds(run.store, ("S-4-gw",), 5000.0)
+    ts = fail_rounds(run.store, ("S-4-gw",), 5000.0)
     await eventually(lambda: any(i.maintenance for i in run.service.incidents()),
                      what="incident marked as in maintenance")
-    ts = await fail_rounds(run.store, ("S-1-gw",), ts)  # district 5001: not covered
+    ts = fail_rounds(run.store, ("S-1-gw",), ts)  # district 5001: not covered
     await eventually(lambda: len(receiver.accepted) == 1, what="message outside the window")
     await asyncio.sleep(0.5)
     assert [r.json["root_device"] for r in receiver.accepted] == ["S-1-gw"]
@@ -235,7 +234,7 @@ async def test_repeat_until_acknowledged_and_escalation(
         channels=hooks(receiver, "techs", "manager"),
     )
     run = await start_service(config)
-    await fail_rounds(run.store, ("S-4-gw",), 6000.0)
+    fail_rounds(run.store, ("S-4-gw",), 6000.0)
     await eventually(lambda: len(receiver.on("/manager")) == 1, within=20, what="escalation")
     techs = [r.json for r in receiver.on("/techs")]
     assert len(techs) >= 3, "repeats while unacknowledged"
@@ -258,8 +257,7 @@ async def test_repeat_until_acknowledged_and_escalation(
 async def test_link_down_trap_and_reboot(
     tmp_path: Path, receiver: HttpReceiver, start_service: StartService,
 ) -> None:
-    config = alerting_config(tmp_path, routes=[{"match": {}, "channels": ["noc"]}],
-                             channels=hooks(receiver, "noc"))
+    config = noc_config(tmp_path, receiver)
     run = await start_service(config)
     store = run.store
     store.publish([Observation("pn-50", "pubnet_interface_oper_up", 0.0, 7000.0, Source.TRAP,
@@ -284,8 +282,7 @@ async def test_database_write_failure_is_retried_without_losing_messages(
     tmp_path: Path, receiver: HttpReceiver, start_service: StartService,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    config = alerting_config(tmp_path, routes=[{"match": {}, "channels": ["noc"]}],
-                             channels=hooks(receiver, "noc"))
+    config = noc_config(tmp_path, receiver)
     original = IncidentDB.save
     failures = {"left": 3}
 
@@ -297,7 +294,7 @@ async def test_database_write_failure_is_retried_without_losing_messages(
 
     monkeypatch.setattr(IncidentDB, "save", flaky_save)
     run = await start_service(config)
-    await fail_rounds(run.store, ("S-4-gw",), time.time())
+    fail_rounds(run.store, ("S-4-gw",), time.time())
     await eventually(lambda: len(receiver.accepted) == 1, what="message after retries")
     assert failures["left"] == 0
     await asyncio.sleep(0.3)
@@ -309,8 +306,7 @@ async def test_database_write_failure_is_retried_without_losing_messages(
 async def test_mqtt_last_will_is_down_at_once(
     tmp_path: Path, receiver: HttpReceiver, start_service: StartService,
 ) -> None:
-    config = alerting_config(tmp_path, routes=[{"match": {}, "channels": ["noc"]}],
-                             channels=hooks(receiver, "noc"), down_after=5)
+    config = noc_config(tmp_path, receiver, down_after=5)
     run = await start_service(config)
     now = time.time()
     # what the MQTT collector reports: online, then the broker's last will
@@ -338,7 +334,7 @@ async def test_incident_already_firing_when_a_window_starts_shows_in_maintenance
     config_file.write_text(f"alerting:\n  database: {config.alerting.database}\n",
                            encoding="utf-8")
     run = await start_service(config)
-    await fail_rounds(run.store, ("S-4-gw",), time.time())
+    fail_rounds(run.store, ("S-4-gw",), time.time())
     await eventually(lambda: len(receiver.accepted) >= 2, what="first message and a repeat")
 
     def listed() -> dict[str, Any]:
@@ -374,10 +370,9 @@ async def test_incident_already_firing_when_a_window_starts_shows_in_maintenance
 async def test_second_acknowledgement_is_kept_and_shown_as_latest(
     tmp_path: Path, receiver: HttpReceiver, start_service: StartService,
 ) -> None:
-    config = alerting_config(tmp_path, routes=[{"match": {}, "channels": ["noc"]}],
-                             channels=hooks(receiver, "noc"))
+    config = noc_config(tmp_path, receiver)
     run = await start_service(config)
-    ts = await fail_rounds(run.store, ("da-5001", "S-2-gw"), time.time())
+    ts = fail_rounds(run.store, ("da-5001", "S-2-gw"), time.time())
     await eventually(lambda: len(receiver.accepted) == 1, what="router incident")
     incident_id = receiver.accepted[0].json["incident_id"]
     with IncidentDB(config.alerting.database) as db:
@@ -389,7 +384,7 @@ async def test_second_acknowledgement_is_kept_and_shown_as_latest(
     await eventually(lambda: any(i.acked_by == "malee" for i in run.service.incidents()),
                      what="second acknowledgement picked up")
     # the daemon writes the incident again (a member joins): the latest ack must survive
-    ts = await fail_rounds(run.store, ("S-1-gw",), ts)
+    ts = fail_rounds(run.store, ("S-1-gw",), ts)
     await eventually(lambda: any(len(i.members) == 3 for i in run.service.incidents()),
                      what="member joined")
     await asyncio.sleep(0.3)

@@ -169,9 +169,4 @@ async def test_router_and_gateways_through_real_agents(
         assert all(b["kind"] == "site_down" and b["affected_sites"] == 1 for b in children)
         assert len({b["incident_id"] for b in children}) == 3
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, 20, signal.SIGINT)

@@ -35,7 +35,7 @@ from pubnet.config import parse_config
 from simulator import AddressPlan, Fleet, plan_addresses, simulated_inventory
 from tests.exporters.test_prometheus_scrape import prometheus_server
 from tests.exporters.victoria import Victoria
-from tests.support import free_port, stop_process
+from tests.support import free_port, prometheus_query, stop_process
 
 SITES, SEED = 8, 3
 """A generated fleet with SNMP, ICMP and MQTT site gateways (and the whole backbone)."""
@@ -129,14 +129,6 @@ async def _telemetry(port: int, gateways: list[tuple[str, str]], stop: asyncio.E
             await asyncio.sleep(0.3)
 
 
-async def query(http: aiohttp.ClientSession, prom: str, promql: str) -> list[dict[str, Any]]:
-    async with http.get(prom + "/api/v1/query", params={"query": promql}) as resp:
-        data = await resp.json()
-    assert data["status"] == "success", data
-    result: list[dict[str, Any]] = data["data"]["result"]
-    return result
-
-
 def _tail(log: Path) -> str:
     return log.read_text(encoding="utf-8", errors="replace")[-4000:]
 
@@ -145,7 +137,7 @@ async def until(http: aiohttp.ClientSession, prom: str, promql: str, within: flo
                 proc: subprocess.Popen[bytes], log: Path) -> None:
     """Wait until ``promql`` returns something (a readable failure when pubnet died)."""
     deadline = time.monotonic() + within
-    while not await query(http, prom, promql):
+    while not await prometheus_query(http, prom, promql):
         assert proc.poll() is None, "pubnet run exited:\n" + _tail(log)
         assert time.monotonic() < deadline, (
             f"no result for {promql} within {within:g}s; pubnet log:\n" + _tail(log))

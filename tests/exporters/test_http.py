@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime
 import gzip
 import ssl
 import subprocess
@@ -13,10 +12,6 @@ from pathlib import Path
 import aiohttp
 import bcrypt
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as parse_openmetrics,
 )
@@ -24,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 
 from pubnet.config import ConfigError, PrometheusConfig, parse_config
 from pubnet.model import Observation, Source
+from testbed.tls import self_signed
 from tests.exporters.conftest import run_exporter
 from tests.exporters.helpers import interface, set_up
 from tests.standin import NotStarted
@@ -87,32 +83,13 @@ async def test_metrics_text_openmetrics_gzip_and_probes(tmp_path: Path) -> None:
     assert check.returncode == 0, check.stderr.decode() + check.stdout.decode()
 
 
-def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
-
-
 def _basic(user: str, password: str) -> dict[str, str]:
     token = base64.b64encode(f"{user}:{password}".encode()).decode()
     return {"Authorization": f"Basic {token}"}
 
 
 async def test_basic_auth_and_tls(tmp_path: Path) -> None:
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     hashed = bcrypt.hashpw("สวัสดี-secret".encode(), bcrypt.gensalt(rounds=4)).decode()
     config = PrometheusConfig(listen="127.0.0.1:0", basic_auth_users={"noc": hashed},
                               tls_cert_file=cert, tls_key_file=key)

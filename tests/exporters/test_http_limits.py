@@ -287,9 +287,9 @@ async def test_clients_that_hang_up_leave_no_bcrypt_work_behind() -> None:
 async def test_tls_handshake_that_never_comes_is_closed_and_counted(tmp_path: Path) -> None:
     import ssl
 
-    from tests.exporters.test_http import _self_signed
+    from testbed.tls import self_signed
 
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     config = PrometheusConfig(listen="127.0.0.1:0", tls_cert_file=cert, tls_key_file=key,
                               header_timeout=0.5)
     async with run_exporter(config) as exp:

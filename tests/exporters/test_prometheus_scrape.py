@@ -27,7 +27,7 @@ from pubnet.state import StateStore
 from tests.exporters.conftest import run_exporter
 from tests.exporters.helpers import interface, set_up
 from tests.simulator.support import small_inventory
-from tests.support import free_port, require_binary, stop_process
+from tests.support import free_port, prometheus_query, require_binary, stop_process
 
 RATE = 1000.0  # bytes per second received on gw1 eth0
 
@@ -68,20 +68,12 @@ async def prometheus_server(tmp_path: Path, target_port: int) -> AsyncIterator[s
         log.close()
 
 
-async def query(http: aiohttp.ClientSession, url: str, promql: str) -> list[dict[str, Any]]:
-    async with http.get(url + "/api/v1/query", params={"query": promql}) as resp:
-        data = await resp.json()
-    assert data["status"] == "success", data
-    result: list[dict[str, Any]] = data["data"]["result"]
-    return result
-
-
 async def until(http: aiohttp.ClientSession, url: str, promql: str,
                 ok: Any, within: float = 60) -> list[dict[str, Any]]:
     """Poll a query until ``ok(result)`` holds, with a deadline (the machine is loaded)."""
     deadline = time.monotonic() + within
     while True:
-        result = await query(http, url, promql)
+        result = await prometheus_query(http, url, promql)
         if ok(result):
             return result
         assert time.monotonic() < deadline, f"{promql}: last result {result}"
@@ -126,7 +118,7 @@ async def test_real_prometheus_scrapes_site_up_counters_and_rates(tmp_path: Path
                 by_site = {r["metric"]["site"]: r["value"][1] for r in sites}
                 assert by_site == {"S1": "1", "S2": "1"}
                 assert sites[0]["metric"]["kind"] == "village_wifi"
-                rx = await query(http, prom, 'pubnet_interface_receive_bytes_total'
+                rx = await prometheus_query(http, prom, 'pubnet_interface_receive_bytes_total'
                                  '{device="gw1",ifname="eth0"}')
                 assert len(rx) == 1 and float(rx[0]["value"][1]) >= 5e9
                 rate = await until(
@@ -138,12 +130,13 @@ async def test_real_prometheus_scrapes_site_up_counters_and_rates(tmp_path: Path
                 # the reboot happened 3 s in; the series must show no counter reset
                 await until(http, prom, "pubnet_device_uptime_seconds{device=\"gw1\"} < 100",
                             lambda r: len(r) == 1)
-                resets = await query(
+                resets = await prometheus_query(
                     http, prom, 'resets(pubnet_interface_receive_bytes_total[1m])')
                 assert resets and all(r["value"][1] == "0" for r in resets)
-                scrape = await query(http, prom, "pubnet_exporter_scrape_duration_seconds")
+                scrape = await prometheus_query(
+                    http, prom, "pubnet_exporter_scrape_duration_seconds")
                 assert scrape and float(scrape[0]["value"][1]) < 1.0
-                info = await query(http, prom, 'pubnet_site_info{site="S2"}')
+                info = await prometheus_query(http, prom, 'pubnet_site_info{site="S2"}')
                 assert info[0]["metric"]["name"] == 'ร้าน "ป้า" \\ ใหม่\nบ้าน'
         finally:
             stop.set()
@@ -187,7 +180,7 @@ async def test_real_prometheus_scrapes_polled_simulated_devices(tmp_path: Path) 
                     await until(http, prom, 'pubnet_link_up{link="l-1"}',
                                 lambda r: r and r[0]["value"][1] == "1")
                     # a real reboot: sysUpTime and the device's counters start over
-                    before = await query(http, prom,
+                    before = await prometheus_query(http, prom,
                                          'pubnet_device_uptime_seconds{device="gw-1"}')
                     uptime = float(before[0]["value"][1])
                     fleet.reboot("gw-1", trap=False)
@@ -195,7 +188,7 @@ async def test_real_prometheus_scrapes_polled_simulated_devices(tmp_path: Path) 
                                 f'pubnet_device_uptime_seconds{{device="gw-1"}} < {uptime}',
                                 lambda r: len(r) == 1)
                     await asyncio.sleep(2.5)  # two more scrapes after the reboot
-                    resets = await query(
+                    resets = await prometheus_query(
                         http, prom,
                         'resets(pubnet_interface_receive_bytes_total{device="gw-1"}[2m])')
                     assert resets and all(r["value"][1] == "0" for r in resets), resets

@@ -146,6 +146,14 @@ CASES = [
         "unknown province_code '99'",
     ),
     Case(
+        "missing-province",
+        Plant("sites", "S-1", {"province_code": ""}),
+        "sites.csv",
+        _site("S-1"),
+        "province_code",
+        "province_code is required",
+    ),
+    Case(
         "unknown-district",
         Plant("sites", "S-1", {"district_code": "5099"}),
         "sites.csv",

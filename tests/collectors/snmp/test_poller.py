@@ -195,31 +195,45 @@ async def test_reboot_and_wrap_and_rollover_through_collect() -> None:
     assert await poll(agent_state(15_000, 10**12 + 5, 1005), 1300.0) == WRAP32 + 1405
 
 
+class SlowAgents:
+    """Healthy agents that each take ``delay`` seconds to answer a GET; counts the GETs
+    begun (``started``), in progress (``in_flight``) and most at once (``peak``)."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.started = self.in_flight = self.peak = 0
+
+    def factory(self, target: SnmpTarget, stats: PacketStats) -> ScriptedClient:
+        return _SlowClient(agent_state(100, 5, 5), self)
+
+
+class _SlowClient(ScriptedClient):
+    def __init__(self, oids: dict[str, Value], agents: SlowAgents) -> None:
+        super().__init__(oids)
+        self.agents = agents
+
+    async def get(self, oids: Sequence[str]) -> dict[str, Value]:
+        agents = self.agents
+        agents.started += 1
+        agents.in_flight += 1
+        agents.peak = max(agents.peak, agents.in_flight)
+        try:
+            await asyncio.sleep(agents.delay)
+            return await super().get(oids)
+        finally:
+            agents.in_flight -= 1
+
+
 async def test_in_flight_is_bounded() -> None:
     inventory = make_inventory([(f"d{i}", "127.0.0.1", 1000 + i, "v2", "if-mib")
                                 for i in range(20)])
     config = make_config({"interval": "0.2s", "max_in_flight": 3})
     store = StateStore()
-    in_flight = peak = 0
-
-    class Slow(ScriptedClient):
-        async def get(self, oids: Sequence[str]) -> dict[str, Value]:
-            nonlocal in_flight, peak
-            in_flight += 1
-            peak = max(peak, in_flight)
-            try:
-                await asyncio.sleep(0.05)
-                return await super().get(oids)
-            finally:
-                in_flight -= 1
-
-    def factory(target: SnmpTarget, stats: PacketStats) -> Slow:
-        return Slow(agent_state(100, 5, 5))
-
-    poller = SnmpPoller(config, inventory, store, client_factory=factory)
+    agents = SlowAgents(0.05)
+    poller = SnmpPoller(config, inventory, store, client_factory=agents.factory)
     async with running(poller):
         await wait_for(lambda: poller.polls >= 40, 30, "40 polls")
-    assert peak == 3
+    assert agents.peak == 3
     assert all(store.status(f"d{i}").status is PollStatus.OK  # type: ignore[union-attr]
                for i in range(20))
 
@@ -229,23 +243,12 @@ async def test_cancel_lets_in_flight_polls_finish() -> None:
                                 for i in range(5)])
     config = make_config({"interval": "10s", "timeout": "1s"})
     store = StateStore()
-    started = 0
-
-    class Slow(ScriptedClient):
-        async def get(self, oids: Sequence[str]) -> dict[str, Value]:
-            nonlocal started
-            started += 1
-            await asyncio.sleep(0.3)
-            return await super().get(oids)
-
-    def factory(target: SnmpTarget, stats: PacketStats) -> Slow:
-        return Slow(agent_state(100, 5, 5))
-
-    poller = SnmpPoller(config, inventory, store, client_factory=factory)
+    agents = SlowAgents(0.3)
+    poller = SnmpPoller(config, inventory, store, client_factory=agents.factory)
     async with running(poller):
-        await wait_for(lambda: started >= 1, 10, "a poll in flight")
-    assert started >= 1
-    assert poller.polls == started  # nothing was cut off mid-poll
+        await wait_for(lambda: agents.started >= 1, 10, "a poll in flight")
+    assert agents.started >= 1
+    assert poller.polls == agents.started  # nothing was cut off mid-poll
     assert store.status("d0").status is PollStatus.OK  # type: ignore[union-attr]
 
 
@@ -282,16 +285,7 @@ async def test_overloaded_poller_reports_lag_and_in_flight() -> None:
                                 for i in range(10)])
     config = make_config({"interval": "0.2s", "max_in_flight": 1})
     store = StateStore()
-
-    class Slow(ScriptedClient):
-        async def get(self, oids: Sequence[str]) -> dict[str, Value]:
-            await asyncio.sleep(0.05)
-            return await super().get(oids)
-
-    def factory(target: SnmpTarget, stats: PacketStats) -> Slow:
-        return Slow(agent_state(100, 5, 5))
-
-    poller = SnmpPoller(config, inventory, store, client_factory=factory)
+    poller = SnmpPoller(config, inventory, store, client_factory=SlowAgents(0.05).factory)
     async with running(poller):
         await wait_for(lambda: poller.polls >= 20, 30, "20 polls")
         poller._publish_stats()
