@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -60,6 +61,7 @@ async def ask_all(targets: list[tuple[str, int]], rate: float) -> int:
     sock.setblocking(False)
     waiting = set(targets)
     answered = 0
+    all_in = asyncio.Event()
 
     def readable() -> None:
         nonlocal answered
@@ -71,6 +73,8 @@ async def ask_all(targets: list[tuple[str, int]], rate: float) -> int:
             if addr in waiting:
                 waiting.discard(addr)
                 answered += 1
+                if not waiting:
+                    all_in.set()
 
     loop.add_reader(sock.fileno(), readable)
     try:
@@ -82,9 +86,8 @@ async def ask_all(targets: list[tuple[str, int]], rate: float) -> int:
             if n % 100 == 99:
                 ahead = started + (n + 1) / rate - time.monotonic()
                 await asyncio.sleep(max(0.0, ahead))
-        deadline = time.monotonic() + 10
-        while waiting and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(all_in.wait(), 10)
     finally:
         loop.remove_reader(sock.fileno())
         sock.close()
@@ -111,7 +114,7 @@ async def main(argv: list[str] | None = None) -> None:
                 raise SystemExit("the simulator exited before listening")
         startup = time.monotonic() - started
         devices = load_inventory(out).inventory.devices
-        targets = [(d.host, d.port) for d in devices.values()
+        targets = [(d.host, d.port or 161) for d in devices.values()
                    if d.profile not in NON_SNMP_PROFILES]
         fds = len(os.listdir(f"/proc/{proc.pid}/fd"))
         cpu_before = proc_cpu(proc.pid)

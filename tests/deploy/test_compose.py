@@ -250,7 +250,8 @@ def test_compose_mosquitto_keeps_every_setting_of_the_shipped_config() -> None:
     assert {s.split()[0] for s in moved if not s.startswith(("password", "listener 1883"))} \
         <= {s.split()[0] for s in tls}
     entrypoint = (FOLDER / "mosquitto" / "entrypoint.sh").read_text(encoding="utf-8")
-    assert "run=/mosquitto/run\n" in entrypoint and 'mosquitto_passwd -U "$run/passwd"' in entrypoint
+    assert "run=/mosquitto/run\n" in entrypoint
+    assert 'mosquitto_passwd -U "$run/passwd"' in entrypoint
     for name in compose()["services"]["mosquitto"]["secrets"]:
         assert f"/run/secrets/{name}" in entrypoint
 

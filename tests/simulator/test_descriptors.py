@@ -56,7 +56,7 @@ async def test_serves_more_devices_than_its_descriptor_limit(tmp_path: Path) -> 
 
         async def name_of(device_id: str) -> object:
             dev = devices[device_id]
-            async with limit, SnmpSession(addr=dev.host, port=dev.port, community="public",
+            async with limit, SnmpSession(addr=dev.host, port=dev.port or 161, community="public",
                                           timeout=5, allow_bulk=False) as session:
                 return await session.get("1.3.6.1.2.1.1.5.0")
 
