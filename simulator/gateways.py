@@ -202,7 +202,7 @@ class _Link(asyncio.Protocol):
 class Gateway:
     """One simulated gateway: its device, its site, its connection and its power."""
 
-    __slots__ = ("attempts", "device", "link", "packet_id", "powered", "site_id")
+    __slots__ = ("attempts", "device", "link", "packet_id", "powered", "silent", "site_id")
 
     def __init__(self, device: SimDevice, site_id: str) -> None:
         self.device = device
@@ -210,6 +210,7 @@ class Gateway:
         self.link: _Link | None = None
         self.packet_id = 0
         self.powered = True
+        self.silent = False
         self.attempts = 0
 
     def next_packet_id(self) -> int:
@@ -319,6 +320,15 @@ class MqttGateways:
             gateway.powered = True
             self._later(0.0, gateway)
 
+    def silence(self, device_id: str, silent: bool = True) -> None:
+        """Stop (or resume) publishing while the connection stays open, as behind a cut
+        fibre: pubnet sees heartbeats stop, and a broker publishes the will only once the
+        keep-alive expires (1.5 × ``keepalive`` without a packet)."""
+        gateway = self._gateway(device_id)
+        gateway.silent = silent
+        if not silent:
+            self._publish(gateway, self.clock())
+
     def _gateway(self, device_id: str) -> Gateway:
         try:
             return self.gateways[device_id]
@@ -389,7 +399,7 @@ class MqttGateways:
 
     def _publish(self, gateway: Gateway, now: float) -> None:
         link = gateway.link
-        if link is None:
+        if link is None or gateway.silent:
             return
         topic = telemetry_topic(gateway.site_id, gateway.device.device_id)
         if link.send(publish_packet(topic, gateway.telemetry(now), gateway.next_packet_id(),
