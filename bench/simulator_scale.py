@@ -103,7 +103,7 @@ async def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         source, out = Path(tmp) / "inv", Path(tmp) / "sim"
         write_inventory(generate(sites=args.sites, seed=1), source)
-        port = free_port(socket.SOCK_DGRAM, "127.1.0.1")
+        port = free_port(socket.SOCK_DGRAM, "0.0.0.0")
         started = time.monotonic()
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "simulator", "--inventory", str(source), "--out", str(out),

@@ -20,6 +20,7 @@ import dataclasses
 import errno
 import ipaddress
 import logging
+import resource
 import socket
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -388,8 +389,9 @@ class Fleet:
         except BaseException:
             self.close()
             raise
-        log.info("simulator listening devices=%d sockets=%d shapes=%d", len(self._routes),
-                 len(self._sockets), len(self.shapes))
+        log.info("simulator listening devices=%d sockets=%d shapes=%d descriptors=%d",
+                 len(self._routes), len(self._sockets), len(self.shapes),
+                 resource.getrlimit(resource.RLIMIT_NOFILE)[0])
 
     async def _open_own(self, loop: asyncio.AbstractEventLoop, device: SimDevice) -> None:
         route = _Route(device, self.shapes.get(device))

@@ -103,7 +103,7 @@ async def test_compose_prometheus_fires_an_exported_rule_into_compose_alertmanag
     base = generate(sites=6, seed=11)
     site, devices = dark_site(base)
     network = f"127.{random.randint(100, 250)}.0.0"
-    plan = AddressPlan(network, free_port(socket.SOCK_DGRAM, network[:-1] + "1"))
+    plan = AddressPlan(network, free_port(socket.SOCK_DGRAM, "0.0.0.0"))
     inventory = simulated_inventory(base, plan_addresses(base, plan))
     write_inventory(inventory, tmp_path / "inventory")
 

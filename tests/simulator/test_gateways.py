@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -100,7 +101,7 @@ async def test_cli_gateways_publish_with_a_password_file(broker: Mosquitto,
     network = "127.203.0.0"
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "simulator", "--inventory", str(source), "--network", network,
-        "--port", str(free_port(2, network[:-1] + "1")), "--mqtt-url",
+        "--port", str(free_port(socket.SOCK_DGRAM, "0.0.0.0")), "--mqtt-url",
         f"mqtt://127.0.0.1:{broker.port}", "--mqtt-username", "gateway",
         "--mqtt-password-file", str(tmp_path / "secret"), "--stats-every", "1s",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
