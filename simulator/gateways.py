@@ -89,7 +89,8 @@ def publish_packet(topic: str, payload: bytes, packet_id: int, retain: bool) -> 
     return bytes([0x32 | (1 if retain else 0)]) + _length(len(body)) + body
 
 
-PINGREQ = b"\xc0\x00"
+REFUSED_FOR_GOOD = frozenset({4, 5})
+"""CONNACK codes a retry cannot change (bad user name or password, not authorised)."""
 DISCONNECT = b"\xe0\x00"
 
 
@@ -354,9 +355,6 @@ class MqttGateways:
                             exc or type(exc).__name__)
             self._retry(gateway)
             return
-        if link.transport is None or link.transport.is_closing():
-            self._retry(gateway)
-            return
         if code != 0:
             self.stats.refused += 1
             if self.stats.refused == 1:
@@ -364,6 +362,11 @@ class MqttGateways:
                             gateway.device.device_id, code)
             if link.transport is not None:
                 link.transport.close()
+            if code not in REFUSED_FOR_GOOD:
+                self._retry(gateway)
+            return
+        if link.transport is None or link.transport.is_closing():
+            self._retry(gateway)
             return
         gateway.link = link
         gateway.attempts = 0

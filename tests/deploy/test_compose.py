@@ -269,3 +269,24 @@ def test_simulator_serves_the_demo_inventory_at_its_addresses(tmp_path: Path) ->
         assert (tmp_path / name).read_bytes() == (DEMO_INVENTORY / name).read_bytes(), name
     assert "network_mode" in compose()["services"]["simulator"]
     assert shlex.join(command).count("--mqtt-password-file /run/secrets/") == 1
+
+
+def test_the_image_holds_every_package_pubnet_installs() -> None:
+    """Each package pyproject.toml installs is copied into the image, and .dockerignore
+    keeps nothing the Dockerfile copies out of the build context."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    packages = {p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"][
+        "include"]}
+    copied = set()
+    for line in (ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines():
+        if line.startswith("COPY "):
+            copied.update(line.split()[1:-1])
+    assert packages <= copied
+    ignored = [line.strip() for line in (ROOT / ".dockerignore").read_text(
+        encoding="utf-8").splitlines() if line.strip() and not line.startswith(("#", "!"))]
+    for source in copied:
+        for pattern in ignored:
+            bare = pattern.removeprefix("**/").rstrip("/")
+            assert not (source == bare or source.startswith(bare + "/")), (source, pattern)
