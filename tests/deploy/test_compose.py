@@ -290,3 +290,12 @@ def test_the_image_holds_every_package_pubnet_installs() -> None:
         for pattern in ignored:
             bare = pattern.removeprefix("**/").rstrip("/")
             assert not (source == bare or source.startswith(bare + "/")), (source, pattern)
+
+
+def test_the_vendored_schema_is_the_one_its_source_note_names() -> None:
+    import hashlib
+
+    note = SCHEMA.with_name("compose-spec.SOURCE.md").read_text(encoding="utf-8")
+    digest = hashlib.sha256(SCHEMA.read_bytes()).hexdigest()
+    assert f"- sha256: {digest}\n" in note
+    assert "- source: https://github.com/compose-spec/compose-spec/blob/" in note
