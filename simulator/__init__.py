@@ -8,7 +8,9 @@ Reused by the tests, the demo and the benchmarks. Start it from an inventory::
         fleet.link_down("ap-0001", "wlan0")   # oper down + linkDown trap
         ...
 
-or from the shell: ``python -m simulator --inventory inv/ --out sim-inv/``.
+Devices sharing a port share one socket, so a fleet of 100,000 needs one descriptor. The
+inventory's ``mqtt``-profile gateways publish to a broker with :class:`MqttGateways`.
+From the shell: ``python -m simulator --inventory inv/ --out sim-inv/ [--mqtt-url URL]``.
 See docs/simulator.md.
 """
 
@@ -17,16 +19,21 @@ from simulator.fleet import (
     AddressPlan,
     Fleet,
     build_device,
+    gateway_devices,
     plan_addresses,
     simulated_inventory,
 )
+from simulator.gateways import BrokerSettings, MqttGateways
 
 __all__ = [
     "AddressPlan",
     "Agent",
     "AgentStats",
+    "BrokerSettings",
     "Fleet",
+    "MqttGateways",
     "build_device",
+    "gateway_devices",
     "plan_addresses",
     "simulated_inventory",
 ]

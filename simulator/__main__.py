@@ -5,12 +5,15 @@ Writes a copy of the inventory whose devices point at the simulator's loopback a
 SIGINT/SIGTERM, logging request counts every ``--stats-every`` seconds. ``--fault`` picks a
 deterministic share of the devices for each kind of fault; ``--flap-every`` takes a random
 interface down (linkDown trap) and back up half an interval later, for a lively demo.
+With ``--mqtt-url`` the ``mqtt``-profile gateways publish telemetry, ``online`` and their
+last wills to that broker (``--fault power-off=F`` cuts a share of them off).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import Sequence
@@ -19,11 +22,18 @@ from pathlib import Path
 from pubnet.config import ConfigError, load_config, parse_duration
 from pubnet.logs import setup_logging
 from simulator.device import mix, unit
-from simulator.fleet import AddressPlan, Fleet, plan_addresses, simulated_inventory
+from simulator.fleet import (
+    AddressPlan,
+    Fleet,
+    gateway_devices,
+    plan_addresses,
+    simulated_inventory,
+)
+from simulator.gateways import BrokerSettings, MqttGateways
 
 log = logging.getLogger("pubnet.simulator")
 
-FAULT_KINDS = ("silent", "slow", "malformed", "wrap", "link-down")
+FAULT_KINDS = ("silent", "slow", "malformed", "wrap", "link-down", "power-off")
 
 
 def _address(text: str) -> tuple[str, int]:
@@ -79,17 +89,36 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--flap-every", type=_duration, default=0.0, metavar="DURATION",
                         help="take a random interface down and up again this often")
     parser.add_argument("--stats-every", type=_duration, default=30.0, metavar="DURATION")
+    mqtt = parser.add_argument_group("MQTT gateways (devices with profile mqtt)")
+    mqtt.add_argument("--mqtt-url", metavar="URL",
+                      help="mqtt://host[:port] or mqtts://host[:port]: the gateways publish "
+                      "here (default: they stay silent)")
+    mqtt.add_argument("--mqtt-username", metavar="NAME", help="the gateways' login")
+    mqtt.add_argument("--mqtt-password-file", type=Path, metavar="FILE",
+                      help="file holding the gateways' password (never on the command line)")
+    mqtt.add_argument("--mqtt-ca-file", type=Path, metavar="FILE",
+                      help="CA of the broker's certificate (mqtts://)")
+    mqtt.add_argument("--heartbeat", type=_duration, default=30.0, metavar="DURATION",
+                      help="telemetry interval of each gateway (default 30s)")
     return parser
 
 
-def apply_faults(fleet: Fleet, faults: Sequence[tuple[str, float]], seed: int) -> dict[str, int]:
-    """Give each fault kind to a deterministic share of the devices; returns counts."""
+def apply_faults(fleet: Fleet, faults: Sequence[tuple[str, float]], seed: int,
+                 gateways: MqttGateways | None = None) -> dict[str, int]:
+    """Give each fault kind to a deterministic share of the devices (``power-off``: of the
+    MQTT gateways); returns counts."""
     counts: dict[str, int] = {}
     for salt, (kind, share) in enumerate(faults):
-        chosen = [d for d in sorted(fleet.devices)
-                  if unit(seed, 0xFA17, salt, mix(fleet.devices[d].index)) < share]
+        if kind == "power-off":
+            pool = {d: g.device for d, g in (gateways.gateways if gateways else {}).items()}
+        else:
+            pool = fleet.devices
+        chosen = [d for d in sorted(pool) if unit(seed, 0xFA17, salt, mix(pool[d].index)) < share]
         for dev in chosen:
-            if kind == "silent":
+            if kind == "power-off":
+                assert gateways is not None
+                gateways.power_off(dev)
+            elif kind == "silent":
                 fleet.silence(dev)
             elif kind == "slow":
                 fleet.slow(dev, 1.5)
@@ -116,12 +145,13 @@ async def _flap(fleet: Fleet, every: float, seed: int) -> None:
         fleet.loop_call_later(every / 2, fleet.link_up, device.device_id, iface.index)
 
 
-async def _serve(fleet: Fleet, args: argparse.Namespace) -> None:
+async def _serve(fleet: Fleet, gateways: MqttGateways | None,
+                 args: argparse.Namespace) -> None:
     from pubnet.signals import stop_on_signals
 
     stop = asyncio.Event()
-    async with fleet:
-        counts = apply_faults(fleet, args.fault, args.seed)
+    async with fleet, gateways or contextlib.nullcontext():
+        counts = apply_faults(fleet, args.fault, args.seed, gateways)
         if counts:
             log.info("faults applied %s", " ".join(f"{k}={v}" for k, v in counts.items()))
         with stop_on_signals(stop):
@@ -139,6 +169,12 @@ async def _serve(fleet: Fleet, args: argparse.Namespace) -> None:
                              "dropped=%d traps=%d", stats.requests,
                              (stats.requests - last) / args.stats_every, stats.responses,
                              sum(stats.dropped.values()), fleet.traps_sent)
+                    if gateways is not None:
+                        mqtt = gateways.stats
+                        log.info("simulator mqtt gateways=%d connected=%d published=%d "
+                                 "acknowledged=%d connect_failures=%d refused=%d",
+                                 len(gateways.gateways), mqtt.connected, mqtt.published,
+                                 mqtt.acknowledged, mqtt.connect_failures, mqtt.refused)
                     last = stats.requests
                 if args.flap_every > 0:
                     flapper.cancel()
@@ -182,8 +218,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     fleet = Fleet.from_inventory(inventory, plan, seed=args.seed, credentials=credentials,
                                  trap_target=args.trap_target)
     fleet.trap_community = (trap_community or "public").encode("utf-8")
+    gateways = None
+    if args.mqtt_url is not None:
+        try:
+            password = (args.mqtt_password_file.read_text(encoding="utf-8").strip()
+                        if args.mqtt_password_file is not None else None)
+            broker = BrokerSettings.from_url(args.mqtt_url, username=args.mqtt_username,
+                                             password=password, ca_file=args.mqtt_ca_file,
+                                             heartbeat=args.heartbeat)
+        except (OSError, ValueError) as exc:
+            print(f"--mqtt-url/--mqtt-password-file: {exc}", file=sys.stderr)
+            return 2
+        gateways = MqttGateways.from_devices(
+            inventory, gateway_devices(inventory, plan, seed=args.seed), broker, seed=args.seed)
     try:
-        asyncio.run(_serve(fleet, args))
+        asyncio.run(_serve(fleet, gateways, args))
     except OSError as exc:
         print(f"simulator: {exc}", file=sys.stderr)
         return 1

@@ -2,9 +2,10 @@
 
 Each device listens on its own loopback address (``127.1.0.1:161``, ``127.1.0.2:161``...;
 Linux answers for all of 127.0.0.0/8 without configuration) or on its own port of one
-address, so the inventory handed to the poller looks like a real fleet. One asyncio datagram
-endpoint per device; answering is synchronous in ``datagram_received`` (no task per request),
-which is what lets one core keep up with thousands of devices.
+address, so the inventory handed to the poller looks like a real fleet. Devices sharing a
+port share one socket (:mod:`simulator.sockets`), so 100,000 devices need one descriptor;
+answering is synchronous in the socket's callback (no task per request), which is what lets
+one core keep up with thousands of devices.
 
 Fault injection (:meth:`Fleet.silence`, :meth:`Fleet.slow`, :meth:`Fleet.malform`,
 :meth:`Fleet.reboot`, :meth:`Fleet.wrap`, :meth:`Fleet.link_down`, :meth:`Fleet.link_up`)
@@ -16,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import errno
 import ipaddress
 import logging
+import resource
 import socket
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -63,6 +66,7 @@ from simulator.mib import (
     Shape,
     ShapeCache,
 )
+from simulator.sockets import DeviceSocket, PortSocket, Sender
 from simulator.usm import UserSpec
 
 log = logging.getLogger("pubnet.simulator")
@@ -162,13 +166,22 @@ def user_spec(credential: Credential) -> UserSpec | None:
     )
 
 
-def _interfaces(device: Device, inventory: Inventory, seed: int, key: int) -> list[Interface]:
-    named: dict[str, int] = {}
+LinkEnds = Mapping[str, Mapping[str, int]]
+"""Device id → {interface name its links use → the link's capacity}, in link order."""
+
+
+def link_ends(inventory: Inventory) -> dict[str, dict[str, int]]:
+    """Every device's link interfaces in one pass over the links (scanning every link for
+    every device took minutes at 100,000 devices)."""
+    ends: dict[str, dict[str, int]] = {}
     for link in inventory.links.values():
-        if link.a_device == device.device_id:
-            named.setdefault(link.a_interface, link.capacity_bps)
-        if link.b_device == device.device_id:
-            named.setdefault(link.b_interface, link.capacity_bps)
+        ends.setdefault(link.a_device, {}).setdefault(link.a_interface, link.capacity_bps)
+        ends.setdefault(link.b_device, {}).setdefault(link.b_interface, link.capacity_bps)
+    return ends
+
+
+def _interfaces(device: Device, named: Mapping[str, int], seed: int,
+                key: int) -> list[Interface]:
     defaults = default_interfaces(device.role)
     specs: list[tuple[str, int, int]] = [(name, 6, speed) for name, speed in named.items()]
     for name, if_type, speed in defaults:
@@ -210,8 +223,14 @@ def build_device(
     seed: int,
     now: float,
     community: bytes,
+    ends: LinkEnds | None = None,
 ) -> SimDevice:
-    """One simulated device for one inventory device; values depend only on seed and id."""
+    """One simulated device for one inventory device; values depend only on seed and id.
+
+    ``ends`` is :func:`link_ends` of the inventory, computed once for a whole fleet.
+    """
+    if ends is None:
+        ends = link_ends(inventory)
     key = text_key(device.device_id) ^ mix(index)
     site = inventory.sites.get(device.site_id)
     location = f"{site.name}, {site.province_name_en}" if site is not None else device.site_id
@@ -232,7 +251,7 @@ def build_device(
         seed=seed,
         boot=now - uptime,
         phase=6.283 * unit(seed, key, 11),
-        interfaces=_interfaces(device, inventory, seed, key),
+        interfaces=_interfaces(device, ends.get(device.device_id, {}), seed, key),
         radios=_radios(seed, key) if is_ap else [],
         cpus=1 if device.role in (Role.ACCESS_POINT, Role.SITE_GATEWAY) else 2,
         ram_kb=(131_072 if is_ap else 1_048_576) * (1 + mix(seed, key, 12) % 2),
@@ -240,43 +259,31 @@ def build_device(
     )
 
 
+def gateway_devices(inventory: Inventory, plan: AddressPlan | None = None, *, seed: int = 1,
+                    clock: Clock = time.time) -> list[SimDevice]:
+    """The simulated devices behind the inventory's ``mqtt``-profile gateways (they answer
+    no SNMP; :class:`simulator.gateways.MqttGateways` makes them publish)."""
+    addresses = plan_addresses(inventory, plan or AddressPlan())
+    now = clock()
+    ends = link_ends(inventory)
+    return [build_device(inventory.devices[dev_id], index, addresses[dev_id], inventory,
+                         seed=seed, now=now, community=b"", ends=ends)
+            for index, dev_id in enumerate(sorted(inventory.devices))
+            if inventory.devices[dev_id].profile == "mqtt"]
+
+
 # -- serving ------------------------------------------------------------------------------
 
 
-class _DeviceEndpoint(asyncio.DatagramProtocol):
-    """The socket of one device: answers in the callback, no task per request."""
+class _Route:
+    """Where one device's datagrams arrive and leave: its device, its shape, its sender."""
 
-    __slots__ = ("device", "fleet", "shape", "transport")
+    __slots__ = ("device", "sender", "shape")
 
-    def __init__(self, fleet: Fleet, device: SimDevice, shape: Shape) -> None:
-        self.fleet = fleet
+    def __init__(self, device: SimDevice, shape: Shape) -> None:
         self.device = device
         self.shape = shape
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        device = self.device
-        faults = device.faults
-        if faults.silent:
-            self.fleet.agent.stats.dropped["silent"] += 1
-            return
-        response = self.fleet.agent.respond(device, self.shape, data, self.fleet.clock())
-        if response is None or self.transport is None:
-            return
-        if faults.delay > 0:
-            self.fleet.loop_call_later(faults.delay, self._send, response, addr)
-        else:
-            self.transport.sendto(response, addr)
-
-    def _send(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.sendto(data, addr)
-
-    def error_received(self, exc: Exception) -> None:
-        self.fleet.agent.stats.dropped["socket_error"] += 1
+        self.sender: Sender | None = None
 
 
 class Fleet:
@@ -302,7 +309,8 @@ class Fleet:
         self.clock = clock
         self.shapes = ShapeCache()
         self.traps_sent = 0
-        self._endpoints: dict[str, _DeviceEndpoint] = {}
+        self._routes: dict[str, _Route] = {}
+        self._sockets: list[PortSocket | DeviceSocket] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._trap_request_id = 1
 
@@ -333,6 +341,7 @@ class Fleet:
         now = clock()
         creds = credentials or {}
         default = default_community.encode("utf-8")
+        ends = link_ends(inventory)
         built = []
         for index, dev_id in enumerate(sorted(inventory.devices)):
             device = inventory.devices[dev_id]
@@ -341,7 +350,7 @@ class Fleet:
             if wanted is not None and dev_id not in wanted:
                 continue
             sim = build_device(device, index, addresses[dev_id], inventory, seed=seed, now=now,
-                               community=_community(device, creds, default))
+                               community=_community(device, creds, default), ends=ends)
             credential = creds.get(device.credential)
             spec = user_spec(credential) if credential is not None else None
             if spec is not None:
@@ -361,32 +370,86 @@ class Fleet:
         await asyncio.sleep(0)  # transports release their sockets on the next loop turn
 
     async def start(self) -> None:
-        """Bind every device's address; raises OSError naming the device that failed."""
+        """Open the sockets; raises OSError naming the device or port that failed.
+
+        Devices sharing a port share one wildcard socket (:class:`PortSocket`), so a fleet
+        of any size needs one file descriptor per port; devices with a port of their own
+        (``per_port`` plans) get a socket each.
+        """
         loop = self._loop = asyncio.get_running_loop()
+        by_port: dict[int, list[SimDevice]] = {}
+        for device in self.devices.values():
+            by_port.setdefault(device.port, []).append(device)
         try:
-            for device in self.devices.values():
-                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                try:
-                    sock.setblocking(False)
-                    sock.bind((device.host, device.port))
-                except OSError as exc:
-                    sock.close()
-                    raise OSError(exc.errno, f"{device.device_id}: cannot bind "
-                                  f"{device.host}:{device.port}: {exc.strerror}") from None
-                endpoint = _DeviceEndpoint(self, device, self.shapes.get(device))
-                await loop.create_datagram_endpoint(lambda e=endpoint: e, sock=sock)  # type: ignore[misc]
-                self._endpoints[device.device_id] = endpoint
+            for port, devices in by_port.items():
+                if len(devices) == 1:
+                    await self._open_own(loop, devices[0])
+                else:
+                    self._open_shared(loop, port, devices)
         except BaseException:
             self.close()
             raise
-        log.info("simulator listening devices=%d shapes=%d", len(self._endpoints),
-                 len(self.shapes))
+        log.info("simulator listening devices=%d sockets=%d shapes=%d descriptors=%d",
+                 len(self._routes), len(self._sockets), len(self.shapes),
+                 resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+
+    async def _open_own(self, loop: asyncio.AbstractEventLoop, device: SimDevice) -> None:
+        route = _Route(device, self.shapes.get(device))
+        own = DeviceSocket(route, self._datagram, self._drop)
+        try:
+            await own.open(loop, device.host, device.port)
+        except OSError as exc:
+            raise OSError(exc.errno, f"{device.device_id}: {exc.strerror}") from None
+        route.sender = own
+        self._sockets.append(own)
+        self._routes[device.device_id] = route
+
+    def _open_shared(self, loop: asyncio.AbstractEventLoop, port: int,
+                     devices: list[SimDevice]) -> None:
+        by_address: dict[bytes, _Route] = {}
+        shared = PortSocket(port, by_address, self._datagram, self._drop)
+        for device in devices:
+            packed = socket.inet_aton(device.host)
+            if packed in by_address:
+                other = by_address[packed].device.device_id
+                raise OSError(errno.EADDRINUSE, f"{device.device_id}: {device.host}:{port} "
+                              f"is also {other}'s address")
+            route = by_address[packed] = _Route(device, self.shapes.get(device))
+            route.sender = shared.sender(device.host)
+            self._routes[device.device_id] = route
+        shared.open(loop)
+        self._sockets.append(shared)
 
     def close(self) -> None:
-        for endpoint in self._endpoints.values():
-            if endpoint.transport is not None:
-                endpoint.transport.close()
-        self._endpoints.clear()
+        for sock in self._sockets:
+            sock.close()
+        self._sockets.clear()
+        self._routes.clear()
+
+    @property
+    def sockets(self) -> int:
+        """Sockets open: one per shared port plus one per device with a port of its own."""
+        return len(self._sockets)
+
+    def _drop(self, reason: str) -> None:
+        self.agent.stats.dropped[reason] += 1
+
+    def _datagram(self, route: object, data: bytes, addr: Address) -> None:
+        """Answer in the socket's callback: no task per request."""
+        served = cast(_Route, route)
+        device = served.device
+        faults = device.faults
+        if faults.silent:
+            self.agent.stats.dropped["silent"] += 1
+            return
+        response = self.agent.respond(device, served.shape, data, self.clock())
+        sender = served.sender
+        if response is None or sender is None:
+            return
+        if faults.delay > 0:
+            self.loop_call_later(faults.delay, sender.send, response, addr)
+        else:
+            sender.send(response, addr)
 
     def loop_call_later(self, delay: float, callback: Callable[..., object],
                         *args: object) -> None:
@@ -466,9 +529,9 @@ class Fleet:
             ])
 
     def _reshape(self, device: SimDevice) -> None:
-        endpoint = self._endpoints.get(device.device_id)
-        if endpoint is not None:
-            endpoint.shape = self.shapes.get(device)
+        route = self._routes.get(device.device_id)
+        if route is not None:
+            route.shape = self.shapes.get(device)
 
     # -- traps ----------------------------------------------------------------------------
 
@@ -489,8 +552,8 @@ class Fleet:
                    extra: Sequence[bytes]) -> None:
         if self.trap_target is None:
             return
-        endpoint = self._endpoints.get(device.device_id)
-        if endpoint is None or endpoint.transport is None:
+        route = self._routes.get(device.device_id)
+        if route is None or route.sender is None:
             return
-        endpoint.transport.sendto(self.trap_bytes(device, trap_oid, extra), self.trap_target)
+        route.sender.send(self.trap_bytes(device, trap_oid, extra), self.trap_target)
         self.traps_sent += 1

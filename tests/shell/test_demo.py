@@ -51,6 +51,15 @@ def test_demo_cuts_a_district_and_recovers(tmp_path: Path,
     assert f"{devices} devices" in out
     assert "[แจ้งเหตุ]" in out and "[FIRING]" in out and "[RESOLVED]" in out
     assert "linkDown S-" in out
+    # it says where everything it serves is, before anything else
+    serving = out.split("== 1.")[0]
+    for what in ("/metrics", "/healthz", "/readyz", "mqtt://127.0.0.1:", "udp://127.0.0.1:",
+                 "/technician", "/noc", "SNMP devices on udp://127.77.", "MQTT gateways"):
+        assert what in serving, what
+    # an MQTT gateway outside the cut loses power: its last will marks it down, then it is up
+    assert "power cut: MQTT gateway S-" in out
+    assert "the broker published its last will (last will: offline)" in out
+    assert "reconnected and published online" in out
     assert "scenario passed" in out
     for secret in (demo.VILLAGE_COMMUNITY, demo.NOC_AUTH_KEY, demo.NOC_PRIV_KEY,
                    demo.WEBHOOK_SECRET):

@@ -50,6 +50,10 @@ SKIP: dict[str, str] = {
     "mosquitto_pub": "needs a running MQTT broker",
     "python -m simulator": "serves a simulated fleet until stopped",
     "python bench/": "benchmarks: minutes of CPU on a shared machine",
+    "sudo ": "installs pubnet as a system service on a VM (tests/deploy checks the unit with "
+    "systemd-analyze)",
+    "docker compose": "needs a Docker engine (tests/deploy checks the stack without one)",
+    "cp .env.example .env": "the compose stack's first step, in the repository checkout",
     "pubnet report coverage": "needs a month of recorded history (tests/reports runs it on a "
     "synthetic month, from the history and from a real Prometheus)",
 }

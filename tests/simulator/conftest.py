@@ -12,10 +12,11 @@ from tests.support import free_port
 
 
 def loopback_plan() -> AddressPlan:
-    """A plan on a random 127.N.0.0 network and a port free there, so parallel test runs
-    and other suites do not collide."""
+    """A plan on a random 127.N.0.0 network and a UDP port free on every address (devices
+    sharing a port share one wildcard socket), so parallel test runs and other suites do
+    not collide."""
     network = f"127.{random.randint(100, 250)}.0.0"
-    return AddressPlan(network, free_port(socket.SOCK_DGRAM, network[:-1] + "1"))
+    return AddressPlan(network, free_port(socket.SOCK_DGRAM, "0.0.0.0"))
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ DATABASE_NAME = "alerts.db"
 
 
 def demo_config(workdir: Path, listen: str, trap_port: int, webhook_url: str,
-                timing: Timing) -> Config:
+                timing: Timing, mqtt_port: int = 1883) -> Config:
     """The config ``pubnet run`` would read, built in code with the demo's literal secrets."""
     from inventory.generate import NOC_CREDENTIAL, VILLAGE_CREDENTIAL
     from pubnet.config import parse_config
@@ -37,6 +37,9 @@ def demo_config(workdir: Path, listen: str, trap_port: int, webhook_url: str,
                  "interval_by_role": {"district_aggregation": timing.router_interval}},
         "prometheus": {"listen": listen},
         "traps": {"listen": f"127.0.0.1:{trap_port}"},
+        # the embedded broker: the simulated MQTT gateways publish through it
+        "mqtt": {"embedded_port": mqtt_port, "heartbeat_interval": timing.interval,
+                 "down_after_missed": 3},
         "alerting": {
             "database": str(workdir / DATABASE_NAME),
             "down_after": 2,

@@ -1,6 +1,7 @@
-"""The demo fleet: a generated inventory in which every device answers SNMP, on loopback
-addresses of its own, so that the simulator can silence any device and no ping rights or
-MQTT publisher are needed."""
+"""The demo fleet: a generated inventory whose devices answer SNMP on loopback addresses of
+their own, but for the site gateways that report over MQTT (the simulator publishes for them
+through the embedded broker), so that the simulator can silence or power off any device and
+no ping rights are needed."""
 
 from __future__ import annotations
 
@@ -16,15 +17,15 @@ own default 127.1.0.0, so a demo next to tests or a standalone simulator does no
 
 
 def demo_inventory(sites: int, seed: int) -> Inventory:
-    """A generated inventory whose every device answers SNMP: site gateways the generator
-    gives an MQTT or ICMP profile are polled over SNMP here (``router`` profile)."""
+    """A generated inventory: site gateways the generator gives an ICMP profile are polled
+    over SNMP here (``router`` profile); those with the ``mqtt`` profile stay MQTT."""
     from inventory.generate import VILLAGE_CREDENTIAL, generate
     from inventory.model import Inventory
 
     generated = generate(sites=sites, seed=seed)
     devices = {
         dev_id: dataclasses.replace(dev, profile="router", credential=VILLAGE_CREDENTIAL)
-        if dev.profile in ("mqtt", "icmp") else dev
+        if dev.profile == "icmp" else dev
         for dev_id, dev in generated.devices.items()
     }
     return Inventory(sites=dict(generated.sites), devices=devices, links=dict(generated.links),

@@ -20,7 +20,7 @@ from pubnet.app.demo.logs import redact_logs
 from pubnet.app.demo.scenario import Scenario
 from pubnet.app.demo.timing import Timing
 from pubnet.app.demo.workdir import prepared_workdir, write_files
-from pubnet.ports import free_udp_port
+from pubnet.ports import free_port, free_udp_port
 
 if TYPE_CHECKING:
     from pubnet.app.runtime import Component
@@ -54,20 +54,23 @@ def run_demo(options: DemoOptions, out: TextIO | None = None) -> int:
 async def _demo(options: DemoOptions, workdir: Path, out: TextIO) -> int:
     """The fleet, the components and the inbox, alive for as long as ``_run`` plays."""
     from alerting.service import AlertingService
+    from collectors.mqtt.component import MqttCollector
     from inventory.topology import Topology
     from pubnet.app import components
     from pubnet.app.runtime import Context
     from pubnet.app.web import WebServer
     from simulator import AddressPlan, Fleet, plan_addresses, simulated_inventory
+    from simulator.fleet import gateway_devices
+    from simulator.gateways import BrokerSettings, MqttGateways
 
     timing = Timing.from_interval(options.interval)
     generated = await asyncio.to_thread(demo_inventory, options.sites, options.seed)
     plan = AddressPlan(DEMO_NETWORK, free_udp_port())
     inventory = simulated_inventory(generated, plan_addresses(generated, plan))
     await asyncio.to_thread(write_files, workdir, inventory)
-    trap_port = free_udp_port()
+    trap_port, mqtt_port = free_udp_port(), free_port()
     async with Inbox(WEBHOOK_SECRET).serving() as inbox:
-        config = demo_config(workdir, options.listen, trap_port, inbox.url, timing)
+        config = demo_config(workdir, options.listen, trap_port, inbox.url, timing, mqtt_port)
         redact_logs(config)
         ctx = Context(config=config, inventory=inventory, topology=Topology.build(inventory))
         built = components.build(ctx)
@@ -76,21 +79,27 @@ async def _demo(options: DemoOptions, workdir: Path, out: TextIO) -> int:
         fleet = Fleet.from_inventory(generated, plan, seed=options.seed,
                                      credentials=config.credentials,
                                      trap_target=("127.0.0.1", trap_port))
+        gateways = MqttGateways.from_devices(
+            generated, gateway_devices(generated, plan, seed=options.seed),
+            BrokerSettings(port=mqtt_port, heartbeat=timing.interval), seed=options.seed)
+        mqtt = next((c for c in built if isinstance(c, MqttCollector)), None)
         print(f"pubnet demo: {len(inventory.sites):,} sites, {len(inventory.devices):,} devices "
               f"(seed {options.seed}); poll every {timing.interval:g} s; files in {workdir}",
               file=out, flush=True)
-        async with fleet:
+        async with fleet, contextlib.AsyncExitStack() as stack:
             def metrics_url() -> str:
                 host = server.config.host
                 port = server.bound.port if server.bound else server.config.port
                 return f"http://{host}:{port}/metrics"
 
-            scenario = Scenario(ctx, fleet, alerting, inbox, timing, metrics_url, workdir, out)
-            return await _run(scenario, built, options.duration, out)
+            scenario = Scenario(ctx, fleet, alerting, inbox, timing, metrics_url, workdir, out,
+                                gateways=gateways, mqtt=mqtt, server=server, stack=stack,
+                                trap_port=trap_port)
+            return await _run(scenario, built, options.duration, out, stack)
 
 
 async def _run(scenario: Scenario, built: list[Component], duration: float,
-               out: TextIO) -> int:
+               out: TextIO, stack: contextlib.AsyncExitStack) -> int:
     """Components and scenario side by side until the scenario ends or ``duration`` passes."""
     from pubnet.app.runtime import run_components
     from pubnet.signals import stop_on_signals
@@ -122,6 +131,7 @@ async def _run(scenario: Scenario, built: list[Component], duration: float,
             code = EXIT_INTERRUPTED if stopped in done else EXIT_OK
         for task in (play, stopped):
             task.cancel()
+        await stack.aclose()  # the gateways leave before their broker stops
         stop.set()
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await runner

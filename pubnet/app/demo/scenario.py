@@ -2,18 +2,24 @@
 NOC operator would watch, printed as a narrative. Each step waits for what it expects with a
 deadline (see ``deadlines``), so the narrative is also the demo's pass/fail verdict.
 
+0. prints the address of everything the demo serves (/metrics, the embedded MQTT broker,
+   the trap receiver, the webhook inbox, the simulated devices) and starts the simulated
+   MQTT gateways;
 1. waits for the first polls and prints a fleet summary from the state store;
 2. cuts the fibre to a district aggregation router (the router and everything behind it go
-   silent) and waits until alerting has sent exactly one incident for it, printed as the
-   technician receives it (see ``inbox``);
+   silent, its MQTT gateways lose their broker connection) and waits until alerting has sent
+   exactly one incident for it, printed as the technician receives it (see ``inbox``);
 3. heals the fibre and waits for the resolved message and for every device to answer again;
 4. takes one interface down with a linkDown trap and shows how fast it reached the store;
-5. prints a final summary.
+5. an MQTT gateway loses power: the broker publishes its last will and pubnet marks it down;
+   power comes back and it is up again;
+6. prints a final summary.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import ipaddress
 import time
@@ -28,10 +34,13 @@ from pubnet.catalog import IF_OPER_UP
 
 if TYPE_CHECKING:
     from alerting.service import AlertingService
+    from collectors.mqtt.component import MqttCollector
     from pubnet.app.demo.inbox import Inbox
     from pubnet.app.demo.timing import Timing
     from pubnet.app.runtime import Context
+    from pubnet.app.web import WebServer
     from simulator import Fleet
+    from simulator.gateways import MqttGateways
 
 
 @dataclass
@@ -46,6 +55,13 @@ class Scenario:
     metrics_url: Callable[[], str]
     workdir: Path
     out: TextIO
+    gateways: MqttGateways | None = None
+    """The simulated MQTT gateways, started once the embedded broker listens."""
+    mqtt: MqttCollector | None = None
+    server: WebServer | None = None
+    stack: contextlib.AsyncExitStack | None = None
+    """Owns the gateways' connections for as long as the demo runs."""
+    trap_port: int = 0
     started: float = dataclasses.field(default_factory=time.monotonic)
     done: list[str] = dataclasses.field(default_factory=list)
 
@@ -57,6 +73,7 @@ class Scenario:
         self.say(f"\n== {len(self.done)}. {title} (t+{time.monotonic() - self.started:.0f}s) ==")
 
     async def play(self) -> None:
+        await self.serve()
         self.step("warm-up: first polls")
         await self.warm_up()
         await self.fleet_summary()
@@ -67,10 +84,98 @@ class Scenario:
         await self.heal(router, incident_id)
         self.step("linkDown trap")
         await self.link_down(router)
+        if self.gateways is not None and self.gateways.gateways:
+            gateway = self.pick_gateway(router)
+            self.step(f"power cut: MQTT gateway {gateway}")
+            await self.power_cut(gateway)
         self.step("final summary")
         await self.final_summary()
 
     # -- steps ---------------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        """Start the MQTT gateways once the broker listens; print every address served."""
+        if self.server is not None:
+            async with deadline(30, "the HTTP listener"):
+                await self.server.ready.wait()
+        if self.mqtt is not None and self.gateways is not None and self.stack is not None:
+            async with deadline(30, "the embedded MQTT broker"):
+                await self.mqtt.wait_connected()
+            await self.stack.enter_async_context(self.gateways)
+        base = self.metrics_url().removesuffix("/metrics")
+        self.say("serving:")
+        self.say(f"  metrics      {base}/metrics  (and {base}/healthz, {base}/readyz)")
+        if self.mqtt is not None:
+            mqtt = self.mqtt.config
+            self.say(f"  mqtt broker  mqtt://{mqtt.embedded_host}:{mqtt.embedded_port}  "
+                     f"(embedded; gateways publish pubnet/v1/telemetry/+/+ and "
+                     f"pubnet/v1/status/+/+)")
+        if self.trap_port:
+            self.say(f"  snmp traps   udp://127.0.0.1:{self.trap_port}")
+        self.say(f"  webhooks     {self.inbox.url}/technician, {self.inbox.url}/noc  "
+                 f"(the demo's inbox: alerting delivers here)")
+        hosts = sorted((d.host for d in self.fleet.devices.values()), key=ipaddress.ip_address)
+        if hosts:
+            port = next(iter(self.fleet.devices.values())).port
+            self.say(f"  simulator    {len(hosts):,} SNMP devices on udp://{hosts[0]} .. "
+                     f"{hosts[-1]}:{port}")
+        if self.gateways is not None and self.gateways.gateways:
+            stats = self.gateways.stats
+            self.say(f"               {len(self.gateways.gateways):,} MQTT gateways, "
+                     f"{stats.connected:,} connected")
+
+    def silence(self, device: str) -> None:
+        """A device behind the cut stops answering SNMP, or stops publishing over MQTT."""
+        if self.gateways is not None and device in self.gateways.gateways:
+            self.gateways.silence(device)
+        else:
+            self.fleet.silence(device)
+
+    def revive(self, device: str) -> None:
+        if self.gateways is not None and device in self.gateways.gateways:
+            self.gateways.silence(device, False)
+        else:
+            self.fleet.heal(device)
+
+    def pick_gateway(self, router: str) -> str:
+        """The first MQTT gateway outside the district cut earlier."""
+        assert self.gateways is not None
+        cut = self.ctx.topology.downstream_devices(router)
+        outside = sorted(g for g in self.gateways.gateways if g not in cut)
+        if not outside:
+            raise ExpectationFailed("no MQTT gateway outside the cut district")
+        return outside[0]
+
+    async def power_cut(self, gateway: str) -> None:
+        from pubnet.model import PollStatus
+
+        assert self.gateways is not None
+        store = self.ctx.store
+        site = self.ctx.inventory.devices[gateway].site_id
+        self.say(f"the village of site {site} loses power: {gateway} drops off the broker "
+                 f"without a goodbye")
+        cut_at = time.monotonic()
+        self.gateways.power_off(gateway)
+
+        def marked_down() -> bool:
+            state = store.status(gateway)
+            return state is not None and state.status is PollStatus.UNREACHABLE
+
+        await until_store(store, marked_down, 10.0, f"last will of {gateway}")
+        state = store.status(gateway)
+        detail = state.detail if state is not None else ""
+        self.say(f"{gateway} down {1000 * (time.monotonic() - cut_at):.0f} ms later: the "
+                 f"broker published its last will ({detail})")
+        back_at = time.monotonic()
+        self.gateways.power_on(gateway)
+
+        def up_again() -> bool:
+            state = store.status(gateway)
+            return state is not None and state.status is not None and state.status.is_up
+
+        await until_store(store, up_again, 15.0, f"{gateway} online again")
+        self.say(f"power back: {gateway} reconnected and published online; up "
+                 f"{1000 * (time.monotonic() - back_at):.0f} ms later")
 
     async def warm_up(self) -> None:
         store, devices = self.ctx.store, self.fleet.devices
@@ -78,9 +183,11 @@ class Scenario:
         self.say(f"polling {len(devices):,} devices, the first round takes about "
                  f"{self.timing.interval:g} s ...")
 
+        gateways = list(self.gateways.gateways) if self.gateways is not None else []
+
         def all_polled() -> bool:  # cheap count first: this runs after every status change
-            return len(store.statuses()) >= len(devices) and all(
-                store.status(d) is not None for d in devices)
+            return len(store.statuses()) >= len(devices) + len(gateways) and all(
+                store.status(d) is not None for d in (*devices, *gateways))
 
         await until_store(store, all_polled, 3 * self.timing.interval + 15,
                            "first poll of every device")
@@ -93,8 +200,10 @@ class Scenario:
         provinces = len({s.province_code for s in inv.sites.values()})
         hosts = sorted((d.host for d in self.fleet.devices.values()), key=ipaddress.ip_address)
         port = next(iter(self.fleet.devices.values())).port
-        self.say(f"fleet: {len(inv.devices):,} devices answering SNMP, each on its own address "
-                 f"({hosts[0]} .. {hosts[-1]}, UDP {port}): {up:,} up, {down:,} down")
+        mqtt = len(self.gateways.gateways) if self.gateways is not None else 0
+        self.say(f"fleet: {len(self.fleet.devices):,} devices answering SNMP, each on its own "
+                 f"address ({hosts[0]} .. {hosts[-1]}, UDP {port}), and {mqtt:,} gateways "
+                 f"reporting over MQTT: {up:,} up, {down:,} down")
         self.say(f"sites: {sites_up:,} of {len(inv.sites):,} up, in {provinces} provinces; "
                  f"{self.ctx.store.series_count():,} series in the state store")
         samples, size = await self.scrape()
@@ -120,7 +229,7 @@ class Scenario:
                  f"behind it ({len(sites)} sites) stop answering")
         cut_at = time.monotonic()
         for device in (router, *behind):
-            self.fleet.silence(device)
+            self.silence(device)
         message = await self.inbox.wait_for(
             lambda m: m.payload["status"] == "firing" and m.payload["root_device"] == router,
             self.timing.detect_deadline, f"incident for {router}")
@@ -175,7 +284,7 @@ class Scenario:
         behind = sorted(self.ctx.topology.downstream_devices(router))
         healed_at = time.monotonic()
         for device in (router, *behind):
-            self.fleet.heal(device)
+            self.revive(device)
         message = await self.inbox.wait_for(
             lambda m: m.payload["incident_id"] == incident_id
             and m.payload["status"] == "resolved" and m.channel == "noc",
@@ -243,7 +352,9 @@ class Scenario:
                  f"group wait and never sent), {messages} webhook message(s) received, "
                  f"{self.inbox.rejected} rejected")
         self.say(f"simulator: {self.fleet.agent.stats.requests:,} SNMP requests answered, "
-                 f"{self.fleet.traps_sent} traps sent; "
+                 f"{self.fleet.traps_sent} traps sent, "
+                 f"{self.gateways.stats.published if self.gateways else 0:,} MQTT messages "
+                 f"published; "
                  f"{self.ctx.store.series_count():,} series in the store")
         self.say(f"scenario passed in {time.monotonic() - self.started:.0f} s")
 
