@@ -8,6 +8,7 @@ nothing a collector publishes at start-up is missed and shutdown stops intake fi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,8 +16,13 @@ from typing import TYPE_CHECKING
 from pubnet.app.runtime import Component, Context, Readiness
 
 if TYPE_CHECKING:
+    from aiohttp import web
+
+    from exporters.prometheus.endpoint import PrometheusExporter
     from inventory.model import Inventory
+    from pubnet.app.web import WebServer
     from pubnet.config import Config
+    from pubnet.httpstats import HttpStats
     from pubnet.state import StateStore
 
 
@@ -84,11 +90,21 @@ def _mqtt_enabled(ctx: Context) -> bool:
 def build(ctx: Context) -> list[Component]:
     """Instantiate the enabled components, in start order, each from the pieces of the
     config and context it needs (no component sees the whole context)."""
+    readiness = Readiness()
+    built: list[Component] = []
+    if ctx.config.prometheus is not None:
+        built += build_http(ctx.config, ctx.inventory, ctx.store, readiness)
+    built += build_workers(ctx)
+    readiness.track(built)
+    return built
+
+
+def build_workers(ctx: Context, *, summary: bool = True) -> list[Component]:
+    """Every enabled component except the Prometheus exporter and the HTTP listener, in
+    start order: what a reload replaces besides the exporter (:mod:`pubnet.app.reload`).
+    ``summary``: log the first round (not after a reload: it is no first round)."""
     config, inventory, store = ctx.config, ctx.inventory, ctx.store
     built: list[Component] = []
-    readiness = Readiness()
-    if config.prometheus is not None:
-        built += build_http(config, inventory, store, readiness)
     if config.influxdb is not None:
         from exporters.influx.writer import InfluxWriter
 
@@ -129,13 +145,36 @@ def build(ctx: Context) -> list[Component]:
         from collectors.mqtt.component import MqttCollector
 
         built.append(MqttCollector(config.mqtt, inventory, store))
-    if inventory.devices:
+    if summary and inventory.devices:
         from pubnet.app.startup import StartupSummary, first_round_deadline
 
         built.append(StartupSummary(store, list(inventory.devices),
                                     first_round_deadline(config, inventory)))
-    readiness.track(built)
     return built
+
+
+def build_exporter(config: Config, inventory: Inventory, store: StateStore,
+                   stats: HttpStats) -> PrometheusExporter:
+    """The ``prometheus`` component for this config and inventory; ``stats`` are the
+    listener's counters, which it shows on ``/metrics``."""
+    from exporters.prometheus.endpoint import PrometheusExporter
+
+    http = config.prometheus
+    assert http is not None, "prometheus is off in this config"
+    return PrometheusExporter(store, inventory, poll_interval=config.snmp.interval,
+                              gzip_level=http.gzip_level, http=stats)
+
+
+def build_listener(config: Config, inventory: Inventory, routes: Sequence[web.RouteDef],
+                   readiness: Readiness, stats: HttpStats) -> WebServer:
+    """The one HTTP listener (``http``), serving ``routes`` besides its probes."""
+    from pubnet.app.web import WebServer, limits_for
+    from pubnet.fdbudget import plan_budget
+
+    http = config.prometheus
+    assert http is not None, "prometheus is off in this config"
+    return WebServer(http, limits_for(http, plan_budget(config, inventory)), routes,
+                     readiness.waiting, stats)
 
 
 def build_http(config: Config, inventory: Inventory, store: StateStore,
@@ -146,15 +185,11 @@ def build_http(config: Config, inventory: Inventory, store: StateStore,
     exporter shows them on ``/metrics``. Other parts that serve HTTP add their routes to
     the same listener here.
     """
-    from exporters.prometheus.endpoint import PrometheusExporter
-    from pubnet.app.web import WebServer, limits_for, stats_for
-    from pubnet.fdbudget import plan_budget
+    from pubnet.app.web import stats_for
 
     http = config.prometheus
     assert http is not None, "prometheus is off in this config"
     stats = stats_for(http)
-    exporter = PrometheusExporter(store, inventory, poll_interval=config.snmp.interval,
-                                  gzip_level=http.gzip_level, http=stats)
-    server = WebServer(http, limits_for(http, plan_budget(config, inventory)),
-                       exporter.routes(), readiness.waiting, stats)
+    exporter = build_exporter(config, inventory, store, stats)
+    server = build_listener(config, inventory, exporter.routes(), readiness, stats)
     return [exporter, server]

@@ -38,6 +38,7 @@ from pubnet.config.loading import (
 )
 from pubnet.config.mqtt import MqttConfig
 from pubnet.config.root import Config, LoggingConfig
+from pubnet.config.service import WebConfig
 from pubnet.config.types import (
     Duration,
     RelPath,
@@ -83,6 +84,7 @@ __all__ = [
     "ThresholdSettings",
     "TrapsConfig",
     "UnresolvedSecret",
+    "WebConfig",
     "WebhookChannel",
     "check_files_before_start",
     "default_config",

@@ -19,6 +19,7 @@ from pubnet.config.credentials import Credential
 from pubnet.config.exporters import InfluxConfig, PrometheusConfig
 from pubnet.config.history import HistoryConfig, ReportsConfig
 from pubnet.config.mqtt import MqttConfig
+from pubnet.config.service import WebConfig, check_shard
 from pubnet.config.types import RelPath, Section, shown
 
 
@@ -50,6 +51,11 @@ class Config(Section):
     """Status history for reports; on by default, ``history: null`` turns it off."""
     reports: ReportsConfig | None = None
     """The monthly coverage report; off when absent."""
+    web: WebConfig = Field(default_factory=WebConfig)
+    """Lifecycle endpoints of the HTTP listener (``POST /-/reload``); off by default."""
+    shard: str | None = None
+    """``I/N``: poll only shard I of N of the sites (:mod:`pubnet.shard`); ``pubnet run
+    --shard`` overrides it. Absent: every device."""
     source: Path | None = Field(default=None, exclude=True)
     """The file this config came from (not a key in the file)."""
 
@@ -61,6 +67,11 @@ class Config(Section):
         if isinstance(data, dict) and "alerting" not in data:
             return {**data, "alerting": {}}
         return data
+
+    @field_validator("shard")
+    @classmethod
+    def _shard_shape(cls, value: str | None) -> str | None:
+        return check_shard(value)
 
     @field_validator("credentials")
     @classmethod
