@@ -124,7 +124,7 @@ async def stop_in_reverse(components: Sequence[Component], tasks: Sequence[async
         share = max(0.0, end - loop.time()) / left
         await asyncio.wait({task}, timeout=share)
         if not task.done():
-            log.error("component did not stop in time component=%s seconds=%.1f; "
+            log.warning("component did not stop in time component=%s seconds=%.1f; "
                       "cancelling its work", component.name, share)
             task.cancel()
             await asyncio.wait({task}, timeout=OVERRUN_GRACE)
