@@ -333,6 +333,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         "inventory loaded sites=%d devices=%d links=%d",
         len(inventory.sites), len(inventory.devices), len(inventory.links),
     )
+    if setup.shard is not None and setup.shard.count > 1 and config.mqtt.shared_group:
+        log.warning("shard %s with mqtt.shared_group=%s: telemetry of this shard's gateways "
+                    "may be delivered to another shard, and this one would count them silent; "
+                    "subscribe without a shared group (docs/deployment.md)", setup.shard,
+                    config.mqtt.shared_group)
     if setup.shard is not None:
         log.info("shard %s: watching sites=%d devices=%d of sites=%d devices=%d", setup.shard,
                  len(inventory.sites), len(inventory.devices), len(setup.whole.sites),
