@@ -65,8 +65,9 @@ from testbed.process import find_binary, stop_process
 
 PER_SIMULATOR = 15_000
 """Devices per simulator process (descriptor limit 20,000; sockets are one per device)."""
-DEVICES_PER_SITE = 2.74
-"""What ``inventory generate`` yields per site, plus ~80 provincial nodes and cores."""
+DEVICES_PER_SITE = 2.6
+"""About what ``inventory generate`` yields per site (2.55 at 50,000 devices, 2.74 at
+10,000), besides ~80 provincial nodes and cores."""
 SCRAPE_EVERY = 15.0
 CREDENTIALS = {
     "village-v2": {"version": "2c", "community": "village-community"},
@@ -146,7 +147,7 @@ METRIC = re.compile(rb"^(pubnet_[a-z_]+)(\{[^}]*\})? (\S+)$", re.M)
 WANTED = (b"pubnet_poll_lag_seconds", b"pubnet_poll_duration_seconds_count",
           b"pubnet_influx_points_written_total", b"pubnet_influx_buffer_points",
           b"pubnet_exporter_series", b"pubnet_exporter_scrape_duration_seconds",
-          b"pubnet_alerting_incidents_open")
+          b"pubnet_alerting_incidents_open", b"pubnet_state_dropped_total")
 
 
 def pick(text: bytes) -> dict[str, float]:
@@ -265,13 +266,25 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
     scrapes: list[tuple[float, float, dict[str, float]]] = []
     result: dict[str, object] = {}
     try:
-        async with aiohttp.ClientSession(auto_decompress=False) as http:
+        async with aiohttp.ClientSession(auto_decompress=False,
+                                     timeout=aiohttp.ClientTimeout(total=120)) as http:
+
+            failed: list[float] = []
 
             async def scrape() -> tuple[float, float, dict[str, float]]:
+                """One scrape; a failed one (pubnet cut it off, or it is not listening yet)
+                counts with its time and no values."""
                 started = time.perf_counter()
-                async with http.get(url, headers={"Accept-Encoding": "gzip"}) as resp:
-                    body = await resp.read()
+                try:
+                    async with http.get(url, headers={"Accept-Encoding": "gzip"}) as resp:
+                        body = await resp.read()
+                        ok = resp.status == 200
+                except (aiohttp.ClientError, TimeoutError):
+                    ok = False
                 took = time.perf_counter() - started
+                if not ok:
+                    failed.append(took)
+                    return time.time(), took, {}
                 text = await asyncio.to_thread(gzip.decompress, body)
                 values = await asyncio.to_thread(pick, text)
                 return time.time(), took, values
@@ -281,13 +294,13 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
             while "first round" not in log_path.read_text(encoding="utf-8"):
                 assert pubnet.poll() is None, log_path.read_text(encoding="utf-8")[-3000:]
                 assert time.monotonic() < deadline, "no first round"
-                with contextlib.suppress(aiohttp.ClientError):
-                    await scrape()
+                await scrape()
                 await asyncio.sleep(SCRAPE_EVERY)
             warm_until = time.monotonic() + args.interval
             while time.monotonic() < warm_until:
                 await scrape()
                 await asyncio.sleep(SCRAPE_EVERY)
+            failed.clear()
             cpu0, wall0 = proc_cpu(pubnet.pid), time.monotonic()
             end = wall0 + args.intervals * args.interval
             while time.monotonic() < end:
@@ -295,12 +308,13 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
                 scrapes.append(await scrape())
                 await asyncio.sleep(max(0.0, SCRAPE_EVERY - scrapes[-1][1]))
             cores = (proc_cpu(pubnet.pid) - cpu0) / (time.monotonic() - wall0)
-            first, last = scrapes[0], scrapes[-1]
+            good = [s for s in scrapes if s[2]] or scrapes
+            first, last = good[0], good[-1]
             span = last[0] - first[0]
             polls = (last[2].get("pubnet_poll_duration_seconds_count", 0)
                      - first[2].get("pubnet_poll_duration_seconds_count", 0))
             per_interval = polls / (span / args.interval) if span else 0.0
-            lags = sorted(s[2].get("pubnet_poll_lag_seconds", 0.0) for s in scrapes)
+            lags = sorted(s[2].get("pubnet_poll_lag_seconds", 0.0) for s in good)
             times = sorted(s[1] for s in scrapes)
             written = (last[2].get("pubnet_influx_points_written_total", 0)
                        - first[2].get("pubnet_influx_points_written_total", 0))
@@ -332,6 +346,8 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
                 "series": int(last[2].get("pubnet_exporter_series", 0)),
                 "scrape_p50_s": round(statistics.median(times), 2),
                 "scrape_max_s": round(times[-1], 2),
+                "scrapes_failed": f"{len(failed)}/{len(scrapes)}",
+                "store_dropped_batches": int(last[2].get("pubnet_state_dropped_total", 0)),
                 "influx_points_per_s": round(written / span) if span else 0,
                 "influx_buffered_points": int(last[2].get("pubnet_influx_buffer_points", 0)),
                 "influx": "victoria-metrics" if vm is not None else "none (unreachable)",
