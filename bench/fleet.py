@@ -40,6 +40,7 @@ import os
 import random
 import re
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -197,12 +198,12 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
     inv_dir = work / "inv"
     write_inventory(inventory, inv_dir)
     network = f"127.{random.randint(100, 200)}.0.0"
-    sim_port = free_port()
+    sim_port = free_port(socket.SOCK_DGRAM, network[:-1] + "1")
     from simulator import AddressPlan, plan_addresses, simulated_inventory
 
     write_inventory(simulated_inventory(inventory, plan_addresses(
         inventory, AddressPlan(network, sim_port))), work / "sim")
-    http_port, trap_port = free_port(), free_port()
+    http_port, trap_port = free_port(), free_port(socket.SOCK_DGRAM)
     hooks: list[tuple[float, str]] = []
 
     async def hook(request: web.Request) -> web.Response:
