@@ -361,6 +361,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
     finally:
         if pubnet.poll() is None:
             started = time.monotonic()
+            print(f"SIGTERM at {datetime.now().astimezone().isoformat()}", file=sys.stderr)
             await asyncio.to_thread(stop_process, pubnet, 30)
             result["sigterm_exit_s"] = round(time.monotonic() - started, 2)
             result["sigterm_exit_code"] = pubnet.returncode

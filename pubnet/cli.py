@@ -371,6 +371,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         asyncio.run(serve())
     except* ComponentFailed:  # logged by the runtime; no traceback on the console
         failed = True
+    log.info("exiting code=%d", EXIT_BAD_INPUT if failed else EXIT_OK)
     return EXIT_BAD_INPUT if failed else EXIT_OK
 
 

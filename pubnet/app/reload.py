@@ -346,7 +346,9 @@ class Service:
                 break
         finally:
             self._stopping = True
+            log.info("stopping")
             await self._stop(generation, listener_task)
+            log.info("stopped")
         for task in (generation.runner, listener_task):
             if task is not None and task.done() and not task.cancelled():
                 error = task.exception()
