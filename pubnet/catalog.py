@@ -58,6 +58,8 @@ class Producer(StrEnum):
     ALERTING = "alerting"
     HISTORY = "history"
     """The status-history recorder (``dashboards/reports``) the planners' reports read."""
+    RUNTIME = "runtime"
+    """``pubnet run`` itself (``pubnet/app``): its reloads."""
     RULES = "rules"
     """Prometheus recording rules written by ``pubnet alerts rules``: Prometheus computes
     these series, pubnet names them."""
@@ -174,6 +176,9 @@ HISTORY_ROWS_WRITTEN: Final = "pubnet_history_rows_written_total"
 HISTORY_DROPPED: Final = "pubnet_history_dropped_total"
 HISTORY_WRITE_ERRORS: Final = "pubnet_history_write_errors_total"
 HISTORY_PENDING: Final = "pubnet_history_pending"
+
+# -- pubnet run itself (device "pubnet") ------------------------------------------------------
+CONFIG_LAST_RELOAD_SUCCESSFUL: Final = "pubnet_config_last_reload_successful"
 
 # -- inventory-derived (the Prometheus exporter) --------------------------------------------
 SITE_UP: Final = "pubnet_site_up"
@@ -317,6 +322,10 @@ METRICS: Final[tuple[Metric, ...]] = (
            (_HIST,)),
     Metric(HISTORY_PENDING, _G, "", "Status changes waiting to be written to the history.",
            (_D,), (_HIST,)),
+    # pubnet run itself (device "pubnet")
+    Metric(CONFIG_LAST_RELOAD_SUCCESSFUL, _G, "",
+           "1 when the last reload of config and inventory (or the start) succeeded, 0 while "
+           "a rejected one leaves the previous one running.", (_D,), (Producer.RUNTIME,)),
     # inventory-derived (the Prometheus exporter)
     Metric(SITE_UP, _G, "", "1 while the site's gateway and at least one access point are up "
                             "(a site without access points follows its gateway).",

@@ -31,6 +31,7 @@ from pubnet.config import (
     secret_values,
 )
 from pubnet.logs import setup_logging
+from pubnet.shard import Shard
 
 log = logging.getLogger("pubnet.cli")
 
@@ -52,6 +53,13 @@ class _UsageError(Exception):
     pass
 
 
+def _shard(text: str) -> Shard:
+    try:
+        return Shard.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="pubnet",
@@ -70,6 +78,9 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, help="pubnet.yaml (default: embedded defaults)")
     run.add_argument("--inventory", type=Path, help="inventory folder or YAML file "
                      "(overrides the config's inventory)")
+    run.add_argument("--shard", type=_shard, metavar="I/N",
+                     help="poll only shard I of N of the sites (rendezvous hashing on the "
+                     "site id; overrides the config's shard)")
     run.set_defaults(handler=_cmd_run, resolve_secrets=True)
 
     config = commands.add_parser("config", help="check a config file")
@@ -301,77 +312,66 @@ def _cmd_poll(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from inventory.loader import InventoryError, load_inventory
-    from inventory.model import Inventory
-    from inventory.topology import Topology
-    from inventory.validate import validate
     from pubnet.app import components
-    from pubnet.app.runtime import Context, run_components
+    from pubnet.app.reload import Service, SetupError, Sources, load_setup
+    from pubnet.app.runtime import ComponentFailed, Context
     from pubnet.signals import stop_on_signals
 
-    config = _load_config_or_report(args.config)
-    if config is None:
-        return EXIT_BAD_INPUT
-    inventory_path = args.inventory or config.inventory
-    inventory = Inventory()
-    if inventory_path is not None:
-        try:
-            result = load_inventory(inventory_path)
-        except InventoryError as exc:
-            print(f"{exc}", file=sys.stderr)
-            return EXIT_BAD_INPUT
-        topology = Topology.build(result.inventory)
-        profile_names = _profile_names(config)
-        if profile_names is None:
-            return EXIT_BAD_INPUT
-        problems = validate(result, known_credentials=set(config.credentials),
-                            extra_profiles=profile_names, topology=topology)
-        errors = [p for p in problems if p.is_error]
-        for problem in problems:
+    sources = Sources(args.config, args.inventory, args.shard)
+    try:
+        setup = load_setup(sources)
+    except SetupError as exc:
+        for problem in exc.problems:
             print(problem, file=sys.stderr)
-        if errors:
-            log.error("inventory has errors, not starting errors=%d", len(errors))
-            return EXIT_BAD_INPUT
-        inventory = result.inventory
-    else:
-        topology = Topology.build(inventory)
-    ctx = Context(config=config, inventory=inventory, topology=topology)
+        if exc.what == "inventory":
+            log.error("inventory has errors, not starting errors=%d", len(exc.problems))
+        return EXIT_BAD_INPUT
+    for warning in setup.warnings:
+        print(warning, file=sys.stderr)
+    config, inventory = setup.config, setup.inventory
     log.info(
         "inventory loaded sites=%d devices=%d links=%d",
         len(inventory.sites), len(inventory.devices), len(inventory.links),
     )
+    if setup.shard is not None and setup.shard.count > 1 and config.mqtt.shared_group:
+        log.warning("shard %s with mqtt.shared_group=%s: telemetry of this shard's gateways "
+                    "may be delivered to another shard, and this one would count them silent; "
+                    "subscribe without a shared group (docs/deployment.md)", setup.shard,
+                    config.mqtt.shared_group)
+    if setup.shard is not None:
+        log.info("shard %s: watching sites=%d devices=%d of sites=%d devices=%d", setup.shard,
+                 len(inventory.sites), len(inventory.devices), len(setup.whole.sites),
+                 len(setup.whole.devices))
     from pubnet.fdbudget import plan_budget, raise_soft_limit
 
     raise_soft_limit()  # before any component sizes itself from the limit
     fds = plan_budget(config, inventory)
     log.info("file descriptors limit=%d reserved=%d listener=%d poller=%d", fds.limit,
              fds.reserved, fds.listener, fds.poller)
-    for planned in components.plan(ctx):
-        log.info("starting component=%s %s", planned.name, planned.detail)
-    from alerting.directory import DirectoryError
-    from collectors.snmp.profiles import ProfileError
-
-    try:
-        built = components.build(ctx)
-    except (ProfileError, DirectoryError) as exc:  # a broken profile, technicians or rota
-        print(f"{exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if not built:
+    ctx = Context(config=config, inventory=inventory, topology=setup.topology)
+    if not components.plan(ctx):
         log.info("no runnable components yet; exiting")
         return EXIT_OK
+    for planned in components.plan(ctx):
+        if planned.name == "http":
+            log.info("starting component=%s %s", planned.name, planned.detail)
+
+    def relog(new: Config) -> None:
+        setup_logging(args.log_level or new.logging.level,
+                      args.log_format or new.logging.format, secret_values(new))
 
     async def serve() -> None:
         stop = asyncio.Event()
-        with stop_on_signals(stop):
-            await run_components(built, stop)
-
-    from pubnet.app.runtime import ComponentFailed
+        service = Service(setup, sources, on_config=relog)
+        with stop_on_signals(stop), service.reload_on_sighup():
+            await service.run(stop)
 
     failed = False
     try:
         asyncio.run(serve())
     except* ComponentFailed:  # logged by the runtime; no traceback on the console
         failed = True
+    log.info("exiting code=%d", EXIT_BAD_INPUT if failed else EXIT_OK)
     return EXIT_BAD_INPUT if failed else EXIT_OK
 
 

@@ -220,6 +220,12 @@ class StateStore:
                 del per_device[key]
         self._versions[device] = self._versions.get(device, 0) + 1
 
+    def drop_device(self, device: str) -> None:
+        """Forget a device entirely, series and status: it left the inventory (a reload)."""
+        self.forget(device)
+        self._devices.pop(device, None)
+        self._versions[device] = self._versions.get(device, 0) + 1
+
     # -- reading (exporters, alerting, CLI) -----------------------------------------------
 
     def latest(self, device: str, metric: str, labels: Iterable[tuple[str, str]] = ()) -> (

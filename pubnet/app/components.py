@@ -8,6 +8,7 @@ nothing a collector publishes at start-up is missed and shutdown stops intake fi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,14 +16,16 @@ from typing import TYPE_CHECKING
 from pubnet.app.runtime import Component, Context, Readiness
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     from aiohttp import web
 
     from alerting.oncall import Oncall
     from alerting.service import AlertingService
+    from dashboards.status import StatusPage
+    from exporters.prometheus.endpoint import PrometheusExporter
     from inventory.model import Inventory
+    from pubnet.app.web import WebServer
     from pubnet.config import AlertChannel, Config
+    from pubnet.httpstats import HttpStats
     from pubnet.incidents import IncidentSource
     from pubnet.state import StateStore
 
@@ -98,9 +101,43 @@ def build(ctx: Context) -> list[Component]:
 
     Raises :class:`alerting.directory.DirectoryError` when ``alerting.technicians`` or
     ``alerting.oncall`` cannot be read (every problem as ``file:line: field: message``)."""
+    from pubnet.app.web import stats_for
+
+    config, inventory = ctx.config, ctx.inventory
+    readiness = Readiness()
+    built: list[Component] = []
+    workers = build_workers(ctx)
+    if config.prometheus is not None:
+        stats = stats_for(config.prometheus)
+        exporter = build_exporter(config, inventory, ctx.store, stats)
+        built += [exporter, build_listener(config, inventory,
+                                           [*exporter.routes(), *workers.routes], readiness,
+                                           stats, workers.signed)]
+    built += workers.components
+    readiness.track(built)
+    return built
+
+
+@dataclass(slots=True)
+class Workers:
+    """A generation's components and the routes they contribute to the one listener."""
+
+    components: list[Component]
+    routes: list[web.RouteDef]
+    """The status page's ``/`` and ``/api/v1/...`` (behind the listener's basic auth)."""
+    signed: list[web.RouteDef]
+    """The chat webhooks, which check their own signatures (no basic auth)."""
+
+
+def build_workers(ctx: Context, *, summary: bool = True) -> Workers:
+    """Every enabled component except the Prometheus exporter and the HTTP listener, in
+    start order: what a reload replaces besides the exporter (:mod:`pubnet.app.reload`).
+    ``summary``: log the first round (not after a reload: it is no first round).
+
+    Raises :class:`alerting.directory.DirectoryError` (see :func:`build`)."""
     config, inventory, store = ctx.config, ctx.inventory, ctx.store
     built: list[Component] = []
-    readiness = Readiness()
+    routes: list[web.RouteDef] = []
     oncall: Oncall | None = None
     personal: dict[str, AlertChannel] = {}
     hooks: list[Component] = []
@@ -113,7 +150,7 @@ def build(ctx: Context) -> list[Component]:
         oncall, personal = load_oncall(config.alerting.technicians, config.alerting.oncall,
                                        config.alerting.channels)
         chat = ChatHooks(config.alerting, oncall.directory, store)
-        signed = chat.routes()
+        signed = chat.routes() if config.prometheus is not None else []
         if signed or any(isinstance(c, TelegramChannel) and c.updates == "polling"
                          for c in config.alerting.channels.values()):
             hooks.append(chat)
@@ -124,13 +161,6 @@ def build(ctx: Context) -> list[Component]:
         alerting = AlertingService(config.alerting, inventory, ctx.topology, store,
                                    broker=config.mqtt, oncall=oncall,
                                    personal_channels=personal)
-    if config.prometheus is not None:
-        incidents = None
-        if alerting is not None:
-            from alerting.incident_source import AlertingIncidents
-
-            incidents = AlertingIncidents(alerting)
-        built += build_http(config, inventory, store, readiness, incidents, signed)
     if config.influxdb is not None:
         from exporters.influx.writer import InfluxWriter
 
@@ -138,6 +168,15 @@ def build(ctx: Context) -> list[Component]:
     if alerting is not None:
         built.append(alerting)
         built += hooks
+    if config.prometheus is not None:
+        incidents = None
+        if alerting is not None:
+            from alerting.incident_source import AlertingIncidents
+
+            incidents = AlertingIncidents(alerting)
+        status = build_status(config, inventory, store, incidents)
+        built.append(status)
+        routes += status.routes()
     if config.history is not None:
         from dashboards.reports.recorder import HistoryRecorder
         from pubnet.config.history import history_database
@@ -169,44 +208,70 @@ def build(ctx: Context) -> list[Component]:
         from collectors.mqtt.component import MqttCollector
 
         built.append(MqttCollector(config.mqtt, inventory, store))
-    if inventory.devices:
+    if summary and inventory.devices:
         from pubnet.app.startup import StartupSummary, first_round_deadline
 
         built.append(StartupSummary(store, list(inventory.devices),
                                     first_round_deadline(config, inventory)))
-    readiness.track(built)
-    return built
+    return Workers(built, routes, signed)
 
 
-def build_http(config: Config, inventory: Inventory, store: StateStore,
-               readiness: Readiness, incidents: IncidentSource | None = None,
-               signed: Sequence[web.RouteDef] = ()) -> list[Component]:
-    """The ``prometheus`` exporter, the ``status`` page and the HTTP listener that serves
-    ``/metrics``, the page (``/``) and its API (``/api/v1/...``).
-
-    The listener's counters are made here and handed to both: the listener counts, the
-    exporter shows them on ``/metrics``. Other parts that serve HTTP add their routes to
-    the same listener here. ``incidents`` (alerting, when on) feeds the page's incidents
-    and acknowledgements; operators of ``web.operators`` may acknowledge, and pass the
-    listener's basic auth when it is on. ``signed`` routes (the LINE and Telegram
-    webhooks) check their own signatures and are served without basic auth.
-    """
-    from dashboards.status import StatusPage
+def build_exporter(config: Config, inventory: Inventory, store: StateStore,
+                   stats: HttpStats) -> PrometheusExporter:
+    """The ``prometheus`` component for this config and inventory; ``stats`` are the
+    listener's counters, which it shows on ``/metrics``."""
     from exporters.prometheus.endpoint import PrometheusExporter
-    from pubnet.app.auth import BasicAuth
-    from pubnet.app.web import WebServer, limits_for, stats_for
+
+    http = config.prometheus
+    assert http is not None, "prometheus is off in this config"
+    return PrometheusExporter(store, inventory, poll_interval=config.snmp.interval,
+                              gzip_level=http.gzip_level, http=stats)
+
+
+def build_listener(config: Config, inventory: Inventory, routes: Sequence[web.RouteDef],
+                   readiness: Readiness, stats: HttpStats,
+                   signed: Sequence[web.RouteDef] = ()) -> WebServer:
+    """The one HTTP listener (``http``), serving ``routes`` besides its probes (behind its
+    basic auth, which the status page's operators also pass) and ``signed`` routes (which
+    check their own signatures).
+    """
+    from pubnet.app.web import WebServer, limits_for
     from pubnet.fdbudget import plan_budget
 
     http = config.prometheus
     assert http is not None, "prometheus is off in this config"
-    stats = stats_for(http)
-    exporter = PrometheusExporter(store, inventory, poll_interval=config.snmp.interval,
-                                  gzip_level=http.gzip_level, http=stats)
+    return WebServer(http, limits_for(http, plan_budget(config, inventory)), routes,
+                     readiness.waiting, stats, also_admitted=config.web.operators,
+                     signed=signed)
+
+
+def build_status(config: Config, inventory: Inventory, store: StateStore,
+                 incidents: IncidentSource | None) -> StatusPage:
+    """The status page; ``incidents`` (alerting, when on) feeds its incidents and
+    acknowledgements, which the operators of ``web.operators`` may make."""
+    from dashboards.status import StatusPage
+    from pubnet.app.auth import BasicAuth
+
     operators = config.web.operators
-    status = StatusPage(store, inventory, incidents=incidents,
-                        operators=BasicAuth(operators).user if operators else None,
-                        poll_interval=config.snmp.interval)
-    server = WebServer(http, limits_for(http, plan_budget(config, inventory)),
-                       [*exporter.routes(), *status.routes()], readiness.waiting, stats,
-                       also_admitted=operators, signed=signed)
+    return StatusPage(store, inventory, incidents=incidents,
+                      operators=BasicAuth(operators).user if operators else None,
+                      poll_interval=config.snmp.interval)
+
+
+def build_http(config: Config, inventory: Inventory, store: StateStore,
+               readiness: Readiness, incidents: IncidentSource | None = None) -> (
+        list[Component]):
+    """The web side alone, as :func:`build` wires it: the ``prometheus`` exporter, the
+    HTTP listener and the ``status`` page (tests and benchmarks run it without the
+    collectors). The listener's counters are made here and handed to both: the listener
+    counts, the exporter shows them on ``/metrics``."""
+    from pubnet.app.web import stats_for
+
+    http = config.prometheus
+    assert http is not None, "prometheus is off in this config"
+    stats = stats_for(http)
+    exporter = build_exporter(config, inventory, store, stats)
+    status = build_status(config, inventory, store, incidents)
+    server = build_listener(config, inventory, [*exporter.routes(), *status.routes()],
+                            readiness, stats)
     return [exporter, server, status]

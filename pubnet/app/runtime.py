@@ -24,8 +24,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pubnet.runtime")
 
-DEFAULT_STOP_DEADLINE = 15.0
-"""Seconds a component gets to finish and flush after it is asked to stop."""
+DEFAULT_STOP_DEADLINE = 8.0
+"""Seconds all components together get to finish and flush after they are asked to stop:
+systemd (and ``docker stop``) wait 10 s by default before SIGKILL, and pubnet exits 0
+within that (docs/deployment.md, "Reload and stop")."""
+OVERRUN_GRACE = 0.5
+"""Seconds a component that overran its share gets, after a second cancellation, to let
+its cancelled work unwind."""
 
 
 class Component(Protocol):
@@ -66,6 +71,11 @@ class Readiness:
         """Follow these components too (the app calls it once they are all built)."""
         self._components.extend(components)
 
+    def untrack(self, components: Sequence[Component]) -> None:
+        """Stop following these (a reload replaced them; the new ones are tracked next)."""
+        gone = {id(c) for c in components}
+        self._components = [c for c in self._components if id(c) not in gone]
+
     def waiting(self) -> list[str]:
         """Names of the components whose ``ready`` is not set, sorted."""
         return sorted(c.name for c in self._components if not c.ready.is_set())
@@ -82,7 +92,7 @@ async def run_components(
     running monitor is worse than one that restarts under systemd.
     """
     async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(_run_one(c), name=c.name) for c in components]
+        tasks = [group.create_task(run_one(c), name=c.name) for c in components]
         for component in components:
             log.info("component started component=%s", component.name)
         stopper = group.create_task(stop.wait(), name="stop-signal")
@@ -90,16 +100,35 @@ async def run_components(
         await asyncio.wait({stopper, done_waiter}, return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
         done_waiter.cancel()
-        for component, task in reversed(list(zip(components, tasks, strict=True))):
-            if task.done():
-                continue
+        await stop_in_reverse(components, tasks, deadline)
+
+
+async def stop_in_reverse(components: Sequence[Component], tasks: Sequence[asyncio.Task[None]],
+                          deadline: float) -> None:
+    """Cancel each task, the last started first, and give it its share of ``deadline``.
+
+    The shares: each component may take what is left of the budget divided by the
+    components still to stop, so a collector stuck on in-flight polls cannot eat the time
+    the exporters need to flush, and what quick components leave unused passes on to the
+    later ones (the flushers: Influx, alerting). A component still running at the end of
+    its share is cancelled again (its in-flight work is abandoned: the second cancellation
+    interrupts its own graceful wait) and gets :data:`OVERRUN_GRACE` to unwind.
+    """
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline
+    pairs = list(reversed(list(zip(components, tasks, strict=True))))
+    for left, (component, task) in zip(range(len(pairs), 0, -1), pairs, strict=True):
+        if task.done():
+            continue
+        task.cancel()
+        share = max(0.0, end - loop.time()) / left
+        await asyncio.wait({task}, timeout=share)
+        if not task.done():
+            log.warning("component did not stop in time component=%s seconds=%.1f; "
+                      "cancelling its work", component.name, share)
             task.cancel()
-            try:
-                await asyncio.wait_for(asyncio.shield(task), timeout=deadline)
-            except (asyncio.CancelledError, TimeoutError):
-                if not task.done():
-                    log.error("component did not stop in time component=%s", component.name)
-            log.info("component stopped component=%s", component.name)
+            await asyncio.wait({task}, timeout=OVERRUN_GRACE)
+        log.info("component stopped component=%s", component.name)
 
 
 class ComponentFailed(Exception):
@@ -110,7 +139,7 @@ class ComponentFailed(Exception):
         self.name = name
 
 
-async def _run_one(component: Component) -> None:
+async def run_one(component: Component) -> None:
     """Run one component; log its failure once, as a log line rather than a traceback on
     stderr when the cause is the environment (a port in use, a file it cannot open)."""
     try:

@@ -19,6 +19,7 @@ from pubnet.config.credentials import Credential
 from pubnet.config.exporters import InfluxConfig, PrometheusConfig
 from pubnet.config.history import HistoryConfig, ReportsConfig
 from pubnet.config.mqtt import MqttConfig
+from pubnet.config.service import check_shard
 from pubnet.config.types import RelPath, Section, shown
 from pubnet.config.web import WebConfig
 
@@ -52,7 +53,10 @@ class Config(Section):
     reports: ReportsConfig | None = None
     """The monthly coverage report; off when absent."""
     web: WebConfig = Field(default_factory=WebConfig)
-    """The status page's operators (who may acknowledge from it)."""
+    """The status page's operators (who may acknowledge from it) and ``POST /-/reload``."""
+    shard: str | None = None
+    """``I/N``: poll only shard I of N of the sites (:mod:`pubnet.shard`); ``pubnet run
+    --shard`` overrides it. Absent: every device."""
     source: Path | None = Field(default=None, exclude=True)
     """The file this config came from (not a key in the file)."""
 
@@ -64,6 +68,11 @@ class Config(Section):
         if isinstance(data, dict) and "alerting" not in data:
             return {**data, "alerting": {}}
         return data
+
+    @field_validator("shard")
+    @classmethod
+    def _shard_shape(cls, value: str | None) -> str | None:
+        return check_shard(value)
 
     @field_validator("credentials")
     @classmethod

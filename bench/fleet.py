@@ -1,0 +1,409 @@
+"""The capacity table: the whole ``pubnet run`` against a simulated fleet, at a given size.
+
+As a new user would run it (issue 15): a generated inventory (``pubnet inventory
+generate``), the fleet simulator answering every SNMP device and sending traps, and
+``pubnet run`` at a 60 s interval with everything on: SNMP poller, ICMP prober, trap
+receiver, Prometheus endpoint scraped every 15 s (gzip, as Prometheus does), Influx writer
+to a real VictoriaMetrics, alerting with a webhook (served here), status history.
+
+The simulator runs in child processes of at most :data:`PER_SIMULATOR` devices each (one
+UDP socket per device; this machine allows 20,000 descriptors per process). Until the
+simulator publishes MQTT telemetry (issue 15 part A), the generator's ``mqtt``-profile
+gateways are polled over SNMP instead (profile ``router``), so that no site stays down.
+
+After a warm-up (first round done, plus one interval) it measures for ``--intervals``
+intervals, then cuts one district router (the router and every device behind it fall
+silent) and waits for its incident to reach the webhook. Printed, then one JSON line:
+
+- polls completed per interval, as a share of the SNMP devices
+  (``pubnet_poll_duration_seconds_count{source="snmp"}``);
+- poll lag p50/p99: ``pubnet_poll_lag_seconds`` (the most overdue scheduled poll),
+  sampled at every scrape;
+- pubnet's CPU (cores, /proc over the measuring window) and peak RSS (VmHWM);
+- scrape time p50/max, client side, gzip, and series exposed;
+- Influx points/s written and points buffered at the end;
+- cut → the router's failed poll (detection) → webhook, in seconds.
+
+Usage: ``python bench/fleet.py --devices 10000 [--intervals 3] [--interval 60]
+[--keep DIR]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gzip
+import json
+import multiprocessing as mp
+import os
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import aiohttp
+import yaml
+from aiohttp import web
+
+from inventory.generate import generate
+from inventory.model import Inventory
+from inventory.writer import write_inventory
+from pubnet.ports import free_port
+from testbed.process import find_binary, stop_process
+
+PER_SIMULATOR = 15_000
+"""Devices per simulator process (descriptor limit 20,000; sockets are one per device)."""
+DEVICES_PER_SITE = 2.6
+"""About what ``inventory generate`` yields per site (2.55 at 50,000 devices, 2.74 at
+10,000), besides ~80 provincial nodes and cores."""
+SCRAPE_EVERY = 15.0
+CREDENTIALS = {
+    "village-v2": {"version": "2c", "community": "village-community"},
+    "noc-v3": {"version": "3", "user": "noc", "auth_protocol": "sha256",
+               "auth_key": "noc-auth-key-1", "priv_protocol": "aes128",
+               "priv_key": "noc-priv-key-1"},
+}
+
+
+# -- the simulator, in child processes -------------------------------------------------------
+
+
+def simulate(inventory_dir: str, config_path: str, network: str, port: int,
+             devices: list[str], trap_port: int, conn: Connection) -> None:
+    """One simulator process: serve ``devices``; ``("silence", [ids])`` silences some."""
+    asyncio.run(_simulate(inventory_dir, config_path, network, port, devices, trap_port,
+                          conn))
+
+
+async def _simulate(inventory_dir: str, config_path: str, network: str, port: int,
+                    devices: list[str], trap_port: int, conn: Connection) -> None:
+    from inventory.loader import load_inventory
+    from pubnet.config import load_config
+    from simulator import AddressPlan, Fleet
+
+    inventory = load_inventory(inventory_dir).inventory
+    config = load_config(Path(config_path))
+    fleet = Fleet.from_inventory(inventory, AddressPlan(network, port), devices=devices,
+                                 credentials=config.credentials,
+                                 trap_target=("127.0.0.1", trap_port))
+    loop = asyncio.get_running_loop()
+    done = asyncio.Event()
+
+    def command() -> None:
+        try:
+            kind, ids = conn.recv()
+        except EOFError:
+            done.set()
+            return
+        if kind == "silence":
+            for dev in ids:
+                if dev in fleet.devices:
+                    fleet.silence(dev)
+        elif kind == "stop":
+            done.set()
+
+    async with fleet:
+        loop.add_reader(conn.fileno(), command)
+        conn.send(("ready", len(fleet.devices)))
+        await done.wait()
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+def build_inventory(devices: int, seed: int) -> Inventory:
+    sites = max(1, round((devices - 80) / DEVICES_PER_SITE))
+    inventory = generate(sites=sites, seed=seed)
+    return Inventory(inventory.sites, {
+        k: replace(d, profile="router", credential="village-v2") if d.profile == "mqtt" else d
+        for k, d in inventory.devices.items()}, inventory.links, inventory.source)
+
+
+def downstream(inventory: Inventory, root: str) -> list[str]:
+    children: dict[str, list[str]] = {}
+    for device in inventory.devices.values():
+        children.setdefault(device.upstream, []).append(device.device_id)
+    found, todo = [], [root]
+    while todo:
+        dev = todo.pop()
+        found.append(dev)
+        todo.extend(children.get(dev, ()))
+    return found
+
+
+METRIC = re.compile(rb"^(pubnet_[a-z_]+)(\{[^}]*\})? (\S+)$", re.M)
+WANTED = (b"pubnet_poll_lag_seconds", b"pubnet_poll_duration_seconds_count",
+          b"pubnet_influx_points_written_total", b"pubnet_influx_buffer_points",
+          b"pubnet_exporter_series", b"pubnet_exporter_scrape_duration_seconds",
+          b"pubnet_alerting_incidents_open", b"pubnet_state_dropped_total")
+
+
+def pick(text: bytes) -> dict[str, float]:
+    """The few of pubnet's own metrics the table needs (summed over labels, snmp only for
+    the poll count)."""
+    values: dict[str, float] = {}
+    for name in WANTED:
+        start = 0
+        while (at := text.find(b"\n" + name, start)) >= 0:
+            end = text.find(b"\n", at + 1)
+            line = text[at + 1:end if end >= 0 else None]
+            start = at + 1
+            match = METRIC.match(line)
+            if match is None or match.group(1) != name:
+                continue
+            labels = match.group(2) or b""
+            if name == b"pubnet_poll_duration_seconds_count" and b'source="snmp"' not in labels:
+                continue
+            values[name.decode()] = values.get(name.decode(), 0.0) + float(match.group(3))
+    return values
+
+
+def proc_cpu(pid: int) -> float:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def log_time(log: str, pattern: str) -> float | None:
+    """Epoch seconds of the first log line matching ``pattern``."""
+    match = re.search(r'^ts=(\S+) [^\n]*' + pattern, log, re.M)
+    if match is None:
+        return None
+    return datetime.fromisoformat(match.group(1).replace("Z", "+00:00")).timestamp()
+
+
+async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
+    inventory = build_inventory(args.devices, args.seed)
+    inv_dir = work / "inv"
+    write_inventory(inventory, inv_dir)
+    network = f"127.{random.randint(100, 200)}.0.0"
+    sim_port = free_port(socket.SOCK_DGRAM, network[:-1] + "1")
+    from simulator import AddressPlan, plan_addresses, simulated_inventory
+
+    write_inventory(simulated_inventory(inventory, plan_addresses(
+        inventory, AddressPlan(network, sim_port))), work / "sim")
+    http_port, trap_port = free_port(), free_port(socket.SOCK_DGRAM)
+    hooks: list[tuple[float, str]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        hooks.append((time.time(), await request.text()))
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    hook_port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", hook_port).start()
+
+    vm_binary = find_binary("victoria-metrics")
+    vm_port = free_port()
+    vm = None
+    if vm_binary is not None:
+        vm = await asyncio.to_thread(
+            subprocess.Popen, [vm_binary, f"-httpListenAddr=127.0.0.1:{vm_port}",
+                               f"-storageDataPath={work / 'vm'}", "-loggerLevel=ERROR"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    config = work / "pubnet.yaml"
+    config.write_text(yaml.safe_dump({
+        "inventory": "sim",
+        "credentials": CREDENTIALS,
+        "snmp": {"interval": f"{args.interval}s", "timeout": "2s", "retries": 1},
+        "icmp": {"interval": f"{args.interval}s"},
+        "prometheus": {"listen": f"127.0.0.1:{http_port}"},
+        "traps": {"listen": f"127.0.0.1:{trap_port}", "credentials": ["village-v2"]},
+        "mqtt": {"embedded_port": free_port()},
+        "influxdb": {"url": f"http://127.0.0.1:{vm_port}", "token": "t", "org": "o",
+                     "bucket": "b"},
+        "alerting": {"down_after": 1, "group_wait": "0s", "tick": "1s",
+                     "channels": {"noc": {"type": "webhook",
+                                          "url": f"http://127.0.0.1:{hook_port}/hook"}},
+                     "routes": [{"channels": ["noc"]}]},
+    }), encoding="utf-8")
+
+    snmp_ids = sorted(d for d, dev in inventory.devices.items() if dev.profile != "icmp")
+    ctx = mp.get_context("spawn")
+    sims: list[tuple[mp.process.BaseProcess, Connection]] = []
+    for start in range(0, len(snmp_ids), PER_SIMULATOR):
+        parent, child = ctx.Pipe()
+        sim = ctx.Process(target=simulate, args=(
+            str(inv_dir), str(config), network, sim_port, snmp_ids[start:start + PER_SIMULATOR],
+            trap_port, child), daemon=True)
+        sim.start()
+        sims.append((sim, parent))
+    for _, conn in sims:
+        kind, _count = await asyncio.to_thread(conn.recv)
+        assert kind == "ready"
+    print(f"{len(inventory.devices):,} devices ({len(snmp_ids):,} SNMP) at {len(inventory.sites):,}"
+          f" sites; {len(sims)} simulator process(es) ready", file=sys.stderr)
+
+    log_path = work / "pubnet.log"
+    sink = log_path.open("wb")
+    pubnet = await asyncio.to_thread(
+        subprocess.Popen, [sys.executable, "-m", "pubnet.cli", "run", "--config", str(config)],
+        stdout=sink, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{http_port}/metrics"
+    scrapes: list[tuple[float, float, dict[str, float]]] = []
+    result: dict[str, object] = {}
+    try:
+        async with aiohttp.ClientSession(auto_decompress=False,
+                                     timeout=aiohttp.ClientTimeout(total=120)) as http:
+
+            failed: list[float] = []
+
+            async def scrape() -> tuple[float, float, dict[str, float]]:
+                """One scrape; a failed one (pubnet cut it off, or it is not listening yet)
+                counts with its time and no values."""
+                started = time.perf_counter()
+                try:
+                    async with http.get(url, headers={"Accept-Encoding": "gzip"}) as resp:
+                        body = await resp.read()
+                        ok = resp.status == 200
+                except (aiohttp.ClientError, TimeoutError):
+                    ok = False
+                took = time.perf_counter() - started
+                if not ok:
+                    failed.append(took)
+                    return time.time(), took, {}
+                text = await asyncio.to_thread(gzip.decompress, body)
+                values = await asyncio.to_thread(pick, text)
+                return time.time(), took, values
+
+            # warm-up: the first round, then one more interval
+            deadline = time.monotonic() + 20 * args.interval
+            while "first round" not in log_path.read_text(encoding="utf-8"):
+                assert pubnet.poll() is None, log_path.read_text(encoding="utf-8")[-3000:]
+                assert time.monotonic() < deadline, "no first round"
+                await scrape()
+                await asyncio.sleep(SCRAPE_EVERY)
+            warm_until = time.monotonic() + args.interval
+            while time.monotonic() < warm_until:
+                await scrape()
+                await asyncio.sleep(SCRAPE_EVERY)
+            failed.clear()
+            cpu0, wall0 = proc_cpu(pubnet.pid), time.monotonic()
+            end = wall0 + args.intervals * args.interval
+            while time.monotonic() < end:
+                assert pubnet.poll() is None, "pubnet exited"
+                scrapes.append(await scrape())
+                await asyncio.sleep(max(0.0, SCRAPE_EVERY - scrapes[-1][1]))
+            cores = (proc_cpu(pubnet.pid) - cpu0) / (time.monotonic() - wall0)
+            good = [s for s in scrapes if s[2]] or scrapes
+            first, last = good[0], good[-1]
+            span = last[0] - first[0]
+            polls = (last[2].get("pubnet_poll_duration_seconds_count", 0)
+                     - first[2].get("pubnet_poll_duration_seconds_count", 0))
+            per_interval = polls / (span / args.interval) if span else 0.0
+            lags = sorted(s[2].get("pubnet_poll_lag_seconds", 0.0) for s in good)
+            times = sorted(s[1] for s in scrapes)
+            written = (last[2].get("pubnet_influx_points_written_total", 0)
+                       - first[2].get("pubnet_influx_points_written_total", 0))
+            # the cut: a district router and everything behind it fall silent
+            routers = sorted(d for d, dev in inventory.devices.items()
+                             if str(dev.role) == "district_aggregation")
+            router = max(routers, key=lambda r: (len(downstream(inventory, r)), r))
+            silenced = downstream(inventory, router)
+            cut_at = time.time()
+            for _, conn in sims:
+                conn.send(("silence", silenced))
+            wait_until = time.monotonic() + 3 * args.interval
+            arrived: float | None = None
+            while time.monotonic() < wait_until and arrived is None:
+                arrived = next((t for t, body in hooks if t >= cut_at and router in body),
+                               None)
+                await asyncio.sleep(0.1)
+            log = log_path.read_text(encoding="utf-8")
+            detected = log_time(log, rf'msg="device not answering device={router} ')
+            result = {
+                "devices": len(inventory.devices), "snmp_devices": len(snmp_ids),
+                "sites": len(inventory.sites), "interval_s": args.interval,
+                "intervals": round(span / args.interval, 2),
+                "polls_per_interval": round(per_interval),
+                "polls_per_interval_share": round(per_interval / len(snmp_ids), 3),
+                "lag_p50_s": round(_quantile(lags, 0.5), 2),
+                "lag_p99_s": round(_quantile(lags, 0.99), 2),
+                "cpu_cores": round(cores, 2), "peak_rss_mb": round(peak_rss_mb(pubnet.pid)),
+                "series": int(last[2].get("pubnet_exporter_series", 0)),
+                "scrape_p50_s": round(statistics.median(times), 2),
+                "scrape_max_s": round(times[-1], 2),
+                "scrapes_failed": f"{len(failed)}/{len(scrapes)}",
+                "store_dropped_batches": int(last[2].get("pubnet_state_dropped_total", 0)),
+                "influx_points_per_s": round(written / span) if span else 0,
+                "influx_buffered_points": int(last[2].get("pubnet_influx_buffer_points", 0)),
+                "influx": "victoria-metrics" if vm is not None else "none (unreachable)",
+                "cut_router": router, "cut_devices": len(silenced),
+                "cut_to_detection_s": round(detected - cut_at, 2) if detected else None,
+                "detection_to_webhook_s": (round(arrived - detected, 2)
+                                           if arrived and detected else None),
+                "cut_to_webhook_s": round(arrived - cut_at, 2) if arrived else None,
+            }
+    finally:
+        if pubnet.poll() is None:
+            started = time.monotonic()
+            print(f"SIGTERM at {datetime.now().astimezone().isoformat()}", file=sys.stderr)
+            await asyncio.to_thread(stop_process, pubnet, 30)
+            result["sigterm_exit_s"] = round(time.monotonic() - started, 2)
+            result["sigterm_exit_code"] = pubnet.returncode
+        sink.close()
+        for proc, conn in sims:
+            with contextlib.suppress(OSError):
+                conn.send(("stop", []))
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+        if vm is not None:
+            await asyncio.to_thread(stop_process, vm)
+        await runner.cleanup()
+    return result
+
+
+def _quantile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return 0.0
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--devices", type=int, default=10_000)
+    parser.add_argument("--intervals", type=int, default=3)
+    parser.add_argument("--interval", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", type=Path, help="work folder to keep (default: a temp one)")
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="pubnet-fleet-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        result = asyncio.run(run(args, work))
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+    width = max(len(k) for k in result)
+    for key, value in result.items():
+        print(f"{key:<{width}}  {value}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
