@@ -17,11 +17,12 @@ import json
 import ssl
 import time
 import uuid
+from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parsedate_to_datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import aiohttp
 import aiomqtt
@@ -126,13 +127,23 @@ async def _post_json(session: aiohttp.ClientSession, url: str, body: bytes,
         raise DeliveryError(f"{what}: {type(exc).__name__}") from None
 
 
-class WebhookSender:
-    """POSTs the payload JSON, signed with HMAC-SHA256, with an idempotency key."""
+ChannelT = TypeVar("ChannelT", bound=WebhookChannel | LineChannel | TelegramChannel)
 
-    def __init__(self, name: str, config: WebhookChannel, session: aiohttp.ClientSession) -> None:
+
+class _HttpSender(Generic[ChannelT]):
+    """A sender that POSTs to an HTTP API over the component's one client session."""
+
+    def __init__(self, name: str, config: ChannelT, session: aiohttp.ClientSession) -> None:
         self.name = name
         self.config = config
         self._session = session
+
+    async def aclose(self) -> None:
+        return None  # the session belongs to the component
+
+
+class WebhookSender(_HttpSender[WebhookChannel]):
+    """POSTs the payload JSON, signed with HMAC-SHA256, with an idempotency key."""
 
     async def send(self, message: Outgoing) -> None:
         body = message.payload.encode("utf-8")
@@ -146,18 +157,10 @@ class WebhookSender:
         if not 200 <= reply.status < 300:
             raise DeliveryError(f"webhook {self.name}: HTTP {reply.status}", reply.retry_after)
 
-    async def aclose(self) -> None:
-        return None
 
-
-class LineSender:
+class LineSender(_HttpSender[LineChannel]):
     """LINE Messaging API push message; ``X-Line-Retry-Key`` makes retries idempotent. A
     firing message carries the quick-reply buttons (:mod:`alerting.chat.line`)."""
-
-    def __init__(self, name: str, config: LineChannel, session: aiohttp.ClientSession) -> None:
-        self.name = name
-        self.config = config
-        self._session = session
 
     async def send(self, message: Outgoing) -> None:
         payload = json.loads(message.payload)
@@ -177,18 +180,9 @@ class LineSender:
         if not (200 <= reply.status < 300 or reply.status == 409):
             raise DeliveryError(f"line {self.name}: HTTP {reply.status}", reply.retry_after)
 
-    async def aclose(self) -> None:
-        return None
 
-
-class TelegramSender:
+class TelegramSender(_HttpSender[TelegramChannel]):
     """Telegram Bot API ``sendMessage``; the token is in the URL, so the URL is never logged."""
-
-    def __init__(self, name: str, config: TelegramChannel,
-                 session: aiohttp.ClientSession) -> None:
-        self.name = name
-        self.config = config
-        self._session = session
 
     async def send(self, message: Outgoing) -> None:
         payload = json.loads(message.payload)
@@ -218,9 +212,6 @@ class TelegramSender:
             raise DeliveryError(f"telegram {self.name}: HTTP {reply.status}", wait)
         if answer.get("ok") is not True:
             raise DeliveryError(f"telegram {self.name}: response without ok=true")
-
-    async def aclose(self) -> None:
-        return None
 
 
 class EmailSender:
@@ -348,3 +339,10 @@ def build_sender(name: str, config: AlertChannel, session: aiohttp.ClientSession
     if isinstance(config, EmailChannel):
         return EmailSender(name, config)
     return MqttSender(name, config, broker)
+
+
+def build_senders(channels: Mapping[str, AlertChannel], session: aiohttp.ClientSession,
+                  broker: MqttConfig) -> dict[str, Sender]:
+    """One sender per configured (and per technician) channel, by channel name."""
+    return {name: build_sender(name, channel, session, broker)
+            for name, channel in channels.items()}

@@ -302,11 +302,16 @@ class Correlator:
         """Store a stepped incident (the service applies lifecycle steps and acks)."""
         self.incidents[incident.incident_id] = incident
 
-    def forget(self, incident_id: str) -> None:
-        """Drop a closed incident whose last message went out (it lives on in SQLite)."""
-        incident = self.incidents.get(incident_id)
-        if incident is not None and not incident.is_open:
-            del self.incidents[incident_id]
+    def forget_finished(self, saved: Iterable[Incident]) -> None:
+        """Drop the resolved incidents of ``saved`` whose last message went out, or that were
+        never announced (they live on in SQLite; memory keeps only what may still change)."""
+        for incident in saved:
+            if incident.state is State.RESOLVED and (
+                incident.resolved_sent or incident.announced_at is None
+            ):
+                current = self.incidents.get(incident.incident_id)
+                if current is not None and not current.is_open:
+                    del self.incidents[incident.incident_id]
 
     def outage_for_root(self, element: str) -> Incident | None:
         incident_id = self._by_root.get(element)

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from alerting.model import (
     Ack,
@@ -34,6 +33,7 @@ from alerting.model import (
     State,
     Status,
 )
+from pubnet.sqlite import Database, connect
 
 T = TypeVar("T")
 
@@ -183,23 +183,12 @@ def format_incident_id(number: int) -> str:
     return f"INC-{number}"
 
 
-class IncidentDB:
+class IncidentDB(Database):
     """Synchronous access to the alerting database; one instance per thread."""
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self._conn: sqlite3.Connection | None = None
-
-    def open(self) -> IncidentDB:
+    def open(self) -> Self:
         """Open (creating the file and tables if needed). Raises sqlite3.Error, OSError."""
-        if str(self.path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(self.path), timeout=10.0, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=10000")
-        conn.executescript(SCHEMA)
-        self._conn = conn
+        self._conn = connect(self.path, schema=SCHEMA)
         self._migrate()
         return self
 
@@ -224,23 +213,6 @@ class IncidentDB:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def __enter__(self) -> IncidentDB:
-        return self.open()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def conn(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise RuntimeError("database is not open")
-        return self._conn
 
     # -- incidents -----------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ the metric catalog (:mod:`pubnet.catalog`), so it imports nothing from the colle
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from alerting.detect import (
@@ -58,6 +59,31 @@ class LinkEvent:
     ts: float
 
 
+class _BothDirections:
+    """One reading of each link in both directions (rx and tx), combined into one value that
+    raises ``kind`` on the link once it has stayed at or above ``threshold`` for a while."""
+
+    def __init__(self, kind: Kind, combine: Callable[[list[float]], float], threshold: float,
+                 hold_for: float, detail: Callable[[float, str], str]) -> None:
+        self.kind = kind
+        self._combine = combine
+        self._threshold = threshold
+        self._hold = Sustained(hold_for)
+        self._detail = detail
+        self._values: dict[str, dict[str, float]] = {}
+
+    def update(self, link_id: str, metric: str, value: float, ts: float,
+               ifname: str) -> Condition | None:
+        per_dir = self._values.setdefault(link_id, {})
+        per_dir[metric] = value
+        combined = self._combine(list(per_dir.values()))
+        change = self._hold.update(link_id, combined >= self._threshold, ts)
+        if change is None:
+            return None
+        return Condition(self.kind, link_element(link_id), change, ts, Severity.MINOR,
+                         self._detail(combined, ifname))
+
+
 def label(obs: Observation, name: str) -> str | None:
     for key, value in obs.labels:
         if key == name:
@@ -81,22 +107,28 @@ class ReadingWatch:
                      if d.role is Role.ACCESS_POINT}
         self._link_down: set[str] = set()
         self._rates = RateTracker()
-        self._util: dict[str, dict[str, float]] = {}
-        self._errors: dict[str, dict[str, float]] = {}
-        self._util_hold = Sustained(settings.utilisation_for)
-        self._error_hold = Sustained(settings.errors_for)
+        self._util = _BothDirections(
+            Kind.LINK_UTILISATION, max, settings.utilisation, settings.utilisation_for,
+            lambda worst, _ifname: f"utilisation {worst * 100:.0f}%")
+        self._errors = _BothDirections(
+            Kind.INTERFACE_ERRORS, sum, settings.errors_per_second, settings.errors_for,
+            lambda total, ifname: f"{total:.1f} errors/s on {ifname}")
         self._clients: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
         self._quiet = Sustained(settings.quiet_after)
+
+    def _links_of(self, obs: Observation) -> tuple[str, list[str]]:
+        """The interface ``obs`` reads and the links judged by it (none for others)."""
+        ifname = label(obs, LABEL_IFNAME)
+        if ifname is None:
+            return "", []
+        return ifname, self._watched.get((obs.device, ifname), [])
 
     def link_state(self, obs: Observation) -> list[LinkEvent]:
         """A reading of a link's a-side interface (polled, or a linkDown/linkUp trap) judged
         by :func:`pubnet.derive.link_health`. The reading comes from a device that answers
         (alerting stops at a device it has confirmed down: that device is the root cause),
         so only the interface decides."""
-        ifname = label(obs, LABEL_IFNAME)
-        if ifname is None:
-            return []
-        links = self._watched.get((obs.device, ifname))
+        _ifname, links = self._links_of(obs)
         if not links:
             return []
         down = link_health(Health.UP, obs.value) is Health.DOWN
@@ -114,10 +146,7 @@ class ReadingWatch:
         metric = obs.metric
         if metric == AP_CLIENTS:
             return self._ap_clients(obs)
-        ifname = label(obs, LABEL_IFNAME)
-        if ifname is None:
-            return []
-        links = self._watched.get((obs.device, ifname))
+        ifname, links = self._links_of(obs)
         if not links:
             return []
         out: list[Condition] = []
@@ -125,29 +154,15 @@ class ReadingWatch:
         if rate is None:
             return out
         for link_id in links:
+            condition = None
             if metric in (IF_RX_BYTES, IF_TX_BYTES):
                 ratio = utilisation(rate, self._capacity.get(link_id, 0))
-                if ratio is None:
-                    continue
-                per_dir = self._util.setdefault(link_id, {})
-                per_dir[metric] = ratio
-                worst = max(per_dir.values())
-                change = self._util_hold.update(
-                    link_id, worst >= self.settings.utilisation, obs.ts)
-                if change is not None:
-                    out.append(Condition(Kind.LINK_UTILISATION, link_element(link_id), change,
-                                         obs.ts, Severity.MINOR,
-                                         f"utilisation {worst * 100:.0f}%"))
+                if ratio is not None:
+                    condition = self._util.update(link_id, metric, ratio, obs.ts, ifname)
             elif metric in (IF_RX_ERRORS, IF_TX_ERRORS):
-                per_dir = self._errors.setdefault(link_id, {})
-                per_dir[metric] = rate
-                total = sum(per_dir.values())
-                change = self._error_hold.update(
-                    link_id, total >= self.settings.errors_per_second, obs.ts)
-                if change is not None:
-                    out.append(Condition(Kind.INTERFACE_ERRORS, link_element(link_id), change,
-                                         obs.ts, Severity.MINOR,
-                                         f"{total:.1f} errors/s on {ifname}"))
+                condition = self._errors.update(link_id, metric, rate, obs.ts, ifname)
+            if condition is not None:
+                out.append(condition)
         return out
 
     def _ap_clients(self, obs: Observation) -> list[Condition]:

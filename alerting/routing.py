@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from alerting.impact import AlertTopology, Location
-from alerting.lifecycle import RoutePolicy
+from alerting.lifecycle import RoutePolicy, step
 from alerting.messages import Language
 from alerting.model import Incident, MaintenanceWindow, Reason, Send, split_element
 from alerting.scopes import SCOPE_FORMS
@@ -107,3 +107,18 @@ def in_maintenance(windows: Sequence[MaintenanceWindow], incident: Incident,
     return any(
         w.active(now) and window_covers(w, incident, location, topology) for w in windows
     )
+
+
+def advance(incident: Incident, routes: Sequence[AlertRoute],
+            windows: Sequence[MaintenanceWindow], topology: AlertTopology, now: float, *,
+            group_wait: float) -> tuple[Incident, list[Send]]:
+    """Step ``incident`` to ``now`` under its routes and the maintenance windows.
+
+    An announced incident keeps the routes it was announced on (a config reload does not
+    re-route it); a pending one takes the routes that match it now.
+    """
+    location = topology.location(incident.root)
+    indexes = (incident.routes if incident.announced_at is not None
+               else tuple(matching_routes(routes, incident, location)))
+    muted = bool(windows) and in_maintenance(windows, incident, location, topology, now)
+    return step(incident, policies(routes, indexes), now, group_wait=group_wait, muted=muted)

@@ -15,6 +15,7 @@ district -> site holds through every level.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -65,14 +66,8 @@ def topology_rules(inventory: Inventory) -> dict[str, Any]:
             places = sorted({(p, "") for p, _ in _served(inventory, topology, device_id)})
         else:
             places = _served(inventory, topology, device_id)
-        for province, district in places:
-            labels = {"device": device_id, "level": level, "core": core}
-            if province:
-                labels["province"] = province
-            if district:
-                labels["district"] = district
-            devices.append({"record": TOPOLOGY_INFO, "expr": "vector(1)",
-                            "labels": labels})
+        devices += _info_rules(TOPOLOGY_INFO,
+                               {"device": device_id, "level": level, "core": core}, places)
     for link_id in inventory.links:
         far = topology.link_downstream_root(link_id)
         if far is None:
@@ -84,16 +79,26 @@ def topology_rules(inventory: Inventory) -> dict[str, Any]:
         places = _served(inventory, topology, far)
         if level == "province":
             places = sorted({(p, "") for p, _ in places})
-        for province, district in places:
-            labels = {"link": link_id, "device": far, "level": level, "core": core}
-            if province:
-                labels["province"] = province
-            if district:
-                labels["district"] = district
-            links.append({"record": LINK_TOPOLOGY_INFO, "expr": "vector(1)",
-                          "labels": labels})
+        links += _info_rules(LINK_TOPOLOGY_INFO,
+                             {"link": link_id, "device": far, "level": level, "core": core},
+                             places)
     return {"groups": [{"name": "pubnet-topology", "interval": "1m",
                         "rules": devices + links}]}
+
+
+def _info_rules(record: str, labels: dict[str, str],
+                places: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+    """One ``vector(1)`` series of ``record`` per place an element serves, labelled with the
+    province and district where known (a core router has neither)."""
+    rules: list[dict[str, Any]] = []
+    for province, district in places:
+        placed = dict(labels)
+        if province:
+            placed["province"] = province
+        if district:
+            placed["district"] = district
+        rules.append({"record": record, "expr": "vector(1)", "labels": placed})
+    return rules
 
 
 def _alert(name: str, expr: str, severity: str, summary: str, level: str | None = None,

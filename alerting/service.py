@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from alerting.budget import Budgets
-from alerting.channels import Sender, build_sender
+from alerting.channels import Sender, build_senders
 from alerting.compose import Composer
 from alerting.correlate import Correlator
 from alerting.db import AsyncIncidentDB, OutboxRow, format_incident_id
@@ -29,28 +29,17 @@ from alerting.delivery import Delivery
 from alerting.digest import Gate
 from alerting.impact import AlertTopology
 from alerting.intake import Intake
-from alerting.lifecycle import step
 from alerting.messages import MessageBuilder
+from alerting.metrics import alerting_observations
 from alerting.model import Incident, MaintenanceWindow, Outgoing, State
 from alerting.oncall import Oncall
 from alerting.persist import Persistence
 from alerting.power import PowerCuts
 from alerting.readings import SUBSCRIBED_METRICS
-from alerting.routing import in_maintenance, matching_routes, policies
+from alerting.routing import advance
 from inventory.model import Inventory
 from inventory.topology import Topology
-from pubnet.catalog import (
-    ALERT_MESSAGES_HELD,
-    ALERTING_DELIVERED,
-    ALERTING_DELIVERY_FAILURES,
-    ALERTING_INCIDENTS_OPEN,
-    ALERTING_OUTBOX_PENDING,
-    LABEL_CHANNEL,
-    LABEL_REASON,
-    PUBNET_DEVICE,
-)
 from pubnet.config import AlertChannel, AlertingConfig, MqttConfig
-from pubnet.model import Batch, Observation, Source
 from pubnet.state import StateStore, Subscription
 
 log = logging.getLogger("pubnet.alerting")
@@ -131,13 +120,8 @@ class AlertingService:
 
     async def _serve(self, db: AsyncIncidentDB, http: aiohttp.ClientSession) -> None:
         persistence = Persistence(db, self.config.database)
-        senders: dict[str, Sender]
-        if self._injected_senders is not None:
-            senders = self._injected_senders
-        else:
-            senders = {name: build_sender(name, channel, http, self.broker)
-                       for name, channel in (*self.config.channels.items(),
-                                             *self._personal_channels.items())}
+        senders = self._injected_senders if self._injected_senders is not None else (
+            build_senders({**self.config.channels, **self._personal_channels}, http, self.broker))
         delivery = Delivery(db, senders,
                             initial_backoff=self.config.delivery.initial_backoff,
                             max_backoff=self.config.delivery.max_backoff, clock=self.clock)
@@ -149,9 +133,6 @@ class AlertingService:
                 group.create_task(delivery.run(), name="alerting-delivery")
                 group.create_task(self._loop(sub, persistence, delivery),
                                   name="alerting-loop")
-
-    async def wait_started(self) -> None:
-        await self.ready.wait()
 
     async def wait_cycle(self) -> None:
         """Wait for the end of the next processing cycle (tests)."""
@@ -174,15 +155,10 @@ class AlertingService:
         tick = self.config.tick
         next_tick = 0.0
         while True:
-            batches: list[Batch] = []
             try:
-                batches.append(await asyncio.wait_for(sub.get(), timeout=tick))
-            except TimeoutError:
-                pass
+                batches = await sub.get_all(tick)
             except EOFError:
                 return
-            while (more := sub.get_nowait()) is not None:
-                batches.append(more)
             started = time.perf_counter()
             now = self.clock()
             for batch in batches:
@@ -193,7 +169,7 @@ class AlertingService:
                 await self._reload(persistence, now)
             await asyncio.shield(self.cycle(now, persistence, delivery, step_all=periodic))
             if periodic:
-                self._publish_metrics(now)
+                self.publish_metrics(now)
             self.stats.cycles += 1
             self.stats.last_cycle_seconds = time.perf_counter() - started
             self._cycle_done.set()
@@ -222,13 +198,8 @@ class AlertingService:
         todo.sort(key=lambda i: incidents[i].merged_into is not None)
         for incident_id in todo:
             incident = incidents[incident_id]
-            location = self.topology.location(incident.root)
-            indexes = (incident.routes if incident.announced_at is not None
-                       else tuple(matching_routes(routes, incident, location)))
-            muted = bool(self.windows) and in_maintenance(
-                self.windows, incident, location, self.topology, now)
-            stepped, sends = step(incident, policies(routes, indexes), now,
-                                  group_wait=self.config.group_wait, muted=muted)
+            stepped, sends = advance(incident, routes, self.windows, self.topology, now,
+                                     group_wait=self.config.group_wait)
             if stepped is not incident:
                 self.correlator.update(stepped)
                 changed.add(incident_id)
@@ -247,32 +218,17 @@ class AlertingService:
         if self._on_handed is not None and rows:
             self._on_handed(rows)
         self.stats.messages_queued += len(rows)
-        for incident, _facts in records:
-            if incident.state is State.RESOLVED and (
-                incident.resolved_sent or incident.announced_at is None
-            ):
-                self.correlator.forget(incident.incident_id)
+        self.correlator.forget_finished(incident for incident, _facts in records)
         for incident_id in result.dropped:
             log.debug("pending incident dropped", extra={"incident": incident_id})
 
     # -- metrics ---------------------------------------------------------------------------
 
-    def _publish_metrics(self, now: float) -> None:
-        open_count = sum(1 for i in self.correlator.incidents.values()
-                         if i.state in (State.FIRING, State.ACKNOWLEDGED))
-        obs = [Observation(PUBNET_DEVICE, ALERTING_INCIDENTS_OPEN, float(open_count), now,
-                           Source.INTERNAL)]
-        for name, st in (self.delivery.stats.items() if self.delivery is not None else ()):
-            labels = ((LABEL_CHANNEL, name),)
-            obs += [Observation(PUBNET_DEVICE, metric, float(value), now, Source.INTERNAL,
-                                labels)
-                    for metric, value in ((ALERTING_DELIVERED, st.delivered),
-                                          (ALERTING_DELIVERY_FAILURES, st.failures),
-                                          (ALERTING_OUTBOX_PENDING, st.pending))]
-        obs += [Observation(PUBNET_DEVICE, ALERT_MESSAGES_HELD, float(held), now,
-                            Source.INTERNAL, ((LABEL_CHANNEL, channel), (LABEL_REASON, reason)))
-                for (channel, reason), held in self.gate.held_counts.items()]
-        self.store.publish(obs)
+    def publish_metrics(self, now: float) -> None:
+        """Publish the component's own metrics (:mod:`alerting.metrics`) to the store."""
+        self.store.publish(alerting_observations(
+            self.correlator.incidents.values(),
+            self.delivery.stats if self.delivery is not None else {}, self.gate.held_counts, now))
 
     # -- API for the shell and tests ---------------------------------------------------------
 

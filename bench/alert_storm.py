@@ -116,7 +116,7 @@ class Run:
 
     async def __aenter__(self) -> Run:
         self.task = asyncio.create_task(self.service.run())
-        await self.service.wait_started()
+        await self.service.ready.wait()
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -97,6 +97,23 @@ class Subscription:
         self.delivered += len(batch)
         return batch
 
+    def drain(self) -> list[Batch]:
+        """Every batch queued right now, without waiting."""
+        batches: list[Batch] = []
+        while (batch := self.get_nowait()) is not None:
+            batches.append(batch)
+        return batches
+
+    async def get_all(self, within: float) -> list[Batch]:
+        """Wait up to ``within`` seconds for a batch, then take every batch queued behind it,
+        so a consumer handles a storm as one lump; empty if none came. Raises
+        :class:`EOFError` once closed and drained."""
+        try:
+            first = await asyncio.wait_for(self.get(), within)
+        except TimeoutError:
+            return []
+        return [first, *self.drain()]
+
     async def get(self) -> Batch:
         """Wait for the next batch; raises :class:`EOFError` once closed and drained."""
         while True:

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -22,7 +26,7 @@ from testbed.process import find_binary, stop_process
 from testbed.snmpd import snmp_answers
 
 __all__ = ["eventually", "find_binary", "free_port", "free_udp_port", "prometheus_query",
-           "require_binary", "snmp_answers", "stop_process"]
+           "require_binary", "snmp_answers", "start_pubnet", "stop_process", "stop_pubnet"]
 
 
 def require_binary(name: str) -> str:
@@ -55,3 +59,18 @@ async def prometheus_query(http: aiohttp.ClientSession, base: str,
     assert data["status"] == "success", data
     result: list[dict[str, Any]] = data["data"]["result"]
     return result
+
+
+def start_pubnet(folder: Path) -> subprocess.Popen[bytes]:
+    """``pubnet run`` on ``folder/pubnet.yaml`` in ``folder``, as a daemon beside the test;
+    its log (stderr) is appended to ``folder/pubnet.log`` for the test to read."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    with (folder / "pubnet.log").open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "pubnet.cli", "run", "--config", str(folder / "pubnet.yaml")],
+            cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=log)
+
+
+async def stop_pubnet(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a :func:`start_pubnet` daemon as an operator does (SIGINT), killing it after 20 s."""
+    await asyncio.to_thread(stop_process, proc, 20, signal.SIGINT)

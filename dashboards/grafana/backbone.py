@@ -13,12 +13,9 @@ from dashboards.grafana import ids, variables
 from dashboards.grafana.base import new_dashboard
 from dashboards.grafana.layout import Grid
 from dashboards.grafana.panels import (
-    GREEN,
-    ORANGE,
-    RED,
     UP_DOWN,
     Query,
-    Step,
+    bad_above,
     state_timeline_panel,
     table_panel,
     timeseries_panel,
@@ -29,7 +26,7 @@ LINKS = 'link=~"$link"'
 UTILISATION = sel("pubnet_link_utilization_ratio", LINKS)
 BACKBONE_DEVICES = (' * on (device) group_left () group by (device) '
                     '(pubnet_device_info{role=~"core|provincial_node|district_aggregation"})')
-LOAD_STEPS = [Step(None, GREEN), Step(0.7, ORANGE), Step(0.9, RED)]
+LOAD_STEPS = bad_above(0.7, 0.9)
 
 
 def build() -> models.Dashboard:

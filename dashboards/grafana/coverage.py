@@ -13,11 +13,9 @@ from dashboards.grafana import areas, ids, variables
 from dashboards.grafana.base import new_dashboard
 from dashboards.grafana.layout import Grid
 from dashboards.grafana.panels import (
-    GREEN,
-    ORANGE,
-    RED,
     Query,
-    Step,
+    bad_above,
+    good_above,
     site_status_stat,
     stat_panel,
 )
@@ -26,8 +24,7 @@ from dashboards.grafana.promql import RANGE, SITE_SCOPE, or_zero, sel, villages,
 SITES = sel("pubnet_site_up", SITE_SCOPE)
 AVAILABILITY = f"100 * avg_over_time({SITES}[{RANGE}])"
 """Percent of the range each site was up (one series per site)."""
-SLA_STEPS = [Step(None, RED), Step(ids.SLA_TARGET_PERCENT - 1, ORANGE),
-             Step(ids.SLA_TARGET_PERCENT, GREEN)]
+SLA_STEPS = good_above(ids.SLA_TARGET_PERCENT - 1, ids.SLA_TARGET_PERCENT)
 
 
 def build() -> models.Dashboard:
@@ -62,7 +59,7 @@ def build() -> models.Dashboard:
         areas.Column("ความพร้อม · Availability", "avg", AVAILABILITY, unit="percent",
                      steps=SLA_STEPS),
         areas.Column("ต่ำกว่า SLA · Under SLA", "count", f"{AVAILABILITY} < $sla_target",
-                     steps=[Step(None, GREEN), Step(1, ORANGE), Step(10, RED)]),
+                     steps=bad_above(1, 10)),
         areas.Column("ไซต์ · Sites", "count", SITES),
     ]
     grid.add(areas.area_table(

@@ -14,10 +14,9 @@ from dashboards.grafana.base import new_dashboard
 from dashboards.grafana.layout import Grid
 from dashboards.grafana.panels import (
     GREEN,
-    ORANGE,
     RED,
     Query,
-    Step,
+    bad_above,
     state_timeline_panel,
     timeseries_panel,
 )
@@ -51,7 +50,7 @@ def build() -> models.Dashboard:
         "How far the most overdue scheduled poll is behind its due time. Near 0 while "
         "the poller keeps up; growing means too many devices for the interval.",
         [Query("max(pubnet_poll_lag_seconds)", legend="lag")], unit="s",
-        steps=[Step(None, GREEN), Step(10, ORANGE), Step(60, RED)]), 8, 8)
+        steps=bad_above(10, 60)), 8, 8)
     grid.add(timeseries_panel(
         "กำลังตรวจ · Polls in flight",
         "Devices being polled right now (at most snmp.max_in_flight).",
@@ -107,7 +106,7 @@ def build() -> models.Dashboard:
         "เวลาสร้าง /metrics · Scrape duration",
         "Server time of the previous /metrics scrape (render, join, compress).",
         [Query("max(pubnet_exporter_scrape_duration_seconds)", legend="scrape")], unit="s",
-        steps=[Step(None, GREEN), Step(5, ORANGE), Step(10, RED)]), 8, 8)
+        steps=bad_above(5, 10)), 8, 8)
     grid.add(timeseries_panel(
         "จำนวนซีรีส์ · Series exported",
         "Fleet series in the previous /metrics exposition.",

@@ -12,13 +12,12 @@ from dashboards.grafana import areas, ids, names, variables
 from dashboards.grafana.base import new_dashboard
 from dashboards.grafana.layout import Grid
 from dashboards.grafana.panels import (
-    GREEN,
-    ORANGE,
-    RED,
     UP_DOWN,
     Query,
     Step,
+    bad_above,
     geomap_panel,
+    good_above,
     site_status_stat,
     stat_panel,
     table_panel,
@@ -75,10 +74,10 @@ def build() -> models.Dashboard:
         center=(13, 101), zoom=5), 10, 14)
     down_columns = [
         areas.Column("ล่ม · Down", "sum", f"1 - {SITES}",
-                     steps=[Step(None, GREEN), Step(1, ORANGE), Step(10, RED)]),
+                     steps=bad_above(1, 10)),
         areas.Column("ไซต์ · Sites", "count", SITES),
         areas.Column("ใช้งานได้ · Up %", "avg", f"100 * {SITES}", unit="percent",
-                     steps=[Step(None, RED), Step(95, ORANGE), Step(99, GREEN)]),
+                     steps=good_above(95, 99)),
     ]
     grid.add(areas.area_table(
         areas.PROVINCE, "ไซต์ที่ล่มรายจังหวัด · Down sites by province",
@@ -113,7 +112,7 @@ def build() -> models.Dashboard:
         "pubnet tries every device within one polling interval of starting, so after that "
         "the denominator is the whole inventory.",
         [Query(f"100 * avg({DEVICES})", instant=True)], unit="percent", decimals=1,
-        steps=[Step(None, RED), Step(95, ORANGE), Step(99, GREEN)]), 5, 4)
+        steps=good_above(95, 99)), 5, 4)
     grid.add(stat_panel(
         "อุปกรณ์ในระบบ · Devices known",
         "Devices pubnet has tried at least once (inventory devices, once the first round "

@@ -128,11 +128,23 @@ def stat_panel(title: str, description: str, queries: Sequence[Query], *, unit: 
     return panel
 
 
+def bad_above(warn: float, alarm: float) -> list[Step]:
+    """Thresholds for what should stay low (lag, errors, things down): green, orange from
+    ``warn``, red from ``alarm``."""
+    return [Step(None, GREEN), Step(warn, ORANGE), Step(alarm, RED)]
+
+
+def good_above(warn: float, good: float) -> list[Step]:
+    """Thresholds for what should stay high (availability): red, orange from ``warn``, green
+    from ``good``."""
+    return [Step(None, RED), Step(warn, ORANGE), Step(good, GREEN)]
+
+
 def site_status_stat(title: str, description: str, expr: str, *, bad_when_above: bool,
                      warn: float = 1, alarm: float = 10) -> stat.Panel:
     """A count of sites (or villages, links): red when many are down, green when none."""
     if bad_when_above:
-        steps = [Step(None, GREEN), Step(warn, ORANGE), Step(alarm, RED)]
+        steps = bad_above(warn, alarm)
     else:
         steps = [Step(None, BLUE)]
     return stat_panel(title, description, [Query(expr, instant=True)], unit="none",

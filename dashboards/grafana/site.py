@@ -13,12 +13,9 @@ from dashboards.grafana import ids, links, names, variables
 from dashboards.grafana.base import new_dashboard
 from dashboards.grafana.layout import Grid
 from dashboards.grafana.panels import (
-    GREEN,
-    ORANGE,
-    RED,
     UP_DOWN,
     Query,
-    Step,
+    bad_above,
     links_on,
     state_timeline_panel,
     table_panel,
@@ -120,12 +117,12 @@ def build() -> models.Dashboard:
         "เวลาตอบสนอง · Ping round-trip time",
         "ICMP echo round-trip time of the site's probed devices (profile icmp).",
         [Query(of_devices("pubnet_probe_rtt_seconds", ONE_SITE), legend="{{device}}")],
-        unit="s", steps=[Step(None, GREEN), Step(0.2, ORANGE), Step(0.5, RED)]), 12, 8)
+        unit="s", steps=bad_above(0.2, 0.5)), 12, 8)
     grid.add(timeseries_panel(
         "การสูญหาย · Ping loss",
         "Share of echo requests without a reply in each probe.",
         [Query(of_devices("pubnet_probe_loss_ratio", ONE_SITE), legend="{{device}}")],
         unit="percentunit", maximum=1,
-        steps=[Step(None, GREEN), Step(0.05, ORANGE), Step(0.2, RED)]), 12, 8)
+        steps=bad_above(0.05, 0.2)), 12, 8)
     return dashboard.build()
 

@@ -29,11 +29,12 @@ on a dedicated writer thread). Writes are one transaction per batch in WAL mode 
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
+
+from pubnet.sqlite import Database, connect
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS history_changes (
@@ -148,51 +149,21 @@ COVERING_INCIDENTS = (
 """Open incidents and those resolved since ``?`` (see :meth:`HistoryDB.covering_incidents`)."""
 
 
-class HistoryDB:
+class HistoryDB(Database):
     """Synchronous access to the history tables; one instance per thread."""
 
+    what = "history database"
+
     def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
-        self.path = Path(path)
+        super().__init__(path)
         self.readonly = readonly
-        self._conn: sqlite3.Connection | None = None
         self._incident_index = False
 
-    def open(self) -> HistoryDB:
+    def open(self) -> Self:
         """Open, creating the file and tables when writable. Raises sqlite3.Error, OSError."""
-        if self.readonly:
-            if not self.path.is_file():
-                raise FileNotFoundError(f"{self.path}: no such database")
-            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10.0,
-                                   isolation_level=None)
-            conn.execute("PRAGMA busy_timeout=10000")
-        else:
-            if str(self.path) != ":memory:":
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(self.path), timeout=10.0, isolation_level=None,
-                                   check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=10000")
-            conn.executescript(SCHEMA)
-        self._conn = conn
+        self._conn = connect(self.path, schema=SCHEMA, readonly=self.readonly,
+                             check_same_thread=self.readonly)
         return self
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def __enter__(self) -> HistoryDB:
-        return self.open()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def conn(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise RuntimeError("history database is not open")
-        return self._conn
 
     def has_history(self) -> bool:
         """Whether the history tables exist (a database from before the recorder has none)."""

@@ -206,7 +206,7 @@ class HistoryRecorder:
     async def _final(self, sub: Subscription) -> None:
         """Whatever the store still holds, one last write, the run's end."""
         try:
-            while (batch := sub.get_nowait()) is not None:
+            for batch in sub.drain():
                 self._pending.extend(batch.status_changes)
             await self._flush()
             await self._call(self._writer.stop, self._clock())
@@ -221,13 +221,11 @@ class HistoryRecorder:
         while True:
             deadline = loop.time() + self.flush_interval
             while (remaining := deadline - loop.time()) > 0:
-                try:
-                    batch = await asyncio.wait_for(sub.get(), remaining)
-                except TimeoutError:
+                batches = await sub.get_all(remaining)
+                if not batches:
                     break
-                self._pending.extend(batch.status_changes)
-                while (more := sub.get_nowait()) is not None:
-                    self._pending.extend(more.status_changes)
+                for batch in batches:
+                    self._pending.extend(batch.status_changes)
             readings = self._read_interfaces()
             if self._pending or readings or loop.time() - last_beat >= self.heartbeat:
                 await self._flush(readings)

@@ -80,8 +80,7 @@ class StatusPage:
                     await asyncio.sleep(0)
             if sub.dropped != dropped:
                 # what is still queued is older than the store: drop it and read the store
-                while sub.get_nowait() is not None:
-                    pass
+                sub.drain()
                 dropped = sub.dropped
                 corrected = fleet.sync(self.store.statuses(), self.clock())
                 self.resyncs += 1

@@ -137,7 +137,7 @@ async def start_service() -> AsyncIterator[StartService]:
         service = AlertingService(config.alerting, inv, Topology.build(inv), store,
                                   broker=config.mqtt, **kwargs)
         task = asyncio.create_task(service.run())
-        started = asyncio.create_task(service.wait_started())
+        started = asyncio.create_task(service.ready.wait())
         done, _ = await asyncio.wait({task, started}, timeout=15,
                                      return_when=asyncio.FIRST_COMPLETED)
         if task in done:

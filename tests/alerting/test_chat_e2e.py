@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -35,7 +32,7 @@ from tests.alerting.chatapps import (
     telegram_callback,
 )
 from tests.simulator.conftest import loopback_plan
-from tests.support import eventually, free_port
+from tests.support import eventually, free_port, start_pubnet, stop_pubnet
 
 pytestmark = pytest.mark.integration
 
@@ -109,21 +106,11 @@ async def test_press_in_line_and_telegram_acknowledges_through_pubnet_run(
     hook = f"http://127.0.0.1:{http_port}/hooks"
     database = tmp_path / "pubnet.db"
     async with Fleet.from_inventory(base, plan, credentials=credentials) as fleet:
-        with (tmp_path / "pubnet.log").open("wb") as log_file:
-            proc = subprocess.Popen(  # noqa: ASYNC220 - the daemon runs beside the test
-                [sys.executable, "-m", "pubnet.cli", "run", "--config",
-                 str(tmp_path / "pubnet.yaml")], cwd=tmp_path,
-                env=dict(os.environ, PYTHONUNBUFFERED="1"), stdout=subprocess.DEVNULL,
-                stderr=log_file)
+        proc = start_pubnet(tmp_path)
         try:
             await run_scenario(fleet, line, telegram, hook, database, tmp_path)
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                await asyncio.to_thread(proc.wait, 20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            await stop_pubnet(proc)
     log = (tmp_path / "pubnet.log").read_text(encoding="utf-8")
     assert LINE_SECRET not in log and TELEGRAM_SECRET not in log and LINE_TOKEN not in log
     assert log.count("chat webhook refused") == 2, "logged once per source and channel"

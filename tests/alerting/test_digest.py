@@ -133,7 +133,7 @@ async def test_mass_outage_one_digest_per_recipient_within_the_budget(
                     and r.json["status"] == "resolved"]
     assert resolved_digest["resolved"] + len(individually) == len(down)
     assert gate.held_counts[("techs", "budget")] >= 1
-    run.service._publish_metrics(clock.now)
+    run.service.publish_metrics(clock.now)
     published = run.store.latest("pubnet", ALERT_MESSAGES_HELD,
                                  (("channel", "techs"), ("reason", "digest")))
     assert published is not None and published.value == gate.held_counts[("techs", "digest")]

@@ -61,6 +61,16 @@ def test_scope_from_text(text: str, scope: str | None) -> None:
     assert scope_from_text(text) == scope
 
 
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    """The district inventory and a config whose alerting database is the one returned."""
+    write_inventory(district_inventory(), tmp_path / "inv")
+    path = tmp_path / "pubnet.db"
+    (tmp_path / "pubnet.yaml").write_text(f"inventory: inv\nalerting:\n  database: {path}\n",
+                                          encoding="utf-8")
+    return path
+
+
 def windows(database: Path) -> list[tuple[str, float, float, str, str]]:
     with IncidentDB(database) as db:
         return [(w.scope, w.starts_at, w.ends_at, w.note, w.created_by)
@@ -68,12 +78,8 @@ def windows(database: Path) -> list[tuple[str, float, float, str, str]]:
 
 
 def test_import_file_then_reimport_updates_and_cancels_without_duplicates(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path, database: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    write_inventory(district_inventory(), tmp_path / "inv")
-    database = tmp_path / "pubnet.db"
-    (tmp_path / "pubnet.yaml").write_text(f"inventory: inv\nalerting:\n  database: {database}\n",
-                                          encoding="utf-8")
     ics = tmp_path / "pea.ics"
     past = SOON - timedelta(days=5)
     ics.write_bytes(feed(
@@ -124,12 +130,8 @@ def test_import_file_then_reimport_updates_and_cancels_without_duplicates(
 
 
 async def test_import_from_a_url_with_the_scope_in_the_summary(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    tmp_path: Path, database: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    write_inventory(district_inventory(), tmp_path / "inv")
-    database = tmp_path / "pubnet.db"
-    (tmp_path / "pubnet.yaml").write_text(f"inventory: inv\nalerting:\n  database: {database}\n",
-                                          encoding="utf-8")
     body = feed(
         event("chg-77@noc", "Fibre splice site:S-2", "Ban Thot Sop", SOON, 3),
         "BEGIN:VEVENT\r\nUID:chg-78@noc\r\nDTSTAMP:20261201T000000Z\r\n"

@@ -9,16 +9,13 @@ message while the daemon is killed.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 from inventory.writer import write_inventory
 from tests.alerting.builders import district_inventory
 from tests.alerting.conftest import SECRET, HttpReceiver
-from tests.support import eventually, free_port, stop_process
+from tests.support import eventually, free_port, start_pubnet, stop_process
 
 CONFIG = """\
 inventory: inv
@@ -40,19 +37,12 @@ alerting:
 """
 
 
-def start(folder: Path) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.Popen(
-        [sys.executable, "-m", "pubnet.cli", "run", "--config", str(folder / "pubnet.yaml")],
-        cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
 async def test_sigkill_between_firing_and_delivery(tmp_path: Path,
                                                    receiver: HttpReceiver) -> None:
     write_inventory(district_inventory(), tmp_path / "inv")
     (tmp_path / "pubnet.yaml").write_text(CONFIG.format(
         snmp_port=free_port(), url=f"{receiver.base}/noc", secret=SECRET), encoding="utf-8")
-    first = start(tmp_path)
+    first = start_pubnet(tmp_path)
     try:
         await eventually(lambda: len(receiver.accepted) == 1, within=60,
                          what="first message delivered")
@@ -71,7 +61,7 @@ async def test_sigkill_between_firing_and_delivery(tmp_path: Path,
     await asyncio.sleep(0.2)
     before_restart = [r.headers["X-Pubnet-Delivery"] for r in receiver.accepted]
 
-    second = start(tmp_path)
+    second = start_pubnet(tmp_path)
     try:
         await eventually(lambda: len(receiver.accepted) >= len(before_restart) + 2, within=60,
                          what="delivery after restart")

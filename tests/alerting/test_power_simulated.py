@@ -6,10 +6,6 @@ upstream incident, as before."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +16,7 @@ from simulator import Fleet, plan_addresses, simulated_inventory
 from tests.alerting.conftest import SECRET, HttpReceiver
 from tests.alerting.wide import gateways, wide_inventory
 from tests.simulator.conftest import loopback_plan
-from tests.support import eventually
+from tests.support import eventually, start_pubnet, stop_pubnet
 
 pytestmark = pytest.mark.integration
 
@@ -54,12 +50,7 @@ async def test_provincial_power_cut_then_router_cut(tmp_path: Path,
     credentials = parse_config({"credentials": {"c": {"version": "2c",
                                                       "community": "village-ro"}}}).credentials
     async with Fleet.from_inventory(base, plan, credentials=credentials) as fleet:
-        with (tmp_path / "pubnet.log").open("wb") as log_file:
-            proc = subprocess.Popen(  # noqa: ASYNC220 - the daemon runs beside the test
-                [sys.executable, "-m", "pubnet.cli", "run", "--config",
-                 str(tmp_path / "pubnet.yaml")], cwd=tmp_path,
-                env=dict(os.environ, PYTHONUNBUFFERED="1"), stdout=subprocess.DEVNULL,
-                stderr=log_file)
+        proc = start_pubnet(tmp_path)
         try:
             await asyncio.sleep(3)  # a few polling rounds: everything answers
             assert receiver.accepted == []
@@ -87,9 +78,4 @@ async def test_provincial_power_cut_then_router_cut(tmp_path: Path,
                 ("device_down", "da-5004")]
             assert bodies[0]["affected_sites"] == 5
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                await asyncio.to_thread(proc.wait, 20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            await stop_pubnet(proc)

@@ -9,10 +9,8 @@ that stay dead become incidents of their own.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +22,13 @@ from inventory.writer import write_inventory
 from tests.alerting.builders import link, site
 from tests.alerting.conftest import SECRET, HttpReceiver
 from tests.alerting.servers import SNMP_COMMUNITY, start_snmpd
-from tests.support import eventually, free_udp_port, require_binary, stop_process
+from tests.support import (
+    eventually,
+    free_udp_port,
+    require_binary,
+    start_pubnet,
+    stop_process,
+)
 
 CORE = "core-1"
 """Answers throughout: the inventory needs a root above the district router."""
@@ -103,14 +107,6 @@ def agents(tmp_path: Path) -> Iterator[Agents]:
         yield group
     finally:
         group.close()
-
-
-def start_pubnet(folder: Path) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    with open(folder / "pubnet.log", "wb") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "pubnet.cli", "run", "--config", str(folder / "pubnet.yaml")],
-            cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=log)
 
 
 def bodies(receiver: HttpReceiver) -> list[dict[str, Any]]:
