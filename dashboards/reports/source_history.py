@@ -61,7 +61,7 @@ class Loaded:
 
     def add_row(self, site_id: str, index: int, monitored: float, maintenance: float,
                 up: float, equipment: float, upstream: float, unknown: float, outages: int,
-                continued: int, incidents: str) -> None:
+                continued: int, incidents: str, power: float) -> None:
         """A ``history_daily`` row, without building a :class:`SiteTime` for it."""
         if not monitored:
             return
@@ -74,6 +74,7 @@ class Loaded:
         total.down_equipment += equipment
         total.down_upstream += upstream
         total.down_unknown += unknown
+        total.down_power += power
         total.outages += outages
         if incidents:
             total.incidents = total.incidents | frozenset(incidents.split(","))
@@ -180,7 +181,7 @@ def rollup(db: HistoryDB, inventory: Inventory, day: Day, now: float,
     def keep(site_id: str, _offset: int, t: SiteTime) -> None:
         rows.append(DailyRow(day.day, site_id, t.monitored, t.maintenance, t.up,
                              t.down_equipment, t.down_upstream, t.down_unknown, t.outages,
-                             t.continued, tuple(sorted(t.incidents))))
+                             t.continued, tuple(sorted(t.incidents)), t.down_power))
 
     compute(db, inventory, [day], now, heartbeat, maintenance, coverings, keep)
     db.save_rollup(day.day, _day_key(windows, day), rows, now)
