@@ -52,6 +52,9 @@ def patterns(prefix: str) -> str:
         f'<pattern id="{prefix}-unknown" width="5" height="5" patternUnits="userSpaceOnUse">'
         '<rect width="5" height="5" fill="#bdbdbd"/><circle cx="2.5" cy="2.5" r="1" '
         'fill="#444"/></pattern>'
+        f'<pattern id="{prefix}-power" width="6" height="6" patternUnits="userSpaceOnUse">'
+        '<rect width="6" height="6" fill="#d9a21b"/>'
+        '<line x1="0" y1="3" x2="6" y2="3" stroke="#fff" stroke-width="1.6"/></pattern>'
         "</defs>")
 
 
@@ -206,21 +209,21 @@ def _path_shape(status: str, x: float, y: float, r: float) -> str:
     return f"M{x - r:.1f} {y - r:.1f}l{2 * r} {2 * r}m0 {-2 * r}l{-2 * r} {2 * r}"
 
 
-CAUSES = ("equipment", "upstream", "unknown")
+CAUSES = ("equipment", "upstream", "unknown", "power")
 CAUSE_FILL = {"equipment": "#3d3d3d", "upstream": "url(#cb-upstream)", "unknown":
-              "url(#cb-unknown)"}
+              "url(#cb-unknown)", "power": "url(#cb-power)"}
 
 
-def cause_bars(rows: Sequence[tuple[str, float, float, float]], lang: str) -> str:
-    """Stacked bars of outage minutes by cause: (label, equipment, upstream, unknown) in
-    seconds, the first row being the total."""
+def cause_bars(rows: Sequence[tuple[str, float, float, float, float]], lang: str) -> str:
+    """Stacked bars of outage minutes by cause: (label, equipment, upstream, unknown,
+    power) in seconds, the first row being the total."""
     left, width, row, top = 150, 430, 20, 34
     height = top + row * len(rows) + 10
     biggest = max([sum(r[1:]) for r in rows] + [1.0])
     parts = [_svg("cause-chart", left + width + 90, height, t("by_cause", lang)),
              patterns("cb")]
     for i, cause in enumerate(CAUSES):
-        parts.append(f'<g transform="translate({left + i * 150},6)"><rect width="14" '
+        parts.append(f'<g transform="translate({left + i * 125},6)"><rect width="14" '
                      f'height="12" fill="{CAUSE_FILL[cause]}" stroke="{INK}" '
                      'stroke-width="0.4"/><text x="20" y="11" class="label">'
                      f'{escape(t("cause_" + cause, lang))}</text></g>')

@@ -97,6 +97,7 @@ class AreaFigures:
     down_equipment: float = 0.0
     down_upstream: float = 0.0
     down_unknown: float = 0.0
+    down_power: float = 0.0
     outages: int = 0
     incidents: set[str] = field(default_factory=set)
 
@@ -110,7 +111,7 @@ class AreaFigures:
 
     @property
     def down(self) -> float:
-        return self.down_equipment + self.down_upstream + self.down_unknown
+        return self.down_equipment + self.down_upstream + self.down_unknown + self.down_power
 
     @property
     def mttr_minutes(self) -> float | None:
@@ -180,6 +181,7 @@ def _area(rows: Sequence[SiteFigures], code: str, name_th: str, name_en: str, sl
         area.down_equipment += t.down_equipment
         area.down_upstream += t.down_upstream
         area.down_unknown += t.down_unknown
+        area.down_power += t.down_power
         area.outages += row.outages
         area.incidents |= t.incidents
     area.villages = len(villages)

@@ -19,7 +19,11 @@ backup keeps everything a planner needs. Four tables:
   built once the day is over, so a month's report reads 31 small rows per site rather
   than every change. A day's rollup remembers the maintenance windows it was built with
   (``maintenance_key``); a window added or ended later makes the report recompute that day
-  from the changes.
+  from the changes. ``down_power`` (issue 16) came later: a database from before it gets
+  the column when opened writable, and its rollups of days a ``power`` incident overlapped
+  are dropped (they counted that time as equipment or upstream) to be rebuilt; opened
+  read-only, such days are recomputed from the changes and the others read with no power
+  time, which is what they had.
 
 :class:`HistoryDB` is synchronous and must be used from one thread (the recorder runs it
 on a dedicated writer thread). Writes are one transaction per batch in WAL mode with
@@ -73,6 +77,7 @@ CREATE TABLE IF NOT EXISTS history_daily (
     outages INTEGER NOT NULL,
     continued INTEGER NOT NULL,
     incidents TEXT NOT NULL,
+    down_power REAL NOT NULL DEFAULT 0,
     PRIMARY KEY (day, site)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS history_rollup_days (
@@ -120,6 +125,7 @@ class DailyRow:
     outages: int
     continued: bool
     incidents: tuple[str, ...]
+    down_power: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +137,9 @@ class IncidentSpan:
     members: frozenset[str]
     started_at: float
     resolved_at: float | None
+    kind: str = ""
+    """Alerting's incident kind (``site_down``, ``power``, ...): a ``power`` incident makes
+    its members' down time a power cut, whatever its root."""
 
 
 def maintenance_key(windows: Iterable[tuple[int, str, float, float]]) -> str:
@@ -147,6 +156,8 @@ COVERING_INCIDENTS = (
     "SELECT id, members FROM incidents WHERE state < 'resolved' OR state > 'resolved' "
     "OR resolved_at >= ? ORDER BY started_at")
 """Open incidents and those resolved since ``?`` (see :meth:`HistoryDB.covering_incidents`)."""
+POWER_KIND = "power"
+"""Alerting's ``Kind.POWER`` as stored (components do not import each other)."""
 
 
 class HistoryDB(Database):
@@ -158,12 +169,57 @@ class HistoryDB(Database):
         super().__init__(path)
         self.readonly = readonly
         self._incident_index = False
+        self._daily_power = True
+        """Whether ``history_daily`` has ``down_power`` (a read-only legacy file has not)."""
 
     def open(self) -> Self:
         """Open, creating the file and tables when writable. Raises sqlite3.Error, OSError."""
         self._conn = connect(self.path, schema=SCHEMA, readonly=self.readonly,
                              check_same_thread=self.readonly)
+        self._daily_power = self._has_column("history_daily", "down_power")
+        if not self._daily_power and not self.readonly:
+            self._add_power_column()
         return self
+
+    def _has_column(self, table: str, column: str) -> bool:
+        """Whether ``table`` has ``column`` (true when the table does not exist yet: it
+        will be created with it)."""
+        names = {str(r[1]) for r in self.conn.execute(f"PRAGMA table_info({table})")}
+        return not names or column in names
+
+    def _add_power_column(self) -> None:
+        """Migrate a database from before ``down_power`` (module docstring)."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if not self._has_column("history_daily", "down_power"):  # another process?
+                stale = sorted(self._power_days())
+                conn.executemany("DELETE FROM history_daily WHERE day = ?",
+                                 [(d,) for d in stale])
+                conn.executemany("DELETE FROM history_rollup_days WHERE day = ?",
+                                 [(d,) for d in stale])
+                conn.execute("ALTER TABLE history_daily ADD COLUMN down_power REAL NOT NULL "
+                             "DEFAULT 0")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self._daily_power = True
+
+    def _power_days(self) -> set[str]:
+        """Bangkok days some ``power`` incident overlapped (an open one: up to today)."""
+        if not self._table_exists("incidents"):
+            return set()
+        import time
+
+        from dashboards.reports.period import days
+
+        found: set[str] = set()
+        for started, resolved in self.conn.execute(
+                "SELECT started_at, resolved_at FROM incidents WHERE kind = ?", (POWER_KIND,)):
+            end = time.time() if resolved is None else float(resolved)
+            found.update(d.day for d in days(float(started), max(end, float(started) + 1.0)))
+        return found
 
     def has_history(self) -> bool:
         """Whether the history tables exist (a database from before the recorder has none)."""
@@ -248,11 +304,11 @@ class HistoryDB(Database):
             conn.execute("DELETE FROM history_daily WHERE day = ?", (day,))
             conn.executemany(
                 "INSERT INTO history_daily (day, site, monitored, maintenance, up, "
-                "down_equipment, down_upstream, down_unknown, outages, continued, incidents) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "down_equipment, down_upstream, down_unknown, outages, continued, incidents, "
+                "down_power) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(r.day, r.site, r.monitored, r.maintenance, r.up, r.down_equipment,
                   r.down_upstream, r.down_unknown, r.outages, int(r.continued),
-                  ",".join(r.incidents)) for r in rows])
+                  ",".join(r.incidents), r.down_power) for r in rows])
             conn.execute("INSERT OR REPLACE INTO history_rollup_days (day, maintenance_key, "
                          "built_at) VALUES (?, ?, ?)", (day, key, now))
             conn.execute("COMMIT")
@@ -316,24 +372,29 @@ class HistoryDB(Database):
             "SELECT element, at FROM history_first_seen WHERE kind = ?", (kind,))}
 
     def rollup_days(self, days: Sequence[str]) -> dict[str, str]:
-        """day → maintenance_key of the rollups that exist among ``days``."""
+        """day → maintenance_key of the rollups that exist among ``days`` (on a read-only
+        legacy file, not those of days a power incident overlapped: module docstring)."""
         if not days:
             return {}
         rows = self.conn.execute(
             "SELECT day, maintenance_key FROM history_rollup_days WHERE day >= ? AND day <= ?",
             (min(days), max(days))).fetchall()
         wanted = set(days)
+        if not self._daily_power:
+            wanted -= self._power_days()
         return {str(d): str(k) for d, k in rows if d in wanted}
 
     def daily_rows(self, days: Sequence[str]) -> Iterator[tuple[Any, ...]]:
         """(day, site, monitored, maintenance, up, down_equipment, down_upstream,
-        down_unknown, outages, continued, incidents) of ``days``, as stored (fast path)."""
+        down_unknown, outages, continued, incidents, down_power) of ``days``, as stored
+        (fast path)."""
         if not days:
             return
         wanted = set(days)
+        power = "down_power" if self._daily_power else "0.0"
         cur = self.conn.execute(
             "SELECT day, site, monitored, maintenance, up, down_equipment, down_upstream, "
-            "down_unknown, outages, continued, incidents FROM history_daily "
+            f"down_unknown, outages, continued, incidents, {power} FROM history_daily "
             "WHERE day >= ? AND day <= ?", (min(days), max(days)))
         while True:
             rows = cur.fetchmany(50_000)
@@ -347,7 +408,7 @@ class HistoryDB(Database):
         """The rows of :meth:`daily_rows` as :class:`DailyRow` values."""
         for r in self.daily_rows(days):
             yield DailyRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8],
-                           bool(r[9]), tuple(r[10].split(",")) if r[10] else ())
+                           bool(r[9]), tuple(r[10].split(",")) if r[10] else (), r[11])
 
     # -- alerting's tables (same database) ---------------------------------------------
 
@@ -385,11 +446,11 @@ class HistoryDB(Database):
         import json
 
         rows = self.conn.execute(
-            "SELECT id, root, members, started_at, resolved_at FROM incidents "
+            "SELECT id, root, members, started_at, resolved_at, kind FROM incidents "
             "WHERE started_at < ? AND (resolved_at IS NULL OR resolved_at > ?) "
             "ORDER BY started_at, number", (end, start)).fetchall()
         return [IncidentSpan(str(r[0]), str(r[1]), frozenset(json.loads(r[2])), float(r[3]),
-                             None if r[4] is None else float(r[4])) for r in rows]
+                             None if r[4] is None else float(r[4]), str(r[5])) for r in rows]
 
     def maintenance(self, start: float, end: float) -> list[tuple[int, str, float, float]]:
         """(id, scope, starts_at, ends_at) of windows overlapping ``[start, end)``."""

@@ -238,6 +238,7 @@ def summary_json(report: Report, seconds: float | None = None) -> dict[str, obje
         "outage_minutes_equipment": round(n.down_equipment / 60, 1),
         "outage_minutes_upstream": round(n.down_upstream / 60, 1),
         "outage_minutes_unknown": round(n.down_unknown / 60, 1),
+        "outage_minutes_power": round(n.down_power / 60, 1),
     }
     if seconds is not None:
         found["seconds"] = round(seconds, 2)

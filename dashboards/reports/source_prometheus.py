@@ -26,7 +26,14 @@ from dashboards.reports.history import HistoryDB
 from dashboards.reports.period import Day, days
 from dashboards.reports.report import LinkUse, Options, Report, ReportError, figures_from
 from dashboards.reports.source_history import Loaded
-from dashboards.reports.timeline import EQUIPMENT, UPSTREAM, Covering, SiteTime, Spans
+from dashboards.reports.timeline import (
+    EQUIPMENT,
+    POWER,
+    UPSTREAM,
+    Covering,
+    SiteTime,
+    Spans,
+)
 from dashboards.reports.windows import site_coverings, site_maintenance
 from inventory.model import Inventory
 
@@ -124,6 +131,7 @@ def day_from_samples(samples: Sequence[tuple[float, float]], step: float,
     day = SiteTime()
     upstream = Spans([(c.start, c.end) for c in coverings if c.cause == UPSTREAM])
     equipment = Spans([(c.start, c.end) for c in coverings if c.cause == EQUIPMENT])
+    power = Spans([(c.start, c.end) for c in coverings if c.cause == POWER])
     last_down = previous_down
     for ts, value in samples:
         day.monitored += step
@@ -133,7 +141,9 @@ def day_from_samples(samples: Sequence[tuple[float, float]], step: float,
         if value >= 1:
             day.up += step
             continue
-        if upstream.covers(ts):
+        if power.covers(ts):  # the precedence of dashboards.reports.timeline
+            day.down_power += step
+        elif upstream.covers(ts):
             day.down_upstream += step
         elif equipment.covers(ts):
             day.down_equipment += step

@@ -41,6 +41,7 @@ TEXT: dict[str, dict[str, str]] = {
     "cause_equipment": {"th": "อุปกรณ์ของจุดบริการ", "en": "Site equipment"},
     "cause_upstream": {"th": "โครงข่ายต้นทาง", "en": "Upstream network"},
     "cause_unknown": {"th": "ไม่ทราบสาเหตุ", "en": "Unknown"},
+    "cause_power": {"th": "ไฟฟ้าดับ", "en": "Power cut"},
     "by_province": {"th": "ความพร้อมใช้งานรายจังหวัด", "en": "Availability by province"},
     "map": {"th": "แผนที่จุดบริการตามความพร้อมใช้งาน", "en": "Sites by availability"},
     "by_cause": {"th": "นาทีที่ใช้งานไม่ได้ แยกตามสาเหตุ", "en": "Outage minutes by cause"},
@@ -108,11 +109,16 @@ TEXT: dict[str, dict[str, str]] = {
         "th": "สาเหตุ: อุปกรณ์ของจุดบริการ = เหตุขัดข้องที่ต้นเหตุคืออุปกรณ์ของจุดบริการเอง "
               "โครงข่ายต้นทาง = จุดบริการได้รับผลกระทบจากเหตุขัดข้องที่อยู่เหนือขึ้นไป "
               "(backhaul โหนดอำเภอหรือจังหวัด ลิงก์หลัก) ไม่ทราบสาเหตุ = ไม่มีเหตุขัดข้องครอบคลุม "
-              "(สั้นกว่าเวลาตรวจจับ หรือปิดระบบแจ้งเตือน)",
+              "(สั้นกว่าเวลาตรวจจับ หรือปิดระบบแจ้งเตือน) ไฟฟ้าดับ = จุดบริการอยู่ในเหตุไฟฟ้าดับ "
+              "ที่ระบบแจ้งเตือนจัดกลุ่มไว้ (หลายจุดดับพร้อมกันขณะที่เราเตอร์ต้นทางยังทำงาน) "
+              "ช่วงเวลาที่เป็นไฟฟ้าดับไม่นับเป็นสาเหตุอื่น",
         "en": "Causes: equipment, the site's own device was the incident's root; upstream, "
               "the site was in the impact of an incident rooted above it (backhaul, district "
               "or provincial node, backbone link); unknown, no incident covered it (shorter "
-              "than the detection delay, or alerting was off).",
+              "than the detection delay, or alerting was off); power, the site was in a "
+              "power-cut incident (many sites dark at once while their routers answer), "
+              "which takes precedence: that time counts against neither the site's "
+              "equipment nor the upstream network.",
     },
     "def_never_seen": {
         "th": "จุดบริการที่ไม่มีข้อมูลตลอดช่วงรายงานแสดงเป็น \"ไม่มีข้อมูล\" ไม่ใช่ 0% หรือ 100% "
@@ -153,6 +159,7 @@ TEXT: dict[str, dict[str, str]] = {
     "col_eq": {"th": "อุปกรณ์ (นาที)", "en": "Equipment (min)"},
     "col_up": {"th": "ต้นทาง (นาที)", "en": "Upstream (min)"},
     "col_unk": {"th": "ไม่ทราบ (นาที)", "en": "Unknown (min)"},
+    "col_power": {"th": "ไฟฟ้าดับ (นาที)", "en": "Power cut (min)"},
     "col_mttr": {"th": "MTTR (นาที)", "en": "MTTR (min)"},
     "col_seen": {"th": "มีข้อมูล", "en": "Seen"},
     "col_below": {"th": "ต่ำกว่า SLA", "en": "Below SLA"},

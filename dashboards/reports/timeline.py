@@ -10,9 +10,14 @@ Rules, in the order they apply to each moment of a site's day:
 1. No status (pubnet was not running, or had not heard from the site yet): not monitored.
 2. Inside one of the site's maintenance windows: ``maintenance`` (monitored, but neither
    up nor down).
-3. Up: ``up``. Down: ``down_upstream`` while an incident rooted above the site covered
-   it, else ``down_equipment`` while an incident rooted at the site's own devices covered
-   it, else ``down_unknown``.
+3. Up: ``up``. Down: ``down_power`` while a ``power`` incident of alerting covered it (a
+   power cut: the grid, not the network), else ``down_upstream`` while an incident rooted
+   above the site covered it, else ``down_equipment`` while an incident rooted at the
+   site's own devices covered it, else ``down_unknown``. Power comes first because a power
+   incident *explains* the other two for that time: alerting groups sites into it from
+   their own site incidents (which then covered the same minutes as equipment) and only
+   while the routers above them answer; an outage explained as a power cut must not count
+   against the site's equipment nor its backhaul.
 
 An *outage* is one unbroken stretch of down time outside maintenance; it is counted on the
 day it starts (``outages``), and ``continued`` marks a day that begins inside one, so that
@@ -29,6 +34,7 @@ UP = "up"
 DOWN = "down"
 EQUIPMENT = "equipment"
 UPSTREAM = "upstream"
+POWER = "power"
 
 
 @dataclass(slots=True)
@@ -41,6 +47,7 @@ class SiteTime:
     down_equipment: float = 0.0
     down_upstream: float = 0.0
     down_unknown: float = 0.0
+    down_power: float = 0.0
     outages: int = 0
     continued: bool = False
     incidents: frozenset[str] = frozenset()
@@ -49,7 +56,7 @@ class SiteTime:
 
     @property
     def down(self) -> float:
-        return self.down_equipment + self.down_upstream + self.down_unknown
+        return self.down_equipment + self.down_upstream + self.down_unknown + self.down_power
 
     def add(self, other: SiteTime) -> None:
         """Add a later window (its ``continued`` outage is already counted here)."""
@@ -59,6 +66,7 @@ class SiteTime:
         self.down_equipment += other.down_equipment
         self.down_upstream += other.down_upstream
         self.down_unknown += other.down_unknown
+        self.down_power += other.down_power
         self.outages += other.outages
         if other.incidents:
             self.incidents = self.incidents | other.incidents
@@ -100,7 +108,7 @@ class Covering:
     start: float
     end: float
     cause: str
-    """:data:`EQUIPMENT` or :data:`UPSTREAM`."""
+    """:data:`EQUIPMENT`, :data:`UPSTREAM` or :data:`POWER`."""
 
 
 Stretch = tuple[float, float, str, float]
@@ -148,13 +156,15 @@ def split(stretches: Sequence[Stretch], day_starts: Sequence[float],
     if coverings:
         upstream = Spans([(c.start, c.end) for c in coverings if c.cause == UPSTREAM])
         equipment = Spans([(c.start, c.end) for c in coverings if c.cause == EQUIPMENT])
+        power = Spans([(c.start, c.end) for c in coverings if c.cause == POWER])
     else:
-        upstream = equipment = Spans()
+        upstream = equipment = power = Spans()
     u_starts, u_ends, e_starts, e_ends = (upstream.starts, upstream.ends, equipment.starts,
                                           equipment.ends)
+    p_starts, p_ends = power.starts, power.ends
     if m_starts or coverings:
         edges = sorted({*day_starts, end, *m_starts, *m_ends, *u_starts, *u_ends, *e_starts,
-                        *e_ends})
+                        *e_ends, *p_starts, *p_ends})
     else:
         edges = [*day_starts, end]
     window_start = day_starts[0]
@@ -184,15 +194,15 @@ def split(stretches: Sequence[Stretch], day_starts: Sequence[float],
                 day.up += length
                 a = b
                 continue
-            i = bisect_right(u_starts, a) - 1 if u_starts else -1
-            if i >= 0 and a < u_ends[i]:
+            # Cause by precedence (module docstring): power, upstream, equipment, unknown.
+            if p_starts and (i := bisect_right(p_starts, a) - 1) >= 0 and a < p_ends[i]:
+                day.down_power += length
+            elif u_starts and (i := bisect_right(u_starts, a) - 1) >= 0 and a < u_ends[i]:
                 day.down_upstream += length
+            elif e_starts and (i := bisect_right(e_starts, a) - 1) >= 0 and a < e_ends[i]:
+                day.down_equipment += length
             else:
-                i = bisect_right(e_starts, a) - 1 if e_starts else -1
-                if i >= 0 and a < e_ends[i]:
-                    day.down_equipment += length
-                else:
-                    day.down_unknown += length
+                day.down_unknown += length
             if down_until == a:
                 if a == day_starts[d]:
                     day.continued = True

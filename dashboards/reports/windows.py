@@ -8,15 +8,17 @@ cause is ``equipment`` when its root is the site itself or one of the site's own
 (its gateway, access points, other site equipment), and ``upstream`` when the root is above
 (a backhaul, district or provincial node, a backbone link) -- also a district router that
 happens to stand at this site, since the sites it serves are cut off by it, not by the
-site's equipment.
+site's equipment. An incident of kind ``power`` (alerting's power cut: its root is an
+area, its members the sites it grouped and what they took down) has the cause ``power``
+for every site it covers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from dashboards.reports.history import IncidentSpan
-from dashboards.reports.timeline import EQUIPMENT, UPSTREAM, Covering, Spans
+from dashboards.reports.history import POWER_KIND, IncidentSpan
+from dashboards.reports.timeline import EQUIPMENT, POWER, UPSTREAM, Covering, Spans
 from inventory.model import Inventory, Role
 
 BACKBONE_ROLES = frozenset({Role.DISTRICT_AGGREGATION, Role.PROVINCIAL_NODE, Role.CORE})
@@ -62,7 +64,10 @@ def site_coverings(inventory: Inventory, incidents: Iterable[IncidentSpan],
         end = incident.resolved_at if incident.resolved_at is not None else now
         for site_id in covered:
             assert site_id is not None
-            cause = EQUIPMENT if root_site == site_id else UPSTREAM
+            if incident.kind == POWER_KIND:
+                cause = POWER
+            else:
+                cause = EQUIPMENT if root_site == site_id else UPSTREAM
             found.setdefault(site_id, []).append(
                 Covering(incident.incident_id, incident.started_at, end, cause))
     return found

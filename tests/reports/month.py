@@ -17,6 +17,11 @@ are unmonitored for every site.
 * S5 (4001, บ้านห้า): commissioned 16 Nov 00:00, up since (prorated, flagged).
 * S6 (4001, บ้านสี่ like S4): all access points dark 8 Nov 00:00 – 9 Nov 00:00, INC-3 rooted
   at site:S6 (equipment, 1,440 min).
+* A power cut in district 4001 on 22 Nov (issue 16): S5 dark 13:58–15:00, S6 14:00–16:00.
+  Alerting opened INC-4 for S6 (rooted at site:S6) at 14:00 and merged it at 14:03 into
+  INC-5, of kind ``power``, rooted at the area ``area:4001/INC-5``, from 14:00 (its first
+  site) to 16:00, members S5 and S6. S5: 2 min unknown, 60 min power; S6: 120 min power
+  and no equipment minutes (INC-4's three minutes are the power cut's).
 
 Every boundary is on a whole minute, so a Prometheus sample every 60 s gives the same
 seconds.
@@ -58,8 +63,9 @@ SITE_EVENTS: dict[str, list[tuple[float, str]]] = {
            (at(10, 9, 30), "up"), (at(20, 23), "down"), (at(21, 1), "up"), (RUNS[1][0], "up")],
     "S2": [(RUNS[0][0], "up"), (at(12, 2, 58), "down"), (at(12, 6), "up"), (RUNS[1][0], "up")],
     "S3": [(RUNS[0][0], "up"), (at(12, 3), "down"), (at(12, 6), "up"), (RUNS[1][0], "up")],
-    "S5": [(at(16), "up"), (RUNS[1][0], "up")],
-    "S6": [(RUNS[0][0], "up"), (at(8), "down"), (at(9), "up"), (RUNS[1][0], "up")],
+    "S5": [(at(16), "up"), (at(22, 13, 58), "down"), (at(22, 15), "up"), (RUNS[1][0], "up")],
+    "S6": [(RUNS[0][0], "up"), (at(8), "down"), (at(9), "up"), (at(22, 14), "down"),
+           (at(22, 16), "up"), (RUNS[1][0], "up")],
 }
 MAINTENANCE = (("site:S1", at(10, 8), at(10, 10)), ("district:5002", at(18), at(18, 4)))
 INCIDENTS = (
@@ -67,6 +73,9 @@ INCIDENTS = (
     ("INC-2", "device:agg-5002", {"device:agg-5002", "device:gw-S2", "device:ap-S2-0",
                                   "device:gw-S3", "device:ap-S3-0"}, at(12, 3), at(12, 6)),
     ("INC-3", "site:S6", {"site:S6", "device:ap-S6-0"}, at(8), at(9)),
+    ("INC-4", "site:S6", {"site:S6", "device:ap-S6-0"}, at(22, 14), at(22, 14, 3)),
+    ("INC-5", "area:4001/INC-5", {"site:S5", "device:gw-S5", "device:ap-S5-0", "site:S6",
+                                  "device:gw-S6", "device:ap-S6-0"}, at(22, 14), at(22, 16)),
 )
 
 
@@ -85,7 +94,8 @@ def write_history(db_path: Path) -> None:
     """The month as the recorder and alerting would have written it."""
     with IncidentDB(db_path) as alerting:
         for inc_id, root, members, start, end in INCIDENTS:
-            kind = Kind.SITE_DOWN if root.startswith("site:") else Kind.DEVICE_DOWN
+            kind = (Kind.SITE_DOWN if root.startswith("site:") else
+                    Kind.POWER if root.startswith("area:") else Kind.DEVICE_DOWN)
             alerting.save([(Incident(inc_id, kind, Severity.MINOR, root, start, start,
                                      State.RESOLVED, frozenset(members), announced_at=start,
                                      resolved_at=end, resolved_sent=True),
@@ -127,6 +137,7 @@ class Expected:
     equipment_min: float
     upstream_min: float
     unknown_min: float
+    power_min: float
     incidents: int
     mttr: float | None
 
@@ -137,11 +148,11 @@ class Expected:
 
 M = P - GAP
 EXPECTED = {
-    "S1": Expected(M, 7200, M - 7200 - 4 * 3600, 120, 0, 120, 1, 120.0),
-    "S2": Expected(M, 4 * 3600, M - 4 * 3600 - 182 * 60, 0, 180, 2, 1, 182.0),
-    "S3": Expected(M, 4 * 3600, M - 4 * 3600 - 180 * 60, 0, 180, 0, 1, 180.0),
-    "S5": Expected(15 * 86400 - GAP, 0, 15 * 86400 - GAP, 0, 0, 0, 0, None),
-    "S6": Expected(M, 0, M - 86400, 1440, 0, 0, 1, 1440.0),
+    "S1": Expected(M, 7200, M - 7200 - 4 * 3600, 120, 0, 120, 0, 1, 120.0),
+    "S2": Expected(M, 4 * 3600, M - 4 * 3600 - 182 * 60, 0, 180, 2, 0, 1, 182.0),
+    "S3": Expected(M, 4 * 3600, M - 4 * 3600 - 180 * 60, 0, 180, 0, 0, 1, 180.0),
+    "S5": Expected(15 * 86400 - GAP, 0, 15 * 86400 - GAP - 62 * 60, 0, 0, 2, 60, 1, 62.0),
+    "S6": Expected(M, 0, M - 86400 - 120 * 60, 1440, 0, 0, 120, 3, 780.0),
 }
 """Per site; S4 is never seen."""
 
@@ -153,12 +164,14 @@ def area(*sites: str) -> float:
 
 
 PROVINCES = {
-    # code: (sites, seen, below SLA, villages, served, availability, eq, up, unknown)
-    "50": (3, 3, 1, 3, 2, area("S1", "S2", "S3"), 120.0, 360.0, 122.0),
-    "40": (3, 2, 1, 2, 1, area("S5", "S6"), 1440.0, 0.0, 0.0),
+    # code: (sites, seen, below SLA, villages, served, availability, eq, up, unknown, power)
+    "50": (3, 3, 1, 3, 2, area("S1", "S2", "S3"), 120.0, 360.0, 122.0, 0.0),
+    "40": (3, 2, 1, 2, 1, area("S5", "S6"), 1440.0, 0.0, 2.0, 180.0),
 }
 DISTRICTS = {
-    "5001": ("50", 1, 1, 1, 1, 0, area("S1"), 120.0, 0.0, 120.0),
-    "5002": ("50", 2, 2, 0, 2, 2, area("S2", "S3"), 0.0, 360.0, 2.0),
-    "4001": ("40", 3, 2, 1, 2, 1, area("S5", "S6"), 1440.0, 0.0, 0.0),
+    "5001": ("50", 1, 1, 1, 1, 0, area("S1"), 120.0, 0.0, 120.0, 0.0),
+    "5002": ("50", 2, 2, 0, 2, 2, area("S2", "S3"), 0.0, 360.0, 2.0, 0.0),
+    "4001": ("40", 3, 2, 1, 2, 1, area("S5", "S6"), 1440.0, 0.0, 2.0, 180.0),
 }
+NATION = (1560.0, 360.0, 124.0, 180.0)
+"""Outage minutes of the whole country: equipment, upstream, unknown, power."""
