@@ -49,10 +49,12 @@ def rewrite(text: str, replacements: dict[str, str]) -> str:
 
 
 def dark_site(inventory: Inventory) -> tuple[str, list[str]]:
-    """A site whose every device answers SNMP (so silencing them takes it down)."""
+    """A village site whose own devices (gateway, access points) all answer SNMP, and those
+    devices: silencing them takes the site down. A district router filed under the site
+    stays up, or its own alert would inhibit the site's."""
     by_site: dict[str, list[str]] = {}
     for dev in inventory.devices.values():
-        if dev.site_id:
+        if dev.site_id and dev.role.value in ("site_gateway", "access_point"):
             by_site.setdefault(dev.site_id, []).append(dev.device_id)
     for site in sorted(by_site):
         devices = by_site[site]

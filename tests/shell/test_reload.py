@@ -248,9 +248,14 @@ async def test_open_incidents_and_queued_messages_survive_a_reload(tmp_path: Pat
         after = await run.metrics(http)
         assert total(OPEN, after) == total(OPEN, before)
         assert total(PENDING, after) >= 1
-        log = run.output()
-        restored = re.findall(r'msg="alerting restored" open_incidents=(\d+) '
-                              r"undelivered_messages=(\d+)", log)
+        deadline = time.monotonic() + 10  # the new alerting logs once it has restored
+        while True:
+            log = run.output()
+            restored = re.findall(r'msg="alerting restored" open_incidents=(\d+) '
+                                  r"undelivered_messages=(\d+)", log)
+            if len(restored) >= 2 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
         assert len(restored) == 2, log
         assert int(restored[1][0]) == total(OPEN, before) and int(restored[1][1]) >= 1
         run.proc.send_signal(signal.SIGTERM)
