@@ -218,17 +218,20 @@ class _Dispatch:
     reload removes answers 404; one it adds applies at the next start (logged)."""
 
     def __init__(self, parts: components.Workers) -> None:
-        self._current: dict[tuple[str, str], Handler] = {}
-        self.set(parts)
+        self._current = self._handlers(parts)
+        self._served = set(self._current)
+        """The routes the listener was started with."""
+
+    @staticmethod
+    def _handlers(parts: components.Workers) -> dict[tuple[str, str], Handler]:
+        return {(r.method, r.path): cast("Handler", r.handler)
+                for r in (*parts.routes, *parts.signed)}
 
     def set(self, parts: components.Workers) -> list[str]:
         """Switch to ``parts``; returns the paths the listener does not serve."""
-        new = {(r.method, r.path): cast("Handler", r.handler)
-               for r in (*parts.routes, *parts.signed)}
-        unserved = ([path for key in new if key not in self._current for path in key[1:]]
-                    if self._current else [])
-        self._current = new
-        return unserved
+        self._current = self._handlers(parts)
+        return [path for method, path in self._current
+                if (method, path) not in self._served]
 
     def stand_ins(self, routes: Sequence[web.RouteDef]) -> list[web.RouteDef]:
         from aiohttp import web
