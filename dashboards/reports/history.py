@@ -449,8 +449,26 @@ class HistoryDB(Database):
             "SELECT id, root, members, started_at, resolved_at, kind FROM incidents "
             "WHERE started_at < ? AND (resolved_at IS NULL OR resolved_at > ?) "
             "ORDER BY started_at, number", (end, start)).fetchall()
-        return [IncidentSpan(str(r[0]), str(r[1]), frozenset(json.loads(r[2])), float(r[3]),
-                             None if r[4] is None else float(r[4]), str(r[5])) for r in rows]
+        named = self._named_members(start, end)
+        return [IncidentSpan(str(r[0]), str(r[1]),
+                             frozenset(json.loads(r[2])) | named.get(str(r[0]), frozenset()),
+                             float(r[3]), None if r[4] is None else float(r[4]), str(r[5]))
+                for r in rows]
+
+    def _named_members(self, start: float, end: float) -> dict[str, frozenset[str]]:
+        """Incident id → the elements whose recorded changes in ``[start, end)`` it covered.
+
+        Alerting stores an incident's members as they are at its last save: only what is
+        still down. A site that came back early from a large outage (a power cut ending
+        village by village) has left the list, but its recovery row here names the
+        incident that covered it, so its outage keeps its cause."""
+        named: dict[str, set[str]] = {}
+        for incident, kind, element in self.conn.execute(
+                "SELECT incident, kind, element FROM history_changes WHERE kind IN "
+                "('device', 'site') AND at >= ? AND at < ? AND incident IS NOT NULL",
+                (start, end)):
+            named.setdefault(str(incident), set()).add(f"{kind}:{element}")
+        return {incident: frozenset(elements) for incident, elements in named.items()}
 
     def maintenance(self, start: float, end: float) -> list[tuple[int, str, float, float]]:
         """(id, scope, starts_at, ends_at) of windows overlapping ``[start, end)``."""

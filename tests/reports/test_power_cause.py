@@ -172,3 +172,24 @@ def test_csv_columns_keep_their_order() -> None:
         "availability_pct,outage_minutes_equipment,outage_minutes_upstream,"
         "outage_minutes_unknown,outage_minutes_power")
     assert DISTRICT_COLUMNS == ("code", "province_code", *AREA_COLUMNS[1:])
+
+
+def test_a_site_that_came_back_early_keeps_its_power_minutes(tmp_path: Path) -> None:
+    """Alerting stores a power incident's members as they are at its last save: S5, back at
+    15:00 while S6 stayed dark until 16:00, is no longer among them. Its recovery row in
+    the history names the incident that covered it, so its hour is still the power cut's
+    (without that row it would be unknown)."""
+    config = month.write_setup(tmp_path)
+    db_path = tmp_path / "pubnet.db"
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE incidents SET members = ? WHERE id = 'INC-5'", (json.dumps(
+            ["site:S6", "device:gw-S6", "device:ap-S6-0"]),))
+        conn.execute("UPDATE history_changes SET incident = 'INC-5' WHERE kind = 'site' "
+                     "AND element = 'S5' AND at = ?", (month.at(22, 15),))
+        conn.execute("DELETE FROM history_daily")
+        conn.execute("DELETE FROM history_rollup_days")
+    out = tmp_path / "early"
+    assert run_report(config, out) == 0
+    s5 = read_csv(out / "sites.csv")[1]["S5"]
+    assert float(s5["outage_minutes_power"]) == 60.0
+    assert float(s5["outage_minutes_unknown"]) == 2.0
