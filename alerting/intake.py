@@ -78,8 +78,9 @@ class Intake:
             return
         up = attempt.status is _OK
         power = self.correlator.power
-        watched = power is not None and device in power.watched
-        if watched and power is not None:
+        if power is not None and device not in power.watched:
+            power = None  # not in a suspected power cut: no evidence to record
+        if power is not None:
             power.telemetry(self.correlator, attempt)
         previous = attempt.previous
         if previous is not None and (previous is _OK) != up:
@@ -92,10 +93,10 @@ class Intake:
             self.correlator.set_down(DEVICE + device, attempt.ts if since is None else since)
         elif change is Transition.UP:
             self.correlator.set_up(DEVICE + device, attempt.ts)
-            if watched and power is not None:
+            if power is not None:
                 power.came_back(device, attempt.ts)
         if attempt.rebooted and up:
-            if watched and power is not None:
+            if power is not None:
                 power.restarted(self.correlator, attempt)
             self._rebooted(attempt)
 
