@@ -129,10 +129,28 @@ class Workers:
     """The chat webhooks, which check their own signatures (no basic auth)."""
 
 
-def build_workers(ctx: Context, *, summary: bool = True) -> Workers:
+OncallSetup = tuple["Oncall", dict[str, "AlertChannel"]]
+"""Who the ``oncall`` route target reaches, and each technician's own channel."""
+
+
+def load_directory(config: Config) -> OncallSetup | None:
+    """Read ``alerting.technicians`` and ``alerting.oncall`` (blocking: files), or None
+    when there is no directory. Raises :class:`alerting.directory.DirectoryError`."""
+    alerting = config.alerting
+    if alerting is None or alerting.technicians is None:
+        return None
+    from alerting.oncall import load_oncall
+
+    return load_oncall(alerting.technicians, alerting.oncall, alerting.channels)
+
+
+def build_workers(ctx: Context, *, summary: bool = True,
+                  directory: OncallSetup | None = None) -> Workers:
     """Every enabled component except the Prometheus exporter and the HTTP listener, in
     start order: what a reload replaces besides the exporter (:mod:`pubnet.app.reload`).
     ``summary``: log the first round (not after a reload: it is no first round).
+    ``directory``: the technicians and rota already read (:func:`load_directory`); read
+    here when not given.
 
     Raises :class:`alerting.directory.DirectoryError` (see :func:`build`)."""
     config, inventory, store = ctx.config, ctx.inventory, ctx.store
@@ -142,13 +160,13 @@ def build_workers(ctx: Context, *, summary: bool = True) -> Workers:
     personal: dict[str, AlertChannel] = {}
     hooks: list[Component] = []
     signed: list[web.RouteDef] = []
-    if config.alerting is not None and config.alerting.technicians is not None:
+    if directory is None:
+        directory = load_directory(config)
+    if config.alerting is not None and directory is not None:
         from alerting.chat.hooks import ChatHooks
-        from alerting.oncall import load_oncall
         from pubnet.config import TelegramChannel
 
-        oncall, personal = load_oncall(config.alerting.technicians, config.alerting.oncall,
-                                       config.alerting.channels)
+        oncall, personal = directory
         chat = ChatHooks(config.alerting, oncall.directory, store)
         signed = chat.routes() if config.prometheus is not None else []
         if signed or any(isinstance(c, TelegramChannel) and c.updates == "polling"

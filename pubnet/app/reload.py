@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from exporters.prometheus.endpoint import PrometheusExporter
     from inventory.model import Inventory
     from inventory.topology import Topology
+    from pubnet.app.components import OncallSetup
     from pubnet.app.web import WebServer
 
 log = logging.getLogger("pubnet.reload")
@@ -99,6 +100,8 @@ class Setup:
     shard: Shard | None
     warnings: tuple[str, ...] = ()
     """Inventory problems that are not errors (``file:line: field: message``)."""
+    directory: OncallSetup | None = None
+    """The technician directory and on-call rota, read here (off the loop) once."""
 
 
 class SetupError(Exception):
@@ -159,25 +162,21 @@ def load_setup(sources: Sources) -> Setup:
             raise SetupError("inventory", errors)
         warnings = [str(p) for p in problems if not p.is_error]
         whole = result.inventory
-    _check_directory(config)
+    directory = _load_directory(config)
     inventory = whole
     if shard is not None and shard.count > 1:
         inventory = select(whole, shard)
         topology = Topology.build(inventory)
-    return Setup(config, whole, inventory, topology, shard, tuple(warnings))
+    return Setup(config, whole, inventory, topology, shard, tuple(warnings), directory)
 
 
-def _check_directory(config: Config) -> None:
+def _load_directory(config: Config) -> OncallSetup | None:
     """The technician directory and on-call rota (``alerting.technicians``/``oncall``)
     are inputs like the inventory: a broken one is rejected before anything starts."""
-    alerting = config.alerting
-    if alerting is None or alerting.technicians is None:
-        return
     from alerting.directory import DirectoryError
-    from alerting.oncall import load_oncall
 
     try:
-        load_oncall(alerting.technicians, alerting.oncall, alerting.channels)
+        return components.load_directory(config)
     except DirectoryError as exc:
         raise SetupError("technicians", [str(p) for p in exc.problems]) from None
 
@@ -436,7 +435,8 @@ class Service:
             assert self.stats is not None
             exporter = components.build_exporter(setup.config, setup.inventory, self.store,
                                                  self.stats)
-        return _Generation(setup, exporter, components.build_workers(ctx, summary=summary))
+        return _Generation(setup, exporter, components.build_workers(
+            ctx, summary=summary, directory=setup.directory))
 
     def _serve_routes_of(self, generation: _Generation) -> None:
         unserved = self._dispatch.set(generation.parts)
