@@ -40,12 +40,26 @@ class SnmpTarget:
 
 
 def text(value: Value) -> str:
-    """A label value: OCTET STRINGs as UTF-8 (Thai names survive), NULs and spaces trimmed."""
+    """OCTET STRINGs as UTF-8 (Thai names survive), NULs and spaces trimmed."""
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace").strip("\x00 \t\r\n")
     if value is None:
         return ""
     return str(value)
+
+
+LABEL_MAX_CHARS = 256
+"""The longest label value taken from a device. A sysDescr or ifAlias is free text the
+device's owner writes; one of 60 kB would be repeated on every scrape and in every
+Influx point. Longer values are cut and end in ``…`` so the cut is visible."""
+
+
+def label_text(value: Value) -> str:
+    """:func:`text`, bounded to :data:`LABEL_MAX_CHARS` for use as a label value."""
+    out = text(value)
+    if len(out) > LABEL_MAX_CHARS:
+        return out[:LABEL_MAX_CHARS - 1] + "…"
+    return out
 
 
 @dataclass(slots=True)

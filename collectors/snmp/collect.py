@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from collectors.snmp.client import SnmpClient, Value, text
+from collectors.snmp.client import SnmpClient, Value, label_text, text
 from collectors.snmp.counters import (
     WRAP32,
     CounterState,
@@ -161,7 +161,7 @@ def _labels(columns: Mapping[str, Mapping[str, Value]],
             value = columns.get(oid, _NO_COLUMN).get(index)
             if value is not None and value != b"":
                 break
-        out.append((name, text(value)))
+        out.append((name, label_text(value)))
     return tuple(out)
 
 
@@ -389,5 +389,5 @@ async def collect(
             rows = walked
         _table_observations(table, columns, rows, device, ts, memory, reset, elapsed, out)
     memory.last_ts = ts
-    return PollResult(profile, text(values.get(SYS_NAME)), text(values.get(SYS_DESCR)),
-                      sys_object_id, reset, out, detail)
+    return PollResult(profile, label_text(values.get(SYS_NAME)),
+                      label_text(values.get(SYS_DESCR)), sys_object_id, reset, out, detail)
