@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -140,6 +140,10 @@ CREATE TABLE IF NOT EXISTS budget_sent (
     sent_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS budget_sent_at ON budget_sent(sent_at);
+CREATE TABLE IF NOT EXISTS power_evidence (
+    incident_id TEXT PRIMARY KEY,
+    evidence TEXT NOT NULL
+);
 """
 
 SCHEMA_VERSION = 1
@@ -261,10 +265,12 @@ class IncidentDB(Database):
         outgoing: Sequence[Outgoing],
         now: float,
         gate: GateChanges | None = None,
+        evidence: Mapping[str, str] | None = None,
     ) -> list[int]:
-        """Write incident changes, their messages and what the digest gate decided
-        (``gate``) in one transaction; returns outbox seqs of the messages (in order; 0 for
-        a message that was already in the outbox)."""
+        """Write incident changes, their messages, what the digest gate decided (``gate``)
+        and the evidence of open power incidents (``evidence``, id -> JSON) in one
+        transaction; returns outbox seqs of the messages (in order; 0 for a message that was
+        already in the outbox)."""
         conn = self.conn
         seqs: list[int] = []
         conn.execute("BEGIN IMMEDIATE")
@@ -286,6 +292,11 @@ class IncidentDB(Database):
                 seqs.append(int(cur.lastrowid or 0) if cur.rowcount else 0)
             if gate:
                 self._save_gate(gate, now)
+            if evidence:
+                conn.executemany(
+                    "INSERT INTO power_evidence (incident_id, evidence) VALUES (?, ?) "
+                    "ON CONFLICT(incident_id) DO UPDATE SET evidence = excluded.evidence",
+                    list(evidence.items()))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -351,6 +362,13 @@ class IncidentDB(Database):
                 "ORDER BY sent_at", (now - BUDGET_MEMORY,)):
             state.sent.setdefault(recipient, []).append(float(at))
         return state
+
+    def power_evidence(self) -> dict[str, str]:
+        """The saved evidence of power incidents still open (id -> JSON)."""
+        rows = self.conn.execute(
+            "SELECT e.incident_id, e.evidence FROM power_evidence e JOIN incidents i "
+            "ON i.id = e.incident_id WHERE i.state != 'resolved'").fetchall()
+        return {str(r[0]): str(r[1]) for r in rows}
 
     def load_live(self) -> list[Incident]:
         """Open incidents, and closed ones whose resolved message has not gone out yet."""

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from alerting.db import AsyncIncidentDB, IncidentFacts, OutboxRow
 from alerting.digest import Gate, GateChanges
-from alerting.model import Incident, MaintenanceWindow, Outgoing
+from alerting.model import Incident, Kind, MaintenanceWindow, Outgoing
+from alerting.power import PowerCuts
 
 log = logging.getLogger("pubnet.alerting")
 
@@ -46,13 +47,15 @@ class Persistence:
     """The alerting loop's database (see the module docstring)."""
 
     def __init__(self, db: AsyncIncidentDB, database: Path | str,
-                 gate: Gate | None = None) -> None:
+                 gate: Gate | None = None, power: PowerCuts | None = None) -> None:
         self.db = db
         self.database = database
         self.gate = gate
         """Its held messages, digests and budgets are saved with each cycle, restored at
         :meth:`resume`."""
         self._unsaved_gate = GateChanges()
+        self.power = power
+        """Its evidence is saved with each power incident, preloaded at :meth:`resume`."""
         self.dirty: set[str] = set()
         """Incidents changed outside a cycle's reconcile (an acknowledgement) or not yet
         written (a failed save): the next cycle steps and writes them."""
@@ -65,6 +68,8 @@ class Persistence:
         db = self.db
         if self.gate is not None:
             self.gate.restore(await db.call(db.sync.load_gate, now))
+        if self.power is not None:
+            self.power.preload(await db.call(db.sync.power_evidence))
         return Resumed(await db.call(db.sync.max_incident_number),
                        await db.call(db.sync.load_live),
                        await db.call(db.sync.maintenance_windows, now))
@@ -102,9 +107,16 @@ class Persistence:
             gate = gate.merge(self.gate.take_changes())
         if not changed and not dropped and not outgoing and not gate:
             return []
+        evidence: dict[str, str] = {}
+        if self.power is not None:
+            for incident, _facts in records:
+                saved = (self.power.evidence(incident.incident_id)
+                         if incident.kind is Kind.POWER else None)
+                if saved is not None:
+                    evidence[incident.incident_id] = saved
         db = self.db
         try:
-            seqs = await db.call(db.sync.save, records, dropped, outgoing, now, gate)
+            seqs = await db.call(db.sync.save, records, dropped, outgoing, now, gate, evidence)
         except (sqlite3.Error, OSError) as exc:
             self.dirty |= changed
             self._unsaved_dropped, self._unsaved_outgoing = dropped, outgoing
