@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from alerting.model import (
     Ack,
@@ -35,7 +35,13 @@ from alerting.model import (
 )
 from pubnet.sqlite import Database, connect
 
+if TYPE_CHECKING:
+    from alerting.digest import GateChanges, GateState
+
 T = TypeVar("T")
+
+BUDGET_MEMORY = 86400.0
+"""How long a budgeted send is kept: the longest budget window (``max_per_day``)."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS incidents (
@@ -105,6 +111,38 @@ CREATE INDEX IF NOT EXISTS acks_incident ON acks(incident_id, acked_at);
 CREATE TABLE IF NOT EXISTS chat_events (
     event_id TEXT PRIMARY KEY,
     received_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS digest_windows (
+    recipient TEXT PRIMARY KEY,
+    due REAL,
+    firsts TEXT NOT NULL DEFAULT '[]',
+    resolves TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS digest_held (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    recipient TEXT NOT NULL,
+    incident_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    province TEXT NOT NULL,
+    district TEXT NOT NULL,
+    sites INTEGER NOT NULL,
+    cause_th TEXT NOT NULL,
+    cause_en TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS digest_held_recipient ON digest_held(recipient, seq);
+CREATE TABLE IF NOT EXISTS digest_digested (
+    recipient TEXT NOT NULL,
+    incident_id TEXT NOT NULL,
+    PRIMARY KEY (recipient, incident_id)
+);
+CREATE TABLE IF NOT EXISTS budget_sent (
+    recipient TEXT NOT NULL,
+    sent_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS budget_sent_at ON budget_sent(sent_at);
+CREATE TABLE IF NOT EXISTS power_evidence (
+    incident_id TEXT PRIMARY KEY,
+    evidence TEXT NOT NULL
 );
 """
 
@@ -226,9 +264,13 @@ class IncidentDB(Database):
         dropped: Iterable[str],
         outgoing: Sequence[Outgoing],
         now: float,
+        gate: GateChanges | None = None,
+        evidence: Mapping[str, str] | None = None,
     ) -> list[int]:
-        """Write incident changes and their messages in one transaction; returns outbox seqs
-        of the messages (in order; 0 for a message that was already in the outbox)."""
+        """Write incident changes, their messages, what the digest gate decided (``gate``)
+        and the evidence of open power incidents (``evidence``, id -> JSON) in one
+        transaction; returns outbox seqs of the messages (in order; 0 for a message that was
+        already in the outbox)."""
         conn = self.conn
         seqs: list[int] = []
         conn.execute("BEGIN IMMEDIATE")
@@ -248,11 +290,85 @@ class IncidentDB(Database):
                      msg.topic_hint[0], msg.topic_hint[1], now),
                 )
                 seqs.append(int(cur.lastrowid or 0) if cur.rowcount else 0)
+            if gate:
+                self._save_gate(gate, now)
+            if evidence:
+                conn.executemany(
+                    "INSERT INTO power_evidence (incident_id, evidence) VALUES (?, ?) "
+                    "ON CONFLICT(incident_id) DO UPDATE SET evidence = excluded.evidence",
+                    list(evidence.items()))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         return seqs
+
+    def _save_gate(self, gate: GateChanges, now: float) -> None:
+        """The digest gate's changes, in order (inside :meth:`save`'s transaction)."""
+        from alerting.digest import Held, Spent, Summarised
+
+        conn = self.conn
+        for change in gate.changes:
+            if isinstance(change, Held):
+                m = change.message
+                conn.execute(
+                    "INSERT INTO digest_held (recipient, incident_id, status, province, "
+                    "district, sites, cause_th, cause_en) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (change.recipient, m.incident_id, m.status.value, m.province, m.district,
+                     m.sites, m.cause_th, m.cause_en))
+                if m.status is Status.RESOLVED:
+                    conn.execute("DELETE FROM digest_digested WHERE recipient = ? AND "
+                                 "incident_id = ?", (change.recipient, m.incident_id))
+            elif isinstance(change, Summarised):
+                conn.execute("DELETE FROM digest_held WHERE recipient = ?", (change.recipient,))
+                conn.executemany(
+                    "INSERT OR IGNORE INTO digest_digested (recipient, incident_id) "
+                    "VALUES (?, ?)", [(change.recipient, i) for i in change.digested])
+            elif isinstance(change, Spent):
+                conn.execute("INSERT INTO budget_sent (recipient, sent_at) VALUES (?, ?)",
+                             (change.recipient, change.at))
+        conn.executemany(
+            "INSERT INTO digest_windows (recipient, due, firsts, resolves) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(recipient) DO UPDATE SET due = excluded.due, "
+            "firsts = excluded.firsts, resolves = excluded.resolves",
+            [(w.recipient, w.due, json.dumps(w.firsts), json.dumps(w.resolves))
+             for w in gate.windows.values()])
+        conn.execute("DELETE FROM budget_sent WHERE sent_at <= ?", (now - BUDGET_MEMORY,))
+
+    def load_gate(self, now: float) -> GateState:
+        """What the digest gate held, summarised and spent (:meth:`Gate.restore`); first
+        forgets the summarised incidents that are over (nothing of theirs is to come)."""
+        from alerting.digest import GateState, Held, HeldMessage, Windows
+
+        conn = self.conn
+        conn.execute(
+            "DELETE FROM digest_digested WHERE incident_id NOT IN (SELECT id FROM incidents "
+            "WHERE state != 'resolved' OR (announced_at IS NOT NULL AND resolved_sent = 0))")
+        state = GateState()
+        for recipient, due, firsts, resolves in conn.execute(
+                "SELECT recipient, due, firsts, resolves FROM digest_windows"):
+            state.windows.append(Windows(recipient, due, tuple(json.loads(firsts)),
+                                         tuple(json.loads(resolves))))
+        for r in conn.execute(
+                "SELECT recipient, incident_id, status, province, district, sites, cause_th, "
+                "cause_en FROM digest_held ORDER BY seq"):
+            state.held.append(Held(r[0], HeldMessage(r[1], Status(r[2]), r[3], r[4],
+                                                     int(r[5]), r[6], r[7])))
+        for recipient, incident_id in conn.execute(
+                "SELECT recipient, incident_id FROM digest_digested"):
+            state.digested.setdefault(recipient, set()).add(incident_id)
+        for recipient, at in conn.execute(
+                "SELECT recipient, sent_at FROM budget_sent WHERE sent_at > ? "
+                "ORDER BY sent_at", (now - BUDGET_MEMORY,)):
+            state.sent.setdefault(recipient, []).append(float(at))
+        return state
+
+    def power_evidence(self) -> dict[str, str]:
+        """The saved evidence of power incidents still open (id -> JSON)."""
+        rows = self.conn.execute(
+            "SELECT e.incident_id, e.evidence FROM power_evidence e JOIN incidents i "
+            "ON i.id = e.incident_id WHERE i.state != 'resolved'").fetchall()
+        return {str(r[0]): str(r[1]) for r in rows}
 
     def load_live(self) -> list[Incident]:
         """Open incidents, and closed ones whose resolved message has not gone out yet."""

@@ -16,8 +16,12 @@ the recipient never heard of it on its own. Other messages stop one short of a b
 that the digest fits in it; a digest itself is never held, and at most one goes to a
 recipient per window.
 
-Nothing here reads a clock or does I/O; held messages live in memory (a restart sends
-what is held no later than the restarted daemon would re-detect it).
+Nothing here reads a clock or does I/O. What the gate decides is kept across a restart:
+every change (a message held, a digest sent, a budget spent, a recipient's windows) is
+collected as :class:`GateChanges`, which :mod:`alerting.persist` writes in the same SQLite
+transaction as the cycle's incidents and outbox rows, and :meth:`Gate.restore` takes back at
+start. So a restart in a mass outage neither loses the pending digest, nor tells a
+recipient one by one what a digest already summarised, nor hands anyone a fresh budget.
 """
 
 from __future__ import annotations
@@ -49,6 +53,71 @@ class HeldMessage:
     cause_en: str
 
 
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A message held for ``recipient``'s next digest."""
+
+    recipient: str
+    message: HeldMessage
+
+
+@dataclass(frozen=True, slots=True)
+class Summarised:
+    """``recipient``'s digest went out: what was held is gone, and the incidents it told
+    of as firing are now ``digested`` (their resolution is folded into a digest too)."""
+
+    recipient: str
+    digested: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Spent:
+    """One message of ``recipient``'s budget spent ``at``."""
+
+    recipient: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Windows:
+    """A recipient's digest windows as they are now (a snapshot, not a change)."""
+
+    recipient: str
+    due: float | None
+    firsts: tuple[float, ...]
+    resolves: tuple[float, ...]
+
+
+GateChange = Held | Summarised | Spent
+
+
+@dataclass(slots=True)
+class GateChanges:
+    """What the gate decided since it was last asked, in order, for the database."""
+
+    changes: list[GateChange] = field(default_factory=list)
+    windows: dict[str, Windows] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.changes or self.windows)
+
+    def merge(self, later: GateChanges) -> GateChanges:
+        """These changes followed by ``later`` ones (a failed save keeps both)."""
+        return GateChanges([*self.changes, *later.changes], {**self.windows, **later.windows})
+
+
+@dataclass(frozen=True, slots=True)
+class GateState:
+    """What :meth:`Gate.restore` resumes from (read back from the database)."""
+
+    windows: list[Windows] = field(default_factory=list)
+    held: list[Held] = field(default_factory=list)
+    """Oldest first."""
+    digested: dict[str, set[str]] = field(default_factory=dict)
+    sent: dict[str, list[float]] = field(default_factory=dict)
+    """Recipient -> when budgeted messages went out (the last day's, oldest first)."""
+
+
 @dataclass(slots=True)
 class _Recipient:
     firsts: deque[float] = field(default_factory=deque)
@@ -75,13 +144,48 @@ class Gate:
         """(recipient, reason) -> messages held so far."""
         self.digests_sent = 0
         self._recipients: dict[str, _Recipient] = {}
+        self._changes = GateChanges()
+        self._dirty: set[str] = set()
+        """Recipients whose windows changed since :meth:`take_changes`."""
+
+    def take_changes(self) -> GateChanges:
+        """Everything decided since the last call, to be written with the cycle."""
+        changes, self._changes = self._changes, GateChanges()
+        for recipient in self._dirty:
+            state = self._recipients[recipient]
+            changes.windows[recipient] = Windows(recipient, state.due, tuple(state.firsts),
+                                                 tuple(state.resolves))
+        self._dirty = set()
+        return changes
+
+    def restore(self, saved: GateState) -> None:
+        """Resume from what the database kept (before the first cycle)."""
+        for windows in saved.windows:
+            state = self._state(windows.recipient)
+            state.due = windows.due
+            state.firsts.extend(windows.firsts)
+            state.resolves.extend(windows.resolves)
+        for held in saved.held:
+            state = self._state(held.recipient)
+            state.held.append(held.message)
+            state.held_ids.add(held.message.incident_id)
+        for recipient, digested in saved.digested.items():
+            self._state(recipient).digested |= digested
+        for recipient, times in saved.sent.items():
+            budget = self.budgets.of(recipient)
+            if budget is not None:
+                budget.sent.extend(times)
+
+    def _state(self, recipient: str) -> _Recipient:
+        state = self._recipients.get(recipient)
+        if state is None:
+            state = self._recipients[recipient] = _Recipient()
+        return state
 
     def admit(self, recipient: str, incident_id: str, status: Status, reason: Reason,
               now: float, describe: Callable[[], HeldMessage]) -> bool:
         """True: send it now (its budget is spent). False: held for the digest."""
-        state = self._recipients.get(recipient)
-        if state is None:
-            state = self._recipients[recipient] = _Recipient()
+        state = self._state(recipient)
         hold: str | None = None
         if incident_id in state.held_ids or incident_id in state.digested:
             hold = "digest"
@@ -97,21 +201,27 @@ class Gate:
                 window.append(now)
                 if len(window) > self.digest_after:
                     hold = "digest"
+                while len(window) > self.digest_after + 1:  # all a decision needs
+                    window.popleft()
+                self._dirty.add(recipient)
         budget = self.budgets.of(recipient)
         if hold is None and budget is not None and not budget.allows(now, reserve=1):
             hold = "budget"
         if hold is None:
             if budget is not None:
                 budget.spend(now)
+                self._changes.changes.append(Spent(recipient, now))
             return True
         self.held_counts[(recipient, hold)] += 1
         message = describe()
         state.held.append(message)
         state.held_ids.add(incident_id)
+        self._changes.changes.append(Held(recipient, message))
         if status is Status.RESOLVED:
             state.digested.discard(incident_id)
         if state.due is None:
             state.due = now + self.window
+            self._dirty.add(recipient)
         return False
 
     def next_due(self) -> float | None:
@@ -125,14 +235,17 @@ class Gate:
             if state.due is None or now < state.due:
                 continue
             held, state.held, state.held_ids, state.due = state.held, [], set(), None
+            self._dirty.add(recipient)
             if not held:
                 continue
-            for message in _latest(held, Status.FIRING):
-                state.digested.add(message.incident_id)
+            firing = [m.incident_id for m in _latest(held, Status.FIRING)]
+            self._changes.changes.append(Summarised(recipient, tuple(firing)))
+            state.digested.update(firing)
             self.digests_sent += 1
             budget = self.budgets.of(recipient)
             if budget is not None:
                 budget.spend(now)  # counted, never refused: it replaces what was held
+                self._changes.changes.append(Spent(recipient, now))
             number = int(now * 1000)
             out.append(Outgoing(recipient, f"{DIGEST_PREFIX}{number}", Status.FIRING, 1,
                                 json.dumps(self.payload(held, now, f"{DIGEST_PREFIX}{number}"),

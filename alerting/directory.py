@@ -9,8 +9,19 @@ without a BOM, cells stripped, empty rows skipped, and every problem reported at
 
 Columns: ``technician_id,name,phone,email,line_user_id,telegram_user_id,provinces,
 districts``; ``provinces`` and ``districts`` are space-separated official codes the
-technician covers. A technician who covers a province and no district of it is that
-province's *lead*: escalation ends with them.
+technician covers.
+
+The *provincial lead* is the last step of every escalation in a province. Who it is:
+
+* with the optional column ``lead`` after those (``yes``/``no``; the issue's eight columns
+  stay accepted exactly as they are), the technicians marked ``yes`` lead every province
+  in their ``provinces`` -- and only they: a file that names leads names all of them;
+* without it, a technician who covers a province and no district at all leads that
+  province (covering whole provinces and no single district is what a lead does).
+
+When several technicians lead one province the first in the file is its lead. A province
+with none: escalation stops at the last person on call there (logged at load and when an
+escalation finds nobody further).
 """
 
 from __future__ import annotations
@@ -26,6 +37,10 @@ from inventory.problems import Problem
 COLUMNS = ("technician_id", "name", "phone", "email", "line_user_id", "telegram_user_id",
            "provinces", "districts")
 REQUIRED = ("technician_id", "name")
+LEAD = "lead"
+"""The optional column that names provincial leads explicitly."""
+_YES = {"yes", "y", "true", "1", "ใช่"}
+_NO = {"no", "n", "false", "0", "ไม่ใช่", ""}
 LINE_USER_ID = re.compile(r"U[0-9a-f]{32}")
 """What the LINE Messaging API calls a user id: ``U`` and 32 hex digits."""
 TECHNICIAN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
@@ -50,11 +65,13 @@ class Technician:
     telegram_user_id: str = ""
     provinces: frozenset[str] = frozenset()
     districts: frozenset[str] = frozenset()
+    leads: frozenset[str] = frozenset()
+    """Provinces whose lead this technician is (module docstring)."""
 
     @property
     def is_lead(self) -> bool:
-        """Covers whole provinces, no single district: the last step of an escalation."""
-        return bool(self.provinces) and not self.districts
+        """The last step of an escalation in the provinces it :attr:`leads`."""
+        return bool(self.leads)
 
 
 class Directory:
@@ -78,9 +95,10 @@ class Directory:
         return self.by_id.get(technician_id)
 
     def lead_of(self, province_code: str) -> Technician | None:
-        """The first technician covering ``province_code`` with no district: its lead."""
+        """The province's lead (module docstring): the first technician in the file who
+        leads it; None when nobody does."""
         for tech in self.by_id.values():
-            if tech.is_lead and province_code in tech.provinces:
+            if province_code in tech.leads:
                 return tech
         return None
 
@@ -124,7 +142,7 @@ def read_rows(path: Path, columns: tuple[str, ...], required: tuple[str, ...],
                 problems.append(Problem(file, line, "row", f"{len(stripped)} cells, the "
                                         f"header has {len(header)} columns"))
                 continue
-            row = {name: "" for name in columns}
+            row = dict.fromkeys([*columns, *header], "")  # a short row: the rest empty
             row.update(zip(header, stripped, strict=False))
             rows.append((line, row))
     except csv.Error as exc:
@@ -197,6 +215,15 @@ def load_technicians(path: Path) -> Directory:
         districts = _codes(row["districts"], 4, district_index(), "district", wrong)
         for message in wrong:
             problem("districts", message)
+        leads = frozenset[str]()
+        if LEAD not in row:  # the issue's header: whole provinces, no district
+            leads = provinces if not row["districts"].strip() else frozenset()
+        elif row[LEAD].casefold() in _YES:
+            leads = provinces
+            if not provinces:
+                problem(LEAD, "a lead needs the provinces they lead in 'provinces'")
+        elif row[LEAD].casefold() not in _NO:
+            problem(LEAD, f"{row[LEAD]!r}: yes or no (empty is no)")
         if len(problems) > bad:
             continue
         seen[tech_id] = line
@@ -205,7 +232,7 @@ def load_technicians(path: Path) -> Directory:
         if tg_id:
             seen_telegram[tg_id] = line
         technicians.append(Technician(tech_id, row["name"], row["phone"], email, line_id,
-                                      tg_id, provinces, districts))
+                                      tg_id, provinces, districts, leads))
     if problems:
         raise DirectoryError(problems)
     return Directory(technicians)

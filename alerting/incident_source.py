@@ -85,7 +85,8 @@ class AlertingIncidents:
             sites=frozenset(impact.sites), affected_villages=impact.villages,
             started_at=incident.started_at, acknowledged_by=incident.acked_by,
             acknowledged_at=incident.acked_at,
-            summary=self._service.builder.describe(incident.root, "en"))
+            summary=self._service.builder.describe(incident.root, "en"),
+            acknowledged_note=incident.ack_note)
 
     async def recent_messages(self, limit: int) -> list[SentMessage]:
         db = self._service.database

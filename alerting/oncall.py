@@ -24,6 +24,7 @@ e-mail (:func:`personal_channel`).
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ from alerting.messages import BANGKOK, Language
 from alerting.model import Incident, Reason, Send
 from inventory.problems import Problem
 from pubnet.config import AlertChannel, EmailChannel, LineChannel, TelegramChannel
+
+log = logging.getLogger("pubnet.alerting")
 
 ONCALL = "oncall"
 """The route target: the person on call, resolved per message."""
@@ -137,6 +140,10 @@ class Rota:
         self._by_area: dict[str, list[Shift]] = {}
         for shift in self.shifts:
             self._by_area.setdefault(shift.area, []).append(shift)
+
+    def areas(self) -> list[str]:
+        """The districts and provinces the rota has rows for."""
+        return list(self._by_area)
 
     def on_call(self, area: str, ts: float) -> list[str]:
         """Technician ids on call for ``area`` at ``ts``: its override rows when one is on,
@@ -255,7 +262,7 @@ class Oncall:
     """Technicians with a channel (:func:`personal_channel`)."""
 
     def people(self, district: str, province: str, ts: float,
-               steps: Sequence[int]) -> list[str]:
+               steps: Sequence[int], escalation: bool = False) -> list[str]:
         """Outbox channels (``oncall:<id>``) for the given positions on the chain (0 = on
         call now; a position past the end is the last person, the lead)."""
         chain = [t for t in self.rota.chain(self.directory, district, province, ts)
@@ -263,6 +270,12 @@ class Oncall:
         if not chain:
             return []
         out: list[str] = []
+        if escalation and max(steps, default=0) >= len(chain) and (
+                self.directory.lead_of(province) is None):
+            log.warning("escalation has nobody further: no provincial lead, the last person "
+                        "on call is told again", extra={
+                            "province": province, "district": district,
+                            "step": max(steps), "last": chain[-1].technician_id})
         for step in steps:
             name = personal(chain[min(step, len(chain) - 1)].technician_id)
             if name not in out:
@@ -288,7 +301,8 @@ def expand(oncall: Oncall | None, pairs: Sequence[tuple[str, Language]], inciden
             out.append((name, language))
         elif oncall is not None:
             out.extend((person, language) for person in oncall.people(
-                location.district_code, location.province_code, now, steps))
+                location.district_code, location.province_code, now, steps,
+                escalation=send.reason is Reason.ESCALATE))
     return out
 
 
@@ -298,6 +312,10 @@ def load_oncall(technicians: Path, oncall: Path | None,
     channel by outbox name. Raises :class:`DirectoryError`."""
     directory = load_technicians(technicians)
     rota = load_rota(oncall, directory) if oncall is not None else Rota()
+    for province in sorted({area[:2] for area in rota.areas()}):
+        if directory.lead_of(province) is None:
+            log.warning("no provincial lead: escalation there stops at the last person on "
+                        "call", extra={"province": province, "file": str(technicians)})
     personal_channels: dict[str, AlertChannel] = {}
     for tech in directory.by_id.values():
         channel = personal_channel(tech, channels)

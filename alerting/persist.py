@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alerting.db import AsyncIncidentDB, IncidentFacts, OutboxRow
-from alerting.model import Incident, MaintenanceWindow, Outgoing
+from alerting.digest import Gate, GateChanges
+from alerting.model import Incident, Kind, MaintenanceWindow, Outgoing
+from alerting.power import PowerCuts
 
 log = logging.getLogger("pubnet.alerting")
 
@@ -44,9 +46,16 @@ class Acknowledgement:
 class Persistence:
     """The alerting loop's database (see the module docstring)."""
 
-    def __init__(self, db: AsyncIncidentDB, database: Path | str) -> None:
+    def __init__(self, db: AsyncIncidentDB, database: Path | str,
+                 gate: Gate | None = None, power: PowerCuts | None = None) -> None:
         self.db = db
         self.database = database
+        self.gate = gate
+        """Its held messages, digests and budgets are saved with each cycle, restored at
+        :meth:`resume`."""
+        self._unsaved_gate = GateChanges()
+        self.power = power
+        """Its evidence is saved with each power incident, preloaded at :meth:`resume`."""
         self.dirty: set[str] = set()
         """Incidents changed outside a cycle's reconcile (an acknowledgement) or not yet
         written (a failed save): the next cycle steps and writes them."""
@@ -57,6 +66,10 @@ class Persistence:
 
     async def resume(self, now: float) -> Resumed:
         db = self.db
+        if self.gate is not None:
+            self.gate.restore(await db.call(db.sync.load_gate, now))
+        if self.power is not None:
+            self.power.preload(await db.call(db.sync.power_evidence))
         return Resumed(await db.call(db.sync.max_incident_number),
                        await db.call(db.sync.load_live),
                        await db.call(db.sync.maintenance_windows, now))
@@ -89,14 +102,25 @@ class Persistence:
         everything is kept for the next cycle."""
         dropped = [*self._unsaved_dropped, *dropped]
         outgoing = [*self._unsaved_outgoing, *outgoing]
-        if not changed and not dropped and not outgoing:
+        gate = self._unsaved_gate
+        if self.gate is not None:
+            gate = gate.merge(self.gate.take_changes())
+        if not changed and not dropped and not outgoing and not gate:
             return []
+        evidence: dict[str, str] = {}
+        if self.power is not None:
+            for incident, _facts in records:
+                saved = (self.power.evidence(incident.incident_id)
+                         if incident.kind is Kind.POWER else None)
+                if saved is not None:
+                    evidence[incident.incident_id] = saved
         db = self.db
         try:
-            seqs = await db.call(db.sync.save, records, dropped, outgoing, now)
+            seqs = await db.call(db.sync.save, records, dropped, outgoing, now, gate, evidence)
         except (sqlite3.Error, OSError) as exc:
             self.dirty |= changed
             self._unsaved_dropped, self._unsaved_outgoing = dropped, outgoing
+            self._unsaved_gate = gate
             if not self._save_failing:
                 self._save_failing = True
                 log.error("cannot write the alerting database, will retry",
@@ -107,4 +131,5 @@ class Persistence:
             log.info("alerting database writable again",
                      extra={"database": str(self.database)})
         self._unsaved_dropped, self._unsaved_outgoing = [], []
+        self._unsaved_gate = GateChanges()
         return [OutboxRow(seq, msg, 0) for seq, msg in zip(seqs, outgoing, strict=True) if seq]

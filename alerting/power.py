@@ -19,14 +19,18 @@ Evidence corrects the classification while the incident is open, and is recorded
   confirmed**.
 
 Both arrive as the devices' attempt records (:class:`pubnet.model.Attempt`), through
-:mod:`alerting.intake`.
+:mod:`alerting.intake`. The evidence (and what it excluded) is saved with the incident
+(:meth:`PowerCuts.evidence`) and taken back with it after a restart
+(:meth:`PowerCuts.preload`, :meth:`PowerCuts.restore`), so later evidence adds to it.
 
 Single-threaded, no I/O, no clock: the correlator calls it with ``now``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -47,6 +51,8 @@ from pubnet.model import Attempt, PollStatus, Source
 
 if TYPE_CHECKING:
     from alerting.correlate import Correlator
+
+log = logging.getLogger("pubnet.alerting")
 
 _OK = PollStatus.OK
 
@@ -85,6 +91,8 @@ class PowerCuts:
         """Device id -> power incident id, for :meth:`evidence`."""
         self.excluded: set[str] = set()
         """Roots evidence showed were powered: never grouped again while down."""
+        self._saved: dict[str, str] = {}
+        """Power incident id -> its evidence as saved before a restart (:meth:`preload`)."""
 
     # -- what may be grouped ---------------------------------------------------------------
 
@@ -230,10 +238,27 @@ class PowerCuts:
                 if self.watched.get(device) == incident_id:
                     del self.watched[device]
 
+    def evidence(self, incident_id: str) -> str | None:
+        """An open power incident's evidence as JSON, to be saved with it (None when it is
+        not open here)."""
+        cut = self.cuts.get(incident_id)
+        if cut is None:
+            return None
+        excluded = sorted(r for r in self.excluded if self._site(r) in cut.backhaul)
+        return json.dumps({"power": cut.power, "backhaul": cut.backhaul,
+                           "recovered": cut.recovered, "excluded": excluded},
+                          ensure_ascii=False, sort_keys=True)
+
+    def preload(self, saved: Mapping[str, str]) -> None:
+        """The evidence saved with open power incidents, for :meth:`restore` (call first)."""
+        self._saved = dict(saved)
+
     def restore(self, incident: Incident) -> set[str]:
-        """Take an open power incident back after a restart; returns the elements it says
-        are down (the grouped roots and what they took down)."""
+        """Take an open power incident back after a restart, with the evidence saved for
+        it; returns the elements it says are down (the grouped roots and what they took
+        down)."""
         cut = self.cuts[incident.incident_id] = _Cut()
+        self._restore_evidence(incident.incident_id, cut)
         for element in incident.members:
             if self.upstream(element) is not None:
                 cut.roots.add(element)
@@ -243,6 +268,20 @@ class PowerCuts:
                 self.watched[device] = incident.incident_id
         self.topology.set_group(incident.root, frozenset(cut.roots))
         return set(incident.members)
+
+    def _restore_evidence(self, incident_id: str, cut: _Cut) -> None:
+        saved = self._saved.pop(incident_id, None)
+        if saved is None:
+            return
+        try:
+            data = json.loads(saved)
+            cut.power.update({str(k): str(v) for k, v in data["power"].items()})
+            cut.backhaul.update({str(k): str(v) for k, v in data["backhaul"].items()})
+            cut.recovered.update({str(k): float(v) for k, v in data["recovered"].items()})
+            self.excluded.update(str(r) for r in data["excluded"])
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            log.warning("power incident evidence unreadable, starting afresh",
+                        extra={"incident": incident_id, "error": str(exc)})
 
     # -- evidence --------------------------------------------------------------------------
 

@@ -119,7 +119,8 @@ class AlertingService:
                 self._db = None
 
     async def _serve(self, db: AsyncIncidentDB, http: aiohttp.ClientSession) -> None:
-        persistence = Persistence(db, self.config.database)
+        persistence = Persistence(db, self.config.database, self.gate,
+                                  self.correlator.power)
         senders = self._injected_senders if self._injected_senders is not None else (
             build_senders({**self.config.channels, **self._personal_channels}, http, self.broker))
         delivery = Delivery(db, senders,

@@ -40,6 +40,9 @@ class OpenIncident:
     acknowledged_at: float | None
     summary: str
     """One English line naming the root (as ``pubnet alerts list`` shows it)."""
+    acknowledged_note: str | None = None
+    """What the latest acknowledgement said (a chat button: ``ack``, ``enroute``,
+    ``fixed``; from the CLI or the page, the operator's note)."""
 
 
 @dataclass(frozen=True, slots=True)

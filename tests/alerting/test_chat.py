@@ -85,6 +85,9 @@ async def test_telegram_long_polling_applies_a_press_once(tmp_path: Path) -> Non
             telegram.queue(press)  # the same update twice (a retried getUpdates)
             await eventually(lambda: telegram.answers, what="the callback answered")
             await eventually(lambda: telegram.polls >= 3, what="polling moved past it")
+            # someone not in technicians.csv presses too: refused in the chat, no action
+            telegram.queue(telegram_callback(502, 999999, "action=fixed&incident=INC-7"))
+            await eventually(lambda: len(telegram.answers) == 2, what="the refusal")
             await asyncio.sleep(0.2)
         finally:
             task.cancel()
@@ -93,9 +96,11 @@ async def test_telegram_long_polling_applies_a_press_once(tmp_path: Path) -> Non
     with IncidentDB(config.alerting.database) as db:
         assert [(a.by, a.note, a.channel) for a in db.acks("INC-7")] == [
             ("tech-b", "ack", "telegram")]
-    assert len(telegram.answers) == 1
+    assert len(telegram.answers) == 2
     assert "รับเรื่อง INC-7 แล้ว โดย มาลี" in telegram.sent[0]["text"]
-    assert hooks.counts == {("telegram", Result.APPLIED): 1, ("telegram", Result.REPLAYED): 1}
+    assert "not in pubnet's technician directory" in telegram.sent[1]["text"]
+    assert hooks.counts == {("telegram", Result.APPLIED): 1, ("telegram", Result.REPLAYED): 1,
+                            ("telegram", Result.UNKNOWN_USER): 1}
 
 
 async def test_webhooks_bypass_basic_auth_but_not_the_body_limit(tmp_path: Path) -> None:

@@ -185,6 +185,27 @@ async def run_scenario(fleet: Fleet, line: LineStandIn, telegram: TelegramStandI
     assert "แก้ไขแล้วที่หน้างาน โดย มาลี ศรีสุข" in telegram.sent[-1]["text"]
     assert telegram.sent[-1]["chat_id"] == "-100200"
 
+    # the status page shows who took it and what they said
+    async def on_the_page() -> dict[str, Any] | None:
+        async with aiohttp.ClientSession() as http, http.get(
+                hook.replace("/hooks", "/api/v1/status")) as response:
+            status = await response.json()
+        return next((i for i in status["incidents"] if i["incident_id"] == incident_id), None)
+
+    shown: list[dict[str, Any] | None] = [None]
+
+    async def page_shows_malee() -> bool:
+        shown[0] = await on_the_page()
+        return shown[0] is not None and shown[0]["acknowledged_by"] == "tech-b"
+
+    for _ in range(100):
+        if await page_shows_malee():
+            break
+        await asyncio.sleep(0.1)
+    assert shown[0] is not None and shown[0]["status"] == "acknowledged"
+    assert (shown[0]["acknowledged_by"], shown[0]["ack_note"]) == ("tech-b", "fixed")
+    assert shown[0]["acknowledged_at"]
+
     # pubnet alerts list shows who, what, when and from where
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "pubnet.cli", "alerts", "list", "--config",

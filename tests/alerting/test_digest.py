@@ -137,3 +137,76 @@ async def test_mass_outage_one_digest_per_recipient_within_the_budget(
     published = run.store.latest("pubnet", ALERT_MESSAGES_HELD,
                                  (("channel", "techs"), ("reason", "digest")))
     assert published is not None and published.value == gate.held_counts[("techs", "digest")]
+
+
+async def test_restart_during_a_mass_outage_keeps_the_digest_and_the_budget(
+    tmp_path: Path, receiver: HttpReceiver, start_service: StartService,
+) -> None:
+    """Stopped twice on the same database: once with 27 messages held for the digest, once
+    after the digest went out. Nothing held is lost, nothing summarised is sent again one
+    by one, and the hourly budget counts what went out before each restart."""
+    inventory = wide_inventory(sites_per_district=8)
+    down = gateways(inventory)
+    config = alerting_config(
+        tmp_path,
+        routes=[{"match": {}, "channels": ["techs", "noc"]}],
+        channels={name: {"type": "webhook", "url": f"{receiver.base}/{name}", "secret": SECRET}
+                  for name in ("techs", "noc")},
+        digest_after=5, digest_window="5m",
+        budgets={"channels": {"techs": {"max_per_hour": 8}}},
+        power=None,
+    )
+    clock = Clock(1_800_000_000.0)
+    first = await start_service(config, inventory=inventory, clock=clock)
+    ts = 1000.0
+    for _ in range(3):
+        ts += 1
+        poll_round(first.store, down, False, ts)
+    await eventually(lambda: len(list(first.service.incidents())) == len(down),
+                     what="one pending incident per site")
+    clock.now += 1
+    await eventually(lambda: len(receiver.on("/techs")) == 5 and len(receiver.on("/noc")) == 5,
+                     what="digest_after messages to each recipient")
+    await asyncio.sleep(0.3)
+    assert first.service.gate.held_counts == {("techs", "digest"): 27, ("noc", "digest"): 27}
+    await first.stop()
+
+    # restart 1: 27 messages per recipient are held, their digest not yet due
+    second = await start_service(config, inventory=inventory, clock=clock, store=first.store)
+    await asyncio.sleep(0.3)
+    assert len(receiver.accepted) == 10, "nothing re-sent at start"
+    clock.now += 300
+    await eventually(lambda: len(receiver.accepted) == 12, what="the digest after the restart")
+    for name in ("techs", "noc"):
+        digest = receiver.on(f"/{name}")[-1].json
+        assert digest["kind"] == "digest" and digest["firing"] == 27
+    await asyncio.sleep(0.3)
+    assert len(receiver.accepted) == 12
+    await second.stop()
+
+    # restart 2: the digest went out; then everything answers again
+    third = await start_service(config, inventory=inventory, clock=clock, store=first.store)
+    await asyncio.sleep(0.3)
+    assert len(receiver.accepted) == 12
+    ts += 1
+    poll_round(third.store, down, True, ts)
+    await eventually(lambda: not third.service.open_incidents(), what="all resolved")
+    clock.now += 1
+    await asyncio.sleep(0.3)
+    clock.now += 300
+    await eventually(lambda: receiver.on("/techs")[-1].json.get("kind") == "digest"
+                     and receiver.on("/techs")[-1].json.get("resolved", 0) > 0
+                     and receiver.on("/noc")[-1].json.get("resolved", 0) > 0,
+                     what="the resolved digests")
+    await asyncio.sleep(0.3)
+    assert len(receiver.on("/techs")) == 8, "the hourly budget survived both restarts"
+    for name in ("techs", "noc"):
+        bodies = [r.json for r in receiver.on(f"/{name}")]
+        told = {b["incident_id"] for b in bodies if b.get("kind") != "digest"
+                and b["status"] == "firing"}
+        resolved_alone = {b["incident_id"] for b in bodies if b.get("kind") != "digest"
+                          and b["status"] == "resolved"}
+        assert resolved_alone <= told, "summarised incidents resolve in a digest, not alone"
+        digests = [b for b in bodies if b.get("kind") == "digest"]
+        assert sum(d["firing"] for d in digests) == len(down) - len(told)
+        assert sum(d["resolved"] for d in digests) + len(resolved_alone) == len(down)

@@ -7,6 +7,7 @@ import asyncio
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import web
@@ -96,9 +97,10 @@ def test_import_file_then_reimport_updates_and_cancels_without_duplicates(
     out = capsys.readouterr()
     assert "5 events: 2 added, 0 updated, 0 unchanged, 0 cancelled, 1 already over, " \
            "2 skipped" in out.out
-    assert (f"{ics}: event pea-3@pea.co.th: LOCATION 'จังหวัดสตูล': no site or device in "
+    assert (f"{ics}:22: event pea-3@pea.co.th: LOCATION 'จังหวัดสตูล': no site or device in "
             "province 91 in the inventory: skipped") in out.err
-    assert "pea-4@pea.co.th: LOCATION 'ตำบลที่ไม่มีใครรู้จัก': names no province" in out.err
+    assert (f"{ics}:31: event pea-4@pea.co.th: LOCATION 'ตำบลที่ไม่มีใครรู้จัก': names no "
+            "province") in out.err
     first = windows(database)
     assert first == [
         ("district:5002", SOON.timestamp(), SOON.timestamp() + 4 * 3600,
@@ -182,3 +184,111 @@ def test_not_a_calendar_is_one_clear_error(tmp_path: Path,
     assert main(["maintenance", "import", "--ics", str(tmp_path / "none.ics"),
                  "--scope-from", "LOCATION"]) == 1
     assert "none.ics: cannot read (No such file or directory)" in capsys.readouterr().err
+
+
+def recurring(uid: str, start: datetime, hours: float, *lines: str,
+              location: str = "อำเภอจอมทอง จังหวัดเชียงใหม่", tzid: str = "Asia/Bangkok") -> str:
+    """A VEVENT with extra lines (RRULE, EXDATE, RECURRENCE-ID, ...)."""
+    end = start + timedelta(hours=hours)
+    return ("BEGIN:VEVENT\r\n"
+            f"UID:{uid}\r\nDTSTAMP:20261201T000000Z\r\n"
+            f"DTSTART;TZID={tzid}:{stamp(start)}\r\nDTEND;TZID={tzid}:{stamp(end)}\r\n"
+            + "".join(f"{line}\r\n" for line in lines)
+            + f"SUMMARY:ดับไฟ {uid}\r\nLOCATION:{location}\r\nEND:VEVENT\r\n")
+
+
+def bkk(moment: datetime) -> str:
+    return f"TZID=Asia/Bangkok:{stamp(moment)}"
+
+
+def test_recurring_events_expand_to_one_window_per_occurrence_and_follow_the_feed(
+    tmp_path: Path, database: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """RRULE, RDATE, EXDATE and a moved occurrence (RECURRENCE-ID) over the horizon, in
+    the TZID given; re-importing changes nothing, and an occurrence or event that leaves
+    the feed leaves maintenance; a malformed RRULE names its event and the rest imports."""
+    week = timedelta(days=7)
+    berlin = SOON.astimezone(ZoneInfo("Europe/Berlin")).replace(tzinfo=None)
+    weekly = [
+        recurring("weekly@pea", SOON, 3, "RRULE:FREQ=WEEKLY;COUNT=6",
+                  f"EXDATE;{bkk(SOON + week)}", f"RDATE;{bkk(SOON + timedelta(days=10))}"),
+        recurring("weekly@pea", SOON + 2 * week + timedelta(hours=4), 2,
+                  f"RECURRENCE-ID;{bkk(SOON + 2 * week)}"),
+    ]
+    endless = recurring("every10@noc", SOON, 1, "RRULE:FREQ=DAILY;INTERVAL=10",
+                        location="อำเภอเมืองเชียงใหม่")
+    abroad = recurring("berlin@noc", berlin, 1, "RRULE:FREQ=DAILY;COUNT=2",
+                       location="อำเภอเมืองเชียงใหม่", tzid="Europe/Berlin")
+    bad = recurring("bad@noc", SOON, 1, "RRULE:FREQ=SOMETIMES;BYDAY=XX")
+    ics = tmp_path / "outages.ics"
+    ics.write_bytes(feed(*weekly, endless, abroad, bad))
+    argv = ["maintenance", "import", "--ics", str(ics), "--scope-from", "LOCATION",
+            "--horizon", "31", "--config", str(tmp_path / "pubnet.yaml")]
+    assert main(argv) == 0
+    out = capsys.readouterr()
+    assert "4 events (10 windows: recurring events up to " in out.out
+    assert "10 added, 0 updated, 0 unchanged, 0 cancelled, 0 already over, 0 skipped, " \
+           "1 unreadable, 0 removed" in out.out
+    bad_line = feed(*weekly, endless, abroad).decode().count("\r\n")  # its BEGIN:VEVENT
+    assert (f"{ics}:{bad_line}: event bad@noc: RRULE 'FREQ=SOMETIMES;BYDAY=XX' cannot be read"
+            in out.err)
+    hour = 3600
+    at = SOON.timestamp()
+    weekly_windows = [(at, at + 3 * hour), (at + 10 * 86400, at + 10 * 86400 + 3 * hour),
+                      (at + 14 * 86400 + 4 * hour, at + 14 * 86400 + 6 * hour)]
+    weekly_windows += [(at + n * 7 * 86400, at + n * 7 * 86400 + 3 * hour) for n in (3, 4)]
+    got = windows(database)
+    assert sorted((w[1], w[2]) for w in got if w[0] == "district:5002") == weekly_windows, \
+        "the EXDATE left out, the RDATE added, the override moved; week 5 is past the horizon"
+    mueang = sorted((w[1], w[2]) for w in got if w[0] == "district:5001")
+    assert mueang == sorted([(at + n * 86400, at + n * 86400 + hour) for n in (0, 10, 20)]
+                            + [(at + n * 86400, at + n * 86400 + hour) for n in (0, 1)]), \
+        "the endless series stops at the horizon; Berlin time is read as Berlin time"
+    assert main(argv) == 0
+    assert "0 added, 0 updated, 10 unchanged" in capsys.readouterr().out
+    assert windows(database) == got, "a re-import never duplicates"
+
+    # the authority drops week 3, moves the override again, fixes its rule and deletes the
+    # Berlin event from the feed
+    weekly = [
+        recurring("weekly@pea", SOON, 3, "RRULE:FREQ=WEEKLY;COUNT=6",
+                  f"EXDATE;{bkk(SOON + week)}", f"EXDATE;{bkk(SOON + 3 * week)}",
+                  f"RDATE;{bkk(SOON + timedelta(days=10))}"),
+        recurring("weekly@pea", SOON + 2 * week + timedelta(hours=5), 2,
+                  f"RECURRENCE-ID;{bkk(SOON + 2 * week)}"),
+    ]
+    fixed = recurring("bad@noc", SOON, 1, "RRULE:FREQ=DAILY;COUNT=1")
+    ics.write_bytes(feed(*weekly, endless, fixed))
+    assert main(argv) == 0
+    assert "1 added, 1 updated, 6 unchanged, 0 cancelled, 0 already over, 0 skipped, " \
+           "0 unreadable, 3 removed" in capsys.readouterr().out
+    after = windows(database)
+    assert len(after) == len(got) + 1, "updated in place, removed ones kept as a record"
+    live = sorted((w[1], w[2]) for w in after if w[0] == "district:5002" and w[2] > w[1])
+    assert live == [(at, at + hour), (at, at + 3 * hour),
+                    (at + 10 * 86400, at + 10 * 86400 + 3 * hour),
+                    (at + 14 * 86400 + 5 * hour, at + 14 * 86400 + 7 * hour),
+                    (at + 28 * 86400, at + 28 * 86400 + 3 * hour)]
+    assert sum(1 for w in after if w[0] == "district:5001" and w[2] > w[1]) == 3
+
+
+def test_windows_imported_by_uid_alone_are_kept_on_upgrade(
+    tmp_path: Path, database: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A database from the first release keyed imports on UID alone: its windows are
+    updated, not imported a second time."""
+    with IncidentDB(database) as db:
+        db.conn.executescript(
+            "CREATE TABLE maintenance_imports (uid TEXT PRIMARY KEY, window_id INTEGER "
+            "NOT NULL, source TEXT NOT NULL, imported_at REAL NOT NULL);")
+        window = db.add_maintenance("district:5002", SOON.timestamp(),
+                                    SOON.timestamp() + 3600, "ดับไฟ", "ics", 0.0)
+        db.conn.execute("INSERT INTO maintenance_imports VALUES ('pea-1@pea.co.th', ?, "
+                        "'pea.ics', 0)", (window,))
+    ics = tmp_path / "pea.ics"
+    ics.write_bytes(feed(event("pea-1@pea.co.th", "ดับไฟ", "อำเภอจอมทอง", SOON, 2)))
+    assert main(["maintenance", "import", "--ics", str(ics), "--scope-from", "LOCATION",
+                 "--config", str(tmp_path / "pubnet.yaml")]) == 0
+    assert "0 added, 1 updated" in capsys.readouterr().out
+    assert windows(database) == [("district:5002", SOON.timestamp(), SOON.timestamp() + 7200,
+                                  "ดับไฟ", "ics")]

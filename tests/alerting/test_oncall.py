@@ -71,6 +71,64 @@ def test_directory_reads_a_bom_and_finds_people(tmp_path: Path) -> None:
     assert directory.lead_of("10") is None
 
 
+HEADER = "technician_id,name,phone,email,line_user_id,telegram_user_id,provinces,districts"
+
+
+def test_an_explicit_lead_column_names_the_leads(tmp_path: Path) -> None:
+    """With the optional ``lead`` column, the technicians marked yes lead (whatever they
+    cover), and nobody else; a short row leaves it empty (no)."""
+    path = tmp_path / "technicians.csv"
+    path.write_text(f"{HEADER},lead\n"
+                    "tech-a,สมชาย ใจดี,,,,,50 55,5001,yes\n"
+                    "tech-f,Roaming,,,,,50,,no\n"
+                    "tech-g,Gao,,,,,50,\n", encoding="utf-8")
+    directory = load_technicians(path)
+    assert [t.technician_id for t in directory.by_id.values() if t.is_lead] == ["tech-a"]
+    lead = directory.lead_of("55")
+    assert lead is not None and lead.technician_id == "tech-a"
+    assert directory.lead_of("50") is lead
+    assert directory.lead_of("10") is None
+
+
+@pytest.mark.parametrize(("rows", "expected"), [
+    ("tech-x,X,,,,,50,,maybe", ":2: lead: 'maybe': yes or no (empty is no)"),
+    ("tech-x,X,,,,,,5001,yes", ":2: lead: a lead needs the provinces they lead"),
+], ids=["not-yes-or-no", "lead-of-nothing"])
+def test_lead_column_errors(tmp_path: Path, rows: str, expected: str) -> None:
+    path = tmp_path / "technicians.csv"
+    path.write_text(f"{HEADER},lead\n{rows}\n", encoding="utf-8")
+    with pytest.raises(DirectoryError) as caught:
+        load_technicians(path)
+    assert str(caught.value).startswith(str(path) + expected), str(caught.value)
+
+
+def test_without_a_lead_escalation_stops_at_the_last_on_call_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    techs = tmp_path / "technicians.csv"
+    techs.write_text(TECHNICIANS.replace("tech-f,หัวหน้าจังหวัด,,,", "tech-f,Roaming,,,")
+                     .replace(",50,\n", ",50,5003\n"), encoding="utf-8")
+    rota = tmp_path / "oncall.csv"
+    rota.write_text(ONCALL, encoding="utf-8")
+    config = alerting_config(tmp_path, routes=[], channels={
+        "bot": {"type": "line", "token": "line-token", "to": "Cgroup"}})
+    with caplog.at_level("WARNING", logger="pubnet.alerting"):
+        oncall, _channels = load_oncall(techs, rota, config.alerting.channels)
+    assert oncall.directory.lead_of("50") is None
+    (loaded,) = [r for r in caplog.records if r.getMessage().startswith("no provincial lead")]
+    assert loaded.__dict__["province"] == "50"
+    caplog.clear()
+    monday = at("2026-12-07 10:00")
+    assert oncall.people("5001", "50", monday, [0, 1, 2]) == [
+        "oncall:tech-a", "oncall:tech-d", "oncall:tech-e"]
+    assert caplog.records == [], "a first message or a resolve is not an escalation"
+    with caplog.at_level("WARNING", logger="pubnet.alerting"):
+        assert oncall.people("5001", "50", monday, [5], escalation=True) == ["oncall:tech-e"]
+    (warned,) = caplog.records
+    assert warned.getMessage().startswith("escalation has nobody further: no provincial lead")
+    assert warned.__dict__["last"] == "tech-e" and warned.__dict__["province"] == "50"
+
+
 @pytest.mark.parametrize(("row", "expected"), [
     ("tech-x,,,,,,50,", ":2: name: empty"),
     ("tech-x,X,,not-mail,,,50,", ":2: email: 'not-mail' is not an e-mail address"),

@@ -119,3 +119,80 @@ async def test_one_routers_sites_or_too_few_sites_are_not_a_power_cut(
     await asyncio.sleep(0.5)
     assert {r.json["kind"] for r in receiver.accepted} == {"site_down"}
     assert len(receiver.accepted) == 16
+
+
+async def test_an_open_power_incident_continues_after_a_restart(
+    tmp_path: Path, receiver: HttpReceiver, start_service: StartService,
+) -> None:
+    """Stopped and started on the same database with a power incident open: the same
+    incident goes on (members, evidence, routes), later evidence and recoveries update it,
+    it resolves once, and no second incident appears for the sites it holds."""
+    inventory = wide_inventory(sites_per_district=4)
+    dark = gateways(inventory, ("5001", "5002", "5003"))
+    config = alerting_config(
+        tmp_path,
+        routes=[{"match": {"kind": ["power"]}, "channels": ["power-desk"]},
+                {"match": {"kind": ["site_down", "device_down", "link_down"]},
+                 "channels": ["techs"]}],
+        channels=hooks(receiver, "power-desk", "techs"), group_wait="500ms",
+        power={"window": "3m", "min_sites": 5},
+    )
+    first = await start_service(config, inventory=inventory)
+    store = first.store
+    ts = 1000.0
+    for _ in range(3):
+        ts += 1
+        poll_round(store, dark, False, ts)
+    await eventually(lambda: receiver.on("/power-desk"), what="the power incident")
+    (power,) = first.service.open_incidents()
+    # evidence before the restart: gw-5002-1 comes back restarted (power confirmed); the
+    # other sites stay dark
+    ts += 1
+    poll_round(store, ["gw-5002-1"], True, ts)
+    store.set_status("gw-5002-1", PollStatus.OK, ts + 0.5, Source.SNMP,
+                     "uptime 86000s -> 4s", rebooted=True)
+    await eventually(lambda: "power confirmed" in first.service.correlator.incidents[
+        power.incident_id].detail, what="the evidence recorded")
+    before = first.service.correlator.incidents[power.incident_id]
+    assert len(before.members) == 11
+    await asyncio.sleep(0.3)  # written
+    await first.stop()
+
+    second = await start_service(config, inventory=inventory, store=store)
+    (restored,) = second.service.open_incidents()
+    assert restored.incident_id == power.incident_id and restored.kind is Kind.POWER
+    assert restored.members == before.members and restored.detail == before.detail
+    # the pollers go on finding the dark sites dark: nothing new opens
+    for _ in range(3):
+        ts += 1
+        poll_round(store, [d for d in dark if d != "gw-5002-1"], False, ts)
+    await asyncio.sleep(0.8)
+    assert [i.incident_id for i in second.service.open_incidents()] == [power.incident_id]
+    # evidence after the restart is added to what was recorded before it: gw-5001-1 comes
+    # back and forwards telemetry from inside the outage (it had power: backhaul)
+    ts += 1
+    poll_round(store, ["gw-5001-1"], True, ts)
+    store.set_status("gw-5001-1", PollStatus.OK, 1001.5, Source.MQTT)
+    await eventually(lambda: "backhaul" in second.service.correlator.incidents[
+        power.incident_id].detail, what="the new evidence recorded")
+    after = second.service.correlator.incidents[power.incident_id]
+    assert "power confirmed at S-5002-1 (gw-5002-1 restarted (uptime 86000s -> 4s))" in (
+        after.detail), "evidence from before the restart is kept"
+    assert "backhaul, not power, at S-5001-1" in after.detail
+    assert len(after.members) == 10
+    await asyncio.sleep(0.3)
+    with IncidentDB(config.alerting.database) as db:
+        row = db.get(power.incident_id)
+        assert row is not None and row.incident.detail == after.detail
+        assert row.facts.affected_sites == 10
+    # the grid is back: one resolved message for the one incident
+    ts += 1
+    poll_round(store, dark, True, ts)
+    await eventually(lambda: len(receiver.on("/power-desk")) == 2, what="resolved")
+    await asyncio.sleep(0.5)
+    assert [r.json["status"] for r in receiver.on("/power-desk")] == ["firing", "resolved"]
+    assert {r.json["incident_id"] for r in receiver.on("/power-desk")} == {power.incident_id}
+    assert receiver.on("/techs") == [], "no site incidents, before or after the restart"
+    assert not second.service.open_incidents()
+    with IncidentDB(config.alerting.database) as db:
+        assert [r.incident.incident_id for r in db.list_incidents()] == [power.incident_id]
