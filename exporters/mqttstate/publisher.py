@@ -58,7 +58,8 @@ _OK = PollStatus.OK
 
 
 def worth_publishing(attempt: Attempt) -> bool:
-    """Whether alerting needs this attempt: a failure, a change, or a reboot."""
+    """Whether alerting needs this attempt: a failure, a change, or a reboot (inlined in
+    :meth:`StatePublisher._forward`, which runs it for every attempt of the shard)."""
     return attempt.status is not _OK or attempt.previous is not attempt.status \
         or attempt.rebooted
 
@@ -123,6 +124,9 @@ class StatePublisher:
 
     async def _session(self, client: aiomqtt.Client, sub: Subscription) -> None:
         topic = shard_topic(self.shard)
+        # a storm keeps CHUNK publishes waiting for their PUBACK by design: aiomqtt would
+        # log a warning per publish beyond its default of 10
+        client.pending_calls_threshold = CHUNK + 10
         try:
             await client.publish(topic, self._shard_payload(ShardState.ONLINE, "birth"), qos=1,
                                  retain=True)
@@ -150,7 +154,8 @@ class StatePublisher:
                 batches = await sub.get_all(max(0.0, next_beat - loop.time()))
             except EOFError:
                 return
-            wanted = [a for batch in batches for a in batch.attempts if worth_publishing(a)]
+            wanted = [a for batch in batches for a in batch.attempts
+                      if a.status is not _OK or a.previous is not a.status or a.rebooted]
             if wanted:
                 await self._send(client, wanted)
             if loop.time() >= next_beat:
