@@ -69,6 +69,13 @@ class AttemptCounter:
     def is_down(self, key: str) -> bool:
         return key in self._down
 
+    def forget_failures(self, key: str) -> None:
+        """Drop the failures counted towards ``down_after`` (a device gone stale: the next
+        attempt, after its collector is back, starts the count afresh). A device already
+        down stays down."""
+        if key not in self._down and self._fails.pop(key, None) is not None:
+            self._since.pop(key, None)
+
     def assume_down(self, key: str) -> None:
         """Restore a device known down before a restart: one ok attempt brings it back."""
         self._down.add(key)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from alerting.model import (
     AREA,
+    COLLECTOR,
     DEVICE,
     LINK,
     SITE,
@@ -81,6 +82,8 @@ class AlertTopology:
         """Link id -> (upstream end, downstream end)."""
         self._site_aps: dict[str, list[str]] = {}
         self._groups: dict[str, frozenset[str]] = {}
+        self._watched: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+        """``collector:`` element -> (devices, sites) its shard watched."""
         """``area:`` element -> the roots it groups (a power incident's sites)."""
         for link_id, link in inventory.links.items():
             down = topology.link_downstream_root(link_id)
@@ -177,6 +180,13 @@ class AlertTopology:
         self._groups[area] = roots
         self._impact.pop(area, None)
 
+    def set_watched(self, collector: str, devices: frozenset[str],
+                    sites: frozenset[str]) -> None:
+        """What a ``collector:`` element (a gone shard) watched: its devices and sites are
+        what its ``collector_down`` incident counts (unwatched, not down)."""
+        self._watched[collector] = (devices, sites)
+        self._impact.pop(collector, None)
+
     def impact(self, element: str) -> Impact:
         """Devices and sites the element takes down (its own included), cached."""
         found = self._impact.get(element)
@@ -186,7 +196,10 @@ class AlertTopology:
         topo = self.topology
         devices: set[str]
         sites: set[str]
-        if kind == "area":
+        if kind == "collector":
+            watched = self._watched.get(element, (frozenset(), frozenset()))
+            devices, sites = set(watched[0]), set(watched[1])
+        elif kind == "area":
             devices, sites = set(), set()
             for root in self._groups.get(element, ()):
                 part = self.impact(root)
@@ -227,7 +240,7 @@ class AlertTopology:
     def device_of(self, element: str) -> Device | None:
         """The device an element is about: itself, or a link's far (cut-off) end."""
         kind, ident = split_element(element)
-        if kind in ("site", "area"):
+        if kind in ("site", "area", "collector"):
             return None
         if kind == "link":
             ends = self._link_ends.get(ident)
@@ -254,6 +267,9 @@ class AlertTopology:
         it; failing that, in the province/district its whole impact shares, if any."""
         found = self._locations.get(element)
         if found is not None:
+            return found
+        if element.startswith(COLLECTOR):  # the NOC's, wherever its sites are
+            found = self._locations[element] = Location("", "", "")
             return found
         if element.startswith(AREA):
             code = element[len(AREA):].partition("/")[0]
@@ -284,7 +300,7 @@ class AlertTopology:
         if kind == "link":
             link = self.inventory.links.get(ident)
             return () if link is None else (link.a_device, link.b_device)
-        if kind == "area":
+        if kind in ("area", "collector"):
             return ()
         return tuple(self._site_aps.get(ident, []))
 

@@ -13,6 +13,13 @@ the outage means the site had power, a restart at recovery that it had none.
 Interface and access-point readings become link, utilisation, error and quiet-AP conditions
 through :class:`~alerting.readings.ReadingWatch`.
 
+On the alerting instance of a sharded pubnet, ``pubnet_shard_up`` (the state feed's view of
+each polling shard) is input too: a shard that goes away opens one ``collector_down``
+incident naming it and what it watched (:func:`pubnet.shard.select` on this inventory),
+and its devices go *stale*: their partial failure counts are dropped and attempts for them
+are ignored until the shard is back, so they are never counted down for their collector's
+absence. A device never heard from is unknown, never down: only attempts count.
+
 Acknowledgements the CLI wrote (read by :mod:`alerting.persist`) are input too. Everything
 it decides goes to the :class:`~alerting.correlate.Correlator`; it does no I/O and reads no
 clock but the one it is given (for how long a reboot stays raised).
@@ -26,17 +33,30 @@ from collections.abc import Callable, Iterable
 from alerting.correlate import Correlator
 from alerting.detect import AttemptCounter, FlapTracker, Transition
 from alerting.lifecycle import acknowledge
-from alerting.model import DEVICE, Incident, Kind, Severity, device_element, link_element
+from alerting.model import (
+    DEVICE,
+    Incident,
+    Kind,
+    Severity,
+    collector_element,
+    device_element,
+    link_element,
+)
 from alerting.persist import Acknowledgement
-from alerting.readings import ReadingWatch
+from alerting.readings import SUBSCRIBED_METRICS, ReadingWatch
 from inventory.model import Inventory
-from pubnet.catalog import IF_OPER_UP
+from pubnet.catalog import IF_OPER_UP, LABEL_SHARD, SHARD_UP
 from pubnet.config import AlertingConfig
 from pubnet.model import Attempt, Batch, Observation, PollStatus
+from pubnet.shard import Shard, select
 
 log = logging.getLogger("pubnet.alerting")
 
 _OK = PollStatus.OK
+
+INTAKE_METRICS = SUBSCRIBED_METRICS | {SHARD_UP}
+"""The readings alerting subscribes to: the conditions' and the shards' liveness."""
+COLLECTOR_SEVERITY = Severity.MAJOR
 
 
 class Intake:
@@ -51,6 +71,13 @@ class Intake:
         self._clock = clock
         self._reboot_hold = config.thresholds.reboot_clear
         self._devices = inventory.devices
+        self._inventory = inventory
+        self._shards_up: dict[str, bool] = {}
+        """``collector:`` element -> whether its shard is up, as last reported."""
+        self._stale_by: dict[str, frozenset[str]] = {}
+        """``collector:`` element of a gone shard -> the devices it watched."""
+        self.stale: set[str] = set()
+        """Devices whose shard is gone: unwatched, neither up nor down."""
         self._last_down: dict[str, float] = {}
         self._reboot_clear: dict[str, float] = {}
         """Element -> when its reboot condition clears by itself."""
@@ -74,7 +101,7 @@ class Intake:
     def attempt(self, attempt: Attempt) -> None:
         """One attempt to hear from a device, as its collector reported it."""
         device = attempt.device
-        if device not in self._devices:
+        if device not in self._devices or device in self.stale:
             return
         up = attempt.status is _OK
         power = self.correlator.power
@@ -113,6 +140,9 @@ class Intake:
 
     def observe(self, obs: Observation) -> None:
         """A reading alerting subscribes to (:data:`alerting.readings.SUBSCRIBED_METRICS`)."""
+        if obs.metric == SHARD_UP:
+            self.shard_state(obs)
+            return
         if obs.metric == IF_OPER_UP:
             for event in self.readings.link_state(obs):
                 element = link_element(event.link_id)
@@ -128,6 +158,42 @@ class Intake:
                                                 cond.severity, cond.detail)
             else:
                 self.correlator.clear_condition(cond.kind, cond.element, cond.ts)
+
+    def shard_state(self, obs: Observation) -> None:
+        """A shard's liveness (``pubnet_shard_up{shard="I/N"}``): gone opens one
+        ``collector_down`` incident and makes its devices stale; back clears both."""
+        spec = dict(obs.labels).get(LABEL_SHARD, "")
+        try:
+            shard = Shard.parse(spec)
+        except ValueError:
+            log.warning("shard state without a valid shard label", extra={"labels": obs.labels})
+            return
+        element = collector_element(shard.index)
+        up = obs.value >= 1.0
+        before = self._shards_up.get(element)
+        if before is up:
+            return
+        self._shards_up[element] = up
+        if up:
+            self.stale -= self._stale_by.pop(element, frozenset())
+            self.correlator.clear_condition(Kind.COLLECTOR_DOWN, element, obs.ts)
+            if before is not None:
+                log.info("shard back, its devices resume", extra={"shard": str(shard)})
+            return
+        watched = select(self._inventory, shard)
+        devices = frozenset(watched.devices)
+        sites = frozenset(watched.sites)
+        self._stale_by[element] = devices
+        self.stale |= devices
+        for device in devices:
+            self.counter.forget_failures(device)
+        self.correlator.topology.set_watched(element, devices, sites)
+        self.correlator.raise_condition(
+            Kind.COLLECTOR_DOWN, element, obs.ts, COLLECTOR_SEVERITY,
+            f"shard {shard}: {len(sites)} sites, {len(devices)} devices unwatched (stale) / "
+            f"ไม่ถูกเฝ้าดู {len(sites)} ไซต์ {len(devices)} อุปกรณ์")
+        log.warning("shard gone, its devices are stale", extra={
+            "shard": str(shard), "sites": len(sites), "devices": len(devices)})
 
     def _flap(self, element: str, ts: float, *, down: bool) -> None:
         if self.flaps.change(element, ts) is Transition.DOWN:

@@ -33,6 +33,8 @@ KIND_TEXT: dict[Kind, dict[str, str]] = {
                               "th": "จุดกระจายสัญญาณไม่มีผู้ใช้งาน"},
     Kind.FLAPPING: {"en": "Flapping (up/down repeatedly)", "th": "สถานะขึ้นลงไม่เสถียร"},
     Kind.POWER: {"en": "Power cut (likely)", "th": "ไฟฟ้าดับ (คาดว่า)"},
+    Kind.COLLECTOR_DOWN: {"en": "Monitoring shard down (sites unwatched, not down)",
+                          "th": "เครื่องเฝ้าระวังชุดย่อยหยุดทำงาน (ไซต์ไม่ถูกเฝ้าดู ไม่ใช่ล่ม)"},
 }
 
 ROLE_TEXT: dict[Role, dict[str, str]] = {
@@ -88,6 +90,8 @@ TEXT: dict[str, dict[str, str]] = {
              "th": "ลิงก์ {id} ({medium}, {owner}) {a} -> {b}"},
     "all_aps": {"en": "all access points at site {site}",
                 "th": "จุดกระจายสัญญาณทั้งหมดของไซต์ {site}"},
+    "collector": {"en": "pubnet polling shard {shard}",
+                  "th": "เครื่องเฝ้าระวัง pubnet ชุดที่ {shard}"},
     "power_what": {"en": "{sites} dark at once under {routers} routers that still answer",
                    "th": "{sites} ดับพร้อมกัน ขณะที่เราเตอร์ต้นทาง {routers} ตัวยังทำงาน"},
 }
@@ -231,6 +235,8 @@ class MessageBuilder:
     def _describe(self, element: str, language: Language) -> str:
         kind, ident = split_element(element)
         inv = self.topology.inventory
+        if kind == "collector":
+            return TEXT["collector"][language].format(shard=ident)
         if kind == "area":
             return self._area_name(element, language)
         if kind == "link":
@@ -311,6 +317,8 @@ class MessageBuilder:
         kind, ident = split_element(element)
         if kind == "area":
             return self._area_name(element, language)
+        if kind == "collector":
+            return TEXT["collector"][language].format(shard=ident)
         device = self.topology.device_of(element)
         if device is not None:
             node = self._node(device, language)

@@ -24,6 +24,9 @@ class Kind(StrEnum):
     POWER = "power"
     """Many sites dark under routers that answer: the grid, not the network
     (:mod:`alerting.power`)."""
+    COLLECTOR_DOWN = "collector_down"
+    """A polling shard is gone (its last will, a clean stop or missed heartbeats): its
+    devices are unwatched (stale), not down (``docs/deployment.md``, sharded polling)."""
 
 
 class Severity(StrEnum):
@@ -76,6 +79,8 @@ LINK = "link:"
 SITE = "site:"
 AREA = "area:"
 """``area:<province or district code>/<incident id>``: the root of a power incident."""
+COLLECTOR = "collector:"
+"""``collector:<shard number>``: the root of a ``collector_down`` incident."""
 
 
 def device_element(device_id: str) -> str:
@@ -90,10 +95,14 @@ def site_element(site_id: str) -> str:
     return SITE + site_id
 
 
+def collector_element(shard_index: int) -> str:
+    return f"{COLLECTOR}{shard_index}"
+
+
 def split_element(element: str) -> tuple[str, str]:
     """``("device", "gw-1")`` from ``device:gw-1``; raises ValueError on anything else."""
     prefix, sep, ident = element.partition(":")
-    if not sep or prefix not in ("device", "link", "site", "area") or not ident:
+    if not sep or prefix not in ("device", "link", "site", "area", "collector") or not ident:
         raise ValueError(f"not an element: {element!r}")
     return prefix, ident
 

@@ -28,14 +28,13 @@ from alerting.db import AsyncIncidentDB, OutboxRow, format_incident_id
 from alerting.delivery import Delivery
 from alerting.digest import Gate
 from alerting.impact import AlertTopology
-from alerting.intake import Intake
+from alerting.intake import INTAKE_METRICS, Intake
 from alerting.messages import MessageBuilder
 from alerting.metrics import alerting_observations
 from alerting.model import Incident, MaintenanceWindow, Outgoing, State
 from alerting.oncall import Oncall
 from alerting.persist import Persistence
 from alerting.power import PowerCuts
-from alerting.readings import SUBSCRIBED_METRICS
 from alerting.routing import advance
 from inventory.model import Inventory
 from inventory.topology import Topology
@@ -128,7 +127,7 @@ class AlertingService:
                             max_backoff=self.config.delivery.max_backoff, clock=self.clock)
         self.delivery = delivery
         await self._restore(persistence, delivery)
-        with self.store.subscription(SUBSCRIBER_NAME, metrics=SUBSCRIBED_METRICS) as sub:
+        with self.store.subscription(SUBSCRIBER_NAME, metrics=INTAKE_METRICS) as sub:
             self.ready.set()
             async with asyncio.TaskGroup() as group:
                 group.create_task(delivery.run(), name="alerting-delivery")

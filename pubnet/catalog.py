@@ -60,6 +60,9 @@ class Producer(StrEnum):
     """The status-history recorder (``dashboards/reports``) the planners' reports read."""
     RUNTIME = "runtime"
     """``pubnet run`` itself (``pubnet/app``): its reloads."""
+    CLUSTER = "cluster"
+    """Sharded pubnet: the shards' state publisher (``exporters/mqttstate``) and the
+    alerting instance's state feed (``collectors/statefeed``)."""
     RULES = "rules"
     """Prometheus recording rules written by ``pubnet alerts rules``: Prometheus computes
     these series, pubnet names them."""
@@ -111,6 +114,7 @@ LABEL_SUBSCRIBER: Final = "subscriber"
 LABEL_ERROR: Final = "error"
 LABEL_LINK: Final = "link"
 LABEL_DIRECTION: Final = "direction"
+LABEL_SHARD: Final = "shard"
 
 # -- devices (SNMP, ICMP, MQTT collectors) --------------------------------------------------
 DEVICE_UP: Final = "pubnet_device_up"
@@ -160,6 +164,14 @@ MQTT_RECONNECTS: Final = "pubnet_mqtt_reconnects_total"
 MQTT_CONNECT_FAILURES: Final = "pubnet_mqtt_connect_failures_total"
 MQTT_DEVICES_WATCHED: Final = "pubnet_mqtt_devices_watched"
 MQTT_BROKER_REFUSED: Final = "pubnet_mqtt_broker_refused_total"
+
+# -- sharded pubnet: device status over the broker (device "pubnet") ------------------------
+STATE_PUBLISHED: Final = "pubnet_state_messages_published_total"
+STATE_CONNECTED: Final = "pubnet_state_connected"
+STATE_RECEIVED: Final = "pubnet_state_messages_received_total"
+STATE_REJECTED: Final = "pubnet_state_messages_rejected_total"
+SHARD_UP: Final = "pubnet_shard_up"
+SHARDS_ONLINE: Final = "pubnet_shards_online"
 
 # -- exporters and alerting (device "pubnet") -----------------------------------------------
 INFLUX_POINTS_WRITTEN: Final = "pubnet_influx_points_written_total"
@@ -322,6 +334,25 @@ METRICS: Final[tuple[Metric, ...]] = (
            (_HIST,)),
     Metric(HISTORY_PENDING, _G, "", "Status changes waiting to be written to the history.",
            (_D,), (_HIST,)),
+    # sharded pubnet (device "pubnet")
+    Metric(STATE_PUBLISHED, _C, "",
+           "Device status messages a shard published to the broker (failures, changes, "
+           "reboots; a steady ok device sends none).", (_D,), (Producer.CLUSTER,)),
+    Metric(STATE_CONNECTED, _G, "",
+           "1 while the state publisher (a shard) or the state feed (the alerting instance) "
+           "is connected to the broker.", (_D,), (Producer.CLUSTER,)),
+    Metric(STATE_RECEIVED, _C, "",
+           "Device status messages the alerting instance received, by result (accepted, "
+           "duplicate).", (_D, LABEL_RESULT), (Producer.CLUSTER,)),
+    Metric(STATE_REJECTED, _C, "",
+           "Device status and shard messages the alerting instance could not use, by "
+           "reason.", (_D, LABEL_REASON), (Producer.CLUSTER,)),
+    Metric(SHARD_UP, _G, "",
+           "1 while the shard is online (birth seen, heartbeats on time), 0 once its last "
+           "will, clean stop or missed heartbeats say it is gone.", (_D, LABEL_SHARD),
+           (Producer.CLUSTER,)),
+    Metric(SHARDS_ONLINE, _G, "", "Shards online, as the alerting instance sees them.", (_D,),
+           (Producer.CLUSTER,)),
     # pubnet run itself (device "pubnet")
     Metric(CONFIG_LAST_RELOAD_SUCCESSFUL, _G, "",
            "1 when the last reload of config and inventory (or the start) succeeded, 0 while "

@@ -60,6 +60,18 @@ def _shard(text: str) -> Shard:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _roles(text: str) -> tuple[str, ...]:
+    """``--role alerting`` or ``--role poll,alerting``."""
+    from pubnet.config import Role
+    from pubnet.config.service import parse_roles
+
+    try:
+        roles = parse_roles(p for p in text.split(",") if p.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return tuple(r.value for r in Role if r in roles)
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="pubnet",
@@ -81,6 +93,10 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--shard", type=_shard, metavar="I/N",
                      help="poll only shard I of N of the sites (rendezvous hashing on the "
                      "site id; overrides the config's shard)")
+    run.add_argument("--role", type=_roles, metavar="ROLE[,ROLE]",
+                     help="poll, alerting, or poll,alerting (overrides the config's roles; "
+                     "default both, or poll on a shard of N > 1): an alerting instance "
+                     "takes device status from the shards through the broker")
     run.set_defaults(handler=_cmd_run, resolve_secrets=True)
 
     config = commands.add_parser("config", help="check a config file")
@@ -317,7 +333,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from pubnet.app.runtime import ComponentFailed, Context
     from pubnet.signals import stop_on_signals
 
-    sources = Sources(args.config, args.inventory, args.shard)
+    sources = Sources(args.config, args.inventory, args.shard, args.role)
     try:
         setup = load_setup(sources)
     except SetupError as exc:
@@ -342,13 +358,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
         log.info("shard %s: watching sites=%d devices=%d of sites=%d devices=%d", setup.shard,
                  len(inventory.sites), len(inventory.devices), len(setup.whole.sites),
                  len(setup.whole.devices))
+    from pubnet.config import Role
+
+    log.info("roles %s", ",".join(sorted(r.value for r in setup.roles)))
+    if setup.roles == {Role.POLL} and config.mqtt.embedded:
+        log.warning("poll role without a shared broker (mqtt.url): device status goes "
+                    "nowhere and no alerting runs for these devices; set mqtt.url and run "
+                    "an alerting instance (pubnet run --role alerting), or roles: [poll, "
+                    "alerting] (docs/deployment.md)")
     from pubnet.fdbudget import plan_budget, raise_soft_limit
 
     raise_soft_limit()  # before any component sizes itself from the limit
     fds = plan_budget(config, inventory)
     log.info("file descriptors limit=%d reserved=%d listener=%d poller=%d", fds.limit,
              fds.reserved, fds.listener, fds.poller)
-    ctx = Context(config=config, inventory=inventory, topology=setup.topology)
+    ctx = Context(config=config, inventory=inventory, topology=setup.topology,
+                  roles=setup.roles, shard=setup.shard, whole=setup.whole)
     if not components.plan(ctx):
         log.info("no runnable components yet; exiting")
         return EXIT_OK

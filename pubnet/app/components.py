@@ -4,6 +4,12 @@ The one place that knows every component package: the shell may import component
 components never import each other or the shell. Each later feature adds its factory here.
 Start order is consumers first (exporters, alerting), producers last (collectors), so that
 nothing a collector publishes at start-up is missed and shutdown stops intake first.
+
+Roles (``roles:``/``--role``, :class:`pubnet.config.Role`) choose the halves: ``poll``
+runs the collectors, ``alerting`` runs alerting, history and reports. A poll-only process
+(a shard) adds the ``state-publisher`` (its device status onto the broker) and an
+alerting-only one the ``state-feed`` (device status from the broker) instead of
+collectors; the exporters and the status page run in both.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ if TYPE_CHECKING:
     from pubnet.config import AlertChannel, Config
     from pubnet.httpstats import HttpStats
     from pubnet.incidents import IncidentSource
+    from pubnet.shard import Shard
     from pubnet.state import StateStore
 
 
@@ -51,16 +58,27 @@ def plan(ctx: Context) -> list[Planned]:
         planned.append(Planned("influxdb", f"url={config.influxdb.url} "
                                f"bucket={config.influxdb.bucket} "
                                f"buffer_dir={config.influxdb.buffer_dir}"))
-    if config.alerting is not None and config.alerting.webhooks():
+    alerts = ctx.alerts
+    if alerts and config.alerting is not None and config.alerting.webhooks():
         planned.append(Planned("chat", "routes=" + ",".join(config.alerting.webhooks())))
-    if config.alerting is not None:
+    if alerts and config.alerting is not None:
         planned.append(Planned("alerting", f"database={config.alerting.database} "
                                f"routes={len(config.alerting.routes)} "
                                f"channels={len(config.alerting.channels)}"))
-    if config.history is not None:
+    if alerts and config.history is not None:
         planned.append(Planned("history", f"retention={config.history.retention / 86400:g}d"))
-    if config.reports is not None:
+    if alerts and config.reports is not None:
         planned.append(Planned("reports", f"out_dir={config.reports.out_dir}"))
+    if _publishes_state(ctx):
+        planned.append(Planned("state-publisher", f"shard={_shard_of(ctx)} "
+                               f"broker={config.mqtt.host}:{config.mqtt.port} "
+                               f"heartbeat={config.cluster.heartbeat:g}s"))
+    if _feeds_state(ctx):
+        planned.append(Planned("state-feed", f"broker={config.mqtt.host}:{config.mqtt.port} "
+                               f"client_id={config.mqtt.client_id} "
+                               f"devices={len(ctx.inventory.devices)}"))
+    if not ctx.polls:
+        return planned
     snmp_devices = [
         d for d in ctx.inventory.devices.values() if d.profile not in ("icmp", "mqtt")
     ]
@@ -86,6 +104,23 @@ def plan(ctx: Context) -> list[Planned]:
         planned.append(Planned("mqtt-subscriber", f"devices={len(mqtt_devices)} broker={broker} "
                                f"client_id={mqtt.client_id} qos={mqtt.qos}"))
     return planned
+
+
+def _publishes_state(ctx: Context) -> bool:
+    """A process that polls but does not alert sends device status to the broker, when
+    there is a broker to share (a shard on the embedded broker has none: it warns)."""
+    return ctx.polls and not ctx.alerts and not ctx.config.mqtt.embedded
+
+
+def _feeds_state(ctx: Context) -> bool:
+    """A process that alerts but does not poll takes device status from the broker."""
+    return ctx.alerts and not ctx.polls
+
+
+def _shard_of(ctx: Context) -> Shard:
+    from pubnet.shard import Shard
+
+    return ctx.shard if ctx.shard is not None else Shard(1, 1)
 
 
 def _mqtt_enabled(ctx: Context) -> bool:
@@ -160,9 +195,10 @@ def build_workers(ctx: Context, *, summary: bool = True,
     personal: dict[str, AlertChannel] = {}
     hooks: list[Component] = []
     signed: list[web.RouteDef] = []
-    if directory is None:
+    alerts = ctx.alerts
+    if directory is None and alerts:
         directory = load_directory(config)
-    if config.alerting is not None and directory is not None:
+    if alerts and config.alerting is not None and directory is not None:
         from alerting.chat.hooks import ChatHooks
         from pubnet.config import TelegramChannel
 
@@ -173,7 +209,7 @@ def build_workers(ctx: Context, *, summary: bool = True,
                          for c in config.alerting.channels.values()):
             hooks.append(chat)
     alerting: AlertingService | None = None
-    if config.alerting is not None:
+    if alerts and config.alerting is not None:
         from alerting.service import AlertingService
 
         alerting = AlertingService(config.alerting, inventory, ctx.topology, store,
@@ -195,7 +231,12 @@ def build_workers(ctx: Context, *, summary: bool = True,
         status = build_status(config, inventory, store, incidents)
         built.append(status)
         routes += status.routes()
-    if config.history is not None:
+    if _publishes_state(ctx):
+        from exporters.mqttstate.publisher import StatePublisher
+
+        built.append(StatePublisher(config.mqtt, config.cluster, inventory, store,
+                                    _shard_of(ctx)))
+    if alerts and config.history is not None:
         from dashboards.reports.recorder import HistoryRecorder
         from pubnet.config.history import history_database
 
@@ -204,12 +245,18 @@ def build_workers(ctx: Context, *, summary: bool = True,
                                      flush_interval=history.flush_interval,
                                      heartbeat=history.heartbeat, retention=history.retention,
                                      rollup_after=history.rollup_after))
-    if config.reports is not None:
+    if alerts and config.reports is not None:
         from dashboards.reports.schedule import MonthlyReports
 
         built.append(MonthlyReports(config, inventory,
                                     Path(config.inventory) if config.inventory else None))
     # -- producers (collectors) last --
+    if _feeds_state(ctx):
+        from collectors.statefeed.feed import StateFeed
+
+        built.append(StateFeed(config.mqtt, config.cluster, inventory, store))
+    if not ctx.polls:
+        return Workers(built, routes, signed)
     if any(d.profile not in ("icmp", "mqtt") for d in inventory.devices.values()):
         from collectors.snmp.poller import SnmpPoller
 

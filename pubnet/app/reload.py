@@ -49,7 +49,15 @@ from pubnet.app.runtime import (
     stop_in_reverse,
 )
 from pubnet.catalog import CONFIG_LAST_RELOAD_SUCCESSFUL, PUBNET_DEVICE
-from pubnet.config import Config, ConfigError, check_files_before_start, load_config
+from pubnet.config import (
+    Config,
+    ConfigError,
+    Role,
+    check_files_before_start,
+    effective_roles,
+    load_config,
+    role_problem,
+)
 from pubnet.model import Observation, Source
 from pubnet.shard import Shard, select
 from pubnet.state import StateStore
@@ -84,6 +92,8 @@ class Sources:
     """``--inventory``: overrides the config's ``inventory``."""
     shard: Shard | None = None
     """``--shard``: overrides the config's ``shard``."""
+    roles: tuple[str, ...] | None = None
+    """``--role``: overrides the config's ``roles``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +112,8 @@ class Setup:
     """Inventory problems that are not errors (``file:line: field: message``)."""
     directory: OncallSetup | None = None
     """The technician directory and on-call rota, read here (off the loop) once."""
+    roles: frozenset[Role] = frozenset(Role)
+    """What this process does (``roles:``/``--role``, :func:`pubnet.config.effective_roles`)."""
 
 
 class SetupError(Exception):
@@ -141,6 +153,14 @@ def load_setup(sources: Sources) -> Setup:
     shard = sources.shard
     if shard is None and config.shard is not None:
         shard = Shard.parse(config.shard)
+    configured = sources.roles if sources.roles is not None else config.roles
+    try:
+        roles = effective_roles(configured, shard)
+    except ValueError as exc:
+        raise SetupError("config", [f"--role: {exc}"]) from None
+    problem = role_problem(config, roles, shard, explicit=configured is not None)
+    if problem is not None:
+        raise SetupError("config", [problem])
     path = sources.inventory or config.inventory
     warnings: list[str] = []
     whole = Inventory()
@@ -167,7 +187,7 @@ def load_setup(sources: Sources) -> Setup:
     if shard is not None and shard.count > 1:
         inventory = select(whole, shard)
         topology = Topology.build(inventory)
-    return Setup(config, whole, inventory, topology, shard, tuple(warnings), directory)
+    return Setup(config, whole, inventory, topology, shard, tuple(warnings), directory, roles)
 
 
 def _load_directory(config: Config) -> OncallSetup | None:
@@ -426,7 +446,8 @@ class Service:
 
     def _build(self, setup: Setup, *, summary: bool) -> _Generation:
         ctx = Context(config=setup.config, inventory=setup.inventory,
-                      topology=setup.topology, store=self.store)
+                      topology=setup.topology, store=self.store, roles=setup.roles,
+                      shard=setup.shard, whole=setup.whole)
         for planned in components.plan(ctx):
             if planned.name != "http":
                 log.info("starting component=%s %s", planned.name, planned.detail)

@@ -20,7 +20,8 @@ from pubnet.state import StateStore
 if TYPE_CHECKING:
     from inventory.model import Inventory
     from inventory.topology import Topology
-    from pubnet.config import Config
+    from pubnet.config import Config, Role
+    from pubnet.shard import Shard
 
 log = logging.getLogger("pubnet.runtime")
 
@@ -55,6 +56,19 @@ class Context:
     inventory: Inventory
     topology: Topology
     store: StateStore = field(default_factory=StateStore)
+    roles: frozenset[Role] | None = None
+    """What this process does (``roles:``/``--role``); None: both, as on one machine."""
+    shard: Shard | None = None
+    whole: Inventory | None = None
+    """The inventory before sharding (``inventory`` is this shard's part); None: the same."""
+
+    @property
+    def polls(self) -> bool:
+        return self.roles is None or any(r.value == "poll" for r in self.roles)
+
+    @property
+    def alerts(self) -> bool:
+        return self.roles is None or any(r.value == "alerting" for r in self.roles)
 
 
 class Readiness:

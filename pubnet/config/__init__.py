@@ -41,6 +41,7 @@ from pubnet.config.loading import (
 )
 from pubnet.config.mqtt import MqttConfig
 from pubnet.config.root import Config, LoggingConfig
+from pubnet.config.service import ClusterConfig, Role, effective_roles, role_problem
 from pubnet.config.types import (
     Duration,
     RelPath,
@@ -65,6 +66,7 @@ __all__ = [
     "AuthProtocol",
     "BudgetLimits",
     "BudgetSettings",
+    "ClusterConfig",
     "Config",
     "ConfigError",
     "Credential",
@@ -82,6 +84,7 @@ __all__ = [
     "PrivProtocol",
     "PrometheusConfig",
     "RelPath",
+    "Role",
     "Secret",
     "Section",
     "SmtpSettings",
@@ -94,12 +97,14 @@ __all__ = [
     "WebhookChannel",
     "check_files_before_start",
     "default_config",
+    "effective_roles",
     "load_config",
     "looks_secret",
     "parse_config",
     "parse_duration",
     "positive",
     "resolve_secret",
+    "role_problem",
     "secret_values",
     "shown",
     "split_listen",

@@ -23,6 +23,7 @@ AlertSeverity = Literal["critical", "major", "minor", "warning", "info"]
 AlertKind = Literal[
     "device_down", "site_down", "link_down", "device_rebooted", "link_utilisation",
     "interface_errors", "quiet_access_point", "flapping", "power",
+    "collector_down",
 ]
 
 

@@ -19,7 +19,7 @@ from pubnet.config.credentials import Credential
 from pubnet.config.exporters import InfluxConfig, PrometheusConfig
 from pubnet.config.history import HistoryConfig, ReportsConfig
 from pubnet.config.mqtt import MqttConfig
-from pubnet.config.service import check_shard
+from pubnet.config.service import ClusterConfig, check_shard, parse_roles, role_problem
 from pubnet.config.types import RelPath, Section, shown
 from pubnet.config.web import WebConfig
 
@@ -57,6 +57,11 @@ class Config(Section):
     shard: str | None = None
     """``I/N``: poll only shard I of N of the sites (:mod:`pubnet.shard`); ``pubnet run
     --shard`` overrides it. Absent: every device."""
+    roles: list[str] | None = None
+    """``poll``, ``alerting`` or both (:class:`pubnet.config.service.Role`); ``pubnet run
+    --role`` overrides it. Absent: both, except on a shard of N > 1 (``poll``)."""
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    """Shard heartbeats, for sharded polling with an alerting instance."""
     source: Path | None = Field(default=None, exclude=True)
     """The file this config came from (not a key in the file)."""
 
@@ -73,6 +78,25 @@ class Config(Section):
     @classmethod
     def _shard_shape(cls, value: str | None) -> str | None:
         return check_shard(value)
+
+    @field_validator("roles")
+    @classmethod
+    def _role_names(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        return sorted(r.value for r in parse_roles(value))
+
+    @model_validator(mode="after")
+    def _roles_fit(self) -> Config:
+        from pubnet.config.service import effective_roles
+        from pubnet.shard import Shard
+
+        shard = Shard.parse(self.shard) if self.shard is not None else None
+        problem = role_problem(self, effective_roles(self.roles, shard), shard,
+                               explicit=self.roles is not None)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
 
     @field_validator("credentials")
     @classmethod
