@@ -454,14 +454,16 @@ class IncidentDB(Database):
                     Ack(str(r[1]), float(r[2]), r[3], str(r[4])))
         return found
 
-    def acknowledgements(self) -> list[tuple[str, str, float, str | None]]:
-        """(id, by, at, note) of the latest acknowledgement of each open incident that has
-        one."""
+    def acknowledgements(self) -> list[tuple[str, str, float, str | None, str]]:
+        """(id, by, at, note, channel) of the latest acknowledgement of each open incident
+        that has one; the channel (``cli``, ``web``, ``line``, ``telegram``) from its
+        history, ``cli`` for one recorded before there was a history."""
         rows = self.conn.execute(
-            "SELECT id, acked_by, acked_at, ack_note FROM incidents "
-            "WHERE state != 'resolved' AND acked_at IS NOT NULL"
+            "SELECT id, acked_by, acked_at, ack_note, (SELECT channel FROM acks "
+            "WHERE acks.incident_id = incidents.id ORDER BY acked_at DESC, acks.id DESC "
+            "LIMIT 1) FROM incidents WHERE state != 'resolved' AND acked_at IS NOT NULL"
         ).fetchall()
-        return [(str(r[0]), str(r[1]), float(r[2]), r[3]) for r in rows]
+        return [(str(r[0]), str(r[1]), float(r[2]), r[3], str(r[4] or "cli")) for r in rows]
 
     # -- outbox --------------------------------------------------------------------------
 

@@ -86,7 +86,7 @@ class AlertingIncidents:
             started_at=incident.started_at, acknowledged_by=incident.acked_by,
             acknowledged_at=incident.acked_at,
             summary=self._service.builder.describe(incident.root, "en"),
-            acknowledged_note=incident.ack_note)
+            acknowledged_note=incident.ack_note, acknowledged_channel=incident.ack_channel)
 
     async def recent_messages(self, limit: int) -> list[SentMessage]:
         db = self._service.database
@@ -116,5 +116,5 @@ class AlertingIncidents:
             return AckResult.CLOSED
         current = service.correlator.incidents.get(incident_id)
         if current is not None and (current.acked_at is None or now > current.acked_at):
-            service.correlator.update(acknowledge(current, by, note, now))
+            service.correlator.update(acknowledge(current, by, note, now, channel))
         return AckResult.OK

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from alerting.correlate import Correlator
 from alerting.detect import AttemptCounter, FlapTracker, Transition
@@ -216,10 +217,15 @@ class Intake:
         incidents = self.correlator.incidents
         for ack in acks:
             incident = incidents.get(ack.incident_id)
-            if incident is not None and (incident.acked_at is None
-                                         or ack.at > incident.acked_at):
-                self.correlator.update(acknowledge(incident, ack.by, ack.note, ack.at))
+            if incident is None:
+                continue
+            if incident.acked_at is None or ack.at > incident.acked_at:
+                self.correlator.update(acknowledge(incident, ack.by, ack.note, ack.at,
+                                                   ack.channel))
                 changed.add(ack.incident_id)
-                log.info("incident acknowledged",
-                         extra={"incident": ack.incident_id, "by": ack.by})
+                log.info("incident acknowledged", extra={
+                    "incident": ack.incident_id, "by": ack.by, "channel": ack.channel})
+            elif ack.at == incident.acked_at and incident.ack_channel != ack.channel:
+                # restored from the database after a restart: only the channel is new
+                self.correlator.update(replace(incident, ack_channel=ack.channel))
         return changed

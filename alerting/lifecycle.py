@@ -134,13 +134,15 @@ def next_due(
     return min(due) if due else None
 
 
-def acknowledge(incident: Incident, by: str, note: str | None, now: float) -> Incident:
-    """Record who took the incident (the latest acknowledgement wins); repeats and
-    escalation stop. Closed ones stay as they are."""
+def acknowledge(incident: Incident, by: str, note: str | None, now: float,
+                channel: str | None = None) -> Incident:
+    """Record who took the incident, how and from where (the latest acknowledgement
+    wins); repeats and escalation stop. Closed ones stay as they are."""
     if not incident.is_open:
         return incident
     state = State.ACKNOWLEDGED if incident.state is State.FIRING else incident.state
-    return replace(incident, acked_by=by, acked_at=now, ack_note=note, state=state)
+    return replace(incident, acked_by=by, acked_at=now, ack_note=note, ack_channel=channel,
+                   state=state)
 
 
 def resolve(incident: Incident, now: float, merged_into: str | None = None) -> Incident:

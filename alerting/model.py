@@ -142,6 +142,9 @@ class Incident:
     acked_by: str | None = None
     acked_at: float | None = None
     ack_note: str | None = None
+    ack_channel: str | None = None
+    """Where the latest acknowledgement came from (``cli``, ``web``, ``line``,
+    ``telegram``); read back from the acknowledgement history, not a column of its own."""
     maintenance: bool = False
     """A maintenance window covers this incident now (for a closed one: when it was last
     stepped), so its messages are held back."""

@@ -41,6 +41,7 @@ class Acknowledgement:
     by: str
     at: float
     note: str | None
+    channel: str = "cli"
 
 
 class Persistence:
@@ -89,7 +90,7 @@ class Persistence:
                             extra={"database": str(self.database), "error": str(exc)})
             return None
         self._reload_failing = False
-        return [Acknowledgement(i, by, at, note) for i, by, at, note in acks], windows
+        return [Acknowledgement(*ack) for ack in acks], windows
 
     def take_dirty(self) -> set[str]:
         dirty, self.dirty = self.dirty, set()

@@ -43,6 +43,8 @@ class OpenIncident:
     acknowledged_note: str | None = None
     """What the latest acknowledgement said (a chat button: ``ack``, ``enroute``,
     ``fixed``; from the CLI or the page, the operator's note)."""
+    acknowledged_channel: str | None = None
+    """Where it came from: ``cli``, ``web``, ``line``, ``telegram``."""
 
 
 @dataclass(frozen=True, slots=True)

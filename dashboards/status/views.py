@@ -48,7 +48,7 @@ def incident(item: OpenIncident) -> dict[str, Any]:
         "root_site": item.root_site, "province": item.province, "district": item.district,
         "affected_villages": item.affected_villages,
         "acknowledged_at": rfc3339(item.acknowledged_at), "summary": item.summary,
-        "ack_note": item.acknowledged_note,
+        "ack_note": item.acknowledged_note, "ack_channel": item.acknowledged_channel,
     }
 
 

@@ -203,7 +203,8 @@ async def run_scenario(fleet: Fleet, line: LineStandIn, telegram: TelegramStandI
             break
         await asyncio.sleep(0.1)
     assert shown[0] is not None and shown[0]["status"] == "acknowledged"
-    assert (shown[0]["acknowledged_by"], shown[0]["ack_note"]) == ("tech-b", "fixed")
+    assert (shown[0]["acknowledged_by"], shown[0]["ack_note"], shown[0]["ack_channel"]) == (
+        "tech-b", "fixed", "telegram")
     assert shown[0]["acknowledged_at"]
 
     # pubnet alerts list shows who, what, when and from where

@@ -395,3 +395,30 @@ async def test_second_acknowledgement_is_kept_and_shown_as_latest(
     assert (row.incident.acked_by, row.incident.ack_note) == ("malee", "took over")
     assert [(a.by, a.note, a.channel) for a in acks] == [("somchai", "on my way", "cli"),
                                                          ("malee", "took over", "cli")]
+
+
+async def test_where_an_acknowledgement_came_from_is_kept_across_a_restart(
+    tmp_path: Path, receiver: HttpReceiver, start_service: StartService,
+) -> None:
+    """The status page says who took an incident, what they pressed and from where (LINE,
+    Telegram, the page, the CLI); a restart must not lose the 'from where'."""
+    config = noc_config(tmp_path, receiver)
+    first = await start_service(config)
+    fail_rounds(first.store, ("S-4-gw",), time.time())
+    await eventually(lambda: len(receiver.accepted) == 1, what="incident delivered")
+    incident_id = receiver.accepted[0].json["incident_id"]
+    with IncidentDB(config.alerting.database) as db:
+        assert db.acknowledge(incident_id, "tech-a", "enroute", time.time(), "line") == "ok"
+
+    def channel(run: Any) -> str | None:
+        return next((i.ack_channel for i in run.service.open_incidents()
+                     if i.incident_id == incident_id), None)
+
+    await eventually(lambda: channel(first) == "line", what="acknowledgement from LINE")
+    await first.stop()
+    second = await start_service(config, store=first.store)
+    await eventually(lambda: channel(second) == "line", what="channel restored")
+    with IncidentDB(config.alerting.database) as db:
+        assert db.acknowledge(incident_id, "tech-b", "fixed", time.time() + 1,
+                              "telegram") == "ok"
+    await eventually(lambda: channel(second) == "telegram", what="the latest one wins")

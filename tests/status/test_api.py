@@ -209,6 +209,7 @@ async def test_operator_acknowledges_into_the_history(tmp_path: Path) -> None:
         status = await status_when(app, lambda s: s["incidents"][0]["acknowledged_by"],
                                    "the acknowledgement")
         assert status["incidents"][0]["status"] == "acknowledged"
+        assert status["incidents"][0]["ack_channel"] == "web"
         # the operator's own name needs no repeating
         code, answer = await app.post(path, json.dumps({"by": OPERATOR}),
                                       headers={"Authorization": basic(OPERATOR, PASSWORD)})

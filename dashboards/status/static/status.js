@@ -18,6 +18,7 @@
       incident: "เหตุ", kind: "ประเภท", root: "ต้นเหตุ", where: "พื้นที่", affected: "จุดบริการ/หมู่บ้าน",
       started: "เริ่มเมื่อ", acked_by: "รับเรื่องโดย", messages: "ข้อความแจ้งเตือนล่าสุด",
       action_ack: "รับเรื่อง", action_enroute: "กำลังเดินทาง", action_fixed: "แก้ไขแล้วที่หน้างาน",
+      via_line: "ทาง LINE", via_telegram: "ทาง Telegram", via_web: "ทางหน้านี้", via_cli: "ทางคำสั่ง",
       province: "จังหวัด", district: "อำเภอ", subdistrict: "ตำบล", site: "จุดบริการ", village: "หมู่บ้าน",
       sites: "จุดบริการ", pct_up: "% ใช้งานได้", status: "สถานะ", since: "ตั้งแต่",
       device: "อุปกรณ์", role: "หน้าที่", last_poll: "สำรวจล่าสุด", poll_status: "ผลการสำรวจ",
@@ -42,6 +43,7 @@
       incident: "Incident", kind: "Kind", root: "Root", where: "Where", affected: "Sites/villages",
       started: "Started", acked_by: "Acknowledged by", messages: "Latest alert messages",
       action_ack: "Acknowledged", action_enroute: "On my way", action_fixed: "Fixed on site",
+      via_line: "via LINE", via_telegram: "via Telegram", via_web: "on this page", via_cli: "from the CLI",
       province: "Province", district: "District", subdistrict: "Subdistrict", site: "Site",
       village: "Village", sites: "Sites", pct_up: "% up", status: "Status", since: "Since",
       device: "Device", role: "Role", last_poll: "Last poll", poll_status: "Poll result",
@@ -90,6 +92,9 @@
   // what the latest acknowledgement said: a chat button's action in words, else the note
   const action = (note) => (T[state.lang]["action_" + note] !== undefined
     ? T[state.lang]["action_" + note] : note);
+  // and where it came from: LINE, Telegram, this page or the CLI
+  const via = (channel) => (channel && T[state.lang]["via_" + channel] !== undefined
+    ? T[state.lang]["via_" + channel] : channel || "");
   const era = () => state.era || (state.lang === "th" ? "be" : "ce");
   const NUMBERS = { th: new Intl.NumberFormat("th-TH"), en: new Intl.NumberFormat("en-US") };
   const num = (n) => NUMBERS[state.lang].format(n);
@@ -503,7 +508,8 @@
           el("td", { class: "num" }, `${num(i.affected_sites)} / ${num(i.affected_villages || 0)}`),
           el("td", {}, fmtTime(i.started_at)),
           el("td", { class: "acked" }, i.acknowledged_by
-            ? i.acknowledged_by + (i.ack_note ? " · " + action(i.ack_note) : "")
+            ? [i.acknowledged_by, i.ack_note ? action(i.ack_note) : "", via(i.ack_channel)]
+              .filter(Boolean).join(" · ")
             : t("none")),
           el("td", {}, ackBtn));
       }));
