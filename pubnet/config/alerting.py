@@ -46,30 +46,26 @@ class AlertRouteMatch(Section):
     @field_validator("province")
     @classmethod
     def _province_codes(cls, value: list[str] | None) -> list[str] | None:
-        """Codes, not names: ``["Chiang Mai"]`` would match nothing and silence a route."""
-        from inventory.geography import province_index
-
-        for code in value or ():
-            if not (len(code) == 2 and code.isascii() and code.isdigit()):
-                raise ValueError(f"{shown(code)} is not a province code: use the 2-digit "
-                                 "codes of the inventory's province_code, e.g. 50 for "
-                                 "Chiang Mai, 10 for Bangkok")
-            if code not in province_index():
-                raise ValueError(f"no province has the code {code}")
-        return value
+        return _area_codes(value, "province", 2, "50 for Chiang Mai, 10 for Bangkok")
 
     @field_validator("district")
     @classmethod
     def _district_codes(cls, value: list[str] | None) -> list[str] | None:
-        from inventory.geography import district_index
+        return _area_codes(value, "district", 4, "5001")
 
-        for code in value or ():
-            if not (len(code) == 4 and code.isascii() and code.isdigit()):
-                raise ValueError(f"{shown(code)} is not a district code: use the 4-digit "
-                                 "codes of the inventory's district_code, e.g. 5001")
-            if code not in district_index():
-                raise ValueError(f"no district has the code {code}")
-        return value
+
+def _area_codes(value: list[str] | None, level: Literal["province", "district"], digits: int,
+                example: str) -> list[str] | None:
+    """Codes, not names: ``["Chiang Mai"]`` would match nothing and silence a route."""
+    from inventory.geography import area_names
+
+    for code in value or ():
+        if not (len(code) == digits and code.isascii() and code.isdigit()):
+            raise ValueError(f"{shown(code)} is not a {level} code: use the {digits}-digit "
+                             f"codes of the inventory's {level}_code, e.g. {example}")
+        if code not in area_names(level):
+            raise ValueError(f"no {level} has the code {code}")
+    return value
 
 
 class AlertRoute(Section):
