@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     ConfigDict,
     Field,
     field_validator,
@@ -102,16 +103,15 @@ def http_url(value: str) -> str:
     return value
 
 
+HttpUrl = Annotated[str, AfterValidator(http_url)]
+"""A webhook or API address checked by :func:`http_url` when the config is read."""
+
+
 class WebhookChannel(Section):
     type: Literal["webhook"]
-    url: str
+    url: HttpUrl
     secret: Secret | None = None
     timeout: Duration = 10.0
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        return http_url(value)
 
 
 class MqttChannel(Section):
@@ -147,22 +147,17 @@ class LineChannel(Section):
     type: Literal["line"]
     token: Secret
     to: str
-    base_url: str = "https://api.line.me"
+    base_url: HttpUrl = "https://api.line.me"
     timeout: Duration = 10.0
     channel_secret: Secret | None = None
     """Verifies ``X-Line-Signature`` on ``POST /hooks/line`` (``alerting.line_webhook``)."""
-
-    @field_validator("base_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        return http_url(value)
 
 
 class TelegramChannel(Section):
     type: Literal["telegram"]
     token: Secret
     chat_id: str
-    base_url: str = "https://api.telegram.org"
+    base_url: HttpUrl = "https://api.telegram.org"
     timeout: Duration = 10.0
     updates: Literal["off", "webhook", "polling"] = "off"
     """How button presses come back: ``POST /hooks/telegram`` or long polling getUpdates."""
@@ -177,11 +172,6 @@ class TelegramChannel(Section):
             raise ValueError("updates: webhook needs secret_token (anyone could post "
                              "presses otherwise)")
         return self
-
-    @field_validator("base_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        return http_url(value)
 
     @field_validator("chat_id", mode="before")
     @classmethod
