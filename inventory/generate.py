@@ -153,6 +153,10 @@ def _clamp(value: float, low: float, high: float) -> float:
     return low if value < low else high if value > high else value
 
 
+Centre = tuple[float, float, float]
+"""``(lat, lon, spread)`` around which a district's sites cluster."""
+
+
 class _Builder:
     """The inventory under construction and the counters that keep ids and addresses
     unique; one per :func:`generate` call."""
@@ -182,6 +186,13 @@ class _Builder:
             device_id, site_id, role, address, None, profile, credential, upstream, province_code
         )
 
+    def router(self, device_id: str, site_id: str, role: Role, upstream: str,
+               province_code: str = "") -> None:
+        """A backbone router: the next backbone address, the ``router`` profile, the NOC's
+        SNMPv3 credential."""
+        self.device(device_id, site_id, role, self.infra_addresses.take(), "router",
+                    NOC_CREDENTIAL, upstream, province_code)
+
     def link(
         self,
         up: str,
@@ -209,8 +220,8 @@ class _Builder:
 
     def district_centres(
         self, province_code: str, districts: tuple[District, ...]
-    ) -> dict[str, tuple[float, float, float]]:
-        """``(lat, lon, spread)`` around which each district's sites cluster."""
+    ) -> dict[str, Centre]:
+        """Each district's :data:`Centre`."""
         rng = self.rng
         lat0, lon0 = province_centre(province_code)
         radius = _SPREAD_DEGREES.get(
@@ -226,13 +237,7 @@ class _Builder:
             centres[d.code] = (lat, lon, radius * 0.12)
         return centres
 
-    def site(
-        self,
-        site_id: str,
-        province: Province,
-        district: District,
-        centre: tuple[float, float, float],
-    ) -> Site:
+    def site(self, site_id: str, province: Province, district: District, centre: Centre) -> Site:
         rng = self.rng
         subdistrict = rng.choice(subdistricts_of(district.code))
         kind = rng.choices(_KINDS, cum_weights=_KIND_CUM_WEIGHTS)[0]
@@ -304,16 +309,7 @@ def _backbone_node(build: _Builder, province: Province) -> str:
     """The province's node, hung from the nearest core by a fibre link."""
     node = f"pn-{province.code}"
     core = _nearest_core(province.code)
-    build.device(
-        node,
-        "",
-        Role.PROVINCIAL_NODE,
-        build.infra_addresses.take(),
-        "router",
-        NOC_CREDENTIAL,
-        core.device_id,
-        province.code,
-    )
+    build.router(node, "", Role.PROVINCIAL_NODE, core.device_id, province.code)
     big = sum(len(subdistricts_of(d.code)) for d in districts_of(province.code)) >= 150
     build.link(
         core.device_id,
@@ -326,14 +322,8 @@ def _backbone_node(build: _Builder, province: Province) -> str:
     return node
 
 
-def _district(
-    build: _Builder,
-    province: Province,
-    district: District,
-    node: str,
-    n_sites: int,
-    centre: tuple[float, float, float],
-) -> None:
+def _district(build: _Builder, province: Province, district: District, node: str, n_sites: int,
+              centre: Centre) -> None:
     """A district's sites, its aggregation router (at one of them) and their devices."""
     code = district.code
     placed = [
@@ -341,15 +331,7 @@ def _district(
     ]
     host = next((s for s in placed if s.kind in _HOST_KINDS), placed[0])
     aggregation = f"da-{code}"
-    build.device(
-        aggregation,
-        host.site_id,
-        Role.DISTRICT_AGGREGATION,
-        build.infra_addresses.take(),
-        "router",
-        NOC_CREDENTIAL,
-        node,
-    )
+    build.router(aggregation, host.site_id, Role.DISTRICT_AGGREGATION, node)
     if build.rng.random() < 0.1:
         medium, capacity = Medium.MICROWAVE, GBPS
     else:
@@ -383,10 +365,7 @@ def generate(sites: int, seed: int) -> Inventory:
     build = _Builder(rng)
     counts = _site_counts(rng, sites)
     for core in CORE_NODES:
-        address = build.infra_addresses.take()
-        build.device(
-            core.device_id, "", Role.CORE, address, "router", NOC_CREDENTIAL, "", core.province_code
-        )
+        build.router(core.device_id, "", Role.CORE, "", core.province_code)
     for province in provinces():
         node = _backbone_node(build, province)
         if not counts[province.code]:

@@ -25,7 +25,7 @@ from operator import itemgetter
 from typing import Literal, TypeAlias, TypeVar
 
 from inventory.address import parse_address
-from inventory.geography import area_names
+from inventory.geography import AreaLevel, area_names
 from inventory.model import Device, Link, Medium, Role, Site, SiteKind
 from inventory.problems import quoted
 
@@ -122,6 +122,8 @@ _SITE_KINDS: Mapping[str, SiteKind] = {k.value: k for k in SiteKind}
 _ROLES: Mapping[str, Role] = {r.value: r for r in Role}
 _MEDIA: Mapping[str, Medium] = {m.value: m for m in Medium}
 _NO_NAME = ("", "")  # unknown codes leave names empty; validate() reports them
+AREA_LEVELS: tuple[AreaLevel, ...] = ("province", "district", "subdistrict")
+"""A site's area codes, in column order; each gives the site a Thai and an English name."""
 
 
 def _enum_message(column: str, text: str, allowed: Mapping[str, object]) -> str:
@@ -170,15 +172,11 @@ def _within_bounds(*columns: list[str]) -> bool:
 
 
 def parse_site_row(v: Sequence[str]) -> Site | FieldErrors:
-    site_id = v[0].strip()
-    kind_text = v[2].strip()
-    lat_text = v[7].strip()
-    lon_text = v[8].strip()
+    (site_id, name, kind_text, province_code, district_code, subdistrict_code, village,
+     lat_text, lon_text) = map(str.strip, v)
     kind = _SITE_KINDS.get(kind_text)
     lat = _coordinate(lat_text)
     lon = _coordinate(lon_text)
-    name = v[1].strip()
-    village = v[6].strip()
     too_long = _long_texts(BOUNDED_COLUMNS["site"], (site_id, name, village))
     if not site_id or kind is None or lat is None or lon is None or too_long:
         errors: FieldErrors = too_long
@@ -192,29 +190,10 @@ def parse_site_row(v: Sequence[str]) -> Site | FieldErrors:
             errors.append(("lon", _coordinate_message("lon", lon_text)))
         errors.sort(key=lambda e: SITE_COLUMNS.index(e[0]))
         return errors
-    province_code = v[3].strip()
-    district_code = v[4].strip()
-    subdistrict_code = v[5].strip()
-    p_th, p_en = area_names("province").get(province_code, _NO_NAME)
-    d_th, d_en = area_names("district").get(district_code, _NO_NAME)
-    s_th, s_en = area_names("subdistrict").get(subdistrict_code, _NO_NAME)
-    return Site(
-        site_id,
-        name,
-        kind,
-        province_code,
-        district_code,
-        subdistrict_code,
-        village,
-        lat,
-        lon,
-        p_th,
-        p_en,
-        d_th,
-        d_en,
-        s_th,
-        s_en,
-    )
+    codes = (province_code, district_code, subdistrict_code)
+    names = (text for level, code in zip(AREA_LEVELS, codes, strict=True)
+             for text in area_names(level).get(code, _NO_NAME))
+    return Site(site_id, name, kind, *codes, village, lat, lon, *names)
 
 
 def parse_device_row(v: Sequence[str]) -> Device | FieldErrors:
@@ -248,16 +227,10 @@ def parse_device_row(v: Sequence[str]) -> Device | FieldErrors:
 
 
 def parse_link_row(v: Sequence[str]) -> Link | FieldErrors:
-    link_id = v[0].strip()
-    a_device = v[1].strip()
-    a_interface = v[2].strip()
-    b_device = v[3].strip()
-    medium_text = v[5].strip()
-    capacity_text = v[6].strip()
+    (link_id, a_device, a_interface, b_device, b_interface, medium_text, capacity_text,
+     owner) = map(str.strip, v)
     medium = _MEDIA.get(medium_text)
     valid_capacity = _is_capacity(capacity_text)
-    b_interface = v[4].strip()
-    owner = v[7].strip()
     too_long = _long_texts(BOUNDED_COLUMNS["link"], (link_id, a_interface, b_interface, owner))
     if (not (link_id and a_device and a_interface and b_device and valid_capacity)
             or not medium or too_long):
@@ -324,9 +297,7 @@ def build_columnwise(cls: type[_R], count: int, columns: Sequence[Iterable[objec
     return records
 
 
-def _names(
-    level: Literal["province", "district", "subdistrict"], codes: list[str]
-) -> tuple[list[str], list[str]]:
+def _names(level: AreaLevel, codes: list[str]) -> tuple[list[str], list[str]]:
     found = list(map(area_names(level).get, codes, repeat(_NO_NAME)))
     return list(map(itemgetter(0), found)), list(map(itemgetter(1), found))
 
@@ -343,30 +314,11 @@ def sites_from_columns(columns: Sequence[list[str]]) -> Sequence[Record] | None:
         return None
     if not (all(map(math.isfinite, lat)) and all(map(math.isfinite, lon))):
         return None
-    p_th, p_en = _names("province", provinces)
-    d_th, d_en = _names("district", districts)
-    s_th, s_en = _names("subdistrict", subdistricts)
-    return build_columnwise(
-        Site,
-        len(ids),
-        (
-            ids,
-            names,
-            kinds,
-            provinces,
-            districts,
-            subdistricts,
-            villages,
-            lat,
-            lon,
-            p_th,
-            p_en,
-            d_th,
-            d_en,
-            s_th,
-            s_en,
-        ),
-    )
+    codes = (provinces, districts, subdistricts)
+    area = [texts for level, column in zip(AREA_LEVELS, codes, strict=True)
+            for texts in _names(level, column)]
+    return build_columnwise(Site, len(ids), (ids, names, kinds, *codes, villages, lat, lon,
+                                              *area))
 
 
 def devices_from_columns(columns: Sequence[list[str]]) -> Sequence[Record] | None:

@@ -340,27 +340,27 @@ def _cmd_run(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         if exc.what == "inventory":
-            log.error("inventory has errors, not starting errors=%d", len(exc.problems))
+            log.error("inventory has errors, not starting", extra={"errors": len(exc.problems)})
         return EXIT_BAD_INPUT
     for warning in setup.warnings:
         print(warning, file=sys.stderr)
     config, inventory = setup.config, setup.inventory
-    log.info(
-        "inventory loaded sites=%d devices=%d links=%d",
-        len(inventory.sites), len(inventory.devices), len(inventory.links),
-    )
+    log.info("inventory loaded", extra={"sites": len(inventory.sites),
+                                        "devices": len(inventory.devices),
+                                        "links": len(inventory.links)})
     if setup.shard is not None and setup.shard.count > 1 and config.mqtt.shared_group:
-        log.warning("shard %s with mqtt.shared_group=%s: telemetry of this shard's gateways "
-                    "may be delivered to another shard, and this one would count them silent; "
-                    "subscribe without a shared group (docs/deployment.md)", setup.shard,
-                    config.mqtt.shared_group)
+        log.warning("a shard with mqtt.shared_group: telemetry of this shard's gateways may "
+                    "be delivered to another shard, and this one would count them silent; "
+                    "subscribe without a shared group (docs/deployment.md)",
+                    extra={"shard": str(setup.shard), "shared_group": config.mqtt.shared_group})
     if setup.shard is not None:
-        log.info("shard %s: watching sites=%d devices=%d of sites=%d devices=%d", setup.shard,
-                 len(inventory.sites), len(inventory.devices), len(setup.whole.sites),
-                 len(setup.whole.devices))
+        log.info("shard watching its part of the inventory", extra={
+            "shard": str(setup.shard), "sites": len(inventory.sites),
+            "devices": len(inventory.devices), "of_sites": len(setup.whole.sites),
+            "of_devices": len(setup.whole.devices)})
     from pubnet.config import Role
 
-    log.info("roles %s", ",".join(sorted(r.value for r in setup.roles)))
+    log.info("roles", extra={"roles": ",".join(sorted(r.value for r in setup.roles))})
     if setup.roles == {Role.POLL} and config.mqtt.embedded:
         log.warning("poll role without a shared broker (mqtt.url): device status goes "
                     "nowhere and no alerting runs for these devices; set mqtt.url and run "
@@ -370,8 +370,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     raise_soft_limit()  # before any component sizes itself from the limit
     fds = plan_budget(config, inventory)
-    log.info("file descriptors limit=%d reserved=%d listener=%d poller=%d", fds.limit,
-             fds.reserved, fds.listener, fds.poller)
+    log.info("file descriptors", extra={"limit": fds.limit, "reserved": fds.reserved,
+                                        "listener": fds.listener, "poller": fds.poller})
     ctx = Context(config=config, inventory=inventory, topology=setup.topology,
                   roles=setup.roles, shard=setup.shard, whole=setup.whole)
     if not components.plan(ctx):
@@ -396,7 +396,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         asyncio.run(serve())
     except* ComponentFailed:  # logged by the runtime; no traceback on the console
         failed = True
-    log.info("exiting code=%d", EXIT_BAD_INPUT if failed else EXIT_OK)
+    log.info("exiting", extra={"code": EXIT_BAD_INPUT if failed else EXIT_OK})
     return EXIT_BAD_INPUT if failed else EXIT_OK
 
 

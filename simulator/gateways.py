@@ -55,7 +55,8 @@ def status_topic(site_id: str, device_id: str) -> str:
 # -- MQTT 3.1.1 packets -----------------------------------------------------------------------
 
 
-def _length(n: int) -> bytes:
+def remaining_length(n: int) -> bytes:
+    """MQTT's Remaining Length: 7 bits a byte, least significant first, high bit = more."""
     out = bytearray()
     while True:
         byte, n = n % 128, n // 128
@@ -80,13 +81,13 @@ def connect_packet(client_id: str, will_topic: str, keepalive: int, username: st
             flags |= 0x40
             payload += _string(password.encode())
     body = _string(b"MQTT") + bytes([4, flags]) + struct.pack("!H", keepalive) + payload
-    return b"\x10" + _length(len(body)) + body
+    return b"\x10" + remaining_length(len(body)) + body
 
 
 def publish_packet(topic: str, payload: bytes, packet_id: int, retain: bool) -> bytes:
     """PUBLISH at QoS 1."""
     body = _string(topic.encode()) + struct.pack("!H", packet_id) + payload
-    return bytes([0x32 | (1 if retain else 0)]) + _length(len(body)) + body
+    return bytes([0x32 | (1 if retain else 0)]) + remaining_length(len(body)) + body
 
 
 REFUSED_FOR_GOOD = frozenset({4, 5})

@@ -24,6 +24,8 @@ import struct
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
+from pubnet.ports import bind_udp
+
 Address = tuple[str, int]
 
 IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
@@ -66,18 +68,12 @@ class PortSocket:
 
     def open(self, loop: asyncio.AbstractEventLoop) -> None:
         """Bind ``0.0.0.0:port``; raises OSError naming the port."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            sock.setblocking(False)
-            sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
-            # Large buffers: a poller's burst to thousands of devices lands on one socket.
-            for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
-                sock.setsockopt(socket.SOL_SOCKET, option, 8 << 20)
-            sock.bind(("0.0.0.0", self.port))
-        except OSError as exc:
-            sock.close()
-            raise OSError(exc.errno, f"cannot bind 0.0.0.0:{self.port} for the simulated "
-                          f"devices on port {self.port}: {exc.strerror}") from None
+        # Large buffers: a poller's burst to thousands of devices lands on one socket.
+        sock = bind_udp("0.0.0.0", self.port, f"cannot bind 0.0.0.0:{self.port} for the "
+                        f"simulated devices on port {self.port}",
+                        [(socket.IPPROTO_IP, IP_PKTINFO, 1),
+                         (socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20),
+                         (socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)])
         self.sock = sock
         self._loop = loop
         loop.add_reader(sock.fileno(), self._readable)
@@ -155,13 +151,7 @@ class DeviceSocket(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     async def open(self, loop: asyncio.AbstractEventLoop, host: str, port: int) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            sock.setblocking(False)
-            sock.bind((host, port))
-        except OSError as exc:
-            sock.close()
-            raise OSError(exc.errno, f"cannot bind {host}:{port}: {exc.strerror}") from None
+        sock = bind_udp(host, port, f"cannot bind {host}:{port}")
         await loop.create_datagram_endpoint(lambda: self, sock=sock)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:

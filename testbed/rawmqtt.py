@@ -10,14 +10,8 @@ from __future__ import annotations
 import socket
 import struct
 
-
-def remaining_length(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n % 128, n // 128
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
+# The simulator's MQTT gateways encode lengths the same way: one implementation.
+from simulator.gateways import remaining_length as remaining_length
 
 
 def _string(value: str | bytes) -> bytes:

@@ -21,12 +21,14 @@ from typing import Any
 import aiohttp
 import pytest
 
+from pubnet.app.demo import demo_credentials
 from pubnet.ports import free_port, free_udp_port
 from testbed.process import find_binary, stop_process
 from testbed.snmpd import snmp_answers
 
 __all__ = ["eventually", "find_binary", "free_port", "free_udp_port", "prometheus_query",
-           "require_binary", "snmp_answers", "start_pubnet", "stop_process", "stop_pubnet"]
+           "require_binary", "simulated_fleet_config", "snmp_answers", "start_pubnet",
+           "stop_process", "stop_pubnet"]
 
 
 def require_binary(name: str) -> str:
@@ -59,6 +61,24 @@ async def prometheus_query(http: aiohttp.ClientSession, base: str,
     assert data["status"] == "success", data
     result: list[dict[str, Any]] = data["data"]["result"]
     return result
+
+
+def simulated_fleet_config(metrics_port: int, mqtt_port: int, **sections: Any) -> (
+    dict[str, Any]
+):
+    """``pubnet run``'s config for a simulator fleet on loopback, everything every second:
+    the demo's credentials (hand the simulator ``parse_config(config).credentials``), SNMP,
+    ICMP, the embedded MQTT broker on ``mqtt_port``, ``/metrics`` on ``metrics_port``, no
+    alerting. ``sections`` add or replace whole top-level sections."""
+    return {
+        "credentials": demo_credentials(),
+        "snmp": {"interval": "1s", "timeout": "0.5s", "retries": 0},
+        "icmp": {"interval": "1s", "timeout": "0.5s", "count": 1},
+        "mqtt": {"embedded_port": mqtt_port, "heartbeat_interval": "2s"},
+        "prometheus": {"listen": f"127.0.0.1:{metrics_port}"},
+        "alerting": None,
+        **sections,
+    }
 
 
 def start_pubnet(folder: Path) -> subprocess.Popen[bytes]:

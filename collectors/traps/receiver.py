@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -45,6 +44,7 @@ from pubnet.catalog import (
 )
 from pubnet.config import Credential, TrapsConfig
 from pubnet.model import Observation, Source
+from pubnet.ports import bind_udp
 from pubnet.state import StateStore
 
 log = logging.getLogger("pubnet.traps")
@@ -160,14 +160,7 @@ class TrapReceiver:
 
     async def run(self) -> None:
         host, port = parse_listen(self.config.listen)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            sock.setblocking(False)
-            sock.bind((host, port))
-        except OSError as exc:
-            sock.close()
-            raise OSError(exc.errno, f"traps.listen {self.config.listen}: {exc.strerror}") \
-                from None
+        sock = bind_udp(host, port, f"traps.listen {self.config.listen}")
         self.address = sock.getsockname()
         engine = await asyncio.to_thread(self._make_engine)
         transport = _CountingUdpTransport(self._on_error, self._after_datagram)

@@ -13,6 +13,7 @@ from html import escape
 from dashboards.reports.figures import AreaFigures, SiteFigures
 from dashboards.reports.period import format_day
 from dashboards.reports.text import pct, t
+from dashboards.reports.timeline import CAUSES
 
 GOOD, WARN, BAD, NONE = "#1a7f37", "#d9822b", "#b42318", "#8c8c8c"
 INK, GRID = "#222", "#c8c8c8"
@@ -209,17 +210,16 @@ def _path_shape(status: str, x: float, y: float, r: float) -> str:
     return f"M{x - r:.1f} {y - r:.1f}l{2 * r} {2 * r}m0 {-2 * r}l{-2 * r} {2 * r}"
 
 
-CAUSES = ("equipment", "upstream", "unknown", "power")
 CAUSE_FILL = {"equipment": "#3d3d3d", "upstream": "url(#cb-upstream)", "unknown":
               "url(#cb-unknown)", "power": "url(#cb-power)"}
 
 
-def cause_bars(rows: Sequence[tuple[str, float, float, float, float]], lang: str) -> str:
-    """Stacked bars of outage minutes by cause: (label, equipment, upstream, unknown,
-    power) in seconds, the first row being the total."""
+def cause_bars(rows: Sequence[tuple[str, Sequence[float]]], lang: str) -> str:
+    """Stacked bars of outage minutes by cause: (label, seconds by cause in
+    :data:`CAUSES` order), the first row being the total."""
     left, width, row, top = 150, 430, 20, 34
     height = top + row * len(rows) + 10
-    biggest = max([sum(r[1:]) for r in rows] + [1.0])
+    biggest = max([sum(values) for _, values in rows] + [1.0])
     parts = [_svg("cause-chart", left + width + 90, height, t("by_cause", lang)),
              patterns("cb")]
     for i, cause in enumerate(CAUSES):
@@ -227,7 +227,7 @@ def cause_bars(rows: Sequence[tuple[str, float, float, float, float]], lang: str
                      f'height="12" fill="{CAUSE_FILL[cause]}" stroke="{INK}" '
                      'stroke-width="0.4"/><text x="20" y="11" class="label">'
                      f'{escape(t("cause_" + cause, lang))}</text></g>')
-    for i, (label, *values) in enumerate(rows):
+    for i, (label, values) in enumerate(rows):
         y = top + i * row
         parts.append(f'<text x="{left - 6}" y="{y + 13}" class="label" text-anchor="end">'
                      f'{escape(label)}</text>')

@@ -1,7 +1,8 @@
 """``sites.csv``, ``districts.csv`` and ``provinces.csv``: the report's figures for machines.
 
 Column names are an interface (issue 14): they never change, and a new one goes after
-those of its kind (``outage_minutes_power``, issue 16, after the other causes). UTF-8 with
+those of its kind (``outage_minutes_<cause>`` in the order of
+:data:`~dashboards.reports.timeline.CAUSES`: ``power``, issue 16, after the others). UTF-8 with
 a byte-order mark so that Excel opens Thai names correctly; numbers without thousands
 separators, formatted by :mod:`dashboards.reports.text` exactly as the HTML prints them.
 """
@@ -14,18 +15,18 @@ from pathlib import Path
 
 from dashboards.reports.figures import AreaFigures, SiteFigures
 from dashboards.reports.text import minutes, pct, whole
+from dashboards.reports.timeline import CAUSES, by_cause
 
+CAUSE_COLUMNS = tuple(f"outage_minutes_{cause}" for cause in CAUSES)
 SITE_COLUMNS = (
     "site_id", "name", "village", "kind", "province_code", "province_th", "province_en",
     "district_code", "district_th", "district_en", "monitored_seconds", "maintenance_seconds",
-    "up_seconds", "availability_pct", "outage_minutes_equipment", "outage_minutes_upstream",
-    "outage_minutes_unknown", "outage_minutes_power", "incidents", "mttr_minutes",
+    "up_seconds", "availability_pct", *CAUSE_COLUMNS, "incidents", "mttr_minutes",
     "never_seen",
 )
 AREA_COLUMNS = (
     "code", "name_th", "name_en", "sites", "sites_seen", "sites_below_sla", "villages",
-    "villages_served", "availability_pct", "outage_minutes_equipment",
-    "outage_minutes_upstream", "outage_minutes_unknown", "outage_minutes_power",
+    "villages_served", "availability_pct", *CAUSE_COLUMNS,
 )
 DISTRICT_COLUMNS = (AREA_COLUMNS[0], "province_code", *AREA_COLUMNS[1:])
 
@@ -37,9 +38,8 @@ def site_record(row: SiteFigures) -> list[str]:
         s.site_id, s.name, s.village, s.kind.value, s.province_code, s.province_name_th,
         s.province_name_en, s.district_code, s.district_name_th, s.district_name_en,
         whole(t.monitored), whole(t.maintenance), whole(t.up), pct(row.availability),
-        minutes(t.down_equipment), minutes(t.down_upstream), minutes(t.down_unknown),
-        minutes(t.down_power), str(len(t.incidents)), "" if mttr is None else f"{mttr:.1f}",
-        "1" if row.never_seen else "0",
+        *map(minutes, by_cause(t)), str(len(t.incidents)),
+        "" if mttr is None else f"{mttr:.1f}", "1" if row.never_seen else "0",
     ]
 
 
@@ -47,8 +47,7 @@ def area_record(area: AreaFigures, with_province: bool) -> list[str]:
     values = [
         area.code, area.name_th, area.name_en, str(area.sites), str(area.sites_seen),
         str(area.sites_below_sla), str(area.villages), str(area.villages_served),
-        pct(area.availability), minutes(area.down_equipment), minutes(area.down_upstream),
-        minutes(area.down_unknown), minutes(area.down_power),
+        pct(area.availability), *map(minutes, by_cause(area)),
     ]
     if with_province:
         values.insert(1, area.province_code)

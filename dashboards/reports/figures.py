@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from dashboards.reports.timeline import SiteTime, outage_count
+from dashboards.reports.timeline import SiteTime, add_seconds, by_cause, outage_count
 from inventory.model import Site
 
 
@@ -79,7 +79,8 @@ class SiteFigures:
 
 @dataclass(slots=True)
 class AreaFigures:
-    """A district, a province or the nation."""
+    """A district, a province or the nation: the :data:`~dashboards.reports.timeline.SUMMED`
+    seconds of its sites, and counts."""
 
     code: str
     name_th: str
@@ -111,7 +112,7 @@ class AreaFigures:
 
     @property
     def down(self) -> float:
-        return self.down_equipment + self.down_upstream + self.down_unknown + self.down_power
+        return sum(by_cause(self))
 
     @property
     def mttr_minutes(self) -> float | None:
@@ -175,13 +176,7 @@ def _area(rows: Sequence[SiteFigures], code: str, name_th: str, name_en: str, sl
             area.sites_below_sla += 1
         if row.meets(sla):
             served.add(key)
-        area.monitored += t.monitored
-        area.maintenance += t.maintenance
-        area.up += t.up
-        area.down_equipment += t.down_equipment
-        area.down_upstream += t.down_upstream
-        area.down_unknown += t.down_unknown
-        area.down_power += t.down_power
+        add_seconds(area, t)
         area.outages += row.outages
         area.incidents |= t.incidents
     area.villages = len(villages)

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
+from dashboards.reports.timeline import SUMMED, summed
 from pubnet.sqlite import Database, connect
 
 SCHEMA = """
@@ -112,20 +113,21 @@ class Run:
 
 @dataclass(frozen=True, slots=True)
 class DailyRow:
-    """One site's figures over one day (see :class:`dashboards.reports.figures.SiteTime`)."""
+    """One site's figures over one day (see :class:`dashboards.reports.timeline.SiteTime`);
+    the seconds last, in :data:`~dashboards.reports.timeline.SUMMED` order."""
 
     day: str
     site: str
+    outages: int
+    continued: bool
+    incidents: tuple[str, ...]
     monitored: float
     maintenance: float
     up: float
     down_equipment: float
     down_upstream: float
     down_unknown: float
-    outages: int
-    continued: bool
-    incidents: tuple[str, ...]
-    down_power: float = 0.0
+    down_power: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,12 +305,10 @@ class HistoryDB(Database):
         try:
             conn.execute("DELETE FROM history_daily WHERE day = ?", (day,))
             conn.executemany(
-                "INSERT INTO history_daily (day, site, monitored, maintenance, up, "
-                "down_equipment, down_upstream, down_unknown, outages, continued, incidents, "
-                "down_power) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(r.day, r.site, r.monitored, r.maintenance, r.up, r.down_equipment,
-                  r.down_upstream, r.down_unknown, r.outages, int(r.continued),
-                  ",".join(r.incidents), r.down_power) for r in rows])
+                f"INSERT INTO history_daily (day, site, outages, continued, incidents, "
+                f"{', '.join(SUMMED)}) VALUES ({', '.join('?' * (5 + len(SUMMED)))})",
+                [(r.day, r.site, r.outages, int(r.continued), ",".join(r.incidents),
+                  *summed(r)) for r in rows])
             conn.execute("INSERT OR REPLACE INTO history_rollup_days (day, maintenance_key, "
                          "built_at) VALUES (?, ?, ?)", (day, key, now))
             conn.execute("COMMIT")
@@ -385,16 +385,16 @@ class HistoryDB(Database):
         return {str(d): str(k) for d, k in rows if d in wanted}
 
     def daily_rows(self, days: Sequence[str]) -> Iterator[tuple[Any, ...]]:
-        """(day, site, monitored, maintenance, up, down_equipment, down_upstream,
-        down_unknown, outages, continued, incidents, down_power) of ``days``, as stored
-        (fast path)."""
+        """(day, site, outages, continued, incidents, then the seconds in
+        :data:`~dashboards.reports.timeline.SUMMED` order) of ``days``, as stored (fast
+        path)."""
         if not days:
             return
         wanted = set(days)
-        power = "down_power" if self._daily_power else "0.0"
+        seconds = ", ".join(name if name != "down_power" or self._daily_power else "0.0"
+                            for name in SUMMED)
         cur = self.conn.execute(
-            "SELECT day, site, monitored, maintenance, up, down_equipment, down_upstream, "
-            f"down_unknown, outages, continued, incidents, {power} FROM history_daily "
+            f"SELECT day, site, outages, continued, incidents, {seconds} FROM history_daily "
             "WHERE day >= ? AND day <= ?", (min(days), max(days)))
         while True:
             rows = cur.fetchmany(50_000)
@@ -407,8 +407,8 @@ class HistoryDB(Database):
     def daily(self, days: Sequence[str]) -> Iterator[DailyRow]:
         """The rows of :meth:`daily_rows` as :class:`DailyRow` values."""
         for r in self.daily_rows(days):
-            yield DailyRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8],
-                           bool(r[9]), tuple(r[10].split(",")) if r[10] else (), r[11])
+            yield DailyRow(r[0], r[1], r[2], bool(r[3]), tuple(r[4].split(",")) if r[4] else (),
+                           *r[5:])
 
     # -- alerting's tables (same database) ---------------------------------------------
 

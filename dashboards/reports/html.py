@@ -25,6 +25,7 @@ from dashboards.reports.figures import AreaFigures, SiteFigures, worst
 from dashboards.reports.period import BANGKOK, format_time, period_name, period_title
 from dashboards.reports.report import Report, ReportError, provinces_sorted
 from dashboards.reports.text import grouped, minutes, pct, pct_text, t
+from dashboards.reports.timeline import CAUSES, SiteTime, by_cause
 
 FONT_DIR = Path("/usr/share/fonts/truetype/tlwg")
 FONTS = (("Laksaman.ttf", "normal"), ("Laksaman-Bold.ttf", "bold"))
@@ -125,10 +126,8 @@ def _summary(report: Report) -> str:
               f"{grouped(str(n.villages_served))} / {grouped(str(n.villages))}",
               f'{t("sla_line", lang)} {sla:g} %'),
         _tile(t("outage_minutes", lang), grouped(minutes(n.down)),
-              f'{t("cause_equipment", lang)} {grouped(minutes(n.down_equipment))} · '
-              f'{t("cause_upstream", lang)} {grouped(minutes(n.down_upstream))} · '
-              f'{t("cause_unknown", lang)} {grouped(minutes(n.down_unknown))} · '
-              f'{t("cause_power", lang)} {grouped(minutes(n.down_power))}'),
+              " · ".join(f'{t("cause_" + cause, lang)} {grouped(minutes(seconds))}'
+                         for cause, seconds in zip(CAUSES, by_cause(n), strict=True))),
         _tile(t("mttr", lang), "–" if mttr is None else grouped(f"{mttr:.1f}"),
               f'{t("outages", lang)} {grouped(str(n.outages))} · '
               f'{t("incidents", lang)} {grouped(str(len(n.incidents)))}'),
@@ -144,8 +143,7 @@ def _province_table(report: Report) -> str:
     lang, sla = report.options.lang, report.options.sla
     head = [t("province", lang), t("sites", lang), t("col_seen", lang), t("col_below", lang),
             t("col_villages", lang), t("col_served", lang), t("col_avail", lang),
-            t("col_complete", lang), t("col_eq", lang), t("col_up", lang), t("col_unk", lang),
-            t("col_power", lang), t("col_mttr", lang), t("status", lang)]
+            t("col_complete", lang), *_cause_heads(lang), t("col_mttr", lang), t("status", lang)]
     rows = []
     for a in [*report.provinces, report.nation]:
         completeness = a.completeness
@@ -160,15 +158,21 @@ def _province_table(report: Report) -> str:
             f"<td class='n'>{grouped(str(a.villages_served))}</td>"
             f"<td class='n availability'>{pct(a.availability)}</td>"
             f"<td class='n'>{pct(None if completeness is None else 100 * completeness)}</td>"
-            f"<td class='n'>{grouped(minutes(a.down_equipment))}</td>"
-            f"<td class='n'>{grouped(minutes(a.down_upstream))}</td>"
-            f"<td class='n'>{grouped(minutes(a.down_unknown))}</td>"
-            f"<td class='n'>{grouped(minutes(a.down_power))}</td>"
+            f"{_cause_cells(a)}"
             f"<td class='n'>{'' if mttr is None else f'{mttr:.1f}'}</td>"
             f"{_status_cell(a.availability, sla, lang)}</tr>")
     return (f'<section id="provinces"><h2>{escape(t("provinces_table", lang))}</h2>'
             f"<table><thead><tr>{_head(head, first_left=1)}</tr></thead>"
             f'<tbody>{"".join(rows)}</tbody></table></section>')
+
+
+def _cause_heads(lang: str) -> list[str]:
+    return [t("col_" + cause, lang) for cause in CAUSES]
+
+
+def _cause_cells(seconds: AreaFigures | SiteTime) -> str:
+    """Down minutes by cause, one cell each, in :data:`CAUSES` order."""
+    return "".join(f"<td class='n'>{grouped(minutes(s))}</td>" for s in by_cause(seconds))
 
 
 def _head(names: Sequence[str], first_left: int) -> str:
@@ -194,10 +198,7 @@ def _site_rows(rows: Iterable[SiteFigures], report: Report, with_figures: bool) 
             cells += [f"<td class='n availability'>{pct(r.availability)}</td>",
                       f"<td class='n'>{pct(None if completeness is None else 100 * completeness)}"
                       "</td>",
-                      f"<td class='n'>{grouped(minutes(r.time.down_equipment))}</td>",
-                      f"<td class='n'>{grouped(minutes(r.time.down_upstream))}</td>",
-                      f"<td class='n'>{grouped(minutes(r.time.down_unknown))}</td>",
-                      f"<td class='n'>{grouped(minutes(r.time.down_power))}</td>",
+                      _cause_cells(r.time),
                       f"<td class='n'>{len(r.time.incidents)}</td>",
                       _status_cell(r.availability, sla, lang)]
         out.append(f'<tr data-site="{escape(s.site_id)}" '
@@ -208,8 +209,8 @@ def _site_rows(rows: Iterable[SiteFigures], report: Report, with_figures: bool) 
 def _worst(report: Report) -> str:
     lang = report.options.lang
     head = [t("site", lang), t("village", lang), t("col_where", lang), t("col_avail", lang),
-            t("col_complete", lang), t("col_eq", lang), t("col_up", lang), t("col_unk", lang),
-            t("col_power", lang), t("incidents", lang), t("status", lang)]
+            t("col_complete", lang), *_cause_heads(lang), t("incidents", lang),
+            t("status", lang)]
     rows = _site_rows(worst(report.sites, 20), report, True)
     return (f'<section id="worst"><h2>{escape(t("worst", lang))}</h2>'
             f"<table><thead><tr>{_head(head, first_left=3)}</tr></thead>"
@@ -315,12 +316,9 @@ def render_html(report: Report, font_dir: Path = FONT_DIR) -> str:
     lang, sla = options.lang, options.sla
     period = period_title(options.period, lang)
     sorted_areas = provinces_sorted(report)
-    cause_rows: list[tuple[str, float, float, float, float]] = [(
-        t("national", lang), report.nation.down_equipment, report.nation.down_upstream,
-        report.nation.down_unknown, report.nation.down_power)]
     top = sorted(report.provinces, key=lambda a: -a.down)[:15]
-    cause_rows += [(_area_name(a, lang), a.down_equipment, a.down_upstream, a.down_unknown,
-                    a.down_power) for a in top if a.down > 0]
+    cause_rows = [(t("national", lang), by_cause(report.nation)),
+                  *((_area_name(a, lang), by_cause(a)) for a in top if a.down > 0)]
     body = [
         f'<header><h1>{escape(t("title", lang, period=period))}</h1>'
         f'<div class="sub">{escape(t("subtitle", lang))}</div></header>',

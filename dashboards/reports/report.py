@@ -28,6 +28,7 @@ from dashboards.reports.figures import (
 )
 from dashboards.reports.period import Period, PeriodError, check_not_future, days
 from dashboards.reports.source_history import Loaded
+from dashboards.reports.timeline import CAUSES, by_cause
 from inventory.model import Inventory
 from pubnet import __version__
 
@@ -235,11 +236,9 @@ def summary_json(report: Report, seconds: float | None = None) -> dict[str, obje
         "sites": n.sites, "sites_seen": n.sites_seen, "sites_below_sla": n.sites_below_sla,
         "villages": n.villages, "villages_served": n.villages_served,
         "availability_pct": None if n.availability is None else round(n.availability, 4),
-        "outage_minutes_equipment": round(n.down_equipment / 60, 1),
-        "outage_minutes_upstream": round(n.down_upstream / 60, 1),
-        "outage_minutes_unknown": round(n.down_unknown / 60, 1),
-        "outage_minutes_power": round(n.down_power / 60, 1),
     }
+    for cause, seconds in zip(CAUSES, by_cause(n), strict=True):
+        found[f"outage_minutes_{cause}"] = round(seconds / 60, 1)
     if seconds is not None:
         found["seconds"] = round(seconds, 2)
     return found

@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 
 from dashboards.reports.history import DailyRow, HistoryDB, maintenance_key
 from dashboards.reports.period import Day, days
-from dashboards.reports.timeline import Covering, SiteTime, Spans, segments, split
+from dashboards.reports.timeline import (
+    Covering,
+    SiteTime,
+    Spans,
+    add_row_seconds,
+    segments,
+    split,
+    summed,
+)
 from dashboards.reports.windows import site_coverings, site_maintenance
 from inventory.gc_pause import gc_paused
 from inventory.model import Inventory
@@ -59,22 +67,18 @@ class Loaded:
         self.daily_up[index] += t.up
         self.daily_base[index] += t.monitored - t.maintenance
 
-    def add_row(self, site_id: str, index: int, monitored: float, maintenance: float,
-                up: float, equipment: float, upstream: float, unknown: float, outages: int,
-                continued: int, incidents: str, power: float) -> None:
-        """A ``history_daily`` row, without building a :class:`SiteTime` for it."""
+    def add_row(self, site_id: str, index: int, outages: int, continued: int,
+                incidents: str, seconds: Sequence[float]) -> None:
+        """A ``history_daily`` row as :meth:`HistoryDB.daily_rows` reads it (``seconds`` in
+        :data:`~dashboards.reports.timeline.SUMMED` order: monitored, maintenance, up,
+        down by cause), without building a :class:`SiteTime` for it."""
+        monitored, maintenance, up = seconds[0], seconds[1], seconds[2]
         if not monitored:
             return
         total = self._total(site_id)
         if index == 0:
             total.continued = bool(continued)
-        total.monitored += monitored
-        total.maintenance += maintenance
-        total.up += up
-        total.down_equipment += equipment
-        total.down_upstream += upstream
-        total.down_unknown += unknown
-        total.down_power += power
+        add_row_seconds(total, seconds)
         total.outages += outages
         if incidents:
             total.incidents = total.incidents | frozenset(incidents.split(","))
@@ -152,9 +156,10 @@ def load(db: HistoryDB, inventory: Inventory, start: float, end: float, now: flo
     loaded = Loaded(period_days, first_seen=db.first_seen(SITE), rollup_days=len(current))
     known = inventory.sites
     with gc_paused():
-        for day, site_id, *values in db.daily_rows(sorted(current)):
+        for day, site_id, outages, continued, incidents, *seconds in db.daily_rows(
+                sorted(current)):
             if site_id in known:
-                loaded.add_row(site_id, index[day], *values)
+                loaded.add_row(site_id, index[day], outages, continued, incidents, seconds)
         pending: list[Day] = []
         for day_or_end in [*period_days, None]:
             if day_or_end is not None and day_or_end.day not in current:
@@ -183,9 +188,8 @@ def rollup(db: HistoryDB, inventory: Inventory, day: Day, now: float,
     rows: list[DailyRow] = []
 
     def keep(site_id: str, _offset: int, t: SiteTime) -> None:
-        rows.append(DailyRow(day.day, site_id, t.monitored, t.maintenance, t.up,
-                             t.down_equipment, t.down_upstream, t.down_unknown, t.outages,
-                             t.continued, tuple(sorted(t.incidents)), t.down_power))
+        rows.append(DailyRow(day.day, site_id, t.outages, t.continued,
+                             tuple(sorted(t.incidents)), *summed(t)))
 
     compute(db, inventory, [day], now, heartbeat, maintenance, coverings, keep)
     db.save_rollup(day.day, _day_key(windows, day), rows, now)

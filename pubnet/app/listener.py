@@ -116,9 +116,9 @@ class Listener:
             except OSError as exc:
                 name = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
                 self.stats.accept_errors[name] = self.stats.accept_errors.get(name, 0) + 1
-                self._log_once(f"accept-{name}", "http listener cannot accept connections "
-                               "error=%s (%s); retrying, counted in "
-                               "pubnet_exporter_accept_errors_total", name, exc.strerror)
+                self._log_once(f"accept-{name}", "http listener cannot accept connections; "
+                               "retrying, counted in pubnet_exporter_accept_errors_total",
+                               error=name, detail=exc.strerror)
                 failures += 1
                 await asyncio.sleep(backoff(failures, initial=ACCEPT_PAUSE_MIN,
                                             cap=ACCEPT_PAUSE_MAX, spread=0.0))
@@ -134,8 +134,8 @@ class Listener:
             task.add_done_callback(self._starting.discard)
 
     def _refuse(self, conn: socket.socket) -> None:
-        self.closed("limit", "http listener at its connection cap, refusing new connections "
-                    "max_connections=%d", self.stats.limit)
+        self.closed("limit", "http listener at its connection cap, refusing new connections",
+                    max_connections=self.stats.limit)
         if self._ssl is None:
             with contextlib.suppress(OSError):
                 conn.send(REFUSAL)
@@ -159,26 +159,27 @@ class Listener:
             conn.close()
             slot.release()
             self.closed("tls_handshake" if self._ssl else "setup",
-                        "http connection failed before its first request peer=%s error=%s",
-                        _peer(peer), type(exc).__name__)
+                        "http connection failed before its first request", peer=_peer(peer),
+                        error=type(exc).__name__)
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
     def connection(self, transport: asyncio.BaseTransport | None) -> _Guarded | None:
         return self._connections.get(transport) if transport is not None else None
 
-    def closed(self, reason: str, message: str, *args: object) -> None:
-        """Count a connection pubnet closed; log the first of each reason."""
+    def closed(self, reason: str, message: str, **fields: object) -> None:
+        """Count a connection pubnet closed; log the first of each reason (``fields`` are
+        the log line's)."""
         self.stats.closed[reason] = self.stats.closed.get(reason, 0) + 1
         if reason not in _QUIET:
             self._log_once(reason, message + " (each such connection is counted in "
-                           "pubnet_exporter_connections_closed_total{reason=\"%s\"}; "
-                           "logged once)", *args, reason)
+                           "pubnet_exporter_connections_closed_total by reason; logged once)",
+                           reason=reason, **fields)
 
-    def _log_once(self, key: str, message: str, *args: object) -> None:
+    def _log_once(self, key: str, message: str, **fields: object) -> None:
         if key not in self._logged:
             self._logged.add(key)
-            log.warning(message, *args)
+            log.warning(message, extra=fields)
 
 
 class _Slot:
@@ -269,8 +270,8 @@ class _Guarded(asyncio.Protocol):
         reason, limit = (("header_timeout", self._listener.limits.header_timeout)
                          if phase is Phase.HEAD else
                          ("request_timeout", self._listener.limits.request_timeout))
-        self._listener.closed(reason, "http connection closed: %s of %gs passed peer=%s",
-                              reason, limit, _peer(self._peer))
+        self._listener.closed(reason, "http connection closed: its time limit passed",
+                              seconds=limit, peer=_peer(self._peer))
         if isinstance(transport, asyncio.WriteTransport):
             transport.abort()  # frees the descriptor now, no lingering FIN handshake
         else:
@@ -290,8 +291,8 @@ def guard_middleware(listener: Listener) -> Middleware:
         limit = body_limit(request.match_info.handler)
         length = request.content_length
         if request.body_exists and (not limit or length is None or length > limit):
-            listener.closed("request_body", "http request with a body refused peer=%s",
-                            request.remote)
+            listener.closed("request_body", "http request with a body refused",
+                            peer=request.remote)
             response: web.StreamResponse = web.Response(status=413,
                                                         text="no request body expected\n")
             response.force_close()

@@ -349,7 +349,7 @@ class Service:
         """Load the setup again and switch to it; one reload at a time. Never raises
         (except cancellation): a rejected setup is logged and returned."""
         async with self._lock:
-            log.info("reload requested by=%s", cause)
+            log.info("reload requested", extra={"by": cause})
             if self._stopping:
                 return Outcome(False, ("pubnet is stopping",))
             started = time.monotonic()
@@ -364,14 +364,14 @@ class Service:
             await self._requests.put(request)
             outcome = await request.done
             if outcome.ok:
-                log.info("reload done seconds=%.2f", time.monotonic() - started)
+                log.info("reload done", extra={"seconds": round(time.monotonic() - started, 2)})
             return outcome
 
     def _rejected(self, problems: list[str]) -> Outcome:
         for problem in problems:
-            log.error("reload rejected: %s", problem)
-        log.error("reload rejected errors=%d; the previous config and inventory keep "
-                  "running", len(problems))
+            log.error("reload rejected", extra={"problem": problem})
+        log.error("reload rejected; the previous config and inventory keep running",
+                  extra={"errors": len(problems)})
         self._publish_status(False)
         return Outcome(False, tuple(problems))
 
@@ -462,8 +462,8 @@ class Service:
     def _serve_routes_of(self, generation: _Generation) -> None:
         unserved = self._dispatch.set(generation.parts)
         if unserved:
-            log.warning("routes added by the reload are served from the next start paths=%s",
-                        ",".join(sorted(set(unserved))))
+            log.warning("routes added by the reload are served from the next start",
+                        extra={"paths": ",".join(sorted(set(unserved)))})
 
     def _start(self, generation: _Generation) -> _Generation:
         loop = asyncio.get_running_loop()
@@ -510,17 +510,19 @@ class Service:
         if self.on_config is not None:
             self.on_config(setup.config)
         self._publish_status(True)
-        log.info("reloaded devices=%d added=%d removed=%d changed=%d sites=%d links=%d",
-                 len(after), sum(1 for d in after if d not in before), len(removed), changed,
-                 len(setup.inventory.sites), len(setup.inventory.links))
+        log.info("reloaded", extra={
+            "devices": len(after), "added": sum(1 for d in after if d not in before),
+            "removed": len(removed), "changed": changed, "sites": len(setup.inventory.sites),
+            "links": len(setup.inventory.links)})
         request.done.set_result(Outcome(True))
         return new
 
     def _warn_about_restart_only(self, old: Config, new: Config) -> None:
         for section in ("prometheus", "web"):
             if getattr(old, section) != getattr(new, section):
-                log.warning("config section %s changed: it applies at the next start, the "
-                            "HTTP listener keeps its settings until then", section)
+                log.warning("config section changed: it applies at the next start, the "
+                            "HTTP listener keeps its settings until then",
+                            extra={"section": section})
 
     async def _stop_exporter(self, generation: _Generation, budget: float) -> None:
         task = generation.exporter_task

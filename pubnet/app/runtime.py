@@ -108,7 +108,7 @@ async def run_components(
     async with asyncio.TaskGroup() as group:
         tasks = [group.create_task(run_one(c), name=c.name) for c in components]
         for component in components:
-            log.info("component started component=%s", component.name)
+            log.info("component started", extra={"component": component.name})
         stopper = group.create_task(stop.wait(), name="stop-signal")
         done_waiter = group.create_task(_any_done(tasks), name="watch-components")
         await asyncio.wait({stopper, done_waiter}, return_when=asyncio.FIRST_COMPLETED)
@@ -138,11 +138,11 @@ async def stop_in_reverse(components: Sequence[Component], tasks: Sequence[async
         share = max(0.0, end - loop.time()) / left
         await asyncio.wait({task}, timeout=share)
         if not task.done():
-            log.warning("component did not stop in time component=%s seconds=%.1f; "
-                      "cancelling its work", component.name, share)
+            log.warning("component did not stop in time; cancelling its work",
+                        extra={"component": component.name, "seconds": round(share, 1)})
             task.cancel()
             await asyncio.wait({task}, timeout=OVERRUN_GRACE)
-        log.info("component stopped component=%s", component.name)
+        log.info("component stopped", extra={"component": component.name})
 
 
 class ComponentFailed(Exception):
@@ -159,10 +159,10 @@ async def run_one(component: Component) -> None:
     try:
         await component.run()
     except OSError as exc:  # the component has said what it could not do
-        log.error("component failed component=%s error=%s", component.name, exc)
+        log.error("component failed", extra={"component": component.name, "error": str(exc)})
         raise ComponentFailed(component.name) from exc
     except Exception as exc:  # a bug: keep the traceback, in the log
-        log.exception("component failed component=%s", component.name)
+        log.exception("component failed", extra={"component": component.name})
         raise ComponentFailed(component.name) from exc
 
 

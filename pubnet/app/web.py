@@ -145,8 +145,8 @@ class WebServer:
         try:
             sockets = await bind(cfg.host, cfg.port)
         except OSError as exc:
-            log.error("http listener cannot listen address=%s port=%d error=%s "
-                      "(prometheus.listen)", cfg.host, cfg.port, exc.strerror or exc)
+            log.error("http listener cannot listen (prometheus.listen)", extra={
+                "address": cfg.host, "port": cfg.port, "error": exc.strerror or str(exc)})
             raise
         runner: web.AppRunner | None = None
         try:
@@ -163,10 +163,11 @@ class WebServer:
             server = runner.server
             assert server is not None
             self.bound = Bound(cfg.host, sockets[0].getsockname()[1])
-            log.info("http listener listening address=%s port=%d tls=%s auth=%s "
-                     "max_connections=%d routes=%s", cfg.host, self.bound.port,
-                     tls is not None, auth is not None, self.limits.max_connections,
-                     ",".join(sorted({r.path for r in (*self.routes, *self.signed)})) or "-")
+            log.info("http listener listening", extra={
+                "address": cfg.host, "port": self.bound.port, "tls": tls is not None,
+                "auth": auth is not None, "max_connections": self.limits.max_connections,
+                "routes": ",".join(sorted({r.path for r in (*self.routes, *self.signed)}))
+                or "-"})
             self.ready.set()
             await listener.serve(sockets, server)
         finally:

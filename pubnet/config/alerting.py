@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     ConfigDict,
     Field,
     field_validator,
@@ -47,30 +48,26 @@ class AlertRouteMatch(Section):
     @field_validator("province")
     @classmethod
     def _province_codes(cls, value: list[str] | None) -> list[str] | None:
-        """Codes, not names: ``["Chiang Mai"]`` would match nothing and silence a route."""
-        from inventory.geography import province_index
-
-        for code in value or ():
-            if not (len(code) == 2 and code.isascii() and code.isdigit()):
-                raise ValueError(f"{shown(code)} is not a province code: use the 2-digit "
-                                 "codes of the inventory's province_code, e.g. 50 for "
-                                 "Chiang Mai, 10 for Bangkok")
-            if code not in province_index():
-                raise ValueError(f"no province has the code {code}")
-        return value
+        return _area_codes(value, "province", 2, "50 for Chiang Mai, 10 for Bangkok")
 
     @field_validator("district")
     @classmethod
     def _district_codes(cls, value: list[str] | None) -> list[str] | None:
-        from inventory.geography import district_index
+        return _area_codes(value, "district", 4, "5001")
 
-        for code in value or ():
-            if not (len(code) == 4 and code.isascii() and code.isdigit()):
-                raise ValueError(f"{shown(code)} is not a district code: use the 4-digit "
-                                 "codes of the inventory's district_code, e.g. 5001")
-            if code not in district_index():
-                raise ValueError(f"no district has the code {code}")
-        return value
+
+def _area_codes(value: list[str] | None, level: Literal["province", "district"], digits: int,
+                example: str) -> list[str] | None:
+    """Codes, not names: ``["Chiang Mai"]`` would match nothing and silence a route."""
+    from inventory.geography import area_names
+
+    for code in value or ():
+        if not (len(code) == digits and code.isascii() and code.isdigit()):
+            raise ValueError(f"{shown(code)} is not a {level} code: use the {digits}-digit "
+                             f"codes of the inventory's {level}_code, e.g. {example}")
+        if code not in area_names(level):
+            raise ValueError(f"no {level} has the code {code}")
+    return value
 
 
 class AlertRoute(Section):
@@ -107,16 +104,15 @@ def http_url(value: str) -> str:
     return value
 
 
+HttpUrl = Annotated[str, AfterValidator(http_url)]
+"""A webhook or API address checked by :func:`http_url` when the config is read."""
+
+
 class WebhookChannel(Section):
     type: Literal["webhook"]
-    url: str
+    url: HttpUrl
     secret: Secret | None = None
     timeout: Duration = 10.0
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        return http_url(value)
 
 
 class MqttChannel(Section):
@@ -152,22 +148,17 @@ class LineChannel(Section):
     type: Literal["line"]
     token: Secret
     to: str
-    base_url: str = "https://api.line.me"
+    base_url: HttpUrl = "https://api.line.me"
     timeout: Duration = 10.0
     channel_secret: Secret | None = None
     """Verifies ``X-Line-Signature`` on ``POST /hooks/line`` (``alerting.line_webhook``)."""
-
-    @field_validator("base_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        return http_url(value)
 
 
 class TelegramChannel(Section):
     type: Literal["telegram"]
     token: Secret
     chat_id: str
-    base_url: str = "https://api.telegram.org"
+    base_url: HttpUrl = "https://api.telegram.org"
     timeout: Duration = 10.0
     updates: Literal["off", "webhook", "polling"] = "off"
     """How button presses come back: ``POST /hooks/telegram`` or long polling getUpdates."""
@@ -182,11 +173,6 @@ class TelegramChannel(Section):
             raise ValueError("updates: webhook needs secret_token (anyone could post "
                              "presses otherwise)")
         return self
-
-    @field_validator("base_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        return http_url(value)
 
     @field_validator("chat_id", mode="before")
     @classmethod

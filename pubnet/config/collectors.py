@@ -10,12 +10,12 @@ from pydantic import (
     field_validator,
 )
 
-from pubnet.config.types import Duration, RelPath, Section, positive, shown
+from pubnet.config.types import Duration, PositiveDuration, RelPath, Section, shown
 
 
 class SnmpConfig(Section):
-    interval: Duration = 60.0
-    timeout: Duration = 2.0
+    interval: PositiveDuration = 60.0
+    timeout: PositiveDuration = 2.0
     retries: int = Field(default=1, ge=0, le=10)
     max_backoff: Duration | None = None
     """Longest wait between attempts at a dead device; default 5 × its interval."""
@@ -28,11 +28,6 @@ class SnmpConfig(Section):
     rewalk_every: int = Field(default=30, ge=1)
     """Polls between walks of a device's tables; the polls in between GET the rows the last
     walk found (a changed row count or a vanished row walks at once). 1 = walk every poll."""
-
-    @field_validator("interval", "timeout")
-    @classmethod
-    def _positive(cls, value: float) -> float:
-        return positive(value)
 
     @field_validator("interval_by_role")
     @classmethod
@@ -50,19 +45,14 @@ class SnmpConfig(Section):
 class IcmpConfig(Section):
     """ICMP echo probes for devices whose profile is ``icmp``."""
 
-    interval: Duration = 60.0
-    timeout: Duration = 1.0
+    interval: PositiveDuration = 60.0
+    timeout: PositiveDuration = 1.0
     """Wait for each echo reply."""
     count: int = Field(default=3, ge=1, le=20)
     """Echo requests per probe; loss is the share unanswered."""
     spacing: Duration = 0.2
     """Pause between the requests of one probe."""
     max_in_flight: int = Field(default=1000, ge=1)
-
-    @field_validator("interval", "timeout")
-    @classmethod
-    def _positive(cls, value: float) -> float:
-        return positive(value)
 
 
 class TrapsConfig(Section):

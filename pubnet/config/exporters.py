@@ -12,10 +12,22 @@ from pydantic import (
     model_validator,
 )
 
-from pubnet.config.types import Duration, RelPath, Secret, Section, positive
+from pubnet.config.types import PositiveDuration, RelPath, Secret, Section
 
 BCRYPT_HASH = re.compile(r"^\$2[aby]?\$\d\d\$[./A-Za-z0-9]{53}$")
 """A bcrypt hash as htpasswd -B writes it (also for ``web.operators``)."""
+
+
+def bcrypt_users(value: dict[str, str], who: str) -> dict[str, str]:
+    """A validator body for name → bcrypt hash maps (``prometheus.basic_auth_users``,
+    ``web.operators``): names neither empty nor with ``:``, hashes as htpasswd -B writes
+    them; ``who`` (user, operator) names them in the error."""
+    for name, hashed in value.items():
+        if not name or ":" in name:
+            raise ValueError(f"{who} name {name!r} may not be empty or contain ':'")
+        if not BCRYPT_HASH.match(hashed):
+            raise ValueError(f"password of {who} {name!r} must be a bcrypt hash ($2b$...)")
+    return value
 
 
 def split_listen(text: str) -> tuple[str, int]:
@@ -50,13 +62,13 @@ class PrometheusConfig(Section):
     max_connections: int = Field(default=100, ge=1, le=100_000)
     """HTTP connections held at once; more are answered 503 and closed at once. Lowered at
     start when file descriptors are scarce (pubnet/fdbudget.py): polling comes first."""
-    header_timeout: Duration = 10.0
+    header_timeout: PositiveDuration = 10.0
     """A request's head must be complete this long after the connection opened (or after
     its first byte, on a kept-alive connection), else the connection is closed."""
-    request_timeout: Duration = 60.0
+    request_timeout: PositiveDuration = 60.0
     """From a complete head until the response is sent; a client reading too slowly is
     cut off."""
-    idle_timeout: Duration = 75.0
+    idle_timeout: PositiveDuration = 75.0
     """A kept-alive connection with no request for this long is closed."""
 
     @field_validator("listen")
@@ -65,20 +77,10 @@ class PrometheusConfig(Section):
         split_listen(value)
         return value
 
-    @field_validator("header_timeout", "request_timeout", "idle_timeout")
-    @classmethod
-    def _timeouts_positive(cls, value: float) -> float:
-        return positive(value)
-
     @field_validator("basic_auth_users")
     @classmethod
     def _bcrypt_hashes(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, hashed in value.items():
-            if not name or ":" in name:
-                raise ValueError(f"user name {name!r} may not be empty or contain ':'")
-            if not BCRYPT_HASH.match(hashed):
-                raise ValueError(f"password of user {name!r} must be a bcrypt hash ($2b$...)")
-        return value
+        return bcrypt_users(value, "user")
 
     @model_validator(mode="after")
     def _tls_pair(self) -> PrometheusConfig:
@@ -106,12 +108,12 @@ class InfluxConfig(Section):
     org: str = Field(min_length=1)
     bucket: str = Field(min_length=1)
     batch_size: int = Field(default=5000, ge=1, le=1_000_000)
-    flush_interval: Duration = 1.0
+    flush_interval: PositiveDuration = 1.0
     buffer_dir: RelPath = Field(default=Path("influx-buffer"), validate_default=True)
     """Points InfluxDB could not take wait here (append-only segment files) until it can."""
     buffer_max_bytes: int = Field(default=1 << 30, ge=1 << 16)
     """Over this the oldest buffered points are dropped, counted and logged."""
-    timeout: Duration = 10.0
+    timeout: PositiveDuration = 10.0
 
     @field_validator("url")
     @classmethod
@@ -119,8 +121,3 @@ class InfluxConfig(Section):
         if not re.match(r"^https?://[^/\s]+", value):
             raise ValueError("url must be http://host:port or https://host:port")
         return value.rstrip("/")
-
-    @field_validator("flush_interval", "timeout")
-    @classmethod
-    def _influx_positive(cls, value: float) -> float:
-        return positive(value)

@@ -12,29 +12,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from pubnet.config.types import Duration, RelPath, Section, positive
+from pubnet.config.types import Duration, PositiveDuration, RelPath, Section
 
 
 class HistoryConfig(Section):
-    retention: Duration = 400 * 86400.0
+    retention: PositiveDuration = 400 * 86400.0
     """How long status changes and daily rollups are kept (default 400 days: a year and a
     month, so last year's same month is still there)."""
-    flush_interval: Duration = 0.5
+    flush_interval: PositiveDuration = 0.5
     """Changes are written in one transaction at most this often (off the event loop)."""
-    heartbeat: Duration = 10.0
+    heartbeat: PositiveDuration = 10.0
     """How often the running interval is extended: after a kill -9 at most this much
     watched time is counted as unmonitored."""
     rollup_after: Duration = 3600.0
     """A Bangkok day is rolled up this long after it ends (late incidents settle)."""
     database: RelPath | None = None
     """Default: ``alerting.database``."""
-
-    @field_validator("flush_interval", "heartbeat", "retention")
-    @classmethod
-    def _positive(cls, value: float) -> float:
-        return positive(value)
 
 
 class ReportsConfig(Section):

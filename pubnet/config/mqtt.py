@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from pubnet.config.types import Duration, RelPath, Secret, Section, positive
+from pubnet.config.types import Duration, PositiveDuration, RelPath, Secret, Section
 
 _MQTT_DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
 _MQTT_NAME = re.compile(r"[^/+#\s]+")
@@ -72,17 +72,17 @@ class MqttConfig(Section):
     (empty): :func:`default_client_id` of this host and config file."""
     shared_group: str | None = None
     """Subscribe as ``$share/<group>/...`` so that several pubnet instances split the load."""
-    heartbeat_interval: Duration = 30.0
+    heartbeat_interval: PositiveDuration = 30.0
     down_after_missed: int = Field(default=3, ge=1, le=1000)
     protocol: Literal["3.1.1", "5"] | None = None
     """MQTT version; default 5 for a configured broker, 3.1.1 for the embedded one."""
     qos: Literal[0, 1] = 1
     session_expiry: Duration = 86400.0
     """How long the broker keeps pubnet's session and queues for it while it is away (v5)."""
-    keepalive: Duration = 30.0
-    connect_timeout: Duration = 10.0
-    reconnect_min: Duration = 0.5
-    reconnect_max: Duration = 30.0
+    keepalive: PositiveDuration = 30.0
+    connect_timeout: PositiveDuration = 10.0
+    reconnect_min: PositiveDuration = 0.5
+    reconnect_max: PositiveDuration = 30.0
     max_payload_bytes: int = Field(default=4096, ge=64, le=1_048_576)
     max_clock_skew: Duration = 300.0
     """A telemetry ``ts`` further than this in the future is rejected (``clock_skew``)."""
@@ -136,12 +136,6 @@ class MqttConfig(Section):
         if value is not None and not _MQTT_NAME.fullmatch(value):
             raise ValueError("shared_group may not be empty or contain / + # or spaces")
         return value
-
-    @field_validator("heartbeat_interval", "keepalive", "connect_timeout", "reconnect_min",
-                     "reconnect_max")
-    @classmethod
-    def _mqtt_positive(cls, value: float) -> float:
-        return positive(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> MqttConfig:

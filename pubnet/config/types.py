@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -203,3 +204,7 @@ def positive(value: float) -> float:
     if value <= 0:
         raise ValueError("must be greater than zero")
     return value
+
+
+PositiveDuration = Annotated[float, BeforeValidator(parse_duration), AfterValidator(positive)]
+"""A :data:`Duration` that must be greater than zero (intervals, timeouts)."""

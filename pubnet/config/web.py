@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from pubnet.config.exporters import BCRYPT_HASH
+from pubnet.config.exporters import bcrypt_users
 from pubnet.config.types import Section
 
 
@@ -26,10 +26,4 @@ class WebConfig(Section):
     @field_validator("operators")
     @classmethod
     def _bcrypt_hashes(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, hashed in value.items():
-            if not name or ":" in name:
-                raise ValueError(f"operator name {name!r} may not be empty or contain ':'")
-            if not BCRYPT_HASH.match(hashed):
-                raise ValueError(f"password of operator {name!r} must be a bcrypt hash "
-                                 "($2b$...)")
-        return value
+        return bcrypt_users(value, "operator")

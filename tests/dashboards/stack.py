@@ -28,14 +28,15 @@ import aiohttp
 import aiomqtt
 import yaml
 
-from inventory.generate import NOC_CREDENTIAL, VILLAGE_CREDENTIAL, generate
+from inventory.generate import NOC_CREDENTIAL, generate
 from inventory.model import Inventory, Role
 from inventory.writer import write_inventory
+from pubnet.app.demo import demo_credentials
 from pubnet.config import parse_config
 from simulator import AddressPlan, Fleet, plan_addresses, simulated_inventory
 from tests.exporters.test_prometheus_scrape import prometheus_server
 from tests.exporters.victoria import Victoria
-from tests.support import free_port, prometheus_query, stop_process
+from tests.support import free_port, prometheus_query, simulated_fleet_config, stop_process
 
 SITES, SEED = 8, 3
 """A generated fleet with SNMP, ICMP and MQTT site gateways (and the whole backbone)."""
@@ -86,25 +87,14 @@ def choose_faults(inventory: Inventory) -> Faults:
 
 def _config(tmp_path: Path, metrics_port: int, mqtt_port: int,
             victoria: Victoria) -> dict[str, Any]:
-    return {
-        "credentials": {
-            VILLAGE_CREDENTIAL: {"version": "2c", "community": "dash-village"},
-            NOC_CREDENTIAL: {"version": "3", "user": "noc", "auth_protocol": "sha256",
-                             "auth_key": "dash-auth-key", "priv_protocol": "aes128",
-                             "priv_key": "dash-priv-key"},
-            WRONG_CREDENTIAL: {"version": "3", "user": "nobody", "auth_protocol": "sha256",
-                               "auth_key": "dash-auth-key", "priv_protocol": "aes128",
-                               "priv_key": "dash-priv-key"},
-        },
-        "snmp": {"interval": "1s", "timeout": "0.5s", "retries": 0},
-        "icmp": {"interval": "1s", "timeout": "0.5s", "count": 1},
-        "mqtt": {"embedded_port": mqtt_port, "heartbeat_interval": "2s"},
-        "prometheus": {"listen": f"127.0.0.1:{metrics_port}"},
-        "influxdb": {"url": victoria.url, "token": "dash-influx-token", "org": "noc",
-                     "bucket": "pubnet", "buffer_dir": str(tmp_path / "influx-buffer"),
-                     "flush_interval": "1s"},
-        "alerting": None,
-    }
+    credentials = demo_credentials()
+    # the NOC's keys, asked with a user the devices do not have
+    credentials[WRONG_CREDENTIAL] = {**credentials[NOC_CREDENTIAL], "user": "nobody"}
+    return simulated_fleet_config(
+        metrics_port, mqtt_port, credentials=credentials,
+        influxdb={"url": victoria.url, "token": "dash-influx-token", "org": "noc",
+                  "bucket": "pubnet", "buffer_dir": str(tmp_path / "influx-buffer"),
+                  "flush_interval": "1s"})
 
 
 async def _telemetry(port: int, gateways: list[tuple[str, str]], stop: asyncio.Event) -> None:

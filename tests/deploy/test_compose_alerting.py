@@ -27,14 +27,20 @@ import pytest
 import yaml
 
 from alerting.rules import export_rules
-from inventory.generate import NOC_CREDENTIAL, VILLAGE_CREDENTIAL, generate
+from inventory.generate import generate
 from inventory.model import NON_SNMP_PROFILES, Inventory
 from inventory.writer import write_inventory
 from pubnet.config import parse_config
 from simulator import AddressPlan, Fleet, plan_addresses, simulated_inventory
 from simulator.fleet import gateway_devices
 from simulator.gateways import BrokerSettings, MqttGateways
-from tests.support import find_binary, free_port, require_binary, stop_process
+from tests.support import (
+    find_binary,
+    free_port,
+    require_binary,
+    simulated_fleet_config,
+    stop_process,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -110,20 +116,8 @@ async def test_compose_prometheus_fires_an_exported_rule_into_compose_alertmanag
     write_inventory(inventory, tmp_path / "inventory")
 
     pubnet_port, prom_port, am_port, mqtt_port = (free_port() for _ in range(4))
-    config = {
-        "credentials": {
-            VILLAGE_CREDENTIAL: {"version": "2c", "community": "compose-village"},
-            NOC_CREDENTIAL: {"version": "3", "user": "noc", "auth_protocol": "sha256",
-                             "auth_key": "compose-auth-key", "priv_protocol": "aes128",
-                             "priv_key": "compose-priv-key"},
-        },
-        "snmp": {"interval": "1s", "timeout": "1s", "retries": 1},
-        "icmp": {"interval": "1s", "timeout": "0.5s", "count": 1},
-        "mqtt": {"embedded_port": mqtt_port, "heartbeat_interval": "2s"},
-        "prometheus": {"listen": f"127.0.0.1:{pubnet_port}"},
-        "alerting": None,
-        "history": None,
-    }
+    config = simulated_fleet_config(pubnet_port, mqtt_port, history=None, snmp={
+        "interval": "1s", "timeout": "1s", "retries": 1})
     (tmp_path / "pubnet.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
 
     rules = tmp_path / "rules"

@@ -153,8 +153,8 @@ async def test_sighup_applies_an_edited_inventory_and_credentials(tmp_path: Path
         assert 'device="ap-1"' not in text  # every series of a removed device is gone
         assert reload_ok(text) == [1.0]
         log = run.output()
-        assert "reload requested by=SIGHUP" in log
-        assert "reloaded devices=6 added=1 removed=1" in log
+        assert 'msg="reload requested" by=SIGHUP' in log
+        assert "msg=reloaded devices=6 added=1 removed=1" in log
         # /-/reload is off without web.lifecycle
         async with http.post(f"{run.url}/-/reload") as resp:
             assert resp.status in (404, 405)
@@ -190,14 +190,15 @@ async def test_a_rejected_reload_keeps_the_running_setup(tmp_path: Path) -> None
         assert device_up(text) == all_up  # the old setup keeps polling
         await asyncio.sleep(1.5)  # more polls: still every device, still up
         assert device_up(await run.metrics(http)) == all_up
-        assert "reload rejected: " in run.output() and "devices.csv:3" in run.output()
+        assert 'msg="reload rejected" problem=' in run.output()
+        assert "devices.csv:3" in run.output()
         # a config error is rejected the same way, by SIGHUP
         devices_csv.write_text(good, encoding="utf-8")
         config.write_text(config_text(port, lifecycle=True) + "snmp_typo: 1\n",
                           encoding="utf-8")
         run.proc.send_signal(signal.SIGHUP)
         await run.until(http, "a second rejection", lambda _t: run.output().count(
-            "reload rejected errors=") == 2)
+            'keep running" errors=') == 2)
         assert "snmp_typo: unknown key" in run.output()
         # fixed: the reload applies and the gauge is 1 again
         config.write_text(config_text(port, lifecycle=True), encoding="utf-8")

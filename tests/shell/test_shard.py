@@ -157,7 +157,7 @@ async def test_two_shards_poll_every_device_exactly_once(tmp_path: Path) -> None
     for up in ups:
         assert set(up.values()) == {1.0}
     log = (tmp_path / "shard-1" / "pubnet.log").read_text(encoding="utf-8")
-    assert f"shard 1/2: watching sites={len(select(base, Shard(1, 2)).sites)}" in log
+    assert f"shard=1/2 sites={len(select(base, Shard(1, 2)).sites)}" in log
 
 
 async def _until_up(port: int, proc: subprocess.Popen[bytes], log: Path) -> dict[str, float]:

@@ -22,15 +22,14 @@ from typing import Any
 
 import yaml
 
-from inventory.generate import NOC_CREDENTIAL, VILLAGE_CREDENTIAL
+from inventory.generate import VILLAGE_CREDENTIAL
 from inventory.model import Inventory
 from inventory.writer import write_inventory
 from pubnet.app.demo import (
-    NOC_AUTH_KEY,
-    NOC_PRIV_KEY,
-    VILLAGE_COMMUNITY,
     WEBHOOK_SECRET,
     Inbox,
+    demo_credentials,
+    demo_delivery,
     demo_inventory,
 )
 from pubnet.config import parse_config
@@ -44,29 +43,17 @@ NETWORK = "127.79.0.0"
 
 
 def config_data(listen: str, inbox_url: str, interval: float) -> dict[str, Any]:
+    """The demo's credentials and alert delivery (pubnet.app.demo.config), with the
+    page's faster clocks, no history and an operator who may acknowledge."""
     return {
         "inventory": "inventory",
-        "credentials": {
-            VILLAGE_CREDENTIAL: {"version": "2c", "community": VILLAGE_COMMUNITY},
-            NOC_CREDENTIAL: {"version": "3", "user": "noc", "auth_protocol": "sha256",
-                             "auth_key": NOC_AUTH_KEY, "priv_protocol": "aes128",
-                             "priv_key": NOC_PRIV_KEY},
-        },
+        "credentials": demo_credentials(),
         "snmp": {"interval": interval, "timeout": 0.5, "retries": 0,
                  "max_backoff": interval},
         "prometheus": {"listen": listen},
         "history": None,
-        "alerting": {
-            "database": "pubnet.db", "down_after": 2, "tick": 0.2, "group_wait": 1.0,
-            "routes": [{"channels": ["technician"], "language": "th"},
-                       {"channels": ["noc"], "language": "en"}],
-            "channels": {
-                "technician": {"type": "webhook", "url": f"{inbox_url}/technician",
-                               "secret": WEBHOOK_SECRET},
-                "noc": {"type": "webhook", "url": f"{inbox_url}/noc",
-                        "secret": WEBHOOK_SECRET},
-            },
-        },
+        "alerting": {"database": "pubnet.db", "down_after": 2, "tick": 0.2,
+                     "group_wait": 1.0, **demo_delivery(inbox_url)},
         "web": {"operators": {OPERATOR: hashed(PASSWORD)}},
     }
 
@@ -159,8 +146,7 @@ def live_pubnet(workdir: Path, sites: int, interval: float = 1.0,
     fleet = Fleet.from_inventory(generated, plan, seed=seed, credentials=credentials)
     sim = Simulator(fleet, inbox)
     sim.start()
-    data["alerting"]["channels"]["technician"]["url"] = f"{inbox.url}/technician"
-    data["alerting"]["channels"]["noc"]["url"] = f"{inbox.url}/noc"
+    data["alerting"].update(demo_delivery(inbox.url))
     config = workdir / "pubnet.yaml"
     config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     log = workdir / "pubnet.log"

@@ -26,6 +26,8 @@ from pubnet.app.demo.config import (
     VILLAGE_COMMUNITY,
     WEBHOOK_SECRET,
     demo_config,
+    demo_credentials,
+    demo_delivery,
 )
 from pubnet.app.demo.deadlines import ExpectationFailed
 from pubnet.app.demo.fleet import DEMO_NETWORK, demo_inventory
@@ -51,6 +53,8 @@ __all__ = [
     "Scenario",
     "Timing",
     "demo_config",
+    "demo_credentials",
+    "demo_delivery",
     "demo_inventory",
     "register",
     "run_demo",

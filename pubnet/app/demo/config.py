@@ -19,19 +19,41 @@ WEBHOOK_SECRET = "pubnet-demo-webhook-secret"
 DATABASE_NAME = "alerts.db"
 
 
+def demo_credentials() -> dict[str, Any]:
+    """The ``credentials:`` section the simulator answers to: the village community and the
+    NOC's SNMPv3 user, with the demo's literal secrets."""
+    from inventory.generate import NOC_CREDENTIAL, VILLAGE_CREDENTIAL
+
+    return {
+        VILLAGE_CREDENTIAL: {"version": "2c", "community": VILLAGE_COMMUNITY},
+        NOC_CREDENTIAL: {"version": "3", "user": "noc", "auth_protocol": "sha256",
+                         "auth_key": NOC_AUTH_KEY, "priv_protocol": "aes128",
+                         "priv_key": NOC_PRIV_KEY},
+    }
+
+
+def demo_delivery(webhook_url: str) -> dict[str, Any]:
+    """``alerting.routes`` and ``alerting.channels``: every alert in Thai to the technician
+    inbox and in English to the NOC inbox, webhooks of the demo's inbox at ``webhook_url``
+    signed with :data:`WEBHOOK_SECRET`."""
+    return {
+        "routes": [{"channels": ["technician"], "language": "th"},
+                   {"channels": ["noc"], "language": "en"}],
+        "channels": {
+            "technician": {"type": "webhook", "url": f"{webhook_url}/technician",
+                           "secret": WEBHOOK_SECRET},
+            "noc": {"type": "webhook", "url": f"{webhook_url}/noc", "secret": WEBHOOK_SECRET},
+        },
+    }
+
+
 def demo_config(workdir: Path, listen: str, trap_port: int, webhook_url: str,
                 timing: Timing, mqtt_port: int = 1883) -> Config:
     """The config ``pubnet run`` would read, built in code with the demo's literal secrets."""
-    from inventory.generate import NOC_CREDENTIAL, VILLAGE_CREDENTIAL
     from pubnet.config import parse_config
 
     data: dict[str, Any] = {
-        "credentials": {
-            VILLAGE_CREDENTIAL: {"version": "2c", "community": VILLAGE_COMMUNITY},
-            NOC_CREDENTIAL: {"version": "3", "user": "noc", "auth_protocol": "sha256",
-                             "auth_key": NOC_AUTH_KEY, "priv_protocol": "aes128",
-                             "priv_key": NOC_PRIV_KEY},
-        },
+        "credentials": demo_credentials(),
         "snmp": {"interval": timing.interval, "timeout": 1.0, "retries": 1,
                  "max_backoff": timing.interval,
                  "interval_by_role": {"district_aggregation": timing.router_interval}},
@@ -45,14 +67,7 @@ def demo_config(workdir: Path, listen: str, trap_port: int, webhook_url: str,
             "down_after": 2,
             "tick": 0.5,
             "group_wait": timing.group_wait,
-            "routes": [{"channels": ["technician"], "language": "th"},
-                       {"channels": ["noc"], "language": "en"}],
-            "channels": {
-                "technician": {"type": "webhook", "url": f"{webhook_url}/technician",
-                               "secret": WEBHOOK_SECRET},
-                "noc": {"type": "webhook", "url": f"{webhook_url}/noc",
-                        "secret": WEBHOOK_SECRET},
-            },
+            **demo_delivery(webhook_url),
         },
     }
     return parse_config(data, source="pubnet demo", base_dir=workdir)
