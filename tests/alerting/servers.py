@@ -81,14 +81,17 @@ def start_snmpd(binary: str, folder: Path, port: int,
                     f"rocommunity {SNMP_COMMUNITY} 127.0.0.0/8\n"
                     "syslocation Ban Thot Sop, Chiang Mai\n", encoding="utf-8")
     env = dict(os.environ, SNMP_PERSISTENT_DIR=str(folder), MIBS="", MIBDIRS="")
-    proc = subprocess.Popen([binary, "-f", "-Lo", "-C", "-c", str(conf)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    log = folder / "snmpd.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([binary, "-f", "-Lo", "-C", "-c", str(conf)],
+                                stdout=out, stderr=subprocess.STDOUT, env=env)
     deadline = time.monotonic() + timeout
     while not snmp_answers("127.0.0.1", port, SNMP_COMMUNITY):
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            proc.wait()
-            raise RuntimeError(f"snmpd on port {port} did not start")
+            code = proc.wait()
+            said = log.read_text(encoding="utf-8", errors="replace")[-400:]
+            raise RuntimeError(f"snmpd on port {port} did not start (exit {code}): {said}")
         time.sleep(0.05)
     return proc
 

@@ -202,7 +202,7 @@ async def test_two_shards_and_one_alerting_instance(tmp_path: Path) -> None:
                 assert set(one) == set(select(base, Shard(1, 2)).devices)
                 assert set(two) == set(select(base, Shard(2, 2)).devices)
                 alerting_log = tmp_path / "alerting" / "pubnet.log"
-                assert "roles alerting" in tail(alerting_log)
+                assert "roles=alerting" in tail(alerting_log)
                 assert "component=snmp-poller" not in alerting_log.read_text("utf-8")
 
                 # -- a district cut across both shards: one incident ---------------------
