@@ -62,6 +62,7 @@ from inventory.generate import generate
 from inventory.model import Inventory
 from inventory.writer import write_inventory
 from pubnet.ports import free_port
+from testbed.http import serving
 from testbed.process import find_binary, stop_process
 
 PER_SIMULATOR = 15_000
@@ -212,10 +213,8 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
 
     app = web.Application()
     app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    hook_port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", hook_port).start()
+    web_sink = contextlib.AsyncExitStack()
+    hook_port = await web_sink.enter_async_context(serving(app))
 
     vm_binary = find_binary("victoria-metrics")
     vm_port = free_port()
@@ -374,7 +373,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
                 proc.kill()
         if vm is not None:
             await asyncio.to_thread(stop_process, vm)
-        await runner.cleanup()
+        await web_sink.aclose()
     return result
 
 

@@ -11,11 +11,12 @@ wire libraries take and return, so the hot path never converts them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, Self
 
+from collectors.snmp.errors import SnmpNoSuchName
 from pubnet.config import Credential
 
 Value = None | str | bytes | int | float
@@ -145,3 +146,37 @@ def stop_index(oid: str, stop_after: str | None) -> tuple[int, ...] | None:
         return None
     return tuple(int(part) for part in stop_after[len(prefix):].split("."))
 
+
+
+def walk_index(name: str, prefix: str, last: tuple[int, ...], stats: PacketStats
+               ) -> tuple[int, ...] | None:
+    """The index of ``name`` in the walked subtree (``prefix`` is the subtree's OID and a
+    dot), or None where the walk must end: ``name`` left the subtree, or it does not come
+    after ``last`` (an agent that would make the walk loop, counted as
+    ``non_increasing_oid``). Every client's GETNEXT-style walk takes this one step."""
+    if not name.startswith(prefix):
+        return None
+    index = tuple(map(int, name[len(prefix):].split(".")))
+    if index <= last:
+        stats.drop("non_increasing_oid")
+        return None
+    return index
+
+
+def past_stop(index: tuple[int, ...], limit: tuple[int, ...] | None) -> bool:
+    """Whether a walk at ``index`` is past everything under ``limit`` (:func:`stop_index`)."""
+    return limit is not None and index[:len(limit)] > limit
+
+
+async def get_each_alone(oids: Sequence[str],
+                         get_one: Callable[[str], Awaitable[dict[str, Value]]]
+                         ) -> dict[str, Value]:
+    """A v1 agent answers a GET naming one OID it lacks with noSuchName for the whole PDU:
+    ask each OID in a PDU of its own and keep the answers of those it has."""
+    out: dict[str, Value] = {}
+    for oid in oids:
+        try:
+            out.update(await get_one(oid))
+        except SnmpNoSuchName:
+            continue
+    return out

@@ -54,7 +54,10 @@ from collectors.snmp.client import (
     PacketStats,
     SnmpTarget,
     Value,
+    get_each_alone,
+    past_stop,
     stop_index,
+    walk_index,
 )
 from collectors.snmp.errors import (
     SnmpAuthError,
@@ -456,12 +459,8 @@ class GufoClient:
         except SnmpAuthError as exc:
             raise exc from None
         if not result and self._version == "1" and len(oid_list) > 1:
-            for oid in oid_list:
-                try:
-                    result.update(await self._guarded(
-                        lambda o=oid: sock.send_get_many([o]), recv))  # type: ignore[misc]
-                except SnmpNoSuchName:
-                    continue
+            return await get_each_alone(oid_list, lambda oid: self._guarded(
+                lambda: sock.send_get_many([oid]), recv))
         return result
 
     async def bulk_walk(
@@ -504,7 +503,6 @@ class GufoClient:
         plen = len(oid) + 1
         out: list[tuple[str, Value]] = []
         last: tuple[int, ...] = ()
-        depth = len(limit) if limit is not None else 0
         while True:
             try:
                 batch: list[tuple[str, Value] | None] = await self._guarded(
@@ -528,14 +526,14 @@ class GufoClient:
                 return out
             last = final
             out.extend(batch)  # type: ignore[arg-type]
-            if ended or (limit is not None and last[:depth] > limit):
+            if ended or past_stop(last, limit):
                 return out
 
     async def _walk_next(self, oid: str, limit: tuple[int, ...] | None
                          ) -> list[tuple[str, Value]]:
         sock = self._sock
         it = _fast.GetIter(oid)
-        plen = len(oid) + 1
+        prefix = oid + "."
         out: list[tuple[str, Value]] = []
         last: tuple[int, ...] = ()
         while True:
@@ -544,13 +542,10 @@ class GufoClient:
                     lambda: sock.send_get_next(it), lambda: sock.recv_get_next(it))
             except (StopAsyncIteration, SnmpNoSuchName):
                 return out
-            if not item[0].startswith(oid + "."):
-                return out
-            index = tuple(map(int, item[0][plen:].split(".")))
-            if index <= last:
-                self._stats.drop("non_increasing_oid")
+            index = walk_index(item[0], prefix, last, self._stats)
+            if index is None:
                 return out
             last = index
             out.append(item)
-            if limit is not None and index[:len(limit)] > limit:
+            if past_stop(index, limit):
                 return out

@@ -21,7 +21,10 @@ from collectors.snmp.client import (
     PacketStats,
     SnmpTarget,
     Value,
+    get_each_alone,
+    past_stop,
     stop_index,
+    walk_index,
 )
 from collectors.snmp.errors import (
     SnmpAuthError,
@@ -149,13 +152,7 @@ class PysnmpClient:
         except OSError as exc:
             raise SnmpUnreachable(str(exc)) from None
         if self._v1 and status and int(status) == 2 and len(oids) > 1:
-            out: dict[str, Value] = {}
-            for oid in oids:
-                try:
-                    out.update(await self.get([oid]))
-                except SnmpNoSuchName:
-                    continue
-            return out
+            return await get_each_alone(oids, lambda oid: self.get([oid]))
         self._raise_for(indication, status, index)
         result: dict[str, Value] = {}
         for name, value in varbinds:
@@ -198,11 +195,8 @@ class PysnmpClient:
                 return out
             for name, value in varbinds:
                 text = str(name)
-                if not text.startswith(prefix):
-                    return out
-                index_t = tuple(int(x) for x in text[len(prefix):].split("."))
-                if index_t <= last:
-                    self._stats.drop("non_increasing_oid")
+                index_t = walk_index(text, prefix, last, self._stats)
+                if index_t is None:
                     return out
                 last = index_t
                 converted = self._value(value)
@@ -210,5 +204,5 @@ class PysnmpClient:
                     return out  # endOfMibView
                 out.append((text, converted))
                 current = text
-                if limit is not None and index_t[:len(limit)] > limit:
+                if past_stop(index_t, limit):
                     return out

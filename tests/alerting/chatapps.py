@@ -20,6 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
+from testbed.http import serving as serve_app
+
 LINE_TOKEN = "line-channel-access-token"
 LINE_SECRET = "line-channel-secret-7c1d"
 TELEGRAM_TOKEN = "123456:telegram-bot-token"
@@ -119,10 +121,5 @@ class TelegramStandIn:
 async def serving(handler: Any, port: int) -> AsyncIterator[None]:
     app = web.Application()
     app.router.add_route("POST", "/{tail:.*}", handler)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
+    async with serve_app(app, port):
         yield
-    finally:
-        await runner.cleanup()

@@ -20,6 +20,7 @@ from inventory.model import Inventory
 from inventory.topology import Topology
 from pubnet.config import parse_config
 from pubnet.state import StateStore
+from testbed.http import serving
 from tests.alerting.builders import district_inventory
 from tests.support import free_port
 
@@ -82,16 +83,12 @@ async def receiver() -> AsyncIterator[HttpReceiver]:
     rec = HttpReceiver(port=free_port())
     app = web.Application()
     app.router.add_route("POST", "/{tail:.*}", rec.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", rec.port)
-    await site.start()
-    try:
-        yield rec
-    finally:
-        if rec.hold is not None:
-            rec.hold.set()
-        await runner.cleanup()
+    async with serving(app, rec.port):
+        try:
+            yield rec
+        finally:
+            if rec.hold is not None:
+                rec.hold.set()
 
 
 def alerting_config(tmp_path: Path, routes: list[dict[str, Any]],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,8 +14,14 @@ from alerting.digest import Gate, HeldMessage
 from alerting.model import Reason, Status
 from pubnet.catalog import ALERT_MESSAGES_HELD
 from pubnet.config import BudgetLimits, parse_config
-from tests.alerting.builders import poll_round
-from tests.alerting.conftest import SECRET, HttpReceiver, StartService, alerting_config
+from tests.alerting.builders import fail_rounds, poll_round
+from tests.alerting.conftest import (
+    SECRET,
+    HttpReceiver,
+    Running,
+    StartService,
+    alerting_config,
+)
 from tests.alerting.wide import gateways, wide_inventory
 from tests.support import eventually
 
@@ -29,6 +36,44 @@ class Clock:
 
 def held(incident_id: str, status: Status = Status.FIRING, sites: int = 1) -> HeldMessage:
     return HeldMessage(incident_id, status, "55", "5501", sites, "เกตเวย์ A", "gateway A")
+
+
+def two_recipients(tmp_path: Path, receiver: HttpReceiver) -> Any:
+    """Every incident to the techs and the NOC: a digest after 5 messages in 5 minutes, the
+    techs at most 8 an hour. No power grouping: 32 sites under 4 routers would be one power
+    incident (test_power.py)."""
+    return alerting_config(
+        tmp_path,
+        routes=[{"match": {}, "channels": ["techs", "noc"]}],
+        channels={name: {"type": "webhook", "url": f"{receiver.base}/{name}", "secret": SECRET}
+                  for name in ("techs", "noc")},
+        digest_after=5, digest_window="5m",
+        budgets={"channels": {"techs": {"max_per_hour": 8}}},
+        power=None,
+    )
+
+
+async def mass_outage(run: Running, down: list[str], clock: Clock,
+                      receiver: HttpReceiver) -> float:
+    """All of ``down`` fail; returns once each recipient got its first 5 messages and the
+    rest is held for the digest (the time of the last failed poll)."""
+    ts = fail_rounds(run.store, down, 1000.0)
+    await eventually(lambda: len(list(run.service.incidents())) == len(down),
+                     what="one pending incident per site")
+    clock.now += 1
+    await eventually(lambda: len(receiver.on("/techs")) == 5 and len(receiver.on("/noc")) == 5,
+                     what="digest_after messages to each recipient")
+    await asyncio.sleep(0.3)
+    return ts
+
+
+async def all_answer_again(run: Running, down: list[str], ts: float, clock: Clock) -> None:
+    """All of ``down`` answers after ``ts``; returns with the resolutions' digest due."""
+    poll_round(run.store, down, True, ts + 1)
+    await eventually(lambda: not run.service.open_incidents(), what="all resolved")
+    clock.now += 1
+    await asyncio.sleep(0.3)
+    clock.now += 300
 
 
 @pytest.mark.parametrize(("limits", "times", "allowed"), [
@@ -83,27 +128,10 @@ async def test_mass_outage_one_digest_per_recipient_within_the_budget(
 ) -> None:
     inventory = wide_inventory(sites_per_district=8)
     down = gateways(inventory)  # 32 site gateways under four district routers
-    config = alerting_config(
-        tmp_path,
-        routes=[{"match": {}, "channels": ["techs", "noc"]}],
-        channels={name: {"type": "webhook", "url": f"{receiver.base}/{name}", "secret": SECRET}
-                  for name in ("techs", "noc")},
-        digest_after=5, digest_window="5m",
-        budgets={"channels": {"techs": {"max_per_hour": 8}}},
-        power=None,  # 32 sites under 4 routers would be one power incident (test_power.py)
-    )
     clock = Clock(1_800_000_000.0)
-    run = await start_service(config, inventory=inventory, clock=clock)
-    ts = 1000.0
-    for _ in range(3):
-        ts += 1
-        poll_round(run.store, down, False, ts)
-    await eventually(lambda: len(list(run.service.incidents())) == len(down),
-                     what="one pending incident per site")
-    clock.now += 1
-    await eventually(lambda: len(receiver.on("/techs")) == 5 and len(receiver.on("/noc")) == 5,
-                     what="digest_after messages to each recipient")
-    await asyncio.sleep(0.3)
+    run = await start_service(two_recipients(tmp_path, receiver), inventory=inventory,
+                              clock=clock)
+    ts = await mass_outage(run, down, clock, receiver)
     assert len(receiver.accepted) == 10
     gate = run.service.gate
     assert gate.held_counts == {("techs", "digest"): 27, ("noc", "digest"): 27}
@@ -117,12 +145,7 @@ async def test_mass_outage_one_digest_per_recipient_within_the_budget(
             digest["message"])
     # everything answers again: resolutions are summarised the same way, and the techs
     # channel stays within its 8 an hour
-    ts += 1
-    poll_round(run.store, down, True, ts)
-    await eventually(lambda: not run.service.open_incidents(), what="all resolved")
-    clock.now += 1
-    await asyncio.sleep(0.3)
-    clock.now += 300
+    await all_answer_again(run, down, ts, clock)
     await eventually(lambda: receiver.on("/techs")[-1].json.get("kind") == "digest"
                      and receiver.on("/techs")[-1].json.get("resolved", 0) > 0,
                      what="the resolved digest")
@@ -147,27 +170,10 @@ async def test_restart_during_a_mass_outage_keeps_the_digest_and_the_budget(
     by one, and the hourly budget counts what went out before each restart."""
     inventory = wide_inventory(sites_per_district=8)
     down = gateways(inventory)
-    config = alerting_config(
-        tmp_path,
-        routes=[{"match": {}, "channels": ["techs", "noc"]}],
-        channels={name: {"type": "webhook", "url": f"{receiver.base}/{name}", "secret": SECRET}
-                  for name in ("techs", "noc")},
-        digest_after=5, digest_window="5m",
-        budgets={"channels": {"techs": {"max_per_hour": 8}}},
-        power=None,
-    )
+    config = two_recipients(tmp_path, receiver)
     clock = Clock(1_800_000_000.0)
     first = await start_service(config, inventory=inventory, clock=clock)
-    ts = 1000.0
-    for _ in range(3):
-        ts += 1
-        poll_round(first.store, down, False, ts)
-    await eventually(lambda: len(list(first.service.incidents())) == len(down),
-                     what="one pending incident per site")
-    clock.now += 1
-    await eventually(lambda: len(receiver.on("/techs")) == 5 and len(receiver.on("/noc")) == 5,
-                     what="digest_after messages to each recipient")
-    await asyncio.sleep(0.3)
+    ts = await mass_outage(first, down, clock, receiver)
     assert first.service.gate.held_counts == {("techs", "digest"): 27, ("noc", "digest"): 27}
     await first.stop()
 
@@ -188,12 +194,7 @@ async def test_restart_during_a_mass_outage_keeps_the_digest_and_the_budget(
     third = await start_service(config, inventory=inventory, clock=clock, store=first.store)
     await asyncio.sleep(0.3)
     assert len(receiver.accepted) == 12
-    ts += 1
-    poll_round(third.store, down, True, ts)
-    await eventually(lambda: not third.service.open_incidents(), what="all resolved")
-    clock.now += 1
-    await asyncio.sleep(0.3)
-    clock.now += 300
+    await all_answer_again(third, down, ts, clock)
     await eventually(lambda: receiver.on("/techs")[-1].json.get("kind") == "digest"
                      and receiver.on("/techs")[-1].json.get("resolved", 0) > 0
                      and receiver.on("/noc")[-1].json.get("resolved", 0) > 0,

@@ -17,8 +17,8 @@ from alerting.ical import scope_from_text
 from alerting.messages import BANGKOK
 from inventory.writer import write_inventory
 from pubnet.cli import main
+from testbed.http import serving
 from tests.alerting.builders import district_inventory
-from tests.support import free_port
 
 SOON = datetime.now(BANGKOK).replace(microsecond=0, second=0) + timedelta(days=2)
 
@@ -148,11 +148,7 @@ async def test_import_from_a_url_with_the_scope_in_the_summary(
 
     app = web.Application()
     app.router.add_get("/calendar.ics", serve)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
+    async with serving(app) as port:
         url = f"http://127.0.0.1:{port}/calendar.ics?token=s3cr3t-calendar-token"
         code = await asyncio.to_thread(main, [
             "maintenance", "import", "--ics", url, "--scope-from", "SUMMARY", "--config",
@@ -160,8 +156,6 @@ async def test_import_from_a_url_with_the_scope_in_the_summary(
         missing = await asyncio.to_thread(main, [
             "maintenance", "import", "--ics", f"http://127.0.0.1:{port}/gone.ics",
             "--scope-from", "SUMMARY", "--config", str(tmp_path / "pubnet.yaml")])
-    finally:
-        await runner.cleanup()
     out = capsys.readouterr()
     assert code == 0 and missing == 1
     assert "s3cr3t-calendar-token" not in out.out + out.err

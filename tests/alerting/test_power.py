@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from alerting.db import IncidentDB
 from alerting.model import Kind, Severity, State
 from pubnet.model import PollStatus, Source
-from tests.alerting.builders import poll_round
+from tests.alerting.builders import fail_rounds, poll_round
 from tests.alerting.conftest import SECRET, HttpReceiver, StartService, alerting_config
 from tests.alerting.wide import gateways, wide_inventory
 from tests.support import eventually
@@ -20,12 +21,10 @@ def hooks(receiver: HttpReceiver, *names: str) -> dict[str, dict[str, str]]:
             for n in names}
 
 
-async def test_power_cut_is_one_incident_with_evidence_and_its_own_route(
-    tmp_path: Path, receiver: HttpReceiver, start_service: StartService,
-) -> None:
-    inventory = wide_inventory(sites_per_district=4)
-    dark = gateways(inventory, ("5001", "5002", "5003"))  # 12 sites under 3 routers
-    config = alerting_config(
+def power_desk(tmp_path: Path, receiver: HttpReceiver) -> Any:
+    """Power incidents to the power desk, site and equipment ones to the techs; five sites
+    dark within three minutes under routers that answer are a power cut."""
+    return alerting_config(
         tmp_path,
         routes=[{"match": {"kind": ["power"]}, "channels": ["power-desk"]},
                 {"match": {"kind": ["site_down", "device_down", "link_down"]},
@@ -33,12 +32,17 @@ async def test_power_cut_is_one_incident_with_evidence_and_its_own_route(
         channels=hooks(receiver, "power-desk", "techs"), group_wait="500ms",
         power={"window": "3m", "min_sites": 5},
     )
+
+
+async def test_power_cut_is_one_incident_with_evidence_and_its_own_route(
+    tmp_path: Path, receiver: HttpReceiver, start_service: StartService,
+) -> None:
+    inventory = wide_inventory(sites_per_district=4)
+    dark = gateways(inventory, ("5001", "5002", "5003"))  # 12 sites under 3 routers
+    config = power_desk(tmp_path, receiver)
     run = await start_service(config, inventory=inventory)
     store = run.store
-    ts = 1000.0
-    for _ in range(3):
-        ts += 1
-        poll_round(store, dark, False, ts)
+    ts = fail_rounds(store, dark, 1000.0)
     await eventually(lambda: receiver.on("/power-desk"), what="the power incident")
     await asyncio.sleep(0.8)
     assert receiver.on("/techs") == [], "no site incidents, no truck rolls"
@@ -129,20 +133,10 @@ async def test_an_open_power_incident_continues_after_a_restart(
     it resolves once, and no second incident appears for the sites it holds."""
     inventory = wide_inventory(sites_per_district=4)
     dark = gateways(inventory, ("5001", "5002", "5003"))
-    config = alerting_config(
-        tmp_path,
-        routes=[{"match": {"kind": ["power"]}, "channels": ["power-desk"]},
-                {"match": {"kind": ["site_down", "device_down", "link_down"]},
-                 "channels": ["techs"]}],
-        channels=hooks(receiver, "power-desk", "techs"), group_wait="500ms",
-        power={"window": "3m", "min_sites": 5},
-    )
+    config = power_desk(tmp_path, receiver)
     first = await start_service(config, inventory=inventory)
     store = first.store
-    ts = 1000.0
-    for _ in range(3):
-        ts += 1
-        poll_round(store, dark, False, ts)
+    ts = fail_rounds(store, dark, 1000.0)
     await eventually(lambda: receiver.on("/power-desk"), what="the power incident")
     (power,) = first.service.open_incidents()
     # evidence before the restart: gw-5002-1 comes back restarted (power confirmed); the

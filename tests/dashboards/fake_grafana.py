@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.support import free_port
+from testbed.http import serving
 
 
 @dataclass
@@ -102,13 +102,6 @@ class FakeGrafana:
         app.router.add_get("/api/folders", self.list_folders)
         app.router.add_post("/api/folders", self.create_folder)
         app.router.add_post("/api/dashboards/db", self.save_dashboard)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        port = free_port()
-        site = web.TCPSite(runner, "127.0.0.1", port)
-        await site.start()
-        self.url = f"http://127.0.0.1:{port}"
-        try:
+        async with serving(app) as port:
+            self.url = f"http://127.0.0.1:{port}"
             yield self
-        finally:
-            await runner.cleanup()

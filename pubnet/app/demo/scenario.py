@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from pubnet.app.demo.timing import Timing
     from pubnet.app.runtime import Context
     from pubnet.app.web import WebServer
+    from pubnet.state import StateStore
     from simulator import Fleet
     from simulator.gateways import MqttGateways
 
@@ -169,11 +170,8 @@ class Scenario:
         back_at = time.monotonic()
         self.gateways.power_on(gateway)
 
-        def up_again() -> bool:
-            state = store.status(gateway)
-            return state is not None and state.status is not None and state.status.is_up
-
-        await until_store(store, up_again, 15.0, f"{gateway} online again")
+        await until_store(store, lambda: _answers(store, gateway), 15.0,
+                           f"{gateway} online again")
         self.say(f"power back: {gateway} reconnected and published online; up "
                  f"{1000 * (time.monotonic() - back_at):.0f} ms later")
 
@@ -294,9 +292,7 @@ class Scenario:
         store = self.ctx.store
 
         def all_answer() -> bool:
-            states = (store.status(d) for d in (router, *behind))
-            return all(s is not None and s.status is not None and s.status.is_up
-                       for s in states)
+            return all(_answers(store, d) for d in (router, *behind))
 
         await until_store(store, all_answer, self.timing.recover_deadline,
                            f"answer from every device behind {router}")
@@ -361,22 +357,17 @@ class Scenario:
     # -- reading the store ---------------------------------------------------------------
 
     def device_counts(self) -> tuple[int, int]:
-        up = down = 0
-        for device in self.ctx.inventory.devices:
-            state = self.ctx.store.status(device)
-            if state is not None and state.status is not None and state.status.is_up:
-                up += 1
-            else:
-                down += 1
-        return up, down
+        store = self.ctx.store
+        up = sum(_answers(store, device) for device in self.ctx.inventory.devices)
+        return up, len(self.ctx.inventory.devices) - up
 
     def sites_up(self) -> int:
         store, topo = self.ctx.store, self.ctx.topology
         count = 0
         for site in self.ctx.inventory.sites:
             gateway = topo.site_gateway(site)
-            state = store.status(gateway) if gateway else None
-            count += state is not None and state.status is not None and state.status.is_up
+            if gateway and _answers(store, gateway):
+                count += 1
         return count
 
     def place(self, device: str) -> str:
@@ -398,6 +389,13 @@ class Scenario:
             text = await response.text()
         samples = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
         return samples, len(text.encode())
+
+
+def _answers(store: StateStore, device: str) -> bool:
+    """Whether ``device``'s last attempt found it up (False before its first attempt): the
+    one reading of "up" behind every wait and count of the scenario."""
+    state = store.status(device)
+    return state is not None and state.status is not None and state.status.is_up
 
 
 def _indent(text: str) -> str:
