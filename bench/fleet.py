@@ -333,7 +333,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
                                None)
                 await asyncio.sleep(0.1)
             log = log_path.read_text(encoding="utf-8")
-            detected = log_time(log, rf'msg="device not answering device={router} ')
+            detected = log_time(log, rf'msg="device not answering" device={re.escape(router)} ')
             result = {
                 "devices": len(inventory.devices), "snmp_devices": len(snmp_ids),
                 "sites": len(inventory.sites), "interval_s": args.interval,

@@ -1,8 +1,10 @@
 """Structured logging: ``key=value`` lines by default, JSON lines with ``--log-format json``.
 
-Messages are written as ``"device down device=%s site=%s"`` or with ``extra={"device": ...}``;
-both end up as fields. A :class:`SecretRedactor` filter replaces any resolved secret value
-that might still slip into a message, as a second line of defence behind ``SecretStr``.
+Messages are short fixed text with their fields in ``extra``: ``log.warning("device down",
+extra={"device": ...})`` gives ``msg="device down" device=gw-1``, or ``"device": "gw-1"`` in
+JSON (tests/shell/test_log_style.py keeps every product folder to it). A
+:class:`SecretRedactor` filter replaces any resolved secret value that might still slip into
+a message or a field, as a second line of defence behind ``SecretStr``.
 
 Values in log lines often come from the network (an MQTT topic, a trap varbind, a device's
 sysName), so the formatters escape every control character -- CR, ESC, NUL, DEL, the C1

@@ -140,7 +140,7 @@ async def _flap(fleet: Fleet, every: float, seed: int) -> None:
         step += 1
         device = fleet.devices[ids[mix(seed, step) % len(ids)]]
         iface = device.interfaces[mix(seed, step, 1) % len(device.interfaces)]
-        log.info("flap device=%s interface=%s", device.device_id, iface.name)
+        log.info("flap", extra={"device": device.device_id, "interface": iface.name})
         fleet.link_down(device.device_id, iface.index)
         fleet.loop_call_later(every / 2, fleet.link_up, device.device_id, iface.index)
 
@@ -153,7 +153,7 @@ async def _serve(fleet: Fleet, gateways: MqttGateways | None,
     async with fleet, gateways or contextlib.nullcontext():
         counts = apply_faults(fleet, args.fault, args.seed, gateways)
         if counts:
-            log.info("faults applied %s", " ".join(f"{k}={v}" for k, v in counts.items()))
+            log.info("faults applied", extra=counts)
         with stop_on_signals(stop):
             async with asyncio.TaskGroup() as group:
                 if args.flap_every > 0:
@@ -165,16 +165,18 @@ async def _serve(fleet: Fleet, gateways: MqttGateways | None,
                     except TimeoutError:
                         pass
                     stats = fleet.agent.stats
-                    log.info("simulator stats requests=%d rate=%.0f/s responses=%d "
-                             "dropped=%d traps=%d", stats.requests,
-                             (stats.requests - last) / args.stats_every, stats.responses,
-                             sum(stats.dropped.values()), fleet.traps_sent)
+                    log.info("simulator stats", extra={
+                        "requests": stats.requests,
+                        "requests_per_second": round((stats.requests - last) / args.stats_every),
+                        "responses": stats.responses,
+                        "dropped": sum(stats.dropped.values()), "traps": fleet.traps_sent})
                     if gateways is not None:
                         mqtt = gateways.stats
-                        log.info("simulator mqtt gateways=%d connected=%d published=%d "
-                                 "acknowledged=%d connect_failures=%d refused=%d",
-                                 len(gateways.gateways), mqtt.connected, mqtt.published,
-                                 mqtt.acknowledged, mqtt.connect_failures, mqtt.refused)
+                        log.info("simulator mqtt stats", extra={
+                            "gateways": len(gateways.gateways), "connected": mqtt.connected,
+                            "published": mqtt.published, "acknowledged": mqtt.acknowledged,
+                            "connect_failures": mqtt.connect_failures,
+                            "refused": mqtt.refused})
                     last = stats.requests
                 if args.flap_every > 0:
                     flapper.cancel()
@@ -214,7 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.out is not None:
         write_inventory(simulated_inventory(inventory, addresses), args.out)
-        log.info("wrote simulated inventory out=%s devices=%d", args.out, len(addresses))
+        log.info("wrote simulated inventory",
+                 extra={"out": str(args.out), "devices": len(addresses)})
     fleet = Fleet.from_inventory(inventory, plan, seed=args.seed, credentials=credentials,
                                  trap_target=args.trap_target)
     fleet.trap_community = (trap_community or "public").encode("utf-8")

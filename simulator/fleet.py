@@ -389,9 +389,10 @@ class Fleet:
         except BaseException:
             self.close()
             raise
-        log.info("simulator listening devices=%d sockets=%d shapes=%d descriptors=%d",
-                 len(self._routes), len(self._sockets), len(self.shapes),
-                 resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+        log.info("simulator listening", extra={
+            "devices": len(self._routes), "sockets": len(self._sockets),
+            "shapes": len(self.shapes),
+            "descriptors": resource.getrlimit(resource.RLIMIT_NOFILE)[0]})
 
     async def _open_own(self, loop: asyncio.AbstractEventLoop, device: SimDevice) -> None:
         route = _Route(device, self.shapes.get(device))

@@ -289,8 +289,9 @@ class MqttGateways:
         await asyncio.gather(*(first(g) for g in self.gateways.values()))
         self._task = asyncio.create_task(self._publish_forever(), name=self.name)
         self.ready.set()
-        log.info("mqtt gateways connected=%d of %d broker=%s:%d", self.stats.connected,
-                 len(self.gateways), self.broker.host, self.broker.port)
+        log.info("mqtt gateways connected", extra={
+            "connected": self.stats.connected, "gateways": len(self.gateways),
+            "broker": f"{self.broker.host}:{self.broker.port}"})
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
@@ -351,16 +352,17 @@ class MqttGateways:
         except (OSError, TimeoutError, ConnectionError, ssl.SSLError) as exc:
             self.stats.connect_failures += 1
             if self.stats.connect_failures == 1:
-                log.warning("mqtt gateway cannot connect device=%s broker=%s:%d error=%s",
-                            gateway.device.device_id, self.broker.host, self.broker.port,
-                            exc or type(exc).__name__)
+                log.warning("mqtt gateway cannot connect", extra={
+                    "device": gateway.device.device_id,
+                    "broker": f"{self.broker.host}:{self.broker.port}",
+                    "error": str(exc) or type(exc).__name__})
             self._retry(gateway)
             return
         if code != 0:
             self.stats.refused += 1
             if self.stats.refused == 1:
-                log.warning("mqtt broker refused a gateway device=%s connack=%d (login?)",
-                            gateway.device.device_id, code)
+                log.warning("mqtt broker refused a gateway (login?)",
+                            extra={"device": gateway.device.device_id, "connack": code})
             if link.transport is not None:
                 link.transport.close()
             if code not in REFUSED_FOR_GOOD:

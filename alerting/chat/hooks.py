@@ -114,8 +114,8 @@ class ChatHooks:
         if key not in self._rejected_sources and len(self._rejected_sources) < (
                 MAX_SOURCES_LOGGED):
             self._rejected_sources.add(key)
-            log.warning("chat webhook refused, nothing applied channel=%s source=%s reason=%s "
-                        "(logged once per source)", channel, source, why)
+            log.warning("chat webhook refused, nothing applied (logged once per source)",
+                        extra={"channel": channel, "source": source, "reason": why})
 
     async def _press(self, app: str, technician: Technician | None, data: str,
                      event_id: str) -> tuple[Result, Press | None]:
@@ -130,8 +130,9 @@ class ChatHooks:
         result = await db.call(apply, db.sync, press, technician.technician_id, app,
                                event_id, self.clock())
         if result is Result.APPLIED:
-            log.info("incident action from chat incident=%s action=%s by=%s channel=%s",
-                     press.incident_id, press.action.value, technician.technician_id, app)
+            log.info("incident action from chat", extra={
+                "incident": press.incident_id, "action": press.action.value,
+                "by": technician.technician_id, "channel": app})
         return result, press
 
     async def _reply_worker(self) -> None:
@@ -140,7 +141,7 @@ class ChatHooks:
             try:
                 await reply()
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                log.warning("chat reply failed error=%s", type(exc).__name__)
+                log.warning("chat reply failed", extra={"error": type(exc).__name__})
 
     async def _post(self, url: str, body: bytes, headers: dict[str, str], seconds: float,
                     what: str) -> bytes:
@@ -152,7 +153,8 @@ class ChatHooks:
                 timeout=aiohttp.ClientTimeout(total=seconds)) as response:
             answer = await response.read()
             if not 200 <= response.status < 300:
-                log.warning("chat reply refused what=%s status=%d", what, response.status)
+                log.warning("chat reply refused",
+                            extra={"what": what, "status": response.status})
             return answer
 
     def _not_ready(self) -> web.Response | None:
@@ -186,7 +188,7 @@ class ChatHooks:
             events = line.postbacks(body)
         except ValueError as exc:
             self._count("line", Result.BAD_REQUEST)
-            log.warning("LINE webhook body not understood error=%s", exc)
+            log.warning("LINE webhook body not understood", extra={"error": str(exc)})
             return web.Response(status=400, text="bad body\n")
         channel = self._line[name]
         for event in events:
@@ -230,7 +232,7 @@ class ChatHooks:
             await self._telegram_update(name, json.loads(body))
         except ValueError as exc:
             self._count("telegram", Result.BAD_REQUEST)
-            log.warning("Telegram update not understood error=%s", exc)
+            log.warning("Telegram update not understood", extra={"error": str(exc)})
             return web.Response(status=400, text="bad body\n")
         return web.Response(text="ok\n")
 
@@ -277,13 +279,13 @@ class ChatHooks:
             except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
                 failures += 1
                 if failures == 1:
-                    log.warning("telegram polling failing, will retry channel=%s error=%s",
-                                name, type(exc).__name__)
+                    log.warning("telegram polling failing, will retry",
+                                extra={"channel": name, "error": type(exc).__name__})
                 await asyncio.sleep(backoff(failures, initial=1.0, cap=60.0,
                                             jitter=random.random()))
                 continue
             if failures:
-                log.info("telegram polling recovered channel=%s", name)
+                log.info("telegram polling recovered", extra={"channel": name})
                 failures = 0
             for update in found:
                 if isinstance(update, dict) and isinstance(update.get("update_id"), int):
@@ -292,7 +294,7 @@ class ChatHooks:
                     await self._telegram_update(name, update)
                 except ValueError as exc:
                     self._count("telegram", Result.BAD_REQUEST)
-                    log.warning("Telegram update not understood error=%s", exc)
+                    log.warning("Telegram update not understood", extra={"error": str(exc)})
 
 
 def _same(expected: str, given: str) -> bool:

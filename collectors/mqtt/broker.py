@@ -98,7 +98,8 @@ class EmbeddedBroker:
                 await broker.external_connected(GuardedReader(reader, writer, self.guard),
                                                 StreamWriterAdapter(writer), _LISTENER)
         except Exception as exc:  # amqtt's trouble with one client is not pubnet's
-            log.debug("embedded broker connection ended: %r", exc)
+            log.debug("embedded broker connection ended",
+                      extra={"error": str(exc) or type(exc).__name__})
         finally:
             writer.close()
 

@@ -140,7 +140,8 @@ class MqttCollector:
                         # Fatal, like any listener that cannot bind: connecting to whatever
                         # holds the port (another pubnet's broker) would leave this pubnet
                         # blind while it reported itself connected.
-                        log.error("%s", exc)
+                        log.error("embedded mqtt broker not started, mqtt collector stops",
+                                  extra={"error": str(exc)})
                         raise
                 async with asyncio.TaskGroup() as group:
                     group.create_task(self._connection_loop(), name="mqtt-connection")

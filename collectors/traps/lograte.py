@@ -26,10 +26,11 @@ class Summary:
     devices: int
     """Distinct senders among them (devices, or addresses when unknown)."""
 
-    def text(self) -> str:
-        causes = " ".join(f"{cause}={count}" for cause, count in sorted(self.counts.items()))
-        return (f"traps not logged one by one in the last {self.period_s:.0f}s: {causes} "
-                f"(from {self.devices} senders)")
+    def fields(self) -> dict[str, int]:
+        """The summary line's fields: the period in seconds, each cause's count (the causes
+        are trap kinds and receiver reasons, none a ``LogRecord`` attribute), the senders."""
+        return {"period_s": round(self.period_s),
+                **dict(sorted(self.counts.items())), "senders": self.devices}
 
 
 @dataclass(slots=True)

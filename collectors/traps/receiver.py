@@ -268,7 +268,7 @@ class TrapReceiver:
     def _log_summary(self, final: bool = False) -> None:
         summary = self._log_limit.summary(self.clock(), final=final)
         if summary is not None:
-            log.info("%s", summary.text())
+            log.info("traps not logged one by one", extra=summary.fields())
 
     # -- drops ----------------------------------------------------------------------------
 
@@ -279,7 +279,8 @@ class TrapReceiver:
 
     def _on_error(self, exc: BaseException) -> None:
         self._drop("trap_error")
-        log.debug("pysnmp raised on a datagram: %r", exc)
+        log.debug("pysnmp raised on a datagram",
+                  extra={"error": str(exc) or type(exc).__name__})
 
     def _after_datagram(self) -> None:
         engine = self._engine

@@ -70,7 +70,7 @@ def _folder_uid(api: GrafanaApi, title: str) -> str:
         if folder.get("title") == title:
             return str(folder["uid"])
     created: dict[str, Any] = api.folder.create_folder(title)
-    log.info("grafana folder created title=%s uid=%s", title, created.get("uid"))
+    log.info("grafana folder created", extra={"title": title, "uid": created.get("uid")})
     return str(created["uid"])
 
 

@@ -192,8 +192,9 @@ class HistoryRecorder:
             self._executor.shutdown(wait=False)
             raise OSError(f"history database {self.database}: {exc}") from exc
         try:
-            log.info("history recorder started database=%s sites=%d links=%d",
-                     self.database, len(self.derivation.sites), len(self._watched))
+            log.info("history recorder started", extra={
+                "database": str(self.database), "sites": len(self.derivation.sites),
+                "links": len(self._watched)})
             self.ready.set()
             async with asyncio.TaskGroup() as group:
                 if self._housekeeping:
@@ -210,8 +211,8 @@ class HistoryRecorder:
                 self._pending.extend(batch.status_changes)
             await self._flush()
             await self._call(self._writer.stop, self._clock())
-            log.info("history recorder stopped written=%d dropped=%d", self.written,
-                     self.dropped)
+            log.info("history recorder stopped",
+                     extra={"written": self.written, "dropped": self.dropped})
         finally:
             self._executor.shutdown(wait=False)
 
@@ -267,19 +268,20 @@ class HistoryRecorder:
             self.write_errors += 1
             if not self._failing:
                 self._failing = True
-                log.warning("history write failed, keeping changes to retry database=%s "
-                            "error=%s", self.database, exc)
+                log.warning("history write failed, keeping changes to retry",
+                            extra={"database": str(self.database), "error": str(exc)})
             self._pending = batch + self._pending
             excess = len(self._pending) - MAX_PENDING
             if excess > 0:
                 del self._pending[:excess]
                 self.dropped += excess
-                log.warning("history backlog full, oldest changes dropped dropped=%d", excess)
+                log.warning("history backlog full, oldest changes dropped",
+                            extra={"dropped": excess})
             self._publish_stats()
             return
         if self._failing:
             self._failing = False
-            log.info("history writes work again database=%s", self.database)
+            log.info("history writes work again", extra={"database": str(self.database)})
         self.written += rows
         self.changes_written += len(batch)
         if self._on_written is not None:
@@ -311,8 +313,8 @@ class HistoryRecorder:
                 try:
                     await loop.run_in_executor(executor, self._housekeep, self._clock())
                 except (sqlite3.Error, OSError) as exc:
-                    log.warning("history housekeeping failed database=%s error=%s",
-                                self.database, exc)
+                    log.warning("history housekeeping failed",
+                                extra={"database": str(self.database), "error": str(exc)})
                 await asyncio.sleep(MAINTENANCE_INTERVAL)
         finally:
             executor.shutdown(wait=False, cancel_futures=True)
@@ -324,7 +326,7 @@ class HistoryRecorder:
         with HistoryDB(self.database) as db:
             deleted = db.expire(now - self.retention)
             if deleted:
-                log.info("history expired changes=%d", deleted)
+                log.info("history expired", extra={"changes": deleted})
             runs = db.runs(now - self.retention, now, now, self.heartbeat)
             if not runs:
                 return
@@ -335,7 +337,7 @@ class HistoryRecorder:
             for day in candidates:
                 if day.day not in built:
                     count = rollup(db, self.inventory, day, now, self.heartbeat)
-                    log.info("history day rolled up day=%s sites=%d", day.day, count)
+                    log.info("history day rolled up", extra={"day": day.day, "sites": count})
 
 
 async def wait_closed(recorder: HistoryRecorder, task: asyncio.Task[None]) -> None:

@@ -93,9 +93,11 @@ class MonthlyReports:
                                         self.inventory_path, options, folder,
                                         pdf=self.reports.pdf, now=self._clock())
             except ReportError as exc:
-                log.error("monthly report failed month=%s error=%s", month_key(period), exc)
+                log.error("monthly report failed",
+                          extra={"month": month_key(period), "error": str(exc)})
                 return None
-            log.info("monthly report written month=%s folder=%s", month_key(period), folder)
+            log.info("monthly report written",
+                     extra={"month": month_key(period), "folder": str(folder)})
         if self.reports.channel is not None and not (folder / SENT_MARKER).exists():
             await self._send_with_retry(period, folder)
         return folder
@@ -106,9 +108,9 @@ class MonthlyReports:
             try:
                 await self.send(period, folder)
             except Exception as exc:  # an SMTP or network failure: retry later
-                log.warning("monthly report not sent, will retry month=%s channel=%s "
-                            "error=%s", month_key(period), self.reports.channel,
-                            type(exc).__name__)
+                log.warning("monthly report not sent, will retry", extra={
+                    "month": month_key(period), "channel": self.reports.channel,
+                    "error": type(exc).__name__})
                 await self._sleep(delay * random.uniform(0.8, 1.2))
                 delay = min(RETRY_MAX, delay * 2)
                 continue
@@ -116,8 +118,8 @@ class MonthlyReports:
                 f"{formatdate(self._clock(), usegmt=True)} {self.reports.channel}\n",
                 encoding="utf-8")
             self.sent.append(month_key(period))
-            log.info("monthly report sent month=%s channel=%s", month_key(period),
-                     self.reports.channel)
+            log.info("monthly report sent",
+                     extra={"month": month_key(period), "channel": self.reports.channel})
             return
 
     def message(self, period: Period, folder: Path) -> EmailMessage:

@@ -80,7 +80,7 @@ def _guarded(handler: Handler) -> Handler:
             cause = f"{handler.__name__}:{type(exc).__name__}"
             if cause not in logged:
                 logged.add(cause)
-                log.exception("status API failed path=%s", request.path)
+                log.exception("status API failed", extra={"path": request.path})
             return error(500, "internal error; see pubnet's log")
 
     guarded.__name__ = handler.__name__
@@ -204,14 +204,15 @@ class StatusApi:
         try:
             result = await source.acknowledge(incident_id, who, note, "web")
         except (sqlite3.Error, OSError) as exc:
-            log.warning("acknowledgement not recorded incident=%s error=%s", incident_id, exc)
+            log.warning("acknowledgement not recorded",
+                        extra={"incident": incident_id, "error": str(exc)})
             return error(503, "the alerting database cannot be written; try again")
         if result is AckResult.UNKNOWN:
             return error(404, f"no open incident {incident_id!r}")
         if result is AckResult.CLOSED:
             return error(409, f"{incident_id} is already resolved")
         self.service.acks += 1
-        log.info("incident acknowledged from the status page incident=%s by=%s",
-                 incident_id, who)
+        log.info("incident acknowledged from the status page",
+                 extra={"incident": incident_id, "by": who})
         return _json({"incident_id": incident_id, "acknowledged_by": who, "channel": "web",
                       "note": note})

@@ -84,5 +84,5 @@ class StatusPage:
                 dropped = sub.dropped
                 corrected = fleet.sync(self.store.statuses(), self.clock())
                 self.resyncs += 1
-                log.info("status page caught up after lost changes corrected_devices=%d",
-                         corrected)
+                log.info("status page caught up after lost changes",
+                         extra={"corrected_devices": corrected})

@@ -94,7 +94,8 @@ class StatusService:
         except (sqlite3.Error, OSError) as exc:
             if not self._messages_failing:
                 self._messages_failing = True
-                log.warning("status page cannot read alert messages error=%s", exc)
+                log.warning("status page cannot read alert messages",
+                            extra={"error": str(exc)})
         else:
             self._messages_failing = False
         self._messages = (now, messages)

@@ -51,4 +51,4 @@ async def test_cli_writes_inventory_and_serves_every_snmp_device(tmp_path: Path)
             proc.send_signal(signal.SIGTERM)
         _stdout, stderr = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == 0, stderr.decode()
-    assert b"simulator listening devices=3" in stderr
+    assert b'msg="simulator listening" devices=3 ' in stderr

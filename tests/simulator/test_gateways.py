@@ -114,5 +114,6 @@ async def test_cli_gateways_publish_with_a_password_file(broker: Mosquitto,
         proc.send_signal(signal.SIGTERM)
         _out, err = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == 0, err.decode()[-2000:]
-    assert f"mqtt gateways connected={len(ids)} of {len(ids)}".encode() in err
+    assert (f'msg="mqtt gateways connected" connected={len(ids)} gateways={len(ids)} '
+            .encode() in err)
     assert b"gw-pass" not in err

@@ -393,5 +393,6 @@ async def test_embedded_broker_port_taken_stops_the_component_naming_port_and_se
     message = str(info.value)
     assert f"127.0.0.1:{port}" in message and "already in use" in message
     assert "mqtt.embedded_port" in message
-    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-    assert errors == [message]
+    errors = [(r.getMessage(), getattr(r, "error", None)) for r in caplog.records
+              if r.levelno == logging.ERROR]
+    assert errors == [("embedded mqtt broker not started, mqtt collector stops", message)]
