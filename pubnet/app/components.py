@@ -144,7 +144,7 @@ def build(ctx: Context) -> list[Component]:
     workers = build_workers(ctx)
     if config.prometheus is not None:
         stats = stats_for(config.prometheus)
-        exporter = build_exporter(config, inventory, ctx.store, stats)
+        exporter = build_exporter(config, exported_inventory(ctx), ctx.store, stats)
         built += [exporter, build_listener(config, inventory,
                                            [*exporter.routes(), *workers.routes], readiness,
                                            stats, workers.signed)]
@@ -279,6 +279,18 @@ def build_workers(ctx: Context, *, summary: bool = True,
         built.append(StartupSummary(store, list(inventory.devices),
                                     first_round_deadline(config, inventory)))
     return Workers(built, routes, signed)
+
+
+def exported_inventory(ctx: Context) -> Inventory:
+    """What ``/metrics`` derives the site and link series from: the inventory this process
+    polls. An alerting-only instance polls nothing: the shards export its sites and links,
+    and the same ``pubnet_site_up`` from it too would count every site twice in Prometheus.
+    """
+    if ctx.polls:
+        return ctx.inventory
+    from inventory.model import Inventory
+
+    return Inventory()
 
 
 def build_exporter(config: Config, inventory: Inventory, store: StateStore,

@@ -454,8 +454,8 @@ class Service:
         exporter = None
         if setup.config.prometheus is not None:
             assert self.stats is not None
-            exporter = components.build_exporter(setup.config, setup.inventory, self.store,
-                                                 self.stats)
+            exporter = components.build_exporter(
+                setup.config, components.exported_inventory(ctx), self.store, self.stats)
         return _Generation(setup, exporter, components.build_workers(
             ctx, summary=summary, directory=setup.directory))
 

@@ -47,6 +47,7 @@ pytestmark = pytest.mark.integration
 
 T = TypeVar("T")
 UP = re.compile(r'^pubnet_device_up\{[^}]*device="([^"]+)"[^}]*\} (\S+)$', re.M)
+SITE_UP = re.compile(r'^pubnet_site_up\{[^}]*site="([^"]+)"[^}]*\} \S+$', re.M)
 CREDENTIALS = {
     "village-v2": {"version": "2c", "community": "village-community"},
     "noc-v3": {"version": "3", "user": "noc", "auth_protocol": "sha256",
@@ -134,6 +135,12 @@ async def device_up(http: aiohttp.ClientSession, port: int) -> dict[str, float]:
     return {}
 
 
+async def sites_up(http: aiohttp.ClientSession, port: int) -> list[str]:
+    """The sites a process exports ``pubnet_site_up`` for (a list: a site twice shows)."""
+    async with http.get(f"http://127.0.0.1:{port}/metrics") as resp:
+        return SITE_UP.findall(await resp.text())
+
+
 async def incidents(folder: Path) -> list[dict[str, Any]]:
     """``pubnet alerts list --format json`` of the alerting instance."""
     proc = await asyncio.create_subprocess_exec(
@@ -204,6 +211,12 @@ async def test_two_shards_and_one_alerting_instance(tmp_path: Path) -> None:
                 alerting_log = tmp_path / "alerting" / "pubnet.log"
                 assert "roles=alerting" in tail(alerting_log)
                 assert "component=snmp-poller" not in alerting_log.read_text("utf-8")
+                # each site's pubnet_site_up comes from the shard polling it, and only from
+                # there: Prometheus scraping all three counts every site once
+                exported = [*await sites_up(http, ports["shard-1"]),
+                            *await sites_up(http, ports["shard-2"])]
+                assert sorted(exported) == sorted(base.sites)
+                assert await sites_up(http, ports["alerting"]) == []
 
                 # -- a district cut across both shards: one incident ---------------------
                 assert {owner(shard_key(base.devices[d]), 2) for d in cut} == {1, 2}
