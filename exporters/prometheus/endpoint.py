@@ -91,12 +91,16 @@ class MetricsService:
     async def prerender_forever(self, interval: float = PRERENDER_INTERVAL) -> None:
         """Render changed devices between scrapes, so a scrape finds little left to do.
 
-        Each device is still rendered once per change (once per poll); this only moves the
-        work off the scrape's critical path, including the first, cold one after start-up.
+        Each device is still rendered once per change (once per poll), and each changed
+        chunk compressed in a worker thread; this only moves the work off the scrape's
+        critical path, including the first, cold one after start-up.
         """
+        loop = asyncio.get_running_loop()
         while True:
             async with self._lock:
                 await self.exposition.refresh()
+                jobs = self.exposition.jobs(Format.TEXT)
+                await loop.run_in_executor(self.executor, self.exposition.compress, jobs)
             await asyncio.sleep(interval)
 
     async def scrape(self, fmt: Format, gzip: bool) -> ScrapeResult:
@@ -108,7 +112,7 @@ class MetricsService:
         async with self._lock:
             start = time.perf_counter()
             await self.exposition.refresh()
-            jobs = self.exposition.jobs(fmt)
+            jobs = self.exposition.jobs(fmt, gzip)
             tail = self._tail(fmt)
             loop = asyncio.get_running_loop()
             body = await loop.run_in_executor(
