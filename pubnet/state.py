@@ -216,6 +216,11 @@ class SeriesView(Mapping[SeriesKey, Observation]):
         return zip(series.slots, series.values, strict=True)
 
 
+def _interned(text: str) -> str:
+    """The one copy of ``text`` (a str subclass, e.g. an enum member, is kept as it is)."""
+    return sys.intern(text) if type(text) is str else text
+
+
 class StateStore:
     """Latest value per series and current status per device, with change subscriptions.
 
@@ -283,8 +288,8 @@ class StateStore:
             return known
         metric, labels = key
         if labels:
-            labels = tuple((sys.intern(name), sys.intern(value)) for name, value in labels)
-        key = (sys.intern(metric), labels)
+            labels = tuple((_interned(name), _interned(value)) for name, value in labels)
+        key = (_interned(metric), labels)
         self._keys[key] = key
         return key
 
