@@ -100,7 +100,8 @@ class MetricsService:
             async with self._lock:
                 await self.exposition.refresh()
                 jobs = self.exposition.jobs(Format.TEXT)
-                await loop.run_in_executor(self.executor, self.exposition.compress, jobs)
+            # outside the lock: a scrape meanwhile compresses what it needs itself
+            await loop.run_in_executor(self.executor, self.exposition.compress, jobs, False)
             await asyncio.sleep(interval)
 
     async def scrape(self, fmt: Format, gzip: bool) -> ScrapeResult:
@@ -113,6 +114,8 @@ class MetricsService:
             start = time.perf_counter()
             await self.exposition.refresh()
             jobs = self.exposition.jobs(fmt, gzip)
+            if gzip:
+                await self.exposition.compress_on_loop(jobs)
             tail = self._tail(fmt)
             loop = asyncio.get_running_loop()
             body = await loop.run_in_executor(

@@ -408,3 +408,24 @@ def test_gzip_of_joined_pieces_is_the_gzip_of_the_text(parts: list[bytes]) -> No
     for part in parts:
         crc = gzipper.crc32_combine(crc, zlib.crc32(part), gzipper.crc32_shift(len(part)))
     assert crc == zlib.crc32(text)
+
+
+async def test_a_late_background_compress_never_replaces_a_newer_piece() -> None:
+    """The background render compresses outside the scrape lock: when it finishes after
+    a scrape compressed a newer generation of the same chunk, the newer piece stays and
+    every body matches the store."""
+    store = StateStore()
+    for n in range(40):
+        store.publish(interface(f"d{n}", "eth0", 1.0, 1.0, 10.0))
+    expo = FleetExposition(store)
+    expo.refresh_now()
+    background = expo.jobs(Format.TEXT)  # the background render's snapshot
+    store.publish(interface("d3", "eth0", 7.0, 7.0, 20.0))
+    expo.refresh_now()
+    scrape = expo.jobs(Format.TEXT)
+    assert await expo.compress_on_loop(scrape) > 0
+    body = expo.encode(Format.TEXT, scrape, True)
+    assert expo.compress(background, parallel=False) > 0  # late, older generation
+    assert gzip.decompress(body) == gzip.decompress(expo.render_sync(Format.TEXT, True))
+    assert b'receive_bytes_total{device="d3",ifname="eth0"} 7.0' in gzip.decompress(body)
+    assert all(job.fresh for job in expo.jobs(Format.TEXT)), "the newer pieces were kept"
