@@ -68,8 +68,11 @@ BACKOFF_MAX = 30.0
 ENCODE_SLICE = 5_000
 """Observations encoded between yields to the event loop (a few ms of work): a backlog
 taken at once, as at a stop, must not stall the collectors sharing the loop."""
-QUEUE_MAX_BATCHES = 20
-"""Batches waiting in memory for the sender before they are spilled to the disk buffer."""
+QUEUE_MAX_BATCHES = 100
+"""Batches waiting in memory for the sender before they are spilled to the disk buffer:
+~500,000 points, ~65 MB, ten seconds of a 50,000-device fleet. Enough to ride out a burst
+(the first round polls every device at once) without falling back to the slower path
+through the disk, small enough to bound memory when the server is slower than the fleet."""
 STOP_GRACE = 2.0
 """Seconds a write in flight at shutdown may still take before it is cancelled (its batch
 goes to the disk buffer). Well inside the 10 s a service manager usually allows."""

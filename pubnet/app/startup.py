@@ -14,6 +14,7 @@ per change.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Callable, Collection
@@ -120,6 +121,13 @@ class StartupSummary:
                     "up": self.summary.up, "not_answering": len(self.summary.down),
                     "not_heard": self.summary.silent,
                     "seconds": round(self.summary.seconds, 1)})
+                # What exists now (inventory, topology, every device's poll state and
+                # counters, the store's tables) lives as long as the process: out of the
+                # cyclic collector's sight. At 50,000 devices its full collections walked
+                # ~3 M such objects every ~7 s, stalling the loop 1.5-2.5 s each time
+                # (polls late, scrapes and SIGTERM waiting behind them). Refcounting still
+                # frees them; only a cycle among them would stay.
+                gc.freeze()
         finally:
             self.store.unsubscribe(self._changes)
         await asyncio.Event().wait()
