@@ -19,6 +19,7 @@ too, so a scrape compresses only what changed in the last two seconds.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Generator, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -129,6 +130,8 @@ class _ChunkJob:
     compressed: _Compressed | None
     """The piece of this generation: current when the job was made, or compressed for it
     since (by whichever of the loop or a worker thread got there)."""
+    previous: _Compressed | None = None
+    """The chunk's piece of an older generation, which a scrape out of time serves."""
 
     def take_current(self) -> bool:
         """Adopt the chunk's piece if someone compressed this generation meanwhile."""
@@ -205,9 +208,15 @@ class FleetExposition:
 
     # -- step 1: on the loop ---------------------------------------------------------------
 
-    async def refresh(self) -> RefreshStats:
-        """Re-render changed devices, yielding to the loop every few thousand series."""
-        steps = self._refresh_steps()
+    async def refresh(self, budget: float | None = None) -> RefreshStats:
+        """Re-render changed devices, yielding to the loop every few thousand series.
+
+        With a ``budget`` (seconds) it stops rendering once that has passed, at a yield:
+        the devices left keep their previous fragments until the next refresh. A scrape
+        gives one, so that on a saturated loop it answers with what the background render
+        has (seconds old) instead of not at all."""
+        deadline = None if budget is None else time.monotonic() + budget
+        steps = self._refresh_steps(deadline)
         while True:
             try:
                 step = next(steps)
@@ -227,7 +236,8 @@ class FleetExposition:
                 stats: RefreshStats = done.value
                 return stats
 
-    def _refresh_steps(self) -> Generator[None, None, RefreshStats]:
+    def _refresh_steps(self, deadline: float | None = None
+                       ) -> Generator[None, None, RefreshStats]:
         store = self._store
         statuses = store.statuses()
         devices = list(store.devices_with_series())
@@ -251,6 +261,8 @@ class FleetExposition:
             since_yield += len(series) + 1
             if since_yield >= self.YIELD_EVERY_SERIES:
                 since_yield = 0
+                if deadline is not None and time.monotonic() > deadline:
+                    break
                 yield None
         if len(versions) > len(devices):
             for gone in set(versions).difference(devices):
@@ -316,12 +328,13 @@ class FleetExposition:
                 continue
             chunks = []
             for chunk in block.chunks:
-                compressed = chunk.compressed
+                previous = compressed = chunk.compressed
                 if compressed is not None and compressed.generation != chunk.generation:
                     compressed = None
                 fragments = (list(chunk.fragments.values())
                              if compressed is None or not gzip else None)
-                chunks.append(_ChunkJob(chunk, chunk.generation, fragments, compressed))
+                chunks.append(_ChunkJob(chunk, chunk.generation, fragments, compressed,
+                                        previous))
             jobs.append(_Job(block, block.header(fmt), chunks))
         return jobs
 
@@ -341,17 +354,25 @@ class FleetExposition:
                 chunk.compress(level)
         return len(todo)
 
-    async def compress_on_loop(self, jobs: list[_Job]) -> int:
+    async def compress_on_loop(self, jobs: list[_Job], budget: float | None = None) -> int:
         """:meth:`compress` on the event loop, yielding every ~1 MiB: a scrape's way. A
         worker thread's zlib calls each wait up to the interpreter's switch interval for
         the GIL while the loop is busy polling, so the few chunks a scrape finds changed
-        are cheaper here (about a millisecond each) than there."""
+        are cheaper here (about a millisecond each) than there.
+
+        Past ``budget`` seconds, a stale chunk that has an older piece is served with it
+        (the background render compresses it soon); only a chunk never compressed is."""
         done = 0
         since_yield = 0
         level = self._gzip_level
+        deadline = None if budget is None else time.monotonic() + budget
         for job in jobs:
             for chunk in job.chunks:
                 if chunk.fragments is None or chunk.take_current():
+                    continue
+                if deadline is not None and chunk.previous is not None and \
+                        time.monotonic() > deadline:
+                    chunk.compressed = chunk.previous
                     continue
                 chunk.compress(level)
                 done += 1

@@ -429,3 +429,31 @@ async def test_a_late_background_compress_never_replaces_a_newer_piece() -> None
     assert gzip.decompress(body) == gzip.decompress(expo.render_sync(Format.TEXT, True))
     assert b'receive_bytes_total{device="d3",ifname="eth0"} 7.0' in gzip.decompress(body)
     assert all(job.fresh for job in expo.jobs(Format.TEXT)), "the newer pieces were kept"
+
+
+async def test_a_scrape_out_of_time_serves_the_background_renders_pieces() -> None:
+    """On a saturated loop a scrape stops rendering and compressing at its budget and
+    serves chunks as the background render left them: a valid body, seconds stale; the
+    next pass catches up. A chunk never compressed is compressed regardless."""
+    store = StateStore()
+    for n in range(6000):
+        store.publish(interface(f"device-{n:05d}", "eth0", 1.0, 1.0, 10.0))
+    expo = FleetExposition(store)
+    expo.render_sync(Format.TEXT, True)
+    for n in range(6000):
+        store.publish(interface(f"device-{n:05d}", "eth0", 2.0, 2.0, 20.0))
+    store.publish(interface("newcomer", "eth0", 3.0, 3.0, 20.0))
+    stats = await expo.refresh(budget=0)
+    assert 0 < stats.devices_rendered < 6001, "stopped after the first slice"
+    jobs = expo.jobs(Format.TEXT)
+    await expo.compress_on_loop(jobs, budget=0)
+    text = gzip.decompress(expo.encode(Format.TEXT, jobs, True)).decode()
+    got = samples(text)
+    last = ("pubnet_interface_receive_bytes_total",
+            (("device", "device-05999"), ("ifname", "eth0")))
+    assert got[last] == 1.0, "served as the background render left it"
+    await expo.refresh()
+    fresh = samples(body(expo, gz=True))
+    assert fresh[last] == 2.0
+    assert fresh[("pubnet_interface_receive_bytes_total",
+                  (("device", "newcomer"), ("ifname", "eth0")))] == 3.0
