@@ -255,23 +255,35 @@ class StateStore:
         codes = _SOURCE_CODE
         device: str | None = None
         per_device: _DeviceSeries
-        for obs in observations:
-            if obs.device is not device:
-                device = obs.device
-                per_device = series.get(device) or self._new_device(device)
-                versions[device] = versions.get(device, 0) + 1
-            key = (obs.metric, obs.labels)
-            slot = per_device.slots.get(key)
+        slots: dict[SeriesKey, int]
+        values: array[float]
+        stamps: array[float]
+        sources: bytearray
+        last_source: Source | None = None
+        code = 0
+        for dev, metric, value, ts, source, labels in observations:
+            if dev is not device:
+                device = dev
+                per_device = series.get(dev) or self._new_device(dev)
+                versions[dev] = versions.get(dev, 0) + 1
+                slots = per_device.slots
+                values = per_device.values
+                stamps = per_device.stamps
+                sources = per_device.sources
+            if source is not last_source:  # an enum's hash is a Python call: once a run
+                last_source = source
+                code = codes[source]
+            key = (metric, labels)
+            slot = slots.get(key)
             if slot is None:
-                slot = len(per_device.slots)
-                per_device.slots[self._intern(key)] = slot
-                per_device.values.append(obs.value)
-                per_device.stamps.append(obs.ts)
-                per_device.sources.append(codes[obs.source])
+                slots[self._intern(key)] = len(slots)
+                values.append(value)
+                stamps.append(ts)
+                sources.append(code)
                 continue
-            per_device.values[slot] = obs.value
-            per_device.stamps[slot] = obs.ts
-            per_device.sources[slot] = codes[obs.source]
+            values[slot] = value
+            stamps[slot] = ts
+            sources[slot] = code
         self.observations_total += len(observations)
         if self._subscribers and (observations or attempts):
             batch = Batch(tuple(observations), tuple(attempts))
