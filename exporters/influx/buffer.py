@@ -110,6 +110,23 @@ class DiskBuffer:
         await self._enforce_limit()
         return sum(points for _, points in batches[len(written):]), error
 
+    def append_many_now(self, batches: list[tuple[bytes, int]]) -> tuple[int, OSError | None]:
+        """:meth:`append_many` in the calling thread, for the last moment of a stop when
+        the loop has no time left for a worker thread. Over ``max_bytes`` the next start
+        drops the oldest (it indexes what is on disk)."""
+        planned = []
+        for data, points in batches:
+            seq = self._next_seq
+            self._next_seq += 1
+            planned.append((Segment(seq, points, len(data),
+                                    self.directory / f"{seq:020d}-{points}.lp"), data))
+        written, error = _write_all(planned)
+        for seg in written:
+            self._segments.append(seg)
+            self.bytes += seg.size
+            self.points += seg.points
+        return sum(points for _, points in batches[len(written):]), error
+
     async def _enforce_limit(self) -> None:
         doomed: list[Segment] = []
         while self.bytes > self.max_bytes and self._segments:
