@@ -6,10 +6,11 @@ generate``), the fleet simulator answering every SNMP device and sending traps, 
 receiver, Prometheus endpoint scraped every 15 s (gzip, as Prometheus does), Influx writer
 to a real VictoriaMetrics, alerting with a webhook (served here), status history.
 
-The simulator runs in child processes of at most :data:`PER_SIMULATOR` devices each (one
-UDP socket per device; this machine allows 20,000 descriptors per process). Until the
-simulator publishes MQTT telemetry (issue 15 part A), the generator's ``mqtt``-profile
-gateways are polled over SNMP instead (profile ``router``), so that no site stays down.
+The simulator runs in one child process (one wildcard UDP socket serves every simulated
+address, so 100,000 devices need a handful of descriptors); the generator's
+``mqtt``-profile gateways publish telemetry from the same process to a real Mosquitto
+that pubnet subscribes to (the embedded broker is for demos and small fleets: at 50,000
+devices its ~2,400 gateway connections alone saturate pubnet's event loop).
 
 After a warm-up (first round done, plus one interval) it measures for ``--intervals``
 intervals, then cuts one district router (the router and every device behind it fall
@@ -40,6 +41,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -47,7 +49,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -63,10 +64,9 @@ from inventory.model import Inventory
 from inventory.writer import write_inventory
 from pubnet.ports import free_port
 from testbed.http import serving
+from testbed.mosquitto import Mosquitto
 from testbed.process import find_binary, stop_process
 
-PER_SIMULATOR = 15_000
-"""Devices per simulator process (descriptor limit 20,000; sockets are one per device)."""
 DEVICES_PER_SITE = 2.6
 """About what ``inventory generate`` yields per site (2.55 at 50,000 devices, 2.74 at
 10,000), besides ~80 provincial nodes and cores."""
@@ -83,42 +83,62 @@ CREDENTIALS = {
 
 
 def simulate(inventory_dir: str, config_path: str, network: str, port: int,
-             devices: list[str], trap_port: int, conn: Connection) -> None:
-    """One simulator process: serve ``devices``; ``("silence", [ids])`` silences some."""
-    asyncio.run(_simulate(inventory_dir, config_path, network, port, devices, trap_port,
-                          conn))
+             trap_port: int, conn: Connection) -> None:
+    """The simulator process: serve every SNMP device; ``("mqtt", port)`` connects the MQTT
+    gateways to a broker, ``("silence", [ids])`` silences devices and gateways."""
+    asyncio.run(_simulate(inventory_dir, config_path, network, port, trap_port, conn))
 
 
 async def _simulate(inventory_dir: str, config_path: str, network: str, port: int,
-                    devices: list[str], trap_port: int, conn: Connection) -> None:
+                    trap_port: int, conn: Connection) -> None:
     from inventory.loader import load_inventory
     from pubnet.config import load_config
     from simulator import AddressPlan, Fleet
+    from simulator.fleet import gateway_devices
+    from simulator.gateways import BrokerSettings, MqttGateways
 
     inventory = load_inventory(inventory_dir).inventory
     config = load_config(Path(config_path))
-    fleet = Fleet.from_inventory(inventory, AddressPlan(network, port), devices=devices,
-                                 credentials=config.credentials,
+    plan = AddressPlan(network, port)
+    fleet = Fleet.from_inventory(inventory, plan, credentials=config.credentials,
                                  trap_target=("127.0.0.1", trap_port))
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
+    broker: asyncio.Queue[int] = asyncio.Queue()
+    gateways: list[MqttGateways] = []
 
     def command() -> None:
         try:
-            kind, ids = conn.recv()
+            kind, arg = conn.recv()
         except EOFError:
             done.set()
             return
         if kind == "silence":
-            for dev in ids:
+            for dev in arg:
                 if dev in fleet.devices:
                     fleet.silence(dev)
+                for group in gateways:
+                    if dev in group.gateways:
+                        group.silence(dev)
+        elif kind == "mqtt":
+            broker.put_nowait(arg)
         elif kind == "stop":
             done.set()
 
-    async with fleet:
+    async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(fleet)
         loop.add_reader(conn.fileno(), command)
         conn.send(("ready", len(fleet.devices)))
+        waiter = asyncio.ensure_future(broker.get())
+        await asyncio.wait({waiter, asyncio.ensure_future(done.wait())},
+                           return_when=asyncio.FIRST_COMPLETED)
+        if waiter.done():
+            group = MqttGateways.from_devices(
+                inventory, gateway_devices(inventory, plan),
+                BrokerSettings.from_url(f"mqtt://127.0.0.1:{waiter.result()}"))
+            await stack.enter_async_context(group)
+            gateways.append(group)
+            conn.send(("mqtt", group.stats.connected))
         await done.wait()
 
 
@@ -127,10 +147,7 @@ async def _simulate(inventory_dir: str, config_path: str, network: str, port: in
 
 def build_inventory(devices: int, seed: int) -> Inventory:
     sites = max(1, round((devices - 80) / DEVICES_PER_SITE))
-    inventory = generate(sites=sites, seed=seed)
-    return Inventory(inventory.sites, {
-        k: replace(d, profile="router", credential="village-v2") if d.profile == "mqtt" else d
-        for k, d in inventory.devices.items()}, inventory.links, inventory.source)
+    return generate(sites=sites, seed=seed)
 
 
 def downstream(inventory: Inventory, root: str) -> list[str]:
@@ -204,7 +221,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
 
     write_inventory(simulated_inventory(inventory, plan_addresses(
         inventory, AddressPlan(network, sim_port))), work / "sim")
-    http_port, trap_port = free_port(), free_port(socket.SOCK_DGRAM)
+    http_port, trap_port, mqtt_port = free_port(), free_port(socket.SOCK_DGRAM), free_port()
     hooks: list[tuple[float, str]] = []
 
     async def hook(request: web.Request) -> web.Response:
@@ -224,6 +241,12 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
             subprocess.Popen, [vm_binary, f"-httpListenAddr=127.0.0.1:{vm_port}",
                                f"-storageDataPath={work / 'vm'}", "-loggerLevel=ERROR"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    mosquitto_binary = find_binary("mosquitto")
+    assert mosquitto_binary is not None, "mosquitto is needed (apt-get install mosquitto)"
+    (work / "mosquitto").mkdir(exist_ok=True)
+    broker = Mosquitto(mosquitto_binary, work / "mosquitto", mqtt_port,
+                       max_queued_messages=2_000_000)
+    await asyncio.to_thread(broker.start)
     config = work / "pubnet.yaml"
     config.write_text(yaml.safe_dump({
         "inventory": "sim",
@@ -232,7 +255,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
         "icmp": {"interval": f"{args.interval}s"},
         "prometheus": {"listen": f"127.0.0.1:{http_port}"},
         "traps": {"listen": f"127.0.0.1:{trap_port}", "credentials": ["village-v2"]},
-        "mqtt": {"embedded_port": free_port()},
+        "mqtt": {"url": f"mqtt://127.0.0.1:{mqtt_port}"},
         "influxdb": {"url": f"http://127.0.0.1:{vm_port}", "token": "t", "org": "o",
                      "bucket": "b"},
         "alerting": {"down_after": 1, "group_wait": "0s", "tick": "1s",
@@ -241,26 +264,28 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
                      "routes": [{"channels": ["noc"]}]},
     }), encoding="utf-8")
 
-    snmp_ids = sorted(d for d, dev in inventory.devices.items() if dev.profile != "icmp")
+    snmp_ids = sorted(d for d, dev in inventory.devices.items()
+                      if dev.profile not in ("icmp", "mqtt"))
+    mqtt_ids = [d for d, dev in inventory.devices.items() if dev.profile == "mqtt"]
     ctx = mp.get_context("spawn")
     sims: list[tuple[mp.process.BaseProcess, Connection]] = []
-    for start in range(0, len(snmp_ids), PER_SIMULATOR):
-        parent, child = ctx.Pipe()
-        sim = ctx.Process(target=simulate, args=(
-            str(inv_dir), str(config), network, sim_port, snmp_ids[start:start + PER_SIMULATOR],
-            trap_port, child), daemon=True)
-        sim.start()
-        sims.append((sim, parent))
-    for _, conn in sims:
-        kind, _count = await asyncio.to_thread(conn.recv)
-        assert kind == "ready"
-    print(f"{len(inventory.devices):,} devices ({len(snmp_ids):,} SNMP) at {len(inventory.sites):,}"
-          f" sites; {len(sims)} simulator process(es) ready", file=sys.stderr)
+    parent, child = ctx.Pipe()
+    sim = ctx.Process(target=simulate, args=(
+        str(inv_dir), str(config), network, sim_port, trap_port, child), daemon=True)
+    sim.start()
+    sims.append((sim, parent))
+    kind, _count = await asyncio.to_thread(parent.recv)
+    assert kind == "ready"
+    print(f"{len(inventory.devices):,} devices ({len(snmp_ids):,} SNMP, {len(mqtt_ids):,} MQTT)"
+          f" at {len(inventory.sites):,} sites; simulator ready", file=sys.stderr)
 
     log_path = work / "pubnet.log"
     sink = log_path.open("wb")
     pubnet = await asyncio.to_thread(
-        subprocess.Popen, [sys.executable, "-m", "pubnet.cli", "run", "--config", str(config)],
+        subprocess.Popen, [sys.executable, *(
+            ["-m", "pubnet.cli"] if args.snapshot_after is None else
+            [str(Path(__file__).with_name("memsnap.py")), str(args.snapshot_after),
+             str(work / "tracemalloc.txt")]), "run", "--config", str(config)],
         stdout=sink, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{http_port}/metrics"
     scrapes: list[tuple[float, float, dict[str, float]]] = []
@@ -289,6 +314,9 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
                 values = await asyncio.to_thread(pick, text)
                 return time.time(), took, values
 
+            parent.send(("mqtt", mqtt_port))
+            kind, connected = await asyncio.to_thread(parent.recv)
+            print(f"{connected:,} of {len(mqtt_ids):,} MQTT gateways connected", file=sys.stderr)
             # warm-up: the first round, then one more interval
             deadline = time.monotonic() + 20 * args.interval
             while "first round" not in log_path.read_text(encoding="utf-8"):
@@ -351,6 +379,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
                 "influx_points_per_s": round(written / span) if span else 0,
                 "influx_buffered_points": int(last[2].get("pubnet_influx_buffer_points", 0)),
                 "influx": "victoria-metrics" if vm is not None else "none (unreachable)",
+                "load_avg_1m": round(os.getloadavg()[0], 1),
                 "cut_router": router, "cut_devices": len(silenced),
                 "cut_to_detection_s": round(detected - cut_at, 2) if detected else None,
                 "detection_to_webhook_s": (round(arrived - detected, 2)
@@ -373,6 +402,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
                 proc.kill()
         if vm is not None:
             await asyncio.to_thread(stop_process, vm)
+        await asyncio.to_thread(broker.stop)
         await web_sink.aclose()
     return result
 
@@ -390,7 +420,12 @@ def main() -> None:
     parser.add_argument("--interval", type=int, default=60)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", type=Path, help="work folder to keep (default: a temp one)")
+    parser.add_argument("--snapshot-after", type=float, metavar="SECONDS",
+                        help="run pubnet under tracemalloc (bench/memsnap.py) and write its "
+                        "biggest allocation sites to KEEP/tracemalloc.txt SECONDS after start")
     args = parser.parse_args()
+    # a SIGTERM (``timeout``) stops the run like Ctrl-C: pubnet and the servers are stopped
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     work = args.keep or Path(tempfile.mkdtemp(prefix="pubnet-fleet-"))
     work.mkdir(parents=True, exist_ok=True)
     try:

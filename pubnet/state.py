@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
+from array import array
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -147,11 +149,91 @@ class Subscription:
         return SubscriberStats(self.name, self._pending, self.delivered, self.dropped)
 
 
-class StateStore:
-    """Latest value per series and current status per device, with change subscriptions."""
+_SOURCES: tuple[Source, ...] = tuple(Source)
+_SOURCE_CODE: dict[Source, int] = {source: code for code, source in enumerate(_SOURCES)}
+
+
+class _DeviceSeries:
+    """One device's series, compactly: each key's slot, and per slot the latest value,
+    time and source in typed arrays (8 + 8 + 1 bytes), instead of an
+    :class:`~pubnet.model.Observation` (and its label tuples) per series.
+
+    ``slots`` keeps insertion order and the arrays follow it: slot ``i`` is the ``i``-th
+    key, so ``zip(slots, values)`` pairs keys with values.
+    """
+
+    __slots__ = ("slots", "sources", "stamps", "values")
 
     def __init__(self) -> None:
-        self._series: dict[str, dict[SeriesKey, Observation]] = {}
+        self.slots: dict[SeriesKey, int] = {}
+        self.values = array("d")
+        self.stamps = array("d")
+        self.sources = bytearray()
+
+    def observation(self, device: str, key: SeriesKey, slot: int) -> Observation:
+        return Observation(device, key[0], self.values[slot], self.stamps[slot],
+                           _SOURCES[self.sources[slot]], key[1])
+
+    def keep(self, wanted: Callable[[SeriesKey], bool]) -> None:
+        """Drop the slots whose key is not ``wanted``, keeping the order of the rest."""
+        kept = [(key, slot) for key, slot in self.slots.items() if wanted(key)]
+        values, stamps, sources = self.values, self.stamps, self.sources
+        self.slots = {key: new for new, (key, _) in enumerate(kept)}
+        self.values = array("d", (values[slot] for _, slot in kept))
+        self.stamps = array("d", (stamps[slot] for _, slot in kept))
+        self.sources = bytearray(sources[slot] for _, slot in kept)
+
+
+class SeriesView(Mapping[SeriesKey, Observation]):
+    """A read-only mapping of one device's series to :class:`~pubnet.model.Observation`
+    values, built on access from the store's compact arrays. Live: it shows what the store
+    holds when read; do not keep it across awaits expecting a snapshot."""
+
+    __slots__ = ("_device", "_series")
+
+    def __init__(self, device: str, series: _DeviceSeries | None) -> None:
+        self._device = device
+        self._series = series
+
+    def __getitem__(self, key: SeriesKey) -> Observation:
+        series = self._series
+        if series is None:
+            raise KeyError(key)
+        return series.observation(self._device, key, series.slots[key])
+
+    def __iter__(self) -> Iterator[SeriesKey]:
+        return iter(self._series.slots if self._series is not None else ())
+
+    def __len__(self) -> int:
+        return len(self._series.slots) if self._series is not None else 0
+
+    def values_by_key(self) -> Iterator[tuple[SeriesKey, float]]:
+        """(key, latest value) of every series, without building observations: for
+        renderers that need nothing else."""
+        series = self._series
+        if series is None:
+            return iter(())
+        return zip(series.slots, series.values, strict=True)
+
+
+def _interned(text: str) -> str:
+    """The one copy of ``text`` (a str subclass, e.g. an enum member, is kept as it is)."""
+    return sys.intern(text) if type(text) is str else text
+
+
+class StateStore:
+    """Latest value per series and current status per device, with change subscriptions.
+
+    Memory is what national scale is about (5 M series at 100,000 devices): per series the
+    store keeps one entry in its device's slot table and 17 bytes of value, time and source
+    (:class:`_DeviceSeries`); keys are interned, so a label set that many devices share
+    (``ifname="eth0"``) is one tuple, however fresh the collector's copy is.
+    """
+
+    def __init__(self) -> None:
+        self._series: dict[str, _DeviceSeries] = {}
+        self._keys: dict[SeriesKey, SeriesKey] = {}
+        """The one copy of every key any device has (rebuilt when devices leave)."""
         self._devices: dict[str, DeviceState] = {}
         self._versions: dict[str, int] = {}
         self._subscribers: list[Subscription] = []
@@ -170,17 +252,58 @@ class StateStore:
         """
         series = self._series
         versions = self._versions
-        for obs in observations:
-            per_device = series.get(obs.device)
-            if per_device is None:
-                per_device = series[obs.device] = {}
-            per_device[(obs.metric, obs.labels)] = obs
-            versions[obs.device] = versions.get(obs.device, 0) + 1
+        codes = _SOURCE_CODE
+        device: str | None = None
+        per_device: _DeviceSeries
+        slots: dict[SeriesKey, int]
+        values: array[float]
+        stamps: array[float]
+        sources: bytearray
+        last_source: Source | None = None
+        code = 0
+        for dev, metric, value, ts, source, labels in observations:
+            if dev is not device:
+                device = dev
+                per_device = series.get(dev) or self._new_device(dev)
+                versions[dev] = versions.get(dev, 0) + 1
+                slots = per_device.slots
+                values = per_device.values
+                stamps = per_device.stamps
+                sources = per_device.sources
+            if source is not last_source:  # an enum's hash is a Python call: once a run
+                last_source = source
+                code = codes[source]
+            key = (metric, labels)
+            slot = slots.get(key)
+            if slot is None:
+                slots[self._intern(key)] = len(slots)
+                values.append(value)
+                stamps.append(ts)
+                sources.append(code)
+                continue
+            values[slot] = value
+            stamps[slot] = ts
+            sources[slot] = code
         self.observations_total += len(observations)
         if self._subscribers and (observations or attempts):
             batch = Batch(tuple(observations), tuple(attempts))
             for sub in self._subscribers:
                 sub.offer(batch)
+
+    def _new_device(self, device: str) -> _DeviceSeries:
+        per_device = self._series[sys.intern(device)] = _DeviceSeries()
+        return per_device
+
+    def _intern(self, key: SeriesKey) -> SeriesKey:
+        known = self._keys.get(key)
+        if known is not None:
+            return known
+        metric, labels = key
+        if labels:
+            labels = tuple((_interned(name), _interned(value)) for name, value in labels)
+        key = (_interned(metric), labels)
+        self._keys[key] = key
+        return key
 
     def set_status(
         self,
@@ -232,10 +355,19 @@ class StateStore:
             return
         if metric is None:
             del self._series[device]
+            self._prune_keys()
         else:
-            for key in [k for k in per_device if k[0] == metric]:
-                del per_device[key]
+            per_device.keep(lambda key: key[0] != metric)
         self._versions[device] = self._versions.get(device, 0) + 1
+
+    def _prune_keys(self) -> None:
+        """Forget interned keys no device has any more, once they are a good part of the
+        table (devices leave on a reload, rarely and in numbers)."""
+        live = self.series_count()
+        if len(self._keys) <= 2 * live + 10_000:
+            return
+        self._keys = {key: key for per_device in self._series.values()
+                      for key in per_device.slots}
 
     def drop_device(self, device: str) -> None:
         """Forget a device entirely, series and status: it left the inventory (a reload)."""
@@ -251,11 +383,16 @@ class StateStore:
         per_device = self._series.get(device)
         if per_device is None:
             return None
-        return per_device.get((metric, tuple(labels)))
+        key = (metric, tuple(labels))
+        slot = per_device.slots.get(key)
+        if slot is None:
+            return None
+        return per_device.observation(device, key, slot)
 
-    def device_series(self, device: str) -> dict[SeriesKey, Observation]:
-        """The live mapping of one device's series; read it, do not keep or mutate it."""
-        return self._series.get(device, {})
+    def device_series(self, device: str) -> SeriesView:
+        """One device's series as a live read-only mapping of key to observation; read
+        it, do not keep it."""
+        return SeriesView(device, self._series.get(device))
 
     def devices_with_series(self) -> Iterator[str]:
         return iter(list(self._series))
@@ -272,7 +409,7 @@ class StateStore:
         return self._devices
 
     def series_count(self) -> int:
-        return sum(len(s) for s in self._series.values())
+        return sum(len(s.slots) for s in self._series.values())
 
     # -- subscribing (alerting, InfluxDB) -------------------------------------------------
 

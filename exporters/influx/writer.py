@@ -13,11 +13,18 @@ reason, and its neighbours are delivered. Other 4xx (401, 403, 404: a token or b
 problem) drop the batch, counted and logged: retrying cannot fix them, and a backlog that can
 never drain would hold back everything behind it.
 
-Stopping: intake stops, the last partial batch is cut, queued batches are delivered if
-InfluxDB answers and persisted otherwise, so a restart replays them. A write still waiting
-for InfluxDB ``stop_grace`` seconds after the stop began is cancelled and its batch persisted
-too: a hanging server must not hold shutdown for the whole ``influxdb.timeout`` (systemd and
-the runtime give every component a deadline, and a kill then would lose the batch).
+Stopping: intake stops (what the store still holds for the writer is encoded, in slices
+that yield to the loop), the last partial batch is cut, and queued batches are delivered
+while InfluxDB answers within ``stop_grace`` seconds of the stop; a write still waiting then
+is cancelled, and its batch and everything still queued are spilled to the disk buffer in
+one worker-thread call, so a restart replays them. A slow or hanging server must not hold
+shutdown for the whole ``influxdb.timeout`` or for a write per queued batch (systemd and the
+runtime give every component a deadline, and a kill then would lose the points).
+
+Memory stays bounded while InfluxDB is slower than the fleet: more than
+:data:`QUEUE_MAX_BATCHES` batches waiting in memory are spilled to the disk buffer, and new
+batches queue behind them there (replayed in order; over ``buffer_max_bytes`` the oldest are
+dropped, counted).
 """
 
 from __future__ import annotations
@@ -50,7 +57,7 @@ from pubnet.catalog import (
     PUBNET_DEVICE,
 )
 from pubnet.config import InfluxConfig
-from pubnet.model import Observation, Source
+from pubnet.model import Batch, Observation, Source
 from pubnet.state import StateStore, Subscription
 
 log = logging.getLogger("pubnet.exporters.influx")
@@ -58,6 +65,14 @@ log = logging.getLogger("pubnet.exporters.influx")
 STATS_INTERVAL = 5.0
 BACKOFF_MIN = 0.5
 BACKOFF_MAX = 30.0
+ENCODE_SLICE = 5_000
+"""Observations encoded between yields to the event loop (a few ms of work): a backlog
+taken at once, as at a stop, must not stall the collectors sharing the loop."""
+QUEUE_MAX_BATCHES = 100
+"""Batches waiting in memory for the sender before they are spilled to the disk buffer:
+~500,000 points, ~65 MB, ten seconds of a 50,000-device fleet. Enough to ride out a burst
+(the first round polls every device at once) without falling back to the slower path
+through the disk, small enough to bound memory when the server is slower than the fleet."""
 STOP_GRACE = 2.0
 """Seconds a write in flight at shutdown may still take before it is cancelled (its batch
 goes to the disk buffer). Well inside the 10 s a service manager usually allows."""
@@ -194,7 +209,11 @@ class InfluxWriter:
                 self._stopping.set()
                 grace = asyncio.get_running_loop().call_later(
                     self._stop_grace, self._abort_writes.set)
-                await work  # flushed; a second cancellation stops it hard
+                try:
+                    await work  # flushed; a second cancellation stops it hard
+                except asyncio.CancelledError:
+                    self._spill_now(sub)
+                    raise
                 raise
         finally:
             if grace is not None:
@@ -225,34 +244,41 @@ class InfluxWriter:
                 timeout = max(0.0, deadline - time.monotonic())
                 got = await get_or_stop(sub.get(), self._stopping, timeout)
                 if got is not None:
-                    self._take(got.observations)
+                    await self._take([got, *sub.drain()])
                 if time.monotonic() >= deadline:
                     self._cut(all_pending=True)
                     deadline = time.monotonic() + interval
             # stopping: whatever the store still holds for us, then the last partial batch
-            while (batch := sub.get_nowait()) is not None:
-                self._take(batch.observations)
+            await self._take(sub.drain())
             self._cut(all_pending=True)
         finally:
             self._intake_done.set()
 
-    def _take(self, observations: tuple[Observation, ...]) -> None:
-        encode = self.encoder.encode
+    async def _take(self, batches: list[Batch]) -> None:
+        """Encode the batches' observations into pending lines, cutting full batches, and
+        yield to the loop every :data:`ENCODE_SLICE` observations."""
+        encode = self.encoder.encode_into
         pending = self._pending
-        for obs in observations:
-            line = encode(obs)
-            if isinstance(line, RejectedPoint):
-                self._reject(line)
+        size = self.config.batch_size
+        since_yield = 0
+        for batch in batches:
+            observations = batch.observations
+            if not observations:
                 continue
-            pending.append(line)
-        if len(pending) >= self.config.batch_size:
-            self._cut(all_pending=False)
+            for point in encode(observations, pending):
+                self._reject(point)
+            if len(pending) >= size:
+                self._cut(all_pending=False)
+            since_yield += len(observations)
+            if since_yield >= ENCODE_SLICE:
+                since_yield = 0
+                await asyncio.sleep(0)
 
     def _reject(self, point: RejectedPoint) -> None:
         reason = point.reason.value
         self.stats.drop(reason, 1)
-        self._log_once(reason, "influx point rejected reason=%s device=%s metric=%s",
-                       reason, point.device, point.metric)
+        self._log_once(reason, "influx point rejected", reason=reason, device=point.device,
+                       metric=point.metric)
 
     def _cut(self, all_pending: bool) -> None:
         size = self.config.batch_size
@@ -267,6 +293,12 @@ class InfluxWriter:
     async def _send_loop(self) -> None:
         retries = 0
         while True:
+            if self._queue.qsize() > QUEUE_MAX_BATCHES:
+                self._log_once("behind", "influx writes slower than the fleet, queueing on "
+                               "disk", queued_batches=self._queue.qsize())
+                await self._persist_queued()
+            if self._abort_writes.is_set() and not self.buffer:
+                await self._persist_queued()  # the grace is over: the rest goes to disk
             if self.buffer:
                 await self._persist_queued()
                 if self._stopping.is_set() and self._intake_done.is_set():
@@ -301,8 +333,41 @@ class InfluxWriter:
         return await get_or_stop(self._queue.get(), self._intake_done)
 
     async def _persist_queued(self) -> None:
+        """Spill every queued batch to the disk buffer in one worker-thread call; when
+        stopping, wait for the intake's last batches (it ends on its own) and spill those."""
+        await self._spill()
+        if self._stopping.is_set():
+            await self._intake_done.wait()
+            await self._spill()
+
+    def _spill_now(self, sub: Subscription) -> None:
+        """The stop's deadline passed before the writer finished (a second cancellation):
+        write what is still in memory to the buffer now, blocking the loop for it. The
+        process is about to exit; a short block beats losing the points (at 100,000
+        devices a saturated loop left 41 batches queued at that moment)."""
+        for batch in sub.drain():
+            for point in self.encoder.encode_into(batch.observations, self._pending):
+                self._reject(point)
+        self._cut(all_pending=True)
+        batches: list[_Batch] = []
         while not self._queue.empty():
-            await self._persist(self._queue.get_nowait())
+            batches.append(self._queue.get_nowait())
+        if batches:
+            lost, error = self.buffer.append_many_now([(b.data, b.points) for b in batches])
+            if error is not None:
+                self._disk_failed(error, lost)
+            log.warning("influx writer stopped hard, queued batches written to the buffer "
+                        "batches=%d points=%d", len(batches), sum(b.points for b in batches))
+
+    async def _spill(self) -> None:
+        batches: list[_Batch] = []
+        while not self._queue.empty():
+            batches.append(self._queue.get_nowait())
+        if not batches:
+            return
+        lost, error = await self.buffer.append_many([(b.data, b.points) for b in batches])
+        if error is not None:
+            self._disk_failed(error, lost)
 
     async def _wait_persisting(self, seconds: float) -> None:
         """Back off, persisting new batches as they come so they queue behind the backlog."""
@@ -320,16 +385,19 @@ class InfluxWriter:
         try:
             await self.buffer.append(batch.data, batch.points)
         except OSError as exc:
-            self.stats.drop("buffer_write_error", batch.points)
-            self._log_once(f"disk-{exc.errno}", "influx buffer write failed, points lost "
-                           "dir=%s error=%s", self.buffer.directory, exc.strerror)
+            self._disk_failed(exc, batch.points)
+
+    def _disk_failed(self, exc: OSError, points: int) -> None:
+        self.stats.drop("buffer_write_error", points)
+        self._log_once(f"disk-{exc.errno}", "influx buffer write failed, points lost",
+                       dir=str(self.buffer.directory), error=exc.strerror)
 
     async def _deliver(self, data: bytes, points: int) -> _Batch | None:
         """Send; None when done (delivered, or bad points dropped), else what to retry."""
         outcome, status, detail = await self._write(data)
         if outcome is Outcome.ABORTED:
-            self._log_once("aborted", "influx write cancelled at shutdown after %gs, batch "
-                           "kept in the disk buffer points=%d", self._stop_grace, points)
+            self._log_once("aborted", "influx write cancelled at shutdown, batch kept in the "
+                           "disk buffer", grace_s=self._stop_grace, points=points)
             return _Batch(data, points)
         if outcome is Outcome.DELIVERED:
             if self._down:
@@ -356,10 +424,9 @@ class InfluxWriter:
             return await self._deliver(b"\n".join(lines[half:]), len(lines) - half)
         reason = f"http_{status}"
         self.stats.drop(reason, points)
-        self._log_once(f"{reason}-{detail[:80]}",
-                       "influx refused points, dropped status=%d points=%d detail=%s "
-                       "first_line=%s", status, points, detail,
-                       data.split(b"\n", 1)[0][:200].decode(errors="replace"))
+        self._log_once(f"{reason}-{detail[:80]}", "influx refused points, dropped",
+                       status=status, points=points, detail=detail,
+                       first_line=data.split(b"\n", 1)[0][:200].decode(errors="replace"))
         return None
 
     async def _write(self, data: bytes) -> tuple[Outcome, int | None, str]:
@@ -393,8 +460,8 @@ class InfluxWriter:
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             return Outcome.RETRY, None, type(exc).__name__
         except Exception as exc:  # the client library failing: keep the points, retry later
-            self._log_once(f"client-{type(exc).__name__}",
-                           "influx client error, will retry error=%s", type(exc).__name__)
+            self._log_once(f"client-{type(exc).__name__}", "influx client error, will retry",
+                           error=type(exc).__name__)
             return Outcome.RETRY, None, type(exc).__name__
         return Outcome.DELIVERED, 204, ""
 
@@ -428,9 +495,9 @@ class InfluxWriter:
         )
         self.store.publish(obs)
 
-    def _log_once(self, key: str, message: str, *args: object) -> None:
+    def _log_once(self, key: str, message: str, **fields: object) -> None:
         if key in self._logged:
             return
         self._logged.add(key)
-        log.warning(message, *args)
+        log.warning(message, extra=fields)
 

@@ -2,16 +2,25 @@
 
 A scrape (1) re-renders only devices whose :meth:`~pubnet.state.StateStore.device_version`
 moved, on the event loop in slices that yield to it, so collectors keep running; then (2)
-joins and compresses, in a worker thread, only the families whose bytes changed. Families
-are blocks of per-device fragments kept in one dict per family, so all samples of a family
-come out contiguous, as the text formats require, without sorting anything per scrape.
+compresses, in worker threads, only the chunks whose bytes changed, and joins compressed
+pieces. Families are blocks of per-device fragments, so all samples of a family come out
+contiguous, as the text formats require, without sorting anything per scrape.
+
+Each block is cut into chunks of about :data:`CHUNK_BYTES` of consecutive devices (in the
+order they were first seen, which is about the order they are polled in, so one poll
+interval's changes touch few chunks at a time). A chunk keeps its devices' fragments and one
+compressed piece with its text's CRC-32 and length (:class:`gzipper.Piece`), never its
+joined text: memory is the fragments plus about a seventh for the pieces. The sample lines
+are the same in both text formats, so the pieces serve both; only the family headers differ.
+The background render (:meth:`MetricsService.prerender_forever`) compresses changed chunks
+too, so a scrape compresses only what changed in the last two seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
-import zlib
-from collections.abc import Generator, Mapping
+import time
+from collections.abc import Generator, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -22,7 +31,7 @@ from exporters.prometheus.inventory_metrics import InventoryMetrics
 from exporters.prometheus.render import DeviceRenderer, DropCounter
 from inventory.model import Inventory
 from pubnet.catalog import LINK_UP, LINK_UTILIZATION, SITE_INFO, SITE_UP
-from pubnet.model import Observation, SeriesKey
+from pubnet.model import SeriesKey
 from pubnet.state import StateStore
 
 
@@ -41,38 +50,105 @@ INVENTORY_KEY = ""
 """Fragment key of inventory-derived samples inside their family block (no device is '')."""
 
 
-@dataclass(slots=True)
-class _Encoded:
+CHUNK_BYTES = 128 * 1024
+"""Text per chunk: big enough to compress well (the DEFLATE window is 32 KiB) and to keep
+the per-scrape work per chunk (a CRC combine) small, small enough that a changed device
+costs little recompression."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Compressed:
     generation: int
-    text: bytes
-    pieces: list[bytes] | None = None
+    piece: gzipper.Piece
+
+
+@dataclass(slots=True, eq=False)
+class _Chunk:
+    """Consecutive devices' fragments of one family, and their compressed piece."""
+
+    fragments: dict[str, bytes] = field(default_factory=dict)
+    size: int = 0
+    generation: int = 0
+    compressed: _Compressed | None = None
+    """Set by a worker thread; current while its generation is the chunk's."""
 
 
 @dataclass(slots=True)
 class _Block:
-    """All fragments of one family, and its last joined and compressed forms per format."""
+    """All fragments of one family, in chunks, and its compressed headers per format."""
 
     family: Family
-    fragments: dict[str, bytes] = field(default_factory=dict)
-    generation: int = 0
+    chunks: list[_Chunk] = field(default_factory=list)
+    where: dict[str, _Chunk] = field(default_factory=dict)
     series: int = 0
-    encoded: dict[Format, _Encoded] = field(default_factory=dict)
+    headers: dict[Format, gzipper.Piece] = field(default_factory=dict)
 
     def put(self, key: str, data: bytes) -> None:
-        old = self.fragments.get(key)
-        if old == data:
-            return
-        if old is not None:
+        chunk = self.where.get(key)
+        if chunk is None:
+            if not self.chunks or self.chunks[-1].size >= CHUNK_BYTES:
+                self.chunks.append(_Chunk())
+            chunk = self.where[key] = self.chunks[-1]
+        else:
+            old = chunk.fragments[key]
+            if old == data:
+                return
             self.series -= old.count(b"\n")
-        self.fragments[key] = data
+            chunk.size -= len(old)
+        chunk.fragments[key] = data
+        chunk.size += len(data)
+        chunk.generation += 1
         self.series += data.count(b"\n")
-        self.generation += 1
 
     def remove(self, key: str) -> None:
-        old = self.fragments.pop(key, None)
-        if old is not None:
-            self.series -= old.count(b"\n")
-            self.generation += 1
+        chunk = self.where.pop(key, None)
+        if chunk is None:
+            return
+        old = chunk.fragments.pop(key)
+        self.series -= old.count(b"\n")
+        chunk.size -= len(old)
+        chunk.generation += 1
+        if not chunk.fragments:
+            self.chunks.remove(chunk)
+
+    def header(self, fmt: Format) -> gzipper.Piece:
+        piece = self.headers.get(fmt)
+        if piece is None:
+            piece = self.headers[fmt] = gzipper.Piece.of(
+                self.family.header(fmt is Format.OPENMETRICS))
+        return piece
+
+
+@dataclass(slots=True, eq=False)
+class _ChunkJob:
+    """One chunk as an encode needs it, copied on the loop."""
+
+    chunk: _Chunk
+    generation: int
+    fragments: list[bytes] | None
+    """The chunk's text, when it must be compressed or a plain body is wanted."""
+    compressed: _Compressed | None
+    """The piece of this generation: current when the job was made, or compressed for it
+    since (by whichever of the loop or a worker thread got there)."""
+    previous: _Compressed | None = None
+    """The chunk's piece of an older generation, which a scrape out of time serves."""
+
+    def take_current(self) -> bool:
+        """Adopt the chunk's piece if someone compressed this generation meanwhile."""
+        current = self.chunk.compressed
+        if self.compressed is None and current is not None and \
+                current.generation == self.generation:
+            self.compressed = current
+        return self.compressed is not None
+
+    def compress(self, level: int) -> None:
+        assert self.fragments is not None
+        done = _Compressed(self.generation,
+                           gzipper.Piece.of(b"".join(self.fragments), level))
+        self.compressed = done
+        current = self.chunk.compressed
+        if current is None or current.generation < done.generation:  # never an older one
+            self.chunk.compressed = done
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +156,13 @@ class _Job:
     """What the worker thread needs for one family, copied on the loop."""
 
     block: _Block
-    generation: int
-    header: bytes
-    fragments: list[bytes] | None
-    """None when the cached text of this generation can be reused."""
+    header: gzipper.Piece
+    chunks: list[_ChunkJob]
+
+    @property
+    def fresh(self) -> bool:
+        """Every chunk has its compressed piece: nothing to join or compress again."""
+        return all(c.fragments is None for c in self.chunks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +179,12 @@ class FleetExposition:
     one lock around refresh + encode.
     """
 
-    YIELD_EVERY_SERIES = 5_000
-    """Render about this many series (~5 ms on an idle core) between yields to the loop."""
+    YIELD_EVERY_SERIES = 10_000
+    """Render about this many series (~20 ms on an idle core) between yields to the loop:
+    on a loop busy with 50,000 devices' polls every yield costs a turn of all their
+    callbacks, so slices much smaller than this make a scrape wait on them."""
+    COMPRESS_SLICE_BYTES = 1 << 20
+    """Text compressed on the loop between yields by :meth:`compress_on_loop` (~7 ms)."""
 
     def __init__(
         self,
@@ -125,9 +208,15 @@ class FleetExposition:
 
     # -- step 1: on the loop ---------------------------------------------------------------
 
-    async def refresh(self) -> RefreshStats:
-        """Re-render changed devices, yielding to the loop every few thousand series."""
-        steps = self._refresh_steps()
+    async def refresh(self, budget: float | None = None) -> RefreshStats:
+        """Re-render changed devices, yielding to the loop every few thousand series.
+
+        With a ``budget`` (seconds) it stops rendering once that has passed, at a yield:
+        the devices left keep their previous fragments until the next refresh. A scrape
+        gives one, so that on a saturated loop it answers with what the background render
+        has (seconds old) instead of not at all."""
+        deadline = None if budget is None else time.monotonic() + budget
+        steps = self._refresh_steps(deadline)
         while True:
             try:
                 step = next(steps)
@@ -147,7 +236,8 @@ class FleetExposition:
                 stats: RefreshStats = done.value
                 return stats
 
-    def _refresh_steps(self) -> Generator[None, None, RefreshStats]:
+    def _refresh_steps(self, deadline: float | None = None
+                       ) -> Generator[None, None, RefreshStats]:
         store = self._store
         statuses = store.statuses()
         devices = list(store.devices_with_series())
@@ -164,13 +254,15 @@ class FleetExposition:
             if versions.get(device) == version:
                 continue
             series = store.device_series(device)
-            self._render_device(device, series, version)
+            self._render_device(device, series.values_by_key(), version)
             changed.append(device)
             rendered += 1
             series_rendered += len(series)
             since_yield += len(series) + 1
             if since_yield >= self.YIELD_EVERY_SERIES:
                 since_yield = 0
+                if deadline is not None and time.monotonic() > deadline:
+                    break
                 yield None
         if len(versions) > len(devices):
             for gone in set(versions).difference(devices):
@@ -181,7 +273,7 @@ class FleetExposition:
         return RefreshStats(rendered, series_rendered)
 
     def _render_device(
-        self, device: str, series: Mapping[SeriesKey, Observation], version: int
+        self, device: str, series: Iterable[tuple[SeriesKey, float]], version: int
     ) -> None:
         fragments = self._renderer.render(device, series)
         blocks = self._blocks
@@ -225,73 +317,97 @@ class FleetExposition:
 
     # -- step 2: copy on the loop, encode in a thread ----------------------------------------
 
-    def jobs(self, fmt: Format) -> list[_Job]:
-        """Cheap copies of what changed since the last encode of ``fmt`` (run on the loop)."""
+    def jobs(self, fmt: Format, gzip: bool = True) -> list[_Job]:
+        """Cheap copies, on the loop, of what an encode of ``fmt`` needs: every chunk's
+        current piece, and the fragments of chunks whose piece is stale (of all chunks
+        when the body is to be plain)."""
         jobs = []
-        openmetrics = fmt is Format.OPENMETRICS
         for name in sorted(self._blocks):
             block = self._blocks[name]
-            if not block.fragments:
+            if not block.where:
                 continue
-            cached = block.encoded.get(fmt)
-            fresh = cached is not None and cached.generation == block.generation
-            jobs.append(
-                _Job(
-                    block,
-                    block.generation,
-                    block.family.header(openmetrics),
-                    None if fresh else list(block.fragments.values()),
-                )
-            )
+            chunks = []
+            for chunk in block.chunks:
+                previous = compressed = chunk.compressed
+                if compressed is not None and compressed.generation != chunk.generation:
+                    compressed = None
+                fragments = (list(chunk.fragments.values())
+                             if compressed is None or not gzip else None)
+                chunks.append(_ChunkJob(chunk, chunk.generation, fragments, compressed,
+                                        previous))
+            jobs.append(_Job(block, block.header(fmt), chunks))
         return jobs
 
+    def compress(self, jobs: list[_Job], parallel: bool = True) -> int:
+        """Compress the chunks that have no piece of their generation yet, in the calling
+        (worker) thread, and with ``parallel`` in the executor's other threads too;
+        returns how many. What the loop changed since :meth:`jobs` stays stale. The
+        background render compresses in one thread, so that a scrape's encode never waits
+        behind it for a worker."""
+        todo = [c for job in jobs for c in job.chunks
+                if c.fragments is not None and not c.take_current()]
+        level = self._gzip_level
+        if parallel and self._executor is not None and len(todo) > 1:
+            list(self._executor.map(lambda c: c.compress(level), todo))
+        else:
+            for chunk in todo:
+                chunk.compress(level)
+        return len(todo)
+
+    async def compress_on_loop(self, jobs: list[_Job], budget: float | None = None) -> int:
+        """:meth:`compress` on the event loop, yielding every ~1 MiB: a scrape's way. A
+        worker thread's zlib calls each wait up to the interpreter's switch interval for
+        the GIL while the loop is busy polling, so the few chunks a scrape finds changed
+        are cheaper here (about a millisecond each) than there.
+
+        Past ``budget`` seconds, a stale chunk that has an older piece is served with it
+        (the background render compresses it soon); only a chunk never compressed is."""
+        done = 0
+        since_yield = 0
+        level = self._gzip_level
+        deadline = None if budget is None else time.monotonic() + budget
+        for job in jobs:
+            for chunk in job.chunks:
+                if chunk.fragments is None or chunk.take_current():
+                    continue
+                if deadline is not None and chunk.previous is not None and \
+                        time.monotonic() > deadline:
+                    chunk.compressed = chunk.previous
+                    continue
+                chunk.compress(level)
+                done += 1
+                since_yield += chunk.chunk.size
+                if since_yield >= self.COMPRESS_SLICE_BYTES:
+                    since_yield = 0
+                    await asyncio.sleep(0)
+        return done
+
     def encode(self, fmt: Format, jobs: list[_Job], gzip: bool, tail: bytes = b"") -> bytes:
-        """Join (and gzip) the exposition; runs in a worker thread, touches no store data.
+        """The body: plain, or gzip joined from compressed pieces; runs in a worker thread
+        and touches no store data.
 
         ``tail`` (pubnet's own health families, and ``# EOF`` for OpenMetrics) is appended
         after the fleet's families.
         """
-        texts: list[bytes] = []
-        for job in jobs:
-            cached = job.block.encoded.get(fmt)
-            if job.fragments is None and cached is not None:
-                texts.append(cached.text)
-                continue
-            text = b"".join((job.header, *(job.fragments or ())))
-            job.block.encoded[fmt] = _Encoded(job.generation, text)
-            texts.append(text)
         if not gzip:
-            return b"".join((*texts, tail))
-        # compress what has no pieces for its generation yet, all slices in parallel
-        todo: list[tuple[_Encoded, list[bytes]]] = []
+            out: list[bytes] = []
+            for job in jobs:
+                out.append(job.block.family.header(fmt is Format.OPENMETRICS))
+                for chunk in job.chunks:
+                    assert chunk.fragments is not None
+                    out.extend(chunk.fragments)
+            out.append(tail)
+            return b"".join(out)
+        self.compress(jobs)
+        pieces: list[gzipper.Piece] = []
         for job in jobs:
-            encoded = job.block.encoded[fmt]
-            if encoded.pieces is None:
-                todo.append((encoded, gzipper.slices(encoded.text)))
-        flat = [piece for _, pieces in todo for piece in pieces]
-        level = self._gzip_level
-        if self._executor is not None and len(flat) > 1:
-            deflated = list(self._executor.map(lambda p: gzipper.deflate_piece(p, level), flat))
-        else:
-            deflated = [gzipper.deflate_piece(p, level) for p in flat]
-        at = 0
-        for encoded, pieces in todo:
-            encoded.pieces = deflated[at : at + len(pieces)]
-            at += len(pieces)
-        crc = 0
-        length = 0
-        out: list[bytes] = []
-        for job, text in zip(jobs, texts, strict=True):
-            crc = zlib.crc32(text, crc)
-            length += len(text)
-            done = job.block.encoded[fmt].pieces
-            assert done is not None
-            out.extend(done)
+            pieces.append(job.header)
+            for chunk in job.chunks:
+                assert chunk.compressed is not None
+                pieces.append(chunk.compressed.piece)
         if tail:
-            crc = zlib.crc32(tail, crc)
-            length += len(tail)
-            out.append(gzipper.deflate_piece(tail, level))
-        return gzipper.assemble(out, crc, length)
+            pieces.append(gzipper.Piece.of(tail, self._gzip_level))
+        return gzipper.join(pieces)
 
     # -- for health metrics ----------------------------------------------------------------
 
@@ -301,7 +417,7 @@ class FleetExposition:
     def render_sync(self, fmt: Format, gzip: bool, tail: bytes = b"") -> bytes:
         """Refresh and encode in the calling thread (benchmarks, tests, ``pubnet poll``)."""
         self.refresh_now()
-        return self.encode(fmt, self.jobs(fmt), gzip, tail)
+        return self.encode(fmt, self.jobs(fmt, gzip), gzip, tail)
 
     def family_names(self) -> list[str]:
-        return [name for name, block in self._blocks.items() if block.fragments]
+        return [name for name, block in self._blocks.items() if block.where]

@@ -157,11 +157,13 @@ class InventoryMetrics:
         cached = self._interfaces.get(device)
         if cached is None or cached[0] != version:
             index: dict[tuple[str, str], Observation] = {}
-            for (name, labels), obs in self._store.device_series(device).items():
+            series = self._store.device_series(device)
+            for series_key in series:  # observations built for the link metrics only
+                name, labels = series_key
                 if name in _LINK_METRICS:
                     for key, value in labels:
                         if key == LABEL_IFNAME:
-                            index[(name, value)] = obs
+                            index[(name, value)] = series[series_key]
                             break
             cached = self._interfaces[device] = (version, index)
         return cached[1].get((metric, ifname))

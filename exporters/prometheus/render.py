@@ -11,7 +11,7 @@ in the Prometheus text format 0.0.4 and in OpenMetrics 1.0 (only HELP/TYPE heade
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from exporters.prometheus.families import LABEL_NAME, FamilyTable
@@ -89,13 +89,14 @@ class DeviceRenderer:
     def render(
         self,
         device: str,
-        series: Mapping[SeriesKey, Observation],
+        series: Iterable[tuple[SeriesKey, float]],
     ) -> dict[str, bytes]:
+        """``{family name: fragment}`` of one device's (key, value) pairs."""
         dev = escape_label_value(device)
         groups: dict[str, list[str]] = {}
         label_cache = self._label_cache
         valid = self._valid_metrics
-        for (metric, labels), obs in series.items():
+        for (metric, labels), value in series:
             rendered = label_cache.get(labels)
             if rendered is None:
                 rendered = self._labels(labels)
@@ -111,7 +112,7 @@ class DeviceRenderer:
                     self._drops.drop("invalid_metric_name", device, metric)
                     continue
                 lines = groups[metric] = []
-            text = repr(obs.value)
+            text = repr(value)
             if text[-1] in "fn":
                 text = _SPECIAL[text]
             lines.append(f'{metric}{{device="{dev}"{rendered}}} {text}\n')
@@ -142,7 +143,8 @@ def text_exposition(observations: Iterable[Observation],
         by_device.setdefault(obs.device, {})[(obs.metric, obs.labels)] = obs
     blocks: dict[str, list[bytes]] = {}
     for device, series in by_device.items():
-        for metric, fragment in renderer.render(device, series).items():
+        pairs = ((key, obs.value) for key, obs in series.items())
+        for metric, fragment in renderer.render(device, pairs).items():
             blocks.setdefault(metric, []).append(fragment)
     out: list[bytes] = []
     for metric, fragments in blocks.items():

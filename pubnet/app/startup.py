@@ -14,6 +14,7 @@ per change.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Callable, Collection
@@ -87,6 +88,26 @@ def count_first_round(store: StateStore, devices: Collection[str], seconds: floa
     return FirstRound(up, sorted(down), silent, seconds)
 
 
+GC_THRESHOLDS = (50_000, 20, 100)
+"""Young collections every 50,000 net new objects (not 700), a full one after 100 of the
+middle generation's (not 10), once the first round has built the long-lived state."""
+
+
+def tune_gc() -> None:
+    """Keep the cyclic garbage collector from stalling the event loop at fleet scale.
+
+    At 50,000 devices its full collections walked ~3 M long-lived objects (inventory,
+    topology, every device's poll state and counters) every ~7 s, 1.5-2.5 s each: polls
+    late, scrapes and SIGTERM waiting behind them. What exists after the first round lives
+    as long as the process, so it is frozen out of the collector's sight (refcounting still
+    frees it; only a cycle among those objects would stay), and the thresholds are raised so
+    that the observations queued for subscribers, which survive a few young collections
+    before they are consumed, do not trigger a full collection every two seconds.
+    """
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 class StartupSummary:
     """A component that logs :class:`FirstRound` once, then idles until cancelled.
 
@@ -120,6 +141,7 @@ class StartupSummary:
                     "up": self.summary.up, "not_answering": len(self.summary.down),
                     "not_heard": self.summary.silent,
                     "seconds": round(self.summary.seconds, 1)})
+                tune_gc()
         finally:
             self.store.unsubscribe(self._changes)
         await asyncio.Event().wait()

@@ -5,15 +5,19 @@ from __future__ import annotations
 import gzip
 import logging
 import math
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as parse_openmetrics,
 )
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
+from exporters.prometheus import gzipper
 from exporters.prometheus.exposition import FleetExposition, Format
 from exporters.prometheus.render import escape_label_value, format_value
 from inventory.model import Inventory
@@ -120,7 +124,30 @@ def test_gzip_body_equals_plain_and_reuses_unchanged_families() -> None:
         assert second == expo.render_sync(Format.TEXT, False)
         oper = [b for b in expo.jobs(Format.TEXT)
                 if b.block.family.name == "pubnet_interface_oper_up"]
-        assert oper and oper[0].fragments is None, "unchanged family was joined again"
+        assert oper and oper[0].fresh, "unchanged family was compressed again"
+
+
+def test_a_changed_device_recompresses_only_its_chunk_and_the_body_is_one_member() -> None:
+    """Chunks of ~128 KiB: a counter that moves on one device costs one chunk's
+    compression, and the gzip body is still a single member (curl and aiohttp's client
+    read only the first member of a multi-member body) equal to the plain one."""
+    store = StateStore()
+    for n in range(6000):
+        store.publish(interface(f"device-{n:05d}", "eth0", float(n), float(n), 10.0))
+    expo = FleetExposition(store)
+    expo.render_sync(Format.TEXT, True)
+    blocks = expo._blocks["pubnet_interface_receive_bytes_total"]
+    assert len(blocks.chunks) > 2
+    store.publish([Observation("device-03000", "pubnet_interface_receive_bytes_total", 5.0,
+                               20.0, Source.SNMP, (("ifname", "eth0"),))])
+    expo.refresh_now()
+    assert expo.compress(expo.jobs(Format.TEXT)) == 1
+    body = expo.encode(Format.TEXT, expo.jobs(Format.TEXT), True)
+    inflater = zlib.decompressobj(31)
+    text = inflater.decompress(body)
+    assert inflater.eof and not inflater.unused_data, "one gzip member, nothing after it"
+    assert text == expo.render_sync(Format.TEXT, False)
+    assert b'receive_bytes_total{device="device-03000",ifname="eth0"} 5.0\n' in text
 
 
 def test_only_changed_devices_are_rendered_again() -> None:
@@ -368,3 +395,65 @@ def test_text_exposition_groups_families_and_spells_specials() -> None:
     families = {f.name: f for f in parse_text(text)}
     assert families["pubnet_interface_receive_bytes"].type == "counter"
     assert math.isinf(families["pubnet_probe_rtt_seconds"].samples[0].value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=3000), min_size=1, max_size=6))
+def test_gzip_of_joined_pieces_is_the_gzip_of_the_text(parts: list[bytes]) -> None:
+    """The CRC-32 combined from the pieces' (zlib's algorithm) is the text's."""
+    text = b"".join(parts)
+    body = gzipper.join(gzipper.Piece.of(p) for p in parts)
+    assert gzip.decompress(body) == text
+    crc = 0
+    for part in parts:
+        crc = gzipper.crc32_combine(crc, zlib.crc32(part), gzipper.crc32_shift(len(part)))
+    assert crc == zlib.crc32(text)
+
+
+async def test_a_late_background_compress_never_replaces_a_newer_piece() -> None:
+    """The background render compresses outside the scrape lock: when it finishes after
+    a scrape compressed a newer generation of the same chunk, the newer piece stays and
+    every body matches the store."""
+    store = StateStore()
+    for n in range(40):
+        store.publish(interface(f"d{n}", "eth0", 1.0, 1.0, 10.0))
+    expo = FleetExposition(store)
+    expo.refresh_now()
+    background = expo.jobs(Format.TEXT)  # the background render's snapshot
+    store.publish(interface("d3", "eth0", 7.0, 7.0, 20.0))
+    expo.refresh_now()
+    scrape = expo.jobs(Format.TEXT)
+    assert await expo.compress_on_loop(scrape) > 0
+    body = expo.encode(Format.TEXT, scrape, True)
+    assert expo.compress(background, parallel=False) > 0  # late, older generation
+    assert gzip.decompress(body) == gzip.decompress(expo.render_sync(Format.TEXT, True))
+    assert b'receive_bytes_total{device="d3",ifname="eth0"} 7.0' in gzip.decompress(body)
+    assert all(job.fresh for job in expo.jobs(Format.TEXT)), "the newer pieces were kept"
+
+
+async def test_a_scrape_out_of_time_serves_the_background_renders_pieces() -> None:
+    """On a saturated loop a scrape stops rendering and compressing at its budget and
+    serves chunks as the background render left them: a valid body, seconds stale; the
+    next pass catches up. A chunk never compressed is compressed regardless."""
+    store = StateStore()
+    for n in range(6000):
+        store.publish(interface(f"device-{n:05d}", "eth0", 1.0, 1.0, 10.0))
+    expo = FleetExposition(store)
+    expo.render_sync(Format.TEXT, True)
+    for n in range(6000):
+        store.publish(interface(f"device-{n:05d}", "eth0", 2.0, 2.0, 20.0))
+    store.publish(interface("newcomer", "eth0", 3.0, 3.0, 20.0))
+    stats = await expo.refresh(budget=0)
+    assert 0 < stats.devices_rendered < 6001, "stopped after the first slice"
+    jobs = expo.jobs(Format.TEXT)
+    await expo.compress_on_loop(jobs, budget=0)
+    text = gzip.decompress(expo.encode(Format.TEXT, jobs, True)).decode()
+    got = samples(text)
+    last = ("pubnet_interface_receive_bytes_total",
+            (("device", "device-05999"), ("ifname", "eth0")))
+    assert got[last] == 1.0, "served as the background render left it"
+    await expo.refresh()
+    fresh = samples(body(expo, gz=True))
+    assert fresh[last] == 2.0
+    assert fresh[("pubnet_interface_receive_bytes_total",
+                  (("device", "newcomer"), ("ifname", "eth0")))] == 3.0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from exporters.influx.lineproto import LineEncoder, Rejected, RejectedPoint, device_tags
 from pubnet.model import Observation, Source
@@ -56,3 +58,34 @@ def test_reserved_and_empty_names_are_rejected() -> None:
     # empty tag values are left out (line protocol has none), the point still goes
     line = encode(Observation("gw1", "m", 1.0, 1.0, Source.SNMP, (("radio", ""),)))
     assert isinstance(line, str) and "radio" not in line
+
+
+_TEXT = st.text(alphabet=st.sampled_from("ab,= \\\nบ_z1"), max_size=6)
+_NAMES = st.sampled_from(["ifname", "radio", "site", "province", "device", "a", "zz", "time",
+                          "", "status"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(device=st.sampled_from(["gw1", "x y", "", "ap,1"]),
+       metric=st.sampled_from(["pubnet_ap_clients", "m e", ""]),
+       labels=st.lists(st.tuples(_NAMES, _TEXT), max_size=4, unique_by=lambda p: p[0]),
+       value=st.floats(allow_nan=True, allow_infinity=True),
+       ts=st.floats(min_value=0, max_value=4e9))
+def test_the_shared_templates_encode_as_the_per_series_prefix(
+        device: str, metric: str, labels: list[tuple[str, str]], value: float,
+        ts: float) -> None:
+    """The per-(metric, labels) templates and per-device tags give the same line as
+    building each series' prefix from its tags (sorted keys, escapes, empty values left
+    out, a label overriding an inventory tag, the device overriding a label)."""
+    encoder = LineEncoder(device_tags(small_inventory()))
+    obs = Observation(device, metric, value, ts, Source.SNMP, tuple(labels))
+    reference = encoder._build_prefix(obs)
+    got = encoder.encode(obs)
+    if not math.isfinite(value):
+        assert got == RejectedPoint(Rejected.NON_FINITE, device, metric)
+    elif isinstance(reference, Rejected):
+        assert got == RejectedPoint(reference, device, metric)
+    else:
+        assert got == f"{reference} value={value!r} {round(ts * 1e6) * 1000}"
+    # and again from the caches
+    assert encoder.encode(obs) == got

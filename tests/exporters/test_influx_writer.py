@@ -19,6 +19,7 @@ from exporters.influx.writer import InfluxWriter, get_or_stop
 from pubnet.config import InfluxConfig
 from pubnet.model import Observation, Source
 from pubnet.state import StateStore
+from tests.collectors.snmp.test_poller import with_fields
 from tests.exporters.helpers import small_inventory
 from tests.support import eventually as until
 
@@ -115,7 +116,8 @@ async def test_other_4xx_drops_the_batch_counted(tmp_path: Path,
             store.publish(points(0, 5))
             await until(lambda: writer.stats.dropped.get("http_401", 0) >= 5)
     assert not writer.buffer and sink.values() == []
-    assert "status=401" in caplog.text and "t0ken" not in caplog.text
+    logged = "\n".join(with_fields(r) for r in caplog.records)
+    assert "status=401" in logged and "t0ken" not in logged
 
 
 async def test_non_finite_values_are_counted_never_sent(tmp_path: Path) -> None:
@@ -275,3 +277,28 @@ async def test_get_or_stop_keeps_what_it_got_and_takes_nothing_when_it_loses() -
     queue.put_nowait(3)
     await asyncio.sleep(0)
     assert queue.qsize() == 1  # the getters that lost took nothing from the queue
+
+
+async def test_a_hard_stop_writes_what_is_queued_to_the_buffer(tmp_path: Path) -> None:
+    """The runtime cancels a component a second time when its share of the stop budget is
+    gone: the writer, still waiting on a hanging server within its grace, then writes
+    what it holds in memory to the buffer at once instead of losing it."""
+    store, sink = StateStore(), ScriptedSink()
+    sink.hang = True
+    writer = InfluxWriter(store, small_inventory(), config(tmp_path, timeout=60),
+                          stats_interval=None, stop_grace=30)
+    task = asyncio.create_task(writer.serve(sink))
+    await asyncio.sleep(0)
+    store.publish(points(0, 10))  # one batch, stuck in the hanging server
+    await until(lambda: sink.calls == 1)
+    store.publish(points(10, 45))  # queued behind it, and some not yet cut
+    task.cancel()
+    await asyncio.sleep(0.1)
+    assert not task.done(), "within its grace, waiting for the write"
+    task.cancel()  # the runtime's deadline
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.wait_for(task, 5)
+    kept = sorted(float(line.split(b" value=")[1].split(b" ")[0])
+                  for f in (tmp_path / "buffer").glob("*.lp")
+                  for line in f.read_bytes().split(b"\n"))
+    assert kept == [float(i) for i in range(10, 55)], "all but the batch in flight"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import io
 
 import pytest
 
-from pubnet.app.startup import StartupSummary
+from pubnet.app.startup import GC_THRESHOLDS, StartupSummary
 from pubnet.logs import setup_logging
 from pubnet.model import PollStatus, Source
 from pubnet.state import StateStore
@@ -73,3 +75,27 @@ def test_first_status_is_debug_in_the_collectors() -> None:
     lines = [x for x in out.getvalue().splitlines() if "logger=pubnet.snmp" in x]
     assert len(lines) == 1, lines
     assert "level=debug" in lines[0] and 'msg="device first status" device=core-1' in lines[0]
+
+
+async def test_after_the_first_round_the_long_lived_state_leaves_the_gc() -> None:
+    """Full collections over millions of long-lived objects stalled the loop for seconds
+    at 50,000 devices: once the first round is summarised, what exists is frozen and the
+    thresholds are raised."""
+    before = gc.get_threshold()
+    gc.unfreeze()
+    try:
+        store = StateStore()
+        summary = StartupSummary(store, ["a"], deadline=30)
+        task = asyncio.create_task(summary.run())
+        await asyncio.sleep(0)
+        assert gc.get_freeze_count() == 0
+        store.set_status("a", PollStatus.OK, 1.0, Source.SNMP)
+        await eventually(lambda: summary.summary is not None)
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == GC_THRESHOLDS
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

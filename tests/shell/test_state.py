@@ -128,3 +128,34 @@ def test_forget_removes_series() -> None:
 @pytest.mark.parametrize("status", list(PollStatus), ids=lambda s: s.value)
 def test_only_ok_is_up(status: PollStatus) -> None:
     assert status.is_up == (status is PollStatus.OK)
+
+
+def test_series_are_kept_compactly_and_read_back_as_observations() -> None:
+    """The store keeps values in arrays and one interned copy of each key: what comes back
+    is what was published (value, time, source, labels), label sets shared by devices are
+    one object, and forgetting one metric keeps the others in order."""
+    store = StateStore()
+    for device in ("a", "b"):
+        for ts in (1.0, 2.0):
+            store.publish([
+                Observation(device, "pubnet_ap_clients", ts * 10, ts, Source.MQTT,
+                            (("radio", "".join(["2", "g"])),)),
+                Observation(device, "pubnet_device_up", 1.0, ts, Source.SNMP),
+                Observation(device, "pubnet_device_poll_status", 0.0, ts, Source.SNMP,
+                            (("status", PollStatus.TIMEOUT),)),
+            ])
+    got = store.latest("a", "pubnet_ap_clients", (("radio", "2g"),))
+    assert got == Observation("a", "pubnet_ap_clients", 20.0, 2.0, Source.MQTT,
+                              (("radio", "2g"),))
+    keys_a, keys_b = list(store.device_series("a")), list(store.device_series("b"))
+    assert keys_a == keys_b and all(x is y for x, y in zip(keys_a, keys_b, strict=True))
+    assert dict(store.device_series("b").values_by_key()) == {
+        k: o.value for k, o in store.device_series("b").items()}
+    store.forget("a", "pubnet_ap_clients")
+    assert [k[0] for k in store.device_series("a")] == ["pubnet_device_up",
+                                                        "pubnet_device_poll_status"]
+    assert store.latest("a", "pubnet_device_poll_status", (("status", "timeout"),)) == \
+        Observation("a", "pubnet_device_poll_status", 0.0, 2.0, Source.SNMP,
+                    (("status", PollStatus.TIMEOUT),))
+    assert "pubnet_ap_clients" not in {k[0] for k in store.device_series("a")}
+    assert len(store.device_series("nobody")) == 0
