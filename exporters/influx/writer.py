@@ -356,8 +356,9 @@ class InfluxWriter:
             lost, error = self.buffer.append_many_now([(b.data, b.points) for b in batches])
             if error is not None:
                 self._disk_failed(error, lost)
-            log.warning("influx writer stopped hard, queued batches written to the buffer "
-                        "batches=%d points=%d", len(batches), sum(b.points for b in batches))
+            log.warning("influx writer stopped hard, queued batches written to the buffer",
+                        extra={"batches": len(batches),
+                               "points": sum(b.points for b in batches)})
 
     async def _spill(self) -> None:
         batches: list[_Batch] = []
