@@ -27,7 +27,6 @@ import aiomqtt
 
 from collectors.mqtt.broker import EmbeddedBroker, EmbeddedBrokerError
 from collectors.mqtt.broker_guard import BrokerGuard
-from collectors.mqtt.connection import client_options, tls_context
 from collectors.mqtt.ingest import Ingestor, IngestSettings
 from collectors.mqtt.names import Result
 from collectors.mqtt.read_path import ReadPath
@@ -45,6 +44,7 @@ from pubnet.catalog import (
 )
 from pubnet.config import MqttConfig
 from pubnet.model import Observation, Source
+from pubnet.mqttclient import client_options, tls_context
 from pubnet.state import StateStore
 
 log = logging.getLogger("pubnet.mqtt")

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from collectors.mqtt.component import MqttCollector
-from collectors.mqtt.connection import client_options
 from inventory.model import Inventory
 from inventory.topology import Topology
 from pubnet.app import components
 from pubnet.app.runtime import Context
 from pubnet.config import ConfigError, load_config, parse_config, secret_values
 from pubnet.config.mqtt import default_client_id
+from pubnet.mqttclient import client_options
 from tests.collectors.mqtt.conftest import small_inventory
 
 ISSUE_YAML = """\
