@@ -122,36 +122,48 @@ async def stay_connected(config: MqttConfig, options: Callable[[ssl.SSLContext |
     and reconnect after the capped back-off of ``mqtt.reconnect_min``/``reconnect_max``,
     forever (until cancelled). A broker that is down never raises: one warning per outage
     and one info line when it ends, both naming ``what`` and the broker.
-    ``on_connected(True/False)`` is told each change."""
+    ``on_connected(True/False)`` is told each change, and False when cancelled while
+    connected, so a component's connected gauge needs no bookkeeping of its own."""
     broker = f"{config.host}:{config.port}"
     attempt = 0
     outage_since: float | None = None
     context: ssl.SSLContext | None = None
     first = True
-    while True:
-        try:
-            if config.tls and context is None:
-                context = await asyncio.to_thread(tls_context, config)
-            async with aiomqtt.Client(**options(context)) as client:
-                attempt = 0
-                on_connected(True)
-                if outage_since is not None:
-                    log.info("mqtt broker reachable again", extra={
-                        "client": what, "broker": broker,
-                        "outage_s": round(time.monotonic() - outage_since)})
-                    outage_since = None
-                elif first:
-                    log.info("mqtt connected", extra={"client": what, "broker": broker})
-                first = False
-                await session(client)
-        except (aiomqtt.MqttError, OSError, ssl.SSLError, ValueError) as exc:
-            # ValueError: paho rejects some option combinations at connect time.
-            if outage_since is None:
-                outage_since = time.monotonic()
-                log.warning("mqtt broker unreachable; retrying with back-off", extra={
-                    "client": what, "broker": broker, "error": str(exc) or type(exc).__name__})
-        on_connected(False)
-        await asyncio.sleep(backoff(attempt + 1, initial=config.reconnect_min,
-                                    cap=config.reconnect_max, jitter=jitter(),
-                                    spread=RECONNECT_SPREAD))
-        attempt += 1
+    connected = False
+
+    def tell(up: bool) -> None:
+        nonlocal connected
+        if up != connected:
+            connected = up
+            on_connected(up)
+
+    try:
+        while True:
+            try:
+                if config.tls and context is None:
+                    context = await asyncio.to_thread(tls_context, config)
+                async with aiomqtt.Client(**options(context)) as client:
+                    attempt = 0
+                    tell(True)
+                    if outage_since is not None:
+                        log.info("mqtt broker reachable again", extra={
+                            "client": what, "broker": broker,
+                            "outage_s": round(time.monotonic() - outage_since)})
+                        outage_since = None
+                    elif first:
+                        log.info("mqtt connected", extra={"client": what, "broker": broker})
+                    first = False
+                    await session(client)
+            except (aiomqtt.MqttError, OSError, ssl.SSLError, ValueError) as exc:
+                # ValueError: paho rejects some option combinations at connect time.
+                if outage_since is None:
+                    outage_since = time.monotonic()
+                    log.warning("mqtt broker unreachable; retrying with back-off", extra={
+                        "client": what, "broker": broker, "error": str(exc) or type(exc).__name__})
+            tell(False)
+            await asyncio.sleep(backoff(attempt + 1, initial=config.reconnect_min,
+                                        cap=config.reconnect_max, jitter=jitter(),
+                                        spread=RECONNECT_SPREAD))
+            attempt += 1
+    finally:
+        tell(False)

@@ -93,15 +93,12 @@ class StateFeed:
     # -- the component ----------------------------------------------------------------------
 
     async def run(self) -> None:
-        try:
-            async with asyncio.TaskGroup() as group:
-                group.create_task(stay_connected(
-                    self.config, self._options, self._session, log=log, what=COMPONENT_NAME,
-                    on_connected=self._set_connected), name="state-feed-connection")
-                group.create_task(self._check_loop(), name="state-feed-shards")
-                group.create_task(self._stats_loop(), name="state-feed-stats")
-        finally:
-            self._set_connected(False)
+        async with asyncio.TaskGroup() as group:
+            group.create_task(stay_connected(
+                self.config, self._options, self._session, log=log, what=COMPONENT_NAME,
+                on_connected=self._set_connected), name="state-feed-connection")
+            group.create_task(self._check_loop(), name="state-feed-shards")
+            group.create_task(self._stats_loop(), name="state-feed-stats")
 
     def _options(self, context: Any) -> dict[str, Any]:
         return client_options(self.config, self._on_message, context)
@@ -216,9 +213,9 @@ class StateFeed:
     # -- metrics ----------------------------------------------------------------------------
 
     def _set_connected(self, connected: bool) -> None:
-        if connected != self.connected:
-            self.connected = connected
-            self._publish_stats()
+        """Told by :func:`~pubnet.mqttclient.stay_connected` at each change."""
+        self.connected = connected
+        self._publish_stats()
 
     async def _stats_loop(self) -> None:
         while True:

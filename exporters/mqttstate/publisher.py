@@ -105,8 +105,7 @@ class StatePublisher:
                         name="state-publisher-connection")
                     group.create_task(self._stats_loop(), name="state-publisher-stats")
             finally:
-                self._set_connected(False)
-                self._publish_stats()
+                self._publish_stats()  # the last count; stay_connected told the disconnect
 
     def _options(self, context: Any) -> dict[str, Any]:
         will = aiomqtt.Will(shard_topic(self.shard), self._shard_payload(
@@ -203,9 +202,9 @@ class StatePublisher:
     # -- metrics ----------------------------------------------------------------------------
 
     def _set_connected(self, connected: bool) -> None:
-        if connected != self.connected:
-            self.connected = connected
-            self._publish_stats()
+        """Told by :func:`~pubnet.mqttclient.stay_connected` at each change."""
+        self.connected = connected
+        self._publish_stats()
 
     async def _stats_loop(self) -> None:
         while True:
