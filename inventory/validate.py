@@ -18,11 +18,19 @@ Typical use (the CLI's ``inventory validate``)::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from itertools import compress
 from operator import attrgetter, eq, not_
 
-from inventory.geography import THAILAND_BBOX, district_index, province_index, subdistrict_index
+from inventory.geography import (
+    THAILAND_BBOX,
+    District,
+    Province,
+    Subdistrict,
+    district_index,
+    province_index,
+    subdistrict_index,
+)
 from inventory.model import NON_SNMP_PROFILES, SNMP_PROFILES, Device, Role
 from inventory.problems import Problem, Severity, has_errors, quoted
 from inventory.records import COLUMNS, KINDS, RecordKind
@@ -74,25 +82,34 @@ def _elsewhere(level: str, code: str, name: str, parent: str, parent_code: str,
                              f"({parent_name}) but in {parent} {actual}")
 
 
-def _site_code_problems(pc: str, dc: str, sc: str) -> list[tuple[str, str]]:
-    """What is wrong with one combination of administrative codes."""
+_LEVELS: tuple[tuple[str, Callable[[], Mapping[str, Province | District | Subdistrict]], str],
+               ...] = (
+    ("province", province_index, "2 digits, e.g. 50 for Chiang Mai"),
+    ("district", district_index, "4 digits, e.g. 5001"),
+    ("subdistrict", subdistrict_index, "6 digits, e.g. 500101"),
+)
+"""A site's administrative levels from the top, with the form of each code; an area
+names the code of the one above it as ``<level above>_code``."""
+
+
+def _site_code_problems(*codes: str) -> list[tuple[str, str]]:
+    """What is wrong with one combination of province, district and subdistrict codes (the
+    subdistrict may be empty): codes not in the index, and areas not inside the one above."""
     found: list[tuple[str, str]] = []
-    province = province_index().get(pc)
-    if province is None:
-        found.append(_unknown_code("province_code", pc, "2 digits, e.g. 50 for Chiang Mai"))
-    district = district_index().get(dc)
-    if district is None:
-        found.append(_unknown_code("district_code", dc, "4 digits, e.g. 5001"))
-    elif province is not None and district.province_code != pc:
-        found.append(_elsewhere("district", dc, district.name_en, "province", pc,
-                                province.name_en, district.province_code))
-    if sc:
-        subdistrict = subdistrict_index().get(sc)
-        if subdistrict is None:
-            found.append(_unknown_code("subdistrict_code", sc, "6 digits, e.g. 500101"))
-        elif district is not None and subdistrict.district_code != dc:
-            found.append(_elsewhere("subdistrict", sc, subdistrict.name_en, "district", dc,
-                                    district.name_en, subdistrict.district_code))
+    above: tuple[str, str, Province | District | Subdistrict] | None = None  # when known
+    for (level, index, form), code in zip(_LEVELS, codes, strict=True):
+        if level == "subdistrict" and not code:
+            break
+        area = index().get(code)
+        if area is None:
+            found.append(_unknown_code(f"{level}_code", code, form))
+        elif above is not None:
+            parent_level, parent_code, parent = above
+            actual = getattr(area, f"{parent_level}_code")
+            if actual != parent_code:
+                found.append(_elsewhere(level, code, area.name_en, parent_level, parent_code,
+                                        parent.name_en, actual))
+        above = (level, code, area) if area is not None else None
     return found
 
 
