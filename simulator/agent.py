@@ -112,10 +112,8 @@ class Agent:
         v1 = request.version == Version.V1
         if v1:
             shape = shape.without_counter64()
-        if pdu == PduType.GET:
-            answer = self._get(device, shape, request, now, v1)
-        elif pdu == PduType.GETNEXT:
-            answer = self._getnext(device, shape, request, now, v1)
+        if pdu == PduType.GET or pdu == PduType.GETNEXT:
+            answer = self._get(device, shape, request, now, v1, pdu == PduType.GETNEXT)
         elif pdu == PduType.GETBULK and not v1:
             answer = self._getbulk(device, shape, request, now, self.max_response - overhead)
         else:
@@ -149,31 +147,22 @@ class Agent:
         return b"".join(tlv(0x30, encode_oid(oid) + b"\x05\x00") for oid in request.oids)
 
     def _get(self, device: SimDevice, shape: Shape, request: Request, now: float,
-             v1: bool) -> Answer:
+             v1: bool, following: bool) -> Answer:
+        """GET (the varbind at each OID) or, when ``following``, GETNEXT (the first one after
+        each): an OID with no answer is noSuchName in v1, and a value exception in v2c/v3."""
         positions = shape.positions
-        parts: list[bytes] = []
-        for number, oid in enumerate(request.oids, 1):
-            pos = positions.get(oid)
-            if pos is None:
-                if v1:
-                    return self._echo(request), ErrorStatus.NO_SUCH_NAME, number
-                value = NO_SUCH_INSTANCE if oid[:-1] in shape.objects else NO_SUCH_OBJECT
-                parts.append(tlv(0x30, encode_oid(oid) + value))
-                continue
-            parts.append(self._varbind(device, shape, pos, now))
-        self.stats.varbinds += len(parts)
-        return b"".join(parts), 0, 0
-
-    def _getnext(self, device: SimDevice, shape: Shape, request: Request, now: float,
-                 v1: bool) -> Answer:
-        parts: list[bytes] = []
         size = len(shape.oids)
+        parts: list[bytes] = []
         for number, oid in enumerate(request.oids, 1):
-            pos = shape.next_position(oid)
+            pos = shape.next_position(oid) if following else positions.get(oid, size)
             if pos >= size:
                 if v1:
                     return self._echo(request), ErrorStatus.NO_SUCH_NAME, number
-                parts.append(tlv(0x30, encode_oid(oid) + END_OF_MIB_VIEW))
+                if following:
+                    value = END_OF_MIB_VIEW
+                else:
+                    value = NO_SUCH_INSTANCE if oid[:-1] in shape.objects else NO_SUCH_OBJECT
+                parts.append(tlv(0x30, encode_oid(oid) + value))
                 continue
             parts.append(self._varbind(device, shape, pos, now))
         self.stats.varbinds += len(parts)

@@ -107,6 +107,13 @@ def test_v1_get_of_a_missing_object_is_no_such_name_with_its_index() -> None:
     assert (reply.non_repeaters, reply.max_repetitions) == (ErrorStatus.NO_SUCH_NAME, 2)
 
 
+def test_v1_getnext_past_the_last_object_is_no_such_name_with_its_index() -> None:
+    fleet = make_fleet()
+    reply = ask(fleet, "gw-1", request(PduType.GETNEXT, SYS_NAME, (2, 0), version=0))
+    assert reply is not None
+    assert (reply.non_repeaters, reply.max_repetitions) == (ErrorStatus.NO_SUCH_NAME, 2)
+
+
 @pytest.mark.parametrize("data", [
     request(PduType.GET, SYS_NAME, community=b"private"),
     request(PduType.GETBULK, SYS_NAME, version=0),
