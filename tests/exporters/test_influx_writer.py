@@ -240,18 +240,25 @@ async def test_partly_delivered_backlog_keeps_only_the_rest(tmp_path: Path) -> N
     assert writer.stats.dropped == {"http_400": 1}
 
 
+async def stuck_in_a_write(tmp_path: Path, stop_grace: float, first: int,
+                           ) -> tuple[StateStore, InfluxWriter, asyncio.Task[None]]:
+    """A writer whose server never answers, with its first ``first`` points in flight."""
+    store, sink = StateStore(), ScriptedSink()
+    sink.hang = True
+    writer = InfluxWriter(store, small_inventory(), config(tmp_path, timeout=60),
+                          stats_interval=None, stop_grace=stop_grace)
+    task = asyncio.create_task(writer.serve(sink))
+    await asyncio.sleep(0)
+    store.publish(points(0, first))
+    await until(lambda: sink.calls == 1)
+    return store, writer, task
+
+
 async def test_stop_cancels_a_hanging_write_after_the_grace_and_keeps_its_batch(
         tmp_path: Path) -> None:
     """Issue 10 item 18: a write stuck in a hanging server does not hold the stop for the
     whole ``timeout``; after ``stop_grace`` it is cancelled and its batch kept on disk."""
-    store, sink = StateStore(), ScriptedSink()
-    sink.hang = True
-    writer = InfluxWriter(store, small_inventory(), config(tmp_path, timeout=60),
-                          stats_interval=None, stop_grace=0.3)
-    task = asyncio.create_task(writer.serve(sink))
-    await asyncio.sleep(0)
-    store.publish(points(0, 4))
-    await until(lambda: sink.calls == 1)
+    _, writer, task = await stuck_in_a_write(tmp_path, stop_grace=0.3, first=4)
     started = asyncio.get_running_loop().time()
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -283,14 +290,7 @@ async def test_a_hard_stop_writes_what_is_queued_to_the_buffer(tmp_path: Path) -
     """The runtime cancels a component a second time when its share of the stop budget is
     gone: the writer, still waiting on a hanging server within its grace, then writes
     what it holds in memory to the buffer at once instead of losing it."""
-    store, sink = StateStore(), ScriptedSink()
-    sink.hang = True
-    writer = InfluxWriter(store, small_inventory(), config(tmp_path, timeout=60),
-                          stats_interval=None, stop_grace=30)
-    task = asyncio.create_task(writer.serve(sink))
-    await asyncio.sleep(0)
-    store.publish(points(0, 10))  # one batch, stuck in the hanging server
-    await until(lambda: sink.calls == 1)
+    store, _, task = await stuck_in_a_write(tmp_path, stop_grace=30, first=10)  # one batch
     store.publish(points(10, 45))  # queued behind it, and some not yet cut
     task.cancel()
     await asyncio.sleep(0.1)
