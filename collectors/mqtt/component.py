@@ -27,7 +27,7 @@ import aiomqtt
 
 from collectors.mqtt.broker import EmbeddedBroker, EmbeddedBrokerError
 from collectors.mqtt.broker_guard import BrokerGuard
-from collectors.mqtt.ingest import Ingestor, IngestSettings
+from collectors.mqtt.ingest import Ingestor
 from collectors.mqtt.names import Result
 from collectors.mqtt.read_path import ReadPath
 from collectors.mqtt.redelivery import RedeliveryFilter
@@ -52,16 +52,6 @@ log = logging.getLogger("pubnet.mqtt")
 COMPONENT_NAME = "mqtt-subscriber"
 RECONNECT_SPREAD = 0.5
 """Jitter takes up to half of each reconnect delay ("equal jitter": a floor, never 0)."""
-
-
-def ingest_settings(config: MqttConfig) -> IngestSettings:
-    return IngestSettings(
-        heartbeat_interval=config.heartbeat_interval,
-        down_after_missed=config.down_after_missed,
-        max_payload_bytes=config.max_payload_bytes,
-        max_clock_skew=config.max_clock_skew,
-        max_age=config.max_age,
-    )
 
 
 def broker_guard(config: MqttConfig, inventory: Inventory) -> BrokerGuard:
@@ -103,7 +93,7 @@ class MqttCollector:
     ) -> None:
         self.config = config
         self.store = store
-        self.ingestor = Ingestor(store, inventory, ingest_settings(config), clock)
+        self.ingestor = Ingestor(store, inventory, config, clock)
         self.broker_guard = broker_guard(config, inventory) if config.embedded else None
         self._stats_interval = stats_interval
         self._jitter = jitter

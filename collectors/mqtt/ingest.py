@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Final
 
 from collectors.identity import device_labels, info_labels, status_observations
@@ -47,6 +46,7 @@ from pubnet.catalog import (
     MQTT_MESSAGES,
     PUBNET_DEVICE,
 )
+from pubnet.config import MqttConfig
 from pubnet.model import Labels, Observation, PollStatus, Source
 from pubnet.state import StateStore
 
@@ -58,22 +58,6 @@ counted, so a flood of random device ids cannot grow memory or the log without b
 
 _MQTT = Source.MQTT
 _OK = PollStatus.OK
-
-
-@dataclass(frozen=True, slots=True)
-class IngestSettings:
-    """The parts of ``mqtt:`` the ingest path needs, in seconds and bytes."""
-
-    heartbeat_interval: float = 30.0
-    down_after_missed: int = 3
-    max_payload_bytes: int = 4096
-    max_clock_skew: float = 300.0
-    max_age: float = 21600.0
-
-    @property
-    def silence_allowed(self) -> float:
-        """How long a device may stay silent before it is down."""
-        return self.heartbeat_interval * self.down_after_missed
 
 
 def overdue(last_heard: float, now: float, silence_allowed: float) -> bool:
@@ -130,11 +114,14 @@ class Ingestor:
         self,
         store: StateStore,
         inventory: Inventory,
-        settings: IngestSettings,
+        config: MqttConfig,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
-        self._settings = settings
+        self._config = config
+        """Payload size, clock skew, age and heartbeat limits (``mqtt:``)."""
+        self._silence_allowed = config.heartbeat_interval * config.down_after_missed
+        """How long a watched device may stay silent before it is down."""
         self._clock = clock
         self._decoder = TelemetryDecoder()
         now = clock()
@@ -168,7 +155,7 @@ class Ingestor:
         if parsed is None:
             return self._reject(topic[:200], "", Result.BAD_TOPIC, "topic outside schema v1")
         kind, site_id, device_id = parsed
-        settings = self._settings
+        settings = self._config
         if len(payload) > settings.max_payload_bytes:
             return self._reject(device_id, site_id, Result.OVERSIZE,
                                 f"{len(payload)} bytes > {settings.max_payload_bytes}")
@@ -298,7 +285,7 @@ class Ingestor:
         """
         if now is None:
             now = self._clock()
-        allowed = self._settings.silence_allowed
+        allowed = self._silence_allowed
         went_down: list[str] = []
         for dev in self._devices.values():
             if not dev.watched or dev.status not in (_OK, None):
@@ -307,7 +294,7 @@ class Ingestor:
                 silent = now - dev.last_heard
                 self._down(dev, PollStatus.TIMEOUT, now,
                            f"no message for {silent:.0f}s "
-                           f"({self._settings.down_after_missed} heartbeats missed)")
+                           f"({self._config.down_after_missed} heartbeats missed)")
                 went_down.append(dev.device_id)
         return went_down
 

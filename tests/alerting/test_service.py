@@ -13,8 +13,9 @@ import pytest
 
 from alerting.db import IncidentDB
 from alerting.model import State
-from collectors.mqtt.ingest import Ingestor, IngestSettings
+from collectors.mqtt.ingest import Ingestor
 from collectors.mqtt.topics import status_topic
+from pubnet.config import MqttConfig
 from pubnet.model import Observation, PollStatus, Source
 from tests.alerting.builders import (
     ROUTER_AND_GATEWAYS,
@@ -310,7 +311,7 @@ async def test_mqtt_last_will_is_down_at_once(
     run = await start_service(config)
     now = time.time()
     # what the MQTT collector reports: online, then the broker's last will
-    ingestor = Ingestor(run.store, district_inventory(), IngestSettings())
+    ingestor = Ingestor(run.store, district_inventory(), MqttConfig())
     ingestor.handle(status_topic("S-4", "S-4-gw"), b"online", now=now)
     ingestor.handle(status_topic("S-4", "S-4-gw"), b"offline", now=now + 1)
     await eventually(lambda: len(receiver.accepted) == 1, what="firing after one last will")

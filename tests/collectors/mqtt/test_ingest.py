@@ -9,12 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collectors.mqtt.ingest import MAX_LOGGED_PROBLEMS, Ingestor, IngestSettings, overdue
+from collectors.mqtt.ingest import MAX_LOGGED_PROBLEMS, Ingestor, overdue
 from collectors.mqtt.names import Result
 from collectors.mqtt.payload import PayloadError, TelemetryDecoder, timestamp
 from collectors.mqtt.redelivery import RedeliveryFilter
 from collectors.mqtt.topics import Kind, filters, parse_topic, status_topic, telemetry_topic
 from pubnet import catalog
+from pubnet.config import MqttConfig
 from pubnet.model import PollStatus
 from pubnet.state import StateStore
 from tests.collectors.mqtt.conftest import small_inventory
@@ -24,7 +25,7 @@ NOW = 1_800_000_000.0
 
 def make(**settings: float) -> tuple[Ingestor, StateStore]:
     store = StateStore()
-    ingestor = Ingestor(store, small_inventory(), IngestSettings(**settings),  # type: ignore[arg-type]
+    ingestor = Ingestor(store, small_inventory(), MqttConfig.model_validate(settings),
                         clock=lambda: NOW)
     return ingestor, store
 
