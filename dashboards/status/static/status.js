@@ -8,57 +8,83 @@
  */
 "use strict";
 (function () {
+  // Every text in Thai and English side by side, one line a key (t() picks the language).
   const T = {
-    th: {
-      title: "สถานะเครือข่ายอินเทอร์เน็ตหมู่บ้าน", updated: "อัปเดต", sites_up: "จุดบริการใช้งานได้",
-      sites_down: "จุดบริการขัดข้อง", sites_unknown: "ยังไม่ทราบสถานะ",
-      villages_without: "หมู่บ้านไม่มีบริการ", devices_down: "อุปกรณ์ไม่ตอบสนอง",
-      open_incidents: "เหตุขัดข้องที่เปิดอยู่", up: "ใช้งานได้", down: "ขัดข้อง", unknown: "ไม่ทราบ",
-      whole_country: "ทั้งประเทศ", thailand: "ประเทศไทย", incidents: "เหตุขัดข้องที่เปิดอยู่",
-      incident: "เหตุ", kind: "ประเภท", root: "ต้นเหตุ", where: "พื้นที่", affected: "จุดบริการ/หมู่บ้าน",
-      started: "เริ่มเมื่อ", acked_by: "รับเรื่องโดย", messages: "ข้อความแจ้งเตือนล่าสุด",
-      action_ack: "รับเรื่อง", action_enroute: "กำลังเดินทาง", action_fixed: "แก้ไขแล้วที่หน้างาน",
-      via_line: "ทาง LINE", via_telegram: "ทาง Telegram", via_web: "ทางหน้านี้", via_cli: "ทางคำสั่ง",
-      province: "จังหวัด", district: "อำเภอ", subdistrict: "ตำบล", site: "จุดบริการ", village: "หมู่บ้าน",
-      sites: "จุดบริการ", pct_up: "% ใช้งานได้", status: "สถานะ", since: "ตั้งแต่",
-      device: "อุปกรณ์", role: "หน้าที่", last_poll: "สำรวจล่าสุด", poll_status: "ผลการสำรวจ",
-      devices: "อุปกรณ์", ack: "รับเรื่อง", ack_title: "รับเรื่องเหตุขัดข้อง", operator: "ผู้ปฏิบัติงาน (บัญชี)",
-      password: "รหัสผ่าน", ack_by: "ชื่อผู้รับเรื่อง", note: "บันทึก", cancel: "ยกเลิก",
-      acknowledge: "รับเรื่อง", connected: "เชื่อมต่อแล้ว", lost: "ขาดการเชื่อมต่อ",
-      lost_banner: "ขาดการเชื่อมต่อกับ pubnet ตั้งแต่ {t} — ข้อมูลบนหน้านี้อาจไม่เป็นปัจจุบัน กำลังลองใหม่…",
-      collectors_ok: "ตัวเก็บข้อมูลปกติ", collectors_bad: "ตัวเก็บข้อมูลมีปัญหา",
-      lag: "ความล่าช้าการสำรวจ {s} วินาที", mqtt_off: "MQTT ไม่ได้เชื่อมต่อ",
-      no_incidents: "ไม่มีเหตุขัดข้องที่เปิดอยู่", no_messages: "ยังไม่มีข้อความ",
-      read_only: "(อ่านอย่างเดียว)", alerting_off: "(ระบบแจ้งเตือนปิดอยู่)",
-      ack_failed: "รับเรื่องไม่สำเร็จ: {e}", villages_n: "{n} หมู่บ้าน", era_be: "พ.ศ.", era_ce: "ค.ศ.",
-      address: "ที่อยู่", coords: "พิกัด", kind_site: "ประเภท", delivered: "ส่งแล้ว", pending: "รอส่ง",
-      none: "—",
+    title: { th: "สถานะเครือข่ายอินเทอร์เน็ตหมู่บ้าน", en: "Village internet network status" },
+    updated: { th: "อัปเดต", en: "Updated" },
+    sites_up: { th: "จุดบริการใช้งานได้", en: "Sites up" },
+    sites_down: { th: "จุดบริการขัดข้อง", en: "Sites down" },
+    sites_unknown: { th: "ยังไม่ทราบสถานะ", en: "Sites not yet polled" },
+    villages_without: { th: "หมู่บ้านไม่มีบริการ", en: "Villages without service" },
+    devices_down: { th: "อุปกรณ์ไม่ตอบสนอง", en: "Devices not answering" },
+    open_incidents: { th: "เหตุขัดข้องที่เปิดอยู่", en: "Open incidents" },
+    up: { th: "ใช้งานได้", en: "Up" },
+    down: { th: "ขัดข้อง", en: "Down" },
+    unknown: { th: "ไม่ทราบ", en: "Unknown" },
+    whole_country: { th: "ทั้งประเทศ", en: "Whole country" },
+    thailand: { th: "ประเทศไทย", en: "Thailand" },
+    incidents: { th: "เหตุขัดข้องที่เปิดอยู่", en: "Open incidents" },
+    incident: { th: "เหตุ", en: "Incident" },
+    kind: { th: "ประเภท", en: "Kind" },
+    root: { th: "ต้นเหตุ", en: "Root" },
+    where: { th: "พื้นที่", en: "Where" },
+    affected: { th: "จุดบริการ/หมู่บ้าน", en: "Sites/villages" },
+    started: { th: "เริ่มเมื่อ", en: "Started" },
+    acked_by: { th: "รับเรื่องโดย", en: "Acknowledged by" },
+    messages: { th: "ข้อความแจ้งเตือนล่าสุด", en: "Latest alert messages" },
+    action_ack: { th: "รับเรื่อง", en: "Acknowledged" },
+    action_enroute: { th: "กำลังเดินทาง", en: "On my way" },
+    action_fixed: { th: "แก้ไขแล้วที่หน้างาน", en: "Fixed on site" },
+    via_line: { th: "ทาง LINE", en: "via LINE" },
+    via_telegram: { th: "ทาง Telegram", en: "via Telegram" },
+    via_web: { th: "ทางหน้านี้", en: "on this page" },
+    via_cli: { th: "ทางคำสั่ง", en: "from the CLI" },
+    province: { th: "จังหวัด", en: "Province" },
+    district: { th: "อำเภอ", en: "District" },
+    subdistrict: { th: "ตำบล", en: "Subdistrict" },
+    site: { th: "จุดบริการ", en: "Site" },
+    village: { th: "หมู่บ้าน", en: "Village" },
+    sites: { th: "จุดบริการ", en: "Sites" },
+    pct_up: { th: "% ใช้งานได้", en: "% up" },
+    status: { th: "สถานะ", en: "Status" },
+    since: { th: "ตั้งแต่", en: "Since" },
+    device: { th: "อุปกรณ์", en: "Device" },
+    role: { th: "หน้าที่", en: "Role" },
+    last_poll: { th: "สำรวจล่าสุด", en: "Last poll" },
+    poll_status: { th: "ผลการสำรวจ", en: "Poll result" },
+    devices: { th: "อุปกรณ์", en: "Devices" },
+    ack: { th: "รับเรื่อง", en: "Acknowledge" },
+    ack_title: { th: "รับเรื่องเหตุขัดข้อง", en: "Acknowledge incident" },
+    operator: { th: "ผู้ปฏิบัติงาน (บัญชี)", en: "Operator (account)" },
+    password: { th: "รหัสผ่าน", en: "Password" },
+    ack_by: { th: "ชื่อผู้รับเรื่อง", en: "Your name" },
+    note: { th: "บันทึก", en: "Note" },
+    cancel: { th: "ยกเลิก", en: "Cancel" },
+    acknowledge: { th: "รับเรื่อง", en: "Acknowledge" },
+    connected: { th: "เชื่อมต่อแล้ว", en: "Connected" },
+    lost: { th: "ขาดการเชื่อมต่อ", en: "Connection lost" },
+    lost_banner: {
+      th: "ขาดการเชื่อมต่อกับ pubnet ตั้งแต่ {t} — ข้อมูลบนหน้านี้อาจไม่เป็นปัจจุบัน กำลังลองใหม่…",
+      en: "Connection to pubnet lost since {t} — this page may be out of date. Retrying…",
     },
-    en: {
-      title: "Village internet network status", updated: "Updated", sites_up: "Sites up",
-      sites_down: "Sites down", sites_unknown: "Sites not yet polled",
-      villages_without: "Villages without service", devices_down: "Devices not answering",
-      open_incidents: "Open incidents", up: "Up", down: "Down", unknown: "Unknown",
-      whole_country: "Whole country", thailand: "Thailand", incidents: "Open incidents",
-      incident: "Incident", kind: "Kind", root: "Root", where: "Where", affected: "Sites/villages",
-      started: "Started", acked_by: "Acknowledged by", messages: "Latest alert messages",
-      action_ack: "Acknowledged", action_enroute: "On my way", action_fixed: "Fixed on site",
-      via_line: "via LINE", via_telegram: "via Telegram", via_web: "on this page", via_cli: "from the CLI",
-      province: "Province", district: "District", subdistrict: "Subdistrict", site: "Site",
-      village: "Village", sites: "Sites", pct_up: "% up", status: "Status", since: "Since",
-      device: "Device", role: "Role", last_poll: "Last poll", poll_status: "Poll result",
-      devices: "Devices", ack: "Acknowledge", ack_title: "Acknowledge incident",
-      operator: "Operator (account)", password: "Password", ack_by: "Your name", note: "Note",
-      cancel: "Cancel", acknowledge: "Acknowledge", connected: "Connected", lost: "Connection lost",
-      lost_banner: "Connection to pubnet lost since {t} — this page may be out of date. Retrying…",
-      collectors_ok: "Collectors healthy", collectors_bad: "Collectors unhealthy",
-      lag: "poll lag {s} s", mqtt_off: "MQTT disconnected",
-      no_incidents: "No open incidents", no_messages: "No messages yet",
-      read_only: "(read-only)", alerting_off: "(alerting is off)",
-      ack_failed: "Not acknowledged: {e}", villages_n: "{n} villages", era_be: "BE", era_ce: "CE",
-      address: "Address", coords: "Coordinates", kind_site: "Kind", delivered: "sent",
-      pending: "queued", none: "—",
-    },
+    collectors_ok: { th: "ตัวเก็บข้อมูลปกติ", en: "Collectors healthy" },
+    collectors_bad: { th: "ตัวเก็บข้อมูลมีปัญหา", en: "Collectors unhealthy" },
+    lag: { th: "ความล่าช้าการสำรวจ {s} วินาที", en: "poll lag {s} s" },
+    mqtt_off: { th: "MQTT ไม่ได้เชื่อมต่อ", en: "MQTT disconnected" },
+    no_incidents: { th: "ไม่มีเหตุขัดข้องที่เปิดอยู่", en: "No open incidents" },
+    no_messages: { th: "ยังไม่มีข้อความ", en: "No messages yet" },
+    read_only: { th: "(อ่านอย่างเดียว)", en: "(read-only)" },
+    alerting_off: { th: "(ระบบแจ้งเตือนปิดอยู่)", en: "(alerting is off)" },
+    ack_failed: { th: "รับเรื่องไม่สำเร็จ: {e}", en: "Not acknowledged: {e}" },
+    villages_n: { th: "{n} หมู่บ้าน", en: "{n} villages" },
+    era_be: { th: "พ.ศ.", en: "BE" },
+    era_ce: { th: "ค.ศ.", en: "CE" },
+    address: { th: "ที่อยู่", en: "Address" },
+    coords: { th: "พิกัด", en: "Coordinates" },
+    kind_site: { th: "ประเภท", en: "Kind" },
+    delivered: { th: "ส่งแล้ว", en: "sent" },
+    pending: { th: "รอส่ง", en: "queued" },
+    none: { th: "—", en: "—" },
   };
   const MONTHS = {
     th: ["ม.ค.", "ก.พ.", "มี.ค.", "เม.ย.", "พ.ค.", "มิ.ย.", "ก.ค.", "ส.ค.", "ก.ย.", "ต.ค.", "พ.ย.", "ธ.ค."],
@@ -84,17 +110,17 @@
     lostSince: null, timer: null, busy: false, again: false, projection: null, grid: null, focus: null,
   };
   const $ = (id) => document.getElementById(id);
+  // the text `key` in the page's language; undefined when there is none
+  const known = (key) => (Object.hasOwn(T, key) ? T[key][state.lang] : undefined);
   const t = (key, vars) => {
-    let text = (T[state.lang][key] !== undefined ? T[state.lang][key] : key);
+    let text = known(key) ?? key;
     for (const [k, v] of Object.entries(vars || {})) text = text.replace("{" + k + "}", v);
     return text;
   };
   // what the latest acknowledgement said: a chat button's action in words, else the note
-  const action = (note) => (T[state.lang]["action_" + note] !== undefined
-    ? T[state.lang]["action_" + note] : note);
+  const action = (note) => known("action_" + note) ?? note;
   // and where it came from: LINE, Telegram, this page or the CLI
-  const via = (channel) => (channel && T[state.lang]["via_" + channel] !== undefined
-    ? T[state.lang]["via_" + channel] : channel || "");
+  const via = (channel) => (channel && known("via_" + channel)) ?? (channel || "");
   const era = () => state.era || (state.lang === "th" ? "be" : "ce");
   const NUMBERS = { th: new Intl.NumberFormat("th-TH"), en: new Intl.NumberFormat("en-US") };
   const num = (n) => NUMBERS[state.lang].format(n);
@@ -365,8 +391,8 @@
     const status = { u: "up", d: "down", n: "unknown" }[code];
     tip.replaceChildren(
       el("b", {}, `${p.name} (${p.id})`),
-      el("div", {}, `${T.th.village} ${p.village} · ${T.th.subdistrict}${p.subdistrict}`),
-      el("div", {}, `${T.th.district}${d[0]} ${T.th.province}${prov.name_th}`),
+      el("div", {}, `${T.village.th} ${p.village} · ${T.subdistrict.th}${p.subdistrict}`),
+      el("div", {}, `${T.district.th}${d[0]} ${T.province.th}${prov.name_th}`),
       el("div", { class: "en" }, `Village ${p.village} · ${d[1]} district, ${prov.name_en} province`),
       el("div", {}, badge(status)),
     );
