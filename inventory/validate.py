@@ -82,8 +82,8 @@ def _elsewhere(level: str, code: str, name: str, parent: str, parent_code: str,
                              f"({parent_name}) but in {parent} {actual}")
 
 
-_LEVELS: tuple[tuple[str, Callable[[], Mapping[str, Province | District | Subdistrict]], str],
-               ...] = (
+_Area = Province | District | Subdistrict
+_LEVELS: tuple[tuple[str, Callable[[], Mapping[str, _Area]], str], ...] = (
     ("province", province_index, "2 digits, e.g. 50 for Chiang Mai"),
     ("district", district_index, "4 digits, e.g. 5001"),
     ("subdistrict", subdistrict_index, "6 digits, e.g. 500101"),
@@ -96,7 +96,7 @@ def _site_code_problems(*codes: str) -> list[tuple[str, str]]:
     """What is wrong with one combination of province, district and subdistrict codes (the
     subdistrict may be empty): codes not in the index, and areas not inside the one above."""
     found: list[tuple[str, str]] = []
-    above: tuple[str, str, Province | District | Subdistrict] | None = None  # when known
+    above: tuple[str, str, _Area] | None = None  # the level above, when its code is known
     for (level, index, form), code in zip(_LEVELS, codes, strict=True):
         if level == "subdistrict" and not code:
             break
