@@ -330,8 +330,8 @@ def _cmd_poll(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from pubnet.app import components
     from pubnet.app.reload import Service, SetupError, Sources, load_setup
-    from pubnet.app.runtime import ComponentFailed, Context
-    from pubnet.signals import stop_on_signals
+    from pubnet.app.runtime import ComponentFailed, Context, still_running
+    from pubnet.signals import StopRequest, stop_on_signals
 
     sources = Sources(args.config, args.inventory, args.shard, args.role)
     try:
@@ -386,10 +386,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
                       args.log_format or new.logging.format, secret_values(new))
 
     async def serve() -> None:
-        stop = asyncio.Event()
+        stop = StopRequest()
         service = Service(setup, sources, on_config=relog)
         with stop_on_signals(stop), service.reload_on_sighup():
             await service.run(stop)
+        leftover = still_running()
+        if leftover != "-":  # asyncio.run cancels them and waits: say what it waits for
+            log.warning("tasks still running at exit", extra={"tasks": leftover})
 
     failed = False
     try:

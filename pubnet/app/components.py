@@ -15,7 +15,7 @@ collectors; the exporters and the status page run in both.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -162,6 +162,8 @@ class Workers:
     """The status page's ``/`` and ``/api/v1/...`` (behind the listener's basic auth)."""
     signed: list[web.RouteDef]
     """The chat webhooks, which check their own signatures (no basic auth)."""
+    intake: list[Component] = field(default_factory=list)
+    """The collectors among ``components``: stopped first, all at once."""
 
 
 OncallSetup = tuple["Oncall", dict[str, "AlertChannel"]]
@@ -251,12 +253,13 @@ def build_workers(ctx: Context, *, summary: bool = True,
         built.append(MonthlyReports(config, inventory,
                                     Path(config.inventory) if config.inventory else None))
     # -- producers (collectors) last --
+    first_producer = len(built)
     if _feeds_state(ctx):
         from collectors.statefeed.feed import StateFeed
 
         built.append(StateFeed(config.mqtt, config.cluster, inventory, store))
     if not ctx.polls:
-        return Workers(built, routes, signed)
+        return Workers(built, routes, signed, built[first_producer:])
     if any(d.profile not in ("icmp", "mqtt") for d in inventory.devices.values()):
         from collectors.snmp.poller import SnmpPoller
 
@@ -278,7 +281,7 @@ def build_workers(ctx: Context, *, summary: bool = True,
 
         built.append(StartupSummary(store, list(inventory.devices),
                                     first_round_deadline(config, inventory)))
-    return Workers(built, routes, signed)
+    return Workers(built, routes, signed, built[first_producer:])
 
 
 def exported_inventory(ctx: Context) -> Inventory:

@@ -46,6 +46,7 @@ from pubnet.app.runtime import (
     Readiness,
     run_components,
     run_one,
+    still_running,
     stop_in_reverse,
 )
 from pubnet.catalog import CONFIG_LAST_RELOAD_SUCCESSFUL, PUBNET_DEVICE
@@ -60,6 +61,7 @@ from pubnet.config import (
 )
 from pubnet.model import Observation, Source
 from pubnet.shard import Shard, select
+from pubnet.signals import StopRequest
 from pubnet.state import StateStore
 
 if TYPE_CHECKING:
@@ -436,7 +438,8 @@ class Service:
         finally:
             self._stopping = True
             log.info("stopping")
-            await self._stop(generation, listener_task)
+            asked_at = stop.at if isinstance(stop, StopRequest) else None
+            await self._stop(generation, listener_task, asked_at)
             log.info("stopped")
         for task in (generation.runner, listener_task):
             if task is not None and task.done() and not task.cancelled():
@@ -475,7 +478,8 @@ class Service:
         self.readiness.track(generation.workers)
         generation.runner = loop.create_task(
             run_components(generation.workers, generation.stop,
-                           max(0.5, self.deadline - LISTENER_STOP)), name="components")
+                           max(0.5, self.deadline - LISTENER_STOP),
+                           intake=generation.parts.intake), name="components")
         return generation
 
     async def _switch(self, old: _Generation, request: _Request) -> _Generation:
@@ -530,15 +534,19 @@ class Service:
             self.readiness.untrack([generation.exporter])
             await stop_in_reverse([generation.exporter], [task], budget)
 
-    async def _stop(self, generation: _Generation,
-                    listener_task: asyncio.Task[None] | None) -> None:
-        """Workers (reverse start order, flushing), then the exporter, then the listener,
-        within :attr:`deadline` in all."""
+    async def _stop(self, generation: _Generation, listener_task: asyncio.Task[None] | None,
+                    asked_at: float | None = None) -> None:
+        """Workers (collectors at once, then the others in reverse start order, flushing),
+        then the exporter, then the listener, within :attr:`deadline` in all, counted from
+        ``asked_at`` (when the signal came; the loop's clock) when known."""
         loop = asyncio.get_running_loop()
-        end = loop.time() + self.deadline
+        end = (asked_at if asked_at is not None else loop.time()) + self.deadline
         generation.stop.set()
         if generation.runner is not None:
-            await asyncio.wait({generation.runner})
+            await asyncio.wait({generation.runner}, timeout=max(0.2, end - loop.time()))
+            if not generation.runner.done():
+                log.warning("stop budget spent, components still running",
+                            extra={"tasks": still_running()})
         left = max(0.2, end - loop.time())
         await self._stop_exporter(generation, left / 2)
         for request in self._drain_requests():

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -99,8 +99,11 @@ async def run_components(
     components: Sequence[Component],
     stop: asyncio.Event,
     deadline: float = DEFAULT_STOP_DEADLINE,
+    *,
+    intake: Collection[Component] = (),
 ) -> None:
-    """Run until ``stop`` is set or a component fails, then stop in reverse order.
+    """Run until ``stop`` is set or a component fails, then stop them: ``intake`` (the
+    collectors) all at once, then the others in reverse order (:func:`stop_in_reverse`).
 
     A component that fails takes the others down with it (TaskGroup semantics): a half
     running monitor is worse than one that restarts under systemd.
@@ -114,35 +117,55 @@ async def run_components(
         await asyncio.wait({stopper, done_waiter}, return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
         done_waiter.cancel()
-        await stop_in_reverse(components, tasks, deadline)
+        await stop_in_reverse(components, tasks, deadline, intake=intake)
 
 
 async def stop_in_reverse(components: Sequence[Component], tasks: Sequence[asyncio.Task[None]],
-                          deadline: float) -> None:
-    """Cancel each task, the last started first, and give it its share of ``deadline``.
+                          deadline: float, *, intake: Collection[Component] = ()) -> None:
+    """Cancel the ``intake`` components together, then each other task, the last started
+    first, each step within its share of ``deadline``.
 
-    The shares: each component may take what is left of the budget divided by the
-    components still to stop, so a collector stuck on in-flight polls cannot eat the time
-    the exporters need to flush, and what quick components leave unused passes on to the
-    later ones (the flushers: Influx, alerting). A component still running at the end of
-    its share is cancelled again (its in-flight work is abandoned: the second cancellation
-    interrupts its own graceful wait) and gets :data:`OVERRUN_GRACE` to unwind.
+    Intake stops at once: one after another, on a loop busy with 50,000 devices, the
+    collectors still running kept polling for 14 s after a SIGTERM while the ones before
+    them stopped. The shares: each step may take what is left of the budget divided by the
+    components still to stop (a step of several counts each of them), so a collector stuck
+    on in-flight polls cannot eat the time the exporters need to flush, and what quick
+    components leave unused passes on to the later ones (the flushers: Influx, alerting).
+    A component still running at the end of its share is cancelled again (its in-flight
+    work is abandoned: the second cancellation interrupts its own graceful wait) and gets
+    :data:`OVERRUN_GRACE` to unwind.
     """
     loop = asyncio.get_running_loop()
     end = loop.time() + deadline
+    first = {id(component) for component in intake}
     pairs = list(reversed(list(zip(components, tasks, strict=True))))
-    for left, (component, task) in zip(range(len(pairs), 0, -1), pairs, strict=True):
-        if task.done():
-            continue
+    steps = [[pair for pair in pairs if id(pair[0]) in first]]
+    steps += [[pair] for pair in pairs if id(pair[0]) not in first]
+    left = len(pairs)
+    for step in steps:
+        if step:
+            share = max(0.0, end - loop.time()) * len(step) / left
+            await _stop_step(step, share)
+            left -= len(step)
+
+
+async def _stop_step(step: Sequence[tuple[Component, asyncio.Task[None]]],
+                     share: float) -> None:
+    running = {task for _, task in step if not task.done()}
+    for task in running:
         task.cancel()
-        share = max(0.0, end - loop.time()) / left
-        await asyncio.wait({task}, timeout=share)
-        if not task.done():
-            log.warning("component did not stop in time; cancelling its work",
-                        extra={"component": component.name, "seconds": round(share, 1)})
-            task.cancel()
-            await asyncio.wait({task}, timeout=OVERRUN_GRACE)
-        log.info("component stopped", extra={"component": component.name})
+    if running:
+        await asyncio.wait(running, timeout=share)
+    overran = [(c, task) for c, task in step if task in running and not task.done()]
+    for component, task in overran:
+        log.warning("component did not stop in time; cancelling its work",
+                    extra={"component": component.name, "seconds": round(share, 1)})
+        task.cancel()
+    if overran:
+        await asyncio.wait({task for _, task in overran}, timeout=OVERRUN_GRACE)
+    for component, task in step:
+        if task in running:
+            log.info("component stopped", extra={"component": component.name})
 
 
 class ComponentFailed(Exception):
@@ -164,6 +187,22 @@ async def run_one(component: Component) -> None:
     except Exception as exc:  # a bug: keep the traceback, in the log
         log.exception("component failed", extra={"component": component.name})
         raise ComponentFailed(component.name) from exc
+
+
+def still_running() -> str:
+    """Where each task other than the caller's waits, for the one log line that says why a
+    stop overran its budget (``name@file:line``, comma-separated)."""
+    current = asyncio.current_task()
+    where = []
+    for task in asyncio.all_tasks():
+        if task is current or task.done():
+            continue
+        stack = task.get_stack(limit=1)
+        frame = stack[-1] if stack else None
+        place = (f"{frame.f_code.co_filename.rsplit('/', 2)[-1]}:{frame.f_lineno}"
+                 if frame is not None else "?")
+        where.append(f"{task.get_name()}@{place}")
+    return ",".join(sorted(where)) or "-"
 
 
 async def _any_done(tasks: Sequence[asyncio.Task[None]]) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 
 import pytest
 
 from pubnet.app.runtime import ComponentFailed, run_components
-from pubnet.signals import stop_on_signals
+from pubnet.signals import StopRequest, stop_on_signals
 
 
 class Recorder:
@@ -63,6 +64,21 @@ async def test_sigterm_sets_stop() -> None:
     assert stop.is_set()
 
 
+async def test_the_stop_budget_counts_from_the_signal_not_from_a_busy_loop() -> None:
+    """systemd's 10 s start at the signal; a loop busy for 0.5 s must not add 0.5 s."""
+    stop = StopRequest()
+    with stop_on_signals(stop):
+        sent = time.monotonic()
+        os.kill(os.getpid(), signal.SIGTERM)
+        while time.monotonic() - sent < 0.5:  # the loop is busy: no callback runs
+            pass
+        await asyncio.wait_for(stop.wait(), 2)
+        seen = time.monotonic()
+    assert stop.at is not None
+    assert stop.at - sent < 0.1
+    assert seen - sent >= 0.5
+
+
 async def test_component_that_ignores_deadline_is_abandoned() -> None:
     log: list[str] = []
 
@@ -79,3 +95,33 @@ async def test_component_that_ignores_deadline_is_abandoned() -> None:
     stop.set()
     await asyncio.wait_for(run_components([Stubborn()], stop, deadline=0.5), 5)
     assert log == ["asked to stop"]
+
+
+async def test_collectors_stop_taking_in_together_before_the_rest() -> None:
+    """Each collector finishes its in-flight polls after the cancel (0.3 s here): stopped
+    one after another, the last would go on taking data in while the first finish."""
+    log: list[str] = []
+    asked: dict[str, float] = {}
+    loop = asyncio.get_running_loop()
+
+    class Collector(Recorder):
+        async def run(self) -> None:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                asked[self.name] = loop.time()
+                await asyncio.sleep(0.3)  # in-flight polls end
+                log.append(f"flushed {self.name}")
+                raise
+
+    exporter = Recorder("influx", log, 0.01)
+    collectors = [Collector("snmp", log), Collector("mqtt", log), Collector("traps", log)]
+    stop = asyncio.Event()
+    runner = asyncio.create_task(run_components([exporter, *collectors], stop,
+                                                intake=collectors))
+    await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(runner, 5)
+    assert max(asked.values()) - min(asked.values()) < 0.1, asked
+    assert log[-1] == "flushed influx"
+    assert sorted(log[1:-1]) == ["flushed mqtt", "flushed snmp", "flushed traps"]
