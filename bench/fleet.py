@@ -360,6 +360,10 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
                 arrived = next((t for t, body in hooks if t >= cut_at and router in body),
                                None)
                 await asyncio.sleep(0.1)
+            if args.keep:  # what the technician's webhook received after the cut
+                (work / "hooks.txt").write_text("".join(
+                    f"--- {datetime.fromtimestamp(t).astimezone().isoformat()}\n{body}\n"
+                    for t, body in hooks if t >= cut_at), encoding="utf-8")
             log = log_path.read_text(encoding="utf-8")
             detected = log_time(log, rf'msg="device not answering" device={re.escape(router)} ')
             result = {

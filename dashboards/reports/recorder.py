@@ -242,12 +242,14 @@ class HistoryRecorder:
                 continue
             self._versions[device] = version
             current: dict[str, Observation] = {}
-            for (metric, labels), series in store.device_series(device).items():
+            view = store.device_series(device)
+            for key in view:  # keys only: an observation is built for the matches alone
+                metric, labels = key
                 if metric != OPER_UP:
                     continue
-                for key, label in labels:
-                    if key == "ifname" and label in names:
-                        current[label] = series
+                for name, label in labels:
+                    if name == "ifname" and label in names:
+                        current[label] = view[key]
             for name in names:
                 obs = current.get(name)
                 value = None if obs is None else obs.value
