@@ -35,8 +35,10 @@ class Composer:
         self.gate = gate
         self.oncall = oncall
 
-    def messages(self, incident: Incident, send: Send, now: float) -> list[Outgoing]:
-        """One message per recipient channel of ``send``."""
+    def messages(self, incident: Incident, send: Send, now: float, *,
+                 root_of_told: bool = False) -> list[Outgoing]:
+        """One message per recipient channel of ``send``; ``root_of_told``: see
+        :meth:`alerting.digest.Gate.admit`."""
         location = self.topology.location(incident.root)
         hint = (location.province_code, location.district_code)
         rendered: dict[Language, str] = {}
@@ -46,7 +48,8 @@ class Composer:
             pairs = expand(self.oncall, pairs, incident, send, location, now)
         for channel, language in pairs:
             if not self.gate.admit(channel, incident.incident_id, send.status, send.reason,
-                                   now, lambda: self._held(incident, location, send.status)):
+                                   now, lambda: self._held(incident, location, send.status),
+                                   root_of_told=root_of_told):
                 continue
             text = rendered.get(language)
             if text is None:

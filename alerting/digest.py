@@ -183,8 +183,16 @@ class Gate:
         return state
 
     def admit(self, recipient: str, incident_id: str, status: Status, reason: Reason,
-              now: float, describe: Callable[[], HeldMessage]) -> bool:
-        """True: send it now (its budget is spent). False: held for the digest."""
+              now: float, describe: Callable[[], HeldMessage], *,
+              root_of_told: bool = False) -> bool:
+        """True: send it now (its budget is spent). False: held for the digest.
+
+        ``root_of_told``: the incident absorbed incidents already announced, whose updates
+        say "merged into" it. Its first message is the root cause of what the technician
+        was just told, and it is not held for the digest however many firsts came before
+        (the site incidents of a district cut are detected before the router, and used up
+        the window); only the budget can hold it.
+        """
         state = self._state(recipient)
         hold: str | None = None
         if incident_id in state.held_ids or incident_id in state.digested:
@@ -199,7 +207,7 @@ class Gate:
                 while window and window[0] <= now - self.window:
                     window.popleft()
                 window.append(now)
-                if len(window) > self.digest_after:
+                if len(window) > self.digest_after and not root_of_told:
                     hold = "digest"
                 while len(window) > self.digest_after + 1:  # all a decision needs
                     window.popleft()

@@ -196,6 +196,8 @@ class AlertingService:
         todo = list(incidents) if step_all else [i for i in changed if i in incidents]
         # "Merged into INC-38" goes out after INC-38's own first message.
         todo.sort(key=lambda i: incidents[i].merged_into is not None)
+        told_into = {i.merged_into for i in incidents.values()
+                     if i.merged_into is not None and i.announced_at is not None}
         for incident_id in todo:
             incident = incidents[incident_id]
             stepped, sends = advance(incident, routes, self.windows, self.topology, now,
@@ -204,7 +206,8 @@ class AlertingService:
                 self.correlator.update(stepped)
                 changed.add(incident_id)
             for send in sends:
-                outgoing.extend(self.composer.messages(stepped, send, now))
+                outgoing.extend(self.composer.messages(stepped, send, now,
+                                                       root_of_told=incident_id in told_into))
         outgoing.extend(self.gate.digests(now))
         # Pending incidents stay in memory: most of a storm's are absorbed by an upstream
         # failure within group_wait and never need a row (a restart re-detects them).

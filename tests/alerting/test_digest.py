@@ -162,6 +162,41 @@ async def test_mass_outage_one_digest_per_recipient_within_the_budget(
     assert published is not None and published.value == gate.held_counts[("techs", "digest")]
 
 
+async def test_the_root_of_a_cut_is_sent_though_its_sites_used_up_the_digest_window(
+    tmp_path: Path, receiver: HttpReceiver, start_service: StartService,
+) -> None:
+    """A district cut: the sites' gateways are polled (and found down) before their router.
+    Their incidents use up ``digest_after``; the router's, which absorbs them ("merged into
+    INC-n"), is the one message that explains the rest and is sent at once, not 5 min later
+    in a digest."""
+    inventory = wide_inventory(sites_per_district=8, districts=("5001",))
+    down = gateways(inventory, ("5001",))
+    clock = Clock(1_800_000_000.0)
+    config = alerting_config(
+        tmp_path, routes=[{"match": {}, "channels": ["noc"]}],
+        channels={"noc": {"type": "webhook", "url": f"{receiver.base}/noc", "secret": SECRET}},
+        digest_after=5, digest_window="5m", power=None)
+    run = await start_service(config, inventory=inventory, clock=clock)
+    ts = fail_rounds(run.store, down, 1000.0)
+    await eventually(lambda: len(list(run.service.incidents())) == len(down),
+                     what="one pending incident per site")
+    clock.now += 1
+    await eventually(lambda: len(receiver.on("/noc")) == 5, what="digest_after messages")
+    await asyncio.sleep(0.3)
+    fail_rounds(run.store, ["da-5001"], ts)
+    clock.now += 1
+    await eventually(lambda: any(r.json.get("root_device") == "da-5001"
+                                 for r in receiver.on("/noc")),
+                     what="the router's incident, before the digest is due")
+    first = next(r.json for r in receiver.on("/noc") if r.json.get("root_device") == "da-5001")
+    assert first["reason"] == "first" and first["affected_sites"] == 8
+    await eventually(lambda: sum(r.json.get("merged_into") == first["incident_id"]
+                                 for r in receiver.on("/noc")) == 5,
+                     what="the five announced sites merged into it")
+    # the three held sites' firsts, and their "merged" updates, wait for the digest
+    assert run.service.gate.held_counts == {("noc", "digest"): 6}
+
+
 async def test_restart_during_a_mass_outage_keeps_the_digest_and_the_budget(
     tmp_path: Path, receiver: HttpReceiver, start_service: StartService,
 ) -> None:
