@@ -326,7 +326,8 @@ class MqttGateways:
     def silence(self, device_id: str, silent: bool = True) -> None:
         """Stop (or resume) publishing while the connection stays open, as behind a cut
         fibre: pubnet sees heartbeats stop, and a broker publishes the will only once the
-        keep-alive expires (1.5 × ``keepalive`` without a packet)."""
+        keep-alive expires (1.5 × ``keepalive`` without a packet); until resumed it cannot
+        reconnect either."""
         gateway = self._gateway(device_id)
         gateway.silent = silent
         if not silent:
@@ -343,6 +344,9 @@ class MqttGateways:
     async def _connect(self, gateway: Gateway) -> None:
         loop = asyncio.get_running_loop()
         if not gateway.powered or self._closing:
+            return
+        if gateway.silent:  # behind the cut nothing reaches the broker: try again later
+            self._retry(gateway)
             return
         try:
             _transport, link = await asyncio.wait_for(loop.create_connection(

@@ -86,6 +86,21 @@ async def test_collector_sees_gateways_up_and_a_powered_off_one_down(broker: Mos
         gateways.power_on(victim)
         await eventually(lambda: status_of(store, victim) is PollStatus.OK, what="back up")
 
+        # behind a cut fibre: silent, and once the broker drops the connection (its
+        # keep-alive ran out) no reconnect and no `online` either until the cut is mended
+        cut = others[0]
+        gateways.silence(cut)
+        link = gateways.gateways[cut].link
+        assert link is not None and link.transport is not None
+        link.transport.abort()
+        await eventually(lambda: status_of(store, cut) is PollStatus.UNREACHABLE,
+                         what="the will of the cut-off gateway")
+        await asyncio.sleep(3.0)  # reconnect attempts would have come back by now
+        assert status_of(store, cut) is PollStatus.UNREACHABLE
+        gateways.silence(cut, silent=False)
+        await eventually(lambda: status_of(store, cut) is PollStatus.OK,
+                         what="the mended gateway back up")
+
 
 async def test_cli_gateways_publish_with_a_password_file(broker: Mosquitto,
                                                          tmp_path: Path) -> None:
