@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -208,15 +208,18 @@ class FleetExposition:
 
     # -- step 1: on the loop ---------------------------------------------------------------
 
-    async def refresh(self, budget: float | None = None) -> RefreshStats:
+    async def refresh(self, budget: float | None = None,
+                      give_way: Callable[[], bool] | None = None) -> RefreshStats:
         """Re-render changed devices, yielding to the loop every few thousand series.
 
         With a ``budget`` (seconds) it stops rendering once that has passed, at a yield:
         the devices left keep their previous fragments until the next refresh. A scrape
         gives one, so that on a saturated loop it answers with what the background render
-        has (seconds old) instead of not at all."""
+        has (seconds old) instead of not at all. ``give_way`` stops it likewise, at the
+        first yield where it returns True: the background render gives way to a scrape
+        waiting for it."""
         deadline = None if budget is None else time.monotonic() + budget
-        steps = self._refresh_steps(deadline)
+        steps = self._refresh_steps(deadline, give_way)
         while True:
             try:
                 step = next(steps)
@@ -236,7 +239,8 @@ class FleetExposition:
                 stats: RefreshStats = done.value
                 return stats
 
-    def _refresh_steps(self, deadline: float | None = None
+    def _refresh_steps(self, deadline: float | None = None,
+                       give_way: Callable[[], bool] | None = None,
                        ) -> Generator[None, None, RefreshStats]:
         store = self._store
         statuses = store.statuses()
@@ -264,6 +268,8 @@ class FleetExposition:
                 if deadline is not None and time.monotonic() > deadline:
                     break
                 yield None
+                if give_way is not None and give_way():
+                    break
         if len(versions) > len(devices):
             for gone in set(versions).difference(devices):
                 self._remove_device(gone)

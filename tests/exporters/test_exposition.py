@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import logging
 import math
+import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,6 +20,7 @@ from prometheus_client.openmetrics.parser import (
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 from exporters.prometheus import gzipper
+from exporters.prometheus.endpoint import MetricsService
 from exporters.prometheus.exposition import FleetExposition, Format
 from exporters.prometheus.render import escape_label_value, format_value
 from inventory.model import Inventory
@@ -457,3 +460,46 @@ async def test_a_scrape_out_of_time_serves_the_background_renders_pieces() -> No
     assert fresh[last] == 2.0
     assert fresh[("pubnet_interface_receive_bytes_total",
                   (("device", "newcomer"), ("ifname", "eth0")))] == 3.0
+
+
+async def test_a_scrape_waits_for_the_background_pass_to_give_way_not_to_end() -> None:
+    """On a saturated loop every yield costs a turn of all the polls' callbacks (here
+    10 ms), so a background pass over many changed devices holds the render lock for many
+    seconds; at 100,000 devices scrapes waited 113 s behind it. A scrape that arrives
+    meanwhile gets the lock at the pass's next yield, and the pass finishes later."""
+    store = StateStore()
+    devices = [f"device-{n:05d}" for n in range(4000)]
+    for name in devices:
+        store.publish(interface(name, "eth0", 1.0, 1.0, 10.0))
+    stop = asyncio.Event()
+
+    def polls_callbacks() -> None:
+        time.sleep(0.01)
+
+    async def saturated_loop() -> None:
+        while not stop.is_set():
+            polls_callbacks()  # the loop is busy: blocking it is the point
+            await asyncio.sleep(0)
+
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        service = MetricsService(store, Inventory(), executor, poll_interval=60.0)
+        service.exposition.YIELD_EVERY_SERIES = 30  # ~530 yields: 5 s of turns for a pass
+        async with asyncio.TaskGroup() as group:
+            busy = group.create_task(saturated_loop())
+            background = group.create_task(service.prerender_forever(interval=0.05))
+            await asyncio.sleep(0.1)  # the first pass is under way
+            started = time.monotonic()
+            result = await service.scrape(Format.TEXT, gzip=True)
+            waited = time.monotonic() - started
+            assert waited < 1.5, f"the scrape waited {waited:.1f} s for the pass"
+            assert gzip.decompress(result.body).startswith(b"# HELP")
+            stop.set()
+            await busy
+            expo = service.exposition
+            for _ in range(100):  # the background pass catches up on its own
+                await asyncio.sleep(0.05)
+                if expo.series_count() == 3 * len(devices):
+                    break
+            background.cancel()
+    assert expo.series_count() == 3 * len(devices)
+    assert expo.refresh_now().devices_rendered == 0, "nothing left for the next pass"
