@@ -113,6 +113,7 @@ class MetricsService:
                 jobs = self.exposition.jobs(Format.TEXT)
             # outside the lock: a scrape meanwhile compresses what it needs itself
             await loop.run_in_executor(self.executor, self.exposition.compress, jobs, False)
+            self.exposition.settle(jobs)
             await asyncio.sleep(interval)
 
     async def scrape(self, fmt: Format, gzip: bool) -> ScrapeResult:
@@ -140,6 +141,7 @@ class MetricsService:
             body = await loop.run_in_executor(
                 self.executor, self.exposition.encode, fmt, jobs, gzip, tail
             )
+            self.exposition.settle(jobs)
             seconds = time.perf_counter() - start
             stats = self.health.scrape
             stats.duration = seconds
