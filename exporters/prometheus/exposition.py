@@ -30,6 +30,8 @@ from collections.abc import Callable, Generator, Iterable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import accumulate
+from operator import itemgetter
 
 from exporters.prometheus import gzipper
 from exporters.prometheus.families import Family, FamilyTable
@@ -159,33 +161,73 @@ class _Rows:
 def _splice(base: _Compressed | None, pending: Mapping[str, _Change]
             ) -> tuple[bytes, tuple[str, ...], array[int]]:
     """The text of ``base`` with the ``pending`` fragments in place (new devices at the
-    end, removed ones out), and its layout; runs in a worker thread or on the loop."""
+    end, removed ones out), and its layout; runs in a worker thread or on the loop.
+
+    Python work is per changed device, not per device of the chunk: positions and offsets
+    come from C-level ``dict(zip(...))`` and ``accumulate``, unchanged runs are sliced
+    out of the old text as they are, and the layout's device tuple is reused."""
+    if base is None:
+        fresh = [(device, data) for device, (_, data) in pending.items() if data is not None]
+        return (b"".join(data for _, data in fresh), tuple(device for device, _ in fresh),
+                array("I", (len(data) for _, data in fresh)))
+    devices = base.devices
+    position = dict(zip(devices, range(len(devices)), strict=True))
+    replaced: list[tuple[int, bytes]] = []
+    added: list[tuple[str, bytes]] = []
+    removed = False
+    for device, (_, data) in pending.items():
+        index = position.get(device)
+        if index is None:
+            if data is not None:
+                added.append((device, data))
+        elif data is None:
+            removed = True
+        else:
+            replaced.append((index, data))
+    if removed:
+        return _splice_slowly(base, pending)
+    if len(replaced) == len(devices) and not added:  # every fragment new (the inventory's)
+        replaced.sort(key=itemgetter(0))
+        return (b"".join(data for _, data in replaced), devices,
+                array("I", (len(data) for _, data in replaced)))
+    old = memoryview(base.text())
+    lengths = array("I", base.lengths)
+    starts = list(accumulate(lengths, initial=0))
+    parts: list[bytes | memoryview] = []
+    cut = 0
+    for index, data in sorted(replaced, key=itemgetter(0)):
+        parts.append(old[cut:starts[index]])
+        parts.append(data)
+        cut = starts[index + 1]
+        lengths[index] = len(data)
+    parts.append(old[cut:])
+    for _, data in added:
+        parts.append(data)
+        lengths.append(len(data))
+    if added:
+        devices = devices + tuple(device for device, _ in added)
+    return b"".join(parts), devices, lengths
+
+
+def _splice_slowly(base: _Compressed, pending: Mapping[str, _Change]
+                   ) -> tuple[bytes, tuple[str, ...], array[int]]:
+    """:func:`_splice` when devices left the chunk (rare: a reload), device by device."""
     devices: list[str] = []
     lengths = array("I")
     parts: list[bytes | memoryview] = []
     placed: set[str] = set()
-    if base is not None:
-        old = memoryview(base.text())
-        start = pos = 0
-        for device, length in zip(base.devices, base.lengths, strict=True):
-            change = pending.get(device)
-            if change is None:
-                devices.append(device)
-                lengths.append(length)
-                pos += length
-                continue
+    old = memoryview(base.text())
+    pos = 0
+    for device, length in zip(base.devices, base.lengths, strict=True):
+        change = pending.get(device)
+        data = old[pos:pos + length] if change is None else change[1]
+        pos += length
+        if change is not None:
             placed.add(device)
-            if pos > start:
-                parts.append(old[start:pos])
-            pos += length
-            start = pos
-            data = change[1]
-            if data is not None:
-                parts.append(data)
-                devices.append(device)
-                lengths.append(len(data))
-        if pos > start:
-            parts.append(old[start:pos])
+        if data is not None:
+            parts.append(data)
+            devices.append(device)
+            lengths.append(len(data))
     for device, (_, data) in pending.items():
         if data is not None and device not in placed:
             parts.append(data)
@@ -328,16 +370,18 @@ class FleetExposition:
         store = self._store
         statuses = store.statuses()
         devices = list(store.devices_with_series())
-        if len(statuses) > 0:
-            with_series = set(devices)
-            devices.extend(d for d in list(statuses) if d not in with_series)
+        if len(statuses) > 0:  # devices never heard from: set operations in C, no loop
+            without_series = statuses.keys() - set(devices)
+            if without_series:
+                devices.extend(d for d in list(statuses) if d in without_series)
         versions = self._versions
+        device_version = store.device_version
         changed: list[str] = []
         rendered = 0
         series_rendered = 0
         since_yield = 0
         for device in devices:
-            version = store.device_version(device)
+            version = device_version(device)
             if versions.get(device) == version:
                 continue
             series = store.device_series(device)
