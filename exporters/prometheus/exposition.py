@@ -31,7 +31,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import accumulate
-from operator import itemgetter
+from typing import cast
 
 from exporters.prometheus import gzipper
 from exporters.prometheus.families import Family, FamilyTable
@@ -109,8 +109,11 @@ class _Chunk:
         if done is None or done.generation <= self.settled:
             return
         self.settled = limit = done.generation
-        self.pending = {key: change for key, change in self.pending.items()
-                        if change[0] > limit}
+        if limit >= self.generation:  # the piece holds every change: the usual case
+            self.pending = {}
+        else:
+            self.pending = {key: change for key, change in self.pending.items()
+                            if change[0] > limit}
         self.size = done.piece.length
 
 
@@ -172,22 +175,21 @@ def _splice(base: _Compressed | None, pending: Mapping[str, _Change]
                 array("I", (len(data) for _, data in fresh)))
     devices = base.devices
     position = dict(zip(devices, range(len(devices)), strict=True))
-    replaced: list[tuple[int, bytes]] = []
-    added: list[tuple[str, bytes]] = []
-    removed = False
-    for device, (_, data) in pending.items():
-        index = position.get(device)
-        if index is None:
-            if data is not None:
-                added.append((device, data))
-        elif data is None:
-            removed = True
-        else:
-            replaced.append((index, data))
-    if removed:
+    indexes = list(map(position.get, pending))
+    maybe = [change[1] for change in pending.values()]
+    if None in maybe:
         return _splice_slowly(base, pending)
-    if len(replaced) == len(devices) and not added:  # every fragment new (the inventory's)
-        replaced.sort(key=itemgetter(0))
+    datas = cast(list[bytes], maybe)
+    added: list[tuple[str, bytes]] = []
+    replaced: list[tuple[int, bytes]]
+    if None in indexes:
+        added = [(device, data) for device, index, data
+                 in zip(pending, indexes, datas, strict=True) if index is None]
+        replaced = sorted((index, data) for index, data in zip(indexes, datas, strict=True)
+                          if index is not None)
+    else:  # indexes differ: sorting never compares the bytes
+        replaced = sorted(zip(cast(list[int], indexes), datas, strict=True))
+    if len(replaced) == len(devices) and not added:  # every fragment new: no inflating
         return (b"".join(data for _, data in replaced), devices,
                 array("I", (len(data) for _, data in replaced)))
     old = memoryview(base.text())
@@ -195,7 +197,7 @@ def _splice(base: _Compressed | None, pending: Mapping[str, _Change]
     starts = list(accumulate(lengths, initial=0))
     parts: list[bytes | memoryview] = []
     cut = 0
-    for index, data in sorted(replaced, key=itemgetter(0)):
+    for index, data in replaced:
         parts.append(old[cut:starts[index]])
         parts.append(data)
         cut = starts[index + 1]
@@ -420,12 +422,16 @@ class FleetExposition:
         lines = 0
         if rows is not None and rows.families == names:  # the usual case: the same families
             hashes, chunks = rows.hashes, rows.chunks
-            for index, data in enumerate(fragments.values()):
+            index = 0
+            for data in fragments.values():
                 lines += data.count(b"\n")
                 digest = hash(data)
                 if digest != hashes[index]:
                     hashes[index] = digest
-                    chunks[index].change(key, data)
+                    chunk = chunks[index]  # chunk.change(key, data), inlined: the hot path
+                    chunk.generation = generation = chunk.generation + 1
+                    chunk.pending[key] = (generation, data)
+                index += 1
             self._lines += lines - rows.lines
             rows.lines = lines
             return
