@@ -83,6 +83,7 @@ class MetricsService:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.health)
         self._lock = asyncio.Lock()
+        self._scrapes_waiting = 0
 
     def _tail(self, fmt: Format) -> bytes:
         self.health.exclude = frozenset(self.exposition.family_names())
@@ -99,14 +100,20 @@ class MetricsService:
         Each device is still rendered once per change (once per poll), and each changed
         chunk compressed in a worker thread; this only moves the work off the scrape's
         critical path, including the first, cold one after start-up.
+
+        A pass gives way to a scrape that waits for the lock, at its next yield: on a
+        loop saturated by 100,000 devices' polls a whole pass takes minutes of loop turns,
+        and scrapes waited behind it (113 s); the devices it did not reach wait for the
+        scrape's own render or the next pass.
         """
         loop = asyncio.get_running_loop()
         while True:
             async with self._lock:
-                await self.exposition.refresh()
+                await self.exposition.refresh(give_way=self._scrape_waiting)
                 jobs = self.exposition.jobs(Format.TEXT)
             # outside the lock: a scrape meanwhile compresses what it needs itself
             await loop.run_in_executor(self.executor, self.exposition.compress, jobs, False)
+            self.exposition.settle(jobs)
             await asyncio.sleep(interval)
 
     async def scrape(self, fmt: Format, gzip: bool) -> ScrapeResult:
@@ -114,8 +121,16 @@ class MetricsService:
         the lock while a worker thread is still encoding (encodes must not overlap)."""
         return await asyncio.shield(self._scrape(fmt, gzip))
 
+    def _scrape_waiting(self) -> bool:
+        return self._scrapes_waiting > 0
+
     async def _scrape(self, fmt: Format, gzip: bool) -> ScrapeResult:
-        async with self._lock:
+        self._scrapes_waiting += 1
+        try:
+            await self._lock.acquire()
+        finally:
+            self._scrapes_waiting -= 1
+        try:
             start = time.perf_counter()
             await self.exposition.refresh(SCRAPE_RENDER_BUDGET)
             jobs = self.exposition.jobs(fmt, gzip)
@@ -126,12 +141,15 @@ class MetricsService:
             body = await loop.run_in_executor(
                 self.executor, self.exposition.encode, fmt, jobs, gzip, tail
             )
+            self.exposition.settle(jobs)
             seconds = time.perf_counter() - start
             stats = self.health.scrape
             stats.duration = seconds
             stats.series = self.exposition.series_count()
             stats.scrapes += 1
             return ScrapeResult(body, fmt, gzip, seconds)
+        finally:
+            self._lock.release()
 
 
 async def serve_metrics(service: MetricsService, request: web.Request) -> web.StreamResponse:

@@ -94,6 +94,11 @@ def deflate_piece(data: bytes, level: int = DEFAULT_LEVEL) -> bytes:
     return compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
 
 
+def inflate_piece(deflated: bytes) -> bytes:
+    """The text of a piece made by :func:`deflate_piece`."""
+    return zlib.decompressobj(-15).decompress(deflated)
+
+
 def join(pieces: Iterable[Piece]) -> bytes:
     """One gzip member of the pieces' texts, in order."""
     crc = 0

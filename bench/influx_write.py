@@ -1,0 +1,272 @@
+"""The Influx writer's CPU per point and points per second, next to influxdb-client's own encoder.
+
+Devices in the generator's mix (as ``bench/series_memory.py``: 47, 54 and 95 series per
+poll, label tuples built afresh per poll as the collectors build them) with a generated
+inventory's site and province tags. For each fleet size:
+
+- **encode**: :class:`~exporters.influx.lineproto.LineEncoder` over two polls of every
+  device (the first fills its caches, the second is the steady state), ns per point, median
+  of ``--rounds``; and the encoder's memory (tracemalloc, bytes per series) after them;
+- **reference**: influxdb-client's ``Point(...).tag(...).field(...).time(...)
+  .to_line_protocol()`` over the second poll, ns per point;
+- **writer** (unless ``--no-server``): the whole ``influxdb`` component against a real
+  VictoriaMetrics: every device publishes one poll into a state store, as fast as the
+  process can, yielding to the loop after each (a first round's burst, the worst case for
+  the store subscription), then one
+  more poll per device spread over ``--spread`` seconds; points written per second, this
+  process's CPU µs per point (store, encode, HTTP), and what the store's subscription
+  dropped.
+
+    .venv/bin/python bench/influx_write.py                      # --devices 10000,100000
+    .venv/bin/python bench/influx_write.py --devices 20000 --rounds 1 --no-server
+
+The last line is one JSON object with the headline figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import aiohttp  # noqa: E402
+from influxdb_client import Point  # noqa: E402
+from influxdb_client.domain.write_precision import WritePrecision  # noqa: E402
+from series_memory import MIX, poll, templates  # noqa: E402
+
+from exporters.influx.lineproto import LineEncoder  # noqa: E402
+from exporters.influx.writer import InfluxWriter  # noqa: E402
+from inventory.model import Inventory  # noqa: E402
+from pubnet.config import InfluxConfig  # noqa: E402
+from pubnet.model import Observation  # noqa: E402
+from pubnet.ports import free_port  # noqa: E402
+from pubnet.state import StateStore  # noqa: E402
+
+Series = list[tuple[str, list[tuple[str, str]], float]]
+T0 = 1_700_000_000.0
+
+
+def plan(devices: int) -> list[tuple[str, str, str, Series]]:
+    """(device, site, province, series of its kind) for the fleet, as series_memory lays it."""
+    kinds = templates()
+    out = []
+    for index in range(devices):
+        share = (index % 100) / 100
+        kind = "ap" if share < MIX[0][1] else "gw" if share < MIX[0][1] + MIX[1][1] else "da"
+        site = f"S-{index // 3:05d}"
+        out.append((f"{site}-{kind}{index % 3}", site, str(10 + index % 77), kinds[kind]))
+    return out
+
+
+def inventory_tags(fleet: list[tuple[str, str, str, Series]]
+                   ) -> dict[str, tuple[tuple[str, str], ...]]:
+    return {device: (("site", site), ("province", province))
+            for device, site, province, _ in fleet}
+
+
+def polls(fleet: list[tuple[str, str, str, Series]], ts: float
+          ) -> Iterator[list[Observation]]:
+    for device, site, _province, series in fleet:
+        yield poll(device, site, series, ts)
+
+
+def encode_round(encoder: LineEncoder, fleet: list[tuple[str, str, str, Series]],
+                 ts: float) -> tuple[float, int]:
+    """CPU seconds spent in the encoder for one poll of every device, and points."""
+    spent = 0.0
+    points = 0
+    for observations in polls(fleet, ts):
+        out: list[str] = []
+        started = time.perf_counter()
+        encoder.encode_into(observations, out)
+        spent += time.perf_counter() - started
+        points += len(out)
+    return spent, points
+
+
+def reference_round(fleet: list[tuple[str, str, str, Series]], ts: float,
+                    tags: dict[str, tuple[tuple[str, str], ...]]) -> tuple[float, int]:
+    spent = 0.0
+    points = 0
+    for observations in polls(fleet, ts):
+        started = time.perf_counter()
+        for obs in observations:
+            point = Point(obs.metric).tag("device", obs.device)
+            for name, value in tags.get(obs.device, ()):
+                point.tag(name, value)
+            for name, value in obs.labels:
+                point.tag(name, value)
+            point.field("value", float(obs.value)).time(round(obs.ts * 1e6) * 1000,
+                                                         WritePrecision.NS)
+            point.to_line_protocol()
+        spent += time.perf_counter() - started
+        points += len(observations)
+    return spent, points
+
+
+def encode_figures(devices: int, rounds: int, reference: bool) -> dict[str, float]:
+    fleet = plan(devices)
+    tags = inventory_tags(fleet)
+    cold: list[float] = []
+    steady: list[float] = []
+    ref: list[float] = []
+    series = sum(len(s) for *_, s in fleet)
+    for n in range(rounds):
+        gc.collect()
+        encoder = LineEncoder(tags)
+        spent, points = encode_round(encoder, fleet, T0 + 60 * n)
+        cold.append(spent / points * 1e9)
+        spent, points = encode_round(encoder, fleet, T0 + 60 * n + 30)
+        steady.append(spent / points * 1e9)
+        if reference:
+            spent, points = reference_round(fleet, T0 + 60 * n + 45, tags)
+            ref.append(spent / points * 1e9)
+        del encoder
+    gc.collect()
+    tracemalloc.start()  # apart: tracing slows every allocation ten-fold
+    before = tracemalloc.get_traced_memory()[0]
+    encoder = LineEncoder(tags)
+    for ts in (T0, T0 + 30):
+        encode_round(encoder, fleet, ts)
+    gc.collect()
+    memory = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    del encoder
+    out = {
+        "series": series,
+        "encode_cold_ns": round(statistics.median(cold)),
+        "encode_steady_ns": round(statistics.median(steady)),
+        "encoder_bytes_per_series": round(memory / series, 1),
+    }
+    if ref:
+        out["reference_ns"] = round(statistics.median(ref))
+        out["reference_vs_steady"] = round(out["reference_ns"] / out["encode_steady_ns"], 1)
+    return out
+
+
+@contextlib.asynccontextmanager
+async def victoria(data: Path) -> AsyncIterator[str]:
+    binary = shutil.which("victoria-metrics")
+    if binary is None:
+        raise SystemExit("victoria-metrics not found (apt install victoria-metrics)")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = await asyncio.to_thread(
+        subprocess.Popen, [binary, f"-httpListenAddr=127.0.0.1:{port}",
+                           f"-storageDataPath={data}", "-loggerLevel=ERROR"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(600):
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with http.get(url + "/health") as resp:
+                        if resp.status == 200:
+                            break
+                await asyncio.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        await asyncio.to_thread(proc.wait, 30)
+
+
+async def writer_figures(devices: int, spread: float) -> dict[str, float]:
+    fleet = plan(devices)
+    tags = inventory_tags(fleet)
+    with tempfile.TemporaryDirectory(prefix="influx-bench-") as tmp:
+        async with victoria(Path(tmp) / "vm") as url:
+            config = InfluxConfig(url=url, token="bench", org="pubnet", bucket="pubnet",
+                                  buffer_dir=Path(tmp) / "buffer")
+            store = StateStore()
+            writer = InfluxWriter(store, Inventory(), config, stats_interval=None)
+            writer.encoder = LineEncoder(tags)
+            task = asyncio.create_task(writer.run(), name="influx")
+            await writer.ready.wait()
+            started = time.perf_counter()
+            cpu = time.process_time()
+            published = 0
+            for observations in polls(fleet, T0):  # the first round: as fast as it can
+                store.publish(observations)
+                published += len(observations)
+                await asyncio.sleep(0)  # a poll's answer is one callback among others
+            burst_s = time.perf_counter() - started
+            step = spread / len(fleet)
+            next_at = time.perf_counter()
+            for observations in polls(fleet, T0 + 60):
+                store.publish(observations)
+                published += len(observations)
+                next_at += step
+                delay = next_at - time.perf_counter()
+                await asyncio.sleep(max(0.0, delay))
+            (sub,) = [s for s in store.subscriber_stats() if s.name == "influxdb"]
+            dropped = sub.dropped
+            while writer.stats.points_written + writer.buffer.points < published - dropped:
+                await asyncio.sleep(0.05)
+                (sub,) = [s for s in store.subscriber_stats() if s.name == "influxdb"]
+                dropped = sub.dropped
+            elapsed = time.perf_counter() - started
+            cpu = time.process_time() - cpu
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    written = writer.stats.points_written
+    return {
+        "published": published,
+        "burst_publish_s": round(burst_s, 2),
+        "written": written,
+        "disk_buffered": writer.buffer.points,
+        "store_dropped": dropped,
+        "points_per_s": round(written / elapsed),
+        "cpu_us_per_point": round(cpu / max(1, written) * 1e6, 2),
+        "elapsed_s": round(elapsed, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--devices", default="10000,100000",
+                        help="fleet sizes, comma separated")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-reference", action="store_true")
+    parser.add_argument("--no-server", action="store_true",
+                        help="encode figures only, no VictoriaMetrics")
+    parser.add_argument("--writer-devices", type=int, default=20_000,
+                        help="fleet size of the writer run against VictoriaMetrics")
+    parser.add_argument("--spread", type=float, default=20.0,
+                        help="seconds over which the second poll round is published")
+    args = parser.parse_args()
+    report: dict[str, object] = {}
+    print(f"{'devices':>8} {'series':>10} {'cold ns':>8} {'steady ns':>9} {'B/series':>8} "
+          f"{'ref ns':>7} {'ratio':>6}")
+    for devices in (int(d) for d in args.devices.split(",")):
+        figures = encode_figures(devices, args.rounds, not args.no_reference)
+        print(f"{devices:>8} {figures['series']:>10,} {figures['encode_cold_ns']:>8} "
+              f"{figures['encode_steady_ns']:>9} {figures['encoder_bytes_per_series']:>8} "
+              f"{figures.get('reference_ns', '-'):>7} "
+              f"{figures.get('reference_vs_steady', '-'):>6}")
+        key = f"{devices // 1000}k"
+        report.update({f"{key}_{name}": value for name, value in figures.items()})
+    if not args.no_server:
+        figures = asyncio.run(writer_figures(args.writer_devices, args.spread))
+        print("writer:", ", ".join(f"{k} {v}" for k, v in figures.items()))
+        key = f"writer_{args.writer_devices // 1000}k"
+        report.update({f"{key}_{name}": value for name, value in figures.items()})
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
