@@ -30,6 +30,7 @@ from collectors.snmp.collect import DeviceMemory, PollResult, collect
 from collectors.snmp.errors import SnmpError, status_for
 from collectors.snmp.profiles import PROFILES_DIR, ProfileSet, load_profiles
 from collectors.snmp.schedule import first_offsets, next_due
+from collectors.snmp.socket_pool import SocketPool
 from inventory.model import NON_SNMP_PROFILES, Device, Inventory
 from pubnet.backoff import backoff
 from pubnet.catalog import (
@@ -102,15 +103,20 @@ class DevicePoller:
         client_factory: ClientFactory | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self.stats = PacketStats()
+        self.pool: SocketPool | None = None
+        """Sockets lent to polls that do not keep their own (gufo-snmp clients only)."""
         if client_factory is None:
             from collectors.snmp.gufo_client import GufoClient
-            client_factory = GufoClient
+            pool = self.pool = SocketPool(self.stats)
+
+            def client_factory(target: SnmpTarget, stats: PacketStats) -> SnmpClient:
+                return GufoClient(target, stats, pool)
         self.config = config
         self.inventory = inventory
         self.profiles = profiles
         self.factory = client_factory
         self.clock = clock
-        self.stats = PacketStats()
         self.keep_sockets = False
         """Keep every device's socket open between polls (set by the poller when the file
         descriptor limit allows: saves a socket setup and teardown per poll)."""
@@ -149,8 +155,9 @@ class DevicePoller:
                     result = await collect(client, self.profiles, device.profile,
                                            device.device_id, run.memory, ts)
                 status = PollStatus.OK
-                if self.keep_sockets or run.target.credential.version == "3":
-                    run.client = client
+                # kept even when its socket is not: what it learned stays (the agent's
+                # resolved address, its answers' framing for the BER check)
+                run.client = client
             except SnmpError as exc:
                 status, detail = exc.status, str(exc)
                 _discard(run, client)
@@ -182,6 +189,8 @@ class DevicePoller:
         for run in runs:
             if run.client is not None:
                 _discard(run, run.client)
+        if self.pool is not None:
+            self.pool.close()
 
 
 def _discard(run: _DeviceRun, client: SnmpClient) -> None:
