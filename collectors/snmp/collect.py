@@ -47,6 +47,11 @@ from pubnet.catalog import DEVICE_UPTIME
 from pubnet.model import Labels, Observation, SeriesKey, Source
 
 _SNMP = Source.SNMP
+_COUNTER = MetricKind.COUNTER
+_new = tuple.__new__
+"""``_new(Observation, (device, metric, value, ts, source, labels))``: a NamedTuple built
+without its generated ``__new__`` (a Python-level call with defaults): ~0.15 against
+~0.6 µs, ~30 times per poll."""
 
 
 @dataclass(slots=True)
@@ -212,7 +217,7 @@ def _table_observations(
             metric_labels = labels
             if metric.labels:
                 metric_labels = labels + _labels(columns, metric.labels, index)
-            append(Observation(device, metric.name, value, ts, _SNMP, metric_labels))
+            append(_new(Observation, (device, metric.name, value, ts, _SNMP, metric_labels)))
 
 
 def _metric_value(
@@ -235,18 +240,23 @@ def _metric_value(
             break
     if raw is None or source is None:
         return None
-    if metric.kind is MetricKind.COUNTER:
+    if metric.kind is _COUNTER:
         if not isinstance(raw, int):
             return None
-        bound = None
-        if metric.bound is not None and source.width == 32:
-            bound = octet_bound(row_gauges.get(metric.bound), elapsed)
         key = (metric.name, labels)
         state = counters.get(key)
+        width = source.width
         if state is None:
-            state = counters[key] = advance(None, raw, source.width)
+            state = counters[key] = advance(None, raw, width)
+        elif not reset and raw >= state.raw and state.width == width:
+            # advance()'s usual case, inline (a call with keywords per counter per poll)
+            state.total += raw - state.raw
+            state.raw = raw
         else:
-            advance(state, raw, source.width, reset=reset, max_delta=bound)
+            bound = None
+            if metric.bound is not None and width == 32:
+                bound = octet_bound(row_gauges.get(metric.bound), elapsed)
+            advance(state, raw, width, reset=reset, max_delta=bound)
         return state.total * source.scale
     number: float | None
     if metric.enum is not None:
