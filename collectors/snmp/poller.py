@@ -46,7 +46,7 @@ from pubnet.catalog import (
 )
 from pubnet.config import Config, SnmpConfig
 from pubnet.fdbudget import plan_budget
-from pubnet.model import Labels, Observation, PollStatus, Source
+from pubnet.model import Labels, Observation, PollStatus, SeriesKey, Source
 from pubnet.state import StateStore
 
 log = logging.getLogger("pubnet.snmp")
@@ -104,6 +104,8 @@ class DevicePoller:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.stats = PacketStats()
+        self.counter_keys: dict[SeriesKey, SeriesKey] = {}
+        """Counter keys shared by every device's memory (see ``DeviceMemory.keys``)."""
         self.pool: SocketPool | None = None
         """Sockets lent to polls that do not keep their own (gufo-snmp clients only)."""
         if client_factory is None:
@@ -131,7 +133,8 @@ class DevicePoller:
         interval = snmp.interval_by_role.get(str(device.role), snmp.interval)
         up, info = device_labels(self.inventory, device)
         return _DeviceRun(device, target, interval, up, info,
-                          memory=DeviceMemory(rewalk_every=snmp.rewalk_every))
+                          memory=DeviceMemory(rewalk_every=snmp.rewalk_every,
+                                              keys=self.counter_keys))
 
     async def poll(self, run: _DeviceRun) -> tuple[PollStatus, str, list[Observation]]:
         """Poll once; never raises (except cancellation). Returns status, detail and every
