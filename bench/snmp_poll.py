@@ -131,7 +131,7 @@ def addresses(count: int) -> list[str]:
 
 async def run_pubnet(
     hosts: Sequence[str], port: int, n: int, concurrency: int, profile_dir: Path,
-    rewalk_every: int = REWALK_EVERY,
+    rewalk_every: int = REWALK_EVERY, keep_sockets: bool = True,
 ) -> tuple[SnmpPoller, Callable[[], Awaitable[list[float]]]]:
     config = parse_config(
         {
@@ -148,6 +148,8 @@ async def run_pubnet(
         )
     profiles = load_profiles(PROFILES_DIR, profile_dir)
     poller = SnmpPoller(config, inventory, StateStore(), profiles=profiles)
+    if not keep_sockets:
+        poller.poller.keep_sockets = False
     runs = list(poller.runs.values())
 
     async def one(i: int) -> None:
@@ -311,10 +313,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
             BENCH_PROFILE.replace("WALK_MODE", args.walk), encoding="utf-8"
         )
         poller, pubnet_round = await run_pubnet(
-            hosts, port, args.devices, args.concurrency, Path(tmp)
+            hosts, port, args.devices, args.concurrency, Path(tmp),
+            keep_sockets=not args.socket_per_poll,
         )
         walker, walk_round = await run_pubnet(
-            hosts, port, args.devices, args.concurrency, Path(tmp), rewalk_every=1
+            hosts, port, args.devices, args.concurrency, Path(tmp), rewalk_every=1,
+            keep_sockets=not args.socket_per_poll,
         )
         bare_round = await run_bare(hosts, port, args.devices, args.concurrency)
         contenders: list[tuple[str, Callable[[], Awaitable[list[float]]],
@@ -382,6 +386,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         "addresses": args.addresses,
         "snmpd_processes": args.agents,
         "walk": args.walk,
+        "kept_sockets": not args.socket_per_poll,
         "gufo_pdus_per_device": pdus_per_device,
         "pubnet_pdus_per_device": round(ours["pdus_per_s"] / ours["devices_per_s"], 2),
         "pubnet_devices_per_s": round(ours["devices_per_s"]),
@@ -419,6 +424,9 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=2, help="snmpd processes")
     parser.add_argument("--port", type=int, default=16161)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--socket-per-poll", action="store_true",
+                        help="no device keeps its socket, as when devices outnumber the file "
+                             "descriptors (beyond ~15,000 at a limit of 20,000)")
     parser.add_argument("--no-exporter", action="store_true",
                         help="skip prometheus-snmp-exporter even when installed")
     parser.add_argument(

@@ -25,9 +25,13 @@ def device_labels(inventory: Inventory, device: Device) -> tuple[Labels, Labels]
     site = inventory.sites.get(device.site_id)
     province = inventory.province_of(device)  # a provincial node or core has no site
     district = site.district_code if site is not None else ""
-    up = (("site", device.site_id), ("role", str(device.role)), ("province", province))
-    info = (("site", device.site_id), ("role", str(device.role)),
-            ("profile", device.profile), ("province", province), ("district", district))
+    # the pairs both label sets have are the same tuples (kept per device, 100,000 of them)
+    site_label = ("site", device.site_id)
+    role_label = ("role", str(device.role))
+    province_label = ("province", province)
+    up = (site_label, role_label, province_label)
+    info = (site_label, role_label, ("profile", device.profile), province_label,
+            ("district", district))
     return up, info
 
 

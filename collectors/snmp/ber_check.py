@@ -21,8 +21,9 @@ It runs once per answer on the poller's hot path: about 0.25 µs per varbind, 9 
 30-varbind answer (``tests/collectors/snmp/test_ber_check.py`` prints the figure). Between
 walks a device's GETs come back framed the same poll after poll, only the values change;
 :class:`Framing` remembers where the last answer's headers were and accepts an answer with
-the same length and the same bytes at each of those places (one C-level ``itemgetter``,
-~2 µs) without walking it: whether gufo can panic depends only on those bytes.
+the same length and the same bytes at each of those places (a mask over the answer,
+compared as one big integer: ~1 µs) without walking it: whether gufo can panic depends
+only on those bytes.
 
 Why not :mod:`pubnet.ber` (the codec the simulator, the v3 probe and the tests' fake agents
 share): that one decodes a message it then uses; this one only decides, on an untrusted
@@ -32,8 +33,6 @@ accepts any PDU type and v3. The tag numbers come from the codec.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from operator import itemgetter
 from typing import Final
 
 from pubnet.ber import PduType, Tag
@@ -106,24 +105,34 @@ class Framing:
 
     An answer as long as the last one and with the same byte at every position the last
     check decided on walks exactly the same way, so it is accepted without walking it.
+
+    The positions are kept as a mask over the whole answer (0xFF where the check decided),
+    one big integer, and the framing bytes as the answer masked with it: about twice the
+    answer's length per device, compared in C. (An ``itemgetter`` of the positions and a
+    tuple of the bytes there took ~7.6 kB per device for a 30-varbind answer, the
+    positions beyond 256 each an int object: 760 MB at 100,000 devices.)
     """
 
-    __slots__ = ("_bytes", "_length", "_read")
+    __slots__ = ("_framing", "_length", "_mask")
 
     def __init__(self) -> None:
         self._length = -1
-        self._read: Callable[[bytes], object] | None = None
-        self._bytes: object = None
+        self._mask = 0
+        self._framing = -1
 
     def check(self, data: bytes) -> None:
         """Raise :class:`Malformed` unless ``data`` is well framed (see :func:`check`)."""
-        read = self._read
-        if read is not None and len(data) == self._length and read(data) == self._bytes:
+        if len(data) == self._length and (
+                int.from_bytes(data, "big") & self._mask == self._framing):
             return
         seen: list[int] = []
         check(data, seen)  # always at least the message and version headers: >1 position
-        reader: Callable[[bytes], object] = itemgetter(*seen)
-        self._read, self._length, self._bytes = reader, len(data), reader(data)
+        mask = bytearray(len(data))
+        for position in seen:
+            mask[position] = 0xFF
+        self._mask = int.from_bytes(mask, "big")
+        self._framing = int.from_bytes(data, "big") & self._mask
+        self._length = len(data)
 
 
 def _tlv(data: bytes | bytearray | memoryview, pos: int, end: int,

@@ -20,7 +20,6 @@ still caught and counted (``decode``), only Rust's message reaches stderr.
 
 from __future__ import annotations
 
-import _socket
 import asyncio
 import errno
 import ipaddress
@@ -67,6 +66,7 @@ from collectors.snmp.errors import (
     SnmpUnknownUser,
     SnmpUnreachable,
 )
+from collectors.snmp.socket_pool import Borrowed, Lease, SocketPool
 from pubnet.config import Credential
 
 T = TypeVar("T")
@@ -119,16 +119,6 @@ def _is_rust_panic(exc: BaseException) -> bool:
     return type(exc).__name__ == "PanicException"
 
 
-class _Borrowed(_socket.socket):
-    """A socket object that does not own its descriptor: leaving ``with`` detaches it."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.detach()
-
-
 class _TooBig(Exception):
     """A GETBULK response came back without varbinds: the agent's tooBig (gufo hides the
     error-status, an empty response is how it shows)."""
@@ -139,11 +129,22 @@ class GufoClient:
 
     v1/v2c close the socket when the ``async with`` block ends unless ``keep_open`` is set;
     v3 keeps it (and the learned engine id, boots and time) until :meth:`close`, so a poll
-    costs no discovery round trip.
+    costs no discovery round trip. With a ``pool`` (:mod:`collectors.snmp.socket_pool`), a
+    v1/v2c client that does not keep its socket borrows one from the pool for the block
+    instead of opening and closing its own.
     """
 
-    def __init__(self, target: SnmpTarget, stats: PacketStats) -> None:
+    __slots__ = (
+        "_attempts", "_engine_id", "_family", "_fd", "_framing", "_host", "_lease", "_loop",
+        "_pool", "_recv", "_recv_get", "_refreshed_at", "_sock", "_stats", "_target",
+        "_user", "_version", "_waiter", "keep_open",
+    )
+
+    def __init__(self, target: SnmpTarget, stats: PacketStats,
+                 pool: SocketPool | None = None) -> None:
         self._target = target
+        self._pool = pool
+        self._lease: Lease | None = None
         self._stats = stats
         self._attempts = target.retries + 1
         self._version = target.credential.version
@@ -151,7 +152,7 @@ class GufoClient:
         self._host = target.host if _is_ip(target.host) else ""
         self._sock: Any = None
         self._fd = -1
-        self._family = socket.AF_INET
+        self._family: int = socket.AF_INET
         self._recv_get: Callable[[], Any] | None = None
         """The socket's ``recv_get_many``, kept so that :meth:`_screen` knows a GET answer
         is awaited (those come back framed the same poll after poll: :class:`Framing`)."""
@@ -188,8 +189,14 @@ class GufoClient:
             self.close()
 
     def close(self) -> None:
-        """Unregister and drop the socket (Rust closes it when the object goes)."""
-        if self._sock is not None and self._loop is not None:
+        """Unregister and drop the socket (Rust closes it when the object goes), or give a
+        borrowed one back to the pool."""
+        lease = self._lease
+        if lease is not None:
+            self._lease = None
+            assert self._pool is not None
+            self._pool.release(lease)
+        elif self._sock is not None and self._loop is not None:
             self._loop.remove_reader(self._fd)
         self._sock = None
         self._recv_get = None
@@ -204,6 +211,46 @@ class GufoClient:
             except OSError as exc:
                 raise SnmpUnreachable(f"cannot resolve {self._target.host}: {exc}") from None
             self._host = str(infos[0][4][0])
+        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+        if self._pool is not None and self._user is None and not self.keep_open:
+            self._borrow(family)
+            return
+        sock = self._new_socket()
+        self._sock = sock
+        self._recv_get = sock.recv_get_many
+        self._fd = sock.get_fd()
+        self._family = family
+        with self._peeker() as peeker:
+            peeker.setsockopt(socket.SOL_SOCKET, SO_PEEK_OFF, 0)
+        loop.add_reader(self._fd, self._on_readable)
+
+    def _borrow(self, family: int) -> None:
+        """Take a pooled socket connected to the agent (:mod:`collectors.snmp.socket_pool`)."""
+        assert self._pool is not None
+        community = self._target.credential.community
+        key = (family, self._version,
+               community.get_secret_value() if community is not None else "")
+
+        def open_socket() -> tuple[Any, int]:
+            sock = self._new_socket()
+            fd = sock.get_fd()
+            with Borrowed(family, socket.SOCK_DGRAM, 0, fd) as peeker:
+                peeker.setsockopt(socket.SOL_SOCKET, SO_PEEK_OFF, 0)
+            return sock, fd
+
+        try:
+            lease = self._pool.acquire(key, (self._host, self._target.port), open_socket,
+                                       self._on_readable)
+        except OSError as exc:
+            raise SnmpUnreachable(str(exc)) from None
+        self._lease = lease
+        self._sock = lease.sock
+        self._recv_get = lease.sock.recv_get_many
+        self._fd = lease.fd
+        self._family = family
+
+    def _new_socket(self) -> Any:
+        """gufo's socket for this conversation, connected to the agent."""
         addr = _socket_address(self._host, self._target.port)
         cred = self._target.credential
         try:
@@ -221,13 +268,7 @@ class GufoClient:
                     user.get_priv_alg(), user.get_priv_key(), 0, 0, 0, 0)
         except OSError as exc:
             raise SnmpUnreachable(str(exc)) from None
-        self._sock = sock
-        self._recv_get = sock.recv_get_many
-        self._fd = sock.get_fd()
-        self._family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
-        with self._peeker() as peeker:
-            peeker.setsockopt(socket.SOL_SOCKET, SO_PEEK_OFF, 0)
-        loop.add_reader(self._fd, self._on_readable)
+        return sock
 
     async def _refresh(self) -> None:
         """Learn the engine id (first time) and boots/time (every ``V3_REFRESH_AFTER`` s)."""
@@ -282,10 +323,10 @@ class GufoClient:
         elif not waiter.done():
             waiter.set_result(value)
 
-    def _peeker(self) -> _Borrowed:
+    def _peeker(self) -> Borrowed:
         """A Python socket object on gufo's descriptor, for peeking; use it in a ``with``
         block, which detaches it (the descriptor stays gufo's: never closed from here)."""
-        return _Borrowed(self._family, socket.SOCK_DGRAM, 0, self._fd)
+        return Borrowed(self._family, socket.SOCK_DGRAM, 0, self._fd)
 
     def _screen(self) -> bool:
         """Check every queued datagram before gufo reads any; True when gufo may read.

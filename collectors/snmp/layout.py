@@ -36,12 +36,19 @@ _ABSENT: tuple[Value, ...] = (None, b"")
 
 @dataclass(slots=True)
 class TableLayout:
-    """One table's rows and the instances a poll needs, as the last walk found them."""
+    """One table's rows and the instances a poll needs, as the last walk found them.
+
+    Instance ``k`` is column ``instance_columns[k]``, row ``instance_indexes[k]``, asked for
+    as ``instance_oids[k]``: three flat tuples of interned strings (~24 bytes an instance)
+    rather than a tuple per instance (~72), kept per device for every polled row.
+    """
 
     rows: tuple[str, ...]
     """Row indexes, before any ``where`` filter (the filter is applied on every poll)."""
-    instances: tuple[tuple[str, str, str], ...]
-    """``(column OID, index, column OID + "." + index)`` to GET."""
+    instance_columns: tuple[str, ...]
+    instance_indexes: tuple[str, ...]
+    instance_oids: tuple[str, ...]
+    """``column OID + "." + index``: what a poll GETs."""
     probes: tuple[str, ...]
     """Preferred columns a row lacked at the walk (a 64-bit counter, ifName), asked for
     along with its fallback: a value there means the row now has it, so walk again."""
@@ -53,10 +60,15 @@ class TableLayout:
     polls: int = 1
     """Polls since the table was walked, that poll included."""
 
+    @property
+    def instances(self) -> tuple[tuple[str, str, str], ...]:
+        """``(column OID, index, column OID + "." + index)`` of each instance."""
+        return tuple(zip(self.instance_columns, self.instance_indexes, self.instance_oids,
+                         strict=True))
+
     def oids(self) -> list[str]:
         """Everything a poll asks for to use (and check) this layout."""
-        return [*(oid for _, _, oid in self.instances), *self.probes,
-                *(oid for oid, _ in self.unchanged)]
+        return [*self.instance_oids, *self.probes, *(oid for oid, _ in self.unchanged)]
 
     def columns(self, values: Mapping[str, Value]) -> dict[str, dict[str, Value]] | None:
         """The table's columns rebuilt from a GET's ``values``, as a walk would give them;
@@ -68,7 +80,8 @@ class TableLayout:
             if values.get(oid) != walked:
                 return None
         columns: dict[str, dict[str, Value]] = {}
-        for column, index, oid in self.instances:
+        for column, index, oid in zip(self.instance_columns, self.instance_indexes,
+                                      self.instance_oids, strict=True):
             value = values.get(oid)
             if value is None:
                 return None
@@ -116,6 +129,9 @@ def layout_from_walk(table: Table, columns: Mapping[str, Mapping[str, Value]],
             # these strings were the largest single allocation site, 67 MB)
             instances.append((column, sys.intern(index), sys.intern(f"{column}.{index}")))
     asked = {oid for _, _, oid in instances}  # an empty ifName is asked for as it is
-    return TableLayout(tuple(rows), tuple(instances),
+    return TableLayout(tuple(map(sys.intern, rows)),
+                       tuple(column for column, _, _ in instances),
+                       tuple(index for _, index, _ in instances),
+                       tuple(oid for _, _, oid in instances),
                        tuple(p for p in probes if p not in asked), row_count,
                        tuple(unchanged))

@@ -30,6 +30,7 @@ from collectors.snmp.collect import DeviceMemory, PollResult, collect
 from collectors.snmp.errors import SnmpError, status_for
 from collectors.snmp.profiles import PROFILES_DIR, ProfileSet, load_profiles
 from collectors.snmp.schedule import first_offsets, next_due
+from collectors.snmp.socket_pool import SocketPool
 from inventory.model import NON_SNMP_PROFILES, Device, Inventory
 from pubnet.backoff import backoff
 from pubnet.catalog import (
@@ -45,7 +46,7 @@ from pubnet.catalog import (
 )
 from pubnet.config import Config, SnmpConfig
 from pubnet.fdbudget import plan_budget
-from pubnet.model import Labels, Observation, PollStatus, Source
+from pubnet.model import Labels, Observation, PollStatus, SeriesKey, Source
 from pubnet.state import StateStore
 
 log = logging.getLogger("pubnet.snmp")
@@ -102,15 +103,22 @@ class DevicePoller:
         client_factory: ClientFactory | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self.stats = PacketStats()
+        self.counter_keys: dict[SeriesKey, SeriesKey] = {}
+        """Counter keys shared by every device's memory (see ``DeviceMemory.keys``)."""
+        self.pool: SocketPool | None = None
+        """Sockets lent to polls that do not keep their own (gufo-snmp clients only)."""
         if client_factory is None:
             from collectors.snmp.gufo_client import GufoClient
-            client_factory = GufoClient
+            pool = self.pool = SocketPool(self.stats)
+
+            def client_factory(target: SnmpTarget, stats: PacketStats) -> SnmpClient:
+                return GufoClient(target, stats, pool)
         self.config = config
         self.inventory = inventory
         self.profiles = profiles
         self.factory = client_factory
         self.clock = clock
-        self.stats = PacketStats()
         self.keep_sockets = False
         """Keep every device's socket open between polls (set by the poller when the file
         descriptor limit allows: saves a socket setup and teardown per poll)."""
@@ -125,7 +133,8 @@ class DevicePoller:
         interval = snmp.interval_by_role.get(str(device.role), snmp.interval)
         up, info = device_labels(self.inventory, device)
         return _DeviceRun(device, target, interval, up, info,
-                          memory=DeviceMemory(rewalk_every=snmp.rewalk_every))
+                          memory=DeviceMemory(rewalk_every=snmp.rewalk_every,
+                                              keys=self.counter_keys))
 
     async def poll(self, run: _DeviceRun) -> tuple[PollStatus, str, list[Observation]]:
         """Poll once; never raises (except cancellation). Returns status, detail and every
@@ -149,8 +158,9 @@ class DevicePoller:
                     result = await collect(client, self.profiles, device.profile,
                                            device.device_id, run.memory, ts)
                 status = PollStatus.OK
-                if self.keep_sockets or run.target.credential.version == "3":
-                    run.client = client
+                # kept even when its socket is not: what it learned stays (the agent's
+                # resolved address, its answers' framing for the BER check)
+                run.client = client
             except SnmpError as exc:
                 status, detail = exc.status, str(exc)
                 _discard(run, client)
@@ -182,6 +192,8 @@ class DevicePoller:
         for run in runs:
             if run.client is not None:
                 _discard(run, run.client)
+        if self.pool is not None:
+            self.pool.close()
 
 
 def _discard(run: _DeviceRun, client: SnmpClient) -> None:

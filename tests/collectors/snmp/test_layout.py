@@ -10,7 +10,12 @@ import pytest
 from collectors.snmp.client import PacketStats, SnmpTarget, Value
 from collectors.snmp.collect import DeviceMemory, collect
 from collectors.snmp.gufo_client import GufoClient
-from collectors.snmp.layout import MAX_GET_VARBINDS, REWALK_EVERY, layout_from_walk
+from collectors.snmp.layout import (
+    MAX_GET_VARBINDS,
+    REWALK_EVERY,
+    TableLayout,
+    layout_from_walk,
+)
 from collectors.snmp.profiles import load_profiles
 from pubnet.config import Credential
 from pubnet.model import Observation
@@ -249,3 +254,29 @@ async def test_against_snmpd_the_second_poll_is_one_pdu_and_reads_the_same(
                      for obs in polls)
     assert first == second and len(first) >= 3
     assert {(o.metric, o.labels) for o in polls[0]} == {(o.metric, o.labels) for o in polls[1]}
+
+
+def test_layouts_of_two_devices_share_their_strings_and_stay_small() -> None:
+    """Every polled row of every device keeps a layout (100,000 devices): row indexes and
+    instance OIDs are interned, and an instance costs three pointers, not a tuple."""
+    import sys
+
+    table = load_profiles().profiles["if-mib"].tables[0]
+
+    def walked() -> TableLayout:
+        # strings built afresh, as each device's walk decodes its own
+        rows = {str(i): None for i in range(1, 9)}
+        columns: dict[str, dict[str, Value]] = {
+            IF_NAME: {str(i): f"ether{i}".encode() for i in range(1, 9)},
+            IF_OPER: {str(i): 1 for i in range(1, 9)},
+            IF_HC_IN: {str(i): 10 * i for i in range(1, 9)},
+        }
+        return layout_from_walk(table, columns, rows, 8)
+
+    one, two = walked(), walked()
+    assert all(a is b for a, b in zip(one.rows, two.rows, strict=True))
+    assert all(a is b for a, b in zip(one.instance_oids, two.instance_oids, strict=True))
+    assert all(a is b for a, b in zip(one.instance_indexes, two.instance_indexes, strict=True))
+    held = sum(sys.getsizeof(t) for t in (one.rows, one.instance_columns,
+                                          one.instance_indexes, one.instance_oids))
+    assert held < 40 * len(one.instance_oids), f"{held} bytes for {len(one.instance_oids)}"

@@ -13,12 +13,13 @@ from typing import Self
 
 import pytest
 
+from collectors.snmp import collect as collect_module
 from collectors.snmp.client import PacketStats, SnmpTarget, Value
 from collectors.snmp.collect import DeviceMemory, collect
 from collectors.snmp.counters import WRAP32
 from collectors.snmp.poller import SnmpPoller
 from collectors.snmp.profiles import load_profiles
-from pubnet.model import PollStatus
+from pubnet.model import PollStatus, SeriesKey
 from pubnet.state import StateStore
 from testbed.snmpd import Agent, run_snmpd
 from tests.collectors.snmp.fleet import make_config, make_inventory
@@ -318,3 +319,28 @@ async def test_reboot_is_carried_in_the_attempt_record() -> None:
         (PollStatus.OK, False), (PollStatus.OK, False), (PollStatus.OK, True)]
     assert attempts[2].detail == "uptime 1600s -> 30s"
     assert [a.changed for a in attempts] == [True, False, False]
+
+
+async def test_devices_share_their_counter_keys_up_to_a_bound(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """100,000 devices each count ``ether1``: one key (and label tuple) between them, kept
+    by every device's counters; past the bound a device keeps its own, counted the same."""
+    profiles = load_profiles()
+    keys: dict[SeriesKey, SeriesKey] = {}
+    one, two = DeviceMemory(keys=keys), DeviceMemory(keys=keys)
+    for memory, device in ((one, "gw1"), (two, "gw2")):
+        state = agent_state(100_000, 5_000, 7)
+        await collect(ScriptedClient(state), profiles, "if-mib", device, memory, 1000.0)
+    rx = ("pubnet_interface_receive_bytes_total", (("ifname", "ether1"),))
+    held = [next(k for k in m.counters if k == rx) for m in (one, two)]
+    assert held[0] is held[1]
+    assert keys[rx] is held[0]
+
+    monkeypatch.setattr(collect_module, "MAX_SHARED_KEYS", len(keys))
+    three = DeviceMemory(keys=keys)
+    state = agent_state(100_000, 5_000, 7)
+    state["1.3.6.1.2.1.31.1.1.1.1.1"] = b"ether9"
+    result = await collect(ScriptedClient(state), profiles, "if-mib", "gw3", three, 1000.0)
+    rx9 = ("pubnet_interface_receive_bytes_total", (("ifname", "ether9"),))
+    assert rx9 in three.counters and rx9 not in keys
+    assert [o.value for o in result.observations if o.key == rx9] == [5_000]
