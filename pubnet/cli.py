@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from pubnet import __version__
 from pubnet.argtypes import positive_int
@@ -399,14 +402,35 @@ def _cmd_run(args: argparse.Namespace) -> int:
         asyncio.run(serve())
     except* ComponentFailed:  # logged by the runtime; no traceback on the console
         failed = True
-    log.info("exiting", extra={"code": EXIT_BAD_INPUT if failed else EXIT_OK})
-    return EXIT_BAD_INPUT if failed else EXIT_OK
+    code = EXIT_BAD_INPUT if failed else EXIT_OK
+    log.info("exiting", extra={"code": code})
+    if args.skip_teardown:
+        _exit_now(code)
+    return code
+
+
+def _exit_now(code: int) -> NoReturn:
+    """End the process without the interpreter's teardown, once everything is flushed.
+
+    The stop has written what must survive (Influx buffer, outbox, databases); what is left
+    is freeing every object one by one, which took 1.7 s at 50,000 devices and 4.6 s at
+    100,000 (millions of series) after the stop itself, eating systemd's 10 s. Only for the
+    process's own ``pubnet run``, never when ``main`` is called in-process (tests).
+    """
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
 
 
 # -- entry point --------------------------------------------------------------------------
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, skip_teardown: bool = False) -> int:
+    """Run one command. ``skip_teardown``: this is the process (the ``pubnet`` script,
+    ``python -m pubnet.cli``), and ``pubnet run`` may end it without the interpreter's
+    teardown once it has stopped cleanly (:func:`_exit_now`)."""
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
@@ -414,6 +438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except SystemExit as exc:  # --help and --version
         return int(exc.code or 0)
+    args.skip_teardown = skip_teardown
     config_path = getattr(args, "config", None) or getattr(args, "file", None)
     secrets: list[str] = []
     level, fmt = "info", "kv"
@@ -432,5 +457,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def console() -> int:
+    """The ``pubnet`` script."""
+    return main(skip_teardown=True)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console())
