@@ -19,6 +19,8 @@ import contextlib
 import logging
 import os
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -37,6 +39,9 @@ from pubnet.logs import setup_logging
 from pubnet.shard import Shard
 
 log = logging.getLogger("pubnet.cli")
+
+THREADS_GRACE = 2.0
+"""Seconds ``pubnet run`` waits at exit for worker threads still finishing a write."""
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 1
@@ -414,9 +419,20 @@ def _exit_now(code: int) -> NoReturn:
 
     The stop has written what must survive (Influx buffer, outbox, databases); what is left
     is freeing every object one by one, which took 1.7 s at 50,000 devices and 4.6 s at
-    100,000 (millions of series) after the stop itself, eating systemd's 10 s. Only for the
-    process's own ``pubnet run``, never when ``main`` is called in-process (tests).
+    100,000 (millions of series) after the stop itself, eating systemd's 10 s. The one part
+    of the teardown kept is the wait for worker threads (their executors are shut down, so
+    idle ones have ended): a database write or a buffer segment that a cancelled task left
+    running in one finishes, within :data:`THREADS_GRACE`. Only for the process's own
+    ``pubnet run``, never when ``main`` is called in-process (tests).
     """
+    deadline = time.monotonic() + THREADS_GRACE
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    busy = sorted(t.name for t in threading.enumerate()
+                  if t is not threading.current_thread() and not t.daemon and t.is_alive())
+    if busy:
+        log.warning("worker threads still busy at exit", extra={"threads": ",".join(busy)})
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):

@@ -140,3 +140,26 @@ async def _scrape_forever(http: aiohttp.ClientSession, url: str) -> None:
             async with http.get(url) as resp:
                 await resp.read()
         await asyncio.sleep(0.05)
+
+
+def test_the_fast_exit_still_lets_a_worker_thread_finish_its_write(tmp_path: Path) -> None:
+    """``pubnet run`` skips the interpreter's teardown, but not the wait for a write that a
+    cancelled task left running in a worker thread (a buffer segment, a database commit)."""
+    marker = tmp_path / "written"
+    script = f"""
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pubnet.cli import _exit_now
+
+def write() -> None:
+    time.sleep(0.5)
+    open({str(marker)!r}, "w").write("done")
+
+executor = ThreadPoolExecutor(max_workers=1)
+executor.submit(write)
+executor.shutdown(wait=False)
+_exit_now(3)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=30)
+    assert done.returncode == 3, done.stderr
+    assert marker.read_text() == "done"
