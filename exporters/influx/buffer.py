@@ -80,14 +80,23 @@ class DiskBuffer:
 
     async def append(self, data: bytes, points: int) -> None:
         """Persist one batch at the end of the backlog; drops the oldest when over size."""
+        segment = self._next_segment(data, points)
+        await asyncio.to_thread(_write_atomically, segment.path, data)
+        self._adopt([segment])
+        await self._enforce_limit()
+
+    def _next_segment(self, data: bytes, points: int) -> Segment:
+        """The next segment's name (sequence and point count) for ``data``."""
         seq = self._next_seq
         self._next_seq += 1
-        path = self.directory / f"{seq:020d}-{points}.lp"
-        await asyncio.to_thread(_write_atomically, path, data)
-        self._segments.append(Segment(seq, points, len(data), path))
-        self.bytes += len(data)
-        self.points += points
-        await self._enforce_limit()
+        return Segment(seq, points, len(data), self.directory / f"{seq:020d}-{points}.lp")
+
+    def _adopt(self, written: list[Segment]) -> None:
+        """Count segments now on disk into the backlog."""
+        for seg in written:
+            self._segments.append(seg)
+            self.bytes += seg.size
+            self.points += seg.points
 
     async def append_many(self, batches: list[tuple[bytes, int]]) -> tuple[int, OSError | None]:
         """Persist several batches at the end of the backlog in one worker-thread call (a
@@ -96,17 +105,9 @@ class DiskBuffer:
         error (0 and None when all were)."""
         if not batches:
             return 0, None
-        planned = []
-        for data, points in batches:
-            seq = self._next_seq
-            self._next_seq += 1
-            planned.append((Segment(seq, points, len(data),
-                                    self.directory / f"{seq:020d}-{points}.lp"), data))
+        planned = [(self._next_segment(data, points), data) for data, points in batches]
         written, error = await asyncio.to_thread(_write_all, planned)
-        for seg in written:
-            self._segments.append(seg)
-            self.bytes += seg.size
-            self.points += seg.points
+        self._adopt(written)
         await self._enforce_limit()
         return sum(points for _, points in batches[len(written):]), error
 
@@ -114,17 +115,9 @@ class DiskBuffer:
         """:meth:`append_many` in the calling thread, for the last moment of a stop when
         the loop has no time left for a worker thread. Over ``max_bytes`` the next start
         drops the oldest (it indexes what is on disk)."""
-        planned = []
-        for data, points in batches:
-            seq = self._next_seq
-            self._next_seq += 1
-            planned.append((Segment(seq, points, len(data),
-                                    self.directory / f"{seq:020d}-{points}.lp"), data))
+        planned = [(self._next_segment(data, points), data) for data, points in batches]
         written, error = _write_all(planned)
-        for seg in written:
-            self._segments.append(seg)
-            self.bytes += seg.size
-            self.points += seg.points
+        self._adopt(written)
         return sum(points for _, points in batches[len(written):]), error
 
     async def _enforce_limit(self) -> None:
