@@ -25,8 +25,15 @@ silent) and waits for its incident to reach the webhook. Printed, then one JSON 
 - Influx points/s written and points buffered at the end;
 - cut → the router's failed poll (detection) → webhook, in seconds.
 
+With ``--shards N`` the same fleet is watched the way docs/deployment.md advises beyond
+one process: N polling shards (``shard: I/N``) and one alerting instance
+(``roles: [alerting]``) fed by the shards through the broker, all on this machine. Polls,
+series, Influx points and pubnet's CPU and RSS are then summed over the processes (each
+one's CPU and RSS are printed too), lag and scrape times pooled over the shards, and the
+webhook is the alerting instance's.
+
 Usage: ``python bench/fleet.py --devices 10000 [--intervals 3] [--interval 60]
-[--keep DIR]``.
+[--shards N] [--keep DIR]``.
 """
 
 from __future__ import annotations
@@ -49,6 +56,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -211,17 +219,80 @@ def log_time(log: str, pattern: str) -> float | None:
     return datetime.fromisoformat(match.group(1).replace("Z", "+00:00")).timestamp()
 
 
+@dataclass
+class Member:
+    """One ``pubnet run`` process of the measurement: the whole service, or with
+    ``--shards N`` one polling shard or the alerting instance."""
+
+    name: str
+    folder: Path
+    port: int
+    config: dict[str, object]
+    polls: bool = True
+    proc: subprocess.Popen[bytes] | None = None
+    scrapes: list[tuple[float, float, dict[str, float]]] = field(default_factory=list)
+    failed: list[float] = field(default_factory=list)
+    cpu0: float = 0.0
+
+    @property
+    def log_path(self) -> Path:
+        return self.folder / "pubnet.log"
+
+    @property
+    def config_path(self) -> Path:
+        return self.folder / "pubnet.yaml"
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def good(self) -> list[tuple[float, float, dict[str, float]]]:
+        return [s for s in self.scrapes if s[2]] or self.scrapes
+
+    def delta(self, name: str) -> float:
+        good = self.good()
+        return good[-1][2].get(name, 0.0) - good[0][2].get(name, 0.0) if good else 0.0
+
+    def last(self, name: str) -> float:
+        good = self.good()
+        return good[-1][2].get(name, 0.0) if good else 0.0
+
+
+def members(args: argparse.Namespace, work: Path, common: dict[str, object],
+            alerting: dict[str, object], trap_port: int) -> list[Member]:
+    """One process with every role, or ``--shards N`` polling shards (``shard: I/N``, only
+    the first one receiving traps) and one ``roles: [alerting]`` instance, each in its own
+    folder (its databases and buffers) with its own listener."""
+    traps = {"listen": f"127.0.0.1:{trap_port}", "credentials": ["village-v2"]}
+    if args.shards <= 1:
+        return [Member("pubnet", work, port := free_port(), {
+            **common, "inventory": "sim", "prometheus": {"listen": f"127.0.0.1:{port}"},
+            "traps": traps, "alerting": alerting})]
+    found = []
+    for index in range(1, args.shards + 1):
+        port = free_port()
+        found.append(Member(f"shard-{index}", work / f"shard-{index}", port, {
+            **common, "inventory": "../sim", "shard": f"{index}/{args.shards}",
+            "prometheus": {"listen": f"127.0.0.1:{port}"},
+            **({"traps": traps} if index == 1 else {})}))
+    port = free_port()
+    found.append(Member("alerting", work / "alerting", port, {
+        "inventory": "../sim", "credentials": CREDENTIALS, "mqtt": common["mqtt"],
+        "roles": ["alerting"],
+        "prometheus": {"listen": f"127.0.0.1:{port}"}, "alerting": alerting}, polls=False))
+    return found
+
+
 async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
     inventory = build_inventory(args.devices, args.seed)
     inv_dir = work / "inv"
     write_inventory(inventory, inv_dir)
     network = f"127.{random.randint(100, 200)}.0.0"
-    sim_port = free_port(socket.SOCK_DGRAM, network[:-1] + "1")
+    sim_port = free_port(socket.SOCK_DGRAM, "0.0.0.0")  # the simulator binds the wildcard
     from simulator import AddressPlan, plan_addresses, simulated_inventory
 
     write_inventory(simulated_inventory(inventory, plan_addresses(
         inventory, AddressPlan(network, sim_port))), work / "sim")
-    http_port, trap_port, mqtt_port = free_port(), free_port(socket.SOCK_DGRAM), free_port()
+    trap_port, mqtt_port = free_port(socket.SOCK_DGRAM), free_port()
     hooks: list[tuple[float, str]] = []
 
     async def hook(request: web.Request) -> web.Response:
@@ -247,22 +318,23 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
     broker = Mosquitto(mosquitto_binary, work / "mosquitto", mqtt_port,
                        max_queued_messages=2_000_000)
     await asyncio.to_thread(broker.start)
-    config = work / "pubnet.yaml"
-    config.write_text(yaml.safe_dump({
-        "inventory": "sim",
+    common: dict[str, object] = {
         "credentials": CREDENTIALS,
         "snmp": {"interval": f"{args.interval}s", "timeout": "2s", "retries": 1},
         "icmp": {"interval": f"{args.interval}s"},
-        "prometheus": {"listen": f"127.0.0.1:{http_port}"},
-        "traps": {"listen": f"127.0.0.1:{trap_port}", "credentials": ["village-v2"]},
         "mqtt": {"url": f"mqtt://127.0.0.1:{mqtt_port}"},
         "influxdb": {"url": f"http://127.0.0.1:{vm_port}", "token": "t", "org": "o",
                      "bucket": "b"},
-        "alerting": {"down_after": 1, "group_wait": "0s", "tick": "1s",
-                     "channels": {"noc": {"type": "webhook",
-                                          "url": f"http://127.0.0.1:{hook_port}/hook"}},
-                     "routes": [{"channels": ["noc"]}]},
-    }), encoding="utf-8")
+    }
+    alerting = {"down_after": 1, "group_wait": "0s", "tick": "1s",
+                "channels": {"noc": {"type": "webhook",
+                                     "url": f"http://127.0.0.1:{hook_port}/hook"}},
+                "routes": [{"channels": ["noc"]}]}
+    team = members(args, work, common, alerting, trap_port)
+    pollers = [m for m in team if m.polls]
+    for member in team:
+        member.folder.mkdir(parents=True, exist_ok=True)
+        member.config_path.write_text(yaml.safe_dump(member.config), encoding="utf-8")
 
     snmp_ids = sorted(d for d, dev in inventory.devices.items()
                       if dev.profile not in ("icmp", "mqtt"))
@@ -271,7 +343,8 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
     sims: list[tuple[mp.process.BaseProcess, Connection]] = []
     parent, child = ctx.Pipe()
     sim = ctx.Process(target=simulate, args=(
-        str(inv_dir), str(config), network, sim_port, trap_port, child), daemon=True)
+        str(inv_dir), str(team[0].config_path), network, sim_port, trap_port, child),
+        daemon=True)
     sim.start()
     sims.append((sim, parent))
     kind, _count = await asyncio.to_thread(parent.recv)
@@ -279,73 +352,91 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
     print(f"{len(inventory.devices):,} devices ({len(snmp_ids):,} SNMP, {len(mqtt_ids):,} MQTT)"
           f" at {len(inventory.sites):,} sites; simulator ready", file=sys.stderr)
 
-    log_path = work / "pubnet.log"
-    sink = log_path.open("wb")
-    pubnet = await asyncio.to_thread(
-        subprocess.Popen, [sys.executable, *(
-            ["-m", "pubnet.cli"] if args.snapshot_after is None else
-            [str(Path(__file__).with_name("memsnap.py")), str(args.snapshot_after),
-             str(work / "tracemalloc.txt")]), "run", "--config", str(config)],
-        stdout=sink, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{http_port}/metrics"
-    scrapes: list[tuple[float, float, dict[str, float]]] = []
+    sinks = []
+    for member in team:
+        sink = member.log_path.open("wb")
+        sinks.append(sink)
+        member.proc = await asyncio.to_thread(
+            subprocess.Popen, [sys.executable, *(
+                ["-m", "pubnet.cli"] if args.snapshot_after is None else
+                [str(Path(__file__).with_name("memsnap.py")), str(args.snapshot_after),
+                 str(member.folder / "tracemalloc.txt")]), "run", "--config",
+                str(member.config_path)],
+            stdout=sink, stderr=subprocess.STDOUT, cwd=member.folder)
     result: dict[str, object] = {}
+
+    def alive() -> None:
+        for member in team:
+            assert member.proc is not None and member.proc.poll() is None, \
+                f"{member.name} exited:\n{member.log()[-3000:]}"
+
     try:
         async with aiohttp.ClientSession(auto_decompress=False,
                                      timeout=aiohttp.ClientTimeout(total=120)) as http:
 
-            failed: list[float] = []
-
-            async def scrape() -> tuple[float, float, dict[str, float]]:
+            async def scrape(member: Member) -> tuple[float, float, dict[str, float]]:
                 """One scrape; a failed one (pubnet cut it off, or it is not listening yet)
                 counts with its time and no values."""
                 started = time.perf_counter()
                 try:
-                    async with http.get(url, headers={"Accept-Encoding": "gzip"}) as resp:
+                    async with http.get(f"http://127.0.0.1:{member.port}/metrics",
+                                        headers={"Accept-Encoding": "gzip"}) as resp:
                         body = await resp.read()
                         ok = resp.status == 200
                 except (aiohttp.ClientError, TimeoutError):
                     ok = False
                 took = time.perf_counter() - started
                 if not ok:
-                    failed.append(took)
+                    member.failed.append(took)
                     return time.time(), took, {}
                 text = await asyncio.to_thread(gzip.decompress, body)
                 values = await asyncio.to_thread(pick, text)
                 return time.time(), took, values
 
+            async def scrape_all() -> float:
+                """Every poller scraped at once, as Prometheus does; the slowest time."""
+                taken = await asyncio.gather(*(scrape(m) for m in pollers))
+                for member, sample in zip(pollers, taken, strict=True):
+                    member.scrapes.append(sample)
+                return max(s[1] for s in taken)
+
             parent.send(("mqtt", mqtt_port))
             kind, connected = await asyncio.to_thread(parent.recv)
             print(f"{connected:,} of {len(mqtt_ids):,} MQTT gateways connected", file=sys.stderr)
-            # warm-up: the first round, then one more interval
+            # warm-up: every poller's first round, then one more interval
             deadline = time.monotonic() + 20 * args.interval
-            while "first round" not in log_path.read_text(encoding="utf-8"):
-                assert pubnet.poll() is None, log_path.read_text(encoding="utf-8")[-3000:]
+            while not all("first round" in m.log() for m in pollers):
+                alive()
                 assert time.monotonic() < deadline, "no first round"
-                await scrape()
+                await scrape_all()
                 await asyncio.sleep(SCRAPE_EVERY)
             warm_until = time.monotonic() + args.interval
             while time.monotonic() < warm_until:
-                await scrape()
+                await scrape_all()
                 await asyncio.sleep(SCRAPE_EVERY)
-            failed.clear()
-            cpu0, wall0 = proc_cpu(pubnet.pid), time.monotonic()
+            for member in team:
+                member.scrapes.clear()
+                member.failed.clear()
+                assert member.proc is not None
+                member.cpu0 = proc_cpu(member.proc.pid)
+            wall0 = time.monotonic()
             end = wall0 + args.intervals * args.interval
             while time.monotonic() < end:
-                assert pubnet.poll() is None, "pubnet exited"
-                scrapes.append(await scrape())
-                await asyncio.sleep(max(0.0, SCRAPE_EVERY - scrapes[-1][1]))
-            cores = (proc_cpu(pubnet.pid) - cpu0) / (time.monotonic() - wall0)
-            good = [s for s in scrapes if s[2]] or scrapes
-            first, last = good[0], good[-1]
-            span = last[0] - first[0]
-            polls = (last[2].get("pubnet_poll_duration_seconds_count", 0)
-                     - first[2].get("pubnet_poll_duration_seconds_count", 0))
+                alive()
+                took = await scrape_all()
+                await asyncio.sleep(max(0.0, SCRAPE_EVERY - took))
+            wall = time.monotonic() - wall0
+            cores = {m.name: (proc_cpu(m.proc.pid) - m.cpu0) / wall for m in team
+                     if m.proc is not None}
+            rss = {m.name: peak_rss_mb(m.proc.pid) for m in team if m.proc is not None}
+            spans = [m.good()[-1][0] - m.good()[0][0] for m in pollers if m.good()]
+            span = min(spans) if spans else 0.0
+            polls = sum(m.delta("pubnet_poll_duration_seconds_count") for m in pollers)
             per_interval = polls / (span / args.interval) if span else 0.0
-            lags = sorted(s[2].get("pubnet_poll_lag_seconds", 0.0) for s in good)
-            times = sorted(s[1] for s in scrapes)
-            written = (last[2].get("pubnet_influx_points_written_total", 0)
-                       - first[2].get("pubnet_influx_points_written_total", 0))
+            lags = sorted(s[2].get("pubnet_poll_lag_seconds", 0.0)
+                          for m in pollers for s in m.good())
+            times = sorted(s[1] for m in pollers for s in m.scrapes)
+            written = sum(m.delta("pubnet_influx_points_written_total") for m in pollers)
             # the cut: a district router and everything behind it fall silent
             routers = sorted(d for d, dev in inventory.devices.items()
                              if str(dev.role) == "district_aggregation")
@@ -364,24 +455,32 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
                 (work / "hooks.txt").write_text("".join(
                     f"--- {datetime.fromtimestamp(t).astimezone().isoformat()}\n{body}\n"
                     for t, body in hooks if t >= cut_at), encoding="utf-8")
-            log = log_path.read_text(encoding="utf-8")
-            detected = log_time(log, rf'msg="device not answering" device={re.escape(router)} ')
+            found = [log_time(m.log(), rf'msg="device not answering" '
+                              rf'device={re.escape(router)} ') for m in pollers]
+            detected = min((t for t in found if t is not None), default=None)
             result = {
                 "devices": len(inventory.devices), "snmp_devices": len(snmp_ids),
                 "sites": len(inventory.sites), "interval_s": args.interval,
+                "processes": ", ".join(m.name for m in team),
                 "intervals": round(span / args.interval, 2),
                 "polls_per_interval": round(per_interval),
                 "polls_per_interval_share": round(per_interval / len(snmp_ids), 3),
                 "lag_p50_s": round(_quantile(lags, 0.5), 2),
                 "lag_p99_s": round(_quantile(lags, 0.99), 2),
-                "cpu_cores": round(cores, 2), "peak_rss_mb": round(peak_rss_mb(pubnet.pid)),
-                "series": int(last[2].get("pubnet_exporter_series", 0)),
+                "cpu_cores": round(sum(cores.values()), 2),
+                "peak_rss_mb": round(sum(rss.values())),
+                **({"cpu_cores_each": {k: round(v, 2) for k, v in cores.items()},
+                    "peak_rss_mb_each": {k: round(v) for k, v in rss.items()}}
+                   if len(team) > 1 else {}),
+                "series": int(sum(m.last("pubnet_exporter_series") for m in pollers)),
                 "scrape_p50_s": round(statistics.median(times), 2),
                 "scrape_max_s": round(times[-1], 2),
-                "scrapes_failed": f"{len(failed)}/{len(scrapes)}",
-                "store_dropped_batches": int(last[2].get("pubnet_state_dropped_total", 0)),
+                "scrapes_failed": f"{sum(len(m.failed) for m in pollers)}/{len(times)}",
+                "store_dropped_batches": int(sum(m.last("pubnet_state_dropped_total")
+                                                 for m in team if m.polls)),
                 "influx_points_per_s": round(written / span) if span else 0,
-                "influx_buffered_points": int(last[2].get("pubnet_influx_buffer_points", 0)),
+                "influx_buffered_points": int(sum(m.last("pubnet_influx_buffer_points")
+                                                  for m in pollers)),
                 "influx": "victoria-metrics" if vm is not None else "none (unreachable)",
                 "load_avg_1m": round(os.getloadavg()[0], 1),
                 "cut_router": router, "cut_devices": len(silenced),
@@ -391,13 +490,16 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
                 "cut_to_webhook_s": round(arrived - cut_at, 2) if arrived else None,
             }
     finally:
-        if pubnet.poll() is None:
-            started = time.monotonic()
-            print(f"SIGTERM at {datetime.now().astimezone().isoformat()}", file=sys.stderr)
-            await asyncio.to_thread(stop_process, pubnet, 30)
+        print(f"SIGTERM at {datetime.now().astimezone().isoformat()}", file=sys.stderr)
+        started = time.monotonic()
+        running = [m.proc for m in team if m.proc is not None and m.proc.poll() is None]
+        await asyncio.gather(*(asyncio.to_thread(stop_process, p, 30) for p in running))
+        if running:
             result["sigterm_exit_s"] = round(time.monotonic() - started, 2)
-            result["sigterm_exit_code"] = pubnet.returncode
-        sink.close()
+            codes = {p.returncode for p in running}
+            result["sigterm_exit_code"] = codes.pop() if len(codes) == 1 else sorted(codes)
+        for sink in sinks:
+            sink.close()
         for proc, conn in sims:
             with contextlib.suppress(OSError):
                 conn.send(("stop", []))
@@ -423,6 +525,10 @@ def main() -> None:
     parser.add_argument("--intervals", type=int, default=3)
     parser.add_argument("--interval", type=int, default=60)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--shards", type=int, default=1, metavar="N",
+                        help="N polling shards (pubnet run with shard: I/N) and one alerting "
+                        "instance (roles: [alerting]) on this machine instead of one process; "
+                        "CPU and RSS are their sums")
     parser.add_argument("--keep", type=Path, help="work folder to keep (default: a temp one)")
     parser.add_argument("--snapshot-after", type=float, metavar="SECONDS",
                         help="run pubnet under tracemalloc (bench/memsnap.py) and write its "
