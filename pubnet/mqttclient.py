@@ -17,7 +17,6 @@ import asyncio
 import logging
 import random
 import ssl
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
@@ -27,6 +26,7 @@ from paho.mqtt.properties import Properties
 
 from pubnet.backoff import backoff
 from pubnet.config import MqttConfig
+from pubnet.failures import FailureLog
 
 MessageSink = Callable[[aiomqtt.Message], None]
 
@@ -136,7 +136,9 @@ async def stay_connected(config: MqttConfig, options: Callable[[ssl.SSLContext |
     ``on_failed_attempt()`` is told each attempt that failed before counting as up."""
     broker = f"{config.host}:{config.port}"
     attempt = 0
-    outage_since: float | None = None
+    outage = FailureLog(log, "mqtt broker unreachable; retrying with back-off",
+                        "mqtt broker reachable again", duration_field="outage_s",
+                        client=what, broker=broker)
     context: ssl.SSLContext | None = None
     first = True
     connected = False
@@ -160,12 +162,7 @@ async def stay_connected(config: MqttConfig, options: Callable[[ssl.SSLContext |
                     if on_connect is not None:
                         await on_connect(client)
                     tell(True)
-                    if outage_since is not None:
-                        log.info("mqtt broker reachable again", extra={
-                            "client": what, "broker": broker,
-                            "outage_s": round(time.monotonic() - outage_since)})
-                        outage_since = None
-                    elif first:
+                    if not outage.worked() and first:
                         log.info("mqtt connected", extra={
                             "client": what, "broker": broker,
                             "client_id": arguments["identifier"],
@@ -176,10 +173,7 @@ async def stay_connected(config: MqttConfig, options: Callable[[ssl.SSLContext |
                 # ValueError: paho rejects some option combinations at connect time.
                 if not connected:
                     on_failed_attempt()
-                if outage_since is None:
-                    outage_since = time.monotonic()
-                    log.warning("mqtt broker unreachable; retrying with back-off", extra={
-                        "client": what, "broker": broker, "error": str(exc) or type(exc).__name__})
+                outage.failed(error=str(exc) or type(exc).__name__)
             tell(False)
             await asyncio.sleep(backoff(attempt + 1, initial=config.reconnect_min,
                                         cap=config.reconnect_max, jitter=jitter(),
