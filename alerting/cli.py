@@ -345,4 +345,4 @@ def cmd_alerts_export_rules(args: argparse.Namespace) -> int:
         except InventoryError as exc:
             print(str(exc), file=sys.stderr)
             return EXIT_BAD_INPUT
-    return print_written("alerts export-rules", lambda: export_rules(inventory, args.out))
+    return print_written(lambda: export_rules(inventory, args.out))

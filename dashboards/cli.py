@@ -71,7 +71,8 @@ def cmd_build(args: argparse.Namespace) -> int:
                              dashboards_path=args.dashboards_path,
                              scrape_interval=args.scrape_interval)
     contents = render.files(build_all(), options)
-    return print_written("dashboards build", lambda: render.write(args.out, contents))
+    return print_written(lambda: render.write(args.out, contents),
+                         prefix="pubnet dashboards build: ")
 
 
 def _token(args: argparse.Namespace) -> tuple[str | None, str | None]:
