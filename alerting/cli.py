@@ -18,12 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from alerting.messages import BANGKOK, iso, local_time
 from alerting.model import State
+from pubnet.cliout import EXIT_BAD_INPUT, EXIT_OK, print_written
 
 if TYPE_CHECKING:
     from inventory.model import Inventory
 
-EXIT_OK = 0
-EXIT_BAD_INPUT = 1
 
 _RELATIVE = re.compile(r"^\+(\d+(?:\.\d+)?)(s|m|h|d)$")
 _UNIT = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -346,11 +345,4 @@ def cmd_alerts_export_rules(args: argparse.Namespace) -> int:
         except InventoryError as exc:
             print(str(exc), file=sys.stderr)
             return EXIT_BAD_INPUT
-    try:
-        written = export_rules(inventory, args.out)
-    except OSError as exc:
-        print(f"{exc.filename or args.out}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    for path in written:
-        print(path)
-    return EXIT_OK
+    return print_written(lambda: export_rules(inventory, args.out))

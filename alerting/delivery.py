@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from alerting.channels import DeliveryError, Sender
 from alerting.db import AsyncIncidentDB, OutboxRow
 from pubnet.backoff import backoff
+from pubnet.failures import FailureLog
 
 log = logging.getLogger("pubnet.alerting.delivery")
 
@@ -32,7 +33,6 @@ class ChannelStats:
     delivered: int = 0
     failures: int = 0
     pending: int = 0
-    failing_since: float | None = None
     last_error: str = ""
 
 
@@ -65,7 +65,11 @@ class Delivery:
         self.stats: dict[str, ChannelStats] = {name: ChannelStats() for name in senders}
         self._queues: dict[str, _Queue] = {name: _Queue() for name in senders}
         self._unknown_logged: set[str] = set()
-        self._db_failing = False
+        self._failures = {name: FailureLog(log, "channel failing, will retry",
+                                           "channel recovered", clock=clock, channel=name)
+                          for name in senders}
+        self._db_failures = FailureLog(log, "cannot record delivery in the alerting database",
+                                       level=logging.ERROR)
 
     def enqueue(self, rows: Iterable[OutboxRow]) -> None:
         """Hand committed outbox rows to their channel workers (duplicates are ignored)."""
@@ -103,18 +107,16 @@ class Delivery:
         try:
             await self.db.call(fn, *args)
         except (sqlite3.Error, OSError) as exc:
-            if not self._db_failing:
-                self._db_failing = True
-                log.error("cannot record delivery in the alerting database",
-                          extra={"error": str(exc)})
+            self._db_failures.failed(error=str(exc))
             return False
-        self._db_failing = False
+        self._db_failures.worked()
         return True
 
     async def _worker(self, name: str) -> None:
         queue = self._queues[name]
         sender = self.senders[name]
         stats = self.stats[name]
+        failures = self._failures[name]
         try:
             while True:
                 if not queue.rows:
@@ -131,11 +133,7 @@ class Delivery:
                     except DeliveryError as exc:
                         stats.failures += 1
                         stats.last_error = str(exc)
-                        if stats.failing_since is None:
-                            stats.failing_since = self.clock()
-                            log.warning("channel failing, will retry", extra={
-                                "channel": name, "error": str(exc),
-                                "incident": row.message.incident_id})
+                        failures.failed(error=str(exc), incident=row.message.incident_id)
                         await self._record(self.db.sync.mark_failed, row.seq, attempts,
                                            str(exc))
                         delay = backoff(attempts - row.attempts, initial=self.initial_backoff,
@@ -151,11 +149,7 @@ class Delivery:
                 queue.seqs.discard(row.seq)
                 stats.delivered += 1
                 stats.pending = len(queue.rows)
-                if stats.failing_since is not None:
-                    log.info("channel recovered", extra={
-                        "channel": name,
-                        "failed_for_s": round(self.clock() - stats.failing_since, 1)})
-                    stats.failing_since = None
+                failures.worked()
                 if self.on_delivered is not None:
                     self.on_delivered(row)
         finally:

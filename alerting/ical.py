@@ -491,7 +491,8 @@ def source_key(source: str) -> str:
 
 def cmd_maintenance_import(args: argparse.Namespace) -> int:
     """The command's handler (registered in :mod:`alerting.cli`)."""
-    from alerting.cli import EXIT_BAD_INPUT, EXIT_OK, _open, _scope_inventory, database_path
+    from alerting.cli import _open, _scope_inventory, database_path
+    from pubnet.cliout import EXIT_BAD_INPUT, EXIT_OK
 
     path = database_path(args.config)
     if path is None:

@@ -17,85 +17,21 @@ from alerting.impact import AlertTopology
 from alerting.model import Incident, Kind, Reason, Status, split_element
 from inventory.geography import province_index
 from inventory.model import Device, Role, Site
+from pubnet.words import load_words
 
 Language = Literal["th", "en"]
 
 BANGKOK = timezone(timedelta(hours=7), "ICT")
 
-KIND_TEXT: dict[Kind, dict[str, str]] = {
-    Kind.DEVICE_DOWN: {"en": "Device down", "th": "อุปกรณ์ล่ม"},
-    Kind.SITE_DOWN: {"en": "Site down", "th": "ไซต์ใช้งานไม่ได้"},
-    Kind.LINK_DOWN: {"en": "Backbone link down", "th": "ลิงก์เครือข่ายหลักขาด"},
-    Kind.DEVICE_REBOOTED: {"en": "Device rebooted", "th": "อุปกรณ์รีบูต"},
-    Kind.LINK_UTILISATION: {"en": "Link utilisation high", "th": "ลิงก์ใช้งานเกินเกณฑ์"},
-    Kind.INTERFACE_ERRORS: {"en": "Interface errors high", "th": "อินเทอร์เฟซมีข้อผิดพลาดสูง"},
-    Kind.QUIET_ACCESS_POINT: {"en": "Access point has no users",
-                              "th": "จุดกระจายสัญญาณไม่มีผู้ใช้งาน"},
-    Kind.FLAPPING: {"en": "Flapping (up/down repeatedly)", "th": "สถานะขึ้นลงไม่เสถียร"},
-    Kind.POWER: {"en": "Power cut (likely)", "th": "ไฟฟ้าดับ (คาดว่า)"},
-    Kind.COLLECTOR_DOWN: {"en": "Monitoring shard down (sites unwatched, not down)",
-                          "th": "เครื่องเฝ้าระวังชุดย่อยหยุดทำงาน (ไซต์ไม่ถูกเฝ้าดู ไม่ใช่ล่ม)"},
-}
+TEXT = load_words("alerting", "words.yaml")
+"""The messages' words: key -> {"th": ..., "en": ...} (``words.yaml``)."""
 
-ROLE_TEXT: dict[Role, dict[str, str]] = {
-    Role.ACCESS_POINT: {"en": "access point", "th": "จุดกระจายสัญญาณ"},
-    Role.SITE_GATEWAY: {"en": "site gateway", "th": "เกตเวย์ประจำไซต์"},
-    Role.DISTRICT_AGGREGATION: {"en": "district router", "th": "เราเตอร์ระดับอำเภอ"},
-    Role.PROVINCIAL_NODE: {"en": "provincial node", "th": "โหนดระดับจังหวัด"},
-    Role.CORE: {"en": "core router", "th": "เราเตอร์แกนหลัก"},
-}
+KIND_TEXT = {kind: TEXT[f"kind_{kind.value}"] for kind in Kind}
+ROLE_TEXT = {role: TEXT[f"role_{role.value}"] for role in Role}
+"""Every kind and role is named in both languages (a missing one fails at import)."""
 
 BACKBONE_ROLES = frozenset({Role.DISTRICT_AGGREGATION, Role.PROVINCIAL_NODE, Role.CORE})
 """Nodes named for the area they serve, not for the site they may be filed under."""
-
-TEXT: dict[str, dict[str, str]] = {
-    "firing": {"en": "[FIRING]", "th": "[แจ้งเหตุ]"},
-    "repeat": {"en": "[STILL DOWN]", "th": "[ยังไม่แก้ไข]"},
-    "escalate": {"en": "[ESCALATED]", "th": "[ยกระดับ]"},
-    "resolved": {"en": "[RESOLVED]", "th": "[แก้ไขแล้ว]"},
-    "update": {"en": "[UPDATE]", "th": "[อัปเดต]"},
-    "place": {"en": "Village: {village}, Subdistrict: {subdistrict}, District: {district}, "
-                    "Province: {province}",
-              "th": "หมู่บ้าน: {village} ตำบล: {subdistrict} อำเภอ: {district} "
-                    "จังหวัด: {province}"},
-    "district_place": {"en": "District: {district}, Province: {province}",
-                       "th": "อำเภอ: {district} จังหวัด: {province}"},
-    "province_place": {"en": "Province: {province}", "th": "จังหวัด: {province}"},
-    "district_area": {"en": "{name} district", "th": "อำเภอ{name}"},
-    "province_area": {"en": "{name} province", "th": "จังหวัด{name}"},
-    "towards": {"en": "to {node}", "th": "ไปยัง {node}"},
-    "coords": {"en": "Location: {lat:.5f}, {lon:.5f} {map}",
-               "th": "พิกัด: {lat:.5f}, {lon:.5f} {map}"},
-    "since": {"en": "Since: {since} (Thailand time)", "th": "ตั้งแต่: {since} (เวลาประเทศไทย)"},
-    "ended": {"en": "Restored: {ended}, after {duration}",
-              "th": "กลับมาใช้งานได้: {ended} รวมเวลา {duration}"},
-    "cause": {"en": "Upstream root cause: {cause}", "th": "สาเหตุจากต้นทาง: {cause}"},
-    "what": {"en": "Failed: {what}", "th": "จุดที่เสีย: {what}"},
-    "impact": {"en": "Affected: {sites}, {villages}, {devices}",
-               "th": "ผลกระทบ: {sites} {villages} {devices}"},
-    "districts": {"en": "By district: {list}", "th": "แยกตามอำเภอ: {list}"},
-    "detail": {"en": "Detail: {detail}", "th": "รายละเอียด: {detail}"},
-    "merged": {"en": "merged into {other}, still down",
-               "th": "รวมเข้ากับเหตุการณ์ {other} ยังใช้งานไม่ได้"},
-    "maintenance": {"en": "Inside a maintenance window", "th": "อยู่ในช่วงบำรุงรักษา"},
-    "acked": {"en": "Acknowledged by {who}", "th": "รับเรื่องแล้วโดย {who}"},
-    "incident": {"en": "Incident {id} - acknowledge: pubnet alerts ack {id} --by NAME",
-                 "th": "เลขเหตุการณ์ {id} - รับเรื่อง: pubnet alerts ack {id} --by ชื่อ"},
-    "incident_merged": {"en": "Incident {id}, now part of {other} - acknowledge: "
-                              "pubnet alerts ack {other} --by NAME",
-                        "th": "เลขเหตุการณ์ {id} รวมอยู่ใน {other} - รับเรื่อง: "
-                              "pubnet alerts ack {other} --by ชื่อ"},
-    "incident_closed": {"en": "Incident {id}", "th": "เลขเหตุการณ์ {id}"},
-    "link": {"en": "link {id} ({medium}, {owner}) {a} -> {b}",
-             "th": "ลิงก์ {id} ({medium}, {owner}) {a} -> {b}"},
-    "all_aps": {"en": "all access points at site {site}",
-                "th": "จุดกระจายสัญญาณทั้งหมดของไซต์ {site}"},
-    "collector": {"en": "pubnet polling shard {shard}",
-                  "th": "เครื่องเฝ้าระวัง pubnet ชุดที่ {shard}"},
-    "power_what": {"en": "{sites} dark at once under {routers} routers that still answer",
-                   "th": "{sites} ดับพร้อมกัน ขณะที่เราเตอร์ต้นทาง {routers} ตัวยังทำงาน"},
-}
-
 
 _TEXT_BY_LANGUAGE = {
     lang: {key: value[lang] for key, value in TEXT.items()} for lang in ("th", "en")

@@ -20,6 +20,7 @@ from alerting.db import AsyncIncidentDB, IncidentFacts, OutboxRow
 from alerting.digest import Gate, GateChanges
 from alerting.model import Incident, Kind, MaintenanceWindow, Outgoing
 from alerting.power import PowerCuts
+from pubnet.failures import FailureLog
 
 log = logging.getLogger("pubnet.alerting")
 
@@ -62,8 +63,11 @@ class Persistence:
         written (a failed save): the next cycle steps and writes them."""
         self._unsaved_dropped: list[str] = []
         self._unsaved_outgoing: list[Outgoing] = []
-        self._save_failing = False
-        self._reload_failing = False
+        self._save_failures = FailureLog(
+            log, "cannot write the alerting database, will retry",
+            "alerting database writable again", level=logging.ERROR, database=str(database))
+        self._reload_failures = FailureLog(log, "cannot read acknowledgements/maintenance",
+                                           database=str(database))
 
     async def resume(self, now: float) -> Resumed:
         db = self.db
@@ -84,12 +88,9 @@ class Persistence:
             acks = await db.call(db.sync.acknowledgements)
             windows = await db.call(db.sync.maintenance_windows, now)
         except (sqlite3.Error, OSError) as exc:  # a locked or damaged file: keep alerting
-            if not self._reload_failing:
-                self._reload_failing = True
-                log.warning("cannot read acknowledgements/maintenance",
-                            extra={"database": str(self.database), "error": str(exc)})
+            self._reload_failures.failed(error=str(exc))
             return None
-        self._reload_failing = False
+        self._reload_failures.worked()
         return [Acknowledgement(*ack) for ack in acks], windows
 
     def take_dirty(self) -> set[str]:
@@ -122,15 +123,9 @@ class Persistence:
             self.dirty |= changed
             self._unsaved_dropped, self._unsaved_outgoing = dropped, outgoing
             self._unsaved_gate = gate
-            if not self._save_failing:
-                self._save_failing = True
-                log.error("cannot write the alerting database, will retry",
-                          extra={"database": str(self.database), "error": str(exc)})
+            self._save_failures.failed(error=str(exc))
             return None
-        if self._save_failing:
-            self._save_failing = False
-            log.info("alerting database writable again",
-                     extra={"database": str(self.database)})
+        self._save_failures.worked()
         self._unsaved_dropped, self._unsaved_outgoing = [], []
         self._unsaved_gate = GateChanges()
         return [OutboxRow(seq, msg, 0) for seq, msg in zip(seqs, outgoing, strict=True) if seq]

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from pubnet.argtypes import action_group
+from pubnet.cliout import EXIT_BAD_INPUT, print_written
 
-EXIT_OK = 0
-EXIT_BAD_INPUT = 1
 INSTALL_HINT = "pip install 'pubnet[dashboards]'"
 
 
@@ -72,14 +71,8 @@ def cmd_build(args: argparse.Namespace) -> int:
                              dashboards_path=args.dashboards_path,
                              scrape_interval=args.scrape_interval)
     contents = render.files(build_all(), options)
-    try:
-        written = render.write(args.out, contents)
-    except OSError as exc:
-        print(f"pubnet dashboards build: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    for path in written:
-        print(path)
-    return EXIT_OK
+    return print_written(lambda: render.write(args.out, contents),
+                         prefix="pubnet dashboards build: ")
 
 
 def _token(args: argparse.Namespace) -> tuple[str | None, str | None]:

@@ -27,6 +27,9 @@ from typing import NoReturn
 
 from pubnet import __version__
 from pubnet.argtypes import positive_int
+from pubnet.cliout import EXIT_BAD_INPUT as EXIT_BAD_INPUT
+from pubnet.cliout import EXIT_OK as EXIT_OK
+from pubnet.cliout import EXIT_USAGE as EXIT_USAGE
 from pubnet.config import (
     Config,
     ConfigError,
@@ -42,10 +45,6 @@ log = logging.getLogger("pubnet.cli")
 
 THREADS_GRACE = 2.0
 """Seconds ``pubnet run`` waits at exit for worker threads still finishing a write."""
-
-EXIT_OK = 0
-EXIT_BAD_INPUT = 1
-EXIT_USAGE = 2
 
 
 class _Parser(argparse.ArgumentParser):

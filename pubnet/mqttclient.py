@@ -17,7 +17,6 @@ import asyncio
 import logging
 import random
 import ssl
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
@@ -27,6 +26,7 @@ from paho.mqtt.properties import Properties
 
 from pubnet.backoff import backoff
 from pubnet.config import MqttConfig
+from pubnet.failures import FailureLog
 
 MessageSink = Callable[[aiomqtt.Message], None]
 
@@ -117,16 +117,28 @@ async def stay_connected(config: MqttConfig, options: Callable[[ssl.SSLContext |
                                                                 dict[str, Any]],
                          session: Session, *, log: logging.Logger, what: str,
                          on_connected: Callable[[bool], None] = lambda _up: None,
+                         prepare: Callable[[aiomqtt.Client], None] = lambda _client: None,
+                         on_connect: Session | None = None,
+                         on_failed_attempt: Callable[[], None] = lambda: None,
                          jitter: Callable[[], float] = random.random) -> NoReturn:
     """Connect with ``options(tls context)``, run ``session(client)`` while connected,
     and reconnect after the capped back-off of ``mqtt.reconnect_min``/``reconnect_max``,
     forever (until cancelled). A broker that is down never raises: one warning per outage
     and one info line when it ends, both naming ``what`` and the broker.
     ``on_connected(True/False)`` is told each change, and False when cancelled while
-    connected, so a component's connected gauge needs no bookkeeping of its own."""
+    connected, so a component's connected gauge needs no bookkeeping of its own.
+
+    A component whose "connected" means more than the broker's CONNACK gives the rest:
+    ``prepare(client)`` runs before connecting (a read path must be in place before the
+    broker delivers a persistent session's backlog); ``on_connect(client)`` runs after the
+    CONNACK and before the connection counts as up (a subscription), and raising
+    :class:`aiomqtt.MqttError` there makes the attempt a failed one;
+    ``on_failed_attempt()`` is told each attempt that failed before counting as up."""
     broker = f"{config.host}:{config.port}"
     attempt = 0
-    outage_since: float | None = None
+    outage = FailureLog(log, "mqtt broker unreachable; retrying with back-off",
+                        "mqtt broker reachable again", duration_field="outage_s",
+                        client=what, broker=broker)
     context: ssl.SSLContext | None = None
     first = True
     connected = False
@@ -142,24 +154,26 @@ async def stay_connected(config: MqttConfig, options: Callable[[ssl.SSLContext |
             try:
                 if config.tls and context is None:
                     context = await asyncio.to_thread(tls_context, config)
-                async with aiomqtt.Client(**options(context)) as client:
+                arguments = options(context)
+                client = aiomqtt.Client(**arguments)
+                prepare(client)
+                async with client:
                     attempt = 0
+                    if on_connect is not None:
+                        await on_connect(client)
                     tell(True)
-                    if outage_since is not None:
-                        log.info("mqtt broker reachable again", extra={
+                    if not outage.worked() and first:
+                        log.info("mqtt connected", extra={
                             "client": what, "broker": broker,
-                            "outage_s": round(time.monotonic() - outage_since)})
-                        outage_since = None
-                    elif first:
-                        log.info("mqtt connected", extra={"client": what, "broker": broker})
+                            "client_id": arguments["identifier"],
+                            "protocol": config.mqtt_version})
                     first = False
                     await session(client)
             except (aiomqtt.MqttError, OSError, ssl.SSLError, ValueError) as exc:
                 # ValueError: paho rejects some option combinations at connect time.
-                if outage_since is None:
-                    outage_since = time.monotonic()
-                    log.warning("mqtt broker unreachable; retrying with back-off", extra={
-                        "client": what, "broker": broker, "error": str(exc) or type(exc).__name__})
+                if not connected:
+                    on_failed_attempt()
+                outage.failed(error=str(exc) or type(exc).__name__)
             tell(False)
             await asyncio.sleep(backoff(attempt + 1, initial=config.reconnect_min,
                                         cap=config.reconnect_max, jitter=jitter(),

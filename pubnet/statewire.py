@@ -20,7 +20,7 @@ A device without a site travels under its own id as the site segment
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Final
+from typing import Final, TypeVar
 
 import msgspec
 
@@ -97,6 +97,8 @@ class WireError(ValueError):
         self.reason = reason
 
 
+M = TypeVar("M", StateMessage, ShardMessage)
+
 _encode = msgspec.json.Encoder().encode
 _state_decoder = msgspec.json.Decoder(StateMessage)
 _shard_decoder = msgspec.json.Decoder(ShardMessage)
@@ -143,24 +145,22 @@ def parse_shard_topic(topic: str) -> int:
     raise WireError(Rejected.TOPIC, f"not a shard topic: {topic!r}")
 
 
-def _check_size(payload: bytes) -> None:
+def _decoded(decoder: msgspec.json.Decoder[M], payload: bytes) -> M:
+    """Either payload decoded and checked for size and version; raises :class:`WireError`."""
     if len(payload) > MAX_PAYLOAD:
         raise WireError(Rejected.TOO_LARGE, f"{len(payload)} bytes, at most {MAX_PAYLOAD}")
-
-
-def _check_version(version: int) -> None:
-    if version != VERSION:
-        raise WireError(Rejected.VERSION, f"v {version}, this pubnet reads v {VERSION}")
+    try:
+        message = decoder.decode(payload)
+    except msgspec.DecodeError as exc:
+        raise WireError(Rejected.PAYLOAD, str(exc)) from None
+    if message.v != VERSION:
+        raise WireError(Rejected.VERSION, f"v {message.v}, this pubnet reads v {VERSION}")
+    return message
 
 
 def decode_state(payload: bytes) -> StateMessage:
     """A state payload, checked; raises :class:`WireError` saying what is wrong."""
-    _check_size(payload)
-    try:
-        message = _state_decoder.decode(payload)
-    except msgspec.DecodeError as exc:
-        raise WireError(Rejected.PAYLOAD, str(exc)) from None
-    _check_version(message.v)
+    message = _decoded(_state_decoder, payload)
     if message.ts != message.ts or message.ts <= 0:  # NaN or not a time
         raise WireError(Rejected.PAYLOAD, f"ts {message.ts!r} is not a Unix time")
     return message
@@ -168,12 +168,7 @@ def decode_state(payload: bytes) -> StateMessage:
 
 def decode_shard(payload: bytes) -> ShardMessage:
     """A shard payload, checked (its ``shard`` is ``I/N``); raises :class:`WireError`."""
-    _check_size(payload)
-    try:
-        message = _shard_decoder.decode(payload)
-    except msgspec.DecodeError as exc:
-        raise WireError(Rejected.PAYLOAD, str(exc)) from None
-    _check_version(message.v)
+    message = _decoded(_shard_decoder, payload)
     try:
         Shard.parse(message.shard)
     except ValueError as exc:

@@ -38,6 +38,7 @@ from alerting.directory import Directory, Technician
 from pubnet.backoff import backoff
 from pubnet.catalog import ALERT_CHAT_ACTIONS, LABEL_CHANNEL, LABEL_RESULT, PUBNET_DEVICE
 from pubnet.config import AlertingConfig, LineChannel, TelegramChannel
+from pubnet.failures import FailureLog
 from pubnet.httpbody import accepts_body
 from pubnet.model import Observation, Source
 from pubnet.state import StateStore
@@ -267,6 +268,8 @@ class ChatHooks:
         """Long polling ``getUpdates``; capped back-off with jitter while it fails."""
         offset = 0
         failures = 0
+        outage = FailureLog(log, "telegram polling failing, will retry",
+                            "telegram polling recovered", channel=name)
         base = f"{channel.base_url.rstrip('/')}/bot{channel.token.get_secret_value()}"
         while True:
             body = json.dumps({"offset": offset, "timeout": int(channel.poll_timeout),
@@ -278,14 +281,11 @@ class ChatHooks:
                 found = telegram.updates(answer)
             except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
                 failures += 1
-                if failures == 1:
-                    log.warning("telegram polling failing, will retry",
-                                extra={"channel": name, "error": type(exc).__name__})
+                outage.failed(error=type(exc).__name__)
                 await asyncio.sleep(backoff(failures, initial=1.0, cap=60.0,
                                             jitter=random.random()))
                 continue
-            if failures:
-                log.info("telegram polling recovered", extra={"channel": name})
+            if outage.worked():
                 failures = 0
             for update in found:
                 if isinstance(update, dict) and isinstance(update.get("update_id"), int):

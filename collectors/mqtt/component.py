@@ -1,7 +1,8 @@
 """The ``mqtt-subscriber`` component: connect, subscribe, stay connected, time heartbeats.
 
-One TaskGroup with three tasks: the connection loop (connect with a persistent session,
-subscribe, wait for the connection to drop, back off, again), the heartbeat check (marks
+One TaskGroup with three tasks: the connection loop (pubnet's one reconnect loop,
+:func:`pubnet.mqttclient.stay_connected`: connect with a persistent session, subscribe,
+wait for the connection to drop, back off, again), the heartbeat check (marks
 silent devices down) and the stats task (the collector's own metrics into the store). With
 no ``mqtt.url`` the embedded broker is started first and stopped last; a port it cannot
 listen on stops the component (and pubnet) with an error naming the port and the setting.
@@ -19,7 +20,6 @@ import contextlib
 import logging
 import math
 import random
-import ssl
 import time
 from collections.abc import Callable
 
@@ -33,7 +33,6 @@ from collectors.mqtt.read_path import ReadPath
 from collectors.mqtt.redelivery import RedeliveryFilter
 from collectors.mqtt.topics import Kind, filters, parse_topic
 from inventory.model import Inventory
-from pubnet.backoff import backoff
 from pubnet.catalog import (
     LABEL_REASON,
     MQTT_BROKER_REFUSED,
@@ -44,14 +43,12 @@ from pubnet.catalog import (
 )
 from pubnet.config import MqttConfig
 from pubnet.model import Observation, Source
-from pubnet.mqttclient import client_options, tls_context
+from pubnet.mqttclient import client_options, stay_connected
 from pubnet.state import StateStore
 
 log = logging.getLogger("pubnet.mqtt")
 
 COMPONENT_NAME = "mqtt-subscriber"
-RECONNECT_SPREAD = 0.5
-"""Jitter takes up to half of each reconnect delay ("equal jitter": a floor, never 0)."""
 
 
 def broker_guard(config: MqttConfig, inventory: Inventory) -> BrokerGuard:
@@ -144,67 +141,39 @@ class MqttCollector:
     # -- connection -----------------------------------------------------------------------
 
     async def _connection_loop(self) -> None:
-        config = self.config
-        broker = f"{config.host}:{config.port}"
-        attempt = 0
-        outage_since: float | None = None
-        context: ssl.SSLContext | None = None
-        while True:
-            try:
-                if config.tls and context is None:
-                    context = await asyncio.to_thread(tls_context, config)
-                client = aiomqtt.Client(**client_options(config, self._on_message, context))
-                # aiomqtt's paho client (one per connection) reads through pubnet's path.
-                # ``_client`` is aiomqtt's private attribute: aiomqtt is pinned exactly
-                # and tests/test_library_internals.py fails if it moves.
-                ReadPath(client._client, self._on_publish)
-                async with client:
-                    attempt = 0
-                    # Watch the connection while subscribing: with a large backlog the
-                    # broker sends queued messages first and the SUBACK only after them,
-                    # so the subscription may take longer than any fixed timeout.
-                    watcher = asyncio.create_task(_until_disconnected(client),
-                                                  name="mqtt-watch")
-                    try:
-                        await self._subscribe_or_fail(client, watcher)
-                        self.connections += 1
-                        self.ingestor.grace(self._clock())
-                        self._set_connected(True)
-                        if outage_since is not None:
-                            log.info("mqtt broker reachable again", extra={
-                                "broker": broker,
-                                "outage_s": round(time.monotonic() - outage_since),
-                            })
-                            outage_since = None
-                        elif self.connections == 1:
-                            log.info("mqtt connected", extra={
-                                "broker": broker, "client_id": config.client_id,
-                                "protocol": config.mqtt_version,
-                            })
-                        await watcher  # returns only by raising MqttError
-                    finally:
-                        watcher.cancel()
-            except (aiomqtt.MqttError, OSError, ssl.SSLError, ValueError) as exc:
-                # ValueError: paho rejects some option combinations at connect time.
-                if not self.connected:
-                    self.connect_failures += 1
-                self._set_connected(False)
-                if outage_since is None:
-                    outage_since = time.monotonic()
-                    log.warning("mqtt broker unreachable; retrying with back-off", extra={
-                        "broker": broker, "error": str(exc) or type(exc).__name__,
-                    })
-            self._set_connected(False)
-            await asyncio.sleep(backoff(attempt + 1, initial=config.reconnect_min,
-                                        cap=config.reconnect_max, jitter=self._jitter(),
-                                        spread=RECONNECT_SPREAD))
-            attempt += 1
+        """pubnet's one reconnect loop; this collector counts as connected once subscribed."""
+        await stay_connected(
+            self.config,
+            lambda context: client_options(self.config, self._on_message, context),
+            _until_disconnected, log=log, what=COMPONENT_NAME,
+            on_connected=self._told_connected, prepare=self._prepare,
+            on_connect=self._subscribe_or_fail, on_failed_attempt=self._count_failure,
+            jitter=self._jitter)
 
-    async def _subscribe_or_fail(self, client: aiomqtt.Client,
-                                 watcher: asyncio.Task[None]) -> None:
-        """Subscribe; raises MqttError when refused or when the connection drops first."""
+    def _prepare(self, client: aiomqtt.Client) -> None:
+        # aiomqtt's paho client (one per connection) reads through pubnet's path.
+        # ``_client`` is aiomqtt's private attribute: aiomqtt is pinned exactly
+        # and tests/test_library_internals.py fails if it moves.
+        ReadPath(client._client, self._on_publish)
+
+    def _told_connected(self, connected: bool) -> None:
+        if connected:
+            self.connections += 1
+            self.ingestor.grace(self._clock())
+        self._set_connected(connected)
+
+    def _count_failure(self) -> None:
+        self.connect_failures += 1
+
+    async def _subscribe_or_fail(self, client: aiomqtt.Client) -> None:
+        """Subscribe; raises MqttError when refused or when the connection drops first.
+
+        The connection is watched while subscribing: with a large backlog the broker sends
+        queued messages first and the SUBACK only after them, so the subscription may take
+        longer than any fixed timeout."""
         qos: int = self.config.qos
         topics: list[tuple[str, int]] = [(t, qos) for t in filters(self.config.shared_group)]
+        watcher = asyncio.create_task(_until_disconnected(client), name="mqtt-watch")
         subscribing = asyncio.create_task(client.subscribe(topics, timeout=math.inf),
                                           name="mqtt-subscribe")
         try:
@@ -212,8 +181,11 @@ class MqttCollector:
         finally:
             if not subscribing.done():
                 subscribing.cancel()
-        if subscribing.cancelled():
+            if not watcher.done():
+                watcher.cancel()
+        if watcher.done():
             await watcher  # the connection dropped: raises its MqttError
+        if subscribing.cancelled():
             raise aiomqtt.MqttError("disconnected while subscribing")
         granted = subscribing.result()
         refused = [topic for (topic, _), code in zip(topics, granted, strict=False)

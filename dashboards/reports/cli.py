@@ -16,9 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pubnet.argtypes import action_group
-
-EXIT_OK = 0
-EXIT_BAD_INPUT = 1
+from pubnet.cliout import EXIT_BAD_INPUT, EXIT_OK
 
 
 def register(commands: Any) -> None:

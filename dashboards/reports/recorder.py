@@ -42,6 +42,7 @@ from pubnet.catalog import (
     PUBNET_DEVICE,
 )
 from pubnet.derive import OPER_UP, Derivation, DerivedState, ElementKind
+from pubnet.failures import FailureLog
 from pubnet.model import Attempt, Observation, Source
 from pubnet.state import StateStore, Subscription
 
@@ -168,7 +169,8 @@ class HistoryRecorder:
         self.dropped = 0
         self.write_errors = 0
         self._pending: list[Attempt] = []
-        self._failing = False
+        self._failures = FailureLog(log, "history write failed, keeping changes to retry",
+                                    "history writes work again", database=str(database))
         self._watched = self.derivation.watched_interfaces()
         self._versions: dict[str, int] = {}
         self._readings: dict[tuple[str, str], float] = {}
@@ -268,10 +270,7 @@ class HistoryRecorder:
             rows = await self._call(self._writer.write, batch, list(readings), self._clock())
         except (sqlite3.Error, OSError) as exc:
             self.write_errors += 1
-            if not self._failing:
-                self._failing = True
-                log.warning("history write failed, keeping changes to retry",
-                            extra={"database": str(self.database), "error": str(exc)})
+            self._failures.failed(error=str(exc))
             self._pending = batch + self._pending
             excess = len(self._pending) - MAX_PENDING
             if excess > 0:
@@ -281,9 +280,7 @@ class HistoryRecorder:
                             extra={"dropped": excess})
             self._publish_stats()
             return
-        if self._failing:
-            self._failing = False
-            log.info("history writes work again", extra={"database": str(self.database)})
+        self._failures.worked()
         self.written += rows
         self.changes_written += len(batch)
         if self._on_written is not None:

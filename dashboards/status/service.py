@@ -27,6 +27,7 @@ from typing import Any
 from dashboards.status import views
 from dashboards.status.fleet import FleetStatus
 from dashboards.status.geo import SiteFeatures, render_gzipped
+from pubnet.failures import FailureLog
 from pubnet.incidents import IncidentSource, OpenIncident, SentMessage
 from pubnet.state import StateStore
 
@@ -78,7 +79,7 @@ class StatusService:
         self._geojson: Body | None = None
         self._geojson_lock = asyncio.Lock()
         self._messages: tuple[float, list[SentMessage]] = (-1e18, [])
-        self._messages_failing = False
+        self._messages_failures = FailureLog(log, "status page cannot read alert messages")
         self.acks = 0
         """Changes on every acknowledgement, so the next status is built afresh."""
 
@@ -92,12 +93,9 @@ class StatusService:
         try:
             messages = list(await self.incidents.recent_messages(RECENT_MESSAGES))
         except (sqlite3.Error, OSError) as exc:
-            if not self._messages_failing:
-                self._messages_failing = True
-                log.warning("status page cannot read alert messages",
-                            extra={"error": str(exc)})
+            self._messages_failures.failed(error=str(exc))
         else:
-            self._messages_failing = False
+            self._messages_failures.worked()
         self._messages = (now, messages)
         return messages
 

@@ -25,9 +25,8 @@ from collectors.snmp.once import DeviceOutcome, poll_once, print_outcomes, rende
 from collectors.snmp.profiles import ProfileSet
 from exporters.prometheus.render import text_exposition
 from inventory.model import Device, Inventory
+from pubnet.cliout import EXIT_BAD_INPUT
 from pubnet.config import Config
-
-EXIT_BAD_INPUT = 1
 
 
 def mqtt_note(device: Device) -> str:

@@ -69,3 +69,39 @@ async def test_a_drop_and_a_stop_are_told_once_each(mosquitto: Mosquitto) -> Non
         await asyncio.Event().wait()
 
     assert await _told(config, session, lambda: sessions == 2) == [True, False, True, False]
+
+
+async def test_a_refused_on_connect_step_is_a_failed_attempt_not_a_connection(
+        mosquitto: Mosquitto) -> None:
+    """The subscriber's "connected" means "subscribed": ``on_connect`` runs after the CONNACK
+    and before the connection counts; raising there is a failed attempt, never told as up.
+    ``prepare`` sees every client before it connects."""
+    config = MqttConfig.model_validate({"url": f"mqtt://127.0.0.1:{mosquitto.port}",
+                                        "client_id": "stay-connected-hooks",
+                                        "reconnect_min": "10ms", "reconnect_max": "20ms"})
+    told: list[bool] = []
+    prepared: list[aiomqtt.Client] = []
+    failed = 0
+
+    async def refuse(_client: aiomqtt.Client) -> None:
+        raise aiomqtt.MqttError("subscription refused")
+
+    async def session(_client: aiomqtt.Client) -> None:
+        raise AssertionError("a session ran although on_connect refused")
+
+    def count() -> None:
+        nonlocal failed
+        failed += 1
+
+    task = asyncio.create_task(stay_connected(
+        config, lambda context: client_options(config, lambda _m: None, context), session,
+        log=log, what="test", on_connected=told.append, prepare=prepared.append,
+        on_connect=refuse, on_failed_attempt=count))
+    try:
+        await eventually(lambda: failed >= 3, 20, "three refused attempts")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert told == []
+    assert len(prepared) >= failed and len({id(c) for c in prepared}) == len(prepared)
