@@ -242,14 +242,18 @@ class StateStore:
 
     Memory is what national scale is about (5 M series at 100,000 devices): per series the
     store keeps one pointer in its device's key list and 17 bytes of value, time and source
-    (:class:`_DeviceSeries`); keys are interned, so a label set that many devices share
-    (``ifname="eth0"``) is one tuple, however fresh the collector's copy is.
+    (:class:`_DeviceSeries`); keys and their label pairs are interned, so a label set that
+    many devices share (``ifname="eth0"``) is one tuple, however fresh the collector's copy
+    is, and a label set of the device's own shares all but its own pairs.
     """
 
     def __init__(self) -> None:
         self._series: dict[str, _DeviceSeries] = {}
         self._keys: dict[SeriesKey, SeriesKey] = {}
         """The one copy of every key any device has (rebuilt when devices leave)."""
+        self._pairs: dict[tuple[str, str], tuple[str, str]] = {}
+        """The one copy of every label pair in those keys: a key whose labels are its own
+        (``ifalias``, ``sys_name``) still shares its other pairs (``role``, ``ifname``)."""
         self._devices: dict[str, DeviceState] = {}
         self._versions: dict[str, int] = {}
         self._subscribers: list[Subscription] = []
@@ -327,7 +331,8 @@ class StateStore:
             return known
         metric, labels = key
         if labels:
-            labels = tuple((_interned(name), _interned(value)) for name, value in labels)
+            pairs = self._pairs
+            labels = tuple([pairs.get(pair) or pairs.setdefault(pair, pair) for pair in labels])
         key = (_interned(metric), labels)
         self._keys[key] = key
         return key
@@ -395,6 +400,7 @@ class StateStore:
             return
         self._keys = {key: key for per_device in self._series.values()
                       for key in per_device.keys}
+        self._pairs = {pair: pair for _metric, labels in self._keys for pair in labels}
 
     def drop_device(self, device: str) -> None:
         """Forget a device entirely, series and status: it left the inventory (a reload)."""
