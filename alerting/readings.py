@@ -59,6 +59,10 @@ class LinkEvent:
     ts: float
 
 
+_RECEIVE = frozenset({IF_RX_BYTES, IF_RX_ERRORS})
+_NO_READINGS: tuple[float | None, float | None] = (None, None)
+
+
 class _BothDirections:
     """One reading of each link in both directions (rx and tx), combined into one value that
     raises ``kind`` on the link once it has stayed at or above ``threshold`` for a while."""
@@ -70,13 +74,20 @@ class _BothDirections:
         self._threshold = threshold
         self._hold = Sustained(hold_for)
         self._detail = detail
-        self._values: dict[str, dict[str, float]] = {}
+        self._values: dict[str, tuple[float | None, float | None]] = {}
+        """link id -> its latest (receive, transmit) reading, None until one came: a pair
+        rather than a dict per link (~70 instead of ~200 bytes, 40,000 links at 20,000
+        devices, for each of the two trackers)."""
 
     def update(self, link_id: str, metric: str, value: float, ts: float,
                ifname: str) -> Condition | None:
-        per_dir = self._values.setdefault(link_id, {})
-        per_dir[metric] = value
-        combined = self._combine(list(per_dir.values()))
+        rx, tx = self._values.get(link_id, _NO_READINGS)
+        if metric in _RECEIVE:
+            rx = value
+        else:
+            tx = value
+        self._values[link_id] = (rx, tx)
+        combined = self._combine([v for v in (rx, tx) if v is not None])
         change = self._hold.update(link_id, combined >= self._threshold, ts)
         if change is None:
             return None
