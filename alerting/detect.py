@@ -12,6 +12,7 @@ dictionary updates.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Hashable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -185,17 +186,26 @@ class _Counter:
 
 
 class RateTracker:
-    """Per-second rate of a monotonic counter between consecutive readings."""
+    """Per-second rate of a monotonic counter between consecutive readings.
+
+    One entry per key for as long as readings come (~140,000 at 20,000 devices): the
+    caller's key is kept as given (build it from objects that live anyway), and the entry
+    is updated in place."""
 
     __slots__ = ("_last",)
 
     def __init__(self) -> None:
-        self._last: dict[tuple[str, str], _Counter] = {}
+        self._last: dict[Hashable, _Counter] = {}
 
-    def rate(self, key: tuple[str, str], value: float, ts: float) -> float | None:
+    def rate(self, key: Hashable, value: float, ts: float) -> float | None:
         last = self._last.get(key)
-        self._last[key] = _Counter(value, ts)
-        return None if last is None else counter_rate(last.value, last.ts, value, ts)
+        if last is None:
+            self._last[key] = _Counter(value, ts)
+            return None
+        rate = counter_rate(last.value, last.ts, value, ts)
+        last.value = value
+        last.ts = ts
+        return rate
 
 
 BANGKOK_OFFSET = 7 * 3600.0

@@ -359,7 +359,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
         member.proc = await asyncio.to_thread(
             subprocess.Popen, [sys.executable, *(
                 ["-m", "pubnet.cli"] if args.snapshot_after is None else
-                [str(Path(__file__).with_name("memsnap.py")), str(args.snapshot_after),
+                [str(Path(__file__).with_name("memsnap.py")), args.snapshot_after,
                  str(member.folder / "tracemalloc.txt")]), "run", "--config",
                 str(member.config_path)],
             stdout=sink, stderr=subprocess.STDOUT, cwd=member.folder)
@@ -530,9 +530,11 @@ def main() -> None:
                         "instance (roles: [alerting]) on this machine instead of one process; "
                         "CPU and RSS are their sums")
     parser.add_argument("--keep", type=Path, help="work folder to keep (default: a temp one)")
-    parser.add_argument("--snapshot-after", type=float, metavar="SECONDS",
+    parser.add_argument("--snapshot-after", metavar="SECONDS[,SECONDS...]",
                         help="run pubnet under tracemalloc (bench/memsnap.py) and write its "
-                        "biggest allocation sites to KEEP/tracemalloc.txt SECONDS after start")
+                        "biggest files and allocation sites to KEEP/tracemalloc.txt[.SECONDS] "
+                        "SECONDS after start (0: only the GC log; stats:SECONDS,...: no "
+                        "tracing, RSS split into pymalloc and malloc, see bench/memsnap.py)")
     args = parser.parse_args()
     # a SIGTERM (``timeout``) stops the run like Ctrl-C: pubnet and the servers are stopped
     signal.signal(signal.SIGTERM, signal.default_int_handler)

@@ -154,21 +154,32 @@ _SOURCE_CODE: dict[Source, int] = {source: code for code, source in enumerate(_S
 
 
 class _DeviceSeries:
-    """One device's series, compactly: each key's slot, and per slot the latest value,
+    """One device's series, compactly: its keys in a list, and per key the latest value,
     time and source in typed arrays (8 + 8 + 1 bytes), instead of an
     :class:`~pubnet.model.Observation` (and its label tuples) per series.
 
-    ``slots`` keeps insertion order and the arrays follow it: slot ``i`` is the ``i``-th
-    key, so ``zip(slots, values)`` pairs keys with values.
+    Slot ``i`` is the ``i``-th key (in the order the keys first came), so
+    ``zip(keys, values)`` pairs keys with values. There is no key-to-slot dict (it cost
+    ~35 bytes per series): a collector publishes a device's series in the same order at
+    every poll, so :meth:`StateStore.publish` checks the slot after the previous one first
+    and only searches the list (a C loop over at most a few hundred keys) when the order
+    differs; readers that look one key up search it too.
     """
 
-    __slots__ = ("slots", "sources", "stamps", "values")
+    __slots__ = ("keys", "sources", "stamps", "values")
 
     def __init__(self) -> None:
-        self.slots: dict[SeriesKey, int] = {}
+        self.keys: list[SeriesKey] = []
         self.values = array("d")
         self.stamps = array("d")
         self.sources = bytearray()
+
+    def slot(self, key: SeriesKey) -> int:
+        """The slot of ``key``, or -1."""
+        try:
+            return self.keys.index(key)
+        except ValueError:
+            return -1
 
     def observation(self, device: str, key: SeriesKey, slot: int) -> Observation:
         return Observation(device, key[0], self.values[slot], self.stamps[slot],
@@ -176,12 +187,12 @@ class _DeviceSeries:
 
     def keep(self, wanted: Callable[[SeriesKey], bool]) -> None:
         """Drop the slots whose key is not ``wanted``, keeping the order of the rest."""
-        kept = [(key, slot) for key, slot in self.slots.items() if wanted(key)]
-        values, stamps, sources = self.values, self.stamps, self.sources
-        self.slots = {key: new for new, (key, _) in enumerate(kept)}
-        self.values = array("d", (values[slot] for _, slot in kept))
-        self.stamps = array("d", (stamps[slot] for _, slot in kept))
-        self.sources = bytearray(sources[slot] for _, slot in kept)
+        kept = [slot for slot, key in enumerate(self.keys) if wanted(key)]
+        keys, values, stamps, sources = self.keys, self.values, self.stamps, self.sources
+        self.keys = [keys[slot] for slot in kept]
+        self.values = array("d", (values[slot] for slot in kept))
+        self.stamps = array("d", (stamps[slot] for slot in kept))
+        self.sources = bytearray(sources[slot] for slot in kept)
 
 
 class SeriesView(Mapping[SeriesKey, Observation]):
@@ -197,15 +208,20 @@ class SeriesView(Mapping[SeriesKey, Observation]):
 
     def __getitem__(self, key: SeriesKey) -> Observation:
         series = self._series
-        if series is None:
+        slot = -1 if series is None else series.slot(key)
+        if slot < 0:
             raise KeyError(key)
-        return series.observation(self._device, key, series.slots[key])
+        assert series is not None
+        return series.observation(self._device, series.keys[slot], slot)
+
+    def __contains__(self, key: object) -> bool:
+        return self._series is not None and key in self._series.keys
 
     def __iter__(self) -> Iterator[SeriesKey]:
-        return iter(self._series.slots if self._series is not None else ())
+        return iter(self._series.keys if self._series is not None else ())
 
     def __len__(self) -> int:
-        return len(self._series.slots) if self._series is not None else 0
+        return len(self._series.keys) if self._series is not None else 0
 
     def values_by_key(self) -> Iterator[tuple[SeriesKey, float]]:
         """(key, latest value) of every series, without building observations: for
@@ -213,7 +229,7 @@ class SeriesView(Mapping[SeriesKey, Observation]):
         series = self._series
         if series is None:
             return iter(())
-        return zip(series.slots, series.values, strict=True)
+        return zip(series.keys, series.values, strict=True)
 
 
 def _interned(text: str) -> str:
@@ -225,15 +241,19 @@ class StateStore:
     """Latest value per series and current status per device, with change subscriptions.
 
     Memory is what national scale is about (5 M series at 100,000 devices): per series the
-    store keeps one entry in its device's slot table and 17 bytes of value, time and source
-    (:class:`_DeviceSeries`); keys are interned, so a label set that many devices share
-    (``ifname="eth0"``) is one tuple, however fresh the collector's copy is.
+    store keeps one pointer in its device's key list and 17 bytes of value, time and source
+    (:class:`_DeviceSeries`); keys and their label pairs are interned, so a label set that
+    many devices share (``ifname="eth0"``) is one tuple, however fresh the collector's copy
+    is, and a label set of the device's own shares all but its own pairs.
     """
 
     def __init__(self) -> None:
         self._series: dict[str, _DeviceSeries] = {}
         self._keys: dict[SeriesKey, SeriesKey] = {}
         """The one copy of every key any device has (rebuilt when devices leave)."""
+        self._pairs: dict[tuple[str, str], tuple[str, str]] = {}
+        """The one copy of every label pair in those keys: a key whose labels are its own
+        (``ifalias``, ``sys_name``) still shares its other pairs (``role``, ``ifname``)."""
         self._devices: dict[str, DeviceState] = {}
         self._versions: dict[str, int] = {}
         self._subscribers: list[Subscription] = []
@@ -255,18 +275,22 @@ class StateStore:
         codes = _SOURCE_CODE
         device: str | None = None
         per_device: _DeviceSeries
-        slots: dict[SeriesKey, int]
+        keys: list[SeriesKey]
         values: array[float]
         stamps: array[float]
         sources: bytearray
         last_source: Source | None = None
         code = 0
+        count = 0
+        nxt = 0
         for dev, metric, value, ts, source, labels in observations:
             if dev is not device:
                 device = dev
                 per_device = series.get(dev) or self._new_device(dev)
                 versions[dev] = versions.get(dev, 0) + 1
-                slots = per_device.slots
+                keys = per_device.keys
+                count = len(keys)
+                nxt = 0
                 values = per_device.values
                 stamps = per_device.stamps
                 sources = per_device.sources
@@ -274,13 +298,20 @@ class StateStore:
                 last_source = source
                 code = codes[source]
             key = (metric, labels)
-            slot = slots.get(key)
-            if slot is None:
-                slots[self._intern(key)] = len(slots)
-                values.append(value)
-                stamps.append(ts)
-                sources.append(code)
-                continue
+            if nxt < count and keys[nxt] == key:  # the usual case: the order of last poll
+                slot = nxt
+            else:
+                try:
+                    slot = keys.index(key)
+                except ValueError:
+                    keys.append(self._intern(key))
+                    values.append(value)
+                    stamps.append(ts)
+                    sources.append(code)
+                    count += 1
+                    nxt = count
+                    continue
+            nxt = slot + 1
             values[slot] = value
             stamps[slot] = ts
             sources[slot] = code
@@ -300,7 +331,8 @@ class StateStore:
             return known
         metric, labels = key
         if labels:
-            labels = tuple((_interned(name), _interned(value)) for name, value in labels)
+            pairs = self._pairs
+            labels = tuple([pairs.get(pair) or pairs.setdefault(pair, pair) for pair in labels])
         key = (_interned(metric), labels)
         self._keys[key] = key
         return key
@@ -367,7 +399,8 @@ class StateStore:
         if len(self._keys) <= 2 * live + 10_000:
             return
         self._keys = {key: key for per_device in self._series.values()
-                      for key in per_device.slots}
+                      for key in per_device.keys}
+        self._pairs = {pair: pair for _metric, labels in self._keys for pair in labels}
 
     def drop_device(self, device: str) -> None:
         """Forget a device entirely, series and status: it left the inventory (a reload)."""
@@ -384,10 +417,10 @@ class StateStore:
         if per_device is None:
             return None
         key = (metric, tuple(labels))
-        slot = per_device.slots.get(key)
-        if slot is None:
+        slot = per_device.slot(key)
+        if slot < 0:
             return None
-        return per_device.observation(device, key, slot)
+        return per_device.observation(device, per_device.keys[slot], slot)
 
     def device_series(self, device: str) -> SeriesView:
         """One device's series as a live read-only mapping of key to observation; read
@@ -409,7 +442,7 @@ class StateStore:
         return self._devices
 
     def series_count(self) -> int:
-        return sum(len(s.slots) for s in self._series.values())
+        return sum(len(s.keys) for s in self._series.values())
 
     # -- subscribing (alerting, InfluxDB) -------------------------------------------------
 

@@ -205,3 +205,36 @@ def test_link_is_judged_by_its_a_side_as_the_exporter_does() -> None:
     assert b_side == []
     a_side = w.link_state(obs("da-5002", "pubnet_interface_oper_up", 0.0, 2.0, "ge-0/0/1"))
     assert [(e.link_id, e.down) for e in a_side] == [("ln-S-4-gw", True)]
+
+
+def test_reading_watch_keeps_under_260_bytes_per_watched_counter() -> None:
+    """What alerting keeps per interface counter it follows (4 per watched link, ~80,000
+    at 20,000 devices): the last reading, and per link the last rate each way. ~200 bytes
+    (it was ~370 with a string key per counter, a new record per reading and a dict per
+    link and tracker)."""
+    import gc
+    import tracemalloc
+
+    from inventory.generate import generate
+    from pubnet.derive import Derivation
+
+    inventory = generate(sites=300, seed=1)
+    derivation = Derivation(inventory)
+    sides = [derivation.link_side(link) for link in derivation.link_ids]
+    metrics = ("pubnet_interface_receive_bytes_total", "pubnet_interface_transmit_bytes_total",
+               "pubnet_interface_receive_errors_total", "pubnet_interface_transmit_errors_total")
+    w = ReadingWatch(inventory, ThresholdSettings())
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for ts in (60.0, 120.0):
+            for device, ifname in sides:
+                for metric in metrics:  # labels and strings new at every poll
+                    w.observe(obs("".join(device), metric, 1000.0, ts, "".join(ifname)))
+        gc.collect()
+        size = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    per_counter = size / (len(sides) * len(metrics))
+    assert per_counter < 260, per_counter

@@ -159,3 +159,80 @@ def test_series_are_kept_compactly_and_read_back_as_observations() -> None:
                     (("status", PollStatus.TIMEOUT),))
     assert "pubnet_ap_clients" not in {k[0] for k in store.device_series("a")}
     assert len(store.device_series("nobody")) == 0
+
+
+def _fleet_poll(device: str, ts: float) -> list[Observation]:
+    """One poll of a device as a collector builds it: label tuples and strings new each
+    time, a device-info series and an info series per interface with labels of the
+    device's own (``sys_name``, ``ifalias``), the rest shared with other devices."""
+    def fresh(text: str) -> str:
+        return "".join(list(text))
+    out = [Observation(device, "pubnet_device_info", 1.0, ts, Source.SNMP, (
+        ("site", fresh("S-0001")), ("role", fresh("access_point")),
+        ("profile", fresh("access-point")), ("province", fresh("10")),
+        ("sys_name", fresh(device)), ("sys_descr", fresh("UAP-AC-Lite 6.6.55 Linux")),
+    ))]
+    for ifname in ("eth0", "wlan0", "wlan1"):
+        out.append(Observation(device, "pubnet_interface_info", 1.0, ts, Source.SNMP, (
+            ("ifname", fresh(ifname)), ("ifalias", fresh(f"{device} {ifname}")))))
+        for metric in ("receive_bytes_total", "transmit_bytes_total", "receive_errors_total",
+                       "transmit_errors_total", "oper_up", "admin_up", "speed_bps"):
+            out.append(Observation(device, f"pubnet_interface_{metric}", ts, ts, Source.SNMP,
+                                   (("ifname", fresh(ifname)),)))
+    return out
+
+
+def test_a_series_costs_under_110_bytes_in_the_store() -> None:
+    """Issue 15's budget at 100,000 devices is ~350 bytes per series for the whole service.
+    In the store, with a sixth of the keys the device's own (``ifalias``, ``sys_name``;
+    the generator's fleet has fewer), a series costs ~97 bytes here (it was ~140 with a
+    key-to-slot dict per device and label pairs of each key's own, ~600 with an
+    observation per series)."""
+    import gc
+    import tracemalloc
+
+    devices = [f"S-{n:05d}-ap1" for n in range(400)]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        store = StateStore()
+        for ts in (1.0, 2.0):
+            for device in devices:
+                store.publish(_fleet_poll(device, ts))
+        gc.collect()
+        size = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert store.series_count() == 400 * 25
+    assert size / store.series_count() < 110
+
+
+def test_keys_of_a_device_share_the_label_pairs_other_devices_have() -> None:
+    store = StateStore()
+    store.publish(_fleet_poll("ap-1", 1.0) + _fleet_poll("ap-2", 1.0))
+    info_1, info_2 = (next(k for k in store.device_series(d) if k[0] == "pubnet_device_info")
+                      for d in ("ap-1", "ap-2"))
+    assert info_1 != info_2
+    shared = [a is b for a, b in zip(info_1[1], info_2[1], strict=True)]
+    assert shared == [True, True, True, True, False, True]
+
+
+def test_series_published_in_any_order_and_in_parts_keep_their_values_and_order() -> None:
+    """The store looks a key up where the previous one left off, then searches: polls in
+    another order, partial publishes (a trap's one series) and new keys in between all
+    land on their own series, and iteration keeps the order keys first came in."""
+    store = StateStore()
+    names = [f"m{n}" for n in range(6)]
+    store.publish([obs("a", n, metric=name) for n, name in enumerate(names)])
+    store.publish([obs("a", 10 + n, metric=name, ts=2.0)
+                   for n, name in reversed(list(enumerate(names)))])
+    store.publish([obs("a", 99, metric="m3", ts=3.0)])
+    store.publish([obs("a", 50, metric="new", ts=4.0), obs("a", 51, metric="m0", ts=4.0),
+                   obs("a", 52, metric="m0", ts=5.0)])
+    assert [k[0] for k in store.device_series("a")] == [*names, "new"]
+    assert {k[0]: v for k, v in store.device_series("a").values_by_key()} == {
+        "m0": 52, "m1": 11, "m2": 12, "m3": 99, "m4": 14, "m5": 15, "new": 50}
+    assert ("m3", ()) in store.device_series("a")
+    assert ("nope", ()) not in store.device_series("a")
+    assert store.latest("a", "m0").ts == 5.0  # type: ignore[union-attr]
