@@ -90,6 +90,7 @@ class DeviceRenderer:
         self._families = families
         self._drops = drops
         self._label_cache: dict[Labels, str] = {}
+        self._label_names: dict[str, str] = {}
         self._valid_metrics: dict[str, bool] = {}
 
     def render(
@@ -125,13 +126,35 @@ class DeviceRenderer:
         return {metric: "".join(lines).encode() for metric, lines in groups.items()}
 
     def _labels(self, labels: Labels) -> str:
-        rendered = render_labels(labels)
-        if rendered is None:
-            rendered = _INVALID
+        """:func:`render_labels`, with each name's check and ``,name="`` looked up: the
+        label sets one device has (``ifalias``, ``pubnet_device_info``'s) miss the label
+        cache beyond ~3,000 devices and are rendered again at each of their changes."""
+        names = self._label_names
+        parts = []
+        rendered = _INVALID
+        for name, value in labels:
+            opening = names.get(name)
+            if opening is None:
+                opening = self._label_name(name)
+            if opening is _INVALID:
+                break
+            if "\\" in value or '"' in value or "\n" in value:
+                value = escape_label_value(value)
+            parts.append(f'{opening}{value}"')
+        else:
+            rendered = "".join(parts)
         if len(self._label_cache) >= self.LABEL_CACHE_MAX:
             self._label_cache.clear()
         self._label_cache[labels] = rendered
         return rendered
+
+    def _label_name(self, name: str) -> str:
+        """``,name="`` for a valid label name, :data:`_INVALID` otherwise."""
+        opening = _INVALID if render_labels(((name, ""),)) is None else f',{name}="'
+        if len(self._label_names) >= self.LABEL_CACHE_MAX:
+            self._label_names.clear()
+        self._label_names[name] = opening
+        return opening
 
 
 def text_exposition(observations: Iterable[Observation],
