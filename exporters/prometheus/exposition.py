@@ -55,7 +55,8 @@ class Format(StrEnum):
 
 
 INVENTORY_KEY = ""
-"""Fragment key of inventory-derived samples inside their family block (no device is '')."""
+"""Fragment key of inventory-derived samples inside their family block (no device is ''),
+and the prefix of their slices' keys (``\\x000``, ``\\x001``…: no device id has a NUL)."""
 
 
 CHUNK_BYTES = 128 * 1024
@@ -328,6 +329,8 @@ class FleetExposition:
         self._versions: dict[str, int] = {}
         self._rows: dict[str, _Rows] = {}
         self._family_tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._slice_keys: list[str] = []
+        self._slices_put: list[dict[str, bytes]] = []
         self._blocks: dict[str, _Block] = {}
         self._lines = 0
         self._executor = executor
@@ -476,16 +479,37 @@ class FleetExposition:
         self._versions.pop(device, None)
 
     def _refresh_inventory(self) -> None:
+        """The site and link families: ``pubnet_site_info`` as one fragment, the others in
+        slices (:data:`inventory_metrics.SLICE` sites or links), each slice a fragment of
+        its own key, so a pass recompresses only the chunks of the slices that changed.
+
+        A family has a fragment in every slice (some maybe empty) or, when all its slices
+        are empty, in none: its slices then enter the family's block together and in
+        order, and the body lists sites and links in inventory order as before; an empty
+        family has no HELP and TYPE."""
         if self._inventory is None:
             return
+        self._put(INVENTORY_KEY, {SITE_INFO: self._inventory.site_info}
+                  if self._inventory.site_info else {})
         link_up, link_util = self._inventory.links()
-        fragments = {name: data for name, data in (
-            (SITE_INFO, self._inventory.site_info),
+        families = [(name, slices) for name, slices in (
             (SITE_UP, self._inventory.site_up()),
             (LINK_UP, link_up),
             (LINK_UTILIZATION, link_util),
-        ) if data}
-        self._put(INVENTORY_KEY, fragments)
+        ) if any(slices)]
+        keys = self._slice_keys
+        last = self._slices_put
+        count = max((len(slices) for _, slices in families), default=0)
+        for n in range(max(count, len(keys))):
+            if n == len(keys):
+                keys.append(f"{INVENTORY_KEY}\x00{n}")
+                last.append({})
+            fragments = {name: slices[n] for name, slices in families if n < len(slices)}
+            previous = last[n]
+            if fragments.keys() != previous.keys() or any(
+                    data is not previous[name] for name, data in fragments.items()):
+                self._put(keys[n], fragments)  # unchanged slices are the same objects
+                last[n] = fragments
 
     # -- step 2: copy on the loop, encode in a thread ----------------------------------------
 

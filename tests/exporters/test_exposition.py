@@ -11,6 +11,7 @@ import random
 import time
 import tracemalloc
 import zlib
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -24,8 +25,16 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 
 from exporters.prometheus import gzipper
 from exporters.prometheus.endpoint import MetricsService
-from exporters.prometheus.exposition import FleetExposition, Format
-from exporters.prometheus.render import escape_label_value, format_value
+from exporters.prometheus.exposition import CHUNK_BYTES, FleetExposition, Format
+from exporters.prometheus.families import FamilyTable
+from exporters.prometheus.render import (
+    DeviceRenderer,
+    DropCounter,
+    escape_label_value,
+    format_value,
+    render_labels,
+)
+from inventory.generate import generate
 from inventory.model import Inventory
 from pubnet.model import Observation, PollStatus, Source
 from pubnet.state import StateStore
@@ -563,3 +572,67 @@ def test_spliced_pieces_equal_a_fresh_render_through_changes_and_removals(seed: 
         assert samples(got.decode()) == samples(fresh.decode())
         assert got == expo.render_sync(Format.TEXT, False)
         assert expo.series_count() == got.count(b"\n") - 2 * len(expo.family_names())
+
+
+_LABEL_TEXT = st.text(alphabet=st.sampled_from('ab"\\\nก _'), max_size=5)
+_LABEL_NAMES = st.sampled_from(["ifname", "radio", "device", "__x", "1a", "", "a-b", "ok_2"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.tuples(_LABEL_NAMES, _LABEL_TEXT), max_size=4), min_size=1,
+                max_size=8))
+def test_label_sets_render_as_the_reference_when_the_cache_is_full(
+        label_sets: list[list[tuple[str, str]]]) -> None:
+    """A label set missing the label cache (one device's own: ``ifalias``, the info
+    labels) renders from each name's cached opening exactly as :func:`render_labels`
+    does, invalid names included."""
+    renderer = DeviceRenderer(FamilyTable(), DropCounter())
+    renderer.LABEL_CACHE_MAX = 2
+    series = [(("pubnet_ap_clients", tuple(labels)), float(n))
+              for n, labels in enumerate(label_sets)]
+    fragment = renderer.render("d", series).get("pubnet_ap_clients", b"").decode()
+    expected = "".join(
+        f'pubnet_ap_clients{{device="d"{rendered}}} {float(n)!r}\n'
+        for n, labels in enumerate(label_sets)
+        if (rendered := render_labels(tuple(labels))) is not None)
+    assert fragment == expected
+
+
+def test_link_utilisation_recompresses_the_changed_links_slice_not_the_family(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """At 100,000 links ``pubnet_link_utilization_ratio`` is ~13 MB of text and some link's
+    rate changes in every background pass: only the slice of links around the changed one
+    is compressed again, and the family still lists links in inventory order however the
+    rates arrived (here in reverse)."""
+    inv = generate(sites=1500, seed=3)
+    links = [link for link in inv.links.values() if link.capacity_bps > 0]
+    store = StateStore()
+    expo = FleetExposition(store, inv)
+    for ts in (100.0, 110.0):
+        for n, link in enumerate(reversed(links)):
+            store.publish(interface(link.a_device, link.a_interface, ts * n, ts * n, ts))
+        expo.render_sync(Format.TEXT, True)  # a rate needs two readings, seen apart
+    text = gzip.decompress(expo.render_sync(Format.TEXT, True))
+    util = [line for line in text.split(b"\n")
+            if line.startswith(b"pubnet_link_utilization_ratio{")]
+    family_bytes = sum(len(line) + 1 for line in util)
+    order = {f'link="{link.link_id}"'.encode(): n for n, link in enumerate(inv.links.values())}
+    positions = [order[line[line.index(b"{") + 1:line.index(b",")]] for line in util]
+    assert positions == sorted(positions) and len(util) == 2 * len(set(positions))
+    assert text == expo.render_sync(Format.TEXT, False)
+    deflated: list[int] = []
+    real = gzipper.deflate_piece
+
+    def counting(data: bytes, level: int = gzipper.DEFAULT_LEVEL) -> bytes:
+        if data.startswith(b"pubnet_link_utilization_ratio{"):
+            deflated.append(len(data))
+        return real(data, level)
+
+    monkeypatch.setattr(gzipper, "deflate_piece", counting)
+    ends = Counter(link.a_device for link in links)
+    link = next(link for link in links[len(links) // 2:] if ends[link.a_device] == 1)
+    store.publish(interface(link.a_device, link.a_interface, 5e9, 5e9, 120.0))
+    changed = gzip.decompress(expo.render_sync(Format.TEXT, True))
+    assert changed != text and changed == expo.render_sync(Format.TEXT, False)
+    assert family_bytes > 5 * CHUNK_BYTES
+    assert 0 < sum(deflated) < 2 * CHUNK_BYTES, (deflated, family_bytes)
