@@ -126,9 +126,10 @@ class _Block:
     chunks: list[_Chunk] = field(default_factory=list)
     headers: dict[Format, gzipper.Piece] = field(default_factory=dict)
 
-    def add(self, key: str, data: bytes) -> _Chunk:
-        """A fragment of a device new to this family, at the end; its chunk."""
-        if not self.chunks or self.chunks[-1].size >= CHUNK_BYTES:
+    def add(self, key: str, data: bytes, alone: bool = False) -> _Chunk:
+        """A fragment of a device new to this family, at the end; its chunk (a new one
+        when ``alone``: an inventory slice, which may be empty now and full later)."""
+        if not self.chunks or self.chunks[-1].size >= CHUNK_BYTES or alone:
             self.chunks.append(_Chunk())
         chunk = self.chunks[-1]
         chunk.devices += 1
@@ -416,7 +417,7 @@ class FleetExposition:
         self._put(device, self._renderer.render(device, series))
         self._versions[device] = version
 
-    def _put(self, key: str, fragments: dict[str, bytes]) -> None:
+    def _put(self, key: str, fragments: dict[str, bytes], alone: bool = False) -> None:
         """The fragments a device (or the inventory) has now, by family; families it had
         and has not any more are removed. A fragment whose hash is unchanged changes
         nothing (its chunk is not compressed again)."""
@@ -450,7 +451,7 @@ class FleetExposition:
             digest = hash(data)
             old = known.pop(name, None)
             if old is None:
-                chunk = self._block(name).add(key, data)
+                chunk = self._block(name).add(key, data, alone)
             else:
                 chunk = old[0]
                 if digest != old[1]:
@@ -508,7 +509,7 @@ class FleetExposition:
             previous = last[n]
             if fragments.keys() != previous.keys() or any(
                     data is not previous[name] for name, data in fragments.items()):
-                self._put(keys[n], fragments)  # unchanged slices are the same objects
+                self._put(keys[n], fragments, alone=True)  # unchanged: the same objects
                 last[n] = fragments
 
     # -- step 2: copy on the loop, encode in a thread ----------------------------------------
