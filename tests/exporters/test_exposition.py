@@ -638,3 +638,50 @@ def test_link_utilisation_recompresses_the_changed_links_slice_not_the_family(
     assert changed != text and changed == expo.render_sync(Format.TEXT, False)
     assert family_bytes > 5 * CHUNK_BYTES
     assert 0 < sum(deflated) < 2 * CHUNK_BYTES, (deflated, family_bytes)
+
+
+def test_families_whose_series_did_not_change_are_not_rendered_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A poll changes the counters, not the info and status families: their label sets
+    (one device's own, which miss the label cache at national scale) are not rendered
+    again, and the body is what a fresh exposition renders."""
+    store = StateStore()
+    info = (("sys_name", "ap1"), ("sys_descr", "UAP-AC-Lite 6.6.55"))
+    store.publish([Observation("ap1", "pubnet_device_info", 1.0, 1.0, Source.SNMP, info),
+                   *interface("ap1", "eth0", 1.0, 2.0, 1.0)])
+    expo = FleetExposition(store)
+    first = body(expo)
+    rendered: list[tuple[tuple[str, str], ...]] = []
+    real = DeviceRenderer._labels
+
+    def counting(self: DeviceRenderer, labels: tuple[tuple[str, str], ...]) -> str:
+        rendered.append(labels)
+        return real(self, labels)
+
+    monkeypatch.setattr(DeviceRenderer, "_labels", counting)
+    expo._renderer._label_cache.clear()  # as at 100,000 devices: one device's sets miss
+    store.publish(interface("ap1", "eth0", 5.0, 6.0, 2.0))
+    second = body(expo)
+    assert info not in rendered and rendered, rendered
+    assert second != first and second == body(FleetExposition(store))
+
+
+@pytest.mark.parametrize("seed", [4, 5, 6], ids=["seed-4", "seed-5", "seed-6"])
+def test_signed_zeros_nans_and_relabelled_series_are_never_taken_for_unchanged(
+        seed: int) -> None:
+    """A family is skipped only when its label sets and its values' bits are the same:
+    0.0 after -0.0, NaN, and a series forgotten and published again under other labels with
+    the same value all show."""
+    rng = random.Random(seed)
+    store = StateStore()
+    expo = FleetExposition(store)
+    values = [0.0, -0.0, math.nan, 1.0, math.inf]
+    for step in range(30):
+        device = f"d{rng.randrange(3)}"
+        if rng.random() < 0.3:
+            store.forget(device, "pubnet_ap_clients")
+        store.publish([Observation(device, "pubnet_ap_clients", rng.choice(values), 1.0,
+                                   Source.SNMP, (("radio", rng.choice("ab")),)),
+                       Observation(device, "pubnet_ap_radio_channel", rng.choice(values),
+                                   1.0, Source.SNMP)])
+        assert body(expo) == body(FleetExposition(store)), f"step {step}"
