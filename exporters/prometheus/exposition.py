@@ -337,6 +337,7 @@ class FleetExposition:
         self._family_tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._slice_keys: list[str] = []
         self._slices_put: list[dict[str, bytes]] = []
+        self._site_info_put: bytes | None = None
         self._blocks: dict[str, _Block] = {}
         self._lines = 0
         self._executor = executor
@@ -507,8 +508,10 @@ class FleetExposition:
         family has no HELP and TYPE."""
         if self._inventory is None:
             return
-        self._put(INVENTORY_KEY, {SITE_INFO: self._inventory.site_info}
-                  if self._inventory.site_info else {})
+        site_info = self._inventory.site_info
+        if site_info is not self._site_info_put:  # constant: put once (~4 MB at 40k sites)
+            self._site_info_put = site_info
+            self._put(INVENTORY_KEY, {SITE_INFO: site_info} if site_info else {})
         link_up, link_util = self._inventory.links()
         families = [(name, slices) for name, slices in (
             (SITE_UP, self._inventory.site_up()),
