@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import cast
+from typing import NamedTuple, cast
 
 from inventory.model import Inventory
 from pubnet.model import Labels, Observation
@@ -93,6 +93,19 @@ _DeviceTags = tuple[str, str, str]
 """``,device=…``, ``,province=…``, ``,site=…`` of one device (empty when it has none)."""
 
 
+class _Overriding(NamedTuple):
+    """The template of a label set that names a device tag: a ``province`` or ``site``
+    label takes the place of the inventory's (its value is in the pieces, and the device's
+    own piece for that slot is left out), a ``device`` label yields to the device."""
+
+    first: str
+    between_device: str
+    between_province: str
+    last: str
+    province: bool
+    site: bool
+
+
 class LineEncoder:
     """Encodes observations; keeps no state but caches of escaped tag pieces.
 
@@ -100,26 +113,28 @@ class LineEncoder:
     fixed places among a series' labels: a prefix is a template per (metric, labels), shared
     by every device with that label set, and three pieces per device. Memory grows with the
     distinct label sets and the devices, not with the series (5 M at 100,000 devices).
-    Labels that override a device tag (a label named ``site``) take the slower, per-series
-    path.
+    Labels that name a device tag (``pubnet_device_up``'s and ``pubnet_device_info``'s
+    ``site`` and ``province``) have templates too, which say which of the device's pieces
+    they replace (:class:`_Overriding`).
 
-    The template and per-series caches are bounded (cleared when full) at 100,000 entries,
-    ~60 MB each: the label sets many devices share (``ifname="eth0"``: a few thousand in a
-    national fleet) come back at once, and those one device has (``ifalias``,
-    ``pubnet_device_info``'s, ``pubnet_device_up``'s site: ~8 per device) stay cached up
-    to ~15,000 devices. Beyond, they are rebuilt per poll (~3 µs each) whatever the bound:
-    at 500,000 entries they filled and cleared it every round at 100,000 devices, so it
-    held ~600 bytes per entry (~80 bytes per series) for nothing.
+    The template cache is bounded (cleared when full) at 100,000 entries, ~60 MB: the label
+    sets many devices share (``ifname="eth0"``: a few thousand in a national fleet) come
+    back at once, and those one device has (``ifalias``, ``pubnet_device_info``'s,
+    ``pubnet_device_up``'s: ~8 per device) stay cached up to ~15,000 devices. Beyond, they
+    are built again per poll (~1–2 µs each, from the shape their metric and label names
+    share) whatever the bound: at 500,000 entries they filled and cleared it every round at
+    100,000 devices, so it held ~600 bytes per entry (~80 bytes per series) for nothing.
     """
 
     CACHE_MAX = 100_000
     DEVICES_MAX = 500_000
+    SHAPES_MAX = 10_000
 
     def __init__(self, inventory_tags: Mapping[str, tuple[tuple[str, str], ...]]) -> None:
         self._inventory_tags = inventory_tags
-        self._templates: dict[tuple[str, Labels], _Template | Rejected | None] = {}
+        self._templates: dict[tuple[str, Labels], _Template | _Overriding | Rejected] = {}
+        self._shapes: dict[tuple[str, tuple[str, ...]], _Shape | Rejected] = {}
         self._devices: dict[str, _DeviceTags | Rejected] = {}
-        self._prefix: dict[tuple[str, str, Labels], str | Rejected] = {}
 
     def encode(self, obs: Observation) -> str | RejectedPoint:
         """One line (without newline), or why the point was rejected."""
@@ -147,32 +162,43 @@ class LineEncoder:
                 last_ts = ts
                 # microseconds are exact in a float of Unix time; nanoseconds are not
                 stamp = str(round(ts * 1e6) * 1000)
-            template = templates.get((metric, labels), False)
-            if template is False:
+            template = templates.get((metric, labels))
+            if template is None:
                 template = self._template(metric, labels)
             tags = devices.get(device)
             if tags is None:
                 tags = self._device(device)
-            if type(template) is tuple and type(tags) is tuple:
-                append(f"{template[0]}{tags[0]}{template[1]}{tags[1]}{template[2]}"
-                       f"{tags[2]}{template[3]} value={float(value)!r} {stamp}")
-                continue
-            reason = (tags if isinstance(tags, Rejected)
-                      else template if isinstance(template, Rejected) else None)
-            prefix = reason if reason is not None else self._series_prefix(obs)
-            if isinstance(prefix, Rejected):
-                rejected.append(RejectedPoint(prefix, device, metric))
-                continue
-            append(f"{prefix} value={float(value)!r} {stamp}")
+            if type(tags) is tuple:
+                if type(template) is tuple:
+                    append(f"{template[0]}{tags[0]}{template[1]}{tags[1]}{template[2]}"
+                           f"{tags[2]}{template[3]} value={float(value)!r} {stamp}")
+                    continue
+                if type(template) is _Overriding:  # pubnet_device_up's, _info's labels
+                    first, between_device, between_province, last, no_province, no_site = \
+                        template
+                    province = "" if no_province else tags[1]
+                    site = "" if no_site else tags[2]
+                    append(f"{first}{tags[0]}{between_device}{province}{between_province}"
+                           f"{site}{last} value={float(value)!r} {stamp}")
+                    continue
+            reason = tags if isinstance(tags, Rejected) else template
+            assert isinstance(reason, Rejected)
+            rejected.append(RejectedPoint(reason, device, metric))
         return rejected
 
-    def _template(self, metric: str, labels: Labels) -> _Template | Rejected | None:
-        """The template of a label set; None when a label overrides a device tag."""
-        template: _Template | Rejected | None
+    def _template(self, metric: str, labels: Labels) -> _Template | _Overriding | Rejected:
+        """The template of a label set, from the shape of its metric and label names."""
+        template: _Template | _Overriding | Rejected
         if not metric:
             template = Rejected.EMPTY_NAME
         else:
-            template = _build_template(metric, labels)
+            names = tuple([name for name, _ in labels])
+            shape = self._shapes.get((metric, names))
+            if shape is None:
+                if len(self._shapes) >= self.SHAPES_MAX:
+                    self._shapes.clear()
+                shape = self._shapes[(metric, names)] = _build_shape(metric, names)
+            template = shape if isinstance(shape, Rejected) else _template_of(shape, labels)
         if len(self._templates) >= self.CACHE_MAX:
             self._templates.clear()
         self._templates[(metric, labels)] = template
@@ -193,17 +219,9 @@ class LineEncoder:
         self._devices[device] = tags
         return tags
 
-    def _series_prefix(self, obs: Observation) -> str | Rejected:
-        key = (obs.device, obs.metric, obs.labels)
-        prefix = self._prefix.get(key)
-        if prefix is None:
-            prefix = self._build_prefix(obs)
-            if len(self._prefix) >= self.CACHE_MAX:
-                self._prefix.clear()
-            self._prefix[key] = prefix
-        return prefix
-
     def _build_prefix(self, obs: Observation) -> str | Rejected:
+        """A series' prefix built from its tags one by one: the reference the templates
+        are tested against (``tests/exporters/test_influx_lineproto.py``)."""
         if not obs.metric or not obs.device:
             return Rejected.EMPTY_NAME
         tags: dict[str, str] = dict(self._inventory_tags.get(obs.device, ()))
@@ -223,30 +241,48 @@ class LineEncoder:
         return ",".join(parts)
 
 
-def _build_template(metric: str, labels: Labels) -> _Template | Rejected | None:
-    tags = dict(labels)
-    if "" in tags or not RESERVED_TAGS.isdisjoint(tags) or not _SLOT_SET.isdisjoint(tags):
-        return _build_template_checked(metric, labels)  # rare: say which label is wrong
-    groups: tuple[list[str], list[str], list[str], list[str]] = (
-        [_escape_measurement(metric)], [], [], [])
-    for name in sorted(tags):
-        value = tags[name]
-        if value == "":
-            continue  # line protocol has no empty tag values; absent means the same
-        # the device's tags fall between the labels, in sorted order: device, province, site
-        group = 0 if name < "device" else 1 if name < "province" else 2 if name < "site" else 3
-        groups[group].append(f",{_escape_tag(name)}={_escape_tag(value)}")
-    first, between_device, between_province, last = ("".join(g) for g in groups)
+_Shape = tuple[str, tuple[tuple[int, str], ...], int, int, int, bool, bool]
+"""How every label set with the same metric and label names becomes a template: the
+escaped measurement; the labels written as (index in the label set, escaped ``,name=``)
+in sorted name order; where the second, third and fourth template pieces start among
+them; and whether a ``province`` or ``site`` label replaces the device's."""
+
+
+def _build_shape(metric: str, names: tuple[str, ...]) -> _Shape | Rejected:
+    if "" in names or not RESERVED_TAGS.isdisjoint(names):
+        return _rejected(names)  # rare: say which label is wrong
+    last = {name: index for index, name in enumerate(names)}  # a repeated name: the last
+    written = [name for name in sorted(last) if name != "device"]  # the device's own
+    # the device's tags fall between the labels, in sorted order: device, province, site
+    # (a province or site label is the first of the piece after its slot)
+    cuts = [sum(1 for name in written if name < slot) for slot in _SLOTS]
+    return (_escape_measurement(metric),
+            tuple((last[name], f",{_escape_tag(name)}=") for name in written),
+            cuts[0], cuts[1], cuts[2], "province" in last, "site" in last)
+
+
+def _template_of(shape: _Shape, labels: Labels) -> _Template | _Overriding:
+    """The template of one label set of ``shape``: its values escaped into their pieces
+    (an empty value is left out: line protocol has no empty tag values)."""
+    measurement, items, device, province, site, overrides_province, overrides_site = shape
+    parts = [f"{prefix}{_escape_tag(value)}" if (value := labels[index][1]) else ""
+             for index, prefix in items]
+    join = "".join
+    first = measurement + join(parts[:device])
+    between_device = join(parts[device:province])
+    between_province = join(parts[province:site])
+    last = join(parts[site:])
+    if overrides_province or overrides_site:
+        return _Overriding(first, between_device, between_province, last,
+                           overrides_province, overrides_site)
     return first, between_device, between_province, last
 
 
-def _build_template_checked(metric: str, labels: Labels) -> Rejected | None:
-    """Why a label set has no template: the first offending label, in label order."""
-    for name, _ in labels:
+def _rejected(names: tuple[str, ...]) -> Rejected:
+    """Why a label set cannot be written: the first offending label, in label order."""
+    for name in names:
         if name in RESERVED_TAGS:
             return Rejected.RESERVED_TAG
         if not name:
             return Rejected.EMPTY_NAME
-        if name in _SLOTS:
-            return None  # overrides a device tag: the per-series path
-    raise AssertionError(f"{metric} {labels!r} has no offending label")
+    raise AssertionError(f"{names!r} has no offending label")

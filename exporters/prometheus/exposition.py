@@ -26,21 +26,24 @@ from __future__ import annotations
 import asyncio
 import time
 from array import array
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import accumulate
+from operator import itemgetter
 from typing import cast
 
 from exporters.prometheus import gzipper
 from exporters.prometheus.families import Family, FamilyTable
 from exporters.prometheus.inventory_metrics import InventoryMetrics
-from exporters.prometheus.render import DeviceRenderer, DropCounter
+from exporters.prometheus.render import DeviceRenderer, DropCounter, Rendered
 from inventory.model import Inventory
 from pubnet.catalog import LINK_UP, LINK_UTILIZATION, SITE_INFO, SITE_UP
-from pubnet.model import SeriesKey
-from pubnet.state import StateStore
+from pubnet.state import SeriesView, StateStore
+
+_FAMILY = itemgetter(0)
+"""A :data:`~exporters.prometheus.render.Rendered`'s family name."""
 
 
 class Format(StrEnum):
@@ -55,7 +58,8 @@ class Format(StrEnum):
 
 
 INVENTORY_KEY = ""
-"""Fragment key of inventory-derived samples inside their family block (no device is '')."""
+"""Fragment key of inventory-derived samples inside their family block (no device is ''),
+and the prefix of their slices' keys (``\\x000``, ``\\x001``…: no device id has a NUL)."""
 
 
 CHUNK_BYTES = 128 * 1024
@@ -125,9 +129,10 @@ class _Block:
     chunks: list[_Chunk] = field(default_factory=list)
     headers: dict[Format, gzipper.Piece] = field(default_factory=dict)
 
-    def add(self, key: str, data: bytes) -> _Chunk:
-        """A fragment of a device new to this family, at the end; its chunk."""
-        if not self.chunks or self.chunks[-1].size >= CHUNK_BYTES:
+    def add(self, key: str, data: bytes, alone: bool = False) -> _Chunk:
+        """A fragment of a device new to this family, at the end; its chunk (a new one
+        when ``alone``: an inventory slice, which may be empty now and full later)."""
+        if not self.chunks or self.chunks[-1].size >= CHUNK_BYTES or alone:
             self.chunks.append(_Chunk())
         chunk = self.chunks[-1]
         chunk.devices += 1
@@ -152,12 +157,14 @@ class _Block:
 
 @dataclass(slots=True, eq=False)
 class _Rows:
-    """Where one device's fragments are: per family (in ``families`` order) its chunk and
-    its fragment's hash, which tells an unchanged fragment without keeping its text."""
+    """Where one device's fragments are: per family (in ``families`` order) its chunk, its
+    signature (see :meth:`DeviceRenderer.render_changed`; an inventory fragment's hash),
+    which tells an unchanged family without keeping its text, and its lines."""
 
     families: tuple[str, ...]
     chunks: list[_Chunk]
     hashes: array[int]
+    counts: array[int]
     lines: int
 
 
@@ -328,6 +335,9 @@ class FleetExposition:
         self._versions: dict[str, int] = {}
         self._rows: dict[str, _Rows] = {}
         self._family_tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._slice_keys: list[str] = []
+        self._slices_put: list[dict[str, bytes]] = []
+        self._site_info_put: bytes | None = None
         self._blocks: dict[str, _Block] = {}
         self._lines = 0
         self._executor = executor
@@ -387,7 +397,7 @@ class FleetExposition:
             if versions.get(device) == version:
                 continue
             series = store.device_series(device)
-            self._render_device(device, series.values_by_key(), version)
+            self._render_device(device, series, version)
             changed.append(device)
             rendered += 1
             series_rendered += len(series)
@@ -407,33 +417,40 @@ class FleetExposition:
         self._refresh_inventory()
         return RefreshStats(rendered, series_rendered)
 
-    def _render_device(
-        self, device: str, series: Iterable[tuple[SeriesKey, float]], version: int
-    ) -> None:
-        self._put(device, self._renderer.render(device, series))
+    def _render_device(self, device: str, series: SeriesView, version: int) -> None:
+        rows = self._rows.get(device)
+        previous = (dict(zip(rows.families, rows.hashes, strict=True)) if rows is not None
+                    else {})
+        self._put_rendered(device, self._renderer.render_changed(
+            device, series.values_by_key, previous))
         self._versions[device] = version
 
-    def _put(self, key: str, fragments: dict[str, bytes]) -> None:
-        """The fragments a device (or the inventory) has now, by family; families it had
-        and has not any more are removed. A fragment whose hash is unchanged changes
-        nothing (its chunk is not compressed again)."""
-        names = tuple(fragments)
+    def _put(self, key: str, fragments: dict[str, bytes], alone: bool = False) -> None:
+        """The fragments a key (the inventory's, or a device's when it leaves) has now."""
+        self._put_rendered(key, [(name, hash(data), data.count(b"\n"), data)
+                                 for name, data in fragments.items()], alone)
+
+    def _put_rendered(self, key: str, rendered: list[Rendered], alone: bool = False) -> None:
+        """The families a device (or the inventory) has now, in order, with their
+        signatures (a fragment's hash, or the renderer's signature of its series); families
+        it had and has not any more are removed. A family whose signature is unchanged
+        changes nothing (its chunk is not compressed again, it need not be rendered)."""
         rows = self._rows.get(key)
-        lines = 0
+        names = tuple(map(_FAMILY, rendered))
         if rows is not None and rows.families == names:  # the usual case: the same families
-            hashes, chunks = rows.hashes, rows.chunks
-            index = 0
-            for data in fragments.values():
-                lines += data.count(b"\n")
-                digest = hash(data)
-                if digest != hashes[index]:
-                    hashes[index] = digest
+            hashes, counts, chunks = rows.hashes, rows.counts, rows.chunks
+            lines = 0
+            for index, (_, signature, count, data) in enumerate(rendered):
+                if signature != hashes[index]:
+                    assert data is not None  # None only when its signature is unchanged
+                    hashes[index] = signature
+                    lines += count - counts[index]
+                    counts[index] = count
                     chunk = chunks[index]  # chunk.change(key, data), inlined: the hot path
                     chunk.generation = generation = chunk.generation + 1
                     chunk.pending[key] = (generation, data)
-                index += 1
-            self._lines += lines - rows.lines
-            rows.lines = lines
+            self._lines += lines
+            rows.lines += lines
             return
         known: dict[str, tuple[_Chunk, int]] = {}
         if rows is not None:
@@ -442,25 +459,29 @@ class FleetExposition:
             self._lines -= rows.lines
         chunks = []
         hashes = array("q")
-        for name, data in fragments.items():
-            lines += data.count(b"\n")
-            digest = hash(data)
+        counts = array("I")
+        lines = 0
+        for name, signature, count, data in rendered:
             old = known.pop(name, None)
             if old is None:
-                chunk = self._block(name).add(key, data)
+                assert data is not None  # a family new to the key is rendered
+                chunk = self._block(name).add(key, data, alone)
             else:
                 chunk = old[0]
-                if digest != old[1]:
+                if signature != old[1]:
+                    assert data is not None
                     chunk.change(key, data)
             chunks.append(chunk)
-            hashes.append(digest)
+            hashes.append(signature)
+            counts.append(count)
+            lines += count
         for name, (chunk, _) in known.items():
             self._blocks[name].remove(key, chunk)
-        if not names:
+        if not rendered:
             self._rows.pop(key, None)
             return
         names = self._family_tuples.setdefault(names, names)
-        self._rows[key] = _Rows(names, chunks, hashes, lines)
+        self._rows[key] = _Rows(names, chunks, hashes, counts, lines)
         self._lines += lines
 
     def _block(self, name: str) -> _Block:
@@ -473,19 +494,43 @@ class FleetExposition:
 
     def _remove_device(self, device: str) -> None:
         self._put(device, {})
+        self._renderer.forget(device)
         self._versions.pop(device, None)
 
     def _refresh_inventory(self) -> None:
+        """The site and link families: ``pubnet_site_info`` as one fragment, the others in
+        slices (:data:`inventory_metrics.SLICE` sites or links), each slice a fragment of
+        its own key, so a pass recompresses only the chunks of the slices that changed.
+
+        A family has a fragment in every slice (some maybe empty) or, when all its slices
+        are empty, in none: its slices then enter the family's block together and in
+        order, and the body lists sites and links in inventory order as before; an empty
+        family has no HELP and TYPE."""
         if self._inventory is None:
             return
+        site_info = self._inventory.site_info
+        if site_info is not self._site_info_put:  # constant: put once (~4 MB at 40k sites)
+            self._site_info_put = site_info
+            self._put(INVENTORY_KEY, {SITE_INFO: site_info} if site_info else {})
         link_up, link_util = self._inventory.links()
-        fragments = {name: data for name, data in (
-            (SITE_INFO, self._inventory.site_info),
+        families = [(name, slices) for name, slices in (
             (SITE_UP, self._inventory.site_up()),
             (LINK_UP, link_up),
             (LINK_UTILIZATION, link_util),
-        ) if data}
-        self._put(INVENTORY_KEY, fragments)
+        ) if any(slices)]
+        keys = self._slice_keys
+        last = self._slices_put
+        count = max((len(slices) for _, slices in families), default=0)
+        for n in range(max(count, len(keys))):
+            if n == len(keys):
+                keys.append(f"{INVENTORY_KEY}\x00{n}")
+                last.append({})
+            fragments = {name: slices[n] for name, slices in families if n < len(slices)}
+            previous = last[n]
+            if fragments.keys() != previous.keys() or any(
+                    data is not previous[name] for name, data in fragments.items()):
+                self._put(keys[n], fragments, alone=True)  # unchanged: the same objects
+                last[n] = fragments
 
     # -- step 2: copy on the loop, encode in a thread ----------------------------------------
 

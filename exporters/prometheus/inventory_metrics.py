@@ -41,6 +41,23 @@ from pubnet.state import StateStore
 _LINK_METRICS = frozenset({IF_OPER_UP, IF_RX_BYTES, IF_TX_BYTES})
 
 
+SLICE = 512
+"""Sites or links per slice of an inventory family: each slice is a fragment of its own in
+the exposition, so that the utilisation of the links whose devices were polled in the last
+two seconds recompresses their chunk, not the whole family (~13 MB of text at 100,000
+links, every background pass)."""
+
+
+def _slices(count: int) -> int:
+    return -(-count // SLICE)
+
+
+def _join_slices(lines: list[str], dirty: Iterable[int], slices: list[bytes]) -> None:
+    """Join again the slices of ``lines`` that hold a ``dirty`` index."""
+    for n in {index // SLICE for index in dirty}:
+        slices[n] = "".join(lines[n * SLICE:(n + 1) * SLICE]).encode()
+
+
 def _labels(pairs: Mapping[str, str]) -> str:
     return ",".join(f'{k}="{escape_label_value(v)}"' for k, v in pairs.items())
 
@@ -118,11 +135,12 @@ class InventoryMetrics:
             self._links_of_device.setdefault(link.a_device, []).append(index)
         self._site_lines = [""] * len(self._sites)
         self._dirty_sites: set[int] = set(range(len(self._sites)))
-        self._site_bytes = b""
+        self._site_slices = [b""] * _slices(len(self._sites))
         self._link_up_lines = [""] * len(self._links)
         self._link_util_lines = [""] * len(self._links)
         self._dirty_links: set[int] = set(range(len(self._links)))
-        self._link_bytes = (b"", b"")
+        self._link_up_slices = [b""] * _slices(len(self._links))
+        self._link_util_slices = [b""] * _slices(len(self._links))
 
     def _health(self, device: str) -> Health:
         state = self._store.status(device)
@@ -139,7 +157,9 @@ class InventoryMetrics:
             if links is not None:
                 self._dirty_links.update(links)
 
-    def site_up(self) -> bytes:
+    def site_up(self) -> list[bytes]:
+        """``pubnet_site_up`` in slices of :data:`SLICE` sites, in inventory order; a slice
+        is joined again only when one of its sites was recomputed."""
         if self._dirty_sites:
             health = self._health
             lines = self._site_lines
@@ -147,9 +167,9 @@ class InventoryMetrics:
                 labels, members = self._sites[index]
                 up = site_health(members, health) is Health.UP
                 lines[index] = f"{SITE_UP}{{{labels}}} {1 if up else 0}\n"
+            _join_slices(lines, self._dirty_sites, self._site_slices)
             self._dirty_sites.clear()
-            self._site_bytes = "".join(lines).encode()
-        return self._site_bytes
+        return self._site_slices
 
     def _interface(self, device: str, metric: str, ifname: str) -> Observation | None:
         """The device's latest ``metric`` for ``ifname``; one scan per device version."""
@@ -168,8 +188,9 @@ class InventoryMetrics:
             cached = self._interfaces[device] = (version, index)
         return cached[1].get((metric, ifname))
 
-    def links(self) -> tuple[bytes, bytes]:
-        """(``pubnet_link_up`` fragment, ``pubnet_link_utilization_ratio`` fragment).
+    def links(self) -> tuple[list[bytes], list[bytes]]:
+        """(``pubnet_link_up`` slices, ``pubnet_link_utilization_ratio`` slices), of
+        :data:`SLICE` links each in inventory order (a slice may be empty).
 
         A link pubnet cannot observe (:func:`pubnet.derive.link_health` says unknown: an
         ICMP- or MQTT-watched a-side device has no interfaces; an interface name the device
@@ -180,12 +201,10 @@ class InventoryMetrics:
         if self._dirty_links:
             for index in self._dirty_links:
                 self._link_up_lines[index], self._link_util_lines[index] = self._link(index)
+            _join_slices(self._link_up_lines, self._dirty_links, self._link_up_slices)
+            _join_slices(self._link_util_lines, self._dirty_links, self._link_util_slices)
             self._dirty_links.clear()
-            self._link_bytes = (
-                "".join(self._link_up_lines).encode(),
-                "".join(self._link_util_lines).encode(),
-            )
-        return self._link_bytes
+        return self._link_up_slices, self._link_util_slices
 
     def _link(self, index: int) -> tuple[str, str]:
         link, labels, link_id = self._links[index]

@@ -11,6 +11,7 @@ import random
 import time
 import tracemalloc
 import zlib
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -24,8 +25,16 @@ from prometheus_client.parser import text_string_to_metric_families as parse_tex
 
 from exporters.prometheus import gzipper
 from exporters.prometheus.endpoint import MetricsService
-from exporters.prometheus.exposition import FleetExposition, Format
-from exporters.prometheus.render import escape_label_value, format_value
+from exporters.prometheus.exposition import CHUNK_BYTES, FleetExposition, Format
+from exporters.prometheus.families import FamilyTable
+from exporters.prometheus.render import (
+    DeviceRenderer,
+    DropCounter,
+    escape_label_value,
+    format_value,
+    render_labels,
+)
+from inventory.generate import generate
 from inventory.model import Inventory
 from pubnet.model import Observation, PollStatus, Source
 from pubnet.state import StateStore
@@ -563,3 +572,136 @@ def test_spliced_pieces_equal_a_fresh_render_through_changes_and_removals(seed: 
         assert samples(got.decode()) == samples(fresh.decode())
         assert got == expo.render_sync(Format.TEXT, False)
         assert expo.series_count() == got.count(b"\n") - 2 * len(expo.family_names())
+
+
+_LABEL_TEXT = st.text(alphabet=st.sampled_from('ab"\\\nก _'), max_size=5)
+_LABEL_NAMES = st.sampled_from(["ifname", "radio", "device", "__x", "1a", "", "a-b", "ok_2"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.tuples(_LABEL_NAMES, _LABEL_TEXT), max_size=4), min_size=1,
+                max_size=8))
+def test_label_sets_render_as_the_reference_when_the_cache_is_full(
+        label_sets: list[list[tuple[str, str]]]) -> None:
+    """A label set missing the label cache (one device's own: ``ifalias``, the info
+    labels) renders from each name's cached opening exactly as :func:`render_labels`
+    does, invalid names included."""
+    renderer = DeviceRenderer(FamilyTable(), DropCounter())
+    renderer.LABEL_CACHE_MAX = 2
+    series = [(("pubnet_ap_clients", tuple(labels)), float(n))
+              for n, labels in enumerate(label_sets)]
+    fragment = renderer.render("d", series).get("pubnet_ap_clients", b"").decode()
+    expected = "".join(
+        f'pubnet_ap_clients{{device="d"{rendered}}} {float(n)!r}\n'
+        for n, labels in enumerate(label_sets)
+        if (rendered := render_labels(tuple(labels))) is not None)
+    assert fragment == expected
+
+
+def test_link_utilisation_recompresses_the_changed_links_slice_not_the_family(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """At 100,000 links ``pubnet_link_utilization_ratio`` is ~13 MB of text and some link's
+    rate changes in every background pass: only the slice of links around the changed one
+    is compressed again, and the family still lists links in inventory order however the
+    rates arrived (here in reverse, a few hundred links per pass)."""
+    inv = generate(sites=1500, seed=3)
+    links = [link for link in inv.links.values() if link.capacity_bps > 0]
+    store = StateStore()
+    expo = FleetExposition(store, inv)
+    for ts in (100.0, 110.0):  # a rate needs two readings, seen apart
+        for n, link in enumerate(reversed(links)):
+            store.publish(interface(link.a_device, link.a_interface, ts * n, ts * n, ts))
+            if n % 500 == 0:  # rates come in as the devices are polled
+                expo.render_sync(Format.TEXT, True)
+        expo.render_sync(Format.TEXT, True)
+    text = gzip.decompress(expo.render_sync(Format.TEXT, True))
+    util = [line for line in text.split(b"\n")
+            if line.startswith(b"pubnet_link_utilization_ratio{")]
+    family_bytes = sum(len(line) + 1 for line in util)
+    order = {f'link="{link.link_id}"'.encode(): n for n, link in enumerate(inv.links.values())}
+    positions = [order[line[line.index(b"{") + 1:line.index(b",")]] for line in util]
+    assert positions == sorted(positions) and len(util) == 2 * len(set(positions))
+    assert text == expo.render_sync(Format.TEXT, False)
+    deflated: list[int] = []
+    real = gzipper.deflate_piece
+
+    def counting(data: bytes, level: int = gzipper.DEFAULT_LEVEL) -> bytes:
+        if data.startswith(b"pubnet_link_utilization_ratio{"):
+            deflated.append(len(data))
+        return real(data, level)
+
+    monkeypatch.setattr(gzipper, "deflate_piece", counting)
+    ends = Counter(link.a_device for link in links)
+    link = next(link for link in links[len(links) // 2:] if ends[link.a_device] == 1)
+    store.publish(interface(link.a_device, link.a_interface, 5e9, 5e9, 120.0))
+    changed = gzip.decompress(expo.render_sync(Format.TEXT, True))
+    assert changed != text and changed == expo.render_sync(Format.TEXT, False)
+    assert family_bytes > 5 * CHUNK_BYTES
+    assert 0 < sum(deflated) < 2 * CHUNK_BYTES, (deflated, family_bytes)
+
+
+def test_families_whose_series_did_not_change_are_not_rendered_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A poll changes the counters, not the info and status families: their label sets
+    (one device's own, which miss the label cache at national scale) are not rendered
+    again, and the body is what a fresh exposition renders."""
+    store = StateStore()
+    info = (("sys_name", "ap1"), ("sys_descr", "UAP-AC-Lite 6.6.55"))
+    store.publish([Observation("ap1", "pubnet_device_info", 1.0, 1.0, Source.SNMP, info),
+                   *interface("ap1", "eth0", 1.0, 2.0, 1.0)])
+    expo = FleetExposition(store)
+    first = body(expo)
+    rendered: list[tuple[tuple[str, str], ...]] = []
+    real = DeviceRenderer._labels
+
+    def counting(self: DeviceRenderer, labels: tuple[tuple[str, str], ...]) -> str:
+        rendered.append(labels)
+        return real(self, labels)
+
+    monkeypatch.setattr(DeviceRenderer, "_labels", counting)
+    expo._renderer._label_cache.clear()  # as at 100,000 devices: one device's sets miss
+    store.publish(interface("ap1", "eth0", 5.0, 6.0, 2.0))
+    second = body(expo)
+    assert info not in rendered and rendered, rendered
+    assert second != first and second == body(FleetExposition(store))
+
+
+@pytest.mark.parametrize("seed", [4, 5, 6], ids=["seed-4", "seed-5", "seed-6"])
+def test_signed_zeros_nans_and_relabelled_series_are_never_taken_for_unchanged(
+        seed: int) -> None:
+    """A family is skipped only when its label sets and its values' bits are the same:
+    0.0 after -0.0, NaN, and a series forgotten and published again under other labels with
+    the same value all show."""
+    rng = random.Random(seed)
+    store = StateStore()
+    expo = FleetExposition(store)
+    values = [0.0, -0.0, math.nan, 1.0, math.inf]
+    for step in range(30):
+        device = f"d{rng.randrange(3)}"
+        if rng.random() < 0.3:
+            store.forget(device, "pubnet_ap_clients")
+        store.publish([Observation(device, "pubnet_ap_clients", rng.choice(values), 1.0,
+                                   Source.SNMP, (("radio", rng.choice("ab")),)),
+                       Observation(device, "pubnet_ap_radio_channel", rng.choice(values),
+                                   1.0, Source.SNMP)])
+        assert body(expo) == body(FleetExposition(store)), f"step {step}"
+
+
+def test_site_info_is_put_once_not_at_every_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``pubnet_site_info`` never changes while pubnet runs (~4 MB at 40,000 sites): a
+    background pass does not count its lines and hash it again."""
+    store = StateStore()
+    expo = FleetExposition(store, small_inventory())
+    keys: list[str] = []
+    real = FleetExposition._put
+
+    def spying(self: FleetExposition, key: str, fragments: dict[str, bytes],
+               alone: bool = False) -> None:
+        keys.append(key)
+        real(self, key, fragments, alone)
+
+    monkeypatch.setattr(FleetExposition, "_put", spying)
+    for ts in (100.0, 110.0, 120.0):
+        set_up(store, "gw1", True, ts)
+        assert 'pubnet_site_info{site="S1"' in body(expo)
+    assert keys.count("") == 1

@@ -65,10 +65,10 @@ _NAMES = st.sampled_from(["ifname", "radio", "site", "province", "device", "a", 
                           "", "status"])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(device=st.sampled_from(["gw1", "x y", "", "ap,1"]),
        metric=st.sampled_from(["pubnet_ap_clients", "m e", ""]),
-       labels=st.lists(st.tuples(_NAMES, _TEXT), max_size=4, unique_by=lambda p: p[0]),
+       labels=st.lists(st.tuples(_NAMES, _TEXT), max_size=5),
        value=st.floats(allow_nan=True, allow_infinity=True),
        ts=st.floats(min_value=0, max_value=4e9))
 def test_the_shared_templates_encode_as_the_per_series_prefix(
@@ -89,3 +89,18 @@ def test_the_shared_templates_encode_as_the_per_series_prefix(
         assert got == f"{reference} value={value!r} {round(ts * 1e6) * 1000}"
     # and again from the caches
     assert encoder.encode(obs) == got
+
+
+def test_labels_naming_a_device_tag_share_one_template_across_devices() -> None:
+    """``pubnet_device_up``'s labels name ``site`` and ``province``: the devices of a site
+    share one template, as other label sets do, instead of a prefix per series (which
+    thrashed its bounded cache beyond ~50,000 devices and rebuilt every prefix per poll)."""
+    encoder = LineEncoder({f"ap{n}": (("site", "S1"), ("province", "40")) for n in range(500)})
+    labels = (("site", "S1"), ("role", "access_point"), ("province", "40"))
+    lines = [encoder.encode(Observation(f"ap{n}", "pubnet_device_up", 1.0, 1.0, Source.SNMP,
+                                        labels)) for n in range(500)]
+    assert lines[7] == ("pubnet_device_up,device=ap7,province=40,role=access_point,site=S1 "
+                        "value=1.0 1000000000")
+    per_label_set = {name: cache for name, cache in vars(encoder).items()
+                     if isinstance(cache, dict) and name not in ("_devices", "_inventory_tags")}
+    assert sum(len(cache) for cache in per_label_set.values()) <= 2, per_label_set.keys()
