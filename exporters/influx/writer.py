@@ -57,6 +57,7 @@ from pubnet.catalog import (
     PUBNET_DEVICE,
 )
 from pubnet.config import InfluxConfig
+from pubnet.failures import FailureLog
 from pubnet.model import Batch, Observation, Source
 from pubnet.state import StateStore, Subscription
 
@@ -168,7 +169,8 @@ class InfluxWriter:
         """Set ``stop_grace`` seconds into shutdown: writes in flight are cancelled."""
         self._intake_done = asyncio.Event()
         self._logged: set[str] = set()
-        self._down = False
+        self._outage = FailureLog(log, "influx unavailable, buffering on disk",
+                                  "influx available again", url=config.url)
         self._sink: LineSink | None = None
         self._sub: Subscription | None = None
         self.ready = asyncio.Event()
@@ -411,19 +413,13 @@ class InfluxWriter:
                            "disk buffer", grace_s=self._stop_grace, points=points)
             return _Batch(data, points)
         if outcome is Outcome.DELIVERED:
-            if self._down:
-                self._down = False
-                log.info("influx available again", extra={"url": self.config.url})
+            self._outage.worked()
             self.stats.points_written += points
             self.stats.batches_written += 1
             return None
         if status is None or status == 429 or status >= 500:
-            if not self._down:
-                self._down = True
-                log.warning("influx unavailable, buffering on disk", extra={
-                    "url": self.config.url,
-                    "status": status if status is not None else "connection",
-                    "detail": detail})
+            self._outage.failed(status=status if status is not None else "connection",
+                                detail=detail)
             return _Batch(data, points)
         if status in (400, 413) and points > 1:
             lines = data.split(b"\n")
