@@ -11,7 +11,7 @@ sysUpTime live in a :class:`DeviceMemory` the poller keeps per device.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from collectors.snmp.client import SnmpClient, Value, label_text, text
@@ -26,8 +26,10 @@ from collectors.snmp.errors import SnmpNoSuchName
 from collectors.snmp.layout import (
     MAX_GET_VARBINDS,
     REWALK_EVERY,
+    LayoutParts,
     TableLayout,
     layout_from_walk,
+    shared,
 )
 from collectors.snmp.profiles import (
     INDEX,
@@ -79,6 +81,11 @@ class DeviceMemory:
     """Counter keys already held, shared by every device of a poller: a new counter's key
     (metric, labels) is stored as the one other devices hold, so that 100,000 devices'
     ``ether1`` counters hold one key, one label tuple and one ``ether1`` between them."""
+    get_oids: tuple[tuple[object, ...], tuple[str, ...]] | None = None
+    """The last poll's GET list and what it was built from (:func:`_get_oids`)."""
+    parts: LayoutParts = field(default_factory=dict)
+    """Layout tuples already held, shared by every device of a poller the same way
+    (:func:`collectors.snmp.layout.shared`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,7 +303,35 @@ def _shared(keys: dict[SeriesKey, SeriesKey], key: SeriesKey) -> SeriesKey:
     return key
 
 
-async def _get(client: SnmpClient, oids: list[str], memory: DeviceMemory
+def _get_oids(profile: Profile, memory: DeviceMemory) -> tuple[str, ...]:
+    """What this poll GETs: the profile's scalars, each table's row count and the instances
+    of each layout still in use. The same list poll after poll between walks, so it is kept
+    with what it was built from (the profile and the layouts in use, compared by identity)
+    instead of being rebuilt and de-duplicated on every poll (and shared with the devices
+    that GET the same, as layout tuples are)."""
+    layouts = memory.layouts
+    rewalk_every = memory.rewalk_every
+    current: list[TableLayout | None] = []
+    for table in profile.tables:
+        layout = layouts.get(table.name)
+        current.append(layout if layout is not None and layout.polls < rewalk_every else None)
+    used = (profile, *current)
+    cached = memory.get_oids
+    if cached is not None and len(cached[0]) == len(used) and all(
+            a is b for a, b in zip(cached[0], used, strict=True)):
+        return cached[1]
+    oids = list(profile.get_oids)
+    for table, layout in zip(profile.tables, current, strict=True):
+        if table.row_count is not None:
+            oids.append(table.row_count)
+        if layout is not None:
+            oids.extend(layout.oids())
+    unique = shared(memory.parts, tuple(dict.fromkeys(oids)))
+    memory.get_oids = (used, unique)
+    return unique
+
+
+async def _get(client: SnmpClient, oids: Sequence[str], memory: DeviceMemory
                ) -> dict[str, Value]:
     """GET ``oids`` in as few PDUs as the device takes (usually one)."""
     size = memory.max_get_varbinds
@@ -308,7 +343,7 @@ async def _get(client: SnmpClient, oids: list[str], memory: DeviceMemory
     return values
 
 
-async def _get_chunk(client: SnmpClient, oids: list[str], memory: DeviceMemory
+async def _get_chunk(client: SnmpClient, oids: Sequence[str], memory: DeviceMemory
                      ) -> dict[str, Value]:
     """One GET; an empty answer to several OIDs is split in halves.
 
@@ -343,14 +378,7 @@ async def collect(
     profile = (profiles.select(profile_name, memory.sys_object_id)
                if profiles.is_auto(profile_name) else profiles.profiles[profile_name])
     layouts = memory.layouts
-    oids = list(profile.get_oids)
-    for table in profile.tables:
-        layout = layouts.get(table.name)
-        if table.row_count is not None:
-            oids.append(table.row_count)
-        if layout is not None and layout.polls < memory.rewalk_every:
-            oids.extend(layout.oids())
-    values: Mapping[str, Value] = await _get(client, list(dict.fromkeys(oids)), memory)
+    values: Mapping[str, Value] = await _get(client, _get_oids(profile, memory), memory)
     if not any(oid in values for oid in profile.get_oids):
         raise SnmpNoSuchName("the agent has none of the system scalars")
     sys_object_id = text(values.get(SYS_OBJECT_ID))
@@ -415,7 +443,8 @@ async def collect(
             rows: Iterable[str] = layout.rows
         else:
             columns, walked = await _walk_table(client, table, memory)
-            layouts[table.name] = layout_from_walk(table, columns, walked, row_count)
+            layouts[table.name] = layout_from_walk(table, columns, walked, row_count,
+                                                   memory.parts)
             rows = walked
         _table_observations(table, columns, rows, device, ts, memory, reset, elapsed, out)
     memory.last_ts = ts

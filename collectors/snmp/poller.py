@@ -28,6 +28,7 @@ from collectors.identity import device_labels, info_labels, status_observations
 from collectors.snmp.client import ClientFactory, PacketStats, SnmpClient, SnmpTarget
 from collectors.snmp.collect import DeviceMemory, PollResult, collect
 from collectors.snmp.errors import SnmpError, status_for
+from collectors.snmp.layout import LayoutParts
 from collectors.snmp.profiles import PROFILES_DIR, ProfileSet, load_profiles
 from collectors.snmp.schedule import first_offsets, next_due
 from collectors.snmp.socket_pool import SocketPool
@@ -106,6 +107,8 @@ class DevicePoller:
         self.stats = PacketStats()
         self.counter_keys: dict[SeriesKey, SeriesKey] = {}
         """Counter keys shared by every device's memory (see ``DeviceMemory.keys``)."""
+        self.layout_parts: LayoutParts = {}
+        """Layout tuples shared by every device's memory (see ``DeviceMemory.parts``)."""
         self.pool: SocketPool | None = None
         """Sockets lent to polls that do not keep their own (gufo-snmp clients only)."""
         if client_factory is None:
@@ -134,7 +137,8 @@ class DevicePoller:
         up, info = device_labels(self.inventory, device)
         return _DeviceRun(device, target, interval, up, info,
                           memory=DeviceMemory(rewalk_every=snmp.rewalk_every,
-                                              keys=self.counter_keys))
+                                              keys=self.counter_keys,
+                                              parts=self.layout_parts))
 
     async def poll(self, run: _DeviceRun) -> tuple[PollStatus, str, list[Observation]]:
         """Poll once; never raises (except cancellation). Returns status, detail and every
@@ -146,7 +150,8 @@ class DevicePoller:
         detail = ""
         if run.target is None:
             status, detail = PollStatus.ERROR, f"unknown credential {device.credential!r}"
-        elif device.profile not in self.profiles.names():
+        elif (device.profile not in self.profiles.profiles
+              and not self.profiles.is_auto(device.profile)):  # names() builds two sets
             status, detail = PollStatus.ERROR, f"unknown profile {device.profile!r}"
         else:
             client = run.client
