@@ -288,7 +288,7 @@ async def test_devices_of_one_model_share_their_layout_and_get_list(
     """Two devices with the same interfaces hold one copy of each layout tuple and of the GET
     list between them (~900 bytes a device at 4 interfaces); past the bound a device keeps
     its own, polled the same."""
-    parts: dict[tuple[str, ...], tuple[str, ...]] = {}
+    parts: layout_module.LayoutParts = {}
     devices = [Device(CountingClient(interfaces(4))) for _ in range(3)]
     for device in devices:
         device.memory.parts = parts
@@ -334,3 +334,16 @@ async def test_the_get_list_is_rebuilt_when_the_layout_changes_or_is_due() -> No
     asked = device.memory.get_oids
     assert agent.walks > 0
     assert asked is not None and f"{IF_HC_IN}.3" not in asked[1] and IF_NUMBER in asked[1]
+
+
+def test_columns_rebuilt_from_runs_match_the_instances() -> None:
+    """Columns are rebuilt a run of instances at a time; runs of one column that are not
+    next to each other (a hand-made layout) still make one column."""
+    layout = TableLayout(("1", "2"), (IF_NAME, IF_OPER, IF_NAME), ("1", "1", "2"),
+                         (f"{IF_NAME}.1", f"{IF_OPER}.1", f"{IF_NAME}.2"), (), None)
+    values: dict[str, Value] = {f"{IF_NAME}.1": b"a", f"{IF_OPER}.1": 1, f"{IF_NAME}.2": b"b"}
+    assert layout_module.column_spans(layout.instance_columns) == (
+        (IF_NAME, 0, 1), (IF_OPER, 1, 2), (IF_NAME, 2, 3))
+    assert layout.columns(values) == {IF_NAME: {"1": b"a", "2": b"b"}, IF_OPER: {"1": 1}}
+    del values[f"{IF_NAME}.2"]
+    assert layout.columns(values) is None
