@@ -131,7 +131,8 @@ class GufoClient:
     v3 keeps it (and the learned engine id, boots and time) until :meth:`close`, so a poll
     costs no discovery round trip. With a ``pool`` (:mod:`collectors.snmp.socket_pool`), a
     v1/v2c client that does not keep its socket borrows one from the pool for the block
-    instead of opening and closing its own.
+    instead of opening and closing its own. ``shapes`` shares the framing of GET answers
+    (:class:`collectors.snmp.ber_check.Framing`) between the clients of one poller.
     """
 
     __slots__ = (
@@ -141,7 +142,8 @@ class GufoClient:
     )
 
     def __init__(self, target: SnmpTarget, stats: PacketStats,
-                 pool: SocketPool | None = None) -> None:
+                 pool: SocketPool | None = None,
+                 shapes: ber_check.Shapes | None = None) -> None:
         self._target = target
         self._pool = pool
         self._lease: Lease | None = None
@@ -156,7 +158,7 @@ class GufoClient:
         self._recv_get: Callable[[], Any] | None = None
         """The socket's ``recv_get_many``, kept so that :meth:`_screen` knows a GET answer
         is awaited (those come back framed the same poll after poll: :class:`Framing`)."""
-        self._framing = ber_check.Framing()
+        self._framing = ber_check.Framing(shapes)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiter: asyncio.Future[Any] | None = None
         """The answer awaited, resolved by :meth:`_on_readable`, or ``_EXPIRED`` by the timer."""

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from collectors.identity import device_labels, info_labels, status_observations
+from collectors.snmp.ber_check import Shapes
 from collectors.snmp.client import ClientFactory, PacketStats, SnmpClient, SnmpTarget
 from collectors.snmp.collect import DeviceMemory, PollResult, collect
 from collectors.snmp.errors import SnmpError, status_for
@@ -114,9 +115,10 @@ class DevicePoller:
         if client_factory is None:
             from collectors.snmp.gufo_client import GufoClient
             pool = self.pool = SocketPool(self.stats)
+            shapes: Shapes = {}
 
             def client_factory(target: SnmpTarget, stats: PacketStats) -> SnmpClient:
-                return GufoClient(target, stats, pool)
+                return GufoClient(target, stats, pool, shapes)
         self.config = config
         self.inventory = inventory
         self.profiles = profiles
