@@ -88,6 +88,9 @@ class _DeviceRun:
     attempts: int = 0
     crashed: bool = False
     info_key: Labels = ()
+    info_changed: bool = False
+    """The last poll's ``pubnet_device_info`` labels differ from the poll's before (or it
+    was the first): only then may the store hold an info series to forget."""
     reboot: str = ""
     """How sysUpTime went back at the last poll ('' when it did not): the attempt record
     carries it as ``rebooted`` and ``detail``."""
@@ -190,7 +193,12 @@ class DevicePoller:
                                         time.perf_counter() - started, ts, Source.SNMP))
         if result is not None:
             info = info_labels(run.info_labels, result.sys_name, result.sys_descr)
-            run.info_key = info
+            if info == run.info_key:
+                info = run.info_key  # the same labels poll after poll: one tuple
+                run.info_changed = False
+            else:
+                run.info_key = info
+                run.info_changed = True
             observations.append(Observation(dev, DEVICE_INFO, 1.0, ts, Source.SNMP, info))
         return status, detail, observations
 
@@ -328,7 +336,7 @@ class SnmpPoller:
         run.status = status
         run.failures = 0 if status is PollStatus.OK else run.failures + 1
         dev = run.device.device_id
-        if status is PollStatus.OK and run.info_key:
+        if status is PollStatus.OK and run.info_changed:
             latest = self.store.latest(dev, DEVICE_INFO, run.info_key)
             if latest is None:
                 self.store.forget(dev, DEVICE_INFO)
