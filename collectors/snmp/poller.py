@@ -28,6 +28,7 @@ from collectors.identity import device_labels, info_labels, status_observations
 from collectors.snmp.ber_check import Shapes
 from collectors.snmp.client import ClientFactory, PacketStats, SnmpClient, SnmpTarget
 from collectors.snmp.collect import DeviceMemory, PollResult, collect
+from collectors.snmp.deadlines import Deadlines
 from collectors.snmp.errors import SnmpError, status_for
 from collectors.snmp.layout import LayoutParts
 from collectors.snmp.profiles import PROFILES_DIR, ProfileSet, load_profiles
@@ -119,9 +120,10 @@ class DevicePoller:
             from collectors.snmp.gufo_client import GufoClient
             pool = self.pool = SocketPool(self.stats)
             shapes: Shapes = {}
+            deadlines = Deadlines()
 
             def client_factory(target: SnmpTarget, stats: PacketStats) -> SnmpClient:
-                return GufoClient(target, stats, pool, shapes)
+                return GufoClient(target, stats, pool, shapes, deadlines)
         self.config = config
         self.inventory = inventory
         self.profiles = profiles
