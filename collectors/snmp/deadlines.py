@@ -7,18 +7,22 @@ flight) and a cancellation, ~4 % of a GET poll's samples (py-spy over
 ``bench/snmp_poll.py``). Requests with the same timeout expire in the order they were
 sent, so a first-in first-out queue per timeout value holds their deadlines and one timer
 waits for the oldest. An answered request's entry stays in the queue until its deadline
-passes and is skipped then: the client's ``expire`` callback ignores a request that is
-no longer awaited.
+passes and is skipped then: the client's :meth:`Expiring.expire` ignores a request that
+is no longer awaited. An entry names the request by the client and a number, not by its
+future, so that an answer is not kept alive (a future holds its result) until then.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from typing import Protocol
 
-Expire = Callable[[object], None]
-"""Called with the token given to :meth:`Deadlines.add` once its deadline has passed."""
+
+class Expiring(Protocol):
+    """What a deadline belongs to: a client, told which of its requests ran out of time."""
+
+    def expire(self, request: int) -> None: ...
 
 
 class Deadlines:
@@ -28,12 +32,13 @@ class Deadlines:
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._queues: dict[float, deque[tuple[float, Expire, object]]] = {}
+        self._queues: dict[float, deque[tuple[float, Expiring, int]]] = {}
         self._timers: dict[float, asyncio.TimerHandle] = {}
 
-    def add(self, loop: asyncio.AbstractEventLoop, timeout: float, expire: Expire,
-            token: object) -> None:
-        """Call ``expire(token)`` ``timeout`` seconds from now (unless the loop stops)."""
+    def add(self, loop: asyncio.AbstractEventLoop, timeout: float, owner: Expiring,
+            request: int) -> None:
+        """Call ``owner.expire(request)`` ``timeout`` seconds from now (unless the loop
+        stops)."""
         if loop is not self._loop:
             self._forget()  # another loop (a test's): its timers are useless here
             self._loop = loop
@@ -41,7 +46,7 @@ class Deadlines:
         queue = self._queues.get(timeout)
         if queue is None:
             queue = self._queues[timeout] = deque()
-        queue.append((deadline, expire, token))
+        queue.append((deadline, owner, request))
         if timeout not in self._timers:
             self._timers[timeout] = loop.call_at(deadline, self._fire, timeout)
 
@@ -53,8 +58,8 @@ class Deadlines:
             return
         now = loop.time()
         while queue and queue[0][0] <= now:
-            _, expire, token = queue.popleft()
-            expire(token)
+            _, owner, request = queue.popleft()
+            owner.expire(request)
         if queue:
             self._timers[timeout] = loop.call_at(queue[0][0], self._fire, timeout)
         else:

@@ -139,8 +139,8 @@ class GufoClient:
 
     __slots__ = (
         "_attempts", "_deadlines", "_engine_id", "_family", "_fd", "_framing", "_host",
-        "_lease", "_loop", "_pool", "_recv", "_recv_get", "_refreshed_at", "_sock", "_stats",
-        "_target", "_user", "_version", "_waiter", "keep_open",
+        "_lease", "_loop", "_pool", "_recv", "_recv_get", "_refreshed_at", "_sent", "_sock",
+        "_stats", "_target", "_user", "_version", "_waiter", "keep_open",
     )
 
     def __init__(self, target: SnmpTarget, stats: PacketStats,
@@ -164,6 +164,8 @@ class GufoClient:
         self._framing = ber_check.Framing(shapes)
         self._deadlines = deadlines if deadlines is not None else Deadlines()
         """Where requests' timeouts wait (one timer per timeout for a whole poller)."""
+        self._sent = 0
+        """Requests sent so far: the last one's number is the one awaited."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiter: asyncio.Future[Any] | None = None
         """The answer awaited, resolved by :meth:`_on_readable`, or ``_EXPIRED`` by the timer."""
@@ -374,11 +376,12 @@ class GufoClient:
                 "host": self._host, "port": self._target.port, "problem": str(exc),
                 "bytes": data[:512].hex()})
 
-    def _expire(self, waiter: object) -> None:
-        """``waiter``'s deadline passed: wake it, unless it was answered (or given up on)."""
-        current = self._waiter
-        if current is not None and current is waiter and not current.done():
-            current.set_result(_EXPIRED)
+    def expire(self, request: int) -> None:
+        """Request number ``request`` ran out of time (:mod:`collectors.snmp.deadlines`):
+        wake its waiter, unless it was answered (or given up on) already."""
+        waiter = self._waiter
+        if request == self._sent and waiter is not None and not waiter.done():
+            waiter.set_result(_EXPIRED)
 
     async def _exchange(self, send: Callable[[], None], recv: Callable[[], T]) -> T:
         """Send, wait for the matching answer, retry on timeout; map errors to ours."""
@@ -400,7 +403,8 @@ class GufoClient:
                 raise SnmpUnreachable(str(exc)) from None
             waiter = self._waiter = loop.create_future()
             self._recv = recv
-            self._deadlines.add(loop, timeout, self._expire, waiter)
+            self._sent += 1
+            self._deadlines.add(loop, timeout, self, self._sent)
             try:
                 value = await waiter
                 if value is not _EXPIRED:
