@@ -100,6 +100,15 @@ def check(data: bytes | bytearray | memoryview, seen: Seen = None) -> None:
         raise Malformed(f"unknown version {version}")
 
 
+Shape = tuple[int, int, int]
+"""``(length, mask, framing)`` of an answer, as :class:`Framing` remembers it."""
+Shapes = dict[Shape, Shape]
+"""Answer shapes already held, shared by the conversations of one poller."""
+MAX_SHARED_SHAPES = 2_000
+"""Distinct shapes kept for sharing; beyond it a conversation keeps its own (a fleet whose
+answers all differ in length, by their names, gains nothing from sharing)."""
+
+
 class Framing:
     """:func:`check` for one conversation's GET answers, remembering the last one's framing.
 
@@ -111,28 +120,39 @@ class Framing:
     answer's length per device, compared in C. (An ``itemgetter`` of the positions and a
     tuple of the bytes there took ~7.6 kB per device for a 30-varbind answer, the
     positions beyond 256 each an int object: 760 MB at 100,000 devices.)
+
+    The three are kept as one tuple shared with the other conversations of a poller whose
+    answers have the same shape (``shapes``): devices of one model with names of one
+    length answer alike, and each shape took ~1.4 kB a device for a 30-varbind answer
+    (tracemalloc, 20,000 devices of ``bench/snmp_poll.py``), ~3 kB for a router's.
     """
 
-    __slots__ = ("_framing", "_length", "_mask")
+    __slots__ = ("_shape", "_shapes")
 
-    def __init__(self) -> None:
-        self._length = -1
-        self._mask = 0
-        self._framing = -1
+    def __init__(self, shapes: Shapes | None = None) -> None:
+        self._shape: Shape = (-1, 0, -1)
+        self._shapes = shapes
 
     def check(self, data: bytes) -> None:
         """Raise :class:`Malformed` unless ``data`` is well framed (see :func:`check`)."""
-        if len(data) == self._length and (
-                int.from_bytes(data, "big") & self._mask == self._framing):
+        length, mask, framing = self._shape
+        if len(data) == length and int.from_bytes(data, "big") & mask == framing:
             return
         seen: list[int] = []
         check(data, seen)  # always at least the message and version headers: >1 position
-        mask = bytearray(len(data))
+        positions = bytearray(len(data))
         for position in seen:
-            mask[position] = 0xFF
-        self._mask = int.from_bytes(mask, "big")
-        self._framing = int.from_bytes(data, "big") & self._mask
-        self._length = len(data)
+            positions[position] = 0xFF
+        mask = int.from_bytes(positions, "big")
+        shape = (len(data), mask, int.from_bytes(data, "big") & mask)
+        shapes = self._shapes
+        if shapes is not None:
+            held = shapes.get(shape)
+            if held is not None:
+                shape = held
+            elif len(shapes) < MAX_SHARED_SHAPES:
+                shapes[shape] = shape
+        self._shape = shape
 
 
 def _tlv(data: bytes | bytearray | memoryview, pos: int, end: int,

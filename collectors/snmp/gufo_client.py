@@ -58,6 +58,7 @@ from collectors.snmp.client import (
     stop_index,
     walk_index,
 )
+from collectors.snmp.deadlines import Deadlines
 from collectors.snmp.errors import (
     SnmpAuthError,
     SnmpError,
@@ -131,17 +132,21 @@ class GufoClient:
     v3 keeps it (and the learned engine id, boots and time) until :meth:`close`, so a poll
     costs no discovery round trip. With a ``pool`` (:mod:`collectors.snmp.socket_pool`), a
     v1/v2c client that does not keep its socket borrows one from the pool for the block
-    instead of opening and closing its own.
+    instead of opening and closing its own. ``shapes`` shares the framing of GET answers
+    (:class:`collectors.snmp.ber_check.Framing`) between the clients of one poller, and
+    ``deadlines`` their requests' timeouts (:mod:`collectors.snmp.deadlines`).
     """
 
     __slots__ = (
-        "_attempts", "_engine_id", "_family", "_fd", "_framing", "_host", "_lease", "_loop",
-        "_pool", "_recv", "_recv_get", "_refreshed_at", "_sock", "_stats", "_target",
-        "_user", "_version", "_waiter", "keep_open",
+        "_attempts", "_deadlines", "_engine_id", "_family", "_fd", "_framing", "_host",
+        "_lease", "_loop", "_pool", "_recv", "_recv_get", "_refreshed_at", "_sent", "_sock",
+        "_stats", "_target", "_user", "_version", "_waiter", "keep_open",
     )
 
     def __init__(self, target: SnmpTarget, stats: PacketStats,
-                 pool: SocketPool | None = None) -> None:
+                 pool: SocketPool | None = None,
+                 shapes: ber_check.Shapes | None = None,
+                 deadlines: Deadlines | None = None) -> None:
         self._target = target
         self._pool = pool
         self._lease: Lease | None = None
@@ -156,7 +161,11 @@ class GufoClient:
         self._recv_get: Callable[[], Any] | None = None
         """The socket's ``recv_get_many``, kept so that :meth:`_screen` knows a GET answer
         is awaited (those come back framed the same poll after poll: :class:`Framing`)."""
-        self._framing = ber_check.Framing()
+        self._framing = ber_check.Framing(shapes)
+        self._deadlines = deadlines if deadlines is not None else Deadlines()
+        """Where requests' timeouts wait (one timer per timeout for a whole poller)."""
+        self._sent = 0
+        """Requests sent so far: the last one's number is the one awaited."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiter: asyncio.Future[Any] | None = None
         """The answer awaited, resolved by :meth:`_on_readable`, or ``_EXPIRED`` by the timer."""
@@ -367,9 +376,11 @@ class GufoClient:
                 "host": self._host, "port": self._target.port, "problem": str(exc),
                 "bytes": data[:512].hex()})
 
-    def _expire(self) -> None:
+    def expire(self, request: int) -> None:
+        """Request number ``request`` ran out of time (:mod:`collectors.snmp.deadlines`):
+        wake its waiter, unless it was answered (or given up on) already."""
         waiter = self._waiter
-        if waiter is not None and not waiter.done():
+        if request == self._sent and waiter is not None and not waiter.done():
             waiter.set_result(_EXPIRED)
 
     async def _exchange(self, send: Callable[[], None], recv: Callable[[], T]) -> T:
@@ -392,7 +403,8 @@ class GufoClient:
                 raise SnmpUnreachable(str(exc)) from None
             waiter = self._waiter = loop.create_future()
             self._recv = recv
-            timer = loop.call_later(timeout, self._expire)
+            self._sent += 1
+            self._deadlines.add(loop, timeout, self, self._sent)
             try:
                 value = await waiter
                 if value is not _EXPIRED:
@@ -414,7 +426,6 @@ class GufoClient:
             except _fast.SnmpError as exc:
                 raise SnmpError(str(exc)) from None
             finally:
-                timer.cancel()
                 self._waiter = None
                 self._recv = None
         raise SnmpTimeout(f"no answer after {self._attempts} attempt(s) of {timeout:g}s")

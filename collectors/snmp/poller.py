@@ -25,9 +25,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from collectors.identity import device_labels, info_labels, status_observations
+from collectors.snmp.ber_check import Shapes
 from collectors.snmp.client import ClientFactory, PacketStats, SnmpClient, SnmpTarget
 from collectors.snmp.collect import DeviceMemory, PollResult, collect
+from collectors.snmp.deadlines import Deadlines
 from collectors.snmp.errors import SnmpError, status_for
+from collectors.snmp.layout import LayoutParts
 from collectors.snmp.profiles import PROFILES_DIR, ProfileSet, load_profiles
 from collectors.snmp.schedule import first_offsets, next_due
 from collectors.snmp.socket_pool import SocketPool
@@ -86,6 +89,9 @@ class _DeviceRun:
     attempts: int = 0
     crashed: bool = False
     info_key: Labels = ()
+    info_changed: bool = False
+    """The last poll's ``pubnet_device_info`` labels differ from the poll's before (or it
+    was the first): only then may the store hold an info series to forget."""
     reboot: str = ""
     """How sysUpTime went back at the last poll ('' when it did not): the attempt record
     carries it as ``rebooted`` and ``detail``."""
@@ -106,14 +112,18 @@ class DevicePoller:
         self.stats = PacketStats()
         self.counter_keys: dict[SeriesKey, SeriesKey] = {}
         """Counter keys shared by every device's memory (see ``DeviceMemory.keys``)."""
+        self.layout_parts: LayoutParts = {}
+        """Layout tuples shared by every device's memory (see ``DeviceMemory.parts``)."""
         self.pool: SocketPool | None = None
         """Sockets lent to polls that do not keep their own (gufo-snmp clients only)."""
         if client_factory is None:
             from collectors.snmp.gufo_client import GufoClient
             pool = self.pool = SocketPool(self.stats)
+            shapes: Shapes = {}
+            deadlines = Deadlines()
 
             def client_factory(target: SnmpTarget, stats: PacketStats) -> SnmpClient:
-                return GufoClient(target, stats, pool)
+                return GufoClient(target, stats, pool, shapes, deadlines)
         self.config = config
         self.inventory = inventory
         self.profiles = profiles
@@ -134,7 +144,8 @@ class DevicePoller:
         up, info = device_labels(self.inventory, device)
         return _DeviceRun(device, target, interval, up, info,
                           memory=DeviceMemory(rewalk_every=snmp.rewalk_every,
-                                              keys=self.counter_keys))
+                                              keys=self.counter_keys,
+                                              parts=self.layout_parts))
 
     async def poll(self, run: _DeviceRun) -> tuple[PollStatus, str, list[Observation]]:
         """Poll once; never raises (except cancellation). Returns status, detail and every
@@ -146,7 +157,8 @@ class DevicePoller:
         detail = ""
         if run.target is None:
             status, detail = PollStatus.ERROR, f"unknown credential {device.credential!r}"
-        elif device.profile not in self.profiles.names():
+        elif (device.profile not in self.profiles.profiles
+              and not self.profiles.is_auto(device.profile)):  # names() builds two sets
             status, detail = PollStatus.ERROR, f"unknown profile {device.profile!r}"
         else:
             client = run.client
@@ -183,7 +195,12 @@ class DevicePoller:
                                         time.perf_counter() - started, ts, Source.SNMP))
         if result is not None:
             info = info_labels(run.info_labels, result.sys_name, result.sys_descr)
-            run.info_key = info
+            if info == run.info_key:
+                info = run.info_key  # the same labels poll after poll: one tuple
+                run.info_changed = False
+            else:
+                run.info_key = info
+                run.info_changed = True
             observations.append(Observation(dev, DEVICE_INFO, 1.0, ts, Source.SNMP, info))
         return status, detail, observations
 
@@ -321,7 +338,7 @@ class SnmpPoller:
         run.status = status
         run.failures = 0 if status is PollStatus.OK else run.failures + 1
         dev = run.device.device_id
-        if status is PollStatus.OK and run.info_key:
+        if status is PollStatus.OK and run.info_changed:
             latest = self.store.latest(dev, DEVICE_INFO, run.info_key)
             if latest is None:
                 self.store.forget(dev, DEVICE_INFO)

@@ -206,3 +206,28 @@ def test_cost_of_a_remembered_framing() -> None:
     print(f"ber_check.Framing: {per_answer * 1e6:.2f} µs for a 30-varbind answer framed "
           "like the last one")
     assert per_answer < 30e-6
+
+
+def test_conversations_share_the_framing_of_alike_answers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Devices of one model answer alike: their conversations hold one remembered framing
+    between them (~1.4 kB a device for a 30-varbind answer), and each still checks on its
+    own; past the bound a conversation keeps its own."""
+    shapes: ber_check.Shapes = {}
+    one, two = ber_check.Framing(shapes), ber_check.Framing(shapes)
+    one.check(response(REQ, varbinds(5)))
+    two.check(response(REQ, varbinds(5)).replace(b"eth0", b"eth9"))  # same framing
+    assert one._shape is two._shape and len(shapes) == 1
+    longer = response(REQ, [*varbinds(5), ("1.3.6.1.2.1.1.5.0", b"gw")])
+    two.check(longer)
+    assert one._shape is not two._shape and len(shapes) == 2
+    one.check(response(REQ, varbinds(5)).replace(b"eth0", b"eth7"))
+    bad = bytearray(response(REQ, varbinds(5)))
+    bad[0] = 0x31  # not a SEQUENCE: a framing byte of the shared shape
+    with pytest.raises(Malformed):
+        one.check(bytes(bad))
+    monkeypatch.setattr(ber_check, "MAX_SHARED_SHAPES", 2)
+    three = ber_check.Framing(shapes)
+    three.check(response(REQ, varbinds(4)))
+    assert len(shapes) == 2
+    three.check(response(REQ, varbinds(4)))

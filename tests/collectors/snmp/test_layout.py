@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
+import collectors.snmp.layout as layout_module
 from collectors.snmp.client import PacketStats, SnmpTarget, Value
 from collectors.snmp.collect import DeviceMemory, collect
 from collectors.snmp.gufo_client import GufoClient
@@ -280,3 +281,69 @@ def test_layouts_of_two_devices_share_their_strings_and_stay_small() -> None:
     held = sum(sys.getsizeof(t) for t in (one.rows, one.instance_columns,
                                           one.instance_indexes, one.instance_oids))
     assert held < 40 * len(one.instance_oids), f"{held} bytes for {len(one.instance_oids)}"
+
+
+async def test_devices_of_one_model_share_their_layout_and_get_list(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two devices with the same interfaces hold one copy of each layout tuple and of the GET
+    list between them (~900 bytes a device at 4 interfaces); past the bound a device keeps
+    its own, polled the same."""
+    parts: layout_module.LayoutParts = {}
+    devices = [Device(CountingClient(interfaces(4))) for _ in range(3)]
+    for device in devices:
+        device.memory.parts = parts
+    for device in devices[:2]:
+        await device.poll()
+        await device.poll()
+    one, two = (d.memory.layouts["interfaces"] for d in devices[:2])
+    assert one is not two
+    for field in ("rows", "instance_columns", "instance_indexes", "instance_oids", "probes"):
+        assert getattr(one, field) is getattr(two, field), field
+    lists = [d.memory.get_oids for d in devices[:2]]
+    assert lists[0] is not None and lists[1] is not None
+    assert lists[0][1] is lists[1][1]
+
+    monkeypatch.setattr(layout_module, "MAX_SHARED_PARTS", len(parts))
+    third = devices[2]
+    third.agent.oids.update({f"{IF_NAME}.4": b"wan"})
+    first = await third.poll()
+    second = await third.poll()
+    assert (third.agent.gets, third.agent.walks) == (1, 0)
+    assert second.keys() == first.keys() and (RX, (("ifname", "wan"),)) in second
+    assert len(parts) == layout_module.MAX_SHARED_PARTS
+
+
+async def test_the_get_list_is_rebuilt_when_the_layout_changes_or_is_due() -> None:
+    """The kept GET list follows the layouts: a new walk's instances are asked for at once,
+    and a layout due for its walk is no longer asked for."""
+    agent = CountingClient(interfaces(2))
+    device = Device(agent)
+    device.memory.rewalk_every = 3
+    await device.poll()
+    await device.poll()
+    asked = device.memory.get_oids
+    assert asked is not None and f"{IF_HC_IN}.2" in asked[1]
+    agent.oids.update(interfaces(3))
+    await device.poll()  # ifNumber changed: walked again
+    await device.poll()
+    asked = device.memory.get_oids
+    assert asked is not None and f"{IF_HC_IN}.3" in asked[1]
+    await device.poll()
+    assert agent.walks == 0
+    await device.poll()  # the layout's third poll: due, walked instead of asked for
+    asked = device.memory.get_oids
+    assert agent.walks > 0
+    assert asked is not None and f"{IF_HC_IN}.3" not in asked[1] and IF_NUMBER in asked[1]
+
+
+def test_columns_rebuilt_from_runs_match_the_instances() -> None:
+    """Columns are rebuilt a run of instances at a time; runs of one column that are not
+    next to each other (a hand-made layout) still make one column."""
+    layout = TableLayout(("1", "2"), (IF_NAME, IF_OPER, IF_NAME), ("1", "1", "2"),
+                         (f"{IF_NAME}.1", f"{IF_OPER}.1", f"{IF_NAME}.2"), (), None)
+    values: dict[str, Value] = {f"{IF_NAME}.1": b"a", f"{IF_OPER}.1": 1, f"{IF_NAME}.2": b"b"}
+    assert layout_module.column_spans(layout.instance_columns) == (
+        (IF_NAME, 0, 1), (IF_OPER, 1, 2), (IF_NAME, 2, 3))
+    assert layout.columns(values) == {IF_NAME: {"1": b"a", "2": b"b"}, IF_OPER: {"1": 1}}
+    del values[f"{IF_NAME}.2"]
+    assert layout.columns(values) is None

@@ -344,3 +344,32 @@ async def test_devices_share_their_counter_keys_up_to_a_bound(
     rx9 = ("pubnet_interface_receive_bytes_total", (("ifname", "ether9"),))
     assert rx9 in three.counters and rx9 not in keys
     assert [o.value for o in result.observations if o.key == rx9] == [5_000]
+
+
+async def test_a_renamed_device_keeps_one_info_series_and_its_labels_one_tuple() -> None:
+    """sysName changes: the old pubnet_device_info series goes, the new one stays alone;
+    polls that change nothing keep the same label tuple (not a new one per poll)."""
+    inventory = make_inventory([("gw", "127.0.0.1", 1000, "v2", "if-mib")])
+    store = StateStore()
+    state = agent_state(100_000, None, 1000)
+
+    def factory(target: SnmpTarget, stats: PacketStats) -> ScriptedClient:
+        return ScriptedClient(state)
+
+    poller = SnmpPoller(make_config({}), inventory, store, client_factory=factory)
+    run = poller.runs["gw"]
+
+    def info_names() -> list[str]:
+        return sorted(dict(labels)["sys_name"] for (metric, labels)
+                      in store.device_series("gw") if metric == "pubnet_device_info")
+
+    await poller.poll_and_publish(run)
+    first = run.info_key
+    await poller.poll_and_publish(run)
+    assert run.info_key is first and not run.info_changed
+    assert info_names() == ["gw"]
+    state["1.3.6.1.2.1.1.5.0"] = b"gw-renamed"
+    await poller.poll_and_publish(run)
+    assert run.info_changed and info_names() == ["gw-renamed"]
+    await poller.poll_and_publish(run)
+    assert info_names() == ["gw-renamed"]
