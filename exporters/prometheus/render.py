@@ -101,6 +101,13 @@ class DeviceRenderer:
         """Devices whose last render dropped a series: rendered whole (see
         :meth:`render_changed`)."""
 
+    def _known(self, metric: str) -> bool:
+        """Whether ``metric`` has a family; asked once per family of a device's render."""
+        known = self._valid_metrics.get(metric)
+        if known is None:
+            known = self._valid_metrics[metric] = self._families.get(metric) is not None
+        return known
+
     def render(
         self,
         device: str,
@@ -110,7 +117,6 @@ class DeviceRenderer:
         dev = escape_label_value(device)
         groups: dict[str, list[str]] = {}
         label_cache = self._label_cache
-        valid = self._valid_metrics
         for (metric, labels), value in series:
             rendered = label_cache.get(labels)
             if rendered is None:
@@ -120,10 +126,7 @@ class DeviceRenderer:
                 continue
             lines = groups.get(metric)
             if lines is None:
-                ok = valid.get(metric)
-                if ok is None:
-                    ok = valid[metric] = self._families.get(metric) is not None
-                if not ok:
+                if not self._known(metric):
                     self._drops.drop("invalid_metric_name", device, metric)
                     continue
                 lines = groups[metric] = []
@@ -155,14 +158,10 @@ class DeviceRenderer:
             return self._render_all(device, series())
         groups: dict[str, tuple[list[Labels], list[float]]] = {}
         invalid: list[SeriesKey] = []
-        valid = self._valid_metrics
         for (metric, labels), value in series():
             group = groups.get(metric)
             if group is None:
-                ok = valid.get(metric)
-                if ok is None:
-                    ok = valid[metric] = self._families.get(metric) is not None
-                if not ok:
+                if not self._known(metric):
                     invalid.append((metric, labels))  # counted below, unless by render()
                     continue
                 group = groups[metric] = ([], [])

@@ -296,17 +296,23 @@ async def test_overloaded_poller_reports_lag_and_in_flight() -> None:
     assert in_flight is not None and in_flight.value in (0.0, 1.0)
 
 
-async def test_reboot_is_carried_in_the_attempt_record() -> None:
-    """Issue 11 §2: the poller's own finding (sysUpTime went back, not the 497-day
-    rollover) reaches consumers in the attempt record; nobody re-detects it from uptime."""
+def scripted_gateway(state: dict[str, Value]) -> tuple[SnmpPoller, StateStore]:
+    """A poller of one if-mib gateway ``gw`` whose agent answers from ``state``, and its
+    store."""
     inventory = make_inventory([("gw", "127.0.0.1", 1000, "v2", "if-mib")])
     store = StateStore()
-    state = agent_state(100_000, None, 1000)
 
     def factory(target: SnmpTarget, stats: PacketStats) -> ScriptedClient:
         return ScriptedClient(state)
 
-    poller = SnmpPoller(make_config({}), inventory, store, client_factory=factory)
+    return SnmpPoller(make_config({}), inventory, store, client_factory=factory), store
+
+
+async def test_reboot_is_carried_in_the_attempt_record() -> None:
+    """Issue 11 §2: the poller's own finding (sysUpTime went back, not the 497-day
+    rollover) reaches consumers in the attempt record; nobody re-detects it from uptime."""
+    state = agent_state(100_000, None, 1000)
+    poller, store = scripted_gateway(state)
     run = poller.runs["gw"]
     with store.subscription("attempts", metrics=()) as sub:
         await poller.poll_and_publish(run)
@@ -349,14 +355,8 @@ async def test_devices_share_their_counter_keys_up_to_a_bound(
 async def test_a_renamed_device_keeps_one_info_series_and_its_labels_one_tuple() -> None:
     """sysName changes: the old pubnet_device_info series goes, the new one stays alone;
     polls that change nothing keep the same label tuple (not a new one per poll)."""
-    inventory = make_inventory([("gw", "127.0.0.1", 1000, "v2", "if-mib")])
-    store = StateStore()
     state = agent_state(100_000, None, 1000)
-
-    def factory(target: SnmpTarget, stats: PacketStats) -> ScriptedClient:
-        return ScriptedClient(state)
-
-    poller = SnmpPoller(make_config({}), inventory, store, client_factory=factory)
+    poller, store = scripted_gateway(state)
     run = poller.runs["gw"]
 
     def info_names() -> list[str]:
