@@ -125,6 +125,10 @@ class InventoryMetrics:
         ]
         self._rates: dict[tuple[str, str], _LinkRate] = {}
         self._interfaces: dict[str, tuple[int, dict[tuple[str, str], Observation]]] = {}
+        self._link_ends: dict[str, set[str]] = {}
+        """Device -> the interfaces links are observed through: the only ones indexed."""
+        for link in inventory.links.values():
+            self._link_ends.setdefault(link.a_device, set()).add(link.a_interface)
         # incremental state: lines per site and link, recomputed when their devices change
         self._sites_of_device: dict[str, int] = {}
         for index, (_labels_text, members) in enumerate(self._sites):
@@ -177,13 +181,15 @@ class InventoryMetrics:
         cached = self._interfaces.get(device)
         if cached is None or cached[0] != version:
             index: dict[tuple[str, str], Observation] = {}
+            ends = self._link_ends.get(device, ())
             series = self._store.device_series(device)
-            for series_key in series:  # observations built for the link metrics only
+            for series_key in series:  # observations built for the links' interfaces only
                 name, labels = series_key
                 if name in _LINK_METRICS:
                     for key, value in labels:
                         if key == LABEL_IFNAME:
-                            index[(name, value)] = series[series_key]
+                            if value in ends:
+                                index[(name, value)] = series[series_key]
                             break
             cached = self._interfaces[device] = (version, index)
         return cached[1].get((metric, ifname))

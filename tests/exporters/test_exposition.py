@@ -27,6 +27,7 @@ from exporters.prometheus import gzipper
 from exporters.prometheus.endpoint import MetricsService
 from exporters.prometheus.exposition import CHUNK_BYTES, FleetExposition, Format
 from exporters.prometheus.families import FamilyTable
+from exporters.prometheus.inventory_metrics import InventoryMetrics
 from exporters.prometheus.render import (
     DeviceRenderer,
     DropCounter,
@@ -222,6 +223,26 @@ def test_sites_and_links_follow_device_status_and_counters() -> None:
     s2 = next(i for i in info if i["site"] == "S2")
     assert s2["name"] == 'ร้าน "ป้า" \\ ใหม่\nบ้าน'
     assert (s2["province_name_en"], s2["lat"]) == ("Khon Kaen", "16.4419")
+
+
+def test_only_the_interfaces_links_are_observed_through_are_kept() -> None:
+    """A district router has dozens of interfaces and one or two of them carry a backbone
+    link: the link metrics keep readings of those only (memory per router at national
+    scale), and the others change nothing."""
+    inv = small_inventory()
+    store = StateStore()
+    metrics = InventoryMetrics(inv, store)
+    set_up(store, "dist1", True, 100.0)
+    store.publish(interface("dist1", "ge-0/0/1", 0.0, 0.0, 100.0))
+    for n in range(20):
+        store.publish(interface("dist1", f"ge-0/1/{n}", 0.0, 0.0, 100.0, oper=0.0))
+    metrics.changed(["dist1"])
+    up, _util = metrics.links()
+    assert b"".join(up) == b'pubnet_link_up{link="L1",medium="fiber",owner="NT"} 1\n'
+    kept = metrics._interfaces["dist1"][1]
+    assert sorted(kept) == sorted((name, "ge-0/0/1") for name in (
+        "pubnet_interface_oper_up", "pubnet_interface_receive_bytes_total",
+        "pubnet_interface_transmit_bytes_total"))
 
 
 def test_status_series_are_the_collectors_as_published() -> None:
