@@ -121,19 +121,20 @@ class StateFeed:
         payload = message.payload
         if not isinstance(payload, bytes):
             payload = bytes(payload) if isinstance(payload, bytearray) else b""
-        self.handle(message.topic.value, payload)
+        self.handle(message.topic.value, payload, retained=bool(message.retain))
 
-    def handle(self, topic: str, payload: bytes) -> None:
-        """One message from the broker; never raises."""
+    def handle(self, topic: str, payload: bytes, *, retained: bool = False) -> None:
+        """One message from the broker; never raises. ``retained``: the broker's stored
+        copy, sent because we subscribed, which says nothing of the sender being alive."""
         try:
             if topic.startswith(SHARDS_PREFIX):
                 self._shard(topic, payload)
             else:
-                self._state(topic, payload)
+                self._state(topic, payload, live=not retained)
         except WireError as exc:
             self._reject(exc.reason, topic, str(exc))
 
-    def _state(self, topic: str, payload: bytes) -> None:
+    def _state(self, topic: str, payload: bytes, *, live: bool = False) -> None:
         site, device_id = parse_state_topic(topic)
         if not payload:
             return  # a retained state cleared (a device retired): nothing to use
@@ -145,6 +146,8 @@ class StateFeed:
         if site_segment(device_id, device.site_id) != site:
             raise WireError(Rejected.SITE_MISMATCH, f"device {device_id!r} is at site "
                             f"{site_segment(device_id, device.site_id)!r}, not {site!r}")
+        if live:
+            self._heard_from(message.shard)
         if message.ts <= self._last_ts.get(device_id, 0.0):
             self.received[DUPLICATE] += 1
             return
@@ -153,6 +156,13 @@ class StateFeed:
         self.store.set_status(device_id, message.status, message.ts, message.source,
                               message.detail, counts_at_once=message.counts_at_once,
                               rebooted=message.rebooted)
+
+    def _heard_from(self, shard: str) -> None:
+        """The shard ``I/N`` that sent a live state is alive (see
+        :mod:`collectors.statefeed.shards`); a malformed name is simply not counted."""
+        index, _, _count = shard.partition("/")
+        if index.isdigit():
+            self.shards.heard(int(index), self._clock())
 
     def _shard(self, topic: str, payload: bytes) -> None:
         index = parse_shard_topic(topic)

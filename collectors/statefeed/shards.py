@@ -3,9 +3,14 @@
 Pure timing logic, a function of the time it is given (no sleeping in tests): a shard is
 online from its ``online`` message until an ``offline`` (its last will, or a clean stop)
 or until it has been silent for ``missed`` of its own heartbeat intervals (a hung shard
-whose connection stays up). Silence is measured from when each message was *received*,
-not from the shard's own ``ts``, so the machines' clocks need not agree; a retained
-``online`` left by a shard that is gone ages out the same way.
+whose connection stays up). Any live message from a shard breaks its silence, not only a
+heartbeat: at a national first round a shard publishes ~50,000 device states through one
+connection, its heartbeat queues behind them for longer than ``missed`` intervals, and
+the alerting instance saw both shards "gone" (``collector_down`` to the NOC) while their
+states were streaming in (bench/fleet.py --shards 2 at 97,000 devices). Silence is
+measured from when each message was *received*, not from the shard's own ``ts``, so the
+machines' clocks need not agree; a retained ``online`` left by a shard that is gone ages
+out the same way (a retained state, sent because we subscribed, is no sign of life).
 """
 
 from __future__ import annotations
@@ -56,6 +61,12 @@ class ShardWatch:
         if known is not None and known.online is online and known.spec == message.shard:
             return None
         return ShardChange(index, message.shard, online, reason, now)
+
+    def heard(self, index: int, now: float) -> None:
+        """A live message from an online shard (a device state): it is not silent."""
+        view = self.shards.get(index)
+        if view is not None and view.online:
+            view.heard = now
 
     def forget(self, index: int) -> ShardView | None:
         """The retained topic was cleared (a shard retired when N shrank)."""

@@ -126,3 +126,25 @@ def test_the_feed_publishes_shard_up_for_alerting(feed: StateFeed) -> None:
     feed.handle("pubnet/v1/shards/1", b"")  # retired: its series goes
     assert feed.store.latest(PUBNET_DEVICE, SHARD_UP, (("shard", "1/2"),)) is None
     assert json.dumps(feed.rejected) == "{}"
+
+
+def test_live_states_keep_a_shard_online_while_its_heartbeat_queues_behind_them() -> None:
+    """At a national first round a shard's heartbeat waits behind ~50,000 states on its one
+    connection: the states it sends are its sign of life. A retained state (the broker's
+    copy, sent because we subscribed) is not: a dead shard's devices all have one."""
+    now = [50.0]
+    config = MqttConfig.model_validate({"url": "mqtt://127.0.0.1:1", "client_id": "t"})
+    feed = StateFeed(config, ClusterConfig(), district_inventory(), StateStore(),
+                     clock=lambda: now[0])
+    feed.handle("pubnet/v1/shards/1", encode_shard(shard(ShardState.ONLINE, "birth")))
+    for ts in (60.0, 70.0, 80.0):  # the state of 1/2's device, live, and no heartbeat
+        now[0] = ts
+        feed.handle(state_topic("S-1", "S-1-gw"), state(PollStatus.OK, ts))
+    now[0] = 105.0  # 55 s since the birth, 25 s since the last state
+    feed.check(now[0])
+    assert feed.shards.online() == 1
+    now[0] = 109.0  # only retained copies since: silence counts from 80 s
+    feed.handle(state_topic("S-1", "S-1-gw"), state(PollStatus.OK, 80.0), retained=True)
+    feed.check(111.0)
+    assert feed.shards.online() == 0
+    assert feed.shards.shards[1].reason == "missed heartbeats"
