@@ -21,7 +21,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import aiomqtt
 
@@ -87,10 +87,12 @@ class MqttCollector:
         stats_interval: float = 5.0,
         jitter: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.time,
+        elsewhere: Collection[str] = frozenset(),
     ) -> None:
+        """``elsewhere``: the devices other shards watch (see :class:`Ingestor`)."""
         self.config = config
         self.store = store
-        self.ingestor = Ingestor(store, inventory, config, clock)
+        self.ingestor = Ingestor(store, inventory, config, clock, elsewhere=elsewhere)
         self.broker_guard = broker_guard(config, inventory) if config.embedded else None
         self._stats_interval = stats_interval
         self._jitter = jitter

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Final
 
 from collectors.identity import device_labels, info_labels, status_observations
@@ -116,9 +116,15 @@ class Ingestor:
         inventory: Inventory,
         config: MqttConfig,
         clock: Callable[[], float] = time.time,
+        *,
+        elsewhere: Collection[str] = frozenset(),
     ) -> None:
         self._store = store
         self._config = config
+        self._elsewhere = elsewhere
+        """Other shards' devices: a shard hears every gateway (no shared group) and drops
+        these as ``unknown_device`` without a warning each (thousands at a national start)."""
+        self._told_elsewhere = False
         """Payload size, clock skew, age and heartbeat limits (``mqtt:``)."""
         self._silence_allowed = config.heartbeat_interval * config.down_after_missed
         """How long a watched device may stay silent before it is down."""
@@ -161,6 +167,13 @@ class Ingestor:
                                 f"{len(payload)} bytes > {settings.max_payload_bytes}")
         dev = self._devices.get(device_id)
         if dev is None:
+            if device_id in self._elsewhere:
+                if not self._told_elsewhere:
+                    self._told_elsewhere = True
+                    log.info("mqtt messages of other shards' devices are dropped (counted "
+                             "as unknown_device, not logged one by one)",
+                             extra={"device": device_id[:200], "site": site_id[:200]})
+                return Result.UNKNOWN_DEVICE
             return self._reject(device_id, site_id, Result.UNKNOWN_DEVICE,
                                 "device not in the inventory")
         if dev.site_id != site_id:

@@ -275,7 +275,9 @@ def build_workers(ctx: Context, *, summary: bool = True,
     if _mqtt_enabled(ctx):
         from collectors.mqtt.component import MqttCollector
 
-        built.append(MqttCollector(config.mqtt, inventory, store))
+        elsewhere = (frozenset(ctx.whole.devices).difference(inventory.devices)
+                     if ctx.whole is not None else frozenset())
+        built.append(MqttCollector(config.mqtt, inventory, store, elsewhere=elsewhere))
     if summary and inventory.devices:
         from pubnet.app.startup import StartupSummary, first_round_deadline
 

@@ -295,3 +295,20 @@ def test_attempt_records_carry_the_collectors_verdicts() -> None:
     assert attempts[1].detail == "uptime 5000s -> 12s"
     up = store.latest("gw-1", catalog.DEVICE_POLL_STATUS, ((catalog.LABEL_STATUS, "ok"),))
     assert up is not None and up.value == 0.0  # one writer: the collector, on each change
+
+
+def test_other_shards_gateways_are_counted_not_logged_one_by_one(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A shard hears every gateway (no shared group): at a national start thousands of
+    other shards' gateways each logged a warning. They are counted as unknown_device and
+    told once; a device nobody watches still gets its own warning."""
+    caplog.set_level(logging.INFO, logger="pubnet.mqtt")
+    ingestor = Ingestor(StateStore(), small_inventory(), MqttConfig(),
+                        lambda: NOW, elsewhere=frozenset(f"gw-x{n}" for n in range(500)))
+    for n in range(500):
+        assert send(ingestor, device=f"gw-x{n}") is Result.UNKNOWN_DEVICE
+    assert send(ingestor, device="ghost") is Result.UNKNOWN_DEVICE
+    assert ingestor.results[Result.UNKNOWN_DEVICE] == 501
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages.count("mqtt message dropped") == 1  # the ghost
+    assert sum("other shards' devices" in m for m in messages) == 1
