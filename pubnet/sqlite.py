@@ -11,11 +11,15 @@ A report opens the history read-only, so a report can never create or change a f
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import Self
 
 BUSY_TIMEOUT = 10.0
 """Seconds a statement waits for another process's lock before failing."""
+OPEN_ATTEMPTS = 5
+OPEN_RETRY_SECONDS = 0.2
+"""Opening retries a "database is locked" that skipped the busy handler (see connect)."""
 
 
 def connect(path: Path, *, schema: str = "", readonly: bool = False,
@@ -34,12 +38,31 @@ def connect(path: Path, *, schema: str = "", readonly: bool = False,
             path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT, isolation_level=None,
                                check_same_thread=check_same_thread)
+    try:
+        for attempt in range(OPEN_ATTEMPTS):
+            try:
+                _prepare(conn, schema, readonly)
+                break
+            except sqlite3.OperationalError as exc:
+                # Two components opening one new file at start (alerting and history
+                # share pubnet.db) can meet SQLITE_BUSY that skips the busy handler while
+                # the WAL is set up; a moment later it is gone.
+                if "locked" not in str(exc) or attempt == OPEN_ATTEMPTS - 1:
+                    raise
+                time.sleep(OPEN_RETRY_SECONDS)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _prepare(conn: sqlite3.Connection, schema: str, readonly: bool) -> None:
+    if not readonly:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
     if schema and not readonly:
         conn.executescript(schema)
-    return conn
 
 
 class Database:
