@@ -15,10 +15,16 @@ inventory's site and province tags. For each fleet size:
   the store subscription), then one
   more poll per device spread over ``--spread`` seconds; points written per second, this
   process's CPU µs per point (store, encode, HTTP), and what the store's subscription
-  dropped.
+  dropped;
+- **drain** (with ``--drain``): a disk backlog of ``--drain-batches`` 5,000-point batches
+  delivered to VictoriaMetrics for ``--drain-seconds`` (or until drained), once on an idle loop and once on a
+  loop whose every turn takes ``--busy-ms`` (tasks burning 2 ms each between yields, as
+  polls' callbacks do on a saturated pubnet); each with requests of up to
+  ``REQUEST_MAX_BATCHES`` batches and, as the reference, of one batch each.
 
     .venv/bin/python bench/influx_write.py                      # --devices 10000,100000
     .venv/bin/python bench/influx_write.py --devices 20000 --rounds 1 --no-server
+    .venv/bin/python bench/influx_write.py --drain --no-encode --no-server
 
 The last line is one JSON object with the headline figures.
 """
@@ -49,6 +55,8 @@ from influxdb_client import Point  # noqa: E402
 from influxdb_client.domain.write_precision import WritePrecision  # noqa: E402
 from series_memory import MIX, poll, templates  # noqa: E402
 
+from exporters.influx import writer as writer_module  # noqa: E402
+from exporters.influx.buffer import DiskBuffer  # noqa: E402
 from exporters.influx.lineproto import LineEncoder  # noqa: E402
 from exporters.influx.writer import InfluxWriter  # noqa: E402
 from inventory.model import Inventory  # noqa: E402
@@ -236,6 +244,62 @@ async def writer_figures(devices: int, spread: float) -> dict[str, float]:
     }
 
 
+async def _busy(burn_s: float) -> None:
+    """One of the callbacks a saturated loop runs each turn."""
+    while True:
+        end = time.perf_counter() + burn_s
+        while time.perf_counter() < end:
+            pass
+        await asyncio.sleep(0)
+
+
+async def drain_rate(batches: int, seconds: float, busy_ms: float, per_request: int
+                     ) -> float:
+    """Points per second a writer delivers from a disk backlog of ``batches`` batches."""
+    line = "bench,device=d{i},site=s{i} value={i} 1700000000000000000"
+    data = "\n".join(line.format(i=i) for i in range(5000)).encode()
+    saved = writer_module.REQUEST_MAX_BATCHES
+    writer_module.REQUEST_MAX_BATCHES = per_request
+    try:
+        with tempfile.TemporaryDirectory(prefix="influx-drain-") as tmp:
+            async with victoria(Path(tmp) / "vm") as url:
+                config = InfluxConfig(url=url, token="bench", org="pubnet", bucket="pubnet",
+                                      buffer_dir=Path(tmp) / "buffer")
+                backlog = DiskBuffer(config.buffer_dir, 1 << 40)
+                await backlog.open()
+                await backlog.append_many([(data, 5000)] * batches)
+                writer = InfluxWriter(StateStore(), Inventory(), config, stats_interval=None)
+                task = asyncio.create_task(writer.run(), name="influx")
+                busy = [asyncio.create_task(_busy(0.002)) for _ in range(int(busy_ms / 2))]
+                await writer.ready.wait()
+                started = time.perf_counter()
+                while writer.buffer and time.perf_counter() - started < seconds:
+                    await asyncio.sleep(0.02)
+                rate = writer.stats.points_written / (time.perf_counter() - started)
+                for one in busy:
+                    one.cancel()
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+    finally:
+        writer_module.REQUEST_MAX_BATCHES = saved
+    return rate
+
+
+async def drain_figures(batches: int, seconds: float, busy_ms: float) -> dict[str, float]:
+    merged = writer_module.REQUEST_MAX_BATCHES
+    figures: dict[str, float] = {}
+    for loop, ms in (("idle", 0.0), ("busy", busy_ms)):
+        for name, per_request in (("merged", merged), ("reference", 1)):
+            rate = await drain_rate(batches, seconds, ms, per_request)
+            figures[f"{loop}_{name}_points_per_s"] = round(rate)
+            print(f"drain, {loop} loop ({ms:g} ms turns), up to {per_request} batches per "
+                  f"request: {rate:,.0f} points/s", flush=True)
+        figures[f"{loop}_ratio"] = round(figures[f"{loop}_merged_points_per_s"]
+                                         / max(1, figures[f"{loop}_reference_points_per_s"]), 2)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--devices", default="10000,100000",
@@ -248,11 +312,19 @@ def main() -> None:
                         help="fleet size of the writer run against VictoriaMetrics")
     parser.add_argument("--spread", type=float, default=20.0,
                         help="seconds over which the second poll round is published")
+    parser.add_argument("--no-encode", action="store_true", help="skip the encode figures")
+    parser.add_argument("--drain", action="store_true",
+                        help="measure a disk backlog's drain rate on an idle and a busy loop")
+    parser.add_argument("--drain-batches", type=int, default=1000)
+    parser.add_argument("--drain-seconds", type=float, default=15.0)
+    parser.add_argument("--busy-ms", type=float, default=200.0,
+                        help="how long each turn of the busy loop takes")
     args = parser.parse_args()
     report: dict[str, object] = {}
     print(f"{'devices':>8} {'series':>10} {'cold ns':>8} {'steady ns':>9} {'B/series':>8} "
           f"{'ref ns':>7} {'ratio':>6}")
-    for devices in (int(d) for d in args.devices.split(",")):
+    sizes = [] if args.no_encode else [int(d) for d in args.devices.split(",")]
+    for devices in sizes:
         figures = encode_figures(devices, args.rounds, not args.no_reference)
         print(f"{devices:>8} {figures['series']:>10,} {figures['encode_cold_ns']:>8} "
               f"{figures['encode_steady_ns']:>9} {figures['encoder_bytes_per_series']:>8} "
@@ -265,6 +337,10 @@ def main() -> None:
         print("writer:", ", ".join(f"{k} {v}" for k, v in figures.items()))
         key = f"writer_{args.writer_devices // 1000}k"
         report.update({f"{key}_{name}": value for name, value in figures.items()})
+    if args.drain:
+        figures = asyncio.run(drain_figures(args.drain_batches, args.drain_seconds,
+                                            args.busy_ms))
+        report.update({f"drain_{name}": value for name, value in figures.items()})
     print(json.dumps(report))
 
 
