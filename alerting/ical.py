@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from alerting.messages import BANGKOK, local_time
+from pubnet.sqlite import transaction
 
 if TYPE_CHECKING:
     from alerting.db import IncidentDB
@@ -382,8 +383,7 @@ def import_events(db: IncidentDB, feed: Feed, scope_from: ScopeFrom, source: str
     conn = db.conn
     conn.executescript(IMPORTS_SCHEMA)
     origin = source_key(source)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         _move_old_imports(conn)
         seen: set[tuple[str, str]] = set()
         for event in feed.events:
@@ -434,10 +434,6 @@ def import_events(db: IncidentDB, feed: Feed, scope_from: ScopeFrom, source: str
             else:
                 outcome.unchanged += 1
         outcome.removed = _end_missing(conn, feed, seen, origin, now)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return outcome
 
 
