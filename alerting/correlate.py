@@ -171,16 +171,8 @@ class Correlator:
 
     def clear_condition(self, kind: Kind, element: str, ts: float) -> None:
         incident_id = self._conditions.pop((kind, element), None)
-        if incident_id is None:
-            return
-        incident = self.incidents.get(incident_id)
-        if incident is None:
-            return
-        if incident.state is State.PENDING and incident.announced_at is None:
-            self._drop(incident_id)
-        else:
-            self.incidents[incident_id] = resolve(incident, ts)
-            self._touched.add(incident_id)
+        if incident_id is not None:
+            self._close(incident_id, ts, None)
 
     def condition_open(self, kind: Kind, element: str) -> bool:
         return (kind, element) in self._conditions
@@ -243,6 +235,8 @@ class Correlator:
             self.power.classify(self, now, self._new_id)
 
     def _close(self, incident_id: str, now: float, merged_into: str | None) -> None:
+        """End an incident (a root's or a condition's): one still pending that nobody was
+        told of is dropped, any other resolved (into ``merged_into`` when it merged)."""
         incident = self.incidents.get(incident_id)
         if incident is None:
             return
