@@ -320,19 +320,9 @@ class Correlator:
                 continue
             if incident.kind in OUTAGE_KINDS:
                 self._by_root[incident.root] = incident.incident_id
-                for element in incident.members:
-                    if element.startswith(SITE):
-                        continue
-                    self.down.setdefault(element, incident.started_at)
-                    self._ap_changed(element, down=True, ts=incident.started_at)
-                    assumed.add(element)
+                self._assume_down(incident.members, incident.started_at, assumed)
             elif incident.kind is Kind.POWER and self.power is not None:
-                for element in self.power.restore(incident):
-                    if element.startswith(SITE):
-                        continue
-                    self.down.setdefault(element, incident.started_at)
-                    self._ap_changed(element, down=True, ts=incident.started_at)
-                    assumed.add(element)
+                self._assume_down(self.power.restore(incident), incident.started_at, assumed)
             elif incident.kind is Kind.FLAPPING:
                 self._flap_by_element[incident.root] = incident.incident_id
                 self._flap_latest[incident.root] = (True, incident.started_at)
@@ -340,3 +330,14 @@ class Correlator:
                 self._conditions[(incident.kind, incident.root)] = incident.incident_id
         self._dirty = True
         return assumed
+
+    def _assume_down(self, members: Iterable[str], since: float, assumed: set[str]) -> None:
+        """What a restored incident says is down is down ``since`` its start, and added to
+        ``assumed``: its devices and links (a ``site:`` element follows from its access
+        points)."""
+        for element in members:
+            if element.startswith(SITE):
+                continue
+            self.down.setdefault(element, since)
+            self._ap_changed(element, down=True, ts=since)
+            assumed.add(element)
