@@ -487,7 +487,7 @@ def source_key(source: str) -> str:
 
 def cmd_maintenance_import(args: argparse.Namespace) -> int:
     """The command's handler (registered in :mod:`alerting.cli`)."""
-    from alerting.cli import _open, _scope_inventory, database_path
+    from alerting.cli import _database, _scope_inventory, database_path
     from pubnet.cliout import EXIT_BAD_INPUT, EXIT_OK
 
     path = database_path(args.config)
@@ -502,15 +502,13 @@ def cmd_maintenance_import(args: argparse.Namespace) -> int:
     ok, inventory = _scope_inventory(args)
     if not ok:
         return EXIT_BAD_INPUT
-    db = _open(path)
-    try:
-        outcome = import_events(db, feed, args.scope_from, args.ics, args.by, inventory,
-                                now, feed.problems)
-    except sqlite3.Error as exc:
-        print(f"pubnet maintenance import: {path}: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    finally:
-        db.close()
+    with _database(path) as db:
+        try:
+            outcome = import_events(db, feed, args.scope_from, args.ics, args.by, inventory,
+                                    now, feed.problems)
+        except sqlite3.Error as exc:
+            print(f"pubnet maintenance import: {path}: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     for problem in feed.problems:
         print(f"warning: {problem}", file=sys.stderr)
     windows = len(feed.events)
