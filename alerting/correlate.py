@@ -171,16 +171,8 @@ class Correlator:
 
     def clear_condition(self, kind: Kind, element: str, ts: float) -> None:
         incident_id = self._conditions.pop((kind, element), None)
-        if incident_id is None:
-            return
-        incident = self.incidents.get(incident_id)
-        if incident is None:
-            return
-        if incident.state is State.PENDING and incident.announced_at is None:
-            self._drop(incident_id)
-        else:
-            self.incidents[incident_id] = resolve(incident, ts)
-            self._touched.add(incident_id)
+        if incident_id is not None:
+            self._close(incident_id, ts, None)
 
     def condition_open(self, kind: Kind, element: str) -> bool:
         return (kind, element) in self._conditions
@@ -243,6 +235,8 @@ class Correlator:
             self.power.classify(self, now, self._new_id)
 
     def _close(self, incident_id: str, now: float, merged_into: str | None) -> None:
+        """End an incident (a root's or a condition's): one still pending that nobody was
+        told of is dropped, any other resolved (into ``merged_into`` when it merged)."""
         incident = self.incidents.get(incident_id)
         if incident is None:
             return
@@ -326,19 +320,9 @@ class Correlator:
                 continue
             if incident.kind in OUTAGE_KINDS:
                 self._by_root[incident.root] = incident.incident_id
-                for element in incident.members:
-                    if element.startswith(SITE):
-                        continue
-                    self.down.setdefault(element, incident.started_at)
-                    self._ap_changed(element, down=True, ts=incident.started_at)
-                    assumed.add(element)
+                self._assume_down(incident.members, incident.started_at, assumed)
             elif incident.kind is Kind.POWER and self.power is not None:
-                for element in self.power.restore(incident):
-                    if element.startswith(SITE):
-                        continue
-                    self.down.setdefault(element, incident.started_at)
-                    self._ap_changed(element, down=True, ts=incident.started_at)
-                    assumed.add(element)
+                self._assume_down(self.power.restore(incident), incident.started_at, assumed)
             elif incident.kind is Kind.FLAPPING:
                 self._flap_by_element[incident.root] = incident.incident_id
                 self._flap_latest[incident.root] = (True, incident.started_at)
@@ -346,3 +330,14 @@ class Correlator:
                 self._conditions[(incident.kind, incident.root)] = incident.incident_id
         self._dirty = True
         return assumed
+
+    def _assume_down(self, members: Iterable[str], since: float, assumed: set[str]) -> None:
+        """What a restored incident says is down is down ``since`` its start, and added to
+        ``assumed``: its devices and links (a ``site:`` element follows from its access
+        points)."""
+        for element in members:
+            if element.startswith(SITE):
+                continue
+            self.down.setdefault(element, since)
+            self._ap_changed(element, down=True, ts=since)
+            assumed.add(element)

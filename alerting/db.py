@@ -33,7 +33,7 @@ from alerting.model import (
     State,
     Status,
 )
-from pubnet.sqlite import Database, connect
+from pubnet.sqlite import Database, connect, transaction
 
 if TYPE_CHECKING:
     from alerting.digest import GateChanges, GateState
@@ -236,8 +236,7 @@ class IncidentDB(Database):
         conn = self.conn
         if int(conn.execute("PRAGMA user_version").fetchone()[0]) >= SCHEMA_VERSION:
             return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             if int(conn.execute("PRAGMA user_version").fetchone()[0]) < 1:
                 # Acknowledgements recorded before there was a history: only the CLI wrote
                 # them, and only the last one of each incident is left.
@@ -247,10 +246,6 @@ class IncidentDB(Database):
                     "FROM incidents WHERE acked_at IS NOT NULL AND id NOT IN "
                     "(SELECT incident_id FROM acks)")
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     # -- incidents -----------------------------------------------------------------------
 
@@ -273,8 +268,7 @@ class IncidentDB(Database):
         already in the outbox)."""
         conn = self.conn
         seqs: list[int] = []
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             conn.executemany(_UPSERT, [_incident_params(i, f) for i, f in incidents])
             dropped = list(dropped)
             if dropped:
@@ -297,10 +291,6 @@ class IncidentDB(Database):
                     "INSERT INTO power_evidence (incident_id, evidence) VALUES (?, ?) "
                     "ON CONFLICT(incident_id) DO UPDATE SET evidence = excluded.evidence",
                     list(evidence.items()))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return seqs
 
     def _save_gate(self, gate: GateChanges, now: float) -> None:
@@ -406,8 +396,7 @@ class IncidentDB(Database):
         is recorded in the same transaction, so a redelivered event is applied once.
         """
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             row = conn.execute("SELECT state FROM incidents WHERE id = ?",
                                (incident_id,)).fetchone()
             if event_id is not None and conn.execute(
@@ -429,10 +418,6 @@ class IncidentDB(Database):
                     "INSERT INTO acks (incident_id, acked_by, acked_at, note, channel) "
                     "VALUES (?, ?, ?, ?, ?)", (incident_id, by, now, note, channel))
                 result = "ok"
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return result
 
     def acks(self, incident_id: str) -> list[Ack]:

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from alerting.messages import BANGKOK, local_time
+from pubnet.sqlite import transaction
 
 if TYPE_CHECKING:
     from alerting.db import IncidentDB
@@ -382,8 +383,7 @@ def import_events(db: IncidentDB, feed: Feed, scope_from: ScopeFrom, source: str
     conn = db.conn
     conn.executescript(IMPORTS_SCHEMA)
     origin = source_key(source)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         _move_old_imports(conn)
         seen: set[tuple[str, str]] = set()
         for event in feed.events:
@@ -434,10 +434,6 @@ def import_events(db: IncidentDB, feed: Feed, scope_from: ScopeFrom, source: str
             else:
                 outcome.unchanged += 1
         outcome.removed = _end_missing(conn, feed, seen, origin, now)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return outcome
 
 
@@ -491,7 +487,7 @@ def source_key(source: str) -> str:
 
 def cmd_maintenance_import(args: argparse.Namespace) -> int:
     """The command's handler (registered in :mod:`alerting.cli`)."""
-    from alerting.cli import _open, _scope_inventory, database_path
+    from alerting.cli import _database, _scope_inventory, database_path
     from pubnet.cliout import EXIT_BAD_INPUT, EXIT_OK
 
     path = database_path(args.config)
@@ -506,15 +502,13 @@ def cmd_maintenance_import(args: argparse.Namespace) -> int:
     ok, inventory = _scope_inventory(args)
     if not ok:
         return EXIT_BAD_INPUT
-    db = _open(path)
-    try:
-        outcome = import_events(db, feed, args.scope_from, args.ics, args.by, inventory,
-                                now, feed.problems)
-    except sqlite3.Error as exc:
-        print(f"pubnet maintenance import: {path}: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    finally:
-        db.close()
+    with _database(path) as db:
+        try:
+            outcome = import_events(db, feed, args.scope_from, args.ics, args.by, inventory,
+                                    now, feed.problems)
+        except sqlite3.Error as exc:
+            print(f"pubnet maintenance import: {path}: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     for problem in feed.problems:
         print(f"warning: {problem}", file=sys.stderr)
     windows = len(feed.events)

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import random
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NoReturn
 
 import aiomqtt
@@ -59,6 +59,32 @@ def direct_queue(sink: MessageSink) -> type[asyncio.Queue[aiomqtt.Message]]:
             sink(item)
 
     return DirectQueue
+
+
+async def until_disconnected(client: aiomqtt.Client) -> NoReturn:
+    """Wait for the connection to drop (raises :class:`aiomqtt.MqttError` then).
+
+    With a :func:`direct_queue` messages never come out of this iterator (the queue hands
+    them to its sink as they are read), so iterating only waits for aiomqtt to report the
+    disconnection.
+    """
+    async for _ in client.messages:
+        pass
+    raise aiomqtt.MqttError("message stream ended")
+
+
+def refused(topics: Sequence[str], granted: Sequence[object]) -> list[str]:
+    """The topic filters of a SUBSCRIBE whose SUBACK entry (``granted``, in the same
+    order) is a failure, 0x80 or more: an int for MQTT 3.1.1, a ReasonCode for MQTT 5."""
+    return [topic for topic, code in zip(topics, granted, strict=False)
+            if _reason_value(code) >= 0x80]
+
+
+def _reason_value(code: object) -> int:
+    if isinstance(code, int):
+        return code
+    value = getattr(code, "value", 0)
+    return value if isinstance(value, int) else 0
 
 
 def client_options(

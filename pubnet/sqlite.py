@@ -1,10 +1,11 @@
-"""One way to open and hold pubnet's SQLite files.
+"""One way to open, hold and write pubnet's SQLite files.
 
 The alerting database and the status history live in the same kind of file and are used
 the same way: the daemon writes, CLI commands read (and for alerting, write) at the same
-moment from other processes. So both open with autocommit (transactions are explicit),
-WAL so readers never block the writer, ``synchronous=NORMAL`` (durable at each WAL
-checkpoint, fast enough for a storm) and a 10 s busy timeout before ``database is locked``.
+moment from other processes. So both open with autocommit (transactions are explicit,
+:func:`transaction`), WAL so readers never block the writer, ``synchronous=NORMAL``
+(durable at each WAL checkpoint, fast enough for a storm) and a 10 s busy timeout before
+``database is locked``.
 A report opens the history read-only, so a report can never create or change a file.
 """
 
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Self
 
@@ -54,6 +57,21 @@ def connect(path: Path, *, schema: str = "", readonly: bool = False,
         conn.close()
         raise
     return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction on a :func:`connect` connection: ``BEGIN IMMEDIATE`` takes the
+    write lock at once (waiting out another process's lock for the busy timeout, instead
+    of failing on the first write half-way through), ``COMMIT`` at the end of the block,
+    ``ROLLBACK`` when anything is raised in it, cancellation included, or by the commit."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _prepare(conn: sqlite3.Connection, schema: str, readonly: bool) -> None:

@@ -44,6 +44,21 @@ def first_due(start: float, interval: float, position: int, total: int) -> float
     return start + interval * position / max(total, 1)
 
 
+async def ping_device(pinger: Pinger, device: Device, config: IcmpConfig) -> ProbeResult:
+    """One probe of ``device`` with ``icmp.count`` echo requests; a socket error (a name
+    that does not resolve, no route) is a failed probe, not an exception."""
+    try:
+        return await pinger.ping(device.host, config.count, config.timeout, config.spacing)
+    except OSError as exc:
+        return ProbeResult(1, 0, (), error=f"{type(exc).__name__}: {exc}")
+
+
+def no_socket_detail(exc: PermissionError) -> str:
+    """Every ICMP device's status detail when pubnet may not open an ICMP socket."""
+    return (f"cannot open an ICMP socket ({exc.strerror}): run as root, grant "
+            "CAP_NET_RAW, or widen net.ipv4.ping_group_range")
+
+
 def status_of(result: ProbeResult) -> tuple[PollStatus, str]:
     if result.received:
         return PollStatus.OK, ""
@@ -93,11 +108,7 @@ class IcmpProber:
     async def probe(self, pinger: Pinger, device: Device) -> PollStatus:
         """Probe one device once and record the outcome; never raises (but cancellation)."""
         ts = self.clock()
-        cfg = self.config
-        try:
-            result = await pinger.ping(device.host, cfg.count, cfg.timeout, cfg.spacing)
-        except OSError as exc:
-            result = ProbeResult(1, 0, (), error=f"{type(exc).__name__}: {exc}")
+        result = await ping_device(pinger, device, self.config)
         status, detail = status_of(result)
         dev = device.device_id
         changed = self._last.get(dev) is not status
@@ -134,8 +145,7 @@ class IcmpProber:
 
     async def _cannot_ping(self, exc: PermissionError) -> None:
         """No ICMP socket: every device gets status ``error`` (visible, not a crash)."""
-        detail = (f"cannot open an ICMP socket ({exc.strerror}): run as root, grant "
-                  "CAP_NET_RAW, or widen net.ipv4.ping_group_range")
+        detail = no_socket_detail(exc)
         log.error("icmp prober cannot ping",
                   extra={"devices": len(self.devices), "detail": detail})
         ts = self.clock()

@@ -43,7 +43,7 @@ from pubnet.catalog import (
 )
 from pubnet.config import MqttConfig
 from pubnet.model import Observation, Source
-from pubnet.mqttclient import client_options, stay_connected
+from pubnet.mqttclient import client_options, refused, stay_connected, until_disconnected
 from pubnet.state import StateStore
 
 log = logging.getLogger("pubnet.mqtt")
@@ -147,7 +147,7 @@ class MqttCollector:
         await stay_connected(
             self.config,
             lambda context: client_options(self.config, self._on_message, context),
-            _until_disconnected, log=log, what=COMPONENT_NAME,
+            until_disconnected, log=log, what=COMPONENT_NAME,
             on_connected=self._told_connected, prepare=self._prepare,
             on_connect=self._subscribe_or_fail, on_failed_attempt=self._count_failure,
             jitter=self._jitter)
@@ -175,7 +175,7 @@ class MqttCollector:
         longer than any fixed timeout."""
         qos: int = self.config.qos
         topics: list[tuple[str, int]] = [(t, qos) for t in filters(self.config.shared_group)]
-        watcher = asyncio.create_task(_until_disconnected(client), name="mqtt-watch")
+        watcher = asyncio.create_task(until_disconnected(client), name="mqtt-watch")
         subscribing = asyncio.create_task(client.subscribe(topics, timeout=math.inf),
                                           name="mqtt-subscribe")
         try:
@@ -189,11 +189,9 @@ class MqttCollector:
             await watcher  # the connection dropped: raises its MqttError
         if subscribing.cancelled():
             raise aiomqtt.MqttError("disconnected while subscribing")
-        granted = subscribing.result()
-        refused = [topic for (topic, _), code in zip(topics, granted, strict=False)
-                   if _reason_value(code) >= 0x80]
-        if refused:
-            raise aiomqtt.MqttError(f"broker refused subscription to {', '.join(refused)}")
+        refusals = refused([topic for topic, _ in topics], subscribing.result())
+        if refusals:
+            raise aiomqtt.MqttError(f"broker refused subscription to {', '.join(refusals)}")
 
     def _on_message(self, message: aiomqtt.Message) -> None:
         """The messages paho decodes (QoS 2, topic aliases, ones split across reads)."""
@@ -259,21 +257,3 @@ class MqttCollector:
                 for reason, count in self.broker_guard.refused.items())
         self.store.publish(obs)
 
-
-async def _until_disconnected(client: aiomqtt.Client) -> None:
-    """Wait for the connection to drop (raises MqttError then).
-
-    Messages never come out of this iterator: the direct queue hands them to the ingestor
-    as they are read, so iterating only waits for aiomqtt to report the disconnection.
-    """
-    async for _ in client.messages:
-        pass
-    raise aiomqtt.MqttError("message stream ended")
-
-
-def _reason_value(code: object) -> int:
-    """A SUBACK entry as a number: an int for MQTT 3.1.1, a ReasonCode for MQTT 5."""
-    if isinstance(code, int):
-        return code
-    value = getattr(code, "value", 0)
-    return value if isinstance(value, int) else 0

@@ -11,10 +11,11 @@ wire libraries take and return, so the hot path never converts them.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Self
 
 from collectors.snmp.errors import SnmpNoSuchName
 from pubnet.config import Credential
@@ -84,20 +85,34 @@ class PacketStats:
         self.dropped[reason] = self.dropped.get(reason, 0) + 1
 
 
-class SnmpClient(Protocol):
+class SnmpClient(ABC):
     """A conversation with one agent. Use ``async with``; leaving the block frees the
-    socket unless :attr:`keep_open` is set, and :meth:`close` frees it in any case."""
+    socket unless :attr:`keep_open` is set, and :meth:`close` frees it in any case.
 
-    keep_open: bool
-    """Keep the socket (and, for v3, the learned engine id, boots and time) between
-    ``async with`` blocks until :meth:`close`; the poller sets it when file descriptors
-    allow. An implementation that cannot keep a socket open reopens it at each block."""
+    Every implementation (gufo-snmp, pysnmp, the tests' scripted agents) subclasses this:
+    how a block ends and what a walk takes are the same for all of them, so they are written
+    here once; each implementation opens its socket (``__aenter__``), asks (:meth:`get`,
+    :meth:`_walk`) and frees it (:meth:`close`) its own way.
+    """
 
+    __slots__ = ("keep_open",)
+
+    def __init__(self) -> None:
+        self.keep_open = False
+        """Keep the socket (and, for v3, the learned engine id, boots and time) between
+        ``async with`` blocks until :meth:`close`; the poller sets it when file descriptors
+        allow. An implementation that cannot keep a socket open reopens it at each block."""
+
+    @abstractmethod
     def close(self) -> None:
         """Free the socket now; the next ``async with`` opens a new one. Never raises: it is
         called on error paths (a failed ``__aenter__`` never reaches ``__aexit__``)."""
-        ...
 
+    def _keeps_socket(self) -> bool:
+        """Whether the socket outlives the ``async with`` block that ends without an error."""
+        return self.keep_open
+
+    @abstractmethod
     async def __aenter__(self) -> Self: ...
 
     async def __aexit__(
@@ -105,8 +120,11 @@ class SnmpClient(Protocol):
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> None: ...
+    ) -> None:
+        if exc_type is not None or not self._keeps_socket():
+            self.close()
 
+    @abstractmethod
     async def get(self, oids: Sequence[str]) -> dict[str, Value]:
         """GET several OIDs in one PDU.
 
@@ -114,7 +132,6 @@ class SnmpClient(Protocol):
         Raises :class:`~collectors.snmp.errors.SnmpTimeout`, ``SnmpAuthError``,
         ``SnmpUnknownUser``, ``SnmpUnreachable``, ``SnmpNoSuchName`` or ``SnmpError``.
         """
-        ...
 
     async def bulk_walk(
         self,
@@ -131,7 +148,12 @@ class SnmpClient(Protocol):
         A response without varbinds (an agent's tooBig) is retried with fewer repetitions.
         Raises like :meth:`get`.
         """
-        ...
+        return await self._walk(oid, max_repetitions, stop_index(oid, stop_after))
+
+    @abstractmethod
+    async def _walk(self, oid: str, max_repetitions: int, limit: tuple[int, ...] | None
+                    ) -> list[tuple[str, Value]]:
+        """:meth:`bulk_walk`, with ``stop_after`` as :func:`stop_index` turned it."""
 
 
 ClientFactory = Callable[[SnmpTarget, PacketStats], SnmpClient]

@@ -27,7 +27,6 @@ import logging
 import math
 import socket
 from collections.abc import Callable, Sequence
-from types import TracebackType
 from typing import Any, Self, TypeVar, cast
 
 from gufo.snmp import _fast
@@ -49,13 +48,12 @@ from gufo.snmp.user import (
 
 from collectors.snmp import ber_check, v3probe
 from collectors.snmp.client import (
-    DEFAULT_MAX_REPETITIONS,
     PacketStats,
+    SnmpClient,
     SnmpTarget,
     Value,
     get_each_alone,
     past_stop,
-    stop_index,
     walk_index,
 )
 from collectors.snmp.deadlines import Deadlines
@@ -125,7 +123,7 @@ class _TooBig(Exception):
     error-status, an empty response is how it shows)."""
 
 
-class GufoClient:
+class GufoClient(SnmpClient):
     """One device's conversation (see :class:`collectors.snmp.client.SnmpClient`).
 
     v1/v2c close the socket when the ``async with`` block ends unless ``keep_open`` is set;
@@ -140,13 +138,14 @@ class GufoClient:
     __slots__ = (
         "_attempts", "_deadlines", "_engine_id", "_family", "_fd", "_framing", "_host",
         "_lease", "_loop", "_pool", "_recv", "_recv_get", "_refreshed_at", "_sent", "_sock",
-        "_stats", "_target", "_user", "_version", "_waiter", "keep_open",
+        "_stats", "_target", "_user", "_version", "_waiter",
     )
 
     def __init__(self, target: SnmpTarget, stats: PacketStats,
                  pool: SocketPool | None = None,
                  shapes: ber_check.Shapes | None = None,
                  deadlines: Deadlines | None = None) -> None:
+        super().__init__()
         self._target = target
         self._pool = pool
         self._lease: Lease | None = None
@@ -173,9 +172,6 @@ class GufoClient:
         """How to read the answer awaited (gufo has one ``recv_*`` per request kind)."""
         self._engine_id = b""
         self._refreshed_at = -math.inf
-        self.keep_open = False
-        """Keep a v1/v2c socket between ``async with`` blocks (v3 always keeps it) until
-        :meth:`close`; the poller sets it when file descriptors allow."""
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -188,14 +184,9 @@ class GufoClient:
             await self._refresh()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is not None or not (self.keep_open or self._user is not None):
-            self.close()
+    def _keeps_socket(self) -> bool:
+        """v3 always keeps it: the engine id, boots and time it learned stay valid."""
+        return self.keep_open or self._user is not None
 
     def close(self) -> None:
         """Unregister and drop the socket (Rust closes it when the object goes), or give a
@@ -515,19 +506,13 @@ class GufoClient:
                 lambda: sock.send_get_many([oid]), recv))
         return result
 
-    async def bulk_walk(
-        self,
-        oid: str,
-        max_repetitions: int = DEFAULT_MAX_REPETITIONS,
-        *,
-        stop_after: str | None = None,
-    ) -> list[tuple[str, Value]]:
+    async def _walk(self, oid: str, max_repetitions: int, limit: tuple[int, ...] | None
+                    ) -> list[tuple[str, Value]]:
         """Walk ``oid``'s subtree; on an empty (tooBig) answer retry with fewer repetitions."""
         if self._sock is None:
             await self._open()
             if self._user is not None:
                 await self._refresh()
-        limit = stop_index(oid, stop_after)
         if self._version == "1":
             return await self._walk_next(oid, limit)
         reps = max(1, max_repetitions)

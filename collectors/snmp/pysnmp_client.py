@@ -10,20 +10,18 @@ Each client owns one ``SnmpEngine`` (pysnmp keeps engine-id caches per engine).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Any, Self
 
 from pysnmp.hlapi.v3arch import asyncio as hlapi
 from pysnmp.proto import errind, rfc1902, rfc1905
 
 from collectors.snmp.client import (
-    DEFAULT_MAX_REPETITIONS,
     PacketStats,
+    SnmpClient,
     SnmpTarget,
     Value,
     get_each_alone,
     past_stop,
-    stop_index,
     walk_index,
 )
 from collectors.snmp.errors import (
@@ -44,10 +42,11 @@ _PRIV = {"des": "usmDESPrivProtocol", "aes128": "usmAesCfb128Protocol",
          "aes256": "usmAesBlumenthalCfb256Protocol"}
 
 
-class PysnmpClient:
+class PysnmpClient(SnmpClient):
     """One device's conversation over pysnmp (see :class:`~collectors.snmp.client.SnmpClient`)."""
 
     def __init__(self, target: SnmpTarget, stats: PacketStats) -> None:
+        super().__init__()
         self._hl: Any = hlapi
         self._target = target
         self._stats = stats
@@ -69,8 +68,6 @@ class PysnmpClient:
             self._auth = hlapi.UsmUserData(cred.user or "", **kwargs)
         self._context = hlapi.ContextData(contextName=cred.context or "")
         self._v1 = cred.version == "1"
-        self.keep_open = False
-        """Keep the engine and transport between ``async with`` blocks until :meth:`close`."""
 
     async def __aenter__(self) -> Self:
         if self._engine is not None:
@@ -85,15 +82,6 @@ class PysnmpClient:
             self.close()
             raise SnmpUnreachable(f"cannot resolve {self._target.host}: {exc}") from None
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is not None or not self.keep_open:
-            self.close()
 
     def close(self) -> None:
         if self._engine is not None:
@@ -161,16 +149,10 @@ class PysnmpClient:
                 result[str(name)] = converted
         return result
 
-    async def bulk_walk(
-        self,
-        oid: str,
-        max_repetitions: int = DEFAULT_MAX_REPETITIONS,
-        *,
-        stop_after: str | None = None,
-    ) -> list[tuple[str, Value]]:
+    async def _walk(self, oid: str, max_repetitions: int, limit: tuple[int, ...] | None
+                    ) -> list[tuple[str, Value]]:
         hl = self._hl
         prefix = oid + "."
-        limit = stop_index(oid, stop_after)
         out: list[tuple[str, Value]] = []
         last: tuple[int, ...] = ()
         current = oid

@@ -45,7 +45,7 @@ from pubnet.catalog import (
 )
 from pubnet.config import ClusterConfig, MqttConfig
 from pubnet.model import Observation, Source
-from pubnet.mqttclient import client_options, stay_connected
+from pubnet.mqttclient import client_options, refused, stay_connected, until_disconnected
 from pubnet.state import StateStore
 from pubnet.statewire import (
     SHARDS_FILTER,
@@ -106,14 +106,11 @@ class StateFeed:
     async def _session(self, client: aiomqtt.Client) -> None:
         granted = await client.subscribe([(STATE_FILTER, 1), (SHARDS_FILTER, 1)],
                                          timeout=math.inf)
-        refused = [code for code in granted if _reason_value(code) >= 0x80]
-        if refused:
+        if refused([STATE_FILTER, SHARDS_FILTER], granted):
             raise aiomqtt.MqttError(f"broker refused the subscription to {STATE_FILTER}, "
                                     f"{SHARDS_FILTER}")
         self.ready.set()
-        async for _ in client.messages:  # messages go to _on_message as they are read
-            pass
-        raise aiomqtt.MqttError("message stream ended")
+        await until_disconnected(client)  # messages go to _on_message as they are read
 
     # -- messages ---------------------------------------------------------------------------
 
@@ -246,10 +243,3 @@ class StateFeed:
               for reason, count in sorted(self.rejected.items())),
         ])
 
-
-def _reason_value(code: object) -> int:
-    """A SUBACK entry as a number: an int for MQTT 3.1.1, a ReasonCode for MQTT 5."""
-    if isinstance(code, int):
-        return code
-    value = getattr(code, "value", 0)
-    return value if isinstance(value, int) else 0

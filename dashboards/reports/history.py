@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from dashboards.reports.timeline import SUMMED, summed
-from pubnet.sqlite import Database, connect
+from pubnet.sqlite import Database, connect, transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS history_changes (
@@ -192,8 +192,7 @@ class HistoryDB(Database):
     def _add_power_column(self) -> None:
         """Migrate a database from before ``down_power`` (module docstring)."""
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             if not self._has_column("history_daily", "down_power"):  # another process?
                 stale = sorted(self._power_days())
                 conn.executemany("DELETE FROM history_daily WHERE day = ?",
@@ -202,10 +201,6 @@ class HistoryDB(Database):
                                  [(d,) for d in stale])
                 conn.execute("ALTER TABLE history_daily ADD COLUMN down_power REAL NOT NULL "
                              "DEFAULT 0")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         self._daily_power = True
 
     def _power_days(self) -> set[str]:
@@ -241,8 +236,7 @@ class HistoryDB(Database):
     def write(self, changes: Sequence[ChangeRow], run_id: int | None, now: float) -> None:
         """Store a batch of changes and the run's heartbeat in one transaction."""
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             if changes:
                 conn.executemany(
                     "INSERT INTO history_changes (kind, element, from_status, to_status, at, "
@@ -257,10 +251,6 @@ class HistoryDB(Database):
             if run_id is not None:
                 conn.execute("UPDATE history_runs SET last_at = MAX(last_at, ?) WHERE id = ?",
                              (now, run_id))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     def stop_run(self, run_id: int, now: float) -> None:
         self.conn.execute("UPDATE history_runs SET last_at = MAX(last_at, ?), stopped_at = ? "
@@ -301,8 +291,7 @@ class HistoryDB(Database):
 
     def save_rollup(self, day: str, key: str, rows: Sequence[DailyRow], now: float) -> None:
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             conn.execute("DELETE FROM history_daily WHERE day = ?", (day,))
             conn.executemany(
                 f"INSERT INTO history_daily (day, site, outages, continued, incidents, "
@@ -311,10 +300,6 @@ class HistoryDB(Database):
                   *summed(r)) for r in rows])
             conn.execute("INSERT OR REPLACE INTO history_rollup_days (day, maintenance_key, "
                          "built_at) VALUES (?, ?, ?)", (day, key, now))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     # -- reading -------------------------------------------------------------------------
 

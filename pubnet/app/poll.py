@@ -19,7 +19,7 @@ from contextlib import AsyncExitStack
 from typing import TextIO
 
 from collectors.icmp.ping import Pinger, ProbeResult, SocketPinger
-from collectors.icmp.prober import observations_for, status_of
+from collectors.icmp.prober import no_socket_detail, observations_for, ping_device, status_of
 from collectors.identity import device_labels
 from collectors.snmp.once import DeviceOutcome, poll_once, print_outcomes, render_jsonl
 from collectors.snmp.profiles import ProfileSet
@@ -50,19 +50,14 @@ async def probe_once(config: Config, inventory: Inventory, devices: Sequence[Dev
             try:
                 pinger = await stack.enter_async_context(SocketPinger())
             except PermissionError as exc:
-                failed = ProbeResult(0, 0, (), error=f"cannot open an ICMP socket "
-                                     f"({exc.strerror}): run as root or allow ping sockets "
-                                     "(sysctl net.ipv4.ping_group_range)")
+                failed = ProbeResult(0, 0, (), error=no_socket_detail(exc))
                 return [_outcome(inventory, d, failed) for d in devices]
         active = pinger
         slots = asyncio.Semaphore(cfg.max_in_flight)
 
         async def one(device: Device) -> DeviceOutcome:
             async with slots:
-                try:
-                    result = await active.ping(device.host, cfg.count, cfg.timeout, cfg.spacing)
-                except OSError as exc:
-                    result = ProbeResult(1, 0, (), error=f"{type(exc).__name__}: {exc}")
+                result = await ping_device(active, device, cfg)
             return _outcome(inventory, device, result)
 
         async with asyncio.TaskGroup() as group:

@@ -1,8 +1,10 @@
 """Opening a database retries a "database is locked" that SQLite returns without waiting
-(two components creating one new file at start), and gives up on anything else."""
+(two components creating one new file at start), and gives up on anything else; a write
+transaction commits its whole block or none of it."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -33,3 +35,18 @@ def test_a_locked_open_is_retried_and_other_errors_are_not(
     monkeypatch.setattr(sqlite, "_prepare", broken)
     with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
         sqlite.connect(tmp_path / "b.db")
+
+
+@pytest.mark.parametrize("error", [KeyError("bug"), asyncio.CancelledError()],
+                         ids=["exception", "cancelled"])
+def test_a_transaction_commits_its_block_or_rolls_all_of_it_back(
+        tmp_path: Path, error: BaseException) -> None:
+    conn = sqlite.connect(tmp_path / "t.db", schema="CREATE TABLE t (x INTEGER);")
+    with sqlite.transaction(conn):
+        conn.execute("INSERT INTO t VALUES (1)")
+    with pytest.raises(type(error)), sqlite.transaction(conn):
+        conn.execute("INSERT INTO t VALUES (2)")
+        raise error
+    assert not conn.in_transaction
+    assert conn.execute("SELECT x FROM t").fetchall() == [(1,)]
+    conn.close()

@@ -10,13 +10,16 @@ import contextlib
 import gc
 import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiomqtt
+import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.reasoncodes import ReasonCode
 
 from pubnet.config import MqttConfig
-from pubnet.mqttclient import Session, client_options, stay_connected
+from pubnet.mqttclient import Session, client_options, refused, stay_connected
 from testbed.mosquitto import Mosquitto
 from tests.support import eventually, free_port
 
@@ -111,3 +114,14 @@ async def test_a_refused_on_connect_step_is_a_failed_attempt_not_a_connection(
     prepared.clear()
     del task
     gc.collect()
+
+
+@pytest.mark.parametrize(("granted", "expected"), [
+    ((1, 0), []),
+    ((1, 0x80), ["b"]),
+    ([ReasonCode(PacketTypes.SUBACK, identifier=1),
+      ReasonCode(PacketTypes.SUBACK, identifier=0x87)], ["b"]),
+], ids=["v311-granted", "v311-refused", "v5-not-authorized"])
+def test_refused_reads_both_mqtt_versions_suback(granted: Sequence[object],
+                                                 expected: list[str]) -> None:
+    assert refused(["a", "b"], granted) == expected

@@ -8,13 +8,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from types import TracebackType
 from typing import Self
 
 import pytest
 
 from collectors.snmp import collect as collect_module
-from collectors.snmp.client import PacketStats, SnmpTarget, Value
+from collectors.snmp.client import PacketStats, SnmpClient, SnmpTarget, Value
 from collectors.snmp.collect import DeviceMemory, collect
 from collectors.snmp.counters import WRAP32
 from collectors.snmp.poller import SnmpPoller
@@ -128,12 +127,12 @@ async def test_recovery_is_seen_within_one_recheck(caplog: pytest.LogCaptureFixt
         == [logging.INFO]
 
 
-class ScriptedClient:
+class ScriptedClient(SnmpClient):
     """A client answering from a dict that the test changes between polls."""
 
     def __init__(self, oids: dict[str, Value]) -> None:
+        super().__init__()
         self.oids = oids
-        self.keep_open = False
 
     def close(self) -> None:
         return None
@@ -141,15 +140,11 @@ class ScriptedClient:
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        return None
-
     async def get(self, oids: Sequence[str]) -> dict[str, Value]:
         return {o: self.oids[o] for o in oids if o in self.oids}
 
-    async def bulk_walk(self, oid: str, max_repetitions: int = 25, *,
-                        stop_after: str | None = None) -> list[tuple[str, Value]]:
+    async def _walk(self, oid: str, max_repetitions: int, limit: tuple[int, ...] | None
+                    ) -> list[tuple[str, Value]]:
         def key(o: str) -> tuple[int, ...]:
             return tuple(int(x) for x in o.split("."))
         return sorted(((o, v) for o, v in self.oids.items() if o.startswith(oid + ".")),
