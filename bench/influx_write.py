@@ -17,10 +17,10 @@ inventory's site and province tags. For each fleet size:
   process's CPU µs per point (store, encode, HTTP), and what the store's subscription
   dropped;
 - **drain** (with ``--drain``): a disk backlog of ``--drain-batches`` 5,000-point batches
-  delivered to VictoriaMetrics for ``--drain-seconds`` (or until drained), once on an idle loop and once on a
-  loop whose every turn takes ``--busy-ms`` (tasks burning 2 ms each between yields, as
-  polls' callbacks do on a saturated pubnet); each with requests of up to
-  ``REQUEST_MAX_BATCHES`` batches and, as the reference, of one batch each.
+  delivered to VictoriaMetrics for ``--drain-seconds`` (or until drained), once on an
+  idle loop and once on a loop whose every turn takes ``--busy-ms`` (tasks burning 2 ms
+  each between yields, as polls' callbacks do on a saturated pubnet); each with requests
+  of up to ``REQUEST_MAX_BATCHES`` batches and, as the reference, of one batch each.
 
     .venv/bin/python bench/influx_write.py                      # --devices 10000,100000
     .venv/bin/python bench/influx_write.py --devices 20000 --rounds 1 --no-server
@@ -273,7 +273,9 @@ async def drain_rate(batches: int, seconds: float, busy_ms: float, per_request: 
                 busy = [asyncio.create_task(_busy(0.002)) for _ in range(int(busy_ms / 2))]
                 await writer.ready.wait()
                 started = time.perf_counter()
-                while writer.buffer and time.perf_counter() - started < seconds:
+                while time.perf_counter() - started < seconds:
+                    if not writer.buffer:
+                        break  # drained
                     await asyncio.sleep(0.02)
                 rate = writer.stats.points_written / (time.perf_counter() - started)
                 for one in busy:
