@@ -210,10 +210,15 @@ def cmd_alerts_ack(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _scope_inventory(args: argparse.Namespace) -> tuple[bool, Inventory | None]:
+SHOWN_PROBLEMS = 10
+"""Inventory errors a maintenance command prints before pointing at ``inventory validate``."""
+
+
+def _scope_inventory(args: argparse.Namespace, command: str = "pubnet maintenance add"
+                     ) -> tuple[bool, Inventory | None]:
     """(ok, inventory) to check a scope against: ``--inventory``, else the config's; None
-    when neither names one. Prints the problem and returns (False, None) when it cannot be
-    read."""
+    when neither names one. Prints the problem (after ``command``, the one the user typed)
+    and returns (False, None) when it cannot be read."""
     from inventory.loader import InventoryError, load_inventory
     from pubnet.config import ConfigError, load_config
 
@@ -227,10 +232,22 @@ def _scope_inventory(args: argparse.Namespace) -> tuple[bool, Inventory | None]:
     if path is None:
         return True, None
     try:
-        return True, load_inventory(path).inventory
+        result = load_inventory(path)
     except InventoryError as exc:
-        print(f"pubnet maintenance add: {exc}", file=sys.stderr)
+        print(f"{command}: {exc}", file=sys.stderr)
         return False, None
+    errors = [p for p in result.problems if p.is_error]
+    if errors:
+        # a scope checked against what a broken file let through would pass or fail by luck
+        print(f"{command}: the inventory {path} has {len(errors):,} error(s), so scopes "
+              "cannot be checked against it:", file=sys.stderr)
+        for problem in errors[:SHOWN_PROBLEMS]:
+            print(f"  {problem}", file=sys.stderr)
+        if len(errors) > SHOWN_PROBLEMS:
+            print(f"  ... and {len(errors) - SHOWN_PROBLEMS:,} more (pubnet inventory "
+                  "validate lists them all)", file=sys.stderr)
+        return False, None
+    return True, result.inventory
 
 
 def cmd_maintenance_add(args: argparse.Namespace) -> int:

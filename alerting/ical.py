@@ -499,7 +499,7 @@ def cmd_maintenance_import(args: argparse.Namespace) -> int:
     except FeedError as exc:
         print(f"pubnet maintenance import: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    ok, inventory = _scope_inventory(args)
+    ok, inventory = _scope_inventory(args, "pubnet maintenance import")
     if not ok:
         return EXIT_BAD_INPUT
     with _database(path) as db:

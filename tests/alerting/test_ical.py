@@ -180,6 +180,20 @@ def test_not_a_calendar_is_one_clear_error(tmp_path: Path,
     assert "none.ics: cannot read (No such file or directory)" in capsys.readouterr().err
 
 
+def test_a_broken_inventory_is_reported_as_the_import_command(
+        tmp_path: Path, database: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ics = tmp_path / "pea.ics"
+    ics.write_bytes(feed(event("pea-1@pea.co.th", "ดับไฟ", "อำเภอจอมทอง", SOON, 4)))
+    (tmp_path / "inv" / "sites.csv").write_text("not,a,site,table\n", encoding="utf-8")
+    assert main(["maintenance", "import", "--ics", str(ics), "--scope-from", "LOCATION",
+                 "--config", str(tmp_path / "pubnet.yaml")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"pubnet maintenance import: the inventory {tmp_path / 'inv'} "
+                          "has 1 error(s)"), err
+    assert f"{tmp_path / 'inv' / 'sites.csv'}:1: header: missing columns: site_id" in err, err
+    assert not database.exists() or windows(database) == []
+
+
 def recurring(uid: str, start: datetime, hours: float, *lines: str,
               location: str = "อำเภอจอมทอง จังหวัดเชียงใหม่", tzid: str = "Asia/Bangkok") -> str:
     """A VEVENT with extra lines (RRULE, EXDATE, RECURRENCE-ID, ...)."""
