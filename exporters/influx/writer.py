@@ -82,7 +82,7 @@ points, ~5 MB at the default ``batch_size``. A writer falls behind when its loop
 and on a busy loop a request's round trip costs loop turns (connect, send, read, the
 buffer's thread hops), not bytes: at 100,000 devices on one core a 5,000-point request took
 ~6 s and the backlog drained at ~900 points/s while the fleet added ~60,000. With 200 ms
-loop turns a backlog drained at ~1,500 points/s one batch per request and ~11,700 with 8
+loop turns a backlog drained at ~1,600 points/s one batch per request and ~12,800 with 8
 (``bench/influx_write.py --drain``). Sending 5.4 MB keeps the loop ~17 ms, the price of
 a turn or two. A server that refuses the size (413) gets halves, as for a bad point."""
 STOP_GRACE = 2.0
