@@ -125,10 +125,8 @@ class InventoryMetrics:
         ]
         self._rates: dict[tuple[str, str], _LinkRate] = {}
         self._interfaces: dict[str, tuple[int, dict[tuple[str, str], Observation]]] = {}
-        self._link_ends: dict[str, set[str]] = {}
+        self._link_ends = derivation.watched_interfaces()
         """Device -> the interfaces links are observed through: the only ones indexed."""
-        for link in inventory.links.values():
-            self._link_ends.setdefault(link.a_device, set()).add(link.a_interface)
         # incremental state: lines per site and link, recomputed when their devices change
         self._sites_of_device: dict[str, int] = {}
         for index, (_labels_text, members) in enumerate(self._sites):
