@@ -55,10 +55,9 @@ from influxdb_client import Point  # noqa: E402
 from influxdb_client.domain.write_precision import WritePrecision  # noqa: E402
 from series_memory import MIX, poll, templates  # noqa: E402
 
-from exporters.influx import writer as writer_module  # noqa: E402
 from exporters.influx.buffer import DiskBuffer  # noqa: E402
 from exporters.influx.lineproto import LineEncoder  # noqa: E402
-from exporters.influx.writer import InfluxWriter  # noqa: E402
+from exporters.influx.writer import REQUEST_MAX_BATCHES, InfluxWriter  # noqa: E402
 from inventory.model import Inventory  # noqa: E402
 from pubnet.config import InfluxConfig  # noqa: E402
 from pubnet.model import Observation  # noqa: E402
@@ -258,38 +257,34 @@ async def drain_rate(batches: int, seconds: float, busy_ms: float, per_request: 
     """Points per second a writer delivers from a disk backlog of ``batches`` batches."""
     line = "bench,device=d{i},site=s{i} value={i} 1700000000000000000"
     data = "\n".join(line.format(i=i) for i in range(5000)).encode()
-    saved = writer_module.REQUEST_MAX_BATCHES
-    writer_module.REQUEST_MAX_BATCHES = per_request
-    try:
-        with tempfile.TemporaryDirectory(prefix="influx-drain-") as tmp:
-            async with victoria(Path(tmp) / "vm") as url:
-                config = InfluxConfig(url=url, token="bench", org="pubnet", bucket="pubnet",
-                                      buffer_dir=Path(tmp) / "buffer")
-                backlog = DiskBuffer(config.buffer_dir, 1 << 40)
-                await backlog.open()
-                await backlog.append_many([(data, 5000)] * batches)
-                writer = InfluxWriter(StateStore(), Inventory(), config, stats_interval=None)
-                task = asyncio.create_task(writer.run(), name="influx")
-                busy = [asyncio.create_task(_busy(0.002)) for _ in range(int(busy_ms / 2))]
-                await writer.ready.wait()
-                started = time.perf_counter()
-                while time.perf_counter() - started < seconds:
-                    if not writer.buffer:
-                        break  # drained
-                    await asyncio.sleep(0.02)
-                rate = writer.stats.points_written / (time.perf_counter() - started)
-                for one in busy:
-                    one.cancel()
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-    finally:
-        writer_module.REQUEST_MAX_BATCHES = saved
+    with tempfile.TemporaryDirectory(prefix="influx-drain-") as tmp:
+        async with victoria(Path(tmp) / "vm") as url:
+            config = InfluxConfig(url=url, token="bench", org="pubnet", bucket="pubnet",
+                                  buffer_dir=Path(tmp) / "buffer")
+            backlog = DiskBuffer(config.buffer_dir, 1 << 40)
+            await backlog.open()
+            await backlog.append_many([(data, 5000)] * batches)
+            writer = InfluxWriter(StateStore(), Inventory(), config, stats_interval=None,
+                                  request_batches=per_request)
+            task = asyncio.create_task(writer.run(), name="influx")
+            busy = [asyncio.create_task(_busy(0.002)) for _ in range(int(busy_ms / 2))]
+            await writer.ready.wait()
+            started = time.perf_counter()
+            while time.perf_counter() - started < seconds:
+                if not writer.buffer:
+                    break  # drained
+                await asyncio.sleep(0.02)
+            rate = writer.stats.points_written / (time.perf_counter() - started)
+            for one in busy:
+                one.cancel()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
     return rate
 
 
 async def drain_figures(batches: int, seconds: float, busy_ms: float) -> dict[str, float]:
-    merged = writer_module.REQUEST_MAX_BATCHES
+    merged = REQUEST_MAX_BATCHES
     figures: dict[str, float] = {}
     for loop, ms in (("idle", 0.0), ("busy", busy_ms)):
         for name, per_request in (("merged", merged), ("reference", 1)):

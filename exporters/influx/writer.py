@@ -161,8 +161,10 @@ class InfluxWriter:
                  *, clock: Callable[[], float] = time.time,
                  backoff: tuple[float, float] = (BACKOFF_MIN, BACKOFF_MAX),
                  stats_interval: float | None = STATS_INTERVAL,
-                 stop_grace: float = STOP_GRACE) -> None:
+                 stop_grace: float = STOP_GRACE,
+                 request_batches: int = REQUEST_MAX_BATCHES) -> None:
         self.store = store
+        self._request_batches = request_batches
         self._stop_grace = stop_grace
         self._stats_interval = stats_interval
         self._backoff_min, self._backoff_max = backoff
@@ -325,7 +327,7 @@ class InfluxWriter:
                 if self._stopping.is_set() and self._intake_done.is_set():
                     return  # the backlog waits for the next start
                 segments, data = await self.buffer.read_oldest(
-                    self.config.batch_size * REQUEST_MAX_BATCHES)
+                    self.config.batch_size * self._request_batches)
                 points = sum(s.points for s in segments)
                 undelivered = await self._deliver(data, points)
                 if undelivered is None:
@@ -351,14 +353,14 @@ class InfluxWriter:
 
     async def _next_batch(self) -> _Batch | None:
         """The next batch, merged with those queued behind it (up to
-        :data:`REQUEST_MAX_BATCHES`): one request for what waits, not one each."""
+        :data:`REQUEST_MAX_BATCHES` by default): one request for what waits, not one each."""
         queue = self._queue
         first = queue.get_nowait() if not queue.empty() else await get_or_stop(
             queue.get(), self._intake_done)
         if first is None or queue.empty():
             return first
         batches = [first]
-        while len(batches) < REQUEST_MAX_BATCHES and not queue.empty():
+        while len(batches) < self._request_batches and not queue.empty():
             batches.append(queue.get_nowait())
         return _Batch(b"\n".join(b.data for b in batches), sum(b.points for b in batches))
 
