@@ -15,13 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from collectors.snmp.client import SnmpClient, Value, label_text, text
-from collectors.snmp.counters import (
-    WRAP32,
-    CounterState,
-    advance,
-    octet_bound,
-    uptime_went_back,
-)
+from collectors.snmp.counterbank import CounterBank, SlotMaps, storable
+from collectors.snmp.counters import WRAP32, WRAP64, octet_bound, uptime_went_back
 from collectors.snmp.errors import SnmpNoSuchName
 from collectors.snmp.layout import (
     MAX_GET_VARBINDS,
@@ -66,7 +61,7 @@ without its generated ``__new__`` (a Python-level call with defaults): ~0.15 aga
 class DeviceMemory:
     """What the poller remembers about a device between polls."""
 
-    counters: dict[SeriesKey, CounterState] = field(default_factory=dict)
+    counters: CounterBank = field(default_factory=CounterBank)
     uptime_ticks: int | None = None
     uptime_rollovers: int = 0
     last_ts: float | None = None
@@ -89,6 +84,9 @@ class DeviceMemory:
     parts: LayoutParts = field(default_factory=dict)
     """Layout tuples already held, shared by every device of a poller the same way
     (:func:`collectors.snmp.layout.shared`)."""
+    slot_maps: SlotMaps = field(default_factory=dict)
+    """Counter slot maps already held, shared by every device of a poller the same way
+    (:meth:`collectors.snmp.counterbank.CounterBank.share`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +219,11 @@ def _table_observations(
         where_oid, equals = table.where
         where_col = columns.get(where_oid, _NO_COLUMN)
         rows = [i for i in rows if text(where_col.get(i)) == equals]
-    counters = memory.counters
+    bank = memory.counters
+    slots = bank.slots
+    raws = bank.raws
+    offsets = bank.offsets
+    widths = bank.widths
     keys = memory.keys
     append = out.append
     label_spec = table.labels
@@ -250,23 +252,24 @@ def _table_observations(
                 if source is None:
                     continue
                 if is_counter:
-                    if not isinstance(raw, int):
+                    if not isinstance(raw, int) or not 0 <= raw < WRAP64:  # storable()
                         continue
                     key = (name, labels)
-                    state = counters.get(key)
+                    slot = slots.get(key)
                     width = source.width
-                    if state is None:
-                        state = counters[_shared(keys, key)] = advance(None, raw, width)
-                    elif not reset and raw >= state.raw and state.width == width:
-                        # advance()'s usual case, inline (a call with keywords per counter)
-                        state.total += raw - state.raw
-                        state.raw = raw
+                    if slot is None:
+                        value = bank.add(_shared(keys, key), raw, width) * source.scale
+                        slots = bank.slots  # a copy when it was shared
+                    elif not reset and raw >= raws[slot] and widths[slot] == width:
+                        # the usual case of counters.delta(), inline
+                        raws[slot] = raw
+                        value = (raw + offsets[slot]) * source.scale
                     else:
                         bound = None
                         if metric.bound is not None and width == 32:
                             bound = octet_bound(row_gauges.get(metric.bound), elapsed)
-                        advance(state, raw, width, reset=reset, max_delta=bound)
-                    value = state.total * source.scale
+                        value = bank.advance(slot, raw, width, reset=reset,
+                                             max_delta=bound) * source.scale
                 else:
                     value = _gauge_value(columns, metric, source, raw, index)
                     if value is None:
@@ -422,16 +425,14 @@ async def collect(
         if raw is None:
             continue
         if scalar.kind is MetricKind.COUNTER:
-            if not isinstance(raw, int):
+            if not isinstance(raw, int) or not storable(raw):
                 continue
             key: SeriesKey = (scalar.name, ())
-            state = memory.counters.get(key)
-            if state is None:
-                state = memory.counters[_shared(memory.keys, key)] = advance(
-                    None, raw, scalar.source.width)
-            else:
-                advance(state, raw, scalar.source.width, reset=reset)
-            number: float | None = float(state.total)
+            bank = memory.counters
+            slot = bank.slots.get(key)
+            number: float | None = float(
+                bank.add(_shared(memory.keys, key), raw, scalar.source.width) if slot is None
+                else bank.advance(slot, raw, scalar.source.width, reset=reset))
         elif scalar.enum is not None:
             number = scalar.enum.get(raw) if isinstance(raw, int) else None
         else:
@@ -454,6 +455,7 @@ async def collect(
                                                    memory.parts)
             rows = walked
         _table_observations(table, columns, rows, device, ts, memory, reset, elapsed, out)
+    memory.counters.share(memory.slot_maps)
     memory.last_ts = ts
     return PollResult(profile, label_text(values.get(SYS_NAME)),
                       label_text(values.get(SYS_DESCR)), sys_object_id, reset, out, detail)

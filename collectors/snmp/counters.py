@@ -47,22 +47,26 @@ def advance(
     """
     if state is None:
         return CounterState(raw, raw, width)
-    last = state.raw
-    if state.width != width:
-        delta = 0
-    elif reset:
-        delta = raw
-    elif raw >= last:
-        delta = raw - last
-    elif width == 32:
-        wrapped = raw + WRAP32 - last
-        delta = raw if (max_delta is not None and wrapped > max_delta) else wrapped
-    else:
-        delta = raw
+    state.total += delta(state.raw, state.width, raw, width, reset=reset, max_delta=max_delta)
     state.raw = raw
     state.width = width
-    state.total += delta
     return state
+
+
+def delta(last: int, last_width: int, raw: int, width: int, *, reset: bool = False,
+          max_delta: int | None = None) -> int:
+    """What a reading of ``raw`` adds to a counter's total after a reading of ``last`` (the
+    rules of :func:`advance`, which the SNMP poller's packed counters share)."""
+    if last_width != width:
+        return 0
+    if reset:
+        return raw
+    if raw >= last:
+        return raw - last
+    if width == 32:
+        wrapped = raw + WRAP32 - last
+        return raw if (max_delta is not None and wrapped > max_delta) else wrapped
+    return raw
 
 
 def uptime_went_back(prev_ticks: int, ticks: int, elapsed_s: float) -> bool:

@@ -28,6 +28,7 @@ from collectors.identity import device_labels, info_labels, status_observations
 from collectors.snmp.ber_check import Shapes
 from collectors.snmp.client import ClientFactory, PacketStats, SnmpClient, SnmpTarget
 from collectors.snmp.collect import DeviceMemory, PollResult, collect
+from collectors.snmp.counterbank import SlotMaps
 from collectors.snmp.deadlines import Deadlines
 from collectors.snmp.errors import SnmpError, status_for
 from collectors.snmp.layout import LayoutParts
@@ -114,6 +115,8 @@ class DevicePoller:
         """Counter keys shared by every device's memory (see ``DeviceMemory.keys``)."""
         self.layout_parts: LayoutParts = {}
         """Layout tuples shared by every device's memory (see ``DeviceMemory.parts``)."""
+        self.slot_maps: SlotMaps = {}
+        """Counter slot maps shared by every device's memory (``DeviceMemory.slot_maps``)."""
         self.pool: SocketPool | None = None
         """Sockets lent to polls that do not keep their own (gufo-snmp clients only)."""
         if client_factory is None:
@@ -145,7 +148,8 @@ class DevicePoller:
         return _DeviceRun(device, target, interval, up, info,
                           memory=DeviceMemory(rewalk_every=snmp.rewalk_every,
                                               keys=self.counter_keys,
-                                              parts=self.layout_parts))
+                                              parts=self.layout_parts,
+                                              slot_maps=self.slot_maps))
 
     async def poll(self, run: _DeviceRun) -> tuple[PollStatus, str, list[Observation]]:
         """Poll once; never raises (except cancellation). Returns status, detail and every
