@@ -33,7 +33,9 @@ one's CPU and RSS are printed too), lag and scrape times pooled over the shards,
 webhook is the alerting instance's.
 
 Usage: ``python bench/fleet.py --devices 10000 [--intervals 3] [--interval 60]
-[--shards N] [--keep DIR]``.
+[--shards N] [--keep DIR]``. A kept folder holds, besides each process's config, log and
+database, ``samples.tsv`` (every measured scrape: process, time, seconds, lag, polls in
+flight) and ``hooks.txt`` (what the webhook received after the cut).
 """
 
 from __future__ import annotations
@@ -180,7 +182,8 @@ METRIC = re.compile(rb"^(pubnet_[a-z_]+)(\{[^}]*\})? (\S+)$", re.M)
 WANTED = (b"pubnet_poll_lag_seconds", b"pubnet_poll_duration_seconds_count",
           b"pubnet_influx_points_written_total", b"pubnet_influx_buffer_points",
           b"pubnet_exporter_series", b"pubnet_exporter_scrape_duration_seconds",
-          b"pubnet_alerting_incidents_open", b"pubnet_state_dropped_total")
+          b"pubnet_alerting_incidents_open", b"pubnet_state_dropped_total",
+          b"pubnet_polls_in_flight")
 
 
 def pick(text: bytes) -> dict[str, float]:
@@ -458,7 +461,15 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
                 arrived = next((t for t, body in hooks if t >= cut_at and router in body),
                                None)
                 await asyncio.sleep(0.1)
-            if args.keep:  # what the technician's webhook received after the cut
+            if args.keep:
+                # every measured scrape (member, time, seconds, lag, polls in flight): tells
+                # one late device from a backlog
+                (work / "samples.tsv").write_text("".join(
+                    f"{m.name}\t{datetime.fromtimestamp(t).astimezone().isoformat()}\t"
+                    f"{took:.2f}\t{v.get('pubnet_poll_lag_seconds', '')}\t"
+                    f"{v.get('pubnet_polls_in_flight', '')}\n"
+                    for m in pollers for t, took, v in m.scrapes), encoding="utf-8")
+                # what the technician's webhook received after the cut
                 (work / "hooks.txt").write_text("".join(
                     f"--- {datetime.fromtimestamp(t).astimezone().isoformat()}\n{body}\n"
                     for t, body in hooks if t >= cut_at), encoding="utf-8")
