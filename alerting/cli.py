@@ -14,16 +14,12 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from alerting.cliopen import database_path, open_database, scope_inventory
 from alerting.messages import BANGKOK, iso, local_time
 from alerting.model import State
 from pubnet.cliout import EXIT_BAD_INPUT, EXIT_OK, print_written
-
-if TYPE_CHECKING:
-    from alerting.db import IncidentDB
-    from inventory.model import Inventory
-
 
 _RELATIVE = re.compile(r"^\+(\d+(?:\.\d+)?)(s|m|h|d)$")
 _UNIT = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -95,23 +91,6 @@ def register(commands: Any) -> None:
 # -- helpers ------------------------------------------------------------------------------
 
 
-def database_path(config_path: Path | None) -> Path | None:
-    """``alerting.database`` of the config (relative to it), ``./pubnet.db`` without one."""
-    from pubnet.config import ConfigError, load_config
-
-    if config_path is None:
-        return Path("pubnet.db")
-    try:
-        # Only alerting.database is needed: the daemon's secrets need not be set here.
-        config = load_config(config_path, resolve=False)
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
-        return None
-    if config.alerting is not None:
-        return config.alerting.database
-    return config_path.resolve().parent / "pubnet.db"
-
-
 def parse_time(text: str, *, base: float | None = None, now: float | None = None) -> float:
     """``now``, ``+90m`` (after ``base`` or now), or ISO 8601 (Thailand time when no zone).
 
@@ -133,14 +112,6 @@ def parse_time(text: str, *, base: float | None = None, now: float | None = None
     return parsed.timestamp()
 
 
-def _database(path: Path) -> IncidentDB:
-    """The alerting database of one command, for a ``with`` block (opened and closed
-    there); imported here so that commands not touching it start faster."""
-    from alerting.db import IncidentDB
-
-    return IncidentDB(path)
-
-
 # -- commands -----------------------------------------------------------------------------
 
 
@@ -152,7 +123,7 @@ def cmd_alerts_list(args: argparse.Namespace) -> int:
     if not path.exists():
         rows = []
     else:
-        with _database(path) as db:
+        with open_database(path) as db:
             rows = db.list_incidents(State(args.state) if args.state else None, args.limit)
             acks = db.acks_of([row.incident.incident_id for row in rows])
     if args.format == "json":
@@ -198,7 +169,7 @@ def cmd_alerts_ack(args: argparse.Namespace) -> int:
     if not path.exists():
         print(f"{path}: no alerting database", file=sys.stderr)
         return EXIT_BAD_INPUT
-    with _database(path) as db:
+    with open_database(path) as db:
         result = db.acknowledge(args.incident_id, args.by, args.note, time.time())
     if result == "unknown":
         print(f"no incident {args.incident_id}", file=sys.stderr)
@@ -208,46 +179,6 @@ def cmd_alerts_ack(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     print(f"{args.incident_id} acknowledged by {args.by}")
     return EXIT_OK
-
-
-SHOWN_PROBLEMS = 10
-"""Inventory errors a maintenance command prints before pointing at ``inventory validate``."""
-
-
-def _scope_inventory(args: argparse.Namespace, command: str = "pubnet maintenance add"
-                     ) -> tuple[bool, Inventory | None]:
-    """(ok, inventory) to check a scope against: ``--inventory``, else the config's; None
-    when neither names one. Prints the problem (after ``command``, the one the user typed)
-    and returns (False, None) when it cannot be read."""
-    from inventory.loader import InventoryError, load_inventory
-    from pubnet.config import ConfigError, load_config
-
-    path = args.inventory
-    if path is None and args.config is not None:
-        try:
-            path = load_config(args.config, resolve=False).inventory
-        except ConfigError as exc:
-            print(str(exc), file=sys.stderr)
-            return False, None
-    if path is None:
-        return True, None
-    try:
-        result = load_inventory(path)
-    except InventoryError as exc:
-        print(f"{command}: {exc}", file=sys.stderr)
-        return False, None
-    errors = [p for p in result.problems if p.is_error]
-    if errors:
-        # a scope checked against what a broken file let through would pass or fail by luck
-        print(f"{command}: the inventory {path} has {len(errors):,} error(s), so scopes "
-              "cannot be checked against it:", file=sys.stderr)
-        for problem in errors[:SHOWN_PROBLEMS]:
-            print(f"  {problem}", file=sys.stderr)
-        if len(errors) > SHOWN_PROBLEMS:
-            print(f"  ... and {len(errors) - SHOWN_PROBLEMS:,} more (pubnet inventory "
-                  "validate lists them all)", file=sys.stderr)
-        return False, None
-    return True, result.inventory
 
 
 def cmd_maintenance_add(args: argparse.Namespace) -> int:
@@ -272,7 +203,7 @@ def cmd_maintenance_add(args: argparse.Namespace) -> int:
         print(f"pubnet maintenance add: the window already ended ({local_time(end)}, Thailand "
               "time): it would silence nothing", file=sys.stderr)
         return EXIT_BAD_INPUT
-    ok, inventory = _scope_inventory(args)
+    ok, inventory = scope_inventory(args)
     if not ok:
         return EXIT_BAD_INPUT
     problem = scope_problem(scope, inventory)
@@ -280,7 +211,7 @@ def cmd_maintenance_add(args: argparse.Namespace) -> int:
         print(f"pubnet maintenance add: --scope {args.scope}: {problem}; valid forms: "
               f"{SCOPE_FORMS}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    with _database(path) as db:
+    with open_database(path) as db:
         window_id = db.add_maintenance(scope, start, end, args.note, args.by, now)
     print(f"maintenance window {window_id}: {scope} {local_time(start)} - {local_time(end)} "
           "(Thailand time)")
@@ -293,7 +224,7 @@ def cmd_maintenance_end(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     window = None
     if path.exists():
-        with _database(path) as db:
+        with open_database(path) as db:
             window = db.end_maintenance(args.window_id, time.time())
     if window is None:
         print(f"pubnet maintenance end: no maintenance window {args.window_id}",
@@ -310,7 +241,7 @@ def cmd_maintenance_list(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     windows = []
     if path.exists():
-        with _database(path) as db:
+        with open_database(path) as db:
             windows = db.maintenance_windows(None if args.all else time.time())
     now = time.time()
     if args.format == "json":

@@ -45,6 +45,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from alerting.cliopen import database_path, open_database, scope_inventory
 from alerting.messages import BANGKOK, local_time
 from pubnet.sqlite import transaction
 
@@ -487,7 +488,6 @@ def source_key(source: str) -> str:
 
 def cmd_maintenance_import(args: argparse.Namespace) -> int:
     """The command's handler (registered in :mod:`alerting.cli`)."""
-    from alerting.cli import _database, _scope_inventory, database_path
     from pubnet.cliout import EXIT_BAD_INPUT, EXIT_OK
 
     path = database_path(args.config)
@@ -499,10 +499,10 @@ def cmd_maintenance_import(args: argparse.Namespace) -> int:
     except FeedError as exc:
         print(f"pubnet maintenance import: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    ok, inventory = _scope_inventory(args, "pubnet maintenance import")
+    ok, inventory = scope_inventory(args, "pubnet maintenance import")
     if not ok:
         return EXIT_BAD_INPUT
-    with _database(path) as db:
+    with open_database(path) as db:
         try:
             outcome = import_events(db, feed, args.scope_from, args.ics, args.by, inventory,
                                     now, feed.problems)
