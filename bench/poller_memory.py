@@ -47,11 +47,14 @@ INTERFACES = 4
 
 
 class Agent(SnmpClient):
-    """Answers GETs and walks from a dict, in OID order."""
+    """Answers GETs and walks from a dict; a walk reads its subtree in numeric OID order,
+    as an agent's MIB view is ordered (sorted at the first walk: GET polls, the timed
+    part, never sort)."""
 
     def __init__(self, oids: dict[str, Value]) -> None:
         super().__init__()
-        self.oids = oids
+        self.values = oids
+        self.order: list[str] = []
 
     def close(self) -> None:
         return None
@@ -60,13 +63,14 @@ class Agent(SnmpClient):
         return self
 
     async def get(self, oids: Sequence[str]) -> dict[str, Value]:
-        return {o: self.oids[o] for o in oids if o in self.oids}
+        return {oid: self.values[oid] for oid in oids if oid in self.values}
 
     async def _walk(self, oid: str, max_repetitions: int, limit: tuple[int, ...] | None
                     ) -> list[tuple[str, Value]]:
+        if not self.order:
+            self.order = sorted(self.values, key=lambda o: tuple(map(int, o.split("."))))
         prefix = oid + "."
-        return sorted(((o, v) for o, v in self.oids.items() if o.startswith(prefix)),
-                      key=lambda item: tuple(int(x) for x in item[0].split(".")))
+        return [(o, self.values[o]) for o in self.order if o.startswith(prefix)]
 
 
 def agent_oids(device: int, round_: int) -> dict[str, Value]:
