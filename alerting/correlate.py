@@ -92,7 +92,7 @@ class Correlator:
         self._ap_changed(element, down=False, ts=ts)
 
     def _ap_changed(self, element: str, *, down: bool, ts: float) -> None:
-        if element not in self.topology.access_point_elements:
+        if not element.startswith(DEVICE):
             return
         device = self.topology.inventory.devices.get(element[len(DEVICE):])
         if device is None or device.role is not Role.ACCESS_POINT:
