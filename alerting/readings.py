@@ -13,6 +13,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import add
 from typing import Protocol
 
 from alerting.detect import (
@@ -60,53 +61,25 @@ class LinkEvent:
     ts: float
 
 
-_RECEIVE = frozenset({IF_RX_BYTES, IF_RX_ERRORS})
-
 # What alerting keeps per watched interface (a link's a-side, pubnet.derive) is, for each
 # of its four counters, the last value, its time and the latest rate: twelve doubles in one
-# array for all interfaces (NaN: none yet) -- no object per reading, no key per counter.
+# array for all interfaces (about 100 bytes per interface, against ~1 kB when every counter
+# had its own key and record: 20,000 interfaces at 20,000 devices). NaN means "none yet":
+# counters are finite (the collectors make them from integers).
 _COUNTER_SLOT = {IF_RX_BYTES: 0, IF_TX_BYTES: 3, IF_RX_ERRORS: 6, IF_TX_ERRORS: 9}
 _PER_SIDE = 12
+_RATE = 2
+"""Where a counter's latest rate is, from its slot (value, time, rate)."""
+_ERRORS_FROM = _COUNTER_SLOT[IF_RX_ERRORS]
+"""Slots from here on are error counters; before, byte counters."""
+_RX_BYTES_RATE, _TX_BYTES_RATE, _RX_ERRORS_RATE, _TX_ERRORS_RATE = (
+    _COUNTER_SLOT[metric] + _RATE for metric in (IF_RX_BYTES, IF_TX_BYTES, IF_RX_ERRORS,
+                                                 IF_TX_ERRORS))
 _OPER = -1
 _SLOT = {IF_OPER_UP: _OPER, **_COUNTER_SLOT}
 """Interface metrics by what they are to a watched interface: its status, or a counter's
 place among its twelve doubles."""
-_BYTES = (_COUNTER_SLOT[IF_RX_BYTES], _COUNTER_SLOT[IF_TX_BYTES])
-_ERRORS = (_COUNTER_SLOT[IF_RX_ERRORS], _COUNTER_SLOT[IF_TX_ERRORS])
 _NONE = float("nan")
-
-
-class _Counters:
-    """The counters of every watched interface: per interface and counter the last value,
-    its time and the latest rate (about 100 bytes per interface, against ~1 kB when every
-    counter had its own key and record: 20,000 interfaces at 20,000 devices). Counters are
-    finite (the collectors make them from integers), so NaN can mean "none yet"."""
-
-    __slots__ = ("_values",)
-
-    def __init__(self, sides: int) -> None:
-        self._values = array("d", [_NONE]) * (sides * _PER_SIDE)
-
-    def rate(self, at: int, value: float, ts: float) -> float | None:
-        """Record a reading of the counter at ``at``; its per-second rate since the last
-        one (:func:`pubnet.derive.counter_rate`), None for the first. The rate, when there
-        is one, becomes the counter's latest."""
-        values = self._values
-        last = values[at]
-        last_ts = values[at + 1]
-        values[at] = value
-        values[at + 1] = ts
-        if last != last:  # NaN: the first reading
-            return None
-        rate = counter_rate(last, last_ts, value, ts)
-        if rate is not None:
-            values[at + 2] = rate
-        return rate
-
-    def latest(self, at: int) -> float | None:
-        """The latest rate of the counter at ``at``, None before the first."""
-        rate = self._values[at + 2]
-        return None if rate != rate else rate
 
 
 class _BothDirections:
@@ -114,7 +87,7 @@ class _BothDirections:
     one value that raises ``kind`` on the link once it has stayed at or above
     ``threshold`` for a while."""
 
-    def __init__(self, kind: Kind, combine: Callable[[list[float]], float], threshold: float,
+    def __init__(self, kind: Kind, combine: Callable[[float, float], float], threshold: float,
                  hold_for: float, detail: Callable[[float, str], str]) -> None:
         self.kind = kind
         self._combine = combine
@@ -124,8 +97,13 @@ class _BothDirections:
 
     def update(self, link_id: str, rx: float | None, tx: float | None, ts: float,
                ifname: str) -> Condition | None:
-        """The link's latest (receive, transmit) values, None for a direction not read yet."""
-        combined = self._combine([v for v in (rx, tx) if v is not None])
+        """The link's latest (receive, transmit) values, None for a direction not read yet
+        (at least one is read)."""
+        if rx is None:
+            assert tx is not None
+            combined = tx
+        else:
+            combined = rx if tx is None else self._combine(rx, tx)
         change = self._hold.update(link_id, combined >= self._threshold, ts)
         if change is None:
             return None
@@ -189,13 +167,15 @@ class ReadingWatch:
         for (device, ifname), links in by_side.items():
             self._watched.setdefault(device, {})[ifname] = len(self._judges)
             self._judges.append(links[0] if len(links) == 1 else tuple(links))
-        self._counters = _Counters(len(self._judges))
+        self._counters = array("d", [_NONE]) * (len(self._judges) * _PER_SIDE)
+        """Interface number * 12 + counter slot (:data:`_COUNTER_SLOT`) -> the counter's
+        last value, then its time, then its latest rate."""
         self._link_down: set[str] = set()
         self._util = _BothDirections(
             Kind.LINK_UTILISATION, max, settings.utilisation, settings.utilisation_for,
             lambda worst, _ifname: f"utilisation {worst * 100:.0f}%")
         self._errors = _BothDirections(
-            Kind.INTERFACE_ERRORS, sum, settings.errors_per_second, settings.errors_for,
+            Kind.INTERFACE_ERRORS, add, settings.errors_per_second, settings.errors_for,
             lambda total, ifname: f"{total:.1f} errors/s on {ifname}")
         self._clients: dict[str, list[object]] = {}
         """Access point -> its radios' latest client counts, flat: labels, count, labels,
@@ -257,26 +237,40 @@ class ReadingWatch:
 
     def _counter(self, base: int, slot: int, links: tuple[str, ...], ifname: str,
                  obs: Observation, sink: ReadingSink) -> None:
-        ts = obs.ts
+        """A counter reading: its rate since the last one (:func:`pubnet.derive.counter_rate`)
+        becomes the counter's latest, and the links' utilisation or error rate (both
+        directions) is judged again."""
         counters = self._counters
-        if counters.rate(base + slot, obs.value, ts) is None:
+        at = base + slot
+        last, last_ts = counters[at], counters[at + 1]
+        value, ts = obs.value, obs.ts
+        counters[at] = value
+        counters[at + 1] = ts
+        if last != last:  # NaN: the first reading
             return
-        if slot in _BYTES:
-            rx_rate = counters.latest(base + _BYTES[0])
-            tx_rate = counters.latest(base + _BYTES[1])
+        rate = counter_rate(last, last_ts, value, ts)
+        if rate is None:
+            return
+        counters[at + _RATE] = rate
+        if slot < _ERRORS_FROM:
+            rx_rate = counters[base + _RX_BYTES_RATE]
+            tx_rate = counters[base + _TX_BYTES_RATE]
             for link_id in links:
                 capacity = self._links[link_id].capacity_bps
                 if capacity <= 0:
                     continue
-                rx = None if rx_rate is None else utilisation(rx_rate, capacity)
-                tx = None if tx_rate is None else utilisation(tx_rate, capacity)
-                condition = self._util.update(link_id, rx, tx, ts, ifname)
+                condition = self._util.update(
+                    link_id, None if rx_rate != rx_rate else utilisation(rx_rate, capacity),
+                    None if tx_rate != tx_rate else utilisation(tx_rate, capacity), ts, ifname)
                 if condition is not None:
                     sink.condition(condition)
         else:
-            rx, tx = counters.latest(base + _ERRORS[0]), counters.latest(base + _ERRORS[1])
+            rx_errors = counters[base + _RX_ERRORS_RATE]
+            tx_errors = counters[base + _TX_ERRORS_RATE]
             for link_id in links:
-                condition = self._errors.update(link_id, rx, tx, ts, ifname)
+                condition = self._errors.update(
+                    link_id, None if rx_errors != rx_errors else rx_errors,
+                    None if tx_errors != tx_errors else tx_errors, ts, ifname)
                 if condition is not None:
                     sink.condition(condition)
 
