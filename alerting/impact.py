@@ -155,6 +155,11 @@ class AlertTopology:
         link = self.inventory.links.get(link_id)
         if link is None:
             return None
+        to_parent = self._link_to_parent
+        if to_parent.get(link.b_device) == link_id:  # most links: no walk in the topology
+            return link.a_device, link.b_device
+        if to_parent.get(link.a_device) == link_id:
+            return link.b_device, link.a_device
         down = self.topology.link_downstream_root(link_id)
         if down is None:
             return None
