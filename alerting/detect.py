@@ -12,7 +12,7 @@ dictionary updates.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Hashable, KeysView
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -150,11 +150,15 @@ class _Held:
 class Sustained:
     """A condition that must hold for ``duration`` before it is raised; cleared at once."""
 
-    __slots__ = ("_held", "duration")
+    __slots__ = ("_held", "duration", "holding")
 
     def __init__(self, duration: float) -> None:
         self.duration = duration
         self._held: dict[str, _Held] = {}
+        self.holding: KeysView[str] = self._held.keys()
+        """Keys whose condition holds now, raised or not yet (a live view): for any other
+        key, :meth:`update` with ``holds`` False changes nothing, so a hot caller can skip
+        the call."""
 
     def update(self, key: str, holds: bool, ts: float, *, since: float | None = None) -> (
         Transition | None

@@ -13,7 +13,6 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from operator import add
 from typing import Protocol
 
 from alerting.detect import (
@@ -83,28 +82,22 @@ _NONE = float("nan")
 
 
 class _BothDirections:
-    """The readings of each link in both directions (receive and transmit), combined into
-    one value that raises ``kind`` on the link once it has stayed at or above
-    ``threshold`` for a while."""
+    """A value per link combined from both directions' readings (receive and transmit) that
+    raises ``kind`` on the link once it has stayed at or above ``threshold`` for a while."""
 
-    def __init__(self, kind: Kind, combine: Callable[[float, float], float], threshold: float,
-                 hold_for: float, detail: Callable[[float, str], str]) -> None:
+    def __init__(self, kind: Kind, threshold: float, hold_for: float,
+                 detail: Callable[[float, str], str]) -> None:
         self.kind = kind
-        self._combine = combine
-        self._threshold = threshold
+        self.threshold = threshold
         self._hold = Sustained(hold_for)
+        self.holding = self._hold.holding
+        """Links at or above the threshold now: only these can change below it."""
         self._detail = detail
 
-    def update(self, link_id: str, rx: float | None, tx: float | None, ts: float,
-               ifname: str) -> Condition | None:
-        """The link's latest (receive, transmit) values, None for a direction not read yet
-        (at least one is read)."""
-        if rx is None:
-            assert tx is not None
-            combined = tx
-        else:
-            combined = rx if tx is None else self._combine(rx, tx)
-        change = self._hold.update(link_id, combined >= self._threshold, ts)
+    def update(self, link_id: str, combined: float, ts: float, ifname: str) -> (
+        Condition | None
+    ):
+        change = self._hold.update(link_id, combined >= self.threshold, ts)
         if change is None:
             return None
         return Condition(self.kind, link_element(link_id), change, ts, Severity.MINOR,
@@ -172,10 +165,10 @@ class ReadingWatch:
         last value, then its time, then its latest rate."""
         self._link_down: set[str] = set()
         self._util = _BothDirections(
-            Kind.LINK_UTILISATION, max, settings.utilisation, settings.utilisation_for,
+            Kind.LINK_UTILISATION, settings.utilisation, settings.utilisation_for,
             lambda worst, _ifname: f"utilisation {worst * 100:.0f}%")
         self._errors = _BothDirections(
-            Kind.INTERFACE_ERRORS, add, settings.errors_per_second, settings.errors_for,
+            Kind.INTERFACE_ERRORS, settings.errors_per_second, settings.errors_for,
             lambda total, ifname: f"{total:.1f} errors/s on {ifname}")
         self._clients: dict[str, list[object]] = {}
         """Access point -> its radios' latest client counts, flat: labels, count, labels,
@@ -190,6 +183,7 @@ class ReadingWatch:
         no link costs one dictionary lookup."""
         watched = self._watched
         slots = _SLOT
+        device = sides = None  # a batch is mostly one device's: look it up once
         for obs in observations:
             slot = slots.get(obs.metric)
             if slot is None:
@@ -200,7 +194,9 @@ class ReadingWatch:
                 else:
                     sink.other(obs)
                 continue
-            sides = watched.get(obs.device)
+            if obs.device is not device:
+                device = obs.device
+                sides = watched.get(device)
             if sides is None:
                 continue
             for key, ifname in obs.labels:
@@ -253,24 +249,26 @@ class ReadingWatch:
             return
         counters[at + _RATE] = rate
         if slot < _ERRORS_FROM:
-            rx_rate = counters[base + _RX_BYTES_RATE]
-            tx_rate = counters[base + _TX_BYTES_RATE]
+            # Utilisation: the worse direction (the larger rate has the larger share).
+            rx, tx = counters[base + _RX_BYTES_RATE], counters[base + _TX_BYTES_RATE]
+            worst = tx if rx != rx else rx if tx != tx or not tx > rx else tx
+            util = self._util
             for link_id in links:
-                capacity = self._links[link_id].capacity_bps
-                if capacity <= 0:
+                ratio = utilisation(worst, self._links[link_id].capacity_bps)
+                if ratio is None or (ratio < util.threshold and link_id not in util.holding):
                     continue
-                condition = self._util.update(
-                    link_id, None if rx_rate != rx_rate else utilisation(rx_rate, capacity),
-                    None if tx_rate != tx_rate else utilisation(tx_rate, capacity), ts, ifname)
+                condition = util.update(link_id, ratio, ts, ifname)
                 if condition is not None:
                     sink.condition(condition)
         else:
-            rx_errors = counters[base + _RX_ERRORS_RATE]
-            tx_errors = counters[base + _TX_ERRORS_RATE]
+            # Errors: both directions together.
+            rx, tx = counters[base + _RX_ERRORS_RATE], counters[base + _TX_ERRORS_RATE]
+            total = tx if rx != rx else rx if tx != tx else rx + tx
+            errors = self._errors
             for link_id in links:
-                condition = self._errors.update(
-                    link_id, None if rx_errors != rx_errors else rx_errors,
-                    None if tx_errors != tx_errors else tx_errors, ts, ifname)
+                if total < errors.threshold and link_id not in errors.holding:
+                    continue
+                condition = errors.update(link_id, total, ts, ifname)
                 if condition is not None:
                     sink.condition(condition)
 
@@ -293,23 +291,26 @@ class ReadingWatch:
     def _ap_clients(self, obs: Observation) -> Condition | None:
         device = obs.device
         radios = self._clients.get(device)
+        labels, value, ts = obs.labels, obs.value, obs.ts
         if radios is None:
             record = self._devices.get(device)
             if record is None or record.role is not Role.ACCESS_POINT:
                 return None
-            radios = self._clients[device] = [obs.labels, obs.value]
+            radios = self._clients[device] = [labels, value]
         else:
-            labels = obs.labels
             for index in range(0, len(radios), 2):
-                if radios[index] == labels:
-                    radios[index + 1] = obs.value
+                known = radios[index]
+                if known is labels or known == labels:
+                    radios[index + 1] = value
                     break
-            else:
-                radios += (labels, obs.value)
+            else:  # a radio not seen before (a list just as long: no spare room)
+                radios = self._clients[device] = [*radios, labels, value]
         total = sum(radios[1::2])  # type: ignore[arg-type]
-        ts = obs.ts
         holds = total <= 0 and opening_start(ts, self.settings.opening_hours) is not None
-        change = self._quiet.update(device, holds, ts)
+        quiet = self._quiet
+        if not holds and device not in quiet.holding:
+            return None  # nothing to clear: the common case, without a call
+        change = quiet.update(device, holds, ts)
         if change is None:
             return None
         hours = self.settings.quiet_after / 3600.0
