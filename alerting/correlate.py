@@ -108,6 +108,8 @@ class Correlator:
                 self.down[site] = ts
         else:
             dark.discard(device.device_id)
+            if not dark:  # no empty set kept per site whose access points once went dark
+                del self._aps_down[device.site_id]
             self.down.pop(site, None)
 
     def is_down(self, element: str) -> bool:

@@ -211,3 +211,35 @@ def test_quiet_access_point_counts_every_radio() -> None:
                 for radio in RADIOS], sink)
     assert sink.seen == [("condition", (Kind.QUIET_ACCESS_POINT, "device:S-2-ap1",
                                         Transition.DOWN))]
+
+
+def test_flap_tracker_keeps_under_200_bytes_per_element_that_changed() -> None:
+    """Over days nearly every device and link changes once; each keeps its recent change
+    times (a deque per element was ~700 bytes)."""
+    from alerting.detect import FlapTracker
+
+    keys = [f"device:d-{n}" for n in range(2000)]
+
+    def build() -> FlapTracker:
+        flaps = FlapTracker(limit=6, window=600.0)
+        for n, key in enumerate(keys):
+            flaps.change(key, float(n))
+        return flaps
+
+    per_element = kept(build) / len(keys)
+    assert per_element < 200, per_element
+
+
+def test_access_points_back_up_leave_no_dark_set_behind() -> None:
+    """A site whose access points went dark and came back keeps nothing (an empty set per
+    such site would add up over a national fleet)."""
+    inventory = district_inventory()
+    correlator = Correlator(AlertTopology(inventory, Topology.build(inventory)),
+                            lambda: "INC-1")
+    correlator.set_down("device:S-2-ap1", 10.0)
+    correlator.set_down("device:S-2-ap2", 10.0)
+    assert correlator.is_down("site:S-2")
+    correlator.set_up("device:S-2-ap1", 20.0)
+    correlator.set_up("device:S-2-ap2", 20.0)
+    assert not correlator.is_down("site:S-2")
+    assert correlator._aps_down == {}
