@@ -104,13 +104,6 @@ class _BothDirections:
                          self._detail(combined, ifname))
 
 
-def label(obs: Observation, name: str) -> str | None:
-    for key, value in obs.labels:
-        if key == name:
-            return value
-    return None
-
-
 class ReadingSink(Protocol):
     """Where :meth:`ReadingWatch.feed` sends what it finds, in the order it finds it."""
 
