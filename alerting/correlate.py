@@ -92,7 +92,7 @@ class Correlator:
         self._ap_changed(element, down=False, ts=ts)
 
     def _ap_changed(self, element: str, *, down: bool, ts: float) -> None:
-        if element not in self.topology.access_point_elements:
+        if not element.startswith(DEVICE):
             return
         device = self.topology.inventory.devices.get(element[len(DEVICE):])
         if device is None or device.role is not Role.ACCESS_POINT:
@@ -108,6 +108,8 @@ class Correlator:
                 self.down[site] = ts
         else:
             dark.discard(device.device_id)
+            if not dark:  # no empty set kept per site whose access points once went dark
+                del self._aps_down[device.site_id]
             self.down.pop(site, None)
 
     def is_down(self, element: str) -> bool:

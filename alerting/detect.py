@@ -12,7 +12,7 @@ dictionary updates.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Hashable, KeysView
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -92,25 +92,33 @@ def is_flapping(changes: deque[float] | list[float], now: float, *, limit: int,
 
 
 class FlapTracker:
-    """Up/down changes per element within a sliding window."""
+    """Up/down changes per element within a sliding window.
+
+    An element that ever changed keeps its recent change times: a list of a float or
+    two (~90 bytes) rather than a deque (~630 bytes, its first block allocated whole),
+    since over days nearly every device and link changes at least once."""
 
     __slots__ = ("_changes", "_flapping", "limit", "window")
 
     def __init__(self, limit: int, window: float) -> None:
         self.limit = limit
         self.window = window
-        self._changes: dict[str, deque[float]] = {}
+        self._changes: dict[str, list[float]] = {}
         self._flapping: set[str] = set()
 
     def change(self, key: str, ts: float) -> Transition | None:
         """Record a change; ``DOWN`` means "started flapping"."""
         times = self._changes.get(key)
         if times is None:
-            times = self._changes[key] = deque()
-        times.append(ts)
+            times = self._changes[key] = [ts]
+        else:
+            times.append(ts)
         horizon = ts - self.window
-        while times[0] <= horizon:
-            times.popleft()
+        stale = 0
+        while times[stale] <= horizon:  # the newest, ts, is inside: the walk stops there
+            stale += 1
+        if stale:
+            del times[:stale]
         # after pruning, every change left is inside the window
         if len(times) > self.limit and key not in self._flapping:
             self._flapping.add(key)
@@ -121,7 +129,7 @@ class FlapTracker:
         """Elements whose flapping ended by ``now`` (quiet for a whole window)."""
         ended = []
         for key in list(self._flapping):
-            times = self._changes.get(key, deque())
+            times = self._changes.get(key, [])
             if not is_flapping(times, now, limit=self.limit, window=self.window, currently=True):
                 self._flapping.discard(key)
                 self._changes.pop(key, None)
@@ -134,7 +142,7 @@ class FlapTracker:
     def restore(self, key: str, ts: float) -> None:
         """Resume a flapping element after a restart; it ends after a quiet window."""
         self._flapping.add(key)
-        self._changes.setdefault(key, deque()).append(ts)
+        self._changes.setdefault(key, []).append(ts)
 
     @property
     def flapping(self) -> frozenset[str]:
@@ -150,11 +158,15 @@ class _Held:
 class Sustained:
     """A condition that must hold for ``duration`` before it is raised; cleared at once."""
 
-    __slots__ = ("_held", "duration")
+    __slots__ = ("_held", "duration", "holding")
 
     def __init__(self, duration: float) -> None:
         self.duration = duration
         self._held: dict[str, _Held] = {}
+        self.holding: KeysView[str] = self._held.keys()
+        """Keys whose condition holds now, raised or not yet (a live view): for any other
+        key, :meth:`update` with ``holds`` False changes nothing, so a hot caller can skip
+        the call."""
 
     def update(self, key: str, holds: bool, ts: float, *, since: float | None = None) -> (
         Transition | None

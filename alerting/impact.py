@@ -41,22 +41,6 @@ CRITICAL_SITES = 100
 """An outage cutting off at least this many sites is critical whatever failed."""
 
 
-def topology_order(topology: Topology, inventory: Inventory) -> list[str]:
-    """Device ids, every device after its upstream (roots first), cycles last."""
-    order: list[str] = []
-    seen: set[str] = set()
-    stack = list(reversed(topology.roots))
-    while stack:
-        node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        order.append(node)
-        stack.extend(reversed(topology.children(node)))
-    order.extend(d for d in inventory.devices if d not in seen)
-    return order
-
-
 @dataclass(frozen=True, slots=True)
 class Location:
     """Where an element is, for routing, maintenance scopes and topic names."""
@@ -67,53 +51,44 @@ class Location:
 
 
 class AlertTopology:
-    """Parent of every element, impact of every element (cached), locations and ranking."""
+    """Parent of every element, impact of every element (cached), locations and ranking.
+
+    Only what the inventory and :class:`~inventory.topology.Topology` do not answer cheaply
+    is indexed up front (the link joining each device to its upstream, the access points of
+    each site); chains, impacts and locations are worked out for the elements that go down,
+    when they do, and kept (an index of every element was ~600 bytes per device, 60 MB at
+    100,000 devices, for the few that ever fail)."""
 
     def __init__(self, inventory: Inventory, topology: Topology) -> None:
         self.inventory = inventory
         self.topology = topology
         self._impact: dict[str, Impact] = {}
-        self._parents: dict[str, str | None] = {}
         self._locations: dict[str, Location] = {}
         self._chains: dict[str, tuple[str, ...]] = {}
         self._link_to_parent: dict[str, str] = {}
         """Device id -> link id of the link joining it to its upstream."""
-        self._link_ends: dict[str, tuple[str, str]] = {}
-        """Link id -> (upstream end, downstream end)."""
-        self._site_aps: dict[str, list[str]] = {}
+        self._site_aps: dict[str, tuple[str, ...]] = {}
         self._groups: dict[str, frozenset[str]] = {}
+        """``area:`` element -> the roots it groups (a power incident's sites)."""
         self._watched: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
         """``collector:`` element -> (devices, sites) its shard watched."""
-        """``area:`` element -> the roots it groups (a power incident's sites)."""
         for link_id, link in inventory.links.items():
             down = topology.link_downstream_root(link_id)
             if down is None:
                 continue
             up = link.a_device if down == link.b_device else link.b_device
-            self._link_ends[link_id] = (up, down)
             if topology.parent(down) == up:
                 self._link_to_parent.setdefault(down, link_id)
+        site_aps: dict[str, list[str]] = {}
         for device_id, device in inventory.devices.items():
             if device.role is Role.ACCESS_POINT and device.site_id in inventory.sites:
-                self._site_aps.setdefault(device.site_id, []).append(device_id)
-        self.access_point_elements = frozenset(
-            device_element(ap) for aps in self._site_aps.values() for ap in aps)
-        # Chains are walked for every down element on every change: lay them out once now
-        # (parents first, so each chain is the parent's with one element in front).
-        for device_id in topology_order(topology, inventory):
-            self.chain(device_element(device_id))
+                site_aps.setdefault(device.site_id, []).append(device_id)
+        self._site_aps = {site_id: tuple(aps) for site_id, aps in site_aps.items()}
 
     # -- chain ---------------------------------------------------------------------------
 
     def parent(self, element: str) -> str | None:
         """The next element up the chain, or None at a root (or for an unknown element)."""
-        try:
-            return self._parents[element]
-        except KeyError:
-            found = self._parents[element] = self._parent(element)
-            return found
-
-    def _parent(self, element: str) -> str | None:
         if element.startswith(DEVICE):
             device_id = element[len(DEVICE):]
             device = self.inventory.devices.get(device_id)
@@ -127,7 +102,7 @@ class AlertTopology:
             up = self.topology.parent(device_id)
             return None if up is None else device_element(up)
         if element.startswith(LINK):
-            ends = self._link_ends.get(element[len(LINK):])
+            ends = self.link_ends(element[len(LINK):])
             if ends is None:
                 return None
             far = self.inventory.devices.get(ends[1])
@@ -143,20 +118,26 @@ class AlertTopology:
         return None
 
     def chain(self, element: str) -> tuple[str, ...]:
-        """The elements above ``element``, nearest first (cached; built from the parent's)."""
-        found = self._chains.get(element)
+        """The elements above ``element``, nearest first, up to the root (cached, built from
+        the nearest cached chain above). In an inventory with an upstream cycle (which
+        validation rejects) the chain stops before its first repeated element."""
+        chains = self._chains
+        found = chains.get(element)
         if found is not None:
             return found
         pending = [element]
         node = self.parent(element)
-        while node is not None and node not in self._chains and len(pending) < 64:
+        while node is not None and node not in chains:
+            if node in pending:
+                node = None
+                break
             pending.append(node)
             node = self.parent(node)
-        above: tuple[str, ...] = () if node is None else (node, *self._chains.get(node, ()))
+        above: tuple[str, ...] = () if node is None else (node, *chains[node])
         for item in reversed(pending):
-            self._chains[item] = above
+            chains[item] = above
             above = (item, *above)
-        return self._chains[element]
+        return chains[element]
 
     def root_of(self, element: str, down: set[str] | dict[str, float]) -> str:
         """The highest element in ``element``'s chain (itself included) that is in ``down``."""
@@ -166,12 +147,23 @@ class AlertTopology:
                 root = node
         return root
 
-    def site_access_points(self, site_id: str) -> list[str]:
-        return self._site_aps.get(site_id, [])
+    def site_access_points(self, site_id: str) -> tuple[str, ...]:
+        return self._site_aps.get(site_id, ())
 
     def link_ends(self, link_id: str) -> tuple[str, str] | None:
         """(upstream device, downstream device) of a link that cuts something off."""
-        return self._link_ends.get(link_id)
+        link = self.inventory.links.get(link_id)
+        if link is None:
+            return None
+        to_parent = self._link_to_parent
+        if to_parent.get(link.b_device) == link_id:  # most links: no walk in the topology
+            return link.a_device, link.b_device
+        if to_parent.get(link.a_device) == link_id:
+            return link.b_device, link.a_device
+        down = self.topology.link_downstream_root(link_id)
+        if down is None:
+            return None
+        return (link.a_device if down == link.b_device else link.b_device), down
 
     # -- impact --------------------------------------------------------------------------
 
@@ -219,7 +211,7 @@ class AlertTopology:
             else:
                 devices, sites = set(), set()
         else:
-            devices = set(self._site_aps.get(ident, []))
+            devices = set(self._site_aps.get(ident, ()))
             sites = {ident} if ident in self.inventory.sites else set()
         all_sites = self.inventory.sites
         villages: set[tuple[str, str]] = set()
@@ -243,7 +235,7 @@ class AlertTopology:
         if kind in ("site", "area", "collector"):
             return None
         if kind == "link":
-            ends = self._link_ends.get(ident)
+            ends = self.link_ends(ident)
             link = self.inventory.links.get(ident)
             if ends is not None:
                 ident = ends[1]
@@ -302,7 +294,7 @@ class AlertTopology:
             return () if link is None else (link.a_device, link.b_device)
         if kind in ("area", "collector"):
             return ()
-        return tuple(self._site_aps.get(ident, []))
+        return self._site_aps.get(ident, ())
 
     def classify(self, element: str) -> tuple[Kind, Severity]:
         """Kind and severity of an outage rooted at ``element``."""
@@ -311,7 +303,7 @@ class AlertTopology:
         if kind == "site":
             result = (Kind.SITE_DOWN, Severity.MINOR)
         elif kind == "link":
-            ends = self._link_ends.get(ident)
+            ends = self.link_ends(ident)
             far = self.inventory.devices.get(ends[1]) if ends else None
             severity = _ROLE_SEVERITY.get(far.role, Severity.MAJOR) if far else Severity.MAJOR
             result = (Kind.LINK_DOWN, max(severity, Severity.MINOR, key=_SEVERITY_ORDER.index))

@@ -44,9 +44,9 @@ from alerting.model import (
     link_element,
 )
 from alerting.persist import Acknowledgement
-from alerting.readings import SUBSCRIBED_METRICS, ReadingWatch
+from alerting.readings import SUBSCRIBED_METRICS, Condition, LinkEvent, ReadingWatch
 from inventory.model import Inventory
-from pubnet.catalog import IF_OPER_UP, LABEL_SHARD, SHARD_UP
+from pubnet.catalog import LABEL_SHARD, SHARD_UP
 from pubnet.config import AlertingConfig
 from pubnet.model import Attempt, Batch, Observation, PollStatus
 from pubnet.shard import Shard, select
@@ -96,8 +96,8 @@ class Intake:
     def ingest(self, batch: Batch) -> None:
         for attempt in batch.attempts:
             self.attempt(attempt)
-        for obs in batch.observations:
-            self.observe(obs)
+        if batch.observations:
+            self.readings.feed(batch.observations, self)
 
     def attempt(self, attempt: Attempt) -> None:
         """One attempt to hear from a device, as its collector reported it."""
@@ -140,25 +140,29 @@ class Intake:
         self._reboot_clear[element] = max(attempt.ts, self._clock()) + self._reboot_hold
 
     def observe(self, obs: Observation) -> None:
-        """A reading alerting subscribes to (:data:`alerting.readings.SUBSCRIBED_METRICS`)."""
+        """A reading alerting subscribes to (:data:`INTAKE_METRICS`)."""
+        self.readings.feed((obs,), self)
+
+    # -- what the readings say (alerting.readings.ReadingSink) ------------------------------
+
+    def link_changed(self, event: LinkEvent) -> None:
+        element = link_element(event.link_id)
+        self._flap(element, event.ts, down=event.down)
+        if event.down:
+            self.correlator.set_down(element, event.ts)
+        else:
+            self.correlator.set_up(element, event.ts)
+
+    def condition(self, condition: Condition) -> None:
+        if condition.transition is Transition.DOWN:
+            self.correlator.raise_condition(condition.kind, condition.element, condition.ts,
+                                            condition.severity, condition.detail)
+        else:
+            self.correlator.clear_condition(condition.kind, condition.element, condition.ts)
+
+    def other(self, obs: Observation) -> None:
         if obs.metric == SHARD_UP:
             self.shard_state(obs)
-            return
-        if obs.metric == IF_OPER_UP:
-            for event in self.readings.link_state(obs):
-                element = link_element(event.link_id)
-                self._flap(element, event.ts, down=event.down)
-                if event.down:
-                    self.correlator.set_down(element, event.ts)
-                else:
-                    self.correlator.set_up(element, event.ts)
-            return
-        for cond in self.readings.observe(obs):
-            if cond.transition is Transition.DOWN:
-                self.correlator.raise_condition(cond.kind, cond.element, cond.ts,
-                                                cond.severity, cond.detail)
-            else:
-                self.correlator.clear_condition(cond.kind, cond.element, cond.ts)
 
     def shard_state(self, obs: Observation) -> None:
         """A shard's liveness (``pubnet_shard_up{shard="I/N"}``): gone opens one

@@ -196,8 +196,10 @@ class AlertingService:
         todo = list(incidents) if step_all else [i for i in changed if i in incidents]
         # "Merged into INC-38" goes out after INC-38's own first message.
         todo.sort(key=lambda i: incidents[i].merged_into is not None)
-        told_into = {i.merged_into for i in incidents.values()
-                     if i.merged_into is not None and i.announced_at is not None}
+        told_into: set[str | None] = set()
+        if todo:  # a pass over every incident: not in the many cycles that step none
+            told_into = {i.merged_into for i in incidents.values()
+                         if i.merged_into is not None and i.announced_at is not None}
         for incident_id in todo:
             incident = incidents[incident_id]
             stepped, sends = advance(incident, routes, self.windows, self.topology, now,
