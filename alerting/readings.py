@@ -31,7 +31,7 @@ from pubnet.catalog import (
     LABEL_IFNAME,
 )
 from pubnet.config import ThresholdSettings
-from pubnet.derive import Derivation, Health, link_health, utilisation
+from pubnet.derive import Derivation, Health, derivation_for, link_health, utilisation
 from pubnet.model import Observation
 
 SUBSCRIBED_METRICS = frozenset({
@@ -108,9 +108,12 @@ def label(obs: Observation, name: str) -> str | None:
 class ReadingWatch:
     """Per-reading trackers over the inventory's links and access points."""
 
-    def __init__(self, inventory: Inventory, settings: ThresholdSettings) -> None:
+    def __init__(self, inventory: Inventory, settings: ThresholdSettings,
+                 derivation: Derivation | None = None) -> None:
+        """``derivation``: the app's index of ``inventory``, shared with the other
+        components (built here when not given)."""
         self.settings = settings
-        derivation = Derivation(inventory)
+        self.derivation = derivation = derivation_for(inventory, derivation)
         self._watched: dict[tuple[str, str], tuple[tuple[str, str], list[str]]] = {}
         """(a-side device, a_interface) -> that key itself (the one copy, which rate keys
         reuse instead of a string per reading) and the links judged by that interface

@@ -41,7 +41,7 @@ from pubnet.catalog import (
     HISTORY_WRITE_ERRORS,
     PUBNET_DEVICE,
 )
-from pubnet.derive import OPER_UP, Derivation, DerivedState, ElementKind
+from pubnet.derive import OPER_UP, Derivation, DerivedState, ElementKind, derivation_for
 from pubnet.failures import FailureLog
 from pubnet.model import Attempt, Observation, Source
 from pubnet.state import StateStore, Subscription
@@ -150,7 +150,9 @@ class HistoryRecorder:
                  retention: float = 400 * 86400.0, rollup_after: float = 3600.0,
                  clock: Callable[[], float] = time.time,
                  on_written: Callable[[int], None] | None = None,
-                 housekeeping: bool = True) -> None:
+                 housekeeping: bool = True, derivation: Derivation | None = None) -> None:
+        """``derivation``: the app's index of ``inventory``, shared with the other
+        components (built here when not given)."""
         self.store = store
         self.inventory = inventory
         self.database = database
@@ -161,7 +163,7 @@ class HistoryRecorder:
         self._clock = clock
         self._on_written = on_written
         self._housekeeping = housekeeping
-        self.derivation = Derivation(inventory)
+        self.derivation = derivation_for(inventory, derivation)
         self.written = 0
         """Rows committed (devices, sites and links)."""
         self.changes_written = 0

@@ -30,6 +30,7 @@ from pubnet.derive import (
     Health,
     SiteMembers,
     counter_rate,
+    derivation_for,
     device_health,
     link_health,
     site_health,
@@ -79,9 +80,12 @@ class _LinkRate:
 class InventoryMetrics:
     """Renders the site and link families from the inventory and the store."""
 
-    def __init__(self, inventory: Inventory, store: StateStore) -> None:
+    def __init__(self, inventory: Inventory, store: StateStore,
+                 derivation: Derivation | None = None) -> None:
+        """``derivation``: the app's index of ``inventory``, shared (one is built here
+        when not given)."""
         self._store = store
-        derivation = Derivation(inventory)
+        self.derivation = derivation = derivation_for(inventory, derivation)
         self._sites: list[tuple[str, SiteMembers]] = []
         info: list[str] = []
         for site in inventory.sites.values():
