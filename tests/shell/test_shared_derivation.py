@@ -56,7 +56,7 @@ def _derivations(parts: list[Component]) -> list[Derivation]:
     found: dict[type, Derivation] = {}
     for part in parts:
         if isinstance(part, PrometheusExporter):
-            metrics = part.service.exposition._inventory  # noqa: SLF001 - what it renders from
+            metrics = part.service.exposition._inventory  # what it renders from
             assert metrics is not None
             found[PrometheusExporter] = metrics.derivation
         elif isinstance(part, StatusPage):
