@@ -36,7 +36,7 @@ from pubnet.derive import (
     site_health,
     utilisation,
 )
-from pubnet.model import Observation, SeriesKey
+from pubnet.model import SeriesKey
 from pubnet.state import SeriesView, StateStore
 
 _LINK_METRICS = (IF_OPER_UP, IF_RX_BYTES, IF_TX_BYTES)
@@ -45,6 +45,9 @@ _LINK_METRICS = (IF_OPER_UP, IF_RX_BYTES, IF_TX_BYTES)
 _KeysFound = tuple[int, SeriesKey | None, SeriesKey | None, SeriesKey | None]
 """A link's a-side series keys: (the device's series count when they were looked for,
 ``pubnet_interface_oper_up``, receive bytes, transmit bytes; None: the device has none)."""
+
+_Reading = tuple[float, float]
+"""A series' latest (value, time)."""
 
 _LAST, _RATIO = 1, 2
 """Flags of a link direction's rate: a last counter reading is kept, a ratio is known."""
@@ -136,8 +139,11 @@ class InventoryMetrics:
         self._rated = bytearray(2 * count)
         """Per link and direction: :data:`_LAST` | :data:`_RATIO` when set."""
         self._keys: list[_KeysFound | None] = [None] * count
-        """Per link: the store's keys of its a-side interface's series, looked up by key
-        at each change instead of a scan of the device's ~50 series (see :meth:`_read`)."""
+        """Per link: the store's keys of its a-side interface's series, read at their
+        slots (:attr:`_slots`) at each change instead of a scan of the device's ~50
+        series (see :meth:`_read`)."""
+        self._slots = array("i", bytes(4 * 3 * count))
+        """Per link: the slot of each of :attr:`_keys` in its device's series."""
         # incremental state: lines per site and link, recomputed when their devices change
         links_of: dict[str, list[int]] = {}
         for index, link in enumerate(self._links):
@@ -182,38 +188,52 @@ class InventoryMetrics:
             self._dirty_sites.clear()
         return self._site_slices
 
-    @staticmethod
-    def _find(view: SeriesView, ifname: str) -> _KeysFound:
-        """Scan a device's series keys for one interface's link metrics."""
+    def _find(self, index: int, view: SeriesView, ifname: str) -> _KeysFound:
+        """Scan a device's series keys for one interface's link metrics; keep their keys
+        and slots for link ``index``."""
         found: list[SeriesKey | None] = [None, None, None]
-        for series_key in view:
+        slots = self._slots
+        for slot, series_key in enumerate(view):
             name, labels = series_key
             if name in _LINK_METRICS:
                 for key, value in labels:
                     if key == LABEL_IFNAME:
                         if value == ifname:
-                            found[_LINK_METRICS.index(name)] = series_key
+                            which = _LINK_METRICS.index(name)
+                            found[which] = series_key
+                            slots[3 * index + which] = slot
                         break
-        return (len(view), found[0], found[1], found[2])
+        keys = self._keys[index] = (len(view), found[0], found[1], found[2])
+        return keys
 
     def _read(self, index: int, device: str, ifname: str) -> (
-        tuple[Observation | None, Observation | None, Observation | None]
+        tuple[_Reading | None, _Reading | None, _Reading | None]
     ):
-        """The latest oper status, receive and transmit bytes of link ``index``'s a-side
-        interface. Looked up by the keys found last time; the device's keys are scanned
-        again only when its series count changed (a series added: the interface may have
-        appeared) or a key is gone (series are removed only per metric or device)."""
+        """(value, time) of the latest oper status, receive and transmit bytes of link
+        ``index``'s a-side interface (None: the device has no such series).
+
+        Read at the slots the last scan found (three checks instead of a scan of the
+        device's ~50 series); the device's keys are scanned again when its series count
+        changed (a series added: the interface may have appeared) or a key left its slot
+        (series are removed only per metric or device)."""
         view = self._store.device_series(device)
         cached = self._keys[index]
-        for attempt in range(2):
-            if cached is None or cached[0] != len(view) or attempt:
-                cached = self._keys[index] = self._find(view, ifname)
-            try:
-                oper, rx, tx = (None if key is None else view[key] for key in cached[1:])
-            except KeyError:
-                continue
-            return oper, rx, tx
-        return None, None, None  # unreachable: a fresh scan finds only present keys
+        if cached is None or cached[0] != len(view):
+            cached = self._find(index, view, ifname)
+        slots, at = self._slots, 3 * index
+        for _attempt in range(2):
+            readings: list[_Reading | None] = []
+            keys = cached[1:]
+            for which in range(3):
+                key = keys[which]
+                reading = None if key is None else view.reading_at(slots[at + which], key)
+                if reading is None and key is not None:
+                    break  # the key moved or left: scan again
+                readings.append(reading)
+            else:
+                return readings[0], readings[1], readings[2]
+            cached = self._find(index, view, ifname)
+        raise AssertionError("a fresh scan's slots hold their keys")
 
     def links(self) -> tuple[list[bytes], list[bytes]]:
         """(``pubnet_link_up`` slices, ``pubnet_link_utilization_ratio`` slices), of
@@ -237,7 +257,7 @@ class InventoryMetrics:
         link = self._links[index]
         up_line = ""
         oper, rx, tx = self._read(index, link.a_device, link.a_interface)
-        health = link_health(self._health(link.a_device), oper.value if oper else None)
+        health = link_health(self._health(link.a_device), oper[0] if oper else None)
         if health is Health.UP:
             up_line = self._link_up_text[index]
         elif health is Health.DOWN:
@@ -247,8 +267,9 @@ class InventoryMetrics:
         util = []
         if link.capacity_bps > 0:
             link_id = escape_label_value(link.link_id)
-            for direction, slot, obs in (("in", 2 * index, rx), ("out", 2 * index + 1, tx)):
-                ratio = self._rate(slot, obs, link.capacity_bps)
+            for direction, slot, latest in (("in", 2 * index, rx),
+                                            ("out", 2 * index + 1, tx)):
+                ratio = self._rate(slot, latest, link.capacity_bps)
                 if ratio is not None:
                     util.append(
                         f'{LINK_UTILIZATION}{{link="{link_id}",'
@@ -256,18 +277,20 @@ class InventoryMetrics:
                     )
         return up_line, "".join(util)
 
-    def _rate(self, slot: int, obs: Observation | None, capacity_bps: int) -> float | None:
+    def _rate(self, slot: int, latest: _Reading | None, capacity_bps: int) -> float | None:
         """Bits per second over capacity between the last two counter readings of one
-        link direction (``slot``: 2 × link index, + 1 for out), ``obs`` the latest."""
+        link direction (``slot``: 2 × link index, + 1 for out), ``latest`` the latest
+        (value, time)."""
         rates, rated, at = self._rates, self._rated, 3 * slot
         flags = rated[slot]
         ratio = rates[at + 2] if flags & _RATIO else None
-        if obs is None:
+        if latest is None:
             return ratio
+        value, ts = latest
         if flags & _LAST:
-            if obs.ts == rates[at + 1]:
+            if ts == rates[at + 1]:
                 return ratio  # nothing newer since the last scrape
-            per_second = counter_rate(rates[at], rates[at + 1], obs.value, obs.ts)
+            per_second = counter_rate(rates[at], rates[at + 1], value, ts)
             if per_second is not None:
                 ratio = utilisation(per_second, capacity_bps)
                 if ratio is None:
@@ -276,6 +299,6 @@ class InventoryMetrics:
                     rates[at + 2] = ratio
                     flags |= _RATIO
         # a first reading, or the collector started over: no rate until the next one
-        rates[at], rates[at + 1] = obs.value, obs.ts
+        rates[at], rates[at + 1] = value, ts
         rated[slot] = flags | _LAST
         return ratio
