@@ -189,8 +189,8 @@ class Derivation:
 
     The app builds one per loaded inventory (``pubnet.app.reload.load_setup``) and gives
     that one to every component that reads the rules (the exporter's site and link
-    families, the status page, alerting's readings, the history recorder): at 100,000
-    devices each copy is ~25 MB. Components built alone (tests, benchmarks) build their
+    families, the status page, alerting's readings, the history recorder): at 20,000
+    devices each copy is ~4.5 MB. Components built alone (tests, benchmarks) build their
     own (:func:`derivation_for`)."""
 
     __slots__ = ("_links", "_links_of", "_site_of", "_sites", "_watched", "inventory")
