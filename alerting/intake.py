@@ -48,6 +48,7 @@ from alerting.readings import SUBSCRIBED_METRICS, Condition, LinkEvent, ReadingW
 from inventory.model import Inventory
 from pubnet.catalog import LABEL_SHARD, SHARD_UP
 from pubnet.config import AlertingConfig
+from pubnet.derive import Derivation
 from pubnet.model import Attempt, Batch, Observation, PollStatus
 from pubnet.shard import Shard, select
 
@@ -64,11 +65,11 @@ class Intake:
     """Feeds the correlator from the store's batches (see the module docstring)."""
 
     def __init__(self, config: AlertingConfig, inventory: Inventory, correlator: Correlator,
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], derivation: Derivation | None = None) -> None:
         self.correlator = correlator
         self.counter = AttemptCounter(config.down_after)
         self.flaps = FlapTracker(config.flapping.changes, config.flapping.window)
-        self.readings = ReadingWatch(inventory, config.thresholds)
+        self.readings = ReadingWatch(inventory, config.thresholds, derivation)
         self._clock = clock
         self._reboot_hold = config.thresholds.reboot_clear
         self._devices = inventory.devices

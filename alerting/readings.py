@@ -32,7 +32,14 @@ from pubnet.catalog import (
     LABEL_IFNAME,
 )
 from pubnet.config import ThresholdSettings
-from pubnet.derive import Derivation, Health, counter_rate, link_health, utilisation
+from pubnet.derive import (
+    Derivation,
+    Health,
+    counter_rate,
+    derivation_for,
+    link_health,
+    utilisation,
+)
 from pubnet.model import Observation
 
 SUBSCRIBED_METRICS = frozenset({
@@ -135,9 +142,12 @@ class _Collect:
 class ReadingWatch:
     """Per-reading trackers over the inventory's links and access points."""
 
-    def __init__(self, inventory: Inventory, settings: ThresholdSettings) -> None:
+    def __init__(self, inventory: Inventory, settings: ThresholdSettings,
+                 derivation: Derivation | None = None) -> None:
+        """``derivation``: the app's index of ``inventory``, shared with the other
+        components (built here when not given)."""
         self.settings = settings
-        derivation = Derivation(inventory)
+        self.derivation = derivation = derivation_for(inventory, derivation)
         self._devices = inventory.devices
         self._links = inventory.links
         by_side: dict[tuple[str, str], list[str]] = {}

@@ -39,6 +39,7 @@ from alerting.routing import advance
 from inventory.model import Inventory
 from inventory.topology import Topology
 from pubnet.config import AlertChannel, AlertingConfig, MqttConfig
+from pubnet.derive import Derivation
 from pubnet.state import StateStore, Subscription
 
 log = logging.getLogger("pubnet.alerting")
@@ -72,7 +73,10 @@ class AlertingService:
         on_handed: Callable[[list[OutboxRow]], None] | None = None,
         oncall: Oncall | None = None,
         personal_channels: Mapping[str, AlertChannel] | None = None,
+        derivation: Derivation | None = None,
     ) -> None:
+        """``derivation``: the app's index of ``inventory``, shared with the other
+        components (built by the readings' watch when not given)."""
         self.config = config
         self.inventory = inventory
         self.store = store
@@ -91,7 +95,7 @@ class AlertingService:
         power = config.power
         self.correlator = Correlator(self.topology, self._new_id, PowerCuts(
             self.topology, power.window, power.min_sites) if power is not None else None)
-        self.intake = Intake(config, inventory, self.correlator, clock)
+        self.intake = Intake(config, inventory, self.correlator, clock, derivation)
         self.windows: list[MaintenanceWindow] = []
         self.stats = AlertingStats()
         self.delivery: Delivery | None = None

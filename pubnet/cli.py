@@ -380,7 +380,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     log.info("file descriptors", extra={"limit": fds.limit, "reserved": fds.reserved,
                                         "listener": fds.listener, "poller": fds.poller})
     ctx = Context(config=config, inventory=inventory, topology=setup.topology,
-                  roles=setup.roles, shard=setup.shard, whole=setup.whole)
+                  roles=setup.roles, shard=setup.shard, whole=setup.whole,
+                  derivation=setup.derivation)
     if not components.plan(ctx):
         log.info("no runnable components yet; exiting")
         return EXIT_OK

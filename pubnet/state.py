@@ -231,6 +231,18 @@ class SeriesView(Mapping[SeriesKey, Observation]):
             return iter(())
         return zip(series.keys, series.values, strict=True)
 
+    def reading_at(self, slot: int, key: SeriesKey) -> tuple[float, float] | None:
+        """(latest value, its time) of ``key`` when it is still the ``slot``-th key
+        (iteration order: ``enumerate`` over the view gives each key's slot), else None:
+        it moved (a metric of the device was forgotten) or left; look it up again.
+
+        For readers that follow a few series of a device at every change: one check
+        instead of a search of the device's keys, and no observation built."""
+        series = self._series
+        if series is None or slot >= len(series.keys) or series.keys[slot] is not key:
+            return None
+        return series.values[slot], series.stamps[slot]
+
 
 def _interned(text: str) -> str:
     """The one copy of ``text`` (a str subclass, e.g. an enum member, is kept as it is)."""

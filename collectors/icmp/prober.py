@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 
 from collectors.icmp.ping import Pinger, ProbeResult, SocketPinger
-from collectors.identity import device_labels, status_observations
+from collectors.identity import SharedLabels, device_labels, status_observations
 from inventory.model import Device, Inventory
 from pubnet.catalog import PROBE_LOSS, PROBE_RTT
 from pubnet.config import IcmpConfig
@@ -100,7 +100,9 @@ class IcmpProber:
         self.devices = list(devices) if devices is not None else icmp_devices(inventory)
         self.clock = clock
         self.probes = 0
-        self._labels = {d.device_id: device_labels(inventory, d)[0] for d in self.devices}
+        shared: SharedLabels = {}
+        self._labels = {d.device_id: device_labels(inventory, d, shared)[0]
+                        for d in self.devices}
         self._last: dict[str, PollStatus] = {}
         self.ready = asyncio.Event()
         """Set once probing has begun (or failed visibly for want of an ICMP socket)."""

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Collection, Iterable
 from typing import Final
 
-from collectors.identity import device_labels, info_labels, status_observations
+from collectors.identity import SharedLabels, device_labels, info_labels, status_observations
 from collectors.mqtt.names import DEFAULT_IFNAME, Result
 from collectors.mqtt.payload import PayloadError, Telemetry, TelemetryDecoder, timestamp
 from collectors.mqtt.topics import Kind, parse_topic
@@ -82,10 +82,11 @@ class _Tracked:
         "watched",
     )
 
-    def __init__(self, device: Device, inventory: Inventory, now: float) -> None:
+    def __init__(self, device: Device, inventory: Inventory, now: float,
+                 shared: SharedLabels) -> None:
         self.device_id = device.device_id
         self.site_id = device.site_id
-        self.up_labels, info = device_labels(inventory, device)
+        self.up_labels, info = device_labels(inventory, device, shared)
         self.info_labels: Labels | None = info if device.profile == "mqtt" else None
         """Set when MQTT is how pubnet knows this device: its firmware then becomes
         ``pubnet_device_info`` (an SNMP-polled device's info comes from sysDescr)."""
@@ -131,8 +132,9 @@ class Ingestor:
         self._clock = clock
         self._decoder = TelemetryDecoder()
         now = clock()
+        shared: SharedLabels = {}
         self._devices: dict[str, _Tracked] = {
-            device.device_id: _Tracked(device, inventory, now)
+            device.device_id: _Tracked(device, inventory, now, shared)
             for device in inventory.devices.values()
         }
         self.results: dict[Result, int] = dict.fromkeys(Result, 0)

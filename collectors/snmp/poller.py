@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from collectors.identity import device_labels, info_labels, status_observations
+from collectors.identity import SharedLabels, device_labels, info_labels, status_observations
 from collectors.snmp.ber_check import Shapes
 from collectors.snmp.client import ClientFactory, PacketStats, SnmpClient, SnmpTarget
 from collectors.snmp.collect import DeviceMemory, PollResult, collect
@@ -135,6 +135,8 @@ class DevicePoller:
         self.keep_sockets = False
         """Keep every device's socket open between polls (set by the poller when the file
         descriptor limit allows: saves a socket setup and teardown per poll)."""
+        self.shared_labels: SharedLabels = {}
+        """One copy of each equal label pair and set across the devices' runs."""
 
     def prepare(self, device: Device) -> _DeviceRun:
         snmp = self.config.snmp
@@ -144,7 +146,7 @@ class DevicePoller:
             port = device.port if device.port is not None else snmp.port
             target = SnmpTarget(device.host, port, credential, snmp.timeout, snmp.retries)
         interval = snmp.interval_by_role.get(str(device.role), snmp.interval)
-        up, info = device_labels(self.inventory, device)
+        up, info = device_labels(self.inventory, device, self.shared_labels)
         return _DeviceRun(device, target, interval, up, info,
                           memory=DeviceMemory(rewalk_every=snmp.rewalk_every,
                                               keys=self.counter_keys,
@@ -198,7 +200,8 @@ class DevicePoller:
         observations.append(Observation(dev, DEVICE_POLL_DURATION,
                                         time.perf_counter() - started, ts, Source.SNMP))
         if result is not None:
-            info = info_labels(run.info_labels, result.sys_name, result.sys_descr)
+            info = info_labels(run.info_labels, result.sys_name, result.sys_descr,
+                               self.shared_labels)
             if info == run.info_key:
                 info = run.info_key  # the same labels poll after poll: one tuple
                 run.info_changed = False

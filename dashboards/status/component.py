@@ -22,6 +22,7 @@ from dashboards.status.api import OperatorCheck, StatusApi
 from dashboards.status.fleet import FleetStatus
 from dashboards.status.service import StatusService
 from inventory.model import Inventory
+from pubnet.derive import Derivation
 from pubnet.incidents import IncidentSource
 from pubnet.state import StateStore, Subscription
 
@@ -40,9 +41,12 @@ class StatusPage:
     def __init__(self, store: StateStore, inventory: Inventory, *,
                  incidents: IncidentSource | None = None,
                  operators: OperatorCheck | None = None, poll_interval: float = 60.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 derivation: Derivation | None = None) -> None:
+        """``derivation``: the app's index of ``inventory``, shared with the other
+        components (built here when not given)."""
         self.store = store
-        self.fleet = FleetStatus(inventory)
+        self.fleet = FleetStatus(inventory, derivation)
         self.service = StatusService(self.fleet, store, incidents,
                                      poll_interval=poll_interval,
                                      can_acknowledge=operators is not None, clock=clock)

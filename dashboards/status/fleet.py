@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from inventory.model import Inventory, Site
-from pubnet.derive import Derivation, DerivedState, ElementKind, Health
+from pubnet.derive import Derivation, DerivedState, ElementKind, Health, derivation_for
 from pubnet.model import DeviceState, PollStatus
 
 UNKNOWN, UP, DOWN = 0, 1, 2
@@ -72,9 +72,11 @@ class Area:
 class FleetStatus:
     """Current status of every site and device, with running counts (module docstring)."""
 
-    def __init__(self, inventory: Inventory) -> None:
+    def __init__(self, inventory: Inventory, derivation: Derivation | None = None) -> None:
+        """``derivation``: the app's index of ``inventory``, shared with the other
+        components (built here when not given)."""
         self.inventory = inventory
-        self.derivation = Derivation(inventory)
+        self.derivation = derivation_for(inventory, derivation)
         self.derived = DerivedState(self.derivation)
         ordered = sorted(inventory.sites.values(),
                          key=lambda s: (s.province_code, s.district_code, s.site_id))

@@ -27,6 +27,7 @@ from prometheus_client.openmetrics.exposition import generate_latest as openmetr
 from exporters.prometheus.exposition import FleetExposition, Format
 from exporters.prometheus.health import POLL_DURATION_SOURCE, HealthCollector
 from inventory.model import Inventory
+from pubnet.derive import Derivation
 from pubnet.httpstats import HttpStats
 from pubnet.state import StateStore, Subscription
 
@@ -69,10 +70,10 @@ class MetricsService:
 
     def __init__(self, store: StateStore, inventory: Inventory, executor: ThreadPoolExecutor,
                  poll_interval: float, gzip_level: int = 1,
-                 http: HttpStats | None = None) -> None:
+                 http: HttpStats | None = None, derivation: Derivation | None = None) -> None:
         self.executor = executor
         self.exposition = FleetExposition(
-            store, inventory, executor=executor, gzip_level=gzip_level
+            store, inventory, executor=executor, gzip_level=gzip_level, derivation=derivation
         )
         self.health = HealthCollector(
             store, poll_interval, lambda: dict(self.exposition.drops.counts)
@@ -174,11 +175,14 @@ class PrometheusExporter:
     name = "prometheus"
 
     def __init__(self, store: StateStore, inventory: Inventory, *, poll_interval: float,
-                 gzip_level: int = 1, http: HttpStats | None = None) -> None:
+                 gzip_level: int = 1, http: HttpStats | None = None,
+                 derivation: Derivation | None = None) -> None:
+        """``derivation``: the app's index of ``inventory``, shared with the other
+        components (built here when not given)."""
         self.store = store
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pubnet-expo")
         self.service = MetricsService(store, inventory, self._executor, poll_interval,
-                                      gzip_level, http)
+                                      gzip_level, http, derivation)
         self.ready = asyncio.Event()
         """Set once it follows the store (scrapes are answered from the start)."""
 

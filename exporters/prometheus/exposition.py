@@ -40,6 +40,7 @@ from exporters.prometheus.inventory_metrics import InventoryMetrics
 from exporters.prometheus.render import DeviceRenderer, DropCounter, Rendered
 from inventory.model import Inventory
 from pubnet.catalog import LINK_UP, LINK_UTILIZATION, SITE_INFO, SITE_UP
+from pubnet.derive import Derivation
 from pubnet.state import SeriesView, StateStore
 
 _FAMILY = itemgetter(0)
@@ -325,13 +326,17 @@ class FleetExposition:
         *,
         executor: Executor | None = None,
         gzip_level: int = gzipper.DEFAULT_LEVEL,
+        derivation: Derivation | None = None,
     ) -> None:
+        """``derivation``: the app's index of ``inventory`` (shared with the other
+        components; built here when not given)."""
         self._store = store
         self._families = FamilyTable()
         self.drops = DropCounter()
         inv = inventory or Inventory()
         self._renderer = DeviceRenderer(self._families, self.drops)
-        self._inventory = InventoryMetrics(inv, store) if inv.sites or inv.links else None
+        self._inventory = (InventoryMetrics(inv, store, derivation)
+                           if inv.sites or inv.links else None)
         self._versions: dict[str, int] = {}
         self._rows: dict[str, _Rows] = {}
         self._family_tuples: dict[tuple[str, ...], tuple[str, ...]] = {}

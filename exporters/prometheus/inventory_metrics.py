@@ -10,11 +10,11 @@ They are recomputed only for the sites and links whose devices changed since the
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 from exporters.prometheus.render import escape_label_value, format_value
-from inventory.model import Inventory
+from inventory.model import Inventory, Link
 from pubnet.catalog import (
     IF_OPER_UP,
     IF_RX_BYTES,
@@ -30,15 +30,27 @@ from pubnet.derive import (
     Health,
     SiteMembers,
     counter_rate,
+    derivation_for,
     device_health,
     link_health,
     site_health,
     utilisation,
 )
-from pubnet.model import Observation
-from pubnet.state import StateStore
+from pubnet.model import SeriesKey
+from pubnet.state import SeriesView, StateStore
 
-_LINK_METRICS = frozenset({IF_OPER_UP, IF_RX_BYTES, IF_TX_BYTES})
+_LINK_METRICS = (IF_OPER_UP, IF_RX_BYTES, IF_TX_BYTES)
+"""What a link reads from its a-side interface, in the order of its cached keys."""
+
+_KeysFound = tuple[int, SeriesKey | None, SeriesKey | None, SeriesKey | None]
+"""A link's a-side series keys: (the device's series count when they were looked for,
+``pubnet_interface_oper_up``, receive bytes, transmit bytes; None: the device has none)."""
+
+_Reading = tuple[float, float]
+"""A series' latest (value, time)."""
+
+_LAST, _RATIO = 1, 2
+"""Flags of a link direction's rate: a last counter reading is kept, a ratio is known."""
 
 
 SLICE = 512
@@ -62,27 +74,24 @@ def _labels(pairs: Mapping[str, str]) -> str:
     return ",".join(f'{k}="{escape_label_value(v)}"' for k, v in pairs.items())
 
 
-@dataclass(slots=True)
-class _CounterSample:
-    value: float
-    ts: float
-
-
-@dataclass(slots=True)
-class _LinkRate:
-    """The last two counter readings of one direction and the rate between them."""
-
-    last: _CounterSample | None = None
-    ratio: float | None = None
+def _link_labels(link: Link) -> dict[str, str]:
+    return {"link": link.link_id, "medium": link.medium.value, "owner": link.owner}
 
 
 class InventoryMetrics:
     """Renders the site and link families from the inventory and the store."""
 
-    def __init__(self, inventory: Inventory, store: StateStore) -> None:
+    def __init__(self, inventory: Inventory, store: StateStore,
+                 derivation: Derivation | None = None) -> None:
+        """``derivation``: the app's index of ``inventory``, shared (one is built here
+        when not given)."""
         self._store = store
-        derivation = Derivation(inventory)
-        self._sites: list[tuple[str, SiteMembers]] = []
+        self.derivation = derivation = derivation_for(inventory, derivation)
+        self._sites: list[SiteMembers] = []
+        self._site_lines: list[str] = []
+        """Each site's ``pubnet_site_up`` line, initially 0: a change rewrites its last
+        digit (the line is the only copy of the site's labels)."""
+        self._site_index: dict[str, int] = {}
         info: list[str] = []
         for site in inventory.sites.values():
             labels = _labels(
@@ -93,7 +102,9 @@ class InventoryMetrics:
                     "kind": site.kind.value,
                 }
             )
-            self._sites.append((labels, derivation.sites[site.site_id]))
+            self._site_index[site.site_id] = len(self._sites)
+            self._sites.append(derivation.sites[site.site_id])
+            self._site_lines.append(f"{SITE_UP}{{{labels}}} 0\n")
             info_labels = _labels(
                 {
                     "site": site.site_id,
@@ -115,27 +126,29 @@ class InventoryMetrics:
             )
             info.append(f"{SITE_INFO}{{{info_labels}}} 1\n")
         self.site_info = "".join(info).encode()
-        self._links = [
-            (
-                link,
-                _labels({"link": link.link_id, "medium": link.medium.value, "owner": link.owner}),
-                escape_label_value(link.link_id),
-            )
-            for link in inventory.links.values()
-        ]
-        self._rates: dict[tuple[str, str], _LinkRate] = {}
-        self._interfaces: dict[str, tuple[int, dict[tuple[str, str], Observation]]] = {}
-        self._link_ends = derivation.watched_interfaces()
-        """Device -> the interfaces links are observed through: the only ones indexed."""
+        self._links = list(inventory.links.values())
+        self._link_up_text = [
+            f"{LINK_UP}{{{_labels(_link_labels(link))}}} 1\n" for link in self._links]
+        """Each link's ``pubnet_link_up`` line when up; an up link's current line is this
+        same string, a down one's is it with 0, an unknown one's empty."""
+        count = len(self._links)
+        self._rates = array("d", bytes(8 * 6 * count))
+        """Per link and direction (in, then out): the last counter reading's value and
+        time, and the utilisation ratio between the last two (valid per :attr:`_rated`):
+        48 bytes a link, where objects per reading cost ~390."""
+        self._rated = bytearray(2 * count)
+        """Per link and direction: :data:`_LAST` | :data:`_RATIO` when set."""
+        self._keys: list[_KeysFound | None] = [None] * count
+        """Per link: the store's keys of its a-side interface's series, read at their
+        slots (:attr:`_slots`) at each change instead of a scan of the device's ~50
+        series (see :meth:`_read`)."""
+        self._slots = array("i", bytes(4 * 3 * count))
+        """Per link: the slot of each of :attr:`_keys` in its device's series."""
         # incremental state: lines per site and link, recomputed when their devices change
-        self._sites_of_device: dict[str, int] = {}
-        for index, (_labels_text, members) in enumerate(self._sites):
-            for member in members.devices:
-                self._sites_of_device[member] = index
-        self._links_of_device: dict[str, list[int]] = {}
-        for index, (link, _labels_text, _link_id) in enumerate(self._links):
-            self._links_of_device.setdefault(link.a_device, []).append(index)
-        self._site_lines = [""] * len(self._sites)
+        links_of: dict[str, list[int]] = {}
+        for index, link in enumerate(self._links):
+            links_of.setdefault(link.a_device, []).append(index)
+        self._links_of_device = {device: tuple(ids) for device, ids in links_of.items()}
         self._dirty_sites: set[int] = set(range(len(self._sites)))
         self._site_slices = [b""] * _slices(len(self._sites))
         self._link_up_lines = [""] * len(self._links)
@@ -150,11 +163,12 @@ class InventoryMetrics:
 
     def changed(self, devices: Iterable[str]) -> None:
         """Devices whose series or status changed: their sites and links are recomputed."""
-        sites_of, links_of = self._sites_of_device, self._links_of_device
+        site_of, site_index, links_of = (self.derivation.site_of, self._site_index,
+                                         self._links_of_device)
         for device in devices:
-            site_index = sites_of.get(device)
-            if site_index is not None:
-                self._dirty_sites.add(site_index)
+            site_id = site_of(device)
+            if site_id is not None:
+                self._dirty_sites.add(site_index[site_id])
             links = links_of.get(device)
             if links is not None:
                 self._dirty_links.update(links)
@@ -166,31 +180,60 @@ class InventoryMetrics:
             health = self._health
             lines = self._site_lines
             for index in self._dirty_sites:
-                labels, members = self._sites[index]
-                up = site_health(members, health) is Health.UP
-                lines[index] = f"{SITE_UP}{{{labels}}} {1 if up else 0}\n"
+                digit = "1" if site_health(self._sites[index], health) is Health.UP else "0"
+                line = lines[index]
+                if line[-2] != digit:
+                    lines[index] = f"{line[:-2]}{digit}\n"
             _join_slices(lines, self._dirty_sites, self._site_slices)
             self._dirty_sites.clear()
         return self._site_slices
 
-    def _interface(self, device: str, metric: str, ifname: str) -> Observation | None:
-        """The device's latest ``metric`` for ``ifname``; one scan per device version."""
-        version = self._store.device_version(device)
-        cached = self._interfaces.get(device)
-        if cached is None or cached[0] != version:
-            index: dict[tuple[str, str], Observation] = {}
-            ends = self._link_ends.get(device, ())
-            series = self._store.device_series(device)
-            for series_key in series:  # observations built for the links' interfaces only
-                name, labels = series_key
-                if name in _LINK_METRICS:
-                    for key, value in labels:
-                        if key == LABEL_IFNAME:
-                            if value in ends:
-                                index[(name, value)] = series[series_key]
-                            break
-            cached = self._interfaces[device] = (version, index)
-        return cached[1].get((metric, ifname))
+    def _find(self, index: int, view: SeriesView, ifname: str) -> _KeysFound:
+        """Scan a device's series keys for one interface's link metrics; keep their keys
+        and slots for link ``index``."""
+        found: list[SeriesKey | None] = [None, None, None]
+        slots = self._slots
+        for slot, series_key in enumerate(view):
+            name, labels = series_key
+            if name in _LINK_METRICS:
+                for key, value in labels:
+                    if key == LABEL_IFNAME:
+                        if value == ifname:
+                            which = _LINK_METRICS.index(name)
+                            found[which] = series_key
+                            slots[3 * index + which] = slot
+                        break
+        keys = self._keys[index] = (len(view), found[0], found[1], found[2])
+        return keys
+
+    def _read(self, index: int, device: str, ifname: str) -> (
+        tuple[_Reading | None, _Reading | None, _Reading | None]
+    ):
+        """(value, time) of the latest oper status, receive and transmit bytes of link
+        ``index``'s a-side interface (None: the device has no such series).
+
+        Read at the slots the last scan found (three checks instead of a scan of the
+        device's ~50 series); the device's keys are scanned again when its series count
+        changed (a series added: the interface may have appeared) or a key left its slot
+        (series are removed only per metric or device)."""
+        view = self._store.device_series(device)
+        cached = self._keys[index]
+        if cached is None or cached[0] != len(view):
+            cached = self._find(index, view, ifname)
+        slots, at = self._slots, 3 * index
+        for _attempt in range(2):
+            readings: list[_Reading | None] = []
+            keys = cached[1:]
+            for which in range(3):
+                key = keys[which]
+                reading = None if key is None else view.reading_at(slots[at + which], key)
+                if reading is None and key is not None:
+                    break  # the key moved or left: scan again
+                readings.append(reading)
+            else:
+                return readings[0], readings[1], readings[2]
+            cached = self._find(index, view, ifname)
+        raise AssertionError("a fresh scan's slots hold their keys")
 
     def links(self) -> tuple[list[bytes], list[bytes]]:
         """(``pubnet_link_up`` slices, ``pubnet_link_utilization_ratio`` slices), of
@@ -211,17 +254,22 @@ class InventoryMetrics:
         return self._link_up_slices, self._link_util_slices
 
     def _link(self, index: int) -> tuple[str, str]:
-        link, labels, link_id = self._links[index]
+        link = self._links[index]
         up_line = ""
-        oper = self._interface(link.a_device, IF_OPER_UP, link.a_interface)
-        health = link_health(self._health(link.a_device), oper.value if oper else None)
-        if health is not Health.UNKNOWN:
-            up_line = f"{LINK_UP}{{{labels}}} {1 if health is Health.UP else 0}\n"
+        oper, rx, tx = self._read(index, link.a_device, link.a_interface)
+        health = link_health(self._health(link.a_device), oper[0] if oper else None)
+        if health is Health.UP:
+            up_line = self._link_up_text[index]
+        elif health is Health.DOWN:
+            up_line = self._link_up_lines[index]
+            if up_line[-2:] != "0\n":
+                up_line = f"{self._link_up_text[index][:-2]}0\n"
         util = []
         if link.capacity_bps > 0:
-            for direction, metric in (("in", IF_RX_BYTES), ("out", IF_TX_BYTES)):
-                ratio = self._rate(link.link_id, direction, link.a_device, metric,
-                                   link.a_interface, link.capacity_bps)
+            link_id = escape_label_value(link.link_id)
+            for direction, slot, latest in (("in", 2 * index, rx),
+                                            ("out", 2 * index + 1, tx)):
+                ratio = self._rate(slot, latest, link.capacity_bps)
                 if ratio is not None:
                     util.append(
                         f'{LINK_UTILIZATION}{{link="{link_id}",'
@@ -229,23 +277,28 @@ class InventoryMetrics:
                     )
         return up_line, "".join(util)
 
-    def _rate(self, link_id: str, direction: str, device: str, metric: str, ifname: str,
-              capacity_bps: int) -> float | None:
-        """Bits per second over capacity between the last two counter readings."""
-        obs = self._interface(device, metric, ifname)
-        key = (link_id, direction)
-        rate = self._rates.get(key)
-        if rate is None:
-            rate = self._rates[key] = _LinkRate()
-        if obs is None:
-            return rate.ratio
-        last = rate.last
-        if last is not None and obs.ts == last.ts:
-            return rate.ratio  # nothing newer since the last scrape
-        per_second = (None if last is None
-                      else counter_rate(last.value, last.ts, obs.value, obs.ts))
-        if per_second is not None:
-            rate.ratio = utilisation(per_second, capacity_bps)
+    def _rate(self, slot: int, latest: _Reading | None, capacity_bps: int) -> float | None:
+        """Bits per second over capacity between the last two counter readings of one
+        link direction (``slot``: 2 × link index, + 1 for out), ``latest`` the latest
+        (value, time)."""
+        rates, rated, at = self._rates, self._rated, 3 * slot
+        flags = rated[slot]
+        ratio = rates[at + 2] if flags & _RATIO else None
+        if latest is None:
+            return ratio
+        value, ts = latest
+        if flags & _LAST:
+            if ts == rates[at + 1]:
+                return ratio  # nothing newer since the last scrape
+            per_second = counter_rate(rates[at], rates[at + 1], value, ts)
+            if per_second is not None:
+                ratio = utilisation(per_second, capacity_bps)
+                if ratio is None:
+                    flags &= ~_RATIO
+                else:
+                    rates[at + 2] = ratio
+                    flags |= _RATIO
         # a first reading, or the collector started over: no rate until the next one
-        rate.last = _CounterSample(obs.value, obs.ts)
-        return rate.ratio
+        rates[at], rates[at + 1] = value, ts
+        rated[slot] = flags | _LAST
+        return ratio

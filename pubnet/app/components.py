@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from inventory.model import Inventory
     from pubnet.app.web import WebServer
     from pubnet.config import AlertChannel, Config
+    from pubnet.derive import Derivation
     from pubnet.httpstats import HttpStats
     from pubnet.incidents import IncidentSource
     from pubnet.shard import Shard
@@ -144,7 +145,8 @@ def build(ctx: Context) -> list[Component]:
     workers = build_workers(ctx)
     if config.prometheus is not None:
         stats = stats_for(config.prometheus)
-        exporter = build_exporter(config, exported_inventory(ctx), ctx.store, stats)
+        exporter = build_exporter(config, exported_inventory(ctx), ctx.store, stats,
+                                  exported_derivation(ctx))
         built += [exporter, build_listener(config, inventory,
                                            [*exporter.routes(), *workers.routes], readiness,
                                            stats, workers.signed)]
@@ -191,6 +193,7 @@ def build_workers(ctx: Context, *, summary: bool = True,
 
     Raises :class:`alerting.directory.DirectoryError` (see :func:`build`)."""
     config, inventory, store = ctx.config, ctx.inventory, ctx.store
+    derivation = ctx.shared_derivation()
     built: list[Component] = []
     routes: list[web.RouteDef] = []
     oncall: Oncall | None = None
@@ -216,7 +219,7 @@ def build_workers(ctx: Context, *, summary: bool = True,
 
         alerting = AlertingService(config.alerting, inventory, ctx.topology, store,
                                    broker=config.mqtt, oncall=oncall,
-                                   personal_channels=personal)
+                                   personal_channels=personal, derivation=derivation)
     if config.influxdb is not None:
         from exporters.influx.writer import InfluxWriter
 
@@ -230,7 +233,7 @@ def build_workers(ctx: Context, *, summary: bool = True,
             from alerting.incident_source import AlertingIncidents
 
             incidents = AlertingIncidents(alerting)
-        status = build_status(config, inventory, store, incidents)
+        status = build_status(config, inventory, store, incidents, derivation)
         built.append(status)
         routes += status.routes()
     if _publishes_state(ctx):
@@ -246,7 +249,8 @@ def build_workers(ctx: Context, *, summary: bool = True,
         built.append(HistoryRecorder(store, inventory, history_database(config),
                                      flush_interval=history.flush_interval,
                                      heartbeat=history.heartbeat, retention=history.retention,
-                                     rollup_after=history.rollup_after))
+                                     rollup_after=history.rollup_after,
+                                     derivation=derivation))
     if alerts and config.reports is not None:
         from dashboards.reports.schedule import MonthlyReports
 
@@ -298,16 +302,24 @@ def exported_inventory(ctx: Context) -> Inventory:
     return Inventory()
 
 
+def exported_derivation(ctx: Context) -> Derivation | None:
+    """The shared index of :func:`exported_inventory` (None: the empty one, indexed by
+    the exporter itself)."""
+    return ctx.shared_derivation() if ctx.polls else None
+
+
 def build_exporter(config: Config, inventory: Inventory, store: StateStore,
-                   stats: HttpStats) -> PrometheusExporter:
+                   stats: HttpStats, derivation: Derivation | None = None) -> (
+        PrometheusExporter):
     """The ``prometheus`` component for this config and inventory; ``stats`` are the
-    listener's counters, which it shows on ``/metrics``."""
+    listener's counters, which it shows on ``/metrics``; ``derivation``: the index of
+    ``inventory`` the other components share (built by the exporter when not given)."""
     from exporters.prometheus.endpoint import PrometheusExporter
 
     http = config.prometheus
     assert http is not None, "prometheus is off in this config"
     return PrometheusExporter(store, inventory, poll_interval=config.snmp.interval,
-                              gzip_level=http.gzip_level, http=stats)
+                              gzip_level=http.gzip_level, http=stats, derivation=derivation)
 
 
 def build_listener(config: Config, inventory: Inventory, routes: Sequence[web.RouteDef],
@@ -328,16 +340,18 @@ def build_listener(config: Config, inventory: Inventory, routes: Sequence[web.Ro
 
 
 def build_status(config: Config, inventory: Inventory, store: StateStore,
-                 incidents: IncidentSource | None) -> StatusPage:
+                 incidents: IncidentSource | None, derivation: Derivation | None = None) -> (
+        StatusPage):
     """The status page; ``incidents`` (alerting, when on) feeds its incidents and
-    acknowledgements, which the operators of ``web.operators`` may make."""
+    acknowledgements, which the operators of ``web.operators`` may make; ``derivation``
+    as for :func:`build_exporter`."""
     from dashboards.status import StatusPage
     from pubnet.app.auth import BasicAuth
 
     operators = config.web.operators
     return StatusPage(store, inventory, incidents=incidents,
                       operators=BasicAuth(operators).user if operators else None,
-                      poll_interval=config.snmp.interval)
+                      poll_interval=config.snmp.interval, derivation=derivation)
 
 
 def build_http(config: Config, inventory: Inventory, store: StateStore,
@@ -351,9 +365,12 @@ def build_http(config: Config, inventory: Inventory, store: StateStore,
 
     http = config.prometheus
     assert http is not None, "prometheus is off in this config"
+    from pubnet.derive import Derivation
+
     stats = stats_for(http)
-    exporter = build_exporter(config, inventory, store, stats)
-    status = build_status(config, inventory, store, incidents)
+    derivation = Derivation(inventory)
+    exporter = build_exporter(config, inventory, store, stats, derivation)
+    status = build_status(config, inventory, store, incidents, derivation)
     server = build_listener(config, inventory, [*exporter.routes(), *status.routes()],
                             readiness, stats)
     return [exporter, server, status]

@@ -59,6 +59,7 @@ from pubnet.config import (
     load_config,
     role_problem,
 )
+from pubnet.derive import Derivation
 from pubnet.model import Observation, Source
 from pubnet.shard import Shard, select
 from pubnet.signals import StopRequest
@@ -116,6 +117,9 @@ class Setup:
     """The technician directory and on-call rota, read here (off the loop) once."""
     roles: frozenset[Role] = frozenset(Role)
     """What this process does (``roles:``/``--role``, :func:`pubnet.config.effective_roles`)."""
+    derivation: Derivation | None = None
+    """The index of :attr:`inventory` all of this setup's components share, built here
+    off the loop (:func:`load_setup` always sets it); a reload's new setup has its own."""
 
 
 class SetupError(Exception):
@@ -189,7 +193,8 @@ def load_setup(sources: Sources) -> Setup:
     if shard is not None and shard.count > 1:
         inventory = select(whole, shard)
         topology = Topology.build(inventory)
-    return Setup(config, whole, inventory, topology, shard, tuple(warnings), directory, roles)
+    return Setup(config, whole, inventory, topology, shard, tuple(warnings), directory, roles,
+                 Derivation(inventory))
 
 
 def _load_directory(config: Config) -> OncallSetup | None:
@@ -301,6 +306,7 @@ class Service:
         self.exporter: PrometheusExporter | None = None
         """The exporter ``/metrics`` is answered from: the running generation's."""
         self._first = self._build(setup, summary=True)
+        self._current = self._first
         self._dispatch = _Dispatch(self._first.parts)
         self.listener: WebServer | None = None
         if http is not None:
@@ -450,7 +456,7 @@ class Service:
     def _build(self, setup: Setup, *, summary: bool) -> _Generation:
         ctx = Context(config=setup.config, inventory=setup.inventory,
                       topology=setup.topology, store=self.store, roles=setup.roles,
-                      shard=setup.shard, whole=setup.whole)
+                      shard=setup.shard, whole=setup.whole, derivation=setup.derivation)
         for planned in components.plan(ctx):
             if planned.name != "http":
                 log.info("starting component=%s %s", planned.name, planned.detail)
@@ -458,7 +464,8 @@ class Service:
         if setup.config.prometheus is not None:
             assert self.stats is not None
             exporter = components.build_exporter(
-                setup.config, components.exported_inventory(ctx), self.store, self.stats)
+                setup.config, components.exported_inventory(ctx), self.store, self.stats,
+                components.exported_derivation(ctx))
         return _Generation(setup, exporter, components.build_workers(
             ctx, summary=summary, directory=setup.directory))
 
@@ -468,7 +475,15 @@ class Service:
             log.warning("routes added by the reload are served from the next start",
                         extra={"paths": ",".join(sorted(set(unserved)))})
 
+    @property
+    def components(self) -> list[Component]:
+        """The current generation's components: the exporter (when on) and the workers."""
+        current = self._current
+        return [*([current.exporter] if current.exporter is not None else []),
+                *current.workers]
+
     def _start(self, generation: _Generation) -> _Generation:
+        self._current = generation
         loop = asyncio.get_running_loop()
         if generation.exporter is not None:
             generation.exporter_task = loop.create_task(run_one(generation.exporter),

@@ -15,6 +15,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from pubnet.derive import Derivation
 from pubnet.state import StateStore
 
 if TYPE_CHECKING:
@@ -61,6 +62,16 @@ class Context:
     shard: Shard | None = None
     whole: Inventory | None = None
     """The inventory before sharding (``inventory`` is this shard's part); None: the same."""
+    derivation: Derivation | None = None
+    """The index of ``inventory`` every component shares (:meth:`shared_derivation`);
+    None: built on first use."""
+
+    def shared_derivation(self) -> Derivation:
+        """The one :class:`~pubnet.derive.Derivation` of ``inventory`` for all the
+        components built from this context (built here once when none was given)."""
+        if self.derivation is None:
+            self.derivation = Derivation(self.inventory)
+        return self.derivation
 
     @property
     def polls(self) -> bool:

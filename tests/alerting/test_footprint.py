@@ -32,6 +32,7 @@ from pubnet.catalog import (
     SHARD_UP,
 )
 from pubnet.config import AlertingConfig, ThresholdSettings
+from pubnet.derive import Derivation
 from pubnet.model import Attempt, Batch, Observation, PollStatus, Source
 from tests.alerting.builders import district_inventory
 
@@ -88,16 +89,18 @@ def test_alert_topology_indexes_under_120_bytes_per_device() -> None:
 
 def test_alerting_keeps_under_600_bytes_per_device_after_two_polls() -> None:
     """The correlator, its topology and the intake after every device was polled twice
-    (counter rates need two readings); the observations belong to the store."""
+    (counter rates need two readings); the observations belong to the store, and the
+    inventory's derivation to the app (one for every component)."""
     inventory = generate(sites=400, seed=1)
     topology = Topology.build(inventory)
+    derivation = Derivation(inventory)
     rounds = [poll_round(inventory, 1_780_000_000.0 + 60.0 * n) for n in range(2)]
     numbers = itertools.count(1)
 
     def build() -> Intake:
         correlator = Correlator(AlertTopology(inventory, topology),
                                 lambda: f"INC-{next(numbers)}")
-        intake = Intake(AlertingConfig(), inventory, correlator, lambda: 0.0)
+        intake = Intake(AlertingConfig(), inventory, correlator, lambda: 0.0, derivation)
         for batches in rounds:
             for batch in batches:
                 intake.ingest(batch)

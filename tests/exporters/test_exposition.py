@@ -239,10 +239,35 @@ def test_only_the_interfaces_links_are_observed_through_are_kept() -> None:
     metrics.changed(["dist1"])
     up, _util = metrics.links()
     assert b"".join(up) == b'pubnet_link_up{link="L1",medium="fiber",owner="NT"} 1\n'
-    kept = metrics._interfaces["dist1"][1]
-    assert sorted(kept) == sorted((name, "ge-0/0/1") for name in (
+    (link,) = metrics._keys
+    assert link is not None
+    kept = [key for key in link[1:] if key is not None]
+    assert sorted(kept) == sorted((name, (("ifname", "ge-0/0/1"),)) for name in (
         "pubnet_interface_oper_up", "pubnet_interface_receive_bytes_total",
         "pubnet_interface_transmit_bytes_total"))
+
+
+def test_link_keys_follow_the_interface_appearing_and_leaving() -> None:
+    """The link metrics look the a-side interface's series up by the keys found before:
+    an interface that appears later, or whose series leave, is still seen."""
+    store = StateStore()
+    metrics = InventoryMetrics(small_inventory(), store)
+
+    def link_up() -> bytes:
+        metrics.changed(["dist1"])
+        return b"".join(metrics.links()[0])
+
+    set_up(store, "dist1", True, 100.0)
+    store.publish(interface("dist1", "ge-0/0/9", 0.0, 0.0, 100.0))
+    assert link_up() == b"", "the link's interface is not there yet"
+    store.publish(interface("dist1", "ge-0/0/1", 0.0, 0.0, 110.0))
+    assert link_up() == b'pubnet_link_up{link="L1",medium="fiber",owner="NT"} 1\n'
+    store.forget("dist1", "pubnet_interface_oper_up")  # two series leave ...
+    store.publish([Observation("dist1", "pubnet_ap_clients", 1.0, 115.0, Source.SNMP,
+                               (("radio", radio),)) for radio in ("r1", "r2")])  # ... two come
+    assert link_up() == b"", "its oper status left the store, as many series came"
+    store.publish(interface("dist1", "ge-0/0/1", 0.0, 0.0, 120.0, oper=0.0)[2:])
+    assert link_up() == b'pubnet_link_up{link="L1",medium="fiber",owner="NT"} 0\n'
 
 
 def test_status_series_are_the_collectors_as_published() -> None:

@@ -89,3 +89,34 @@ async def test_a_database_that_cannot_be_opened_is_one_clear_error(tmp_path: Pat
     with pytest.raises(OSError, match=r"history database .*pubnet\.db"):
         await recorder.run()
     assert store.subscriber_stats() == []
+
+
+def test_interface_readings_follow_series_that_appear_change_and_leave(
+        tmp_path: Path) -> None:
+    """The recorder looks a watched interface up by the key it found before: an interface
+    that appears later, a new value, and series that leave are all still read."""
+    inv = fleet([site("S1", "5001", "บ้านหนึ่ง")])
+    store = StateStore()
+    recorder = HistoryRecorder(store, inv, tmp_path / "pubnet.db")
+
+    def publish(ts: float, *series: tuple[str, str, float]) -> None:
+        store.publish([Observation("pn-50", metric, value, ts, Source.SNMP,
+                                   (("ifname", ifname),)) for metric, ifname, value in series])
+
+    def read() -> list[tuple[str, str, float | None]]:
+        return [(r.device, r.ifname, r.value) for r in recorder._read_interfaces()]
+
+    publish(1.0, ("pubnet_interface_oper_up", "eth1", 1.0),
+            ("pubnet_interface_speed_bps", "eth1", 1e9))
+    assert read() == [], "the link's interface (eth3) is not there yet"
+    publish(2.0, ("pubnet_interface_oper_up", "eth3", 1.0))
+    assert read() == [("pn-50", "eth3", 1.0)], "it appeared"
+    publish(3.0, ("pubnet_interface_oper_up", "eth3", 0.0))
+    assert read() == [("pn-50", "eth3", 0.0)]
+    assert read() == [], "nothing changed"
+    store.forget("pn-50", "pubnet_interface_oper_up")  # two series leave, two come:
+    publish(4.0, ("pubnet_interface_speed_bps", "eth2", 1e9),
+            ("pubnet_interface_speed_bps", "eth3", 1e9))
+    assert read() == [("pn-50", "eth3", None)], "the same count, but the key is gone"
+    publish(5.0, ("pubnet_interface_oper_up", "eth3", 1.0))
+    assert read() == [("pn-50", "eth3", 1.0)]

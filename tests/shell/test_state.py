@@ -236,3 +236,22 @@ def test_series_published_in_any_order_and_in_parts_keep_their_values_and_order(
     assert ("m3", ()) in store.device_series("a")
     assert ("nope", ()) not in store.device_series("a")
     assert store.latest("a", "m0").ts == 5.0  # type: ignore[union-attr]
+
+
+def test_reading_at_a_slot_holds_only_while_the_key_is_there() -> None:
+    """``SeriesView.reading_at``: the value and time at a slot found by iterating the view,
+    None once a forgotten metric moved the key or it left."""
+    store = StateStore()
+    labels = (("ifname", "eth0"),)
+    store.publish([Observation("d", "pubnet_interface_speed_bps", 1e9, 1.0, Source.SNMP, labels),
+                   Observation("d", "pubnet_interface_oper_up", 1.0, 2.0, Source.SNMP, labels)])
+    view = store.device_series("d")
+    slot, key = next((n, k) for n, k in enumerate(view) if k[0] == "pubnet_interface_oper_up")
+    assert view.reading_at(slot, key) == (1.0, 2.0)
+    store.publish([Observation("d", "pubnet_interface_oper_up", 0.0, 3.0, Source.SNMP, labels)])
+    assert store.device_series("d").reading_at(slot, key) == (0.0, 3.0)
+    store.forget("d", "pubnet_interface_speed_bps")
+    assert store.device_series("d").reading_at(slot, key) is None, "moved to slot 0"
+    assert store.device_series("d").reading_at(0, key) == (0.0, 3.0)
+    store.forget("d")
+    assert store.device_series("d").reading_at(0, key) is None
