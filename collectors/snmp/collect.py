@@ -32,7 +32,6 @@ from collectors.snmp.profiles import (
     SYS_NAME,
     SYS_OBJECT_ID,
     SYS_UPTIME,
-    ColumnMetric,
     EntryWalk,
     MetricKind,
     Profile,
@@ -40,21 +39,25 @@ from collectors.snmp.profiles import (
     Table,
     WalkMode,
 )
-from collectors.snmp.profiles import (
-    Source as ProfileSource,
-)
 from pubnet.catalog import DEVICE_UPTIME
 from pubnet.model import Labels, Observation, SeriesKey, Source
 
 _SNMP = Source.SNMP
 _COUNTER = MetricKind.COUNTER
 _new = tuple.__new__
-MAX_SHARED_KEYS = 200_000
-"""Beyond this many distinct counter keys (label values unique to each device, such as
-free-text interface aliases) new ones are kept as they are, not shared."""
 """``_new(Observation, (device, metric, value, ts, source, labels))``: a NamedTuple built
 without its generated ``__new__`` (a Python-level call with defaults): ~0.15 against
 ~0.6 µs, ~30 times per poll."""
+MAX_SHARED_KEYS = 200_000
+"""Beyond this many distinct counter keys (label values unique to each device, such as
+free-text interface aliases) new ones are kept as they are, not shared."""
+
+LabelSets = dict[tuple[tuple[str, tuple[str, ...]], ...], dict[object, Labels]]
+"""Per label spec of a table, the label tuple of each distinct raw label value (one value,
+or a tuple of them for several labels), shared by every device of a poller."""
+MAX_SHARED_LABELS = 50_000
+"""Distinct label values kept per label spec; beyond it new ones are built at every poll
+(a spec whose values are unique to each device gains little from sharing)."""
 
 
 @dataclass(slots=True)
@@ -87,6 +90,12 @@ class DeviceMemory:
     slot_maps: SlotMaps = field(default_factory=dict)
     """Counter slot maps already held, shared by every device of a poller the same way
     (:meth:`collectors.snmp.counterbank.CounterBank.share`)."""
+    label_sets: LabelSets = field(default_factory=dict)
+    """Table rows' label tuples already built, by their raw values, shared by every device
+    of a poller: a row's labels are looked up, not decoded and built at every poll, and are
+    the same tuple poll after poll and across devices of one model, so the counters' and
+    the state store's key comparisons find them identical at once. Only values that are
+    bytes, text or absent are keys (1 and 1.0 are equal keys but different labels)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +228,8 @@ def _table_observations(
         where_oid, equals = table.where
         where_col = columns.get(where_oid, _NO_COLUMN)
         rows = [i for i in rows if text(where_col.get(i)) == equals]
+    if not rows:
+        return  # a vendor's table the device does not have (an AP answers one of two)
     bank = memory.counters
     slots = bank.slots
     raws = bank.raws
@@ -226,81 +237,130 @@ def _table_observations(
     widths = bank.widths
     keys = memory.keys
     append = out.append
-    label_spec = table.labels
-    # Each metric's source columns are looked up once per poll, not once per row, and the
-    # usual counter advance is inline: a call per metric per row was ~7 % of a GET poll
-    # (py-spy over bench/snmp_poll.py), the counters' ~5 % of the whole service at 100,000
-    # devices.
-    metrics = [(metric, metric.name, metric.kind is _COUNTER,
-                [(columns.get(source.oid, _NO_COLUMN), source) for source in metric.sources])
-               for metric in table.metrics]
+    spec = table.labels
+    label_cache = _label_cache(memory.label_sets, spec)
+    # One label: its choices' columns (None for the index); several: each label's.
+    label_columns = [tuple(None if oid == INDEX else columns.get(oid, _NO_COLUMN)
+                           for oid in choices) for _, choices in spec]
+    single = label_columns[0] if len(label_columns) == 1 else None
+    # Each metric's first source column is looked up once per poll, not once per row, and
+    # the row loop reads a flat plan (Table.plan) with the usual cases inline (no attribute
+    # lookups, no call per gauge, the counters' advance as before: it was ~5 % of the whole
+    # service at 100,000 devices), and allocates little besides the observations: at
+    # 20,000 access points the loop's CPU is mostly their allocation over a large heap
+    # (py-spy over bench/poller_memory.py --profile access-point --hold --shuffle).
+    first_columns = [columns.get(oid, _NO_COLUMN) for oid in table.plan_oids]
+    plan = list(zip(table.plan, first_columns, strict=True))
+    value: float | None
+    raw: Value
     for index in rows:
-        labels = _labels(columns, label_spec, index)
-        row_gauges: dict[str, float] = {}
-        for metric, name, is_counter, sources in metrics:
-            value: float | None
-            if metric.constant is not None:
-                value = metric.constant
-            else:
-                raw: Value = None
-                source = None
-                for column, candidate in sources:
-                    raw = column.get(index)
-                    if raw is not None:
-                        source = candidate
+        # the row's labels: one shared tuple per distinct label values (see _label_cache)
+        if single is not None:
+            raw = None
+            for label_column in single:
+                if label_column is None:
+                    raw = index
+                    break
+                raw = label_column.get(index)
+                if raw is not None and raw != b"":
+                    break
+            chosen: object = raw
+            cacheable = raw is None or type(raw) is bytes or type(raw) is str
+        elif spec:
+            picked: list[Value] = []
+            cacheable = True
+            for choices in label_columns:
+                raw = None
+                for label_column in choices:
+                    if label_column is None:
+                        raw = index
                         break
-                if source is None:
-                    continue
+                    raw = label_column.get(index)
+                    if raw is not None and raw != b"":
+                        break
+                if not (raw is None or type(raw) is bytes or type(raw) is str):
+                    cacheable = False
+                picked.append(raw)
+            chosen = tuple(picked)
+        else:
+            chosen = None
+            cacheable = True
+        labels = label_cache.get(chosen) if cacheable else None
+        if labels is None:
+            labels = _labels(columns, spec, index)
+            if cacheable and len(label_cache) < MAX_SHARED_LABELS:
+                label_cache[chosen] = labels
+        row_gauges: dict[str, float] | None = None
+        for (name, is_counter, constant, width, scale, fallbacks, enum, multiply_by, bound,
+             keep, extra), column in plan:
+            if constant is not None:
+                value = constant
+            else:
+                raw = column.get(index)
+                if raw is None:
+                    for oid, fallback_width, fallback_scale in fallbacks:
+                        raw = columns.get(oid, _NO_COLUMN).get(index)
+                        if raw is not None:
+                            width, scale = fallback_width, fallback_scale
+                            break
+                    else:
+                        continue
                 if is_counter:
                     if not isinstance(raw, int) or not 0 <= raw < WRAP64:  # storable()
                         continue
                     key = (name, labels)
                     slot = slots.get(key)
-                    width = source.width
                     if slot is None:
-                        value = bank.add(_shared(keys, key), raw, width) * source.scale
+                        value = bank.add(_shared(keys, key), raw, width) * scale
                         slots = bank.slots  # a copy when it was shared
                     elif not reset and raw >= raws[slot] and widths[slot] == width:
-                        # the usual case of counters.delta(), inline
+                        # the usual case of counters.delta(), inline; the offset is
+                        # usually 0 (raw + 0 would be one more int allocated)
                         raws[slot] = raw
-                        value = (raw + offsets[slot]) * source.scale
+                        offset = offsets[slot]
+                        value = (raw + offset if offset else raw) * scale
                     else:
-                        bound = None
-                        if metric.bound is not None and width == 32:
-                            bound = octet_bound(row_gauges.get(metric.bound), elapsed)
+                        limit = None
+                        if bound is not None and width == 32:
+                            limit = octet_bound(
+                                row_gauges.get(bound) if row_gauges is not None else None,
+                                elapsed)
                         value = bank.advance(slot, raw, width, reset=reset,
-                                             max_delta=bound) * source.scale
+                                             max_delta=limit) * scale
                 else:
-                    value = _gauge_value(columns, metric, source, raw, index)
+                    # a gauge: an enum, or a number, scaled and multiplied
+                    if enum is not None:
+                        if not isinstance(raw, int):
+                            continue
+                        value = enum.get(raw)
+                    elif type(raw) is int:
+                        value = float(raw)
+                    else:
+                        value = _number(raw)
                     if value is None:
                         continue
-                    row_gauges[name] = value
-            metric_labels = labels
-            if metric.labels:
-                metric_labels = labels + _labels(columns, metric.labels, index)
-            append(_new(Observation, (device, name, value, ts, _SNMP, metric_labels)))
+                    if scale != 1.0:  # x * 1.0 is x: an enum's value stays its own float
+                        value *= scale
+                    if multiply_by is not None:
+                        factor = _number(columns.get(multiply_by, _NO_COLUMN).get(index))
+                        if factor is None:
+                            continue
+                        value *= factor
+                    if keep:
+                        if row_gauges is None:
+                            row_gauges = {}
+                        row_gauges[name] = value
+            append(_new(Observation, (device, name, value, ts, _SNMP, labels if extra is None
+                                      else labels + _labels(columns, extra, index))))
 
 
-def _gauge_value(columns: Mapping[str, Mapping[str, Value]], metric: ColumnMetric,
-                 source: ProfileSource, raw: Value, index: str) -> float | None:
-    """A gauge's value from its source's ``raw`` value (an enum, a number, scaled and
-    multiplied), or None when there is none."""
-    number: float | None
-    if metric.enum is not None:
-        if not isinstance(raw, int):
-            return None
-        number = metric.enum.get(raw)
-    else:
-        number = _number(raw)
-    if number is None:
-        return None
-    number *= source.scale
-    if metric.multiply_by is not None:
-        factor = _number(columns.get(metric.multiply_by, _NO_COLUMN).get(index))
-        if factor is None:
-            return None
-        number *= factor
-    return number
+def _label_cache(sets: LabelSets, spec: tuple[tuple[str, tuple[str, ...]], ...]
+                 ) -> dict[object, Labels]:
+    """The shared label tuples of ``spec`` (see :attr:`DeviceMemory.label_sets`)."""
+    cache = sets.get(spec)
+    if cache is None:
+        cache = sets[spec] = {}
+    return cache
 
 
 def _shared(keys: dict[SeriesKey, SeriesKey], key: SeriesKey) -> SeriesKey:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from collectors.identity import SharedLabels, device_labels, info_labels, status_observations
 from collectors.snmp.ber_check import Shapes
 from collectors.snmp.client import ClientFactory, PacketStats, SnmpClient, SnmpTarget
-from collectors.snmp.collect import DeviceMemory, PollResult, collect
+from collectors.snmp.collect import DeviceMemory, LabelSets, PollResult, collect
 from collectors.snmp.counterbank import SlotMaps
 from collectors.snmp.deadlines import Deadlines
 from collectors.snmp.errors import SnmpError, status_for
@@ -117,6 +117,8 @@ class DevicePoller:
         """Layout tuples shared by every device's memory (see ``DeviceMemory.parts``)."""
         self.slot_maps: SlotMaps = {}
         """Counter slot maps shared by every device's memory (``DeviceMemory.slot_maps``)."""
+        self.label_sets: LabelSets = {}
+        """Rows' label tuples shared by every device's memory (``DeviceMemory.label_sets``)."""
         self.pool: SocketPool | None = None
         """Sockets lent to polls that do not keep their own (gufo-snmp clients only)."""
         if client_factory is None:
@@ -151,7 +153,8 @@ class DevicePoller:
                           memory=DeviceMemory(rewalk_every=snmp.rewalk_every,
                                               keys=self.counter_keys,
                                               parts=self.layout_parts,
-                                              slot_maps=self.slot_maps))
+                                              slot_maps=self.slot_maps,
+                                              label_sets=self.label_sets))
 
     async def poll(self, run: _DeviceRun) -> tuple[PollStatus, str, list[Observation]]:
         """Poll once; never raises (except cancellation). Returns status, detail and every

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -136,6 +136,31 @@ class Table:
     row_count: str | None = None
     """A scalar holding the table's row count (ifNumber): when it changes, the rows pubnet
     knows from the last walk are stale and the table is walked again."""
+    plan: tuple[MetricPlan, ...] = field(init=False, repr=False, compare=False)
+    """:attr:`metrics` flattened for the poll's row loop (:data:`MetricPlan`), one per metric."""
+    plan_oids: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    """Each metric's first source column ("" for a constant), in :attr:`plan` order."""
+
+    def __post_init__(self) -> None:
+        bounds = {m.bound for m in self.metrics if m.bound is not None}
+        plan: list[MetricPlan] = []
+        for m in self.metrics:
+            first = m.sources[0] if m.sources else Source("", 64, 1.0)
+            plan.append((m.name, m.kind is MetricKind.COUNTER, m.constant, first.width,
+                         first.scale, tuple((s.oid, s.width, s.scale) for s in m.sources[1:]),
+                         m.enum, m.multiply_by, m.bound, m.name in bounds, m.labels or None))
+        object.__setattr__(self, "plan", tuple(plan))
+        object.__setattr__(self, "plan_oids", tuple(
+            m.sources[0].oid if m.sources else "" for m in self.metrics))
+
+
+MetricPlan = tuple[str, bool, float | None, int, float, tuple[tuple[str, int, float], ...],
+                   Mapping[int, float] | None, str | None, str | None, bool,
+                   tuple[tuple[str, tuple[str, ...]], ...] | None]
+"""A table metric as the poll's row loop reads it, without attribute lookups: name, whether
+a counter, constant value, first source's width and scale, the other sources as ``(column
+OID, width, scale)``, enum, multiplier column, bound (a gauge's name), whether another
+metric's bound names this one (its value is kept for the row), extra labels (None: none)."""
 
 
 @dataclass(frozen=True, slots=True)
