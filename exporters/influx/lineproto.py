@@ -131,7 +131,7 @@ class LineEncoder:
     ``site`` and ``province``) have templates too, which say which of the device's pieces
     they replace (:class:`_Overriding`).
 
-    The template cache holds at most :attr:`CACHE_MAX` label sets (~60 MB). The label sets
+    The template cache holds at most :attr:`CACHE_MAX` label sets (~75 MB). The label sets
     many devices share (``ifname="eth0"``: a few thousand in a national fleet) are hit by
     every poll; those one device has (``ifalias``, ``pubnet_device_info``'s,
     ``pubnet_device_up``'s: ~6 per device, 640,000 at 100,000 devices) once per round at
