@@ -131,7 +131,8 @@ class LineEncoder:
     ``site`` and ``province``) have templates too, which say which of the device's pieces
     they replace (:class:`_Overriding`).
 
-    The template cache holds at most :attr:`CACHE_MAX` label sets (~75 MB). The label sets
+    The template cache holds at most :attr:`CACHE_MAX` label sets (~70 MB: the old bound's
+    peak, each entry now also naming its first device). The label sets
     many devices share (``ifname="eth0"``: a few thousand in a national fleet) are hit by
     every poll; those one device has (``ifalias``, ``pubnet_device_info``'s,
     ``pubnet_device_up``'s: ~6 per device, 640,000 at 100,000 devices) once per round at
@@ -140,7 +141,7 @@ class LineEncoder:
     kept, and the cache is not cleared: rounds of polls meet the label sets in the same
     order, so clearing when full (as before) threw each one away before its next use
     beyond ~15,000 devices and rebuilt the shared ones after every clear, whereas refusing
-    keeps the ~95,000 device label sets it holds useful every round. After
+    keeps the ~90,000 device label sets it holds useful every round. After
     :attr:`ROTATE_AFTER` refusals the label sets of one device go (the shared stay, unless
     they alone fill half the cache), so a cache filled by an old fleet (renamed
     interfaces, new descriptions) follows the new one. A miss costs ~1 µs: the shape its
@@ -149,7 +150,7 @@ class LineEncoder:
     100,000 devices, ~600 bytes per entry (~80 bytes per series) for nothing.
     """
 
-    CACHE_MAX = 100_000
+    CACHE_MAX = 92_000
     ROTATE_AFTER = 1_000_000
     DEVICES_MAX = 500_000
     SHAPES_MAX = 10_000
