@@ -6,7 +6,8 @@ inventory's site and province tags. For each fleet size:
 
 - **encode**: :class:`~exporters.influx.lineproto.LineEncoder` over two polls of every
   device (the first fills its caches, the second is the steady state), ns per point, median
-  of ``--rounds``; and the encoder's memory (tracemalloc, bytes per series) after them;
+  of ``--rounds``; and the encoder's memory (tracemalloc, bytes per series) after them,
+  and at its peak during them (a cache cleared when full holds less after than at peak);
 - **reference**: influxdb-client's ``Point(...).tag(...).field(...).time(...)
   .to_line_protocol()`` over the second poll, ns per point;
 - **writer** (unless ``--no-server``): the whole ``influxdb`` component against a real
@@ -25,6 +26,10 @@ inventory's site and province tags. For each fleet size:
     .venv/bin/python bench/influx_write.py                      # --devices 10000,100000
     .venv/bin/python bench/influx_write.py --devices 20000 --rounds 1 --no-server
     .venv/bin/python bench/influx_write.py --drain --no-encode --no-server
+    .venv/bin/python bench/influx_write.py --devices 20000,100000 --no-server --against HEAD~1
+
+``--against REV`` runs the encode figures of the encoder at git revision ``REV`` too, round
+for round with the current one, and prints the ratio (old ns over new ns).
 
 The last line is one JSON object with the headline figures.
 """
@@ -51,6 +56,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import aiohttp  # noqa: E402
+from at_revision import module_at  # noqa: E402
 from influxdb_client import Point  # noqa: E402
 from influxdb_client.domain.write_precision import WritePrecision  # noqa: E402
 from series_memory import MIX, poll, templates  # noqa: E402
@@ -126,43 +132,58 @@ def reference_round(fleet: list[tuple[str, str, str, Series]], ts: float,
     return spent, points
 
 
-def encode_figures(devices: int, rounds: int, reference: bool) -> dict[str, float]:
+def encoder_at(revision: str) -> type[LineEncoder]:
+    """The ``LineEncoder`` of ``exporters/influx/lineproto.py`` at a git revision."""
+    encoder: type[LineEncoder] = module_at("exporters/influx/lineproto.py",
+                                           revision).LineEncoder
+    return encoder
+
+
+def encode_figures(devices: int, rounds: int, reference: bool,
+                   encoders: dict[str, type[LineEncoder]]) -> dict[str, dict[str, float]]:
+    """Figures per encoder class (the encoders take turns, round by round)."""
     fleet = plan(devices)
     tags = inventory_tags(fleet)
-    cold: list[float] = []
-    steady: list[float] = []
+    cold: dict[str, list[float]] = {name: [] for name in encoders}
+    steady: dict[str, list[float]] = {name: [] for name in encoders}
     ref: list[float] = []
     series = sum(len(s) for *_, s in fleet)
     for n in range(rounds):
-        gc.collect()
-        encoder = LineEncoder(tags)
-        spent, points = encode_round(encoder, fleet, T0 + 60 * n)
-        cold.append(spent / points * 1e9)
-        spent, points = encode_round(encoder, fleet, T0 + 60 * n + 30)
-        steady.append(spent / points * 1e9)
+        for name, cls in encoders.items():
+            gc.collect()
+            encoder = cls(tags)
+            spent, points = encode_round(encoder, fleet, T0 + 60 * n)
+            cold[name].append(spent / points * 1e9)
+            spent, points = encode_round(encoder, fleet, T0 + 60 * n + 30)
+            steady[name].append(spent / points * 1e9)
+            del encoder
         if reference:
             spent, points = reference_round(fleet, T0 + 60 * n + 45, tags)
             ref.append(spent / points * 1e9)
+    out: dict[str, dict[str, float]] = {}
+    for name, cls in encoders.items():
+        gc.collect()
+        tracemalloc.start()  # apart: tracing slows every allocation ten-fold
+        before = tracemalloc.get_traced_memory()[0]
+        encoder = cls(tags)
+        for ts in (T0, T0 + 30):
+            encode_round(encoder, fleet, ts)
+        gc.collect()
+        current, peak = tracemalloc.get_traced_memory()
+        memory = current - before
+        tracemalloc.stop()
         del encoder
-    gc.collect()
-    tracemalloc.start()  # apart: tracing slows every allocation ten-fold
-    before = tracemalloc.get_traced_memory()[0]
-    encoder = LineEncoder(tags)
-    for ts in (T0, T0 + 30):
-        encode_round(encoder, fleet, ts)
-    gc.collect()
-    memory = tracemalloc.get_traced_memory()[0] - before
-    tracemalloc.stop()
-    del encoder
-    out = {
-        "series": series,
-        "encode_cold_ns": round(statistics.median(cold)),
-        "encode_steady_ns": round(statistics.median(steady)),
-        "encoder_bytes_per_series": round(memory / series, 1),
-    }
-    if ref:
-        out["reference_ns"] = round(statistics.median(ref))
-        out["reference_vs_steady"] = round(out["reference_ns"] / out["encode_steady_ns"], 1)
+        figures = out[name] = {
+            "encoder_peak_bytes_per_series": round((peak - before) / series, 1),
+            "series": series,
+            "encode_cold_ns": round(statistics.median(cold[name])),
+            "encode_steady_ns": round(statistics.median(steady[name])),
+            "encoder_bytes_per_series": round(memory / series, 1),
+        }
+        if ref:
+            figures["reference_ns"] = round(statistics.median(ref))
+            figures["reference_vs_steady"] = round(figures["reference_ns"]
+                                                   / figures["encode_steady_ns"], 1)
     return out
 
 
@@ -316,19 +337,37 @@ def main() -> None:
     parser.add_argument("--drain-seconds", type=float, default=15.0)
     parser.add_argument("--busy-ms", type=float, default=200.0,
                         help="how long each turn of the busy loop takes")
+    parser.add_argument("--against", metavar="REV",
+                        help="also time the encoder at this git revision, round for round")
     args = parser.parse_args()
     report: dict[str, object] = {}
-    print(f"{'devices':>8} {'series':>10} {'cold ns':>8} {'steady ns':>9} {'B/series':>8} "
-          f"{'ref ns':>7} {'ratio':>6}")
+    encoders = {"new": LineEncoder}
+    if args.against:
+        encoders = {"old": encoder_at(args.against), **encoders}
+    print(f"{'devices':>8} {'encoder':>7} {'series':>10} {'cold ns':>8} {'steady ns':>9} "
+          f"{'B/series':>8} {'ref ns':>7} {'ratio':>6}")
     sizes = [] if args.no_encode else [int(d) for d in args.devices.split(",")]
     for devices in sizes:
-        figures = encode_figures(devices, args.rounds, not args.no_reference)
-        print(f"{devices:>8} {figures['series']:>10,} {figures['encode_cold_ns']:>8} "
-              f"{figures['encode_steady_ns']:>9} {figures['encoder_bytes_per_series']:>8} "
-              f"{figures.get('reference_ns', '-'):>7} "
-              f"{figures.get('reference_vs_steady', '-'):>6}")
+        per_encoder = encode_figures(devices, args.rounds, not args.no_reference, encoders)
+        for name, figures in per_encoder.items():
+            print(f"{devices:>8} {name:>7} {figures['series']:>10,} "
+                  f"{figures['encode_cold_ns']:>8} {figures['encode_steady_ns']:>9} "
+                  f"{figures['encoder_bytes_per_series']:>8} "
+                  f"{figures.get('reference_ns', '-'):>7} "
+                  f"{figures.get('reference_vs_steady', '-'):>6}")
         key = f"{devices // 1000}k"
-        report.update({f"{key}_{name}": value for name, value in figures.items()})
+        report.update({f"{key}_{name}": value for name, value in per_encoder["new"].items()})
+        if "old" in per_encoder:
+            old, new = per_encoder["old"], per_encoder["new"]
+            ratios = {what: round(old[f"encode_{what}_ns"] / new[f"encode_{what}_ns"], 2)
+                      for what in ("cold", "steady")}
+            print(f"{devices:>8} old/new: cold {ratios['cold']}x, steady {ratios['steady']}x, "
+                  f"bytes/series {old['encoder_bytes_per_series']} -> "
+                  f"{new['encoder_bytes_per_series']} (peak "
+                  f"{old['encoder_peak_bytes_per_series']} -> "
+                  f"{new['encoder_peak_bytes_per_series']})")
+            report.update({f"{key}_old_{name}": value for name, value in old.items()})
+            report.update({f"{key}_{what}_ratio": value for what, value in ratios.items()})
     if not args.no_server:
         figures = asyncio.run(writer_figures(args.writer_devices, args.spread))
         print("writer:", ", ".join(f"{k} {v}" for k, v in figures.items()))

@@ -11,9 +11,15 @@ the simplest store that could work: a dict per device of series key to
 - **lookup ns**: ``latest(device, metric, labels)`` of the device-info series, as the SNMP
   poller does once per poll;
 - **read ns/series**: ``device_series(device).values_by_key()`` over every device, as the
-  Prometheus exposition renders a changed device.
+  Prometheus exposition renders a changed device;
+- **subscribed ns/poll**: a poll's ``set_status`` with its observations into a store with
+  ``pubnet run``'s subscribers (Influx: everything; alerting, the history and Prometheus'
+  poll durations: their metrics; three of attempts only), queues drained between rounds.
+  With ``--against REV`` the store at git revision ``REV`` is timed too, round for round,
+  and the ratio is old over new.
 
     .venv/bin/python bench/state_store.py --devices 5000
+    .venv/bin/python bench/state_store.py --devices 20000 --against HEAD~1
 
 The last line is one JSON object; ratios are the reference's time over the store's.
 """
@@ -33,9 +39,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import series_memory
+from at_revision import module_at
 
+from alerting.intake import INTAKE_METRICS
+from exporters.prometheus.health import POLL_DURATION_SOURCE
 from pubnet.catalog import DEVICE_INFO
-from pubnet.model import Labels, Observation, SeriesKey
+from pubnet.derive import OPER_UP
+from pubnet.model import Labels, Observation, PollStatus, SeriesKey, Source
 from pubnet.state import StateStore
 
 
@@ -94,10 +104,56 @@ def best(rounds: int, work: Callable[[], object]) -> float:
     return min(times)
 
 
+def subscribed(store: StateStore) -> tuple[StateStore, Callable[[], None]]:
+    """``store`` with the subscribers ``pubnet run`` has, and a function emptying them."""
+    subs = [store.subscribe("influxdb", 1 << 40),
+            store.subscribe("alerting", 1 << 40, metrics=INTAKE_METRICS),
+            store.subscribe("history", 1 << 40, metrics=(OPER_UP,)),
+            store.subscribe("prometheus-poll-durations", 1 << 40,
+                            metrics=(POLL_DURATION_SOURCE,)),
+            *(store.subscribe(name, 1 << 40, metrics=())
+              for name in ("mqtt-state", "status-page", "startup"))]
+
+    def empty() -> None:
+        for sub in subs:
+            sub.drain()
+    return store, empty
+
+
+def subscribed_figures(plan: Plan, rounds: int, against: str | None) -> dict[str, float]:
+    """ns per poll of ``set_status`` with observations into a subscribed store (and the
+    store at ``against``)."""
+    stores = {"new": subscribed(StateStore())}
+    if against:
+        old: type[StateStore] = module_at("pubnet/state.py", against).StateStore
+        stores = {"old": subscribed(old()), **stores}
+    polls = [(device, series_memory.poll(device, site, kind, 1_700_000_000.0))
+             for device, site, kind in plan]
+    times: dict[str, list[float]] = {name: [] for name in stores}
+    ok, snmp = PollStatus.OK, Source.SNMP
+    for n in range(rounds + 1):  # the first round adds the series
+        for name, (store, empty) in stores.items():
+            gc.collect()
+            started = time.process_time()
+            for device, observations in polls:
+                store.set_status(device, ok, 1_700_000_000.0 + n, snmp,
+                                 observations=observations)
+            spent = time.process_time() - started
+            empty()
+            if n:
+                times[name].append(spent / len(polls) * 1e9)
+    out = {f"subscribed_{name}_ns_per_poll": round(min(t), 1) for name, t in times.items()}
+    if against:
+        out["subscribed_ratio"] = round(min(times["old"]) / min(times["new"]), 2)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--devices", type=int, default=5_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--against", metavar="REV",
+                        help="also time the subscribed store at this git revision")
     args = parser.parse_args()
     plan = fleet(args.devices)
 
@@ -166,6 +222,9 @@ def main() -> None:
         report[f"{what}_ratio"] = round(theirs / mine, 2)
         print(f"{what + ' ' + unit:<22} store {mine / per * 1e9:8.1f}   "
               f"reference {theirs / per * 1e9:8.1f}   ratio {theirs / mine:5.2f}x")
+    figures = subscribed_figures(plan, args.rounds, args.against)
+    print("subscribed:", ", ".join(f"{k} {v}" for k, v in figures.items()))
+    report.update(figures)
     print(json.dumps(report))
 
 

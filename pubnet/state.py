@@ -23,6 +23,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import compress
+from operator import itemgetter
 
 from pubnet.model import (
     Attempt,
@@ -38,6 +40,14 @@ log = logging.getLogger("pubnet.state")
 
 DEFAULT_SUBSCRIBER_CAPACITY = 200_000
 """Items (observations plus attempts) a subscriber may have waiting."""
+
+_METRIC_OF = itemgetter(1)
+"""An observation's ``metric`` (a NamedTuple's attribute is a Python-level property)."""
+_NOTHING = Batch()
+
+Views = dict[frozenset[str], Batch]
+"""What one published batch looks like through each metric filter, worked out by the
+first subscriber with that filter and taken as it is by the others."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +77,21 @@ class Subscription:
         self.delivered = 0
         self.dropped = 0
 
-    def offer(self, batch: Batch) -> None:
-        """Queue a batch, or drop it and count the loss when the subscriber is full."""
-        if self.metrics is not None:
-            kept = tuple(o for o in batch.observations if o.metric in self.metrics)
-            if len(kept) != len(batch.observations):
-                batch = Batch(kept, batch.attempts)
+    def offer(self, batch: Batch, views: Views | None = None) -> None:
+        """Queue a batch, or drop it and count the loss when the subscriber is full.
+
+        ``views``: the batch as seen through the filters of the subscribers it was offered
+        to before (the store passes one per publish: several of pubnet's subscribers want
+        attempts only, and each used to filter every observation of every batch away
+        itself)."""
+        metrics = self.metrics
+        if metrics is not None and batch.observations:
+            view = None if views is None else views.get(metrics)
+            if view is None:
+                view = self._filtered(batch)
+                if views is not None:
+                    views[metrics] = view
+            batch = view
         size = len(batch)
         if size == 0 or self._closed:
             return
@@ -90,6 +109,22 @@ class Subscription:
         self._queue.append(batch)
         self._pending += size
         self._wakeup.set()
+
+    def _filtered(self, batch: Batch) -> Batch:
+        """``batch`` with only the observations of the subscribed metrics (the same batch
+        when it has no others)."""
+        metrics = self.metrics
+        assert metrics is not None
+        if not metrics:
+            return Batch((), batch.attempts) if batch.attempts else _NOTHING
+        observations = batch.observations
+        kept = tuple(compress(observations, map(metrics.__contains__,
+                                                map(_METRIC_OF, observations))))
+        if len(kept) == len(observations):
+            return batch
+        if not kept and not batch.attempts:
+            return _NOTHING
+        return Batch(kept, batch.attempts)
 
     def get_nowait(self) -> Batch | None:
         if not self._queue:
@@ -330,8 +365,9 @@ class StateStore:
         self.observations_total += len(observations)
         if self._subscribers and (observations or attempts):
             batch = Batch(tuple(observations), tuple(attempts))
+            views: Views = {}
             for sub in self._subscribers:
-                sub.offer(batch)
+                sub.offer(batch, views)
 
     def _new_device(self, device: str) -> _DeviceSeries:
         per_device = self._series[sys.intern(device)] = _DeviceSeries()

@@ -2,7 +2,8 @@
 pubnet's own running intervals, written to SQLite in batches off the event loop.
 
 The event loop only appends the store's status changes to a list and, at each flush,
-reads the link a-side interfaces that changed (a version check per a-side device). Site
+reads the link a-side interfaces of the devices whose ``pubnet_interface_oper_up`` the
+store's batches carried since the last flush (polls, traps and MQTT alike). Site
 and link statuses are derived (:mod:`pubnet.derive`), covering incidents looked up and
 rows written on one dedicated writer thread, one transaction per flush, so a national
 power event of 25,000 changes is one short transaction and never a stall of collection.
@@ -24,7 +25,7 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -43,7 +44,7 @@ from pubnet.catalog import (
 )
 from pubnet.derive import OPER_UP, Derivation, DerivedState, ElementKind, derivation_for
 from pubnet.failures import FailureLog
-from pubnet.model import Attempt, Observation, SeriesKey, Source
+from pubnet.model import Attempt, Batch, Observation, SeriesKey, Source
 from pubnet.state import SeriesView, StateStore, Subscription
 
 log = logging.getLogger("pubnet.history")
@@ -52,7 +53,8 @@ T = TypeVar("T")
 
 SUBSCRIBER_NAME = "history"
 SUBSCRIBER_CAPACITY = 1_000_000
-"""Status changes the store may hold for the recorder while a write is in progress."""
+"""Attempts and interface readings the store may hold for the recorder while a write is in
+progress (~75 s of a 100,000-device fleet)."""
 MAX_PENDING = 2_000_000
 """Changes kept in memory while the database refuses writes; older ones are dropped."""
 MAINTENANCE_INTERVAL = 3600.0
@@ -197,7 +199,7 @@ class HistoryRecorder:
 
     async def run(self) -> None:
         """Record until cancelled; then write what is queued and close the run."""
-        sub = self.store.subscribe(SUBSCRIBER_NAME, SUBSCRIBER_CAPACITY, metrics=())
+        sub = self.store.subscribe(SUBSCRIBER_NAME, SUBSCRIBER_CAPACITY, metrics=(OPER_UP,))
         try:
             await self._call(self._writer.start, self._clock())
         except (sqlite3.Error, OSError) as exc:
@@ -232,6 +234,11 @@ class HistoryRecorder:
     async def _intake(self, sub: Subscription) -> None:
         loop = asyncio.get_running_loop()
         last_beat = loop.time()
+        # watched devices whose interfaces the batches since the last flush carried, in
+        # the order they came; None: all of them (the first flush, or the store dropped
+        # batches meant for us)
+        changed: dict[str, None] | None = None
+        dropped = sub.dropped
         while True:
             deadline = loop.time() + self.flush_interval
             while (remaining := deadline - loop.time()) > 0:
@@ -240,17 +247,41 @@ class HistoryRecorder:
                     break
                 for batch in batches:
                     self._pending.extend(batch.status_changes)
-            readings = self._read_interfaces()
+                    if changed is not None and batch.observations:
+                        self._note(batch, changed)
+            if sub.dropped != dropped:
+                dropped, changed = sub.dropped, None
+            readings = self._read_interfaces(changed)
+            changed = {}
             if self._pending or readings or loop.time() - last_beat >= self.heartbeat:
                 await self._flush(readings)
                 last_beat = loop.time()
 
-    def _read_interfaces(self) -> list[_Reading]:
-        """Readings of link a-side interfaces that changed since the last flush."""
+    def _note(self, batch: Batch, changed: dict[str, None]) -> None:
+        """Add the watched devices of ``batch``'s interface readings to ``changed``.
+
+        Every reading of a watched interface arrives in a batch (a poll's, a trap's, an
+        MQTT message's): what changed is known from them, instead of a version check of
+        every watched device per flush (~3.5 ms at 20,000 devices, 8,700 watched)."""
+        watched = self._watched
+        last = None
+        for obs in batch.observations:  # the subscription's: pubnet_interface_oper_up
+            device = obs[0]
+            if device is not last:
+                last = device
+                if device in watched:
+                    changed[device] = None
+
+    def _read_interfaces(self, devices: Collection[str] | None = None) -> list[_Reading]:
+        """Readings of link a-side interfaces that changed since the last flush, of
+        ``devices`` (watched devices that may have changed) or, None, of every watched
+        device whose series changed."""
         found: list[_Reading] = []
         store, versions, readings = self.store, self._versions, self._readings
         device_version = store.device_version
-        for device, names in self._watched.items():
+        watched = self._watched
+        for device in watched if devices is None else devices:
+            names = watched[device]
             version = device_version(device)
             if versions.get(device) == version:
                 continue

@@ -106,6 +106,20 @@ class _Overriding(NamedTuple):
     site: bool
 
 
+_AnyTemplate = _Template | _Overriding | Rejected
+
+
+class _Single:
+    """A cached template only one device has used so far (see :class:`LineEncoder`); not
+    a tuple, so that it is never taken for a template."""
+
+    __slots__ = ("device", "template")
+
+    def __init__(self, template: _AnyTemplate, device: str) -> None:
+        self.template = template
+        self.device = device
+
+
 class LineEncoder:
     """Encodes observations; keeps no state but caches of escaped tag pieces.
 
@@ -117,22 +131,35 @@ class LineEncoder:
     ``site`` and ``province``) have templates too, which say which of the device's pieces
     they replace (:class:`_Overriding`).
 
-    The template cache is bounded (cleared when full) at 100,000 entries, ~60 MB: the label
-    sets many devices share (``ifname="eth0"``: a few thousand in a national fleet) come
-    back at once, and those one device has (``ifalias``, ``pubnet_device_info``'s,
-    ``pubnet_device_up``'s: ~8 per device) stay cached up to ~15,000 devices. Beyond, they
-    are built again per poll (~1–2 µs each, from the shape their metric and label names
-    share) whatever the bound: at 500,000 entries they filled and cleared it every round at
-    100,000 devices, so it held ~600 bytes per entry (~80 bytes per series) for nothing.
+    The template cache holds at most :attr:`CACHE_MAX` label sets (~70 MB: the old bound's
+    peak, each entry now also naming its first device). The label sets
+    many devices share (``ifname="eth0"``: a few thousand in a national fleet) are hit by
+    every poll; those one device has (``ifalias``, ``pubnet_device_info``'s,
+    ``pubnet_device_up``'s: ~6 per device, 640,000 at 100,000 devices) once per round at
+    best. A label set is cached with the device that first used it (:class:`_Single`)
+    until another device uses it. When the cache is full a new label set is built and not
+    kept, and the cache is not cleared: rounds of polls meet the label sets in the same
+    order, so clearing when full (as before) threw each one away before its next use
+    beyond ~15,000 devices and rebuilt the shared ones after every clear, whereas refusing
+    keeps the ~90,000 device label sets it holds useful every round. After
+    :attr:`ROTATE_AFTER` refusals the label sets of one device go (the shared stay, unless
+    they alone fill half the cache), so a cache filled by an old fleet (renamed
+    interfaces, new descriptions) follows the new one. A miss costs ~1 µs: the shape its
+    metric and label names share is cached, only the values are escaped. A bigger bound
+    does not pay: at 500,000 entries the old policy filled and cleared it every round at
+    100,000 devices, ~600 bytes per entry (~80 bytes per series) for nothing.
     """
 
-    CACHE_MAX = 100_000
+    CACHE_MAX = 92_000
+    ROTATE_AFTER = 1_000_000
     DEVICES_MAX = 500_000
     SHAPES_MAX = 10_000
 
     def __init__(self, inventory_tags: Mapping[str, tuple[tuple[str, str], ...]]) -> None:
         self._inventory_tags = inventory_tags
-        self._templates: dict[tuple[str, Labels], _Template | _Overriding | Rejected] = {}
+        self._templates: dict[tuple[str, Labels], _AnyTemplate | _Single] = {}
+        self._refused = 0
+        """Label sets built and not kept since the cache last made room."""
         self._shapes: dict[tuple[str, tuple[str, ...]], _Shape | Rejected] = {}
         self._devices: dict[str, _DeviceTags | Rejected] = {}
 
@@ -163,8 +190,8 @@ class LineEncoder:
                 # microseconds are exact in a float of Unix time; nanoseconds are not
                 stamp = str(round(ts * 1e6) * 1000)
             template = templates.get((metric, labels))
-            if template is None:
-                template = self._template(metric, labels)
+            if template is None or type(template) is _Single:
+                template = self._lookup(template, device, metric, labels)
             tags = devices.get(device)
             if tags is None:
                 tags = self._device(device)
@@ -186,23 +213,47 @@ class LineEncoder:
             rejected.append(RejectedPoint(reason, device, metric))
         return rejected
 
-    def _template(self, metric: str, labels: Labels) -> _Template | _Overriding | Rejected:
-        """The template of a label set, from the shape of its metric and label names."""
-        template: _Template | _Overriding | Rejected
-        if not metric:
-            template = Rejected.EMPTY_NAME
+    def _lookup(self, cached: _Single | None, device: str, metric: str, labels: Labels
+                ) -> _AnyTemplate:
+        """The template of a label set cached for one device (shared from now on when
+        ``device`` is another), or not cached (built, and kept if there is room)."""
+        if cached is not None:
+            template = cached.template
+            if cached.device != device:
+                self._templates[(metric, labels)] = template
+            return template
+        template = self._template(metric, labels)
+        templates = self._templates
+        if len(templates) < self.CACHE_MAX:
+            templates[(metric, labels)] = _Single(template, device)
         else:
-            names = tuple([name for name, _ in labels])
-            shape = self._shapes.get((metric, names))
-            if shape is None:
-                if len(self._shapes) >= self.SHAPES_MAX:
-                    self._shapes.clear()
-                shape = self._shapes[(metric, names)] = _build_shape(metric, names)
-            template = shape if isinstance(shape, Rejected) else _template_of(shape, labels)
-        if len(self._templates) >= self.CACHE_MAX:
-            self._templates.clear()
-        self._templates[(metric, labels)] = template
+            self._refused += 1
+            if self._refused >= self.ROTATE_AFTER:
+                self._make_room()
         return template
+
+    def _make_room(self) -> None:
+        """Make room for the label sets the fleet has now: those of one device go, and
+        the shared ones too when they alone hold half the cache."""
+        self._refused = 0
+        templates = self._templates
+        shared = {key: template for key, template in templates.items()
+                  if type(template) is not _Single}
+        templates.clear()
+        if len(shared) < self.CACHE_MAX // 2:
+            templates.update(shared)
+
+    def _template(self, metric: str, labels: Labels) -> _AnyTemplate:
+        """The template of a label set, from the shape of its metric and label names."""
+        if not metric:
+            return Rejected.EMPTY_NAME
+        names: tuple[str, ...] = next(zip(*labels, strict=True), ())
+        shape = self._shapes.get((metric, names))
+        if shape is None:
+            if len(self._shapes) >= self.SHAPES_MAX:
+                self._shapes.clear()
+            shape = self._shapes[(metric, names)] = _build_shape(metric, names)
+        return shape if isinstance(shape, Rejected) else _template_of(shape, labels)
 
     def _device(self, device: str) -> _DeviceTags | Rejected:
         tags: _DeviceTags | Rejected
@@ -241,11 +292,11 @@ class LineEncoder:
         return ",".join(parts)
 
 
-_Shape = tuple[str, tuple[tuple[int, str], ...], int, int, int, bool, bool]
+_Shape = tuple[str, tuple[tuple[int, tuple[tuple[int, str], ...]], ...], bool, bool]
 """How every label set with the same metric and label names becomes a template: the
-escaped measurement; the labels written as (index in the label set, escaped ``,name=``)
-in sorted name order; where the second, third and fourth template pieces start among
-them; and whether a ``province`` or ``site`` label replaces the device's."""
+escaped measurement; the template pieces that hold labels, each as (its place among the
+four, its labels as (index in the label set, escaped ``,name=``) in sorted name order);
+and whether a ``province`` or ``site`` label replaces the device's."""
 
 
 def _build_shape(metric: str, names: tuple[str, ...]) -> _Shape | Rejected:
@@ -255,27 +306,34 @@ def _build_shape(metric: str, names: tuple[str, ...]) -> _Shape | Rejected:
     written = [name for name in sorted(last) if name != "device"]  # the device's own
     # the device's tags fall between the labels, in sorted order: device, province, site
     # (a province or site label is the first of the piece after its slot)
-    cuts = [sum(1 for name in written if name < slot) for slot in _SLOTS]
-    return (_escape_measurement(metric),
-            tuple((last[name], f",{_escape_tag(name)}=") for name in written),
-            cuts[0], cuts[1], cuts[2], "province" in last, "site" in last)
+    cuts = [0, *(sum(1 for name in written if name < slot) for slot in _SLOTS), len(written)]
+    items = [(last[name], f",{_escape_tag(name)}=") for name in written]
+    filled = tuple((place, tuple(items[cuts[place]:cuts[place + 1]]))
+                   for place in range(4) if cuts[place] < cuts[place + 1])
+    return _escape_measurement(metric), filled, "province" in last, "site" in last
 
 
 def _template_of(shape: _Shape, labels: Labels) -> _Template | _Overriding:
     """The template of one label set of ``shape``: its values escaped into their pieces
-    (an empty value is left out: line protocol has no empty tag values)."""
-    measurement, items, device, province, site, overrides_province, overrides_site = shape
-    parts = [f"{prefix}{_escape_tag(value)}" if (value := labels[index][1]) else ""
-             for index, prefix in items]
-    join = "".join
-    first = measurement + join(parts[:device])
-    between_device = join(parts[device:province])
-    between_province = join(parts[province:site])
-    last = join(parts[site:])
+    (an empty value is left out: line protocol has no empty tag values).
+
+    Only the pieces that hold labels are built (most label sets fill one of the four),
+    and a value is escaped only when it has something to escape: a template not cached
+    (the devices' own label sets beyond ``CACHE_MAX``) is built at every poll."""
+    measurement, filled, overrides_province, overrides_site = shape
+    search = _TAG_SPECIAL.search
+    pieces = ["", "", "", ""]
+    for place, items in filled:
+        piece = ""
+        for index, prefix in items:
+            value = labels[index][1]
+            if value:
+                piece += prefix + (value if search(value) is None else _escape_tag(value))
+        pieces[place] = piece
     if overrides_province or overrides_site:
-        return _Overriding(first, between_device, between_province, last,
+        return _Overriding(measurement + pieces[0], pieces[1], pieces[2], pieces[3],
                            overrides_province, overrides_site)
-    return first, between_device, between_province, last
+    return measurement + pieces[0], pieces[1], pieces[2], pieces[3]
 
 
 def _rejected(names: tuple[str, ...]) -> Rejected:

@@ -104,3 +104,65 @@ def test_labels_naming_a_device_tag_share_one_template_across_devices() -> None:
     per_label_set = {name: cache for name, cache in vars(encoder).items()
                      if isinstance(cache, dict) and name not in ("_devices", "_inventory_tags")}
     assert sum(len(cache) for cache in per_label_set.values()) <= 2, per_label_set.keys()
+
+
+class _Counting(LineEncoder):
+    """An encoder with a small cache that notes every label set it builds a template for."""
+
+    CACHE_MAX = 50
+    ROTATE_AFTER = 1_000
+
+    def __init__(self) -> None:
+        super().__init__({})
+        self.built: list[tuple[str, tuple[tuple[str, str], ...]]] = []
+
+    def _template(self, metric: str, labels: tuple[tuple[str, str], ...]) -> object:
+        self.built.append((metric, labels))
+        return super()._template(metric, labels)
+
+
+def _poll(device: str) -> list[Observation]:
+    """A label set every device shares and one of the device's own (as ``ifalias``)."""
+    return [Observation(device, "pubnet_interface_oper_up", 1.0, 1.0, Source.SNMP,
+                        (("ifname", "eth0"),)),
+            Observation(device, "pubnet_interface_info", 1.0, 1.0, Source.SNMP,
+                        (("ifname", "eth0"), ("ifalias", f"{device} uplink")))]
+
+
+def test_a_full_cache_keeps_the_shared_label_sets_and_those_it_holds() -> None:
+    """Past ``CACHE_MAX`` label sets (~15,000 devices' own at the real bound) the cache is
+    not cleared: the label set all devices share is built once, and the device label sets
+    it holds are hit every round (clearing when full rebuilt every one, every round, and
+    the shared ones after each clear); the lines are the same either way."""
+    encoder = _Counting()
+    roomy = LineEncoder({})
+    for round_ in range(3):
+        encoder.built.clear()
+        for n in range(200):
+            out: list[str] = []
+            encoder.encode_into(_poll(f"ap{n}"), out)
+            expected: list[str] = []
+            roomy.encode_into(_poll(f"ap{n}"), expected)
+            assert out == expected
+        shared = [labels for _, labels in encoder.built if len(labels) == 1]
+        own = [labels for _, labels in encoder.built if len(labels) == 2]
+        assert len(shared) == (1 if round_ == 0 else 0), "the shared label set: built once"
+        if round_:
+            assert len(own) == 200 - (encoder.CACHE_MAX - 1), "the cached own ones are hit"
+
+
+def test_a_cache_filled_by_an_old_fleet_makes_room_for_the_new_one() -> None:
+    """After ``ROTATE_AFTER`` label sets refused, the devices' own label sets go (the
+    shared stay), so a changed fleet's are cached again."""
+    encoder = _Counting()
+    for n in range(100):  # fills the cache with ap0..ap48's own label sets
+        encoder.encode_into(_poll(f"ap{n}"), [])
+    rounds = []
+    for _ in range(12):  # a new fleet, 100 devices: 100 refusals a round at first
+        encoder.built.clear()
+        for n in range(100):
+            encoder.encode_into(_poll(f"new{n}"), [])
+        rounds.append(len(encoder.built))
+    assert rounds[0] == 100
+    assert rounds[-1] <= 100 - (encoder.CACHE_MAX - 1), rounds
+    assert not [labels for _, labels in encoder.built if len(labels) == 1]

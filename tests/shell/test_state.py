@@ -91,6 +91,41 @@ async def test_metric_filter_keeps_status_changes() -> None:
     assert batch.observations == () and len(batch.status_changes) == 1
 
 
+_FILTERS = {"all": None, "attempts": (), "a": ("m_a",), "a-again": ("m_a",),
+            "a-and-b": ("m_a", "m_b"), "absent": ("m_z",)}
+
+
+@given(st.lists(st.tuples(
+    st.lists(st.tuples(st.sampled_from("xy"), st.sampled_from(["m_a", "m_b", "m_c"])),
+             max_size=6),
+    st.booleans()), max_size=8))
+def test_each_subscriber_receives_the_observations_of_its_metrics(
+        publishes: list[tuple[list[tuple[str, str]], bool]]) -> None:
+    """Every subscriber gets each publish's attempts and the observations of its metrics in
+    order, and nothing when that is empty; subscribers with the same filter get the same
+    batch (filtered once per publish)."""
+    store = StateStore()
+    subs = {name: store.subscribe(name, metrics=metrics) for name, metrics in _FILTERS.items()}
+    expected: dict[str, list[tuple[tuple[tuple[str, str], ...], int]]] = {
+        name: [] for name in _FILTERS}
+    for n, (series, with_attempt) in enumerate(publishes):
+        observations = [obs(device, n, metric) for device, metric in series]
+        if with_attempt:
+            store.set_status("x", PollStatus.OK, float(n), Source.SNMP, observations=observations)
+        else:
+            store.publish(observations)
+        for name, metrics in _FILTERS.items():
+            kept = tuple((o.device, o.metric) for o in observations
+                         if metrics is None or o.metric in metrics)
+            if kept or with_attempt:
+                expected[name].append((kept, int(with_attempt)))
+    got = {name: sub.drain() for name, sub in subs.items()}
+    for name in _FILTERS:
+        assert [(tuple((o.device, o.metric) for o in b.observations), len(b.attempts))
+                for b in got[name]] == expected[name], name
+    assert all(a is b for a, b in zip(got["a"], got["a-again"], strict=True))
+
+
 async def test_closed_subscription_ends_iteration() -> None:
     store = StateStore()
     sub = store.subscribe("x")
