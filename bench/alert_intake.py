@@ -33,18 +33,17 @@ import asyncio
 import gc
 import json
 import os
-import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 import tracemalloc
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+from at_revision import runs_against
+
 ROOT = Path(__file__).resolve().parent.parent
-if os.environ.get("ALERT_INTAKE_OLD") is None:
+if os.environ.get("PUBNET_BENCH_OLD_CODE") is None:  # at_revision.OLD_CODE
     sys.path.insert(0, str(ROOT))
 
 from alerting.service import AlertingService  # noqa: E402
@@ -195,35 +194,11 @@ def cpu(inventory: Inventory, topology: Topology, fleet: list[Any], rounds: int,
             "incidents": len(list(svc.incidents()))}
 
 
-def old_tree(ref: str, into: Path) -> Path:
-    """``alerting/`` of git revision ``ref`` under ``into`` (importable as ``alerting``)."""
-    data = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "alerting"],
-                          check=True, capture_output=True).stdout
-    with tarfile.open(fileobj=BytesIO(data)) as tar:
-        tar.extractall(into, filter="data")
-    return into
-
-
 def against(args: argparse.Namespace) -> dict[str, Any]:
-    results: dict[str, list[dict[str, Any]]] = {"old": [], "new": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        old = old_tree(args.against, Path(tmp))
-        for _ in range(args.repeat):
-            for which in ("old", "new"):
-                env = dict(os.environ)
-                if which == "old":
-                    env["PYTHONPATH"] = f"{old}{os.pathsep}{ROOT}"
-                    env["ALERT_INTAKE_OLD"] = "1"
-                cmd = [sys.executable, __file__, "--inventory", args.inventory,
-                       "--rounds", str(args.rounds), "--cpu"]
-                if args.memory:
-                    cmd.append("--memory")
-                out = subprocess.run(cmd, env=env, check=True, capture_output=True,
-                                     text=True).stdout
-                line = json.loads(out.strip().splitlines()[-1])
-                results[which].append(line)
-                print(which, json.dumps({k: v for k, v in line.items() if k != "memory"}),
-                      flush=True)
+    """The measurement with ``args.against``'s alerting/ and this tree's, alternately."""
+    command = [__file__, "--inventory", args.inventory, "--rounds", str(args.rounds), "--cpu",
+               *(["--memory"] if args.memory else [])]
+    results = runs_against(args.against, "alerting", command, args.repeat)
     best = {w: min(r["cpu"]["us_per_batch"] for r in rs) for w, rs in results.items()}
     report: dict[str, Any] = {
         "against": args.against, "repeat": args.repeat,

@@ -1,12 +1,24 @@
-"""A module of this repository as it was at a git revision: benchmarks time the old code
-against the new in the same run (``--against REV``), on the same machine and load."""
+"""Code of this repository as it was at a git revision: benchmarks time the old code
+against the new in the same run (``--against REV``), on the same machine and load.
+
+Either one module loaded beside today's (:func:`module_at`), or a whole package in a
+scratch folder that a benchmark re-run as a child process imports instead of today's
+(:func:`runs_against`; the child sees ``OLD_CODE`` set and leaves the repository off the
+front of ``sys.path``).
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
+import tarfile
+import tempfile
 import types
+from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,3 +34,32 @@ def module_at(path: str, revision: str) -> types.ModuleType:
     sys.modules[name] = module  # dataclasses look their class's module up
     exec(compile(source, module.__file__, "exec"), module.__dict__)
     return module
+
+
+OLD_CODE = "PUBNET_BENCH_OLD_CODE"
+"""Set in a child run by :func:`runs_against` for the old package."""
+
+
+def runs_against(revision: str, package: str, command: list[str], repeat: int
+                 ) -> dict[str, list[dict[str, Any]]]:
+    """Run ``command`` (a benchmark as a child process, printing one JSON object last)
+    ``repeat`` times with ``package`` (``collectors``) as at ``revision`` and as it is now,
+    alternately; the JSON objects under ``"old"`` and ``"new"``, each also printed."""
+    results: dict[str, list[dict[str, Any]]] = {"old": [], "new": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        data = subprocess.run(["git", "-C", str(ROOT), "archive", revision, package],
+                              check=True, capture_output=True).stdout
+        with tarfile.open(fileobj=BytesIO(data)) as tar:
+            tar.extractall(tmp, filter="data")
+        for _ in range(repeat):
+            for which in ("old", "new"):
+                env = dict(os.environ)
+                if which == "old":
+                    env["PYTHONPATH"] = f"{tmp}{os.pathsep}{ROOT}"
+                    env[OLD_CODE] = "1"
+                out = subprocess.run([sys.executable, *command], env=env, check=True,
+                                     capture_output=True, text=True).stdout
+                line = json.loads(out.strip().splitlines()[-1])
+                results[which].append(line)
+                print(which, json.dumps(line), flush=True)
+    return results

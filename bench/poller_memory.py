@@ -45,19 +45,17 @@ import gc
 import json
 import os
 import random
-import subprocess
 import sys
-import tarfile
-import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
-from io import BytesIO
 from pathlib import Path
 from typing import Any, Self
 
+from at_revision import runs_against
+
 ROOT = Path(__file__).resolve().parent.parent
-if os.environ.get("POLLER_MEMORY_OLD") is None:
+if os.environ.get("PUBNET_BENCH_OLD_CODE") is None:  # at_revision.OLD_CODE
     sys.path.insert(0, str(ROOT))
 
 from collectors.snmp.client import SnmpClient, Value  # noqa: E402
@@ -255,35 +253,12 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def old_tree(ref: str, into: Path) -> Path:
-    """``collectors/`` of git revision ``ref`` under ``into`` (importable as ``collectors``)."""
-    data = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "collectors"],
-                          check=True, capture_output=True).stdout
-    with tarfile.open(fileobj=BytesIO(data)) as tar:
-        tar.extractall(into, filter="data")
-    return into
-
-
 def against(args: argparse.Namespace) -> dict[str, Any]:
     """The CPU measurement with ``args.against``'s collectors and this tree's, alternately."""
-    results: dict[str, list[dict[str, Any]]] = {"old": [], "new": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        old = old_tree(args.against, Path(tmp))
-        for _ in range(args.repeat):
-            for which in ("old", "new"):
-                env = dict(os.environ)
-                if which == "old":
-                    env["PYTHONPATH"] = f"{old}{os.pathsep}{ROOT}"
-                    env["POLLER_MEMORY_OLD"] = "1"
-                cmd = [sys.executable, __file__, "--devices", str(args.devices),
-                       "--rounds", str(args.rounds), "--profile", args.profile,
-                       *(["--hold"] if args.hold else []),
-                       *(["--shuffle"] if args.shuffle else [])]
-                out = subprocess.run(cmd, env=env, check=True, capture_output=True,
-                                     text=True).stdout
-                line = json.loads(out.strip().splitlines()[-1])
-                results[which].append(line)
-                print(which, json.dumps(line), flush=True)
+    command = [__file__, "--devices", str(args.devices), "--rounds", str(args.rounds),
+               "--profile", args.profile, *(["--hold"] if args.hold else []),
+               *(["--shuffle"] if args.shuffle else [])]
+    results = runs_against(args.against, "collectors", command, args.repeat)
     best = {w: min(r["cpu_us_per_get_poll"] for r in rs) for w, rs in results.items()}
     return {"bench": "poller_memory", "against": args.against, "repeat": args.repeat,
             "profile": args.profile, "devices": args.devices, "hold": args.hold,
