@@ -212,6 +212,24 @@ async def _walk_table(client: SnmpClient, table: Table, memory: DeviceMemory
     return reader.columns, rows
 
 
+_LABEL_KEY_TYPES = frozenset({type(None), bytes, str})
+"""Raw label values that key :attr:`DeviceMemory.label_sets` (1 and 1.0 are equal keys but
+different labels)."""
+
+
+def _chosen(choices: Sequence[Mapping[str, Value] | None], index: str) -> Value:
+    """A label's raw value in row ``index``: its first choice with a non-empty value (a
+    None choice is the row index itself), as :func:`_labels` picks it."""
+    raw: Value = None
+    for column in choices:
+        if column is None:
+            return index
+        raw = column.get(index)
+        if raw is not None and raw != b"":
+            break
+    return raw
+
+
 def _table_observations(
     table: Table,
     columns: Mapping[str, Mapping[str, Value]],
@@ -256,32 +274,12 @@ def _table_observations(
     for index in rows:
         # the row's labels: one shared tuple per distinct label values (see _label_cache)
         if single is not None:
-            raw = None
-            for label_column in single:
-                if label_column is None:
-                    raw = index
-                    break
-                raw = label_column.get(index)
-                if raw is not None and raw != b"":
-                    break
-            chosen: object = raw
-            cacheable = raw is None or type(raw) is bytes or type(raw) is str
+            chosen: object = _chosen(single, index)
+            cacheable = type(chosen) in _LABEL_KEY_TYPES
         elif spec:
-            picked: list[Value] = []
-            cacheable = True
-            for choices in label_columns:
-                raw = None
-                for label_column in choices:
-                    if label_column is None:
-                        raw = index
-                        break
-                    raw = label_column.get(index)
-                    if raw is not None and raw != b"":
-                        break
-                if not (raw is None or type(raw) is bytes or type(raw) is str):
-                    cacheable = False
-                picked.append(raw)
+            picked = [_chosen(choices, index) for choices in label_columns]
             chosen = tuple(picked)
+            cacheable = all(type(one) in _LABEL_KEY_TYPES for one in picked)
         else:
             chosen = None
             cacheable = True
