@@ -16,7 +16,7 @@ from collectors.snmp import collect as collect_module
 from collectors.snmp.client import PacketStats, SnmpClient, SnmpTarget, Value
 from collectors.snmp.collect import DeviceMemory, collect
 from collectors.snmp.counters import WRAP32
-from collectors.snmp.poller import SnmpPoller
+from collectors.snmp.poller import STOP_GRACE, SnmpPoller
 from collectors.snmp.profiles import load_profiles
 from pubnet.model import PollStatus, SeriesKey
 from pubnet.state import StateStore
@@ -246,6 +246,25 @@ async def test_cancel_lets_in_flight_polls_finish() -> None:
     assert agents.started >= 1
     assert poller.polls == agents.started  # nothing was cut off mid-poll
     assert store.status("d0").status is PollStatus.OK  # type: ignore[union-attr]
+
+
+async def test_stop_does_not_wait_out_silent_devices() -> None:
+    """A poll still in flight after STOP_GRACE (a silent device's timeout and retries) is
+    cancelled: it would hold the stop for timeout x attempts, the flushers' time."""
+    inventory = make_inventory([(f"d{i}", "127.0.0.1", 1000 + i, "v2", "if-mib")
+                                for i in range(5)])
+    config = make_config({"interval": "1s", "timeout": "5s", "retries": 1})
+    agents = SlowAgents(10.0)  # answers after the timeout: as good as silent
+    poller = SnmpPoller(config, inventory, StateStore(), client_factory=agents.factory)
+    task = asyncio.create_task(poller.run())
+    await wait_for(lambda: agents.in_flight == 5, 10, "five polls in flight")
+    started = time.monotonic()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await asyncio.wait_for(task, 30)
+    took = time.monotonic() - started
+    assert STOP_GRACE <= took < STOP_GRACE + 1.0, took
+    assert agents.in_flight == 0  # cancelled, not left running
 
 
 async def test_access_point_profile_reads_unifi_and_mikrotik_tables() -> None:
