@@ -205,6 +205,7 @@ class PrometheusExporter:
         finally:
             self.ready.clear()
             self.store.unsubscribe(sub)
+            self.service.exposition.stop()
             self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def _observe(self, sub: Subscription) -> None:

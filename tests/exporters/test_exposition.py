@@ -166,6 +166,21 @@ def test_a_changed_device_recompresses_only_its_chunk_and_the_body_is_one_member
     assert b'receive_bytes_total{device="device-03000",ifname="eth0"} 5.0\n' in text
 
 
+def test_a_stopped_exposition_ends_background_compression_but_still_serves() -> None:
+    """At a stop the background pass ends at its next chunk (the process would wait for
+    it at exit, seconds at 100,000 devices); a scrape still compresses what it needs."""
+    store = StateStore()
+    for n in range(6000):
+        store.publish(interface(f"device-{n:05d}", "eth0", float(n), float(n), 10.0))
+    expo = FleetExposition(store)
+    expo.refresh_now()
+    jobs = expo.jobs(Format.TEXT)
+    expo.stop()
+    assert expo.compress(jobs, False) == 0
+    body = expo.encode(Format.TEXT, expo.jobs(Format.TEXT), True)
+    assert zlib.decompress(body, 31) == expo.render_sync(Format.TEXT, False)
+
+
 def test_only_changed_devices_are_rendered_again() -> None:
     store = StateStore()
     for n in range(50):
