@@ -308,8 +308,12 @@ class SnmpPoller:
                                        cap=max(max_backoff, run.interval), spread=0.0)
                     nxt = max(due + retry_in, now)
                 seq += 1
+                # the scheduler sleeps until the earliest due time: only a poll due before
+                # it needs to wake it (almost never: one wake-up, timer and future per poll
+                # saved)
+                if not heap or nxt < heap[0][0]:
+                    wake.set()
                 heapq.heappush(heap, (nxt, seq, dev))
-                wake.set()
 
         try:
             async with asyncio.TaskGroup() as group:
