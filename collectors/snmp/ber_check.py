@@ -107,13 +107,23 @@ Shapes = dict[Shape, Shape]
 MAX_SHARED_SHAPES = 2_000
 """Distinct shapes kept for sharing; beyond it a conversation keeps its own (a fleet whose
 answers all differ in length, by their names, gains nothing from sharing)."""
+MAX_HELD = 4
+"""Shapes a conversation remembers (one per answer length): its GETs a poll, with room."""
 
 
 class Framing:
-    """:func:`check` for one conversation's GET answers, remembering the last one's framing.
+    """:func:`check` for one conversation's GET answers, remembering the framing of the last
+    few (one per answer length).
 
-    An answer as long as the last one and with the same byte at every position the last
-    check decided on walks exactly the same way, so it is accepted without walking it.
+    An answer as long as a remembered one and with the same byte at every position that
+    one's check decided on walks exactly the same way, so it is accepted without walking it.
+
+    Several are remembered because a device whose GET does not fit in one PDU
+    (``MAX_GET_VARBINDS``) sends two or three GETs a poll, each answered in its own shape:
+    with only the last one remembered each answer found the other's and was walked in full
+    (every GET answer of the fleet simulator's access points and routers, 1.8 a poll), and
+    its mask was built again. One shape is kept per answer length (a new one replaces the
+    one of its length: most often the same GET, its values grown), at most ``MAX_HELD``.
 
     The positions are kept as a mask over the whole answer (0xFF where the check decided),
     one big integer, and the framing bytes as the answer masked with it: about twice the
@@ -127,24 +137,31 @@ class Framing:
     (tracemalloc, 20,000 devices of ``bench/snmp_poll.py``), ~3 kB for a router's.
     """
 
-    __slots__ = ("_shape", "_shapes")
+    __slots__ = ("_earlier", "_shape", "_shapes")
 
     def __init__(self, shapes: Shapes | None = None) -> None:
         self._shape: Shape = (-1, 0, -1)
+        """The shape built last."""
+        self._earlier: tuple[Shape, ...] = ()
+        """Shapes built before it, of other lengths (most recent first)."""
         self._shapes = shapes
 
     def check(self, data: bytes) -> None:
         """Raise :class:`Malformed` unless ``data`` is well framed (see :func:`check`)."""
+        size = len(data)
         length, mask, framing = self._shape
-        if len(data) == length and int.from_bytes(data, "big") & mask == framing:
+        if size == length and int.from_bytes(data, "big") & mask == framing:
             return
+        for length, mask, framing in self._earlier:
+            if size == length and int.from_bytes(data, "big") & mask == framing:
+                return
         seen: list[int] = []
         check(data, seen)  # always at least the message and version headers: >1 position
-        positions = bytearray(len(data))
+        positions = bytearray(size)
         for position in seen:
             positions[position] = 0xFF
         mask = int.from_bytes(positions, "big")
-        shape = (len(data), mask, int.from_bytes(data, "big") & mask)
+        shape = (size, mask, int.from_bytes(data, "big") & mask)
         shapes = self._shapes
         if shapes is not None:
             held = shapes.get(shape)
@@ -152,6 +169,10 @@ class Framing:
                 shape = held
             elif len(shapes) < MAX_SHARED_SHAPES:
                 shapes[shape] = shape
+        last = self._shape
+        if last[0] >= 0:
+            kept = [held for held in (last, *self._earlier) if held[0] != size]
+            self._earlier = tuple(kept[:MAX_HELD - 1])
         self._shape = shape
 
 
