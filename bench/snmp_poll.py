@@ -12,6 +12,16 @@ that walk found on the others (collectors/snmp/layout.py), so it is measured bot
 
     .venv/bin/python bench/snmp_poll.py --devices 5000 --rounds 3
 
+``--socket-per-poll`` makes every poll borrow a pooled socket (collectors/snmp/socket_pool.py),
+as ``pubnet run`` does when its devices outnumber its file descriptors (at 100,000 devices).
+``--against REF`` runs the whole bench ``--repeat`` times alternately with the
+``collectors/`` package of git revision ``REF`` and with this tree's, in fresh processes,
+and prints the median CPU per GET poll and per walking poll of each and their ratio
+(new / old):
+
+    nice -n 10 .venv/bin/python bench/snmp_poll.py --devices 3000 --rounds 3 \
+        --no-exporter --socket-per-poll --against HEAD~1 --repeat 5
+
 Prints devices/s, PDUs/s, CPU seconds per 1,000 devices, devices per CPU-second, p50/p99
 latency, peak RSS and the snmpd CPU share; the last line is one JSON object.
 """
@@ -25,22 +35,27 @@ import gc
 import json
 import os
 import resource
+import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from at_revision import runs_against
 
-from collectors.snmp.layout import REWALK_EVERY
-from collectors.snmp.poller import SnmpPoller
-from collectors.snmp.profiles import PROFILES_DIR, load_profiles
-from inventory.model import Device, Inventory, Role
-from pubnet.config import parse_config
-from pubnet.state import StateStore
-from testbed.process import find_binary
-from testbed.snmpd import COMMUNITY, run_snmpd
+ROOT = Path(__file__).resolve().parent.parent
+if os.environ.get("PUBNET_BENCH_OLD_CODE") is None:  # at_revision.OLD_CODE
+    sys.path.insert(0, str(ROOT))
+
+from collectors.snmp.layout import REWALK_EVERY  # noqa: E402
+from collectors.snmp.poller import SnmpPoller  # noqa: E402
+from collectors.snmp.profiles import PROFILES_DIR, load_profiles  # noqa: E402
+from inventory.model import Device, Inventory, Role  # noqa: E402
+from pubnet.config import parse_config  # noqa: E402
+from pubnet.state import StateStore  # noqa: E402
+from testbed.process import find_binary  # noqa: E402
+from testbed.snmpd import COMMUNITY, run_snmpd  # noqa: E402
 
 SCALARS = [
     "1.3.6.1.2.1.1.1.0",
@@ -395,6 +410,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         "pubnet_walk_poll_devices_per_cpu_s": round(walking["devices_per_cpu_s"]),
         "rewalk_every": REWALK_EVERY,
         "pubnet_cpu_s_per_1000": round(ours["cpu_s_per_1000_devices"], 4),
+        "pubnet_walk_cpu_s_per_1000": round(walking["cpu_s_per_1000_devices"], 4),
         "pubnet_pdus_per_s": round(ours["pdus_per_s"]),
         "pubnet_p50_ms": round(ours["p50_ms"], 2),
         "pubnet_p99_ms": round(ours["p99_ms"], 2),
@@ -412,6 +428,29 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         "load_average_1m": round(os.getloadavg()[0], 2),
         "goal_devices_per_cpu_s": 3000,
     }
+
+
+def against(args: argparse.Namespace) -> dict[str, object]:
+    """The bench with ``args.against``'s collectors and this tree's, alternately."""
+    command = [__file__, "--devices", str(args.devices), "--rounds", str(args.rounds),
+               "--concurrency", str(args.concurrency), "--addresses", str(args.addresses),
+               "--agents", str(args.agents), "--port", str(args.port), "--walk", args.walk,
+               "--no-exporter", *(["--socket-per-poll"] if args.socket_per_poll else [])]
+    results = runs_against(args.against, "collectors", command, args.repeat)
+
+    def median(which: str, key: str) -> float:
+        return float(statistics.median(r[key] for r in results[which]))
+
+    summary: dict[str, object] = {"bench": "snmp_poll", "against": args.against,
+                                  "repeat": args.repeat, "devices": args.devices,
+                                  "kept_sockets": not args.socket_per_poll}
+    for kind, key in (("get_poll", "pubnet_cpu_s_per_1000"),
+                      ("walk_poll", "pubnet_walk_cpu_s_per_1000")):
+        old, new = median("old", key), median("new", key)
+        summary[f"old_cpu_us_per_{kind}"] = round(old * 1000, 1)
+        summary[f"new_cpu_us_per_{kind}"] = round(new * 1000, 1)
+        summary[f"cpu_ratio_new_over_old_{kind}"] = round(new / old, 3)
+    return summary
 
 
 def main() -> None:
@@ -435,7 +474,14 @@ def main() -> None:
         default="auto",
         help="pubnet's table walk mode (columns = the same 7 PDUs as gufo)",
     )
+    parser.add_argument("--against", metavar="REF",
+                        help="also run with the collectors/ of git revision REF; print new/old")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="alternations old/new with --against")
     args = parser.parse_args()
+    if args.against:
+        print(json.dumps(against(args)))
+        return
     summary = asyncio.run(main_async(args))
     print(json.dumps(summary))
 

@@ -65,13 +65,18 @@ _SIZES: Final = tuple(
 the inline check never has to look at the padding byte."""
 
 
+_MARKS: Final = b"\xff" * 6
+"""A TLV header's marks (tag, length, up to four more length bytes)."""
+
+
 class Malformed(ValueError):
     """The datagram is not a well-formed SNMP message; the text says where."""
 
 
-Seen = list[int] | None
-"""Where the check records the position of every byte it decided on (tags, lengths, the
-version, a padding byte), for :class:`Framing`; None when nobody asks."""
+Seen = bytearray | None
+"""Where the check marks (0xFF) the position of every byte it decided on (tags, lengths,
+the version, a padding byte), for :class:`Framing`: as long as the datagram, it is the
+mask itself; None when nobody asks."""
 
 
 def check(data: bytes | bytearray | memoryview, seen: Seen = None) -> None:
@@ -88,7 +93,7 @@ def check(data: bytes | bytearray | memoryview, seen: Seen = None) -> None:
         raise Malformed("no version number")
     version = data[start]
     if seen is not None:
-        seen.append(start)
+        seen[start] = 0xFF
     if version in (0, 1):
         tag, _, pos = _tlv(data, pos, stop, seen)  # community
         if tag != OCTET_STRING:
@@ -155,11 +160,8 @@ class Framing:
         for length, mask, framing in self._earlier:
             if size == length and int.from_bytes(data, "big") & mask == framing:
                 return
-        seen: list[int] = []
-        check(data, seen)  # always at least the message and version headers: >1 position
         positions = bytearray(size)
-        for position in seen:
-            positions[position] = 0xFF
+        check(data, positions)  # always at least the message and version headers marked
         mask = int.from_bytes(positions, "big")
         shape = (size, mask, int.from_bytes(data, "big") & mask)
         shapes = self._shapes
@@ -197,7 +199,7 @@ def _tlv(data: bytes | bytearray | memoryview, pos: int, end: int,
     if stop > end:
         raise Malformed(f"value at byte {pos} runs past its container")
     if seen is not None:
-        seen.extend(range(start, pos))
+        seen[start:pos] = _MARKS[:pos - start]
     return tag, pos, stop
 
 
@@ -228,7 +230,8 @@ def _pdu(data: bytes | bytearray | memoryview, pos: int, end: int, seen: Seen) -
                 length = data[value + 1]
                 if value + 2 + length == stop and length <= sizes[data[value]]:
                     if seen is not None:
-                        seen += (pos, pos + 1, oid, oid + 1, value, value + 1)
+                        seen[pos] = seen[pos + 1] = seen[oid] = seen[oid + 1] = 0xFF
+                        seen[value] = seen[value + 1] = 0xFF
                     pos = stop
                     continue
         pos = _varbind(data, pos, end, seen)
@@ -249,7 +252,7 @@ def _varbind(data: bytes | bytearray | memoryview, pos: int, end: int, seen: See
     length = stop - value
     if length == size and tag in _UNSIGNED:
         if seen is not None:
-            seen.append(value)
+            seen[value] = 0xFF
         if data[value]:
             size -= 1
     if length > size:
