@@ -12,6 +12,21 @@ that walk found on the others (collectors/snmp/layout.py), so it is measured bot
 
     .venv/bin/python bench/snmp_poll.py --devices 5000 --rounds 3
 
+``--socket-per-poll`` makes every poll borrow a pooled socket (collectors/snmp/socket_pool.py),
+as ``pubnet run`` does when its devices outnumber its file descriptors (at 100,000 devices).
+``--against REF`` runs the whole bench ``--repeat`` times alternately with the
+``collectors/`` package of git revision ``REF`` and with this tree's, in fresh processes,
+and prints the median CPU per GET poll and per walking poll of each and their ratio
+(new / old):
+
+    nice -n 10 .venv/bin/python bench/snmp_poll.py --devices 3000 --rounds 3 \
+        --no-exporter --socket-per-poll --against HEAD~1 --repeat 5
+
+``--fleet`` polls the fleet simulator's devices instead (``bench/fleet.py``'s inventory of
+about ``--devices`` devices: gateways, switches and access points with their own profiles,
+answers as the 100,000-device run gets them; the simulator in a child process, its CPU not
+counted): the v2c devices only, GET polls after a warm-up round that walks, no references.
+
 Prints devices/s, PDUs/s, CPU seconds per 1,000 devices, devices per CPU-second, p50/p99
 latency, peak RSS and the snmpd CPU share; the last line is one JSON object.
 """
@@ -23,24 +38,34 @@ import asyncio
 import contextlib
 import gc
 import json
+import multiprocessing
 import os
 import resource
+import socket
+import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from at_revision import runs_against
 
-from collectors.snmp.layout import REWALK_EVERY
-from collectors.snmp.poller import SnmpPoller
-from collectors.snmp.profiles import PROFILES_DIR, load_profiles
-from inventory.model import Device, Inventory, Role
-from pubnet.config import parse_config
-from pubnet.state import StateStore
-from testbed.process import find_binary
-from testbed.snmpd import COMMUNITY, run_snmpd
+ROOT = Path(__file__).resolve().parent.parent
+if os.environ.get("PUBNET_BENCH_OLD_CODE") is None:  # at_revision.OLD_CODE
+    sys.path.insert(0, str(ROOT))
+
+from collectors.snmp.layout import REWALK_EVERY  # noqa: E402
+from collectors.snmp.poller import SnmpPoller  # noqa: E402
+from collectors.snmp.profiles import PROFILES_DIR, load_profiles  # noqa: E402
+from inventory.generate import generate  # noqa: E402
+from inventory.model import Device, Inventory, Role  # noqa: E402
+from pubnet.config import parse_config  # noqa: E402
+from pubnet.ports import free_port  # noqa: E402
+from pubnet.state import StateStore  # noqa: E402
+from testbed.process import find_binary  # noqa: E402
+from testbed.snmpd import COMMUNITY, run_snmpd  # noqa: E402
 
 SCALARS = [
     "1.3.6.1.2.1.1.1.0",
@@ -88,6 +113,16 @@ tables:
       - {{name: pubnet_interface_receive_errors_total, type: counter, column: ifInErrors,
          width: 32}}
 """
+
+
+FLEET_CREDENTIALS = {  # bench/fleet.py's: the generated inventory names these two
+    "village-v2": {"version": "2c", "community": "village-community"},
+    "noc-v3": {"version": "3", "user": "noc", "auth_protocol": "sha256",
+               "auth_key": "noc-auth-key-1", "priv_protocol": "aes128",
+               "priv_key": "noc-priv-key-1"},
+}
+FLEET_DEVICES_PER_SITE = 2.6
+FLEET_NETWORK = "127.150.0.0"
 
 
 def cpu_seconds() -> float:
@@ -183,6 +218,75 @@ async def run_bare(
     return round_
 
 
+def serve_fleet(sites: int, seed: int, port: int, ready: Any) -> None:
+    """The simulator process of ``--fleet``: serve every device until terminated."""
+    asyncio.run(_serve_fleet(sites, seed, port, ready))
+
+
+async def _serve_fleet(sites: int, seed: int, port: int, ready: Any) -> None:
+    from simulator import AddressPlan, Fleet
+
+    config = parse_config({"credentials": FLEET_CREDENTIALS})
+    fleet = Fleet.from_inventory(generate(sites=sites, seed=seed),
+                                 AddressPlan(FLEET_NETWORK, port),
+                                 credentials=config.credentials)
+    async with fleet:
+        ready.set()
+        await asyncio.Event().wait()
+
+
+async def fleet_async(args: argparse.Namespace) -> dict[str, object]:
+    """``--fleet``: CPU per GET poll of the simulator's v2c devices."""
+    from simulator import AddressPlan, plan_addresses, simulated_inventory
+
+    sites = max(1, round(args.devices / FLEET_DEVICES_PER_SITE))
+    port = free_port(socket.SOCK_DGRAM, "0.0.0.0")  # the simulator binds the wildcard
+    context = multiprocessing.get_context("spawn")
+    ready = context.Event()
+    child = context.Process(target=serve_fleet, args=(sites, args.seed, port, ready),
+                            daemon=True)
+    child.start()
+    try:
+        if not await asyncio.to_thread(ready.wait, 300):
+            raise RuntimeError("the simulator did not start")
+        inventory = generate(sites=sites, seed=args.seed)
+        inventory = simulated_inventory(inventory, plan_addresses(
+            inventory, AddressPlan(FLEET_NETWORK, port)))
+        config = parse_config({"credentials": FLEET_CREDENTIALS, "snmp": {
+            "timeout": "5s", "retries": 1, "max_in_flight": args.concurrency}})
+        poller = SnmpPoller(config, inventory, StateStore(), profiles=load_profiles(PROFILES_DIR))
+        poller.poller.keep_sockets = not args.socket_per_poll
+        runs = [run for device_id, run in poller.runs.items()
+                if inventory.devices[device_id].credential == "village-v2"]
+
+        async def one(i: int) -> None:
+            await poller.poll_and_publish(runs[i])
+
+        cpu_per_poll = []
+        for r in range(args.rounds + 1):  # round 0 walks (and opens the sockets)
+            gc.collect()
+            before = cpu_seconds()
+            await drive(len(runs), args.concurrency, one)
+            if r:
+                cpu_per_poll.append((cpu_seconds() - before) / len(runs))
+                print(f"fleet#{r}: {cpu_per_poll[-1] * 1e6:6.1f} us CPU a GET poll")
+        stats = poller.poller.stats
+        statuses = {s.status.value if s.status else "none"
+                    for s in poller.store.statuses().values()}
+    finally:
+        child.terminate()
+        child.join(10)
+    best = min(cpu_per_poll)
+    print(f"{len(runs):,} simulated v2c devices: {best * 1e6:.1f} us CPU a GET poll "
+          f"(best of {args.rounds}); device statuses {sorted(statuses)}")
+    return {"bench": "snmp_poll", "fleet": True, "devices": len(runs),
+            "kept_sockets": not args.socket_per_poll, "rounds": args.rounds,
+            "pubnet_cpu_s_per_1000": round(best * 1000, 4),
+            "pubnet_requests": stats.requests, "dropped": dict(stats.dropped),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "load_average_1m": round(os.getloadavg()[0], 2)}
+
+
 def exporter_module() -> dict[str, object]:
     """snmp_exporter 0.21 module doing the same GET and walks as the other two."""
     def indexed(name: str, oid: str, kind: str) -> dict[str, object]:
@@ -219,7 +323,6 @@ def exporter_module() -> dict[str, object]:
 @contextlib.contextmanager
 def snmp_exporter(binary: str, folder: Path) -> Iterator[tuple[int, int]]:
     """Run prometheus' snmp_exporter on a free port; yields ``(pid, port)``."""
-    import socket
     import subprocess
 
     import yaml
@@ -395,6 +498,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         "pubnet_walk_poll_devices_per_cpu_s": round(walking["devices_per_cpu_s"]),
         "rewalk_every": REWALK_EVERY,
         "pubnet_cpu_s_per_1000": round(ours["cpu_s_per_1000_devices"], 4),
+        "pubnet_walk_cpu_s_per_1000": round(walking["cpu_s_per_1000_devices"], 4),
         "pubnet_pdus_per_s": round(ours["pdus_per_s"]),
         "pubnet_p50_ms": round(ours["p50_ms"], 2),
         "pubnet_p99_ms": round(ours["p99_ms"], 2),
@@ -412,6 +516,33 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         "load_average_1m": round(os.getloadavg()[0], 2),
         "goal_devices_per_cpu_s": 3000,
     }
+
+
+def against(args: argparse.Namespace) -> dict[str, object]:
+    """The bench with ``args.against``'s collectors and this tree's, alternately."""
+    command = [__file__, "--devices", str(args.devices), "--rounds", str(args.rounds),
+               "--concurrency", str(args.concurrency), "--addresses", str(args.addresses),
+               "--agents", str(args.agents), "--port", str(args.port), "--walk", args.walk,
+               "--no-exporter", *(["--socket-per-poll"] if args.socket_per_poll else []),
+               *(["--fleet", "--seed", str(args.seed)] if args.fleet else [])]
+    results = runs_against(args.against, "collectors", command, args.repeat)
+
+    def median(which: str, key: str) -> float:
+        return float(statistics.median(r[key] for r in results[which]))
+
+    summary: dict[str, object] = {"bench": "snmp_poll", "against": args.against,
+                                  "repeat": args.repeat, "devices": args.devices,
+                                  "kept_sockets": not args.socket_per_poll,
+                                  "fleet": args.fleet}
+    kinds = [("get_poll", "pubnet_cpu_s_per_1000")]
+    if not args.fleet:
+        kinds.append(("walk_poll", "pubnet_walk_cpu_s_per_1000"))
+    for kind, key in kinds:
+        old, new = median("old", key), median("new", key)
+        summary[f"old_cpu_us_per_{kind}"] = round(old * 1000, 1)
+        summary[f"new_cpu_us_per_{kind}"] = round(new * 1000, 1)
+        summary[f"cpu_ratio_new_over_old_{kind}"] = round(new / old, 3)
+    return summary
 
 
 def main() -> None:
@@ -435,8 +566,18 @@ def main() -> None:
         default="auto",
         help="pubnet's table walk mode (columns = the same 7 PDUs as gufo)",
     )
+    parser.add_argument("--fleet", action="store_true",
+                        help="poll the fleet simulator's devices instead of snmpd's")
+    parser.add_argument("--seed", type=int, default=7, help="the --fleet inventory's seed")
+    parser.add_argument("--against", metavar="REF",
+                        help="also run with the collectors/ of git revision REF; print new/old")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="alternations old/new with --against")
     args = parser.parse_args()
-    summary = asyncio.run(main_async(args))
+    if args.against:
+        print(json.dumps(against(args)))
+        return
+    summary = asyncio.run(fleet_async(args) if args.fleet else main_async(args))
     print(json.dumps(summary))
 
 

@@ -65,13 +65,18 @@ _SIZES: Final = tuple(
 the inline check never has to look at the padding byte."""
 
 
+_MARKS: Final = b"\xff" * 6
+"""A TLV header's marks (tag, length, up to four more length bytes)."""
+
+
 class Malformed(ValueError):
     """The datagram is not a well-formed SNMP message; the text says where."""
 
 
-Seen = list[int] | None
-"""Where the check records the position of every byte it decided on (tags, lengths, the
-version, a padding byte), for :class:`Framing`; None when nobody asks."""
+Seen = bytearray | None
+"""Where the check marks (0xFF) the position of every byte it decided on (tags, lengths,
+the version, a padding byte), for :class:`Framing`: as long as the datagram, it is the
+mask itself; None when nobody asks."""
 
 
 def check(data: bytes | bytearray | memoryview, seen: Seen = None) -> None:
@@ -88,7 +93,7 @@ def check(data: bytes | bytearray | memoryview, seen: Seen = None) -> None:
         raise Malformed("no version number")
     version = data[start]
     if seen is not None:
-        seen.append(start)
+        seen[start] = 0xFF
     if version in (0, 1):
         tag, _, pos = _tlv(data, pos, stop, seen)  # community
         if tag != OCTET_STRING:
@@ -107,13 +112,23 @@ Shapes = dict[Shape, Shape]
 MAX_SHARED_SHAPES = 2_000
 """Distinct shapes kept for sharing; beyond it a conversation keeps its own (a fleet whose
 answers all differ in length, by their names, gains nothing from sharing)."""
+MAX_HELD = 4
+"""Shapes a conversation remembers (one per answer length): its GETs a poll, with room."""
 
 
 class Framing:
-    """:func:`check` for one conversation's GET answers, remembering the last one's framing.
+    """:func:`check` for one conversation's GET answers, remembering the framing of the last
+    few (one per answer length).
 
-    An answer as long as the last one and with the same byte at every position the last
-    check decided on walks exactly the same way, so it is accepted without walking it.
+    An answer as long as a remembered one and with the same byte at every position that
+    one's check decided on walks exactly the same way, so it is accepted without walking it.
+
+    Several are remembered because a device whose GET does not fit in one PDU
+    (``MAX_GET_VARBINDS``) sends two or three GETs a poll, each answered in its own shape:
+    with only the last one remembered each answer found the other's and was walked in full
+    (every GET answer of the fleet simulator's access points and routers, 1.8 a poll), and
+    its mask was built again. One shape is kept per answer length (a new one replaces the
+    one of its length: most often the same GET, its values grown), at most ``MAX_HELD``.
 
     The positions are kept as a mask over the whole answer (0xFF where the check decided),
     one big integer, and the framing bytes as the answer masked with it: about twice the
@@ -127,24 +142,28 @@ class Framing:
     (tracemalloc, 20,000 devices of ``bench/snmp_poll.py``), ~3 kB for a router's.
     """
 
-    __slots__ = ("_shape", "_shapes")
+    __slots__ = ("_earlier", "_shape", "_shapes")
 
     def __init__(self, shapes: Shapes | None = None) -> None:
         self._shape: Shape = (-1, 0, -1)
+        """The shape built last."""
+        self._earlier: tuple[Shape, ...] = ()
+        """Shapes built before it, of other lengths (most recent first)."""
         self._shapes = shapes
 
     def check(self, data: bytes) -> None:
         """Raise :class:`Malformed` unless ``data`` is well framed (see :func:`check`)."""
+        size = len(data)
         length, mask, framing = self._shape
-        if len(data) == length and int.from_bytes(data, "big") & mask == framing:
+        if size == length and int.from_bytes(data, "big") & mask == framing:
             return
-        seen: list[int] = []
-        check(data, seen)  # always at least the message and version headers: >1 position
-        positions = bytearray(len(data))
-        for position in seen:
-            positions[position] = 0xFF
+        for length, mask, framing in self._earlier:
+            if size == length and int.from_bytes(data, "big") & mask == framing:
+                return
+        positions = bytearray(size)
+        check(data, positions)  # always at least the message and version headers marked
         mask = int.from_bytes(positions, "big")
-        shape = (len(data), mask, int.from_bytes(data, "big") & mask)
+        shape = (size, mask, int.from_bytes(data, "big") & mask)
         shapes = self._shapes
         if shapes is not None:
             held = shapes.get(shape)
@@ -152,6 +171,10 @@ class Framing:
                 shape = held
             elif len(shapes) < MAX_SHARED_SHAPES:
                 shapes[shape] = shape
+        last = self._shape
+        if last[0] >= 0:
+            kept = [held for held in (last, *self._earlier) if held[0] != size]
+            self._earlier = tuple(kept[:MAX_HELD - 1])
         self._shape = shape
 
 
@@ -176,7 +199,7 @@ def _tlv(data: bytes | bytearray | memoryview, pos: int, end: int,
     if stop > end:
         raise Malformed(f"value at byte {pos} runs past its container")
     if seen is not None:
-        seen.extend(range(start, pos))
+        seen[start:pos] = _MARKS[:pos - start]
     return tag, pos, stop
 
 
@@ -207,7 +230,8 @@ def _pdu(data: bytes | bytearray | memoryview, pos: int, end: int, seen: Seen) -
                 length = data[value + 1]
                 if value + 2 + length == stop and length <= sizes[data[value]]:
                     if seen is not None:
-                        seen += (pos, pos + 1, oid, oid + 1, value, value + 1)
+                        seen[pos] = seen[pos + 1] = seen[oid] = seen[oid + 1] = 0xFF
+                        seen[value] = seen[value + 1] = 0xFF
                     pos = stop
                     continue
         pos = _varbind(data, pos, end, seen)
@@ -228,7 +252,7 @@ def _varbind(data: bytes | bytearray | memoryview, pos: int, end: int, seen: See
     length = stop - value
     if length == size and tag in _UNSIGNED:
         if seen is not None:
-            seen.append(value)
+            seen[value] = 0xFF
         if data[value]:
             size -= 1
     if length > size:

@@ -136,8 +136,8 @@ class GufoClient(SnmpClient):
     """
 
     __slots__ = (
-        "_attempts", "_deadlines", "_engine_id", "_family", "_fd", "_framing", "_host",
-        "_lease", "_loop", "_pool", "_recv", "_recv_get", "_refreshed_at", "_sent", "_sock",
+        "_attempts", "_deadlines", "_engine_id", "_fd", "_framing", "_host", "_lease",
+        "_loop", "_peeker", "_pool", "_recv", "_recv_get", "_refreshed_at", "_sent", "_sock",
         "_stats", "_target", "_user", "_version", "_waiter",
     )
 
@@ -156,7 +156,9 @@ class GufoClient(SnmpClient):
         self._host = target.host if _is_ip(target.host) else ""
         self._sock: Any = None
         self._fd = -1
-        self._family: int = socket.AF_INET
+        self._peeker: Borrowed | None = None
+        """A Python socket object on gufo's descriptor, kept as long as the socket (the
+        pool's for a borrowed one): :meth:`_screen` peeks through it."""
         self._recv_get: Callable[[], Any] | None = None
         """The socket's ``recv_get_many``, kept so that :meth:`_screen` knows a GET answer
         is awaited (those come back framed the same poll after poll: :class:`Framing`)."""
@@ -196,8 +198,12 @@ class GufoClient(SnmpClient):
             self._lease = None
             assert self._pool is not None
             self._pool.release(lease)
-        elif self._sock is not None and self._loop is not None:
-            self._loop.remove_reader(self._fd)
+        else:
+            if self._sock is not None and self._loop is not None:
+                self._loop.remove_reader(self._fd)
+            if self._peeker is not None:
+                self._peeker.detach()
+        self._peeker = None
         self._sock = None
         self._recv_get = None
         self._fd = -1
@@ -219,9 +225,8 @@ class GufoClient(SnmpClient):
         self._sock = sock
         self._recv_get = sock.recv_get_many
         self._fd = sock.get_fd()
-        self._family = family
-        with self._peeker() as peeker:
-            peeker.setsockopt(socket.SOL_SOCKET, SO_PEEK_OFF, 0)
+        peeker = self._peeker = Borrowed(family, socket.SOCK_DGRAM, 0, self._fd)
+        peeker.setsockopt(socket.SOL_SOCKET, SO_PEEK_OFF, 0)
         loop.add_reader(self._fd, self._on_readable)
 
     def _borrow(self, family: int) -> None:
@@ -247,7 +252,7 @@ class GufoClient(SnmpClient):
         self._sock = lease.sock
         self._recv_get = lease.sock.recv_get_many
         self._fd = lease.fd
-        self._family = family
+        self._peeker = lease.peeker
 
     def _new_socket(self) -> Any:
         """gufo's socket for this conversation, connected to the agent."""
@@ -310,6 +315,7 @@ class GufoClient(SnmpClient):
             if _is_rust_panic(exc):
                 self._stats.drop("decode")  # gufo's decoder panicked on a malformed packet
                 return
+            self._rewind()  # gufo may have failed before reading what was screened
             if waiter is None:
                 if isinstance(exc, Exception):
                     return  # an error answer nobody waits for any more
@@ -323,10 +329,10 @@ class GufoClient(SnmpClient):
         elif not waiter.done():
             waiter.set_result(value)
 
-    def _peeker(self) -> Borrowed:
-        """A Python socket object on gufo's descriptor, for peeking; use it in a ``with``
-        block, which detaches it (the descriptor stays gufo's: never closed from here)."""
-        return Borrowed(self._family, socket.SOCK_DGRAM, 0, self._fd)
+    def _rewind(self) -> None:
+        """Peek from the first queued datagram again (see :meth:`_screen`)."""
+        if self._peeker is not None:
+            self._peeker.setsockopt(socket.SOL_SOCKET, SO_PEEK_OFF, 0)
 
     def _screen(self) -> bool:
         """Check every queued datagram before gufo reads any; True when gufo may read.
@@ -335,30 +341,43 @@ class GufoClient(SnmpClient):
         datagram queued ahead of it (``flushed``): gufo reads on past well-formed answers
         that are not its own, so it must not start while a malformed one is behind them.
         Raises the socket's error (an ICMP port unreachable) for the waiting request.
+
+        Each peek moves the socket's peek offset past the datagram it saw; the offset is 0
+        whenever this starts. When exactly one datagram was queued and it is well formed
+        (nearly every answer) the offset is left past it: gufo reads it whole (its buffer
+        takes any datagram), which moves the offset back by its length, to 0, and saves a
+        ``setsockopt`` per answer. Otherwise, and when gufo fails before reading
+        (:meth:`_on_readable`), it is set back to 0 here.
         """
+        peeker = self._peeker
+        assert peeker is not None
         malformed: list[bool] = []
         check = self._framing.check if self._recv is self._recv_get else ber_check.check
-        with self._peeker() as peeker:
-            try:
-                while True:
-                    data = peeker.recv(MAX_DATAGRAM, socket.MSG_PEEK)
-                    try:
-                        check(data)
-                    except ber_check.Malformed as exc:
-                        malformed.append(True)
-                        self._log_malformed(data, exc)
-                    else:
-                        malformed.append(False)
-            except BlockingIOError:
-                pass
-            finally:
+        try:
+            while True:
+                data = peeker.recv(MAX_DATAGRAM, socket.MSG_PEEK)
+                try:
+                    check(data)
+                except ber_check.Malformed as exc:
+                    malformed.append(True)
+                    self._log_malformed(data, exc)
+                else:
+                    malformed.append(False)
+        except BlockingIOError:
+            pass
+        except BaseException:
+            if malformed:
                 peeker.setsockopt(socket.SOL_SOCKET, SO_PEEK_OFF, 0)
-            if True not in malformed:
-                return bool(malformed)
-            last = len(malformed) - 1 - malformed[::-1].index(True)
-            for bad in malformed[:last + 1]:
-                peeker.recv(1)
-                self._stats.drop("decode" if bad else "flushed")
+            raise
+        if len(malformed) < 2 and not (malformed and malformed[0]):
+            return bool(malformed)  # nothing queued, or one well-formed datagram
+        peeker.setsockopt(socket.SOL_SOCKET, SO_PEEK_OFF, 0)
+        if True not in malformed:
+            return True
+        last = len(malformed) - 1 - malformed[::-1].index(True)
+        for bad in malformed[:last + 1]:
+            peeker.recv(1)
+            self._stats.drop("decode" if bad else "flushed")
         return last + 1 < len(malformed)
 
     def _log_malformed(self, data: bytes, exc: ber_check.Malformed) -> None:

@@ -231,3 +231,80 @@ def test_conversations_share_the_framing_of_alike_answers(
     three.check(response(REQ, varbinds(4)))
     assert len(shapes) == 2
     three.check(response(REQ, varbinds(4)))
+
+
+def counting_full_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the full checks :class:`ber_check.Framing` falls back to."""
+    calls: list[int] = []
+    full = ber_check.check
+
+    def counted(data: bytes, seen: ber_check.Seen = None) -> None:
+        calls.append(len(data))
+        full(data, seen)
+
+    monkeypatch.setattr(ber_check, "check", counted)
+    return calls
+
+
+def test_framing_remembers_each_get_of_a_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A device whose GET takes two PDUs a poll (more OIDs than ``MAX_GET_VARBINDS``) gets
+    two answers of two shapes each poll: each is walked once, not every poll (with only the
+    last shape remembered, every answer of such a device was walked and its mask rebuilt)."""
+    calls = counting_full_checks(monkeypatch)
+    framing = ber_check.Framing({})
+    first = response(REQ, varbinds(5))
+    second = response(REQ, varbinds(2))
+    for poll in range(5):
+        framing.check(first.replace(b"eth0", b"eth%d" % poll))
+        framing.check(second.replace(b"eth0", b"eth%d" % poll))
+    assert calls == [len(first), len(second)]
+
+
+def test_framing_keeps_one_shape_per_length_and_a_few(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An answer whose values changed length replaces the shape of its length; beyond
+    ``MAX_HELD`` lengths the oldest shape is forgotten (and walked again when it comes
+    back)."""
+    calls = counting_full_checks(monkeypatch)
+    framing = ber_check.Framing()
+    a = response(REQ, [("1.3.6.1.2.1.1.3.0", 5), ("1.3.6.1.2.1.1.5.0", b"ab")])
+    a_moved = response(REQ, [("1.3.6.1.2.1.1.3.0", 500), ("1.3.6.1.2.1.1.5.0", b"a")])
+    assert len(a) == len(a_moved) and a != a_moved
+    framing.check(a)
+    framing.check(a_moved)  # same length, another framing: walked, replaces a
+    framing.check(a)
+    assert len(calls) == 3
+    others = [response(REQ, varbinds(n)) for n in range(1, ber_check.MAX_HELD + 1)]
+    for answer in others:
+        framing.check(answer)
+    assert len(calls) == 3 + ber_check.MAX_HELD
+    for answer in others:  # the last MAX_HELD lengths are held
+        framing.check(answer)
+    assert len(calls) == 3 + ber_check.MAX_HELD
+    framing.check(a)  # forgotten
+    assert len(calls) == 4 + ber_check.MAX_HELD
+
+
+@settings(max_examples=300, deadline=None)
+@given(changes=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), min_size=1,
+                        max_size=3), values=st.lists(st.integers(0, 2**32 - 1), min_size=30,
+                                                     max_size=30),
+       earlier=st.booleans())
+def test_every_remembered_framing_agrees_with_the_full_check(
+        changes: list[tuple[int, int]], values: list[int], earlier: bool) -> None:
+    """Like the test above, against a framing remembered before the last one."""
+    framing = ber_check.Framing()
+    first = response(REQ, [(o, 1234567) for o, _ in varbinds(5)])
+    other = response(REQ, [(o, 7) for o, _ in varbinds(3)])
+    for answer in ((first, other) if earlier else (other, first)):
+        framing.check(answer)
+    data = bytearray(response(REQ, [(o, 1_048_576 + v % 7_000_000) for (o, _), v
+                                    in zip(varbinds(5), values, strict=True)]))
+    for where, byte in changes:
+        data[where % len(data)] = byte
+    try:
+        check(bytes(data))
+    except Malformed:
+        with pytest.raises(Malformed):
+            framing.check(bytes(data))
+    else:
+        framing.check(bytes(data))
