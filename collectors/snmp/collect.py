@@ -439,12 +439,15 @@ def _get_oids(profile: Profile, memory: DeviceMemory) -> tuple[str, ...]:
 
 async def _get(client: SnmpClient, oids: Sequence[str], memory: DeviceMemory
                ) -> dict[str, Value]:
-    """GET ``oids`` in as few PDUs as the device takes (usually one)."""
+    """GET ``oids`` in as few PDUs as the device takes (usually one), of even sizes."""
     size = memory.max_get_varbinds
-    if len(oids) <= size:
+    count = len(oids)
+    if count <= size:
         return await _get_chunk(client, oids, memory)
+    # 99 varbinds at 60 go as 50 + 49, not 60 + 39: the same PDUs, the smaller answers
+    size = -(-count // -(-count // size))
     values: dict[str, Value] = {}
-    for start in range(0, len(oids), size):
+    for start in range(0, count, size):
         values.update(await _get_chunk(client, oids[start:start + size], memory))
     return values
 
