@@ -27,7 +27,6 @@ from collectors.snmp.layout import (
     shared,
 )
 from collectors.snmp.profiles import (
-    INDEX,
     SYS_DESCR,
     SYS_NAME,
     SYS_OBJECT_ID,
@@ -178,22 +177,6 @@ _ABSENT: tuple[Value, ...] = (None, b"")
 _NO_COLUMN: dict[str, Value] = {}
 
 
-def _labels(columns: Mapping[str, Mapping[str, Value]],
-            spec: tuple[tuple[str, tuple[str, ...]], ...], index: str) -> Labels:
-    out = []
-    for name, choices in spec:
-        value: Value = None
-        for oid in choices:
-            if oid == INDEX:
-                value = index
-                break
-            value = columns.get(oid, _NO_COLUMN).get(index)
-            if value is not None and value != b"":
-                break
-        out.append((name, label_text(value)))
-    return tuple(out)
-
-
 async def _walk_table(client: SnmpClient, table: Table, memory: DeviceMemory
                       ) -> tuple[dict[str, dict[str, Value]], dict[str, None]]:
     """Walk what ``table`` needs: ``(columns by OID, row indexes)``."""
@@ -217,17 +200,30 @@ _LABEL_KEY_TYPES = frozenset({type(None), bytes, str})
 different labels)."""
 
 
-def _chosen(choices: Sequence[Mapping[str, Value] | None], index: str) -> Value:
-    """A label's raw value in row ``index``: its first choice with a non-empty value (a
-    None choice is the row index itself), as :func:`_labels` picks it."""
-    raw: Value = None
-    for column in choices:
-        if column is None:
-            return index
-        raw = column.get(index)
-        if raw is not None and raw != b"":
-            break
-    return raw
+def _row_labels(values: Sequence[Value], spec: tuple[tuple[str, tuple[int, ...]], ...],
+                index: str) -> Labels:
+    """A row's labels of ``spec`` (``Table.label_cells``): each label's first choice with a
+    non-empty value (-1 is the row index), as text."""
+    out = []
+    for name, choices in spec:
+        value: Value = None
+        for cell in choices:
+            if cell < 0:
+                value = index
+                break
+            value = values[cell]
+            if value is not None and value != b"":
+                break
+        out.append((name, label_text(value)))
+    return tuple(out)
+
+
+def _cells(table: Table, columns: Mapping[str, Mapping[str, Value]], rows: Iterable[str]
+           ) -> list[Value]:
+    """A walk's values as the row loop reads them: row by row, each of ``table.cells``
+    (None where the row has none), as :meth:`TableLayout.cells` gives a GET's."""
+    by_cell = [columns.get(oid, _NO_COLUMN) for oid in table.cells]
+    return [column.get(index) for index in rows for column in by_cell]
 
 
 def _table_observations(
@@ -241,11 +237,28 @@ def _table_observations(
     elapsed: float,
     out: list[Observation],
 ) -> None:
-    """Turn a table's values into observations (the same for walked and GET values)."""
-    if table.where is not None:
-        where_oid, equals = table.where
-        where_col = columns.get(where_oid, _NO_COLUMN)
-        rows = [i for i in rows if text(where_col.get(i)) == equals]
+    """Turn a table's values, by column, into observations (:func:`_row_observations`)."""
+    rows = tuple(rows)
+    _row_observations(table, _cells(table, columns, rows), rows, device, ts, memory, reset,
+                      elapsed, out)
+
+
+def _row_observations(
+    table: Table,
+    cells: Sequence[Value],
+    rows: Sequence[str],
+    device: str,
+    ts: float,
+    memory: DeviceMemory,
+    reset: bool,
+    elapsed: float,
+    out: list[Observation],
+) -> None:
+    """Turn a table's values into observations (the same for walked and GET values).
+
+    ``cells`` holds each row's values of ``table.cells`` in turn (:func:`_cells`,
+    :meth:`TableLayout.cells`): the loop reads a row's values by position from one slice,
+    not from a dict per column."""
     if not rows:
         return  # a vendor's table the device does not have (an AP answers one of two)
     bank = memory.counters
@@ -255,29 +268,41 @@ def _table_observations(
     widths = bank.widths
     keys = memory.keys
     append = out.append
-    spec = table.labels
-    label_cache = _label_cache(memory.label_sets, spec)
-    # One label: its choices' columns (None for the index); several: each label's.
-    label_columns = [tuple(None if oid == INDEX else columns.get(oid, _NO_COLUMN)
-                           for oid in choices) for _, choices in spec]
-    single = label_columns[0] if len(label_columns) == 1 else None
-    # Each metric's first source column is looked up once per poll, not once per row, and
-    # the row loop reads a flat plan (Table.plan) with the usual cases inline (no attribute
+    spec = table.label_cells
+    label_cache = _label_cache(memory.label_sets, table.labels)
+    single = spec[0][1] if len(spec) == 1 else None
+    where = table.where_cell
+    equals = table.where[1] if table.where is not None else ""
+    width_of_row = len(table.cells)
+    # The row loop reads a flat plan (Table.plan) with the usual cases inline (no attribute
     # lookups, no call per gauge, the counters' advance as before: it was ~5 % of the whole
     # service at 100,000 devices), and allocates little besides the observations: at
     # 20,000 access points the loop's CPU is mostly their allocation over a large heap
     # (py-spy over bench/poller_memory.py --profile access-point --hold --shuffle).
-    first_columns = [columns.get(oid, _NO_COLUMN) for oid in table.plan_oids]
-    plan = list(zip(table.plan, first_columns, strict=True))
+    plan = table.plan
     value: float | None
     raw: Value
+    chosen: object
+    stop = 0
     for index in rows:
+        start = stop
+        stop += width_of_row
+        row = cells[start:stop]
+        if where >= 0 and text(row[where]) != equals:
+            continue
         # the row's labels: one shared tuple per distinct label values (see _label_cache)
         if single is not None:
-            chosen: object = _chosen(single, index)
+            chosen = None
+            for cell in single:  # the first non-empty choice, as _row_labels picks it
+                if cell < 0:
+                    chosen = index
+                    break
+                chosen = row[cell]
+                if chosen is not None and chosen != b"":
+                    break
             cacheable = type(chosen) in _LABEL_KEY_TYPES
         elif spec:
-            picked = [_chosen(choices, index) for choices in label_columns]
+            picked = [_chosen(row, choices, index) for _, choices in spec]
             chosen = tuple(picked)
             cacheable = all(type(one) in _LABEL_KEY_TYPES for one in picked)
         else:
@@ -285,19 +310,19 @@ def _table_observations(
             cacheable = True
         labels = label_cache.get(chosen) if cacheable else None
         if labels is None:
-            labels = _labels(columns, spec, index)
+            labels = _row_labels(row, spec, index)
             if cacheable and len(label_cache) < MAX_SHARED_LABELS:
                 label_cache[chosen] = labels
         row_gauges: dict[str, float] | None = None
-        for (name, is_counter, constant, width, scale, fallbacks, enum, multiply_by, bound,
-             keep, extra), column in plan:
+        for (name, is_counter, constant, cell, width, scale, fallbacks, enum, multiply_by,
+             bound, keep, extra) in plan:
             if constant is not None:
                 value = constant
             else:
-                raw = column.get(index)
+                raw = row[cell]
                 if raw is None:
-                    for oid, fallback_width, fallback_scale in fallbacks:
-                        raw = columns.get(oid, _NO_COLUMN).get(index)
+                    for fallback, fallback_width, fallback_scale in fallbacks:
+                        raw = row[fallback]
                         if raw is not None:
                             width, scale = fallback_width, fallback_scale
                             break
@@ -340,7 +365,7 @@ def _table_observations(
                     if scale != 1.0:  # x * 1.0 is x: an enum's value stays its own float
                         value *= scale
                     if multiply_by is not None:
-                        factor = _number(columns.get(multiply_by, _NO_COLUMN).get(index))
+                        factor = _number(row[multiply_by])
                         if factor is None:
                             continue
                         value *= factor
@@ -349,7 +374,20 @@ def _table_observations(
                             row_gauges = {}
                         row_gauges[name] = value
             append(_new(Observation, (device, name, value, ts, _SNMP, labels if extra is None
-                                      else labels + _labels(columns, extra, index))))
+                                      else labels + _row_labels(row, extra, index))))
+
+
+def _chosen(row: Sequence[Value], choices: tuple[int, ...], index: str) -> Value:
+    """A label's raw value in a row: its first choice with a non-empty value (-1 is the
+    row index itself), as :func:`_row_labels` picks it."""
+    raw: Value = None
+    for cell in choices:
+        if cell < 0:
+            return index
+        raw = row[cell]
+        if raw is not None and raw != b"":
+            break
+    return raw
 
 
 def _label_cache(sets: LabelSets, spec: tuple[tuple[str, tuple[str, ...]], ...]
@@ -401,12 +439,15 @@ def _get_oids(profile: Profile, memory: DeviceMemory) -> tuple[str, ...]:
 
 async def _get(client: SnmpClient, oids: Sequence[str], memory: DeviceMemory
                ) -> dict[str, Value]:
-    """GET ``oids`` in as few PDUs as the device takes (usually one)."""
+    """GET ``oids`` in as few PDUs as the device takes (usually one), of even sizes."""
     size = memory.max_get_varbinds
-    if len(oids) <= size:
+    count = len(oids)
+    if count <= size:
         return await _get_chunk(client, oids, memory)
+    # 99 varbinds at 60 go as 50 + 49, not 60 + 39: the same PDUs, the smaller answers
+    size = -(-count // -(-count // size))
     values: dict[str, Value] = {}
-    for start in range(0, len(oids), size):
+    for start in range(0, count, size):
         values.update(await _get_chunk(client, oids[start:start + size], memory))
     return values
 
@@ -500,19 +541,20 @@ async def collect(
     for table in profile.tables:
         row_count = values.get(table.row_count) if table.row_count is not None else None
         layout = layouts.get(table.name)
-        columns = None
+        cells = None
         if (layout is not None and layout.polls < memory.rewalk_every
                 and row_count == layout.row_count):
-            columns = layout.columns(values)
-        if columns is not None and layout is not None:
+            cells = layout.cells(values)
+        if cells is not None and layout is not None:
             layout.polls += 1
-            rows: Iterable[str] = layout.rows
+            rows: Sequence[str] = layout.rows
         else:
             columns, walked = await _walk_table(client, table, memory)
-            layouts[table.name] = layout_from_walk(table, columns, walked, row_count,
-                                                   memory.parts)
-            rows = walked
-        _table_observations(table, columns, rows, device, ts, memory, reset, elapsed, out)
+            layout = layouts[table.name] = layout_from_walk(table, columns, walked, row_count,
+                                                            memory.parts)
+            rows = layout.rows
+            cells = _cells(table, columns, rows)
+        _row_observations(table, cells, rows, device, ts, memory, reset, elapsed, out)
     memory.counters.share(memory.slot_maps)
     memory.last_ts = ts
     return PollResult(profile, label_text(values.get(SYS_NAME)),

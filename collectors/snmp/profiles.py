@@ -136,31 +136,58 @@ class Table:
     row_count: str | None = None
     """A scalar holding the table's row count (ifNumber): when it changes, the rows pubnet
     knows from the last walk are stale and the table is walked again."""
+    cells: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    """Every column OID the row loop reads (metric sources, multipliers, label choices, the
+    ``where`` column), each once: a row is handed to the loop as its values in this order
+    (None where the row has none), so the loop indexes a list instead of looking columns
+    and rows up in dicts."""
     plan: tuple[MetricPlan, ...] = field(init=False, repr=False, compare=False)
     """:attr:`metrics` flattened for the poll's row loop (:data:`MetricPlan`), one per metric."""
-    plan_oids: tuple[str, ...] = field(init=False, repr=False, compare=False)
-    """Each metric's first source column ("" for a constant), in :attr:`plan` order."""
+    label_cells: tuple[tuple[str, tuple[int, ...]], ...] = field(
+        init=False, repr=False, compare=False)
+    """:attr:`labels` with each column choice as its position in :attr:`cells` (-1: the
+    row index)."""
+    where_cell: int = field(init=False, repr=False, compare=False)
+    """The position of the ``where`` column in :attr:`cells` (-1: no filter)."""
 
     def __post_init__(self) -> None:
+        cells: dict[str, int] = {}
+
+        def cell(oid: str) -> int:
+            return cells.setdefault(oid, len(cells))
+
+        def label_cells(spec: tuple[tuple[str, tuple[str, ...]], ...]
+                        ) -> tuple[tuple[str, tuple[int, ...]], ...]:
+            return tuple((name, tuple(-1 if oid == INDEX else cell(oid) for oid in choices))
+                         for name, choices in spec)
+
         bounds = {m.bound for m in self.metrics if m.bound is not None}
         plan: list[MetricPlan] = []
         for m in self.metrics:
-            first = m.sources[0] if m.sources else Source("", 64, 1.0)
-            plan.append((m.name, m.kind is MetricKind.COUNTER, m.constant, first.width,
-                         first.scale, tuple((s.oid, s.width, s.scale) for s in m.sources[1:]),
-                         m.enum, m.multiply_by, m.bound, m.name in bounds, m.labels or None))
+            first = m.sources[0] if m.sources else None
+            plan.append((m.name, m.kind is MetricKind.COUNTER, m.constant,
+                         -1 if first is None else cell(first.oid),
+                         64 if first is None else first.width,
+                         1.0 if first is None else first.scale,
+                         tuple((cell(s.oid), s.width, s.scale) for s in m.sources[1:]),
+                         m.enum, None if m.multiply_by is None else cell(m.multiply_by),
+                         m.bound, m.name in bounds, label_cells(m.labels) or None))
         object.__setattr__(self, "plan", tuple(plan))
-        object.__setattr__(self, "plan_oids", tuple(
-            m.sources[0].oid if m.sources else "" for m in self.metrics))
+        object.__setattr__(self, "label_cells", label_cells(self.labels))
+        object.__setattr__(self, "where_cell",
+                           -1 if self.where is None else cell(self.where[0]))
+        object.__setattr__(self, "cells", tuple(cells))
 
 
-MetricPlan = tuple[str, bool, float | None, int, float, tuple[tuple[str, int, float], ...],
-                   Mapping[int, float] | None, str | None, str | None, bool,
-                   tuple[tuple[str, tuple[str, ...]], ...] | None]
+MetricPlan = tuple[str, bool, float | None, int, int, float, tuple[tuple[int, int, float], ...],
+                   Mapping[int, float] | None, int | None, str | None, bool,
+                   tuple[tuple[str, tuple[int, ...]], ...] | None]
 """A table metric as the poll's row loop reads it, without attribute lookups: name, whether
-a counter, constant value, first source's width and scale, the other sources as ``(column
-OID, width, scale)``, enum, multiplier column, bound (a gauge's name), whether another
-metric's bound names this one (its value is kept for the row), extra labels (None: none)."""
+a counter, constant value, first source's position in :attr:`Table.cells` (-1 for a
+constant), width and scale, the other sources as ``(position, width, scale)``, enum,
+multiplier's position, bound (a gauge's name), whether another metric's bound names this
+one (its value is kept for the row), extra labels as :attr:`Table.label_cells` (None:
+none)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -187,6 +187,34 @@ async def test_a_big_table_is_fetched_in_bounded_gets() -> None:
     assert len(device.ifnames(second)) == 48 and second.keys() == first.keys()
 
 
+class SizesClient(CountingClient):
+    """The scripted agent, recording each GET's size."""
+
+    def __init__(self, oids: dict[str, Value]) -> None:
+        super().__init__(oids)
+        self.sizes: list[int] = []
+
+    async def get(self, oids: Sequence[str]) -> dict[str, Value]:
+        self.sizes.append(len(oids))
+        return await super().get(oids)
+
+
+@pytest.mark.parametrize(("interfaces_", "sizes"), [
+    (7, [40]),  # 5 scalars + 5 varbinds a row
+    (10, [55]),  # at most 40 a GET, this was two round trips (as an access point's 48 were)
+    (12, [33, 32]),  # evenly, not 60 + 5
+], ids=["40-varbinds", "55-varbinds-one-pdu", "65-varbinds-two-even-pdus"])
+async def test_a_poll_gets_in_as_few_and_even_pdus_as_the_limit_allows(
+        interfaces_: int, sizes: list[int]) -> None:
+    agent = SizesClient(interfaces(interfaces_))
+    device = Device(agent)
+    first = await device.poll()
+    agent.sizes.clear()
+    second = await device.poll()
+    assert agent.walks == 0 and second.keys() == first.keys()
+    assert agent.sizes == sizes
+
+
 async def test_an_agent_that_answers_toobig_gets_smaller_gets() -> None:
     class Small(CountingClient):
         """Answers tooBig (gufo: an empty answer) to GETs of more than 8 varbinds."""

@@ -1,6 +1,6 @@
-"""The table row loop reads a flat plan and shared label tuples: the same observations, in
-the same order, with the same values (and value types) as the straightforward loop it
-replaced, which is kept here as the reference."""
+"""The table row loop reads a flat plan, shared label tuples and a GET's values by position:
+the same observations, in the same order, with the same values (and value types) as the
+straightforward loop over columns it replaced, which is kept here as the reference."""
 
 from __future__ import annotations
 
@@ -10,8 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collectors.snmp.client import Value, label_text, text
-from collectors.snmp.collect import DeviceMemory, LabelSets, _table_observations, collect
+from collectors.snmp.collect import (
+    DeviceMemory,
+    LabelSets,
+    _row_observations,
+    _table_observations,
+    collect,
+)
 from collectors.snmp.counters import WRAP64, octet_bound
+from collectors.snmp.layout import TableLayout, layout_from_walk
 from collectors.snmp.profiles import INDEX, ColumnMetric, MetricKind, Table, load_profiles
 from collectors.snmp.profiles import Source as ProfileSource
 from pubnet.model import Labels, Observation, SeriesKey, Source
@@ -203,3 +210,56 @@ async def test_devices_of_one_model_share_their_rows_label_tuples() -> None:
                 if obs.metric == "pubnet_interface_receive_bytes_total":
                     labels.setdefault(dict(obs.labels)["ifname"], set()).add(id(obs.labels))
     assert labels and all(len(ids) == 1 for ids in labels.values())
+
+
+@st.composite
+def get_polls(draw: st.DrawFn) -> tuple[Table, TableLayout, list[dict[str, Value]]]:
+    """A table walked once, then GETs of what its layout asks for: each instance the walked
+    value, another one or none (stale), each probe mostly without a value."""
+    table = TABLES[draw(st.sampled_from(sorted(TABLES)))]
+    columns: dict[str, dict[str, Value]] = {}
+    for oid in column_oids(table):
+        for index in INDEXES:
+            value = draw(VALUES)
+            if value is not None:
+                columns.setdefault(oid, {})[index] = value
+    rows = dict.fromkeys(i for oid in table.first_walks for i in columns.get(oid, {}))
+    layout = layout_from_walk(table, columns, rows, None, {})
+    walked = {f"{oid}.{index}": value for oid, column in columns.items()
+              for index, value in column.items()}
+    gets = []
+    for _ in range(draw(st.integers(1, 3))):
+        values: dict[str, Value] = {}
+        for oid in layout.oids():
+            how = draw(st.sampled_from(["walked"] * 6 + ["new", "absent"]))
+            value = (walked.get(oid) if how == "walked" else draw(VALUES) if how == "new"
+                     else None)
+            if value is not None:
+                values[oid] = value
+        gets.append(values)
+    return table, layout, gets
+
+
+@settings(max_examples=300, deadline=None)
+@given(case=get_polls())
+def test_get_values_by_position_give_what_columns_give(
+        case: tuple[Table, TableLayout, list[dict[str, Value]]]) -> None:
+    """A GET poll hands the row loop its values by position (TableLayout.cells, no dict per
+    column): stale exactly when TableLayout.columns says so, otherwise the same observations
+    and counters as the columns through the reference loop."""
+    table, layout, gets = case
+    new, old = DeviceMemory(), DeviceMemory()
+    for poll, values in enumerate(gets):
+        ts, elapsed = 1000.0 + 60 * poll, 60.0 if poll else 0.0
+        columns = layout.columns(values)
+        cells = layout.cells(values)
+        assert (cells is None) == (columns is None)
+        if cells is None or columns is None:
+            continue
+        got: list[Observation] = []
+        want: list[Observation] = []
+        _row_observations(table, cells, layout.rows, "d", ts, new, False, elapsed, got)
+        reference_rows(table, columns, layout.rows, "d", ts, old, False, elapsed, want)
+        assert identical(got, want)
+    assert {k: new.counters.total(k) for k in new.counters} == {
+        k: old.counters.total(k) for k in old.counters}
