@@ -33,7 +33,9 @@ import asyncio
 import contextlib
 import logging
 import random
+import statistics
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum, auto
@@ -41,10 +43,10 @@ from typing import Any, Protocol, TypeVar
 
 import aiohttp
 from influxdb_client.client.exceptions import InfluxDBError
-from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 from influxdb_client.domain.write_precision import WritePrecision
 
 from exporters.influx.buffer import DiskBuffer
+from exporters.influx.http import HttpSink
 from exporters.influx.lineproto import LineEncoder, RejectedPoint, device_tags
 from inventory.model import Inventory
 from pubnet.backoff import backoff
@@ -85,6 +87,25 @@ buffer's thread hops), not bytes: at 100,000 devices on one core a 5,000-point r
 loop turns a backlog drained at ~1,600 points/s one batch per request and ~12,800 with 8
 (``bench/influx_write.py --drain``). Sending 5.4 MB keeps the loop ~17 ms, the price of
 a turn or two. A server that refuses the size (413) gets halves, as for a bad point."""
+REQUEST_CONCURRENCY = 4
+"""Requests in flight at once while the writer is behind on a busy loop: the event loop's
+turns take :data:`BUSY_TURN` or more, and a full request's worth waits in memory behind
+the next one (or the disk backlog fills this many requests). On a busy loop a request
+costs loop turns, not bytes (~6 turns with :class:`~exporters.influx.http.HttpSink`
+whatever its size, 5,000 to 80,000 points), and one at a time a 100,000-device pubnet
+(~54,000 points/s, turns of ~0.4 s) wrote 7,142 points/s and spilled the rest to disk;
+four at a time carry four times as much per turn (``bench/influx_write.py --sustain``).
+A server that is slow on its own (the loop idle) still gets one request at a time: more
+would load it harder, and the disk buffer is there for that. Within a request points keep
+their order; between requests in flight together the server's order is its own (InfluxDB
+and VictoriaMetrics take points in any order), and a request that fails while the next
+one lands is replayed after it."""
+BUSY_TURN = 0.15
+"""Seconds per event-loop turn (the median of the last :data:`TURN_SAMPLES`, one every
+:data:`TURN_EVERY` seconds) from which the writer counts as held back by the loop: a
+request's ~6 turns then take a second or more."""
+TURN_SAMPLES = 5
+TURN_EVERY = 0.5
 STOP_GRACE = 2.0
 """Seconds a write in flight at shutdown may still take before it is cancelled (its batch
 goes to the disk buffer). Well inside the 10 s a service manager usually allows."""
@@ -162,8 +183,10 @@ class InfluxWriter:
                  backoff: tuple[float, float] = (BACKOFF_MIN, BACKOFF_MAX),
                  stats_interval: float | None = STATS_INTERVAL,
                  stop_grace: float = STOP_GRACE,
-                 request_batches: int = REQUEST_MAX_BATCHES) -> None:
+                 request_batches: int = REQUEST_MAX_BATCHES,
+                 concurrency: int = REQUEST_CONCURRENCY) -> None:
         self.store = store
+        self._concurrency = concurrency
         self._request_batches = request_batches
         self._stop_grace = stop_grace
         self._stats_interval = stats_interval
@@ -178,6 +201,10 @@ class InfluxWriter:
         self._stopping = asyncio.Event()
         self._abort_writes = asyncio.Event()
         """Set ``stop_grace`` seconds into shutdown: writes in flight are cancelled."""
+        self._turn = 0.0
+        """The event loop's recent turn length (see :data:`BUSY_TURN`)."""
+        self._writes: set[asyncio.Future[bool]] = set()
+        """Write requests in flight, for :meth:`_abort_now` to cancel."""
         self._intake_done = asyncio.Event()
         self._logged: set[str] = set()
         self._outage = FailureLog(log, "influx unavailable, buffering on disk",
@@ -193,12 +220,7 @@ class InfluxWriter:
         """Work until cancelled; then flush (deliver or persist) and return."""
         self._subscribe()
         cfg = self.config
-        client = InfluxDBClientAsync(
-            url=cfg.url, token=cfg.token.get_secret_value(), org=cfg.org,
-            timeout=int(cfg.timeout * 1000),
-        )
-        async with client:
-            sink: LineSink = client.write_api()
+        async with HttpSink(cfg, threads=self._concurrency) as sink:
             await self.serve(sink)
 
     async def serve(self, sink: LineSink) -> None:
@@ -223,7 +245,7 @@ class InfluxWriter:
                 log.info("influx writer stopping", extra={"queued": self._queue.qsize()})
                 self._stopping.set()
                 grace = asyncio.get_running_loop().call_later(
-                    self._stop_grace, self._abort_writes.set)
+                    self._stop_grace, self._abort_now)
                 try:
                     await work  # flushed; a second cancellation stops it hard
                 except asyncio.CancelledError:
@@ -238,11 +260,35 @@ class InfluxWriter:
             if self._stats_interval is not None:
                 self._publish_stats()
 
+    def _abort_now(self) -> None:
+        """The stop's grace is over: writes in flight are cancelled (their batches are
+        kept in the disk buffer) and none start."""
+        self._abort_writes.set()
+        for write in self._writes:
+            write.cancel()
+
     async def _work(self, sub: Subscription) -> None:
         async with asyncio.TaskGroup() as group:
             group.create_task(self._intake(sub), name="influx-intake")
             group.create_task(self._send_loop(), name="influx-send")
             group.create_task(self._report(), name="influx-stats")
+            group.create_task(self._watch_turns(), name="influx-turns")
+
+    async def _watch_turns(self) -> None:
+        """Sample how long a turn of the event loop takes (what one yield costs)."""
+        samples: deque[float] = deque(maxlen=TURN_SAMPLES)
+        while not self._stopping.is_set():
+            started = time.perf_counter()
+            await asyncio.sleep(0)
+            samples.append(time.perf_counter() - started)
+            self._turn = statistics.median(samples)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), TURN_EVERY)
+
+    @property
+    def _requests_at_once(self) -> int:
+        """How many requests go out together while the writer is behind."""
+        return self._concurrency if self._turn >= BUSY_TURN else 1
 
     def _subscribe(self) -> Subscription:
         if self._sub is None:
@@ -326,17 +372,28 @@ class InfluxWriter:
                 await self._persist_queued()
                 if self._stopping.is_set() and self._intake_done.is_set():
                     return  # the backlog waits for the next start
-                segments, data = await self.buffer.read_oldest(
-                    self.config.batch_size * self._request_batches)
-                points = sum(s.points for s in segments)
-                undelivered = await self._deliver(data, points)
-                if undelivered is None:
-                    await self.buffer.remove(segments)
+                per_request = self.config.batch_size * self._request_batches
+                at_once = self._requests_at_once
+                behind = self.buffer.points >= per_request * at_once
+                chunks = await self.buffer.read_chunks(per_request, at_once if behind else 1)
+                results = await self._deliver_all(
+                    [_Batch(data, sum(s.points for s in segments)) for segments, data in chunks])
+                delivered = [seg for (segments, _), undelivered in zip(chunks, results,
+                                                                        strict=True)
+                             if undelivered is None for seg in segments]
+                if delivered:
+                    await self.buffer.remove(delivered)
+                failed = False
+                for (segments, _), undelivered in zip(chunks, results, strict=True):
+                    if undelivered is None:
+                        continue
+                    failed = True
+                    if undelivered.points != sum(s.points for s in segments):
+                        await self.buffer.replace(segments, undelivered.data,
+                                                  undelivered.points)
+                if not failed:
                     retries = 0
                     continue
-                if undelivered.points != points:
-                    await self.buffer.replace_oldest(segments, undelivered.data,
-                                                     undelivered.points)
                 retries += 1
                 await self._wait_persisting(backoff(retries, initial=self._backoff_min,
                                                     cap=self._backoff_max,
@@ -344,12 +401,40 @@ class InfluxWriter:
                 continue
             if self._stopping.is_set() and self._intake_done.is_set() and self._queue.empty():
                 return
-            batch = await self._next_batch()
-            if batch is None:
+            batches = await self._next_batches()
+            if not batches:
                 continue
-            undelivered = await self._deliver(batch.data, batch.points)
-            if undelivered is not None:
-                await self._persist(undelivered)
+            kept = [b for b in await self._deliver_all(batches) if b is not None]
+            if len(kept) == 1:
+                await self._persist(kept[0])
+            elif kept:
+                lost, error = await self.buffer.append_many([(b.data, b.points) for b in kept])
+                if error is not None:
+                    self._disk_failed(error, lost)
+
+    async def _deliver_all(self, batches: list[_Batch]) -> list[_Batch | None]:
+        """:meth:`_deliver` each batch, the requests in flight together; results in order."""
+        if len(batches) == 1:
+            return [await self._deliver(batches[0].data, batches[0].points)]
+        return list(await asyncio.gather(*(self._deliver(b.data, b.points) for b in batches)))
+
+    async def _next_batches(self) -> list[_Batch]:
+        """The next request's batch: the next batch merged with those queued behind it, up
+        to :data:`REQUEST_MAX_BATCHES` by default. When a full request's worth more waits
+        (the writer is behind), the rest of the queue too, in such requests, up to
+        :data:`REQUEST_CONCURRENCY` in all, to be sent at once."""
+        first = await self._next_batch()
+        if first is None:
+            return []
+        batches = [first]
+        queue, per_request = self._queue, self._request_batches
+        at_once = self._requests_at_once
+        if at_once > 1 and queue.qsize() >= per_request:
+            while len(batches) < at_once and not queue.empty():
+                merged = [queue.get_nowait() for _ in range(min(per_request, queue.qsize()))]
+                batches.append(_Batch(b"\n".join(b.data for b in merged),
+                                      sum(b.points for b in merged)))
+        return batches
 
     async def _next_batch(self) -> _Batch | None:
         """The next batch, merged with those queued behind it (up to
@@ -464,20 +549,21 @@ class InfluxWriter:
         write = asyncio.ensure_future(self._sink.write(
             bucket=self.config.bucket, org=self.config.org, record=data,
             write_precision=WritePrecision.NS))
-        abort = asyncio.ensure_future(self._abort_writes.wait())
-        aborted = True
+        # Awaited directly (a loop turn to start, one to wake up: on a saturated loop each
+        # turn is ~0.4 s); the grace's end cancels it from outside (:meth:`_abort_now`).
+        self._writes.add(write)
         try:
-            await asyncio.wait({write, abort}, return_when=asyncio.FIRST_COMPLETED)
-            aborted = not write.done()
+            await write
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                write.cancel()  # the writer itself is cancelled (a hard stop)
+                raise
+        except Exception:  # sorted below, from the write's result
+            pass
         finally:
-            abort.cancel()
-            if not write.done():
-                write.cancel()
-                # the client tears the request down; whatever it raises doing so is moot
-                await asyncio.wait({write})
-                if not write.cancelled():
-                    write.exception()  # retrieved, so asyncio does not log it
-        if aborted:
+            self._writes.discard(write)
+        if write.cancelled():
             return Outcome.ABORTED, None, "shutdown"
         try:
             write.result()
