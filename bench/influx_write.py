@@ -379,7 +379,10 @@ async def sustain_figures(rate: float, seconds: float, busy_ms: float,
             started = time.perf_counter()
             cpu = time.process_time()
             vm_cpu = cpu_seconds(vm_pid[0])
+            half: tuple[float, int] | None = None
             while (now := time.perf_counter()) - started < seconds:
+                if half is None and now - started >= seconds / 2:
+                    half = now, writer.stats.points_written
                 due = rate * (now - started)
                 t0 = time.thread_time()
                 while published < due:  # the polls answered since the last turn
@@ -392,6 +395,8 @@ async def sustain_figures(rate: float, seconds: float, busy_ms: float,
                 await asyncio.sleep(0)
             elapsed = time.perf_counter() - started
             written = writer.stats.points_written
+            assert half is not None
+            steady = (written - half[1]) / (started + elapsed - half[0])
             cpu = time.process_time() - cpu - burnt[0] - produced
             vm_cpu = cpu_seconds(vm_pid[0]) - vm_cpu
             turn_ms = elapsed / max(1, turns[0]) * 1000
@@ -409,6 +414,7 @@ async def sustain_figures(rate: float, seconds: float, busy_ms: float,
         "published": published,
         "written": written,
         "points_per_s": round(written / elapsed),
+        "second_half_points_per_s": round(steady),
         "disk_buffered": buffered,
         "store_dropped": sub.dropped,
         "buffer_dropped": writer.buffer.dropped_points,
@@ -429,8 +435,8 @@ def sustain_against(args: argparse.Namespace) -> dict[str, object]:
                "--busy-ms", str(args.busy_ms)]
     results = runs_against(args.against, "exporters", command, args.repeat)
     report: dict[str, object] = {}
-    for name in ("points_per_s", "disk_buffered", "store_dropped", "cpu_us_per_point",
-                 "turn_ms", "stop_s"):
+    for name in ("points_per_s", "second_half_points_per_s", "disk_buffered",
+                 "store_dropped", "cpu_us_per_point", "turn_ms", "stop_s"):
         old = statistics.median(float(r[f"sustain_{name}"]) for r in results["old"])
         new = statistics.median(float(r[f"sustain_{name}"]) for r in results["new"])
         report[f"sustain_old_{name}"], report[f"sustain_{name}"] = old, new

@@ -101,17 +101,19 @@ class HttpSink:
                     sock.shutdown(socket.SHUT_RDWR)
             conn.close()
 
-    async def write(self, bucket: str, org: str = "", record: Any = b"",
-                    write_precision: Any = "ns", **kwargs: Any) -> bool:
-        """POST ``record`` (bytes of line protocol); True once InfluxDB took it.
+    def write(self, bucket: str, org: str = "", record: Any = b"",
+              write_precision: Any = "ns", **kwargs: Any) -> asyncio.Future[bool]:
+        """POST ``record`` (bytes of line protocol) in a worker thread: a future, True once
+        InfluxDB took it (a future, not a coroutine: awaiting it costs no task; cancelling
+        it leaves the thread to finish or time out on its own).
 
-        Raises :class:`WriteRefused` (an ``InfluxDBError``) on a non-2xx answer,
+        It raises :class:`WriteRefused` (an ``InfluxDBError``) on a non-2xx answer,
         :class:`OSError` when the server cannot be reached or drops the connection,
         :class:`TimeoutError` after ``timeout`` seconds without an answer."""
         assert self._pool is not None, "use HttpSink as an async context manager"
         precision = getattr(write_precision, "value", write_precision)
         query = urlencode({"org": org, "bucket": bucket, "precision": str(precision)})
-        return await asyncio.get_running_loop().run_in_executor(
+        return asyncio.get_running_loop().run_in_executor(
             self._pool, self._post, f"{self._path}?{query}", bytes(record))
 
     def _post(self, target: str, body: bytes) -> bool:
