@@ -17,11 +17,13 @@ inventory's site and province tags. For each fleet size:
   more poll per device spread over ``--spread`` seconds; points written per second, this
   process's CPU µs per point (store, encode, HTTP), and what the store's subscription
   dropped;
-- **drain** (with ``--drain``): a disk backlog of ``--drain-batches`` 5,000-point batches
-  delivered to VictoriaMetrics for ``--drain-seconds`` (or until drained), once on an
-  idle loop and once on a loop whose every turn takes ``--busy-ms`` (tasks burning 2 ms
-  each between yields, as polls' callbacks do on a saturated pubnet); each with requests
-  of up to ``REQUEST_MAX_BATCHES`` batches and, as the reference, of one batch each;
+- **drain** (with ``--drain``; ``--against REV`` then compares the busy loop's rate
+  with the ``exporters`` package at ``REV``, ``--repeat`` alternations): a disk backlog
+  of ``--drain-batches`` 5,000-point batches delivered to VictoriaMetrics for
+  ``--drain-seconds`` (or until drained), once on an idle loop and once on a loop whose
+  every turn takes ``--busy-ms`` (tasks burning 2 ms each between yields, as polls'
+  callbacks do on a saturated pubnet); each with requests of up to
+  ``REQUEST_MAX_BATCHES`` batches and, as the reference, of one batch each;
 - **sustain** (with ``--sustain``): the fleet at 100,000 devices as the writer meets it,
   ``--rate`` points per second (polls of the generator's mix, ~60 series each) published
   for ``--sustain-seconds`` on a loop whose every turn takes ``--busy-ms`` (a saturated
@@ -324,17 +326,22 @@ async def drain_rate(batches: int, seconds: float, busy_ms: float, per_request: 
     return rate
 
 
-async def drain_figures(batches: int, seconds: float, busy_ms: float) -> dict[str, float]:
+async def drain_figures(batches: int, seconds: float, busy_ms: float, busy_only: bool = False
+                        ) -> dict[str, float]:
     merged = REQUEST_MAX_BATCHES
     figures: dict[str, float] = {}
-    for loop, ms in (("idle", 0.0), ("busy", busy_ms)):
-        for name, per_request in (("merged", merged), ("reference", 1)):
+    loops = (("busy", busy_ms),) if busy_only else (("idle", 0.0), ("busy", busy_ms))
+    for loop, ms in loops:
+        cases = (("merged", merged),) if busy_only else (("merged", merged), ("reference", 1))
+        for name, per_request in cases:
             rate = await drain_rate(batches, seconds, ms, per_request)
             figures[f"{loop}_{name}_points_per_s"] = round(rate)
             print(f"drain, {loop} loop ({ms:g} ms turns), up to {per_request} batches per "
                   f"request: {rate:,.0f} points/s", flush=True)
-        figures[f"{loop}_ratio"] = round(figures[f"{loop}_merged_points_per_s"]
-                                         / max(1, figures[f"{loop}_reference_points_per_s"]), 2)
+        if not busy_only:
+            figures[f"{loop}_ratio"] = round(
+                figures[f"{loop}_merged_points_per_s"]
+                / max(1, figures[f"{loop}_reference_points_per_s"]), 2)
     return figures
 
 
@@ -444,6 +451,19 @@ def sustain_against(args: argparse.Namespace) -> dict[str, object]:
               + (f", new/old {new / old:.2f}" if old else ""))
     return report
 
+def drain_against(args: argparse.Namespace) -> dict[str, object]:
+    """The busy-loop drain rate with ``exporters`` at ``--against`` and now, alternately."""
+    command = [str(Path(__file__).resolve()), "--drain", "--drain-busy-only", "--no-encode",
+               "--no-server", "--drain-batches", str(args.drain_batches),
+               "--drain-seconds", str(args.drain_seconds), "--busy-ms", str(args.busy_ms)]
+    results = runs_against(args.against, "exporters", command, args.repeat)
+    name = "drain_busy_merged_points_per_s"
+    old = statistics.median(float(r[name]) for r in results["old"])
+    new = statistics.median(float(r[name]) for r in results["new"])
+    print(f"drain on a busy loop: old {old:,.0f}, new {new:,.0f} points/s, "
+          f"new/old {new / max(1.0, old):.2f}")
+    return {f"old_{name}": old, name: new, "drain_busy_ratio": round(new / max(1.0, old), 2)}
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -462,6 +482,8 @@ def main() -> None:
                         help="measure a disk backlog's drain rate on an idle and a busy loop")
     parser.add_argument("--drain-batches", type=int, default=1000)
     parser.add_argument("--drain-seconds", type=float, default=15.0)
+    parser.add_argument("--drain-busy-only", action="store_true",
+                        help="only the busy loop with merged requests (as --against runs it)")
     parser.add_argument("--busy-ms", type=float, default=200.0,
                         help="how long each turn of the busy loop takes")
     parser.add_argument("--against", metavar="REV",
@@ -476,6 +498,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.sustain and args.against:
         print(json.dumps(sustain_against(args)))
+        return
+    if args.drain and args.against:
+        print(json.dumps(drain_against(args)))
         return
     report: dict[str, object] = {}
     encoders = {"new": LineEncoder}
@@ -516,7 +541,7 @@ def main() -> None:
         report.update({f"sustain_{name}": value for name, value in figures.items()})
     if args.drain:
         figures = asyncio.run(drain_figures(args.drain_batches, args.drain_seconds,
-                                            args.busy_ms))
+                                            args.busy_ms, args.drain_busy_only))
         report.update({f"drain_{name}": value for name, value in figures.items()})
     print(json.dumps(report))
 
