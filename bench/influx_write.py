@@ -75,6 +75,13 @@ from influxdb_client import Point  # noqa: E402
 from influxdb_client.domain.write_precision import WritePrecision  # noqa: E402
 from series_memory import MIX, poll, templates  # noqa: E402
 
+if os.environ.get("PUBNET_BENCH_OLD_CODE") is not None:  # at_revision.OLD_CODE
+    # series_memory put today's tree first and imported today's exporters package (its
+    # Prometheus side): the old tree goes first again and exporters is imported afresh
+    sys.path.remove(str(ROOT))
+    for name in [m for m in sys.modules if m == "exporters" or m.startswith("exporters.")]:
+        del sys.modules[name]
+
 from exporters.influx.buffer import DiskBuffer  # noqa: E402
 from exporters.influx.lineproto import LineEncoder  # noqa: E402
 from exporters.influx.writer import REQUEST_MAX_BATCHES, InfluxWriter  # noqa: E402
