@@ -17,16 +17,28 @@ inventory's site and province tags. For each fleet size:
   more poll per device spread over ``--spread`` seconds; points written per second, this
   process's CPU µs per point (store, encode, HTTP), and what the store's subscription
   dropped;
-- **drain** (with ``--drain``): a disk backlog of ``--drain-batches`` 5,000-point batches
-  delivered to VictoriaMetrics for ``--drain-seconds`` (or until drained), once on an
-  idle loop and once on a loop whose every turn takes ``--busy-ms`` (tasks burning 2 ms
-  each between yields, as polls' callbacks do on a saturated pubnet); each with requests
-  of up to ``REQUEST_MAX_BATCHES`` batches and, as the reference, of one batch each.
+- **drain** (with ``--drain``; ``--against REV`` then compares the busy loop's rate
+  with the ``exporters`` package at ``REV``, ``--repeat`` alternations): a disk backlog
+  of ``--drain-batches`` 5,000-point batches delivered to VictoriaMetrics for
+  ``--drain-seconds`` (or until drained), once on an idle loop and once on a loop whose
+  every turn takes ``--busy-ms`` (tasks burning 2 ms each between yields, as polls'
+  callbacks do on a saturated pubnet); each with requests of up to
+  ``REQUEST_MAX_BATCHES`` batches and, as the reference, of one batch each;
+- **sustain** (with ``--sustain``): the fleet at 100,000 devices as the writer meets it,
+  ``--rate`` points per second (polls of the generator's mix, ~60 series each) published
+  for ``--sustain-seconds`` on a loop whose every turn takes ``--busy-ms`` (a saturated
+  pubnet), into the whole ``influxdb`` component and a real VictoriaMetrics; then a stop.
+  Points written per second, what went to the disk buffer or was dropped, the writer's
+  CPU µs per point published (the process's CPU less the busy tasks' and the producer's),
+  and how long the stop took. With ``--against REV`` it runs as child processes,
+  alternately with the ``exporters`` package at ``REV`` and as it is now
+  (``--repeat`` times), and prints the medians and ratios.
 
     .venv/bin/python bench/influx_write.py                      # --devices 10000,100000
     .venv/bin/python bench/influx_write.py --devices 20000 --rounds 1 --no-server
     .venv/bin/python bench/influx_write.py --drain --no-encode --no-server
     .venv/bin/python bench/influx_write.py --devices 20000,100000 --no-server --against HEAD~1
+    nice -n 10 .venv/bin/python bench/influx_write.py --sustain --against HEAD~1 --repeat 3
 
 ``--against REV`` runs the encode figures of the encoder at git revision ``REV`` too, round
 for round with the current one, and prints the ratio (old ns over new ns).
@@ -41,6 +53,7 @@ import asyncio
 import contextlib
 import gc
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -52,14 +65,22 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if os.environ.get("PUBNET_BENCH_OLD_CODE") is None:  # at_revision.OLD_CODE
+    sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import aiohttp  # noqa: E402
-from at_revision import module_at  # noqa: E402
+from at_revision import module_at, runs_against  # noqa: E402
 from influxdb_client import Point  # noqa: E402
 from influxdb_client.domain.write_precision import WritePrecision  # noqa: E402
 from series_memory import MIX, poll, templates  # noqa: E402
+
+if os.environ.get("PUBNET_BENCH_OLD_CODE") is not None:  # at_revision.OLD_CODE
+    # series_memory put today's tree first and imported today's exporters package (its
+    # Prometheus side): the old tree goes first again and exporters is imported afresh
+    sys.path.remove(str(ROOT))
+    for name in [m for m in sys.modules if m == "exporters" or m.startswith("exporters.")]:
+        del sys.modules[name]
 
 from exporters.influx.buffer import DiskBuffer  # noqa: E402
 from exporters.influx.lineproto import LineEncoder  # noqa: E402
@@ -187,8 +208,14 @@ def encode_figures(devices: int, rounds: int, reference: bool,
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of a process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.asynccontextmanager
-async def victoria(data: Path) -> AsyncIterator[str]:
+async def victoria(data: Path, pid: list[int] | None = None) -> AsyncIterator[str]:
     binary = shutil.which("victoria-metrics")
     if binary is None:
         raise SystemExit("victoria-metrics not found (apt install victoria-metrics)")
@@ -198,6 +225,8 @@ async def victoria(data: Path) -> AsyncIterator[str]:
         subprocess.Popen, [binary, f"-httpListenAddr=127.0.0.1:{port}",
                            f"-storageDataPath={data}", "-loggerLevel=ERROR"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if pid is not None:
+        pid.append(proc.pid)
     try:
         async with aiohttp.ClientSession() as http:
             for _ in range(600):
@@ -304,18 +333,143 @@ async def drain_rate(batches: int, seconds: float, busy_ms: float, per_request: 
     return rate
 
 
-async def drain_figures(batches: int, seconds: float, busy_ms: float) -> dict[str, float]:
+async def drain_figures(batches: int, seconds: float, busy_ms: float, busy_only: bool = False
+                        ) -> dict[str, float]:
     merged = REQUEST_MAX_BATCHES
     figures: dict[str, float] = {}
-    for loop, ms in (("idle", 0.0), ("busy", busy_ms)):
-        for name, per_request in (("merged", merged), ("reference", 1)):
+    loops = (("busy", busy_ms),) if busy_only else (("idle", 0.0), ("busy", busy_ms))
+    for loop, ms in loops:
+        cases = (("merged", merged),) if busy_only else (("merged", merged), ("reference", 1))
+        for name, per_request in cases:
             rate = await drain_rate(batches, seconds, ms, per_request)
             figures[f"{loop}_{name}_points_per_s"] = round(rate)
             print(f"drain, {loop} loop ({ms:g} ms turns), up to {per_request} batches per "
                   f"request: {rate:,.0f} points/s", flush=True)
-        figures[f"{loop}_ratio"] = round(figures[f"{loop}_merged_points_per_s"]
-                                         / max(1, figures[f"{loop}_reference_points_per_s"]), 2)
+        if not busy_only:
+            figures[f"{loop}_ratio"] = round(
+                figures[f"{loop}_merged_points_per_s"]
+                / max(1, figures[f"{loop}_reference_points_per_s"]), 2)
     return figures
+
+
+async def sustain_figures(rate: float, seconds: float, busy_ms: float,
+                          devices: int = 100_000) -> dict[str, float]:
+    """The writer fed ``rate`` points/s for ``seconds`` on a loop whose turns take
+    ``busy_ms``, against VictoriaMetrics; then stopped (see the module docstring)."""
+    fleet = plan(devices)
+    tags = inventory_tags(fleet)
+    burnt = [0.0]
+    turns = [0]
+
+    async def busy(burn_s: float) -> None:
+        while True:
+            started = time.thread_time()
+            end = time.perf_counter() + burn_s
+            while time.perf_counter() < end:
+                pass
+            burnt[0] += time.thread_time() - started
+            await asyncio.sleep(0)
+
+    async def count_turns() -> None:
+        while True:
+            turns[0] += 1
+            await asyncio.sleep(0)
+
+    vm_pid: list[int] = []
+    with tempfile.TemporaryDirectory(prefix="influx-sustain-") as tmp:
+        async with victoria(Path(tmp) / "vm", vm_pid) as url:
+            config = InfluxConfig(url=url, token="bench", org="pubnet", bucket="pubnet",
+                                  buffer_dir=Path(tmp) / "buffer")
+            store = StateStore()
+            writer = InfluxWriter(store, Inventory(), config, stats_interval=None)
+            writer.encoder = LineEncoder(tags)
+            task = asyncio.create_task(writer.run(), name="influx")
+            await writer.ready.wait()
+            burners = [asyncio.create_task(busy(0.002)) for _ in range(int(busy_ms / 2))]
+            burners.append(asyncio.create_task(count_turns()))
+            produced = 0.0
+            published = 0
+            cursor = 0
+            started = time.perf_counter()
+            cpu = time.process_time()
+            vm_cpu = cpu_seconds(vm_pid[0])
+            half: tuple[float, int] | None = None
+            while (now := time.perf_counter()) - started < seconds:
+                if half is None and now - started >= seconds / 2:
+                    half = now, writer.stats.points_written
+                due = rate * (now - started)
+                t0 = time.thread_time()
+                while published < due:  # the polls answered since the last turn
+                    device, site, _province, series = fleet[cursor % len(fleet)]
+                    observations = poll(device, site, series, T0 + cursor // len(fleet) * 60)
+                    cursor += 1
+                    store.publish(observations)
+                    published += len(observations)
+                produced += time.thread_time() - t0
+                await asyncio.sleep(0)
+            elapsed = time.perf_counter() - started
+            written = writer.stats.points_written
+            assert half is not None
+            steady = (written - half[1]) / (started + elapsed - half[0])
+            cpu = time.process_time() - cpu - burnt[0] - produced
+            vm_cpu = cpu_seconds(vm_pid[0]) - vm_cpu
+            turn_ms = elapsed / max(1, turns[0]) * 1000
+            (sub,) = [s for s in store.subscriber_stats() if s.name == "influxdb"]
+            buffered = writer.buffer.points
+            in_memory = writer._queue.qsize() * config.batch_size + sub.pending
+            stop_started = time.perf_counter()
+            task.cancel()  # the stop, on the same busy loop
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            stop_s = time.perf_counter() - stop_started
+            for one in burners:
+                one.cancel()
+    return {
+        "published": published,
+        "written": written,
+        "points_per_s": round(written / elapsed),
+        "second_half_points_per_s": round(steady),
+        "disk_buffered": buffered,
+        "store_dropped": sub.dropped,
+        "buffer_dropped": writer.buffer.dropped_points,
+        "cpu_us_per_point": round(cpu / max(1, published) * 1e6, 2),
+        "vm_cpu_us_per_point": round(vm_cpu / max(1, written) * 1e6, 2),
+        "turn_ms": round(turn_ms),
+        "in_memory_at_stop": in_memory,
+        "stop_s": round(stop_s, 2),
+        "kept_after_stop": writer.buffer.points,
+        "written_after_stop": writer.stats.points_written,
+    }
+
+
+def sustain_against(args: argparse.Namespace) -> dict[str, object]:
+    """The sustain figures with ``exporters`` at ``--against`` and now, alternately."""
+    command = [str(Path(__file__).resolve()), "--sustain", "--no-encode", "--no-server",
+               "--rate", str(args.rate), "--sustain-seconds", str(args.sustain_seconds),
+               "--busy-ms", str(args.busy_ms)]
+    results = runs_against(args.against, "exporters", command, args.repeat)
+    report: dict[str, object] = {}
+    for name in ("points_per_s", "second_half_points_per_s", "disk_buffered",
+                 "store_dropped", "cpu_us_per_point", "turn_ms", "stop_s"):
+        old = statistics.median(float(r[f"sustain_{name}"]) for r in results["old"])
+        new = statistics.median(float(r[f"sustain_{name}"]) for r in results["new"])
+        report[f"sustain_old_{name}"], report[f"sustain_{name}"] = old, new
+        print(f"sustain {name}: old {old:g}, new {new:g}"
+              + (f", new/old {new / old:.2f}" if old else ""))
+    return report
+
+def drain_against(args: argparse.Namespace) -> dict[str, object]:
+    """The busy-loop drain rate with ``exporters`` at ``--against`` and now, alternately."""
+    command = [str(Path(__file__).resolve()), "--drain", "--drain-busy-only", "--no-encode",
+               "--no-server", "--drain-batches", str(args.drain_batches),
+               "--drain-seconds", str(args.drain_seconds), "--busy-ms", str(args.busy_ms)]
+    results = runs_against(args.against, "exporters", command, args.repeat)
+    name = "drain_busy_merged_points_per_s"
+    old = statistics.median(float(r[name]) for r in results["old"])
+    new = statistics.median(float(r[name]) for r in results["new"])
+    print(f"drain on a busy loop: old {old:,.0f}, new {new:,.0f} points/s, "
+          f"new/old {new / max(1.0, old):.2f}")
+    return {f"old_{name}": old, name: new, "drain_busy_ratio": round(new / max(1.0, old), 2)}
 
 
 def main() -> None:
@@ -335,11 +489,26 @@ def main() -> None:
                         help="measure a disk backlog's drain rate on an idle and a busy loop")
     parser.add_argument("--drain-batches", type=int, default=1000)
     parser.add_argument("--drain-seconds", type=float, default=15.0)
+    parser.add_argument("--drain-busy-only", action="store_true",
+                        help="only the busy loop with merged requests (as --against runs it)")
     parser.add_argument("--busy-ms", type=float, default=200.0,
                         help="how long each turn of the busy loop takes")
     parser.add_argument("--against", metavar="REV",
                         help="also time the encoder at this git revision, round for round")
+    parser.add_argument("--sustain", action="store_true",
+                        help="feed --rate points/s on a busy loop into VictoriaMetrics, "
+                             "then stop")
+    parser.add_argument("--rate", type=float, default=54_000.0)
+    parser.add_argument("--sustain-seconds", type=float, default=30.0)
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="alternations of --sustain --against")
     args = parser.parse_args()
+    if args.sustain and args.against:
+        print(json.dumps(sustain_against(args)))
+        return
+    if args.drain and args.against:
+        print(json.dumps(drain_against(args)))
+        return
     report: dict[str, object] = {}
     encoders = {"new": LineEncoder}
     if args.against:
@@ -373,9 +542,13 @@ def main() -> None:
         print("writer:", ", ".join(f"{k} {v}" for k, v in figures.items()))
         key = f"writer_{args.writer_devices // 1000}k"
         report.update({f"{key}_{name}": value for name, value in figures.items()})
+    if args.sustain:
+        figures = asyncio.run(sustain_figures(args.rate, args.sustain_seconds, args.busy_ms))
+        print("sustain:", ", ".join(f"{k} {v}" for k, v in figures.items()), flush=True)
+        report.update({f"sustain_{name}": value for name, value in figures.items()})
     if args.drain:
         figures = asyncio.run(drain_figures(args.drain_batches, args.drain_seconds,
-                                            args.busy_ms))
+                                            args.busy_ms, args.drain_busy_only))
         report.update({f"drain_{name}": value for name, value in figures.items()})
     print(json.dumps(report))
 

@@ -139,18 +139,33 @@ class DiskBuffer:
 
     async def read_oldest(self, max_points: int) -> tuple[list[Segment], bytes]:
         """The oldest segments, merged up to ``max_points`` (at least one), and their data."""
+        (chunk,) = await self.read_chunks(max_points, 1)
+        return chunk
+
+    async def read_chunks(self, max_points: int, count: int
+                          ) -> list[tuple[list[Segment], bytes]]:
+        """Up to ``count`` requests' worth of the oldest segments, in order, each merged up
+        to ``max_points`` (at least one segment), with their data: one worker-thread call
+        for the requests a writer that is behind sends at once."""
+        chunks: list[list[Segment]] = []
         chosen: list[Segment] = []
         total = 0
         for seg in self._segments:
             if chosen and total + seg.points > max_points:
-                break
+                chunks.append(chosen)
+                if len(chunks) == count:
+                    chosen = []
+                    break
+                chosen, total = [], 0
             chosen.append(seg)
             total += seg.points
-        parts = await asyncio.to_thread(_read_all, [s.path for s in chosen])
-        return chosen, b"\n".join(parts)
+        if chosen:
+            chunks.append(chosen)
+        datas = await asyncio.to_thread(_read_chunks, [[s.path for s in c] for c in chunks])
+        return list(zip(chunks, datas, strict=True))
 
     async def remove(self, segments: list[Segment]) -> None:
-        """Forget delivered segments (they must be the oldest ones)."""
+        """Forget delivered segments."""
         gone = {s.seq for s in segments}
         self._segments = [s for s in self._segments if s.seq not in gone]
         for seg in segments:
@@ -163,14 +178,23 @@ class DiskBuffer:
 
     async def replace_oldest(self, segments: list[Segment], data: bytes, points: int) -> None:
         """Partly delivered: keep only the undelivered ``data`` in place of ``segments``."""
+        await self.replace(segments, data, points)
+
+    async def replace(self, segments: list[Segment], data: bytes, points: int) -> None:
+        """Partly delivered: keep only the undelivered ``data`` in place of ``segments``
+        (consecutive ones), where they were in the backlog."""
         seq = segments[0].seq
         path = self.directory / f"{seq:020d}-{points}.lp"
         await asyncio.to_thread(_write_atomically, path, data)
         stale = [s for s in segments if s.path != path]
         await self.remove(stale)
         replaced = Segment(seq, points, len(data), path)
-        self._segments = [s for s in self._segments if s.seq != seq]
-        self._segments.insert(0, replaced)
+        at = next((i for i, s in enumerate(self._segments) if s.seq >= seq),
+                  len(self._segments))
+        if at < len(self._segments) and self._segments[at].seq == seq:
+            self._segments[at] = replaced
+        else:
+            self._segments.insert(at, replaced)
         self.bytes += len(data) - sum(s.size for s in segments if s.path == path)
         self.points += points - sum(s.points for s in segments if s.path == path)
 
@@ -196,8 +220,8 @@ def _write_all(planned: list[tuple[Segment, bytes]]) -> tuple[list[Segment], OSE
     return written, None
 
 
-def _read_all(paths: list[Path]) -> list[bytes]:
-    return [p.read_bytes() for p in paths]
+def _read_chunks(chunks: list[list[Path]]) -> list[bytes]:
+    return [b"\n".join(p.read_bytes() for p in paths) for paths in chunks]
 
 
 def _unlink_all(paths: list[Path]) -> None:
