@@ -110,7 +110,6 @@ class TableLayout:
                 col.update(zip(indexes[start:stop], got[start:stop], strict=True))
         return columns
 
-
     def cells(self, values: Mapping[str, Value]) -> list[Value] | None:
         """The row loop's values (see :attr:`grid`) from a GET's ``values``: what
         :meth:`columns` gives, by position instead of in a dict per column (which filed
