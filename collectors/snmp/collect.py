@@ -292,14 +292,7 @@ def _row_observations(
             continue
         # the row's labels: one shared tuple per distinct label values (see _label_cache)
         if single is not None:
-            chosen = None
-            for cell in single:  # the first non-empty choice, as _row_labels picks it
-                if cell < 0:
-                    chosen = index
-                    break
-                chosen = row[cell]
-                if chosen is not None and chosen != b"":
-                    break
+            chosen = _chosen(row, single, index)
             cacheable = type(chosen) in _LABEL_KEY_TYPES
         elif spec:
             picked = [_chosen(row, choices, index) for _, choices in spec]
