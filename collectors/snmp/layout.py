@@ -86,15 +86,21 @@ class TableLayout:
         """Everything a poll asks for to use (and check) this layout."""
         return [*self.instance_oids, *self.probes, *(oid for oid, _ in self.unchanged)]
 
+    def _moved(self, values: Mapping[str, Value]) -> bool:
+        """A probe has a value (a row appeared) or a value the walk relied on changed."""
+        for oid in self.probes:
+            if values.get(oid) not in _ABSENT:
+                return True
+        for oid, walked in self.unchanged:  # a loop: no generator built per poll
+            if values.get(oid) != walked:
+                return True
+        return False
+
     def columns(self, values: Mapping[str, Value]) -> dict[str, dict[str, Value]] | None:
         """The table's columns rebuilt from a GET's ``values``, as a walk would give them;
         None when an instance is missing or a probe has a value (stale: walk again)."""
-        for oid in self.probes:
-            if values.get(oid) not in _ABSENT:
-                return None
-        for oid, walked in self.unchanged:
-            if values.get(oid) != walked:
-                return None
+        if self._moved(values):
+            return None
         got = list(map(values.get, self.instance_oids))
         if None in got:
             return None
@@ -115,12 +121,8 @@ class TableLayout:
         :meth:`columns` gives, by position instead of in a dict per column (which filed
         every value of every GET poll again: ~3 % of the service's CPU at 100,000 devices);
         None when an instance is missing or a probe has a value (stale: walk again)."""
-        for oid in self.probes:
-            if values.get(oid) not in _ABSENT:
-                return None
-        for oid, walked in self.unchanged:
-            if values.get(oid) != walked:
-                return None
+        if self._moved(values):
+            return None
         # a hole is None: no OID is None, so its value is None
         got = list(map(cast("Mapping[str | None, Value]", values).get, self.grid))
         # every instance is in the grid once (its column is one the row loop reads)
