@@ -241,18 +241,34 @@ async def victoria(data: Path, pid: list[int] | None = None) -> AsyncIterator[st
         await asyncio.to_thread(proc.wait, 30)
 
 
+@contextlib.asynccontextmanager
+async def running_writer(tmp: Path, tags: dict[str, tuple[tuple[str, str], ...]],
+                         vm_pid: list[int] | None = None
+                         ) -> AsyncIterator[tuple[StateStore, InfluxWriter, InfluxConfig,
+                                                  asyncio.Task[None]]]:
+    """A writer following a store of its own into a VictoriaMetrics of its own (``tmp``),
+    running: ``(store, writer, config, its task)``; cancelled at the end if still running."""
+    async with victoria(tmp / "vm", vm_pid) as url:
+        config = InfluxConfig(url=url, token="bench", org="pubnet", bucket="pubnet",
+                              buffer_dir=tmp / "buffer")
+        store = StateStore()
+        writer = InfluxWriter(store, Inventory(), config, stats_interval=None)
+        writer.encoder = LineEncoder(tags)
+        task = asyncio.create_task(writer.run(), name="influx")
+        await writer.ready.wait()
+        try:
+            yield store, writer, config, task
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
 async def writer_figures(devices: int, spread: float) -> dict[str, float]:
     fleet = plan(devices)
     tags = inventory_tags(fleet)
     with tempfile.TemporaryDirectory(prefix="influx-bench-") as tmp:
-        async with victoria(Path(tmp) / "vm") as url:
-            config = InfluxConfig(url=url, token="bench", org="pubnet", bucket="pubnet",
-                                  buffer_dir=Path(tmp) / "buffer")
-            store = StateStore()
-            writer = InfluxWriter(store, Inventory(), config, stats_interval=None)
-            writer.encoder = LineEncoder(tags)
-            task = asyncio.create_task(writer.run(), name="influx")
-            await writer.ready.wait()
+        async with running_writer(Path(tmp), tags) as (store, writer, _config, task):
             started = time.perf_counter()
             cpu = time.process_time()
             published = 0
@@ -377,14 +393,7 @@ async def sustain_figures(rate: float, seconds: float, busy_ms: float,
 
     vm_pid: list[int] = []
     with tempfile.TemporaryDirectory(prefix="influx-sustain-") as tmp:
-        async with victoria(Path(tmp) / "vm", vm_pid) as url:
-            config = InfluxConfig(url=url, token="bench", org="pubnet", bucket="pubnet",
-                                  buffer_dir=Path(tmp) / "buffer")
-            store = StateStore()
-            writer = InfluxWriter(store, Inventory(), config, stats_interval=None)
-            writer.encoder = LineEncoder(tags)
-            task = asyncio.create_task(writer.run(), name="influx")
-            await writer.ready.wait()
+        async with running_writer(Path(tmp), tags, vm_pid) as (store, writer, config, task):
             burners = [asyncio.create_task(busy(0.002)) for _ in range(int(busy_ms / 2))]
             burners.append(asyncio.create_task(count_turns()))
             produced = 0.0
