@@ -84,9 +84,14 @@ class Persistence:
         """Acknowledgements and maintenance windows written by the CLI; None when the file
         cannot be read now (alerting keeps going with what it had)."""
         db = self.db
+
+        def read() -> tuple[list[tuple[str, str, float, str | None, str]],
+                            list[MaintenanceWindow]]:
+            # one trip to the database's thread for both (each trip costs loop turns)
+            return db.sync.acknowledgements(), db.sync.maintenance_windows(now)
+
         try:
-            acks = await db.call(db.sync.acknowledgements)
-            windows = await db.call(db.sync.maintenance_windows, now)
+            acks, windows = await db.call(read)
         except (sqlite3.Error, OSError) as exc:  # a locked or damaged file: keep alerting
             self._reload_failures.failed(error=str(exc))
             return None

@@ -4,6 +4,9 @@ is queued: a storm as one lump, nothing on a quiet tick, the end once closed and
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
 from pubnet.catalog import PUBNET_DEVICE
@@ -38,3 +41,17 @@ async def test_drain_never_waits_and_get_all_ends_once_closed() -> None:
     assert len(await sub.get_all(1.0)) == 1  # what was queued still comes out
     with pytest.raises(EOFError):
         await sub.get_all(1.0)
+
+
+async def test_a_batch_that_comes_in_the_turn_the_wait_times_out_is_not_left_behind() -> None:
+    """On a saturated loop the timeout and the batch often fall in one turn: the batch
+    goes out with this call, not a tick later (alerting's detection-to-webhook latency)."""
+    store = StateStore()
+    loop = asyncio.get_running_loop()
+    with store.subscription("alerting") as sub:
+        waiting = asyncio.create_task(sub.get_all(0.05))
+        await asyncio.sleep(0)  # it waits
+        loop.call_later(0.06, store.publish, [obs(1)])  # due just after the timeout
+        time.sleep(0.1)  # noqa: ASYNC251 (a busy turn: both are due at the next one)
+        batches = await waiting
+        assert [b.observations[0].value for b in batches] == [1]
