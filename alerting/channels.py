@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import ssl
 import time
@@ -24,7 +25,6 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parsedate_to_datetime
 from typing import Any, Generic, Protocol, TypeVar
 
-import aiohttp
 import aiomqtt
 import aiosmtplib
 
@@ -40,6 +40,7 @@ from pubnet.config import (
     TelegramChannel,
     WebhookChannel,
 )
+from pubnet.threadpost import ThreadPoster
 
 SIGNATURE_HEADER = "X-Pubnet-Signature"
 DELIVERY_HEADER = "X-Pubnet-Delivery"
@@ -114,32 +115,32 @@ def _subject(message: Outgoing) -> str:
     return text.splitlines()[0] if text else message.delivery_key
 
 
-async def _post_json(session: aiohttp.ClientSession, url: str, body: bytes,
-                     headers: dict[str, str], seconds: float, what: str) -> _Reply:
+async def _post_json(poster: ThreadPoster, url: str, body: bytes, headers: dict[str, str],
+                     seconds: float, what: str) -> _Reply:
     try:
-        async with session.post(url, data=body, headers=headers,
-                                timeout=aiohttp.ClientTimeout(total=seconds)) as response:
-            return _Reply(response.status, await response.read(),
-                          retry_after(response.headers.get("Retry-After"), time.time()))
+        reply = await poster.post(url, body, headers)
     except TimeoutError:
         raise DeliveryError(f"{what}: timed out after {seconds:g}s") from None
-    except aiohttp.ClientError as exc:
+    except (OSError, http.client.HTTPException) as exc:
         raise DeliveryError(f"{what}: {type(exc).__name__}") from None
+    return _Reply(reply.status, reply.body,
+                  retry_after(reply.headers.get("retry-after"), time.time()))
 
 
 ChannelT = TypeVar("ChannelT", bound=WebhookChannel | LineChannel | TelegramChannel)
 
 
 class _HttpSender(Generic[ChannelT]):
-    """A sender that POSTs to an HTTP API over the component's one client session."""
+    """A sender that POSTs to an HTTP API from a worker thread of its own
+    (:mod:`pubnet.threadpost`: two loop turns a message, however busy the loop is)."""
 
-    def __init__(self, name: str, config: ChannelT, session: aiohttp.ClientSession) -> None:
+    def __init__(self, name: str, config: ChannelT) -> None:
         self.name = name
         self.config = config
-        self._session = session
+        self._poster = ThreadPoster(config.timeout, f"alerts-{name}")
 
     async def aclose(self) -> None:
-        return None  # the session belongs to the component
+        await self._poster.aclose()
 
 
 class WebhookSender(_HttpSender[WebhookChannel]):
@@ -152,7 +153,7 @@ class WebhookSender(_HttpSender[WebhookChannel]):
         if self.config.secret is not None:
             headers[SIGNATURE_HEADER] = sign(
                 self.config.secret.get_secret_value().encode("utf-8"), body)
-        reply = await _post_json(self._session, self.config.url, body, headers,
+        reply = await _post_json(self._poster, self.config.url, body, headers,
                                  self.config.timeout, f"webhook {self.name}")
         if not 200 <= reply.status < 300:
             raise DeliveryError(f"webhook {self.name}: HTTP {reply.status}", reply.retry_after)
@@ -174,7 +175,7 @@ class LineSender(_HttpSender[LineChannel]):
             "X-Line-Retry-Key": retry_key,
         }
         url = self.config.base_url.rstrip("/") + "/v2/bot/message/push"
-        reply = await _post_json(self._session, url, body, headers, self.config.timeout,
+        reply = await _post_json(self._poster, url, body, headers, self.config.timeout,
                                  f"line {self.name}")
         # 409: a request with this retry key was already accepted -- delivered.
         if not (200 <= reply.status < 300 or reply.status == 409):
@@ -194,7 +195,7 @@ class TelegramSender(_HttpSender[TelegramChannel]):
         body = json.dumps(request, ensure_ascii=False).encode("utf-8")
         url = (f"{self.config.base_url.rstrip('/')}/bot"
                f"{self.config.token.get_secret_value()}/sendMessage")
-        reply = await _post_json(self._session, url, body,
+        reply = await _post_json(self._poster, url, body,
                                  {"Content-Type": "application/json; charset=utf-8"},
                                  self.config.timeout, f"telegram {self.name}")
         try:
@@ -328,21 +329,20 @@ class MqttSender:
                 pass
 
 
-def build_sender(name: str, config: AlertChannel, session: aiohttp.ClientSession,
-                 broker: MqttConfig) -> Sender:
+def build_sender(name: str, config: AlertChannel, broker: MqttConfig) -> Sender:
     if isinstance(config, WebhookChannel):
-        return WebhookSender(name, config, session)
+        return WebhookSender(name, config)
     if isinstance(config, LineChannel):
-        return LineSender(name, config, session)
+        return LineSender(name, config)
     if isinstance(config, TelegramChannel):
-        return TelegramSender(name, config, session)
+        return TelegramSender(name, config)
     if isinstance(config, EmailChannel):
         return EmailSender(name, config)
     return MqttSender(name, config, broker)
 
 
-def build_senders(channels: Mapping[str, AlertChannel], session: aiohttp.ClientSession,
-                  broker: MqttConfig) -> dict[str, Sender]:
+def build_senders(channels: Mapping[str, AlertChannel], broker: MqttConfig
+                  ) -> dict[str, Sender]:
     """One sender per configured (and per technician) channel, by channel name."""
-    return {name: build_sender(name, channel, session, broker)
+    return {name: build_sender(name, channel, broker)
             for name, channel in channels.items()}

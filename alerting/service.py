@@ -18,8 +18,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-import aiohttp
-
 from alerting.budget import Budgets
 from alerting.channels import Sender, build_senders
 from alerting.compose import Composer
@@ -116,18 +114,18 @@ class AlertingService:
     # -- component -------------------------------------------------------------------------
 
     async def run(self) -> None:
-        async with AsyncIncidentDB(self.config.database) as db, aiohttp.ClientSession() as http:
+        async with AsyncIncidentDB(self.config.database) as db:
             self._db = db
             try:
-                await self._serve(db, http)
+                await self._serve(db)
             finally:
                 self._db = None
 
-    async def _serve(self, db: AsyncIncidentDB, http: aiohttp.ClientSession) -> None:
+    async def _serve(self, db: AsyncIncidentDB) -> None:
         persistence = Persistence(db, self.config.database, self.gate,
                                   self.correlator.power)
         senders = self._injected_senders if self._injected_senders is not None else (
-            build_senders({**self.config.channels, **self._personal_channels}, http, self.broker))
+            build_senders({**self.config.channels, **self._personal_channels}, self.broker))
         delivery = Delivery(db, senders,
                             initial_backoff=self.config.delivery.initial_backoff,
                             max_backoff=self.config.delivery.max_backoff, clock=self.clock)

@@ -1,0 +1,100 @@
+"""The worker-thread POST the alert channels use: few loop turns on a busy loop, a stop
+that does not wait out a hanging server, the answer's status, body and headers."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from pubnet.threadpost import ThreadPoster
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(429)
+        self.send_header("Retry-After", "7")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.upper())
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook?x=1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_a_post_costs_few_turns_of_a_busy_loop(server_url: str) -> None:
+    """On a loop whose every turn takes 50 ms, the request is a hand-off and a result
+    (aiohttp's POST took ~8 turns: bench/alert_latency.py)."""
+    loop = asyncio.get_running_loop()
+    turns = 0
+    busy = True
+
+    def spin() -> None:
+        nonlocal turns
+        turns += 1
+        until = time.perf_counter() + 0.05
+        while time.perf_counter() < until:
+            pass
+        if busy:
+            loop.call_soon(spin)
+
+    poster = ThreadPoster(5.0, "test")
+    try:
+        loop.call_soon(spin)
+        await asyncio.sleep(0)
+        start = turns
+        reply = await poster.post(server_url, "สวัสดี".encode(), {"X-Key": "k"})
+        used = turns - start
+    finally:
+        busy = False
+        await poster.aclose()
+    assert reply.status == 429
+    assert reply.body == "สวัสดี".encode().upper()
+    assert reply.headers["retry-after"] == "7"
+    assert used <= 3, used
+
+
+async def test_closing_ends_a_request_to_a_hanging_server_at_once() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        conn, _ = listener.accept()
+        accepted.append(conn)  # reads nothing, answers nothing
+
+    threading.Thread(target=accept, daemon=True).start()
+    poster = ThreadPoster(30.0, "test")
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    try:
+        request = asyncio.create_task(poster.post(url, b"{}", {}))
+        await asyncio.sleep(0.3)
+        assert not request.done()
+        started = time.monotonic()
+        await poster.aclose()
+        with pytest.raises(OSError):
+            await asyncio.wait_for(request, 2.0)
+        assert time.monotonic() - started < 2.0
+        with pytest.raises(ConnectionAbortedError):
+            await poster.post(url, b"{}", {})
+    finally:
+        listener.close()
+        for conn in accepted:
+            conn.close()
