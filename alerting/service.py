@@ -172,7 +172,11 @@ class AlertingService:
             periodic = now >= next_tick
             if periodic:
                 next_tick = now + tick
-            await asyncio.shield(self.cycle(now, persistence, delivery, step_all=periodic))
+            # Not shielded: a stop that cancels the cycle during its save leaves the
+            # transaction to the database's one thread, which commits it before it closes
+            # the file; the outbox rows are delivered after the restart. (A shield ran the
+            # cycle as a task of its own: two more loop turns before every message.)
+            await self.cycle(now, persistence, delivery, step_all=periodic)
             if periodic:
                 self.publish_metrics(now)
             self.stats.cycles += 1
