@@ -226,23 +226,6 @@ def _cells(table: Table, columns: Mapping[str, Mapping[str, Value]], rows: Itera
     return [column.get(index) for index in rows for column in by_cell]
 
 
-def _table_observations(
-    table: Table,
-    columns: Mapping[str, Mapping[str, Value]],
-    rows: Iterable[str],
-    device: str,
-    ts: float,
-    memory: DeviceMemory,
-    reset: bool,
-    elapsed: float,
-    out: list[Observation],
-) -> None:
-    """Turn a table's values, by column, into observations (:func:`_row_observations`)."""
-    rows = tuple(rows)
-    _row_observations(table, _cells(table, columns, rows), rows, device, ts, memory, reset,
-                      elapsed, out)
-
-
 def _row_observations(
     table: Table,
     cells: Sequence[Value],

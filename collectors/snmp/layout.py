@@ -66,9 +66,6 @@ class TableLayout:
     dropped (only it is asked for; a row that starts to match needs a walk)."""
     polls: int = 1
     """Polls since the table was walked, that poll included."""
-    spans: tuple[tuple[str, int, int], ...] = ()
-    """``(column OID, start, stop)``: the runs of ``instance_columns`` that name one column
-    (a walk files instances column by column, so usually one run per column)."""
     grid: tuple[str | None, ...] = ()
     """Row by row (:attr:`rows`), the instance OID of each of the table's
     :attr:`~collectors.snmp.profiles.Table.cells`, None where the layout has none: a GET's
@@ -96,48 +93,17 @@ class TableLayout:
                 return True
         return False
 
-    def columns(self, values: Mapping[str, Value]) -> dict[str, dict[str, Value]] | None:
-        """The table's columns rebuilt from a GET's ``values``, as a walk would give them;
-        None when an instance is missing or a probe has a value (stale: walk again)."""
-        if self._moved(values):
-            return None
-        got = list(map(values.get, self.instance_oids))
-        if None in got:
-            return None
-        # one dict per column from slices (C loops) rather than a dict operation per
-        # instance: this was ~5 % of a GET poll's CPU (py-spy, bench/snmp_poll.py)
-        indexes = self.instance_indexes
-        columns: dict[str, dict[str, Value]] = {}
-        for column, start, stop in self.spans or column_spans(self.instance_columns):
-            col = columns.get(column)
-            if col is None:
-                columns[column] = dict(zip(indexes[start:stop], got[start:stop], strict=True))
-            else:
-                col.update(zip(indexes[start:stop], got[start:stop], strict=True))
-        return columns
-
     def cells(self, values: Mapping[str, Value]) -> list[Value] | None:
-        """The row loop's values (see :attr:`grid`) from a GET's ``values``: what
-        :meth:`columns` gives, by position instead of in a dict per column (which filed
-        every value of every GET poll again: ~3 % of the service's CPU at 100,000 devices);
-        None when an instance is missing or a probe has a value (stale: walk again)."""
+        """The row loop's values (see :attr:`grid`) from a GET's ``values``: the table's
+        columns by position instead of in a dict per column (which filed every value of
+        every GET poll again: ~3 % of the service's CPU at 100,000 devices); None when an
+        instance is missing or a probe has a value (stale: walk again)."""
         if self._moved(values):
             return None
         # a hole is None: no OID is None, so its value is None
         got = list(map(cast("Mapping[str | None, Value]", values).get, self.grid))
         # every instance is in the grid once (its column is one the row loop reads)
         return got if got.count(None) == self.holes else None
-
-
-def column_spans(instance_columns: tuple[str, ...]) -> tuple[tuple[str, int, int], ...]:
-    """The runs of equal column OIDs in ``instance_columns`` (:attr:`TableLayout.spans`)."""
-    spans: list[tuple[str, int, int]] = []
-    start = 0
-    for stop in range(1, len(instance_columns) + 1):
-        if stop == len(instance_columns) or instance_columns[stop] != instance_columns[start]:
-            spans.append((instance_columns[start], start, stop))
-            start = stop
-    return tuple(spans)
 
 
 LayoutParts = dict[tuple[object, ...], tuple[object, ...]]
@@ -210,6 +176,4 @@ def layout_from_walk(table: Table, columns: Mapping[str, Mapping[str, Value]],
                        shared(parts, tuple(index for _, index, _ in instances)),
                        shared(parts, tuple(oid for _, _, oid in instances)),
                        shared(parts, tuple(p for p in probes if p not in asked)), row_count,
-                       tuple(unchanged),
-                       spans=shared(parts, column_spans(instance_columns)),
-                       grid=grid, holes=grid.count(None))
+                       tuple(unchanged), grid=grid, holes=grid.count(None))

@@ -21,6 +21,7 @@ from collectors.snmp.profiles import load_profiles
 from pubnet.config import Credential
 from pubnet.model import Observation
 from testbed.snmpd import COMMUNITY, Agent
+from tests.collectors.snmp.layout_reference import column_spans, layout_columns
 from tests.collectors.snmp.test_poller import ScriptedClient
 
 IF_NUMBER = "1.3.6.1.2.1.2.1.0"
@@ -370,8 +371,8 @@ def test_columns_rebuilt_from_runs_match_the_instances() -> None:
     layout = TableLayout(("1", "2"), (IF_NAME, IF_OPER, IF_NAME), ("1", "1", "2"),
                          (f"{IF_NAME}.1", f"{IF_OPER}.1", f"{IF_NAME}.2"), (), None)
     values: dict[str, Value] = {f"{IF_NAME}.1": b"a", f"{IF_OPER}.1": 1, f"{IF_NAME}.2": b"b"}
-    assert layout_module.column_spans(layout.instance_columns) == (
+    assert column_spans(layout.instance_columns) == (
         (IF_NAME, 0, 1), (IF_OPER, 1, 2), (IF_NAME, 2, 3))
-    assert layout.columns(values) == {IF_NAME: {"1": b"a", "2": b"b"}, IF_OPER: {"1": 1}}
+    assert layout_columns(layout, values) == {IF_NAME: {"1": b"a", "2": b"b"}, IF_OPER: {"1": 1}}
     del values[f"{IF_NAME}.2"]
-    assert layout.columns(values) is None
+    assert layout_columns(layout, values) is None

@@ -14,7 +14,6 @@ from collectors.snmp.collect import (
     DeviceMemory,
     LabelSets,
     _row_observations,
-    _table_observations,
     collect,
 )
 from collectors.snmp.counters import WRAP64, octet_bound
@@ -22,6 +21,7 @@ from collectors.snmp.layout import TableLayout, layout_from_walk
 from collectors.snmp.profiles import INDEX, ColumnMetric, MetricKind, Table, load_profiles
 from collectors.snmp.profiles import Source as ProfileSource
 from pubnet.model import Labels, Observation, SeriesKey, Source
+from tests.collectors.snmp.layout_reference import layout_columns, table_observations
 from tests.collectors.snmp.test_poller import ScriptedClient, agent_state
 
 _NO_COLUMN: dict[str, Value] = {}
@@ -186,8 +186,8 @@ def test_rows_give_what_the_reference_loop_gives(
             ts, elapsed = 1000.0 + 60 * poll, 60.0 if poll else 0.0
             got: list[Observation] = []
             want: list[Observation] = []
-            _table_observations(table, columns, INDEXES, f"d{device}", ts, new, reset,
-                                 elapsed, got)
+            table_observations(table, columns, INDEXES, f"d{device}", ts, new, reset,
+                               elapsed, got)
             reference_rows(table, columns, INDEXES, f"d{device}", ts, old, reset, elapsed,
                            want)
             assert identical(got, want)
@@ -245,13 +245,14 @@ def get_polls(draw: st.DrawFn) -> tuple[Table, TableLayout, list[dict[str, Value
 def test_get_values_by_position_give_what_columns_give(
         case: tuple[Table, TableLayout, list[dict[str, Value]]]) -> None:
     """A GET poll hands the row loop its values by position (TableLayout.cells, no dict per
-    column): stale exactly when TableLayout.columns says so, otherwise the same observations
-    and counters as the columns through the reference loop."""
+    column): stale exactly when the columns rebuilt from them (layout_columns) say so,
+    otherwise the same observations and counters as the columns through the reference
+    loop."""
     table, layout, gets = case
     new, old = DeviceMemory(), DeviceMemory()
     for poll, values in enumerate(gets):
         ts, elapsed = 1000.0 + 60 * poll, 60.0 if poll else 0.0
-        columns = layout.columns(values)
+        columns = layout_columns(layout, values)
         cells = layout.cells(values)
         assert (cells is None) == (columns is None)
         if cells is None or columns is None:
