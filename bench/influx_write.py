@@ -113,18 +113,46 @@ def inventory_tags(fleet: list[tuple[str, str, str, Series]]
             for device, site, province, _ in fleet}
 
 
-def polls(fleet: list[tuple[str, str, str, Series]], ts: float
-          ) -> Iterator[list[Observation]]:
+class HeldLabels:
+    """Label tuples as the SNMP poller hands them over (``--labels held``): a label set
+    without a device's own values is one tuple for every device and poll (the poller's
+    shared label cache), ``pubnet_device_up``'s and ``pubnet_device_info``'s one tuple per
+    device kept poll after poll, and ``pubnet_interface_info``'s (ifalias, added to the
+    row's labels at every poll) a new tuple each time."""
+
+    FRESH = frozenset({"pubnet_interface_info"})
+
+    def __init__(self) -> None:
+        self._shared: dict[tuple[str, int], tuple[tuple[str, str], ...]] = {}
+        self._own: dict[tuple[str, int], tuple[tuple[str, str], ...]] = {}
+
+    def poll(self, device: str, site: str, series: Series, ts: float) -> list[Observation]:
+        fresh = poll(device, site, series, ts)
+        out = []
+        for index, obs in enumerate(fresh):
+            if obs.metric in self.FRESH:
+                out.append(obs)
+                continue
+            own = any("{dev}" in v or "{site}" in v for _, v in series[index][1])
+            held = self._own if own else self._shared
+            key = (device if own else str(id(series)), index)
+            labels = held.setdefault(key, obs.labels)
+            out.append(obs._replace(labels=labels))
+        return out
+
+
+def polls(fleet: list[tuple[str, str, str, Series]], ts: float,
+          held: HeldLabels | None = None) -> Iterator[list[Observation]]:
     for device, site, _province, series in fleet:
-        yield poll(device, site, series, ts)
+        yield (held.poll if held is not None else poll)(device, site, series, ts)
 
 
 def encode_round(encoder: LineEncoder, fleet: list[tuple[str, str, str, Series]],
-                 ts: float) -> tuple[float, int]:
+                 ts: float, held: HeldLabels | None = None) -> tuple[float, int]:
     """CPU seconds spent in the encoder for one poll of every device, and points."""
     spent = 0.0
     points = 0
-    for observations in polls(fleet, ts):
+    for observations in polls(fleet, ts, held):
         out: list[str] = []
         started = time.perf_counter()
         encoder.encode_into(observations, out)
@@ -161,9 +189,13 @@ def encoder_at(revision: str) -> type[LineEncoder]:
 
 
 def encode_figures(devices: int, rounds: int, reference: bool,
-                   encoders: dict[str, type[LineEncoder]]) -> dict[str, dict[str, float]]:
-    """Figures per encoder class (the encoders take turns, round by round)."""
+                   encoders: dict[str, type[LineEncoder]], held: bool = False,
+                   memory: bool = True) -> dict[str, dict[str, float]]:
+    """Figures per encoder class (the encoders take turns, round by round); label tuples
+    held as the SNMP poller holds them with ``held`` (:class:`HeldLabels`), else new for
+    every poll; without ``memory`` no tracemalloc pass."""
     fleet = plan(devices)
+    labels = HeldLabels() if held else None
     tags = inventory_tags(fleet)
     cold: dict[str, list[float]] = {name: [] for name in encoders}
     steady: dict[str, list[float]] = {name: [] for name in encoders}
@@ -173,9 +205,9 @@ def encode_figures(devices: int, rounds: int, reference: bool,
         for name, cls in encoders.items():
             gc.collect()
             encoder = cls(tags)
-            spent, points = encode_round(encoder, fleet, T0 + 60 * n)
+            spent, points = encode_round(encoder, fleet, T0 + 60 * n, labels)
             cold[name].append(spent / points * 1e9)
-            spent, points = encode_round(encoder, fleet, T0 + 60 * n + 30)
+            spent, points = encode_round(encoder, fleet, T0 + 60 * n + 30, labels)
             steady[name].append(spent / points * 1e9)
             del encoder
         if reference:
@@ -183,24 +215,25 @@ def encode_figures(devices: int, rounds: int, reference: bool,
             ref.append(spent / points * 1e9)
     out: dict[str, dict[str, float]] = {}
     for name, cls in encoders.items():
+        figures = out[name] = {
+            "series": series,
+            "encode_cold_ns": round(statistics.median(cold[name])),
+            "encode_steady_ns": round(statistics.median(steady[name])),
+        }
+        if not memory:
+            continue
         gc.collect()
         tracemalloc.start()  # apart: tracing slows every allocation ten-fold
         before = tracemalloc.get_traced_memory()[0]
         encoder = cls(tags)
         for ts in (T0, T0 + 30):
-            encode_round(encoder, fleet, ts)
+            encode_round(encoder, fleet, ts, labels)
         gc.collect()
         current, peak = tracemalloc.get_traced_memory()
-        memory = current - before
         tracemalloc.stop()
         del encoder
-        figures = out[name] = {
-            "encoder_peak_bytes_per_series": round((peak - before) / series, 1),
-            "series": series,
-            "encode_cold_ns": round(statistics.median(cold[name])),
-            "encode_steady_ns": round(statistics.median(steady[name])),
-            "encoder_bytes_per_series": round(memory / series, 1),
-        }
+        figures["encoder_peak_bytes_per_series"] = round((peak - before) / series, 1)
+        figures["encoder_bytes_per_series"] = round((current - before) / series, 1)
         if ref:
             figures["reference_ns"] = round(statistics.median(ref))
             figures["reference_vs_steady"] = round(figures["reference_ns"]
@@ -494,6 +527,12 @@ def main() -> None:
     parser.add_argument("--spread", type=float, default=20.0,
                         help="seconds over which the second poll round is published")
     parser.add_argument("--no-encode", action="store_true", help="skip the encode figures")
+    parser.add_argument("--labels", choices=("fresh", "held"), default="fresh",
+                        help="encode figures: label tuples new for every poll, or held as "
+                             "the SNMP poller holds them (shared ones and each device's "
+                             "up/info labels the same tuple poll after poll)")
+    parser.add_argument("--no-memory", action="store_true",
+                        help="encode figures: skip the (slow) tracemalloc pass")
     parser.add_argument("--drain", action="store_true",
                         help="measure a disk backlog's drain rate on an idle and a busy loop")
     parser.add_argument("--drain-batches", type=int, default=1000)
@@ -526,11 +565,12 @@ def main() -> None:
           f"{'B/series':>8} {'ref ns':>7} {'ratio':>6}")
     sizes = [] if args.no_encode else [int(d) for d in args.devices.split(",")]
     for devices in sizes:
-        per_encoder = encode_figures(devices, args.rounds, not args.no_reference, encoders)
+        per_encoder = encode_figures(devices, args.rounds, not args.no_reference, encoders,
+                                     held=args.labels == "held", memory=not args.no_memory)
         for name, figures in per_encoder.items():
             print(f"{devices:>8} {name:>7} {figures['series']:>10,} "
                   f"{figures['encode_cold_ns']:>8} {figures['encode_steady_ns']:>9} "
-                  f"{figures['encoder_bytes_per_series']:>8} "
+                  f"{figures.get('encoder_bytes_per_series', '-'):>8} "
                   f"{figures.get('reference_ns', '-'):>7} "
                   f"{figures.get('reference_vs_steady', '-'):>6}")
         key = f"{devices // 1000}k"
@@ -539,11 +579,13 @@ def main() -> None:
             old, new = per_encoder["old"], per_encoder["new"]
             ratios = {what: round(old[f"encode_{what}_ns"] / new[f"encode_{what}_ns"], 2)
                       for what in ("cold", "steady")}
-            print(f"{devices:>8} old/new: cold {ratios['cold']}x, steady {ratios['steady']}x, "
-                  f"bytes/series {old['encoder_bytes_per_series']} -> "
-                  f"{new['encoder_bytes_per_series']} (peak "
-                  f"{old['encoder_peak_bytes_per_series']} -> "
-                  f"{new['encoder_peak_bytes_per_series']})")
+            memory = "" if args.no_memory else (
+                f", bytes/series {old['encoder_bytes_per_series']} -> "
+                f"{new['encoder_bytes_per_series']} (peak "
+                f"{old['encoder_peak_bytes_per_series']} -> "
+                f"{new['encoder_peak_bytes_per_series']})")
+            print(f"{devices:>8} old/new: cold {ratios['cold']}x, steady {ratios['steady']}x"
+                  + memory)
             report.update({f"{key}_old_{name}": value for name, value in old.items()})
             report.update({f"{key}_{what}_ratio": value for what, value in ratios.items()})
     if not args.no_server:

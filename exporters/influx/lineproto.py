@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -58,6 +59,12 @@ def _escape_tag(text: str) -> str:
     ends the text)."""
     if _TAG_SPECIAL.search(text) is None:
         return text
+    return _escape_special(text)
+
+
+def _escape_special(text: str) -> str:
+    """:func:`_escape_tag` of a text known to hold something to escape (a template
+    built at every poll has searched it already)."""
     if _TAG_HARD.search(text) is None:  # the usual case: spaces in a description
         return text.replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
     return _TAG_ESCAPE.sub(lambda match: _TAG_REPLACEMENT[match.group()], text)
@@ -89,8 +96,21 @@ _Template = tuple[str, str, str, str]
 """A series prefix around the three slots: measurement and the labels sorting before
 ``device``, the labels between ``device`` and ``province``, between ``province`` and
 ``site``, and after ``site``."""
-_DeviceTags = tuple[str, str, str]
-"""``,device=…``, ``,province=…``, ``,site=…`` of one device (empty when it has none)."""
+
+
+class _Plain(NamedTuple):
+    """A template with no label between ``province`` and ``site`` (~95 % of the points:
+    ``ifname``, ``status``...): the device's province and site pieces go in as one
+    string, so a point is a 7-part f-string instead of a 9-part one."""
+
+    first: str
+    between_device: str
+    last: str
+
+
+_DeviceTags = tuple[str, str, str, str]
+"""``,device=…``, ``,province=…``, ``,site=…`` of one device (empty when it has none),
+and the last two joined (what a :class:`_Plain` template puts between its pieces)."""
 
 
 class _Overriding(NamedTuple):
@@ -106,7 +126,7 @@ class _Overriding(NamedTuple):
     site: bool
 
 
-_AnyTemplate = _Template | _Overriding | Rejected
+_AnyTemplate = _Plain | _Template | _Overriding | Rejected
 
 
 class _Single:
@@ -180,6 +200,9 @@ class LineEncoder:
         append = out.append
         last_ts = -1.0
         stamp = ""
+        # a batch is a poll or a few: its points share a device and a timestamp in runs
+        last_device: str | None = None
+        tags: _DeviceTags | Rejected = Rejected.EMPTY_NAME
         for obs in observations:
             device, metric, value, ts, _source, labels = obs
             if not isfinite(value):
@@ -189,14 +212,21 @@ class LineEncoder:
                 last_ts = ts
                 # microseconds are exact in a float of Unix time; nanoseconds are not
                 stamp = str(round(ts * 1e6) * 1000)
-            template = templates.get((metric, labels))
+            if device is not last_device:
+                last_device = device
+                found = devices.get(device)
+                tags = self._device(device) if found is None else found
+            key = (metric, labels)
+            template = templates.get(key)
             if template is None or type(template) is _Single:
-                template = self._lookup(template, device, metric, labels)
-            tags = devices.get(device)
-            if tags is None:
-                tags = self._device(device)
+                template = self._lookup(template, device, key)
             if type(tags) is tuple:
-                if type(template) is tuple:
+                if type(template) is _Plain:
+                    append(f"{template[0]}{tags[0]}{template[1]}{tags[3]}{template[2]}"
+                           f" value={float(value)!r} {stamp}")
+                    continue
+                if type(template) is tuple:  # a label between province and site
+                    template = cast(_Template, template)  # not a _Plain: a tuple exactly
                     append(f"{template[0]}{tags[0]}{template[1]}{tags[1]}{template[2]}"
                            f"{tags[2]}{template[3]} value={float(value)!r} {stamp}")
                     continue
@@ -213,19 +243,20 @@ class LineEncoder:
             rejected.append(RejectedPoint(reason, device, metric))
         return rejected
 
-    def _lookup(self, cached: _Single | None, device: str, metric: str, labels: Labels
+    def _lookup(self, cached: _Single | None, device: str, key: tuple[str, Labels]
                 ) -> _AnyTemplate:
-        """The template of a label set cached for one device (shared from now on when
-        ``device`` is another), or not cached (built, and kept if there is room)."""
+        """The template of a label set ``key`` (metric, labels) cached for one device
+        (shared from now on when ``device`` is another), or not cached (built, and kept
+        if there is room)."""
         if cached is not None:
             template = cached.template
             if cached.device != device:
-                self._templates[(metric, labels)] = template
+                self._templates[key] = template
             return template
-        template = self._template(metric, labels)
+        template = self._template(*key)
         templates = self._templates
         if len(templates) < self.CACHE_MAX:
-            templates[(metric, labels)] = _Single(template, device)
+            templates[key] = _Single(template, device)
         else:
             self._refused += 1
             if self._refused >= self.ROTATE_AFTER:
@@ -247,12 +278,12 @@ class LineEncoder:
         """The template of a label set, from the shape of its metric and label names."""
         if not metric:
             return Rejected.EMPTY_NAME
-        names: tuple[str, ...] = next(zip(*labels, strict=True), ())
-        shape = self._shapes.get((metric, names))
+        key = (metric, tuple([name for name, _ in labels]))
+        shape = self._shapes.get(key)
         if shape is None:
             if len(self._shapes) >= self.SHAPES_MAX:
                 self._shapes.clear()
-            shape = self._shapes[(metric, names)] = _build_shape(metric, names)
+            shape = self._shapes[key] = _build_shape(*key)
         return shape if isinstance(shape, Rejected) else _template_of(shape, labels)
 
     def _device(self, device: str) -> _DeviceTags | Rejected:
@@ -262,9 +293,10 @@ class LineEncoder:
         else:
             known = dict(self._inventory_tags.get(device, ()))
             known["device"] = device
-            tags = cast(_DeviceTags, tuple(
-                f",{name}={_escape_tag(known[name])}" if known.get(name) else ""
-                for name in _SLOTS))
+            own, province, site = (f",{name}={_escape_tag(known[name])}"
+                                   if known.get(name) else "" for name in _SLOTS)
+            # interned: a site's devices share one (~2.5 a site, 100,000 devices: ~4 MB)
+            tags = own, province, site, sys.intern(province + site)
         if len(self._devices) >= self.DEVICES_MAX:
             self._devices.clear()
         self._devices[device] = tags
@@ -313,7 +345,7 @@ def _build_shape(metric: str, names: tuple[str, ...]) -> _Shape | Rejected:
     return _escape_measurement(metric), filled, "province" in last, "site" in last
 
 
-def _template_of(shape: _Shape, labels: Labels) -> _Template | _Overriding:
+def _template_of(shape: _Shape, labels: Labels) -> _Plain | _Template | _Overriding:
     """The template of one label set of ``shape``: its values escaped into their pieces
     (an empty value is left out: line protocol has no empty tag values).
 
@@ -328,12 +360,15 @@ def _template_of(shape: _Shape, labels: Labels) -> _Template | _Overriding:
         for index, prefix in items:
             value = labels[index][1]
             if value:
-                piece += prefix + (value if search(value) is None else _escape_tag(value))
+                piece += prefix + (value if search(value) is None else _escape_special(value))
         pieces[place] = piece
+    first, between_device, between_province, last = pieces
     if overrides_province or overrides_site:
-        return _Overriding(measurement + pieces[0], pieces[1], pieces[2], pieces[3],
+        return _Overriding(measurement + first, between_device, between_province, last,
                            overrides_province, overrides_site)
-    return measurement + pieces[0], pieces[1], pieces[2], pieces[3]
+    if not between_province:
+        return _Plain(measurement + first, between_device, last)
+    return measurement + first, between_device, between_province, last
 
 
 def _rejected(names: tuple[str, ...]) -> Rejected:

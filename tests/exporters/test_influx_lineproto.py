@@ -166,3 +166,98 @@ def test_a_cache_filled_by_an_old_fleet_makes_room_for_the_new_one() -> None:
     assert rounds[0] == 100
     assert rounds[-1] <= 100 - (encoder.CACHE_MAX - 1), rounds
     assert not [labels for _, labels in encoder.built if len(labels) == 1]
+
+
+def _reference_escape(text: str, measurement: bool = False) -> str:
+    """Line-protocol escaping written out character by character, apart from the
+    encoder's regular expressions: a measurement escapes backslashes, commas, spaces and
+    newlines; a tag key or value commas, equals signs and spaces, a newline or carriage
+    return as ``\\n``/``\\r``, and a backslash doubled when what follows it (or the end of
+    the text) would otherwise be read as escaped."""
+    if measurement:
+        return (text.replace("\\", "\\\\").replace(",", "\\,").replace(" ", "\\ ")
+                .replace("\n", "\\n"))
+    out = []
+    for at, char in enumerate(text):
+        if char in ",= ":
+            out.append("\\" + char)
+        elif char in "\n\r":
+            out.append("\\n" if char == "\n" else "\\r")
+        elif char == "\\":
+            following = text[at + 1:at + 2]
+            out.append("\\\\" if following in ("", ",", "=", " ", "\\", "\n", "\r") else "\\")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _reference_line(inventory: dict[str, tuple[tuple[str, str], ...]],
+                    obs: Observation) -> str | RejectedPoint:
+    """One observation's line (or why not) built from scratch, tag by tag."""
+    if not math.isfinite(obs.value):
+        return RejectedPoint(Rejected.NON_FINITE, obs.device, obs.metric)
+    if not obs.metric or not obs.device:
+        return RejectedPoint(Rejected.EMPTY_NAME, obs.device, obs.metric)
+    tags = dict(inventory.get(obs.device, ()))
+    for name, value in obs.labels:
+        if name in ("_measurement", "_field", "_value", "_start", "_stop", "time"):
+            return RejectedPoint(Rejected.RESERVED_TAG, obs.device, obs.metric)
+        if not name:
+            return RejectedPoint(Rejected.EMPTY_NAME, obs.device, obs.metric)
+        tags[name] = value
+    tags["device"] = obs.device
+    parts = [_reference_escape(obs.metric, measurement=True)]
+    parts += [f"{_reference_escape(name)}={_reference_escape(tags[name])}"
+              for name in sorted(tags) if tags[name]]
+    return f"{','.join(parts)} value={float(obs.value)!r} {round(obs.ts * 1e6) * 1000}"
+
+
+class _Tiny(LineEncoder):
+    """Caches small enough for a short example to fill them, refuse and make room."""
+
+    CACHE_MAX = 6
+    ROTATE_AFTER = 4
+    DEVICES_MAX = 3
+    SHAPES_MAX = 4
+
+
+_INVENTORY = {"gw1": (("site", "S1"), ("province", "40")),
+              "ap 1": (("site", "บ้าน หนองบัว"), ("province", "")),
+              "ap,2": (("site", "a=b\\"),),
+              "r\n3": (("site", ""), ("province", "10"))}
+_LABEL_SET = st.lists(st.tuples(_NAMES | st.sampled_from(["role", "sys_descr", "_field"]),
+                                _TEXT | st.sampled_from(["eth0", "บ้าน หนองบัว", "a\\"])),
+                      max_size=5).map(tuple)
+
+
+@settings(max_examples=400, deadline=None)
+@given(label_sets=st.lists(_LABEL_SET, min_size=1, max_size=6),
+       points=st.lists(st.tuples(st.sampled_from([*_INVENTORY, "other", ""]),
+                                 st.sampled_from(["pubnet_device_up", "m e,x\\", "", "m"]),
+                                 st.integers(0, 5), st.booleans(),
+                                 st.floats(allow_nan=True, allow_infinity=True)
+                                 | st.integers(-10**6, 10**6),
+                                 st.sampled_from([1.0, 1700000000.123456, 2.5e9])),
+                       min_size=1, max_size=40),
+       tiny=st.booleans(), rounds=st.integers(1, 3))
+def test_batches_encode_as_a_reference_encoder_writes_each_point(
+        label_sets: list[tuple[tuple[str, str], ...]],
+        points: list[tuple[str, str, int, bool, float, float]], tiny: bool,
+        rounds: int) -> None:
+    """Whatever the encoder's fast paths (runs of one device, templates of each kind,
+    caches hit, refused, rotated; label tuples that are the same object poll after poll
+    or equal new ones), every line is the one a from-scratch reference writes: Thai text,
+    escapes, labels overriding ``site``/``province``, rejected and non-finite points."""
+    encoder = (_Tiny if tiny else LineEncoder)(_INVENTORY)
+    batch = []
+    for device, metric, which, copy, value, ts in points:
+        labels = label_sets[which % len(label_sets)]
+        if copy:  # equal, but not the same tuples
+            labels = tuple((str(name), str(value_)) for name, value_ in labels)
+        batch.append(Observation(device, metric, value, ts, Source.SNMP, labels))
+    expected = [_reference_line(_INVENTORY, obs) for obs in batch]
+    for _ in range(rounds):
+        out: list[str] = []
+        rejected = encoder.encode_into(batch, out)
+        assert out == [line for line in expected if isinstance(line, str)]
+        assert rejected == [line for line in expected if not isinstance(line, str)]
