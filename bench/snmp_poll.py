@@ -26,6 +26,10 @@ and prints the median CPU per GET poll and per walking poll of each and their ra
 about ``--devices`` devices: gateways, switches and access points with their own profiles,
 answers as the 100,000-device run gets them; the simulator in a child process, its CPU not
 counted): the v2c devices only, GET polls after a warm-up round that walks, no references.
+With ``--io-only`` it measures only the request/answer path of those GET polls: one GET poll
+round records each device's GETs (their OID lists), then the rounds measured replay them
+through the device's client (``async with client`` and its ``get()``s: borrowing the socket,
+sending, the event loop's wake-ups, screening, decoding), with no profile, counters or store.
 
 Prints devices/s, PDUs/s, CPU seconds per 1,000 devices, devices per CPU-second, p50/p99
 latency, peak RSS and the snmpd CPU share; the last line is one JSON object.
@@ -262,11 +266,24 @@ async def fleet_async(args: argparse.Namespace) -> dict[str, object]:
         async def one(i: int) -> None:
             await poller.poll_and_publish(runs[i])
 
+        measured = one
+        if args.io_only:
+            await drive(len(runs), args.concurrency, one)  # walks
+            asked = await record_gets(runs, lambda: drive(len(runs), args.concurrency, one))
+
+            async def replay(i: int) -> None:
+                client = runs[i].client
+                assert client is not None
+                async with client:
+                    for oids in asked[i]:
+                        await client.get(oids)
+
+            measured = replay
         cpu_per_poll = []
         for r in range(args.rounds + 1):  # round 0 walks (and opens the sockets)
             gc.collect()
             before = cpu_seconds()
-            await drive(len(runs), args.concurrency, one)
+            await drive(len(runs), args.concurrency, measured)
             if r:
                 cpu_per_poll.append((cpu_seconds() - before) / len(runs))
                 print(f"fleet#{r}: {cpu_per_poll[-1] * 1e6:6.1f} us CPU a GET poll")
@@ -279,12 +296,34 @@ async def fleet_async(args: argparse.Namespace) -> dict[str, object]:
     best = min(cpu_per_poll)
     print(f"{len(runs):,} simulated v2c devices: {best * 1e6:.1f} us CPU a GET poll "
           f"(best of {args.rounds}); device statuses {sorted(statuses)}")
-    return {"bench": "snmp_poll", "fleet": True, "devices": len(runs),
+    return {"bench": "snmp_poll", "fleet": True, "io_only": args.io_only,
+            "devices": len(runs),
             "kept_sockets": not args.socket_per_poll, "rounds": args.rounds,
             "pubnet_cpu_s_per_1000": round(best * 1000, 4),
             "pubnet_requests": stats.requests, "dropped": dict(stats.dropped),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
             "load_average_1m": round(os.getloadavg()[0], 2)}
+
+
+async def record_gets(runs: Sequence[Any], poll_round: Callable[[], Awaitable[list[float]]]
+                      ) -> list[list[list[str]]]:
+    """Each run's GETs (OID lists, in order) during one ``poll_round``, which must poll
+    every run once, through clients of one class."""
+    clients = {id(run.client): k for k, run in enumerate(runs)}
+    asked: list[list[list[str]]] = [[] for _ in runs]
+    cls = type(runs[0].client)
+    original = cls.get
+
+    async def get(client: Any, oids: Sequence[str]) -> Any:
+        asked[clients[id(client)]].append(list(oids))
+        return await original(client, oids)
+
+    cls.get = get
+    try:
+        await poll_round()
+    finally:
+        cls.get = original
+    return asked
 
 
 def exporter_module() -> dict[str, object]:
@@ -524,7 +563,8 @@ def against(args: argparse.Namespace) -> dict[str, object]:
                "--concurrency", str(args.concurrency), "--addresses", str(args.addresses),
                "--agents", str(args.agents), "--port", str(args.port), "--walk", args.walk,
                "--no-exporter", *(["--socket-per-poll"] if args.socket_per_poll else []),
-               *(["--fleet", "--seed", str(args.seed)] if args.fleet else [])]
+               *(["--fleet", "--seed", str(args.seed)] if args.fleet else []),
+               *(["--io-only"] if args.io_only else [])]
     results = runs_against(args.against, "collectors", command, args.repeat)
 
     def median(which: str, key: str) -> float:
@@ -533,7 +573,7 @@ def against(args: argparse.Namespace) -> dict[str, object]:
     summary: dict[str, object] = {"bench": "snmp_poll", "against": args.against,
                                   "repeat": args.repeat, "devices": args.devices,
                                   "kept_sockets": not args.socket_per_poll,
-                                  "fleet": args.fleet}
+                                  "fleet": args.fleet, "io_only": args.io_only}
     kinds = [("get_poll", "pubnet_cpu_s_per_1000")]
     if not args.fleet:
         kinds.append(("walk_poll", "pubnet_walk_cpu_s_per_1000"))
@@ -569,6 +609,8 @@ def main() -> None:
     parser.add_argument("--fleet", action="store_true",
                         help="poll the fleet simulator's devices instead of snmpd's")
     parser.add_argument("--seed", type=int, default=7, help="the --fleet inventory's seed")
+    parser.add_argument("--io-only", action="store_true",
+                        help="with --fleet: only the GET polls' requests and answers")
     parser.add_argument("--against", metavar="REF",
                         help="also run with the collectors/ of git revision REF; print new/old")
     parser.add_argument("--repeat", type=int, default=3,

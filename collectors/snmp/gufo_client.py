@@ -65,7 +65,7 @@ from collectors.snmp.errors import (
     SnmpUnknownUser,
     SnmpUnreachable,
 )
-from collectors.snmp.socket_pool import Borrowed, Lease, SocketPool
+from collectors.snmp.socket_pool import Borrowed, Lease, PoolKey, SocketPool
 from pubnet.config import Credential
 
 T = TypeVar("T")
@@ -136,9 +136,10 @@ class GufoClient(SnmpClient):
     """
 
     __slots__ = (
-        "_attempts", "_deadlines", "_engine_id", "_fd", "_framing", "_host", "_lease",
-        "_loop", "_peeker", "_pool", "_recv", "_recv_get", "_refreshed_at", "_sent", "_sock",
-        "_stats", "_target", "_user", "_version", "_waiter",
+        "_attempts", "_deadlines", "_engine_id", "_fd", "_framing", "_host",
+        "_lease", "_loop", "_peeker", "_pool", "_pool_key", "_recv", "_recv_get",
+        "_refreshed_at", "_sent", "_sock", "_stats", "_target", "_user", "_version",
+        "_waiter",
     )
 
     def __init__(self, target: SnmpTarget, stats: PacketStats,
@@ -149,6 +150,9 @@ class GufoClient(SnmpClient):
         self._target = target
         self._pool = pool
         self._lease: Lease | None = None
+        self._pool_key: PoolKey | None = None
+        """Which pooled sockets carry this conversation's requests, known once the agent's
+        address is (:meth:`_open`): the next block borrows one at once (:meth:`_borrow`)."""
         self._stats = stats
         self._attempts = target.retries + 1
         self._version = target.credential.version
@@ -179,7 +183,10 @@ class GufoClient(SnmpClient):
 
     async def __aenter__(self) -> Self:
         if self._sock is None:
-            await self._open()
+            if self._pool_key is not None and not self.keep_open:
+                self._borrow(self._pool_key)  # every block after the first, at 100,000
+            else:
+                await self._open()
         if self._user is not None and (
             self._loop is not None and self._loop.time() - self._refreshed_at > V3_REFRESH_AFTER
         ):
@@ -219,7 +226,11 @@ class GufoClient(SnmpClient):
             self._host = str(infos[0][4][0])
         family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
         if self._pool is not None and self._user is None and not self.keep_open:
-            self._borrow(family)
+            community = self._target.credential.community
+            self._pool_key = self._pool.key(
+                family, self._version,
+                community.get_secret_value() if community is not None else "")
+            self._borrow(self._pool_key)
             return
         sock = self._new_socket()
         self._sock = sock
@@ -229,30 +240,34 @@ class GufoClient(SnmpClient):
         peeker.setsockopt(socket.SOL_SOCKET, SO_PEEK_OFF, 0)
         loop.add_reader(self._fd, self._on_readable)
 
-    def _borrow(self, family: int) -> None:
-        """Take a pooled socket connected to the agent (:mod:`collectors.snmp.socket_pool`)."""
-        assert self._pool is not None
-        community = self._target.credential.community
-        key = (family, self._version,
-               community.get_secret_value() if community is not None else "")
+    def _borrow(self, key: PoolKey) -> None:
+        """Take a pooled socket connected to the agent (:mod:`collectors.snmp.socket_pool`).
 
-        def open_socket() -> tuple[Any, int]:
-            sock = self._new_socket()
-            fd = sock.get_fd()
-            with Borrowed(family, socket.SOCK_DGRAM, 0, fd) as peeker:
-                peeker.setsockopt(socket.SOL_SOCKET, SO_PEEK_OFF, 0)
-            return sock, fd
-
+        Synchronous, and without asking for the running loop (a system call, ``getpid``,
+        in Python 3.11): a borrowed socket's readable events come from the pool's loop, so
+        that is where this conversation's requests wait."""
+        pool = self._pool
+        assert pool is not None
         try:
-            lease = self._pool.acquire(key, (self._host, self._target.port), open_socket,
-                                       self._on_readable)
+            lease = pool.acquire(key, (self._host, self._target.port), self._open_pooled,
+                                 self._on_readable)
         except OSError as exc:
             raise SnmpUnreachable(str(exc)) from None
+        self._loop = pool.loop
         self._lease = lease
         self._sock = lease.sock
         self._recv_get = lease.sock.recv_get_many
         self._fd = lease.fd
         self._peeker = lease.peeker
+
+    def _open_pooled(self) -> tuple[Any, int]:
+        """A new socket for the pool (none with this conversation's key is idle)."""
+        assert self._pool_key is not None
+        sock = self._new_socket()
+        fd = sock.get_fd()
+        with Borrowed(self._pool_key[0], socket.SOCK_DGRAM, 0, fd) as peeker:
+            peeker.setsockopt(socket.SOL_SOCKET, SO_PEEK_OFF, 0)
+        return sock, fd
 
     def _new_socket(self) -> Any:
         """gufo's socket for this conversation, connected to the agent."""
@@ -351,11 +366,37 @@ class GufoClient(SnmpClient):
         """
         peeker = self._peeker
         assert peeker is not None
-        malformed: list[bool] = []
         check = self._framing.check if self._recv is self._recv_get else ber_check.check
+        # The usual answer, one well-formed datagram, straight through; the rest below.
+        try:
+            data = peeker.recv(MAX_DATAGRAM, socket.MSG_PEEK)
+        except BlockingIOError:
+            return False  # nothing queued
+        try:
+            check(data)
+        except ber_check.Malformed as exc:
+            self._log_malformed(data, exc)
+            return self._screen_queue(check, [True])
+        try:
+            data = peeker.recv(MAX_DATAGRAM, socket.MSG_PEEK)
+        except BlockingIOError:
+            return True  # the peek offset is left past it, for gufo's read to move back
+        except BaseException:
+            peeker.setsockopt(socket.SOL_SOCKET, SO_PEEK_OFF, 0)
+            raise
+        return self._screen_queue(check, [False], data)
+
+    def _screen_queue(self, check: Callable[[bytes], None], malformed: list[bool],
+                      data: bytes | None = None) -> bool:
+        """:meth:`_screen` once a datagram was malformed or a second one queued: check the
+        rest (``data`` first, peeked already), then drop the malformed ones and those ahead
+        of them. ``malformed`` says, for each datagram peeked so far, whether it was."""
+        peeker = self._peeker
+        assert peeker is not None
         try:
             while True:
-                data = peeker.recv(MAX_DATAGRAM, socket.MSG_PEEK)
+                if data is None:
+                    data = peeker.recv(MAX_DATAGRAM, socket.MSG_PEEK)
                 try:
                     check(data)
                 except ber_check.Malformed as exc:
@@ -363,14 +404,12 @@ class GufoClient(SnmpClient):
                     self._log_malformed(data, exc)
                 else:
                     malformed.append(False)
+                data = None
         except BlockingIOError:
             pass
         except BaseException:
-            if malformed:
-                peeker.setsockopt(socket.SOL_SOCKET, SO_PEEK_OFF, 0)
+            peeker.setsockopt(socket.SOL_SOCKET, SO_PEEK_OFF, 0)
             raise
-        if len(malformed) < 2 and not (malformed and malformed[0]):
-            return bool(malformed)  # nothing queued, or one well-formed datagram
         peeker.setsockopt(socket.SOL_SOCKET, SO_PEEK_OFF, 0)
         if True not in malformed:
             return True
@@ -516,9 +555,15 @@ class GufoClient(SnmpClient):
         recv = self._recv_get
         assert recv is not None
         try:
-            result: dict[str, Value] = await self._guarded(
-                lambda: sock.send_get_many(oid_list), recv)
+            if self._user is None:
+                # v1/v2c: what _guarded adds is v3's; one coroutine less a request
+                result: dict[str, Value] = await self._exchange(
+                    lambda: sock.send_get_many(oid_list), recv)
+            else:
+                result = await self._guarded(lambda: sock.send_get_many(oid_list), recv)
         except SnmpAuthError as exc:
+            if self._user is None:
+                self.close()  # as _guarded does
             raise exc from None
         if not result and self._version == "1" and len(oid_list) > 1:
             return await get_each_alone(oid_list, lambda oid: self._guarded(

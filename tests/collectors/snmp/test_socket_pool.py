@@ -5,9 +5,11 @@ the next poll."""
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pytest
 
+from collectors.snmp import socket_pool
 from collectors.snmp.client import PacketStats, SnmpTarget
 from collectors.snmp.errors import SnmpTimeout, SnmpUnreachable
 from collectors.snmp.gufo_client import GufoClient
@@ -99,4 +101,52 @@ async def test_the_pool_holds_no_more_sockets_than_polls_in_flight() -> None:
         for start in range(0, 20, 4):  # four at a time
             await asyncio.gather(*(poll(c) for c in clients[start:start + 4]))
         assert len({peer[1] for peer in one.peers}) == 4
+        pool.close()
+
+
+async def test_a_borrowed_socket_is_drained_only_when_something_waits_on_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """acquire() reads the queue only when its poll object says a datagram or an error
+    waits there (a read that finds nothing cost ~1.5 µs more): an answer that came for the
+    previous poll after the loop last looked, and the ICMP error of the previous agent's
+    closed port, are still read and counted, never left for the next poll."""
+    stats = PacketStats()
+    pool = SocketPool(stats)
+    drains: list[int] = []
+    drain = SocketPool._drain
+
+    def counted(self: SocketPool, sock: socket_pool.Borrowed) -> None:
+        drains.append(sock.fileno())
+        drain(self, sock)
+
+    monkeypatch.setattr(SocketPool, "_drain", counted)
+    key = (socket.AF_INET, "2c", "fake")
+    with (socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as agent,
+          socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other,
+          socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as own):
+        agent.bind(("127.0.0.1", 0))
+        other.bind(("127.0.0.1", 0))
+        own.setblocking(False)
+        closed = ("127.0.0.1", free_udp_port())
+
+        def borrow(address: tuple[str, int]) -> socket_pool.Lease:
+            return pool.acquire(key, address, lambda: (own, own.fileno()), lambda: None)
+
+        pool.release(borrow(agent.getsockname()))
+        pool.release(borrow(other.getsockname()))
+        assert drains == []  # nothing queued: no read
+        other.sendto(b"late", own.getsockname())  # queued at once: loopback delivers inline
+        lease = borrow(agent.getsockname())  # the loop has not run meanwhile
+        assert drains == [own.fileno()]
+        assert stats.dropped == {"late_response": 1}
+        pool.release(lease)
+        lease = borrow(closed)
+        own.send(b"x")  # the port unreachable error is pending on the socket
+        pool.release(lease)
+        borrow(agent.getsockname())
+        assert len(drains) == 2
+        assert stats.dropped == {"late_response": 2}
+        assert own.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+        with pytest.raises(BlockingIOError):
+            own.recv(1)
         pool.close()
