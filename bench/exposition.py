@@ -14,6 +14,23 @@ point produces: status, info, two interfaces, clients), then times, for each siz
   does), measured in the same run.
 
 Usage: ``python bench/exposition.py [--sizes 50000,250000,1000000] [--rounds 3]``.
+
+``--busy`` measures instead what a Prometheus scrape waits for at 100,000 devices: the
+component (``pubnet run``'s wiring: the HTTP listener, the background render, the poll
+durations' subscription) serves an exposition of ``--busy-series`` series (25 per device)
+on an event loop whose every turn takes ``--busy-ms`` (tasks burning ~2 ms each between
+yields, as the fleet's polls do, steered so that a turn with the producer's and the
+exporter's work lasts that long), while a producer publishes ``--busy-rate`` observations
+a second (each device in turn, its uptime set to the time of its poll). A scraper in a
+child process (its own interpreter, as Prometheus is) asks for ``/metrics`` with gzip over
+one kept-alive connection every ``--busy-every`` seconds. Figures: scrape seconds p50/max
+(client side), the loop turns a scrape spans, the turn length, and how old the scraped data
+is (per device: scrape time less the scraped uptime; fresh data is 0 to one poll interval
+old, here 59 s). ``--against REV`` runs it with the ``exporters`` package at ``REV`` and
+now, alternately (``--repeat`` times each), and prints old, new and the ratio::
+
+    nice -n 10 .venv/bin/python bench/exposition.py --busy --against fba66c0 --repeat 3
+
 The last line is one JSON object with the headline figures.
 """
 
@@ -21,23 +38,36 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
+import contextlib
 import gc
 import gzip
+import http.client
 import json
 import random
+import re
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+from at_revision import runs_against
 from prometheus_client import generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from exporters.prometheus.endpoint import PrometheusExporter
 from exporters.prometheus.exposition import FleetExposition, Format
 from inventory.generate import generate
 from inventory.model import Inventory
+from pubnet.app.components import build_http
+from pubnet.app.runtime import Readiness
+from pubnet.app.web import WebServer
+from pubnet.config import Config, PrometheusConfig
 from pubnet.model import Observation, PollStatus, Source
 from pubnet.state import StateStore
 
@@ -270,6 +300,170 @@ def run_size(
     return result
 
 
+# -- --busy: a scrape on a saturated loop -------------------------------------------------
+
+UPTIME = re.compile(rb'^pubnet_device_uptime_seconds\{device="([^"]+)"\} (\S+)$', re.M)
+
+
+def busy_poll(device: str, n: int, ts: float, rng: random.Random) -> list[Observation]:
+    """One poll of a device whose uptime is the poll's time: the scraped value tells how
+    old the exposition's view of the device is."""
+    obs = device_observations(device, n, ts, rng)
+    obs[1] = obs[1]._replace(value=ts)
+    return obs
+
+
+def scraper_child(port: int, count: int, every: float, out: Path) -> int:
+    """The scraper (``--scraper-child``): ``count`` gzip scrapes over one kept-alive
+    connection, one every ``every`` seconds; prints one JSON line per scrape."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    for n in range(count):
+        started = time.time()
+        t0 = time.perf_counter()
+        conn.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})
+        resp = conn.getresponse()
+        body = resp.read()
+        took = time.perf_counter() - t0
+        (out / f"scrape-{n}.gz").write_bytes(body)
+        print(json.dumps({"n": n, "started": started, "seconds": took,
+                          "status": resp.status, "bytes": len(body)}), flush=True)
+        time.sleep(max(0.0, every - took))
+    conn.close()
+    return 0
+
+
+async def busy_figures(args: argparse.Namespace) -> dict[str, float]:
+    """The scrape on a loop of ``--busy-ms`` turns (see the module docstring)."""
+    rng = random.Random(1)
+    store = StateStore()
+    devices = args.busy_series // SERIES_PER_DEVICE
+    ids = [f"ap-{n:07d}" for n in range(devices)]
+    started = time.perf_counter()
+    ts = time.time()
+    for n, device in enumerate(ids):
+        store.publish(busy_poll(device, n, ts, rng))
+        store.set_status(device, PollStatus.OK, ts, Source.SNMP)
+    print(f"{store.series_count():,} series of {devices:,} devices in "
+          f"{time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+    config = PrometheusConfig(listen="127.0.0.1:0")
+    readiness = Readiness()
+    parts = build_http(Config(prometheus=config), Inventory(), store, readiness)
+    readiness.track(parts)
+    exporter, server, *_ = parts
+    assert isinstance(exporter, PrometheusExporter) and isinstance(server, WebServer)
+    started = time.perf_counter()
+    plain = len(exporter.service.exposition.render_sync(Format.TEXT, False))
+    exporter.service.exposition.render_sync(Format.TEXT, True)
+    print(f"cold render {time.perf_counter() - started:.1f} s, {plain / 1e6:.0f} MB of text",
+          file=sys.stderr, flush=True)
+    gc.collect()
+    gc.freeze()  # as pubnet run does after its first round
+    tasks = [asyncio.create_task(part.run(), name=part.name) for part in parts]
+    turns: list[tuple[float, int]] = []
+    burners = int(args.busy_ms / 2)
+    each = [0.002]  # seconds each burner spends per turn: the turns stay --busy-ms long
+    target = args.busy_ms / 1000
+
+    async def burn() -> None:
+        while True:
+            end = time.perf_counter() + each[0]
+            while time.perf_counter() < end:
+                pass
+            await asyncio.sleep(0)
+
+    async def count_turns() -> None:
+        """Counts the turns and steers the burners so that a turn, the producer's and the
+        exporter's work included, lasts about ``target``."""
+        count = 0
+        last = time.perf_counter()
+        while True:
+            count += 1
+            turns.append((time.time(), count))
+            await asyncio.sleep(0)
+            now = time.perf_counter()
+            turn, last = now - last, now
+            each[0] = max(0.0, each[0] + (target - turn) / burners * 0.5)
+
+    async def produce() -> None:
+        """The polls answered since the last turn, ``--busy-rate`` observations a second."""
+        cursor = 0
+        published = 0
+        begun = time.perf_counter()
+        while True:
+            due = args.busy_rate * (time.perf_counter() - begun)
+            now = time.time()
+            while published < due:
+                n = cursor % devices
+                store.set_status(ids[n], PollStatus.OK, now, Source.SNMP,
+                                 observations=busy_poll(ids[n], n, now, rng))
+                published += SERIES_PER_DEVICE
+                cursor += 1
+            await asyncio.sleep(0)
+
+    await asyncio.wait_for(server.ready.wait(), 60)
+    assert server.bound is not None
+    busy = [asyncio.create_task(burn()) for _ in range(burners)]
+    busy += [asyncio.create_task(count_turns()), asyncio.create_task(produce())]
+    await asyncio.sleep(args.busy_warmup)
+    with tempfile.TemporaryDirectory(prefix="scrape-busy-") as tmp:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--scraper-child", str(server.bound.port),
+            str(args.busy_scrapes), str(args.busy_every), tmp, stdout=subprocess.PIPE)
+        out, _ = await child.communicate()
+        results = [json.loads(line) for line in out.decode().splitlines()]
+        for one in busy:
+            one.cancel()
+        for task in reversed(tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        ages_p50: list[float] = []
+        ages_max: list[float] = []
+        for result in results:
+            text = gzip.decompress((Path(tmp) / f"scrape-{result['n']}.gz").read_bytes())
+            ages = sorted(result["started"] - float(value) for _, value in UPTIME.findall(text))
+            assert len(ages) == devices, f"{len(ages)} devices scraped of {devices}"
+            ages_p50.append(ages[len(ages) // 2])
+            ages_max.append(ages[-1])
+    stamps = [t for t, _ in turns]
+    spans = [bisect.bisect_left(stamps, r["started"] + r["seconds"])
+             - bisect.bisect_left(stamps, r["started"]) for r in results]
+    elapsed = stamps[-1] - stamps[0]
+    seconds = sorted(r["seconds"] for r in results)
+    print("scrapes (s):", " ".join(f"{r['seconds']:.2f}" for r in results), file=sys.stderr)
+    return {
+        "scrape_p50_s": round(statistics.median(seconds), 3),
+        "scrape_max_s": round(seconds[-1], 3),
+        "turns_per_scrape": statistics.median(spans),
+        "turn_ms": round(elapsed / max(1, len(stamps) - 1) * 1000),
+        "age_p50_s": round(statistics.median(ages_p50), 1),
+        "age_max_s": round(max(ages_max), 1),
+        "gzip_mb": round(statistics.median(r["bytes"] for r in results) / 1e6, 1),
+        "plain_mb": round(plain / 1e6),
+        "series": store.series_count(),
+    }
+
+
+def busy_against(args: argparse.Namespace) -> dict[str, object]:
+    """The busy-loop figures with ``exporters`` at ``--against`` and now, alternately."""
+    command = [str(Path(__file__).resolve()), "--busy", "--busy-series", str(args.busy_series),
+               "--busy-ms", str(args.busy_ms), "--busy-rate", str(args.busy_rate),
+               "--busy-scrapes", str(args.busy_scrapes), "--busy-every", str(args.busy_every),
+               "--busy-warmup", str(args.busy_warmup)]
+    results = runs_against(args.against, "exporters", command, args.repeat)
+    report: dict[str, object] = {}
+    for name in ("scrape_p50_s", "scrape_max_s", "turns_per_scrape", "turn_ms", "age_p50_s",
+                 "age_max_s"):
+        old = statistics.median(float(r[name]) for r in results["old"])
+        new = statistics.median(float(r[name]) for r in results["new"])
+        report[f"old_{name}"], report[name] = old, new
+        print(f"{name}: old {old:g}, new {new:g}", flush=True)
+    report["scrape_p50_ratio"] = round(
+        statistics.median(float(r["scrape_p50_s"]) for r in results["old"])
+        / max(1e-9, statistics.median(float(r["scrape_p50_s"]) for r in results["new"])), 2)
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="50000,250000,1000000")
@@ -277,7 +471,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-reference", action="store_true")
     parser.add_argument("--no-inventory", action="store_true",
                         help="synthetic device ids, no site/link families")
+    parser.add_argument("--busy", action="store_true",
+                        help="scrape latency on a saturated loop (see the module docstring)")
+    parser.add_argument("--busy-series", type=int, default=4_200_000)
+    parser.add_argument("--busy-ms", type=float, default=350.0,
+                        help="how long each turn of the busy loop takes")
+    parser.add_argument("--busy-rate", type=float, default=71_000.0,
+                        help="observations published per second")
+    parser.add_argument("--busy-scrapes", type=int, default=8)
+    parser.add_argument("--busy-every", type=float, default=5.0)
+    parser.add_argument("--busy-warmup", type=float, default=10.0)
+    parser.add_argument("--against", metavar="REV",
+                        help="with --busy: also run the exporters package at REV")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--scraper-child", nargs=4, metavar=("PORT", "N", "EVERY", "DIR"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.scraper_child:
+        port, count, every, out = args.scraper_child
+        return scraper_child(int(port), int(count), float(every), Path(out))
+    if args.busy:
+        report = busy_against(args) if args.against else asyncio.run(busy_figures(args))
+        print(json.dumps(report))
+        return 0
     sizes = [int(s) for s in args.sizes.split(",")]
     headline: dict[str, float] = {}
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="gzip") as executor:

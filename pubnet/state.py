@@ -25,11 +25,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import compress
 from operator import itemgetter
+from typing import cast
 
 from pubnet.model import (
     Attempt,
     Batch,
     DeviceState,
+    Labels,
     Observation,
     PollStatus,
     SeriesKey,
@@ -45,9 +47,52 @@ _METRIC_OF = itemgetter(1)
 """An observation's ``metric`` (a NamedTuple's attribute is a Python-level property)."""
 _NOTHING = Batch()
 
-Views = dict[frozenset[str], Batch]
-"""What one published batch looks like through each metric filter, worked out by the
-first subscriber with that filter and taken as it is by the others."""
+
+class Views:
+    """What one published batch looks like through each metric filter, worked out by the
+    first subscriber with that filter and taken as it is by the others.
+
+    pubnet's filtering subscribers (alerting's readings, Prometheus' poll durations, the
+    history's interface states) each want a few metrics, and most batches (one device's
+    poll) hold some of them among many others. The batch's metrics are listed once for all
+    filters, and their set once: a filter that wants none of them, or all, takes the
+    attempts or the whole batch without looking at each observation; only the others
+    pick observations out, one C-level pass each."""
+
+    __slots__ = ("_batch", "_by_filter", "_metrics", "_present")
+
+    def __init__(self, batch: Batch, metrics: Sequence[str] | None = None) -> None:
+        """``metrics``: each observation's metric, in order, when the caller has them."""
+        self._batch = batch
+        self._metrics = metrics
+        self._present: frozenset[str] | None = None
+        self._by_filter: dict[frozenset[str], Batch] = {}
+
+    def through(self, wanted: frozenset[str]) -> Batch:
+        """The batch with only the observations of the ``wanted`` metrics (the same batch
+        when it has no others; :data:`_NOTHING` when nothing is left)."""
+        view = self._by_filter.get(wanted)
+        if view is None:
+            view = self._by_filter[wanted] = self._filtered(wanted)
+        return view
+
+    def _filtered(self, wanted: frozenset[str]) -> Batch:
+        batch = self._batch
+        observations = batch.observations
+        if not wanted or not observations:
+            return Batch((), batch.attempts) if batch.attempts else _NOTHING
+        metrics = self._metrics
+        if metrics is None:
+            metrics = self._metrics = tuple(map(_METRIC_OF, observations))
+        present = self._present
+        if present is None:
+            present = self._present = frozenset(metrics)
+        if present.isdisjoint(wanted):
+            return Batch((), batch.attempts) if batch.attempts else _NOTHING
+        if present <= wanted:
+            return batch
+        return Batch(tuple(compress(observations, map(wanted.__contains__, metrics))),
+                     batch.attempts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,13 +131,8 @@ class Subscription:
         itself)."""
         metrics = self.metrics
         if metrics is not None and batch.observations:
-            view = None if views is None else views.get(metrics)
-            if view is None:
-                view = self._filtered(batch)
-                if views is not None:
-                    views[metrics] = view
-            batch = view
-        size = len(batch)
+            batch = (views if views is not None else Views(batch)).through(metrics)
+        size = len(batch.observations) + len(batch.attempts)  # len(batch): a Python call
         if size == 0 or self._closed:
             return
         if self._pending + size > self.capacity:
@@ -109,22 +149,6 @@ class Subscription:
         self._queue.append(batch)
         self._pending += size
         self._wakeup.set()
-
-    def _filtered(self, batch: Batch) -> Batch:
-        """``batch`` with only the observations of the subscribed metrics (the same batch
-        when it has no others)."""
-        metrics = self.metrics
-        assert metrics is not None
-        if not metrics:
-            return Batch((), batch.attempts) if batch.attempts else _NOTHING
-        observations = batch.observations
-        kept = tuple(compress(observations, map(metrics.__contains__,
-                                                map(_METRIC_OF, observations))))
-        if len(kept) == len(observations):
-            return batch
-        if not kept and not batch.attempts:
-            return _NOTHING
-        return Batch(kept, batch.attempts)
 
     def get_nowait(self) -> Batch | None:
         if not self._queue:
@@ -294,6 +318,19 @@ class SeriesView(Mapping[SeriesKey, Observation]):
         return series.values[slot], series.stamps[slot]
 
 
+_Columns = tuple[tuple[str, ...], tuple[str, ...], tuple[float, ...], tuple[float, ...],
+                 tuple[Source, ...], tuple[Labels, ...]]
+"""A batch's observations field by field: devices, metrics, values, times, sources,
+labels."""
+
+
+def _columns(observations: Sequence[Observation]) -> _Columns | None:
+    """The observations transposed (one C-level pass), or None when there are none."""
+    if not observations:
+        return None
+    return cast(_Columns, tuple(zip(*observations, strict=True)))
+
+
 def _interned(text: str) -> str:
     """The one copy of ``text`` (a str subclass, e.g. an enum member, is kept as it is)."""
     return sys.intern(text) if type(text) is str else text
@@ -332,6 +369,57 @@ class StateStore:
 
         Never waits: subscribers that are full lose the batch and count it.
         """
+        columns = _columns(observations)
+        if columns is None or not self._republish(columns):
+            self._publish_each(observations)
+        self.observations_total += len(observations)
+        if self._subscribers and (observations or attempts):
+            batch = Batch(tuple(observations), tuple(attempts))
+            views = Views(batch, None if columns is None else columns[1])
+            for sub in self._subscribers:
+                sub.offer(batch, views)
+
+    def _republish(self, columns: _Columns) -> bool:
+        """The usual publish, at C speed: one device's poll, its series in the order of
+        the previous one (``columns``: its observations' fields, column by column). Its
+        keys are compared with the device's stored keys as one list, and values, times
+        and sources stored as slices. False, having changed nothing, when the batch is
+        anything else (several devices, a series new or in another order): then
+        :meth:`_publish_each` goes observation by observation."""
+        devices, metrics, values, stamps, sources, labels = columns
+        device = devices[0]
+        per_device = self._series.get(device)
+        count = len(devices)
+        if per_device is None or devices.count(device) != count:
+            return False
+        keys = per_device.keys
+        new_keys = list(zip(metrics, labels, strict=True))
+        start = 0
+        if not keys or keys[0] != new_keys[0]:
+            try:
+                start = keys.index(new_keys[0])
+            except ValueError:
+                return False
+        end = start + count
+        if keys[start:end] != new_keys:
+            return False
+        try:
+            new_values = array("d", values)
+            new_stamps = array("d", stamps)
+        except TypeError:  # not a float: the slow path stores (and fails) as it did
+            return False
+        per_device.values[start:end] = new_values
+        per_device.stamps[start:end] = new_stamps
+        source = sources[0]
+        if sources.count(source) == count:  # an enum's hash is a Python call: once
+            per_device.sources[start:end] = bytes((_SOURCE_CODE[source],)) * count
+        else:
+            per_device.sources[start:end] = bytes(map(_SOURCE_CODE.__getitem__, sources))
+        self._versions[device] = self._versions.get(device, 0) + 1
+        return True
+
+    def _publish_each(self, observations: Sequence[Observation]) -> None:
+        """Store observations one by one: any batch (several devices, new series)."""
         series = self._series
         versions = self._versions
         codes = _SOURCE_CODE
@@ -377,12 +465,6 @@ class StateStore:
             values[slot] = value
             stamps[slot] = ts
             sources[slot] = code
-        self.observations_total += len(observations)
-        if self._subscribers and (observations or attempts):
-            batch = Batch(tuple(observations), tuple(attempts))
-            views: Views = {}
-            for sub in self._subscribers:
-                sub.offer(batch, views)
 
     def _new_device(self, device: str) -> _DeviceSeries:
         per_device = self._series[sys.intern(device)] = _DeviceSeries()

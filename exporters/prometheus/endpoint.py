@@ -7,6 +7,15 @@ route this module contributes, with its connection limits, TLS and basic auth.
 (``Accept-Encoding: gzip``). One lock serialises scrapes: a second scraper arriving during a
 scrape waits and then reuses what the first one rendered.
 
+On a saturated event loop (100,000 devices' polls: turns of ~0.3 s) every await of a scrape
+costs a turn, and a 50 MB body written through the loop's transport goes out one socket
+buffer (~4 MB) a turn: scrapes took 6 s. So a scrape there takes no turn of its own: it
+joins the compressed pieces as the background render left them (:meth:`FleetExposition.
+pieces`; seconds old, as a scrape out of time served them before), its head goes out on the
+loop with the body's length, and a worker thread joins and writes the body to the socket
+itself (:func:`send_body`). On a loop with short turns a scrape renders and compresses what
+changed first, as before; its body is written by a worker thread too.
+
 The ``prometheus`` component keeps the background work in its own TaskGroup: devices that
 changed are rendered between scrapes, and every poll's duration is counted into
 ``pubnet_poll_duration_seconds`` from a state-store subscription.
@@ -15,15 +24,20 @@ changed are rendered between scrapes, and every poll's duration is counted into
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client import generate_latest as text_latest
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
 
+from exporters.prometheus import gzipper
 from exporters.prometheus.exposition import FleetExposition, Format
 from exporters.prometheus.health import POLL_DURATION_SOURCE, HealthCollector
 from inventory.model import Inventory
@@ -39,6 +53,13 @@ SCRAPE_COMPRESS_BUDGET = 0.3
 """Seconds a scrape spends rendering and compressing what changed since the background
 render before it serves the rest as that render left it (seconds old): on an event loop
 saturated by 100,000 devices' polls a scrape otherwise did not finish in 120 s."""
+BUSY_TURN = 0.05
+"""Seconds a loop turn takes beyond which the loop counts as saturated: a gzip scrape then
+serves the compressed pieces as they are instead of spending turns to render and compress
+(each turn costs this much and more)."""
+SEND_WAIT = 0.5
+"""Seconds :func:`send_body` waits for room in the socket before it looks again whether the
+connection was closed meanwhile (the listener's request timeout, a shutdown)."""
 
 
 def wants_openmetrics(accept: str) -> bool:
@@ -65,6 +86,20 @@ class ScrapeResult:
     seconds: float
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedBody:
+    """A scrape's body as a worker thread will have it: its length known on the loop, so
+    that the response's head goes out before the body is built (:meth:`MetricsService.
+    prepare`)."""
+
+    length: int
+    build: Callable[[], bytes]
+    """Builds the body; called once, in a worker thread."""
+    started: float
+    """``time.perf_counter()`` when the scrape began (its duration is counted when the body
+    is built: :meth:`MetricsService.built`)."""
+
+
 class MetricsService:
     """Everything ``/metrics`` needs; usable without HTTP (tests, benchmarks)."""
 
@@ -85,6 +120,9 @@ class MetricsService:
         self.registry.register(self.health)
         self._lock = asyncio.Lock()
         self._scrapes_waiting = 0
+        self.turn_seconds = 0.0
+        """How long a turn of the event loop took, as :meth:`prerender_forever` last saw;
+        beyond :data:`BUSY_TURN` the loop counts as saturated."""
 
     def _tail(self, fmt: Format) -> bytes:
         self.health.exclude = frozenset(self.exposition.family_names())
@@ -105,34 +143,74 @@ class MetricsService:
         A pass gives way to a scrape that waits for the lock, at its next yield: on a
         loop saturated by 100,000 devices' polls a whole pass takes minutes of loop turns,
         and scrapes waited behind it (113 s); the devices it did not reach wait for the
-        scrape's own render or the next pass.
+        scrape's own render or the next pass. A pass also stops after ``interval`` seconds
+        to compress what it rendered (on a saturated loop no pass ends: scrapes, which serve
+        what was compressed, would see nothing new), and the next one goes on from there
+        without sleeping; the passes sleep ``interval`` once one gets through every device.
+        Each round measures one turn of the loop (:attr:`turn_seconds`).
         """
         loop = asyncio.get_running_loop()
         while True:
+            started = time.perf_counter()
+            await asyncio.sleep(0)
+            self.turn_seconds = time.perf_counter() - started
             async with self._lock:
-                await self.exposition.refresh(give_way=self._scrape_waiting)
+                stats = await self.exposition.refresh(budget=interval,
+                                                      give_way=self._scrape_waiting)
                 jobs = self.exposition.jobs(Format.TEXT)
             # outside the lock: a scrape meanwhile compresses what it needs itself
             await loop.run_in_executor(self.executor, self.exposition.compress, jobs, False)
             self.exposition.settle(jobs)
-            await asyncio.sleep(interval)
+            if stats.caught_up:
+                await asyncio.sleep(interval)
+
+    def loop_saturated(self) -> bool:
+        """Whether loop turns are long (see :data:`BUSY_TURN`)."""
+        return self.turn_seconds > BUSY_TURN
 
     async def scrape(self, fmt: Format, gzip: bool) -> ScrapeResult:
-        """One exposition. Shielded: a scraper that hangs up mid-scrape does not release
-        the lock while a worker thread is still encoding (encodes must not overlap)."""
-        return await asyncio.shield(self._scrape(fmt, gzip))
+        """One exposition (:meth:`prepare`, the body built in a worker thread)."""
+        prepared = await self.prepare(fmt, gzip)
+        loop = asyncio.get_running_loop()
+        body = await loop.run_in_executor(self.executor, prepared.build)
+        return ScrapeResult(body, fmt, gzip, self.built(prepared))
+
+    async def prepare(self, fmt: Format, gzip: bool) -> PreparedBody:
+        """What a scrape's body is and how long. On a saturated loop (gzip asked, every
+        chunk compressed once) the compressed pieces as they are, without awaiting
+        anything: a worker thread joins them. Otherwise rendered and compressed what
+        changed first, under the lock; then the body is ready."""
+        started = time.perf_counter()
+        if gzip and self.loop_saturated():
+            pieces = self.exposition.pieces(fmt)
+            if pieces is not None:
+                pieces.append(gzipper.Piece.of(self._tail(fmt), self.exposition.gzip_level))
+                return PreparedBody(gzipper.joined_length(pieces),
+                                    partial(gzipper.join, pieces), started)
+        body = await asyncio.shield(self._scrape(fmt, gzip))
+        return PreparedBody(len(body), lambda: body, started)
+
+    def built(self, prepared: PreparedBody) -> float:
+        """Count a scrape whose body was built; its duration in seconds."""
+        seconds = time.perf_counter() - prepared.started
+        stats = self.health.scrape
+        stats.duration = seconds
+        stats.series = self.exposition.series_count()
+        stats.scrapes += 1
+        return seconds
 
     def _scrape_waiting(self) -> bool:
         return self._scrapes_waiting > 0
 
-    async def _scrape(self, fmt: Format, gzip: bool) -> ScrapeResult:
+    async def _scrape(self, fmt: Format, gzip: bool) -> bytes:
+        """Shielded: a scraper that hangs up mid-scrape does not release the lock while a
+        worker thread is still encoding (encodes must not overlap)."""
         self._scrapes_waiting += 1
         try:
             await self._lock.acquire()
         finally:
             self._scrapes_waiting -= 1
         try:
-            start = time.perf_counter()
             await self.exposition.refresh(SCRAPE_RENDER_BUDGET)
             jobs = self.exposition.jobs(fmt, gzip)
             if gzip:
@@ -143,14 +221,48 @@ class MetricsService:
                 self.executor, self.exposition.encode, fmt, jobs, gzip, tail
             )
             self.exposition.settle(jobs)
-            seconds = time.perf_counter() - start
-            stats = self.health.scrape
-            stats.duration = seconds
-            stats.series = self.exposition.series_count()
-            stats.scrapes += 1
-            return ScrapeResult(body, fmt, gzip, seconds)
+            return body
         finally:
             self._lock.release()
+
+
+def send_body(sock: socket.socket, build: Callable[[], bytes],
+              closing: Callable[[], bool]) -> None:
+    """Build a body and write it to ``sock`` (a duplicate of a connection's socket, closed
+    here), in a worker thread: each ``send`` takes what the socket buffer has room for (the
+    event loop's transport would take that once a turn), and the thread waits for room
+    without the GIL. Stops when ``closing()`` says the connection was closed meanwhile.
+    Raises :class:`ConnectionError` when the body could not be written whole."""
+    with sock:
+        view = memoryview(build())
+        sock.settimeout(SEND_WAIT)
+        while view:
+            if closing():
+                raise ConnectionResetError("connection closed while its body was written")
+            try:
+                sent = sock.send(view)
+            except TimeoutError:
+                continue
+            view = view[sent:]
+
+
+def _own_socket(request: web.Request) -> socket.socket | None:
+    """A duplicate of the request's socket for :func:`send_body`, when the body may be
+    written to it directly: plain TCP (TLS goes through the loop's transport), nothing of
+    the response still waiting in the transport."""
+    transport = request.transport
+    if transport is None or transport.is_closing() or \
+            transport.get_extra_info("sslcontext") is not None or \
+            not isinstance(transport, asyncio.WriteTransport) or \
+            transport.get_write_buffer_size() != 0:
+        return None
+    raw = transport.get_extra_info("socket")
+    if raw is None:
+        return None
+    try:
+        return raw.dup()  # type: ignore[no-any-return]
+    except OSError:
+        return None
 
 
 async def serve_metrics(service: MetricsService, request: web.Request) -> web.StreamResponse:
@@ -161,11 +273,28 @@ async def serve_metrics(service: MetricsService, request: web.Request) -> web.St
         else Format.TEXT
     )
     use_gzip = wants_gzip(request.headers.get("Accept-Encoding", ""))
-    result = await service.scrape(fmt, use_gzip)
-    headers = {"Content-Type": fmt.content_type}
+    prepared = await service.prepare(fmt, use_gzip)
+    response = web.StreamResponse(headers={"Content-Type": fmt.content_type})
     if use_gzip:
-        headers["Content-Encoding"] = "gzip"
-    return web.Response(body=result.body, headers=headers)
+        response.headers["Content-Encoding"] = "gzip"
+    response.content_length = prepared.length
+    await response.prepare(request)  # the head goes out now
+    loop = asyncio.get_running_loop()
+    sock = _own_socket(request)
+    if sock is None:
+        await response.write(await loop.run_in_executor(service.executor, prepared.build))
+    else:
+        transport = request.transport
+        assert transport is not None
+        try:  # the loop's default executor: a slow client holds no exposition worker
+            await loop.run_in_executor(None, send_body, sock, prepared.build,
+                                       transport.is_closing)
+        except OSError:
+            transport.close()  # cut short: the client must not take it for whole
+    service.built(prepared)
+    with contextlib.suppress(ConnectionError):
+        await response.write_eof()
+    return response
 
 
 class PrometheusExporter:

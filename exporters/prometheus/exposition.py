@@ -302,6 +302,9 @@ class _Job:
 class RefreshStats:
     devices_rendered: int
     series_rendered: int
+    caught_up: bool = True
+    """Every device was looked at (False: stopped by its budget or to give way; the next
+    refresh goes on from where this one stopped)."""
 
 
 class FleetExposition:
@@ -338,6 +341,13 @@ class FleetExposition:
         self._inventory = (InventoryMetrics(inv, store, derivation)
                            if inv.sites or inv.links else None)
         self._versions: dict[str, int] = {}
+        self._lap: list[str] = []
+        """The devices in store order, as the current lap over them found them."""
+        self._lap_at = 0
+        """The next device of :attr:`_lap` to look at: a refresh stopped by its budget (or a
+        scrape) goes on from here, so that on a saturated loop, where no refresh gets through
+        all devices, every device still gets its turn (from the first device each time, the
+        later ones were never rendered again)."""
         self._rows: dict[str, _Rows] = {}
         self._family_tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._slice_keys: list[str] = []
@@ -351,6 +361,10 @@ class FleetExposition:
         """Set by :meth:`stop`: a background compression in a worker thread ends at its next
         chunk instead of finishing a pass (seconds at 100,000 devices) that the process,
         stopping, would wait for at exit and never serve."""
+
+    @property
+    def gzip_level(self) -> int:
+        return self._gzip_level
 
     def stop(self) -> None:
         """End background compressions early (see :attr:`_stopping`); scrapes still work."""
@@ -392,24 +406,34 @@ class FleetExposition:
     def _refresh_steps(self, deadline: float | None = None,
                        give_way: Callable[[], bool] | None = None,
                        ) -> Generator[None, None, RefreshStats]:
-        store = self._store
-        statuses = store.statuses()
-        devices = list(store.devices_with_series())
-        if len(statuses) > 0:  # devices never heard from: set operations in C, no loop
-            without_series = statuses.keys() - set(devices)
-            if without_series:
-                devices.extend(d for d in list(statuses) if d in without_series)
+        """Render the devices whose version moved, going on from where the last refresh
+        stopped, until a lap begun here has looked at every device (or the budget, or
+        ``give_way``, stops it). Several refreshes may take turns (the background render
+        waits at a yield while a scrape renders): each reads where the lap is after a
+        yield."""
         versions = self._versions
-        device_version = store.device_version
+        device_version = self._store.device_version
+        device_series = self._store.device_series
         changed: list[str] = []
         rendered = 0
         series_rendered = 0
         since_yield = 0
-        for device in devices:
+        lap, at = self._lap, self._lap_at
+        began = False
+        caught_up = True
+        while True:
+            if at >= len(lap):
+                if began:
+                    break
+                lap, at, began = self._begin_lap(), 0, True
+                if not lap:
+                    break
+            device = lap[at]
+            at += 1
             version = device_version(device)
             if versions.get(device) == version:
                 continue
-            series = store.device_series(device)
+            series = device_series(device)
             self._render_device(device, series, version)
             changed.append(device)
             rendered += 1
@@ -417,18 +441,37 @@ class FleetExposition:
             since_yield += len(series) + 1
             if since_yield >= self.YIELD_EVERY_SERIES:
                 since_yield = 0
+                self._lap_at = at
                 if deadline is not None and time.monotonic() > deadline:
+                    caught_up = False
                     break
                 yield None
+                lap, at = self._lap, self._lap_at  # another refresh may have gone on
                 if give_way is not None and give_way():
+                    caught_up = False
                     break
-        if len(versions) > len(devices):
-            for gone in set(versions).difference(devices):
-                self._remove_device(gone)
+        self._lap_at = at
         if self._inventory is not None:
             self._inventory.changed(changed)
         self._refresh_inventory()
-        return RefreshStats(rendered, series_rendered)
+        return RefreshStats(rendered, series_rendered, caught_up)
+
+    def _begin_lap(self) -> list[str]:
+        """Every device, in store order (devices never heard from after those with
+        series), for a new lap; devices that left are removed first."""
+        store = self._store
+        statuses = store.statuses()
+        devices = list(store.devices_with_series())
+        present = set(devices)
+        if len(statuses) > 0:  # devices never heard from: set operations in C, no loop
+            without_series = statuses.keys() - present
+            if without_series:
+                devices.extend(d for d in list(statuses) if d in without_series)
+                present.update(without_series)
+        for gone in self._versions.keys() - present:
+            self._remove_device(gone)
+        self._lap, self._lap_at = devices, 0
+        return devices
 
     def _render_device(self, device: str, series: SeriesView, version: int) -> None:
         rows = self._rows.get(device)
@@ -566,6 +609,29 @@ class FleetExposition:
                 chunks.append(_ChunkJob(chunk, chunk.generation, base, pending, compressed))
             jobs.append(_Job(block, block.header(fmt), chunks))
         return jobs
+
+    def pieces(self, fmt: Format) -> list[gzipper.Piece] | None:
+        """Every family's header and every chunk's compressed piece as it is, on the loop:
+        a gzip body needs nothing more than joining them (:func:`gzipper.join`, in a worker
+        thread). A chunk changed since its piece was compressed is served as the piece has
+        it, as a scrape out of time serves it (the background render compresses it within
+        seconds). None before anything was rendered, or while a chunk has never been
+        compressed (a cold start: then only :meth:`jobs` and an encode will do)."""
+        if not self._versions:
+            return None
+        pieces: list[gzipper.Piece] = []
+        for name in sorted(self._blocks):
+            block = self._blocks[name]
+            if not block.chunks:
+                continue
+            pieces.append(block.header(fmt))
+            for chunk in block.chunks:
+                chunk.settle()
+                done = chunk.compressed
+                if done is None:
+                    return None
+                pieces.append(done.piece)
+        return pieces
 
     @staticmethod
     def settle(jobs: list[_Job]) -> None:

@@ -99,6 +99,12 @@ def inflate_piece(deflated: bytes) -> bytes:
     return zlib.decompressobj(-15).decompress(deflated)
 
 
+def joined_length(pieces: Iterable[Piece]) -> int:
+    """The length of :func:`join`'s result, without joining: a response's Content-Length
+    before its body is built."""
+    return len(HEADER) + sum(len(piece.deflated) for piece in pieces) + len(FINAL_BLOCK) + 8
+
+
 def join(pieces: Iterable[Piece]) -> bytes:
     """One gzip member of the pieces' texts, in order."""
     crc = 0

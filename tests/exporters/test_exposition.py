@@ -766,3 +766,115 @@ def test_site_info_is_put_once_not_at_every_pass(monkeypatch: pytest.MonkeyPatch
         set_up(store, "gw1", True, ts)
         assert 'pubnet_site_info{site="S1"' in body(expo)
     assert keys.count("") == 1
+
+
+async def test_a_refresh_out_of_time_goes_on_where_the_last_one_stopped() -> None:
+    """On a saturated loop no refresh gets through every device before its budget runs
+    out, while the first devices change again at every poll: a refresh that began at the
+    first device each time never reached the later ones (their exposition stayed as it
+    was for good). Each refresh goes on where the last one stopped instead."""
+    store = StateStore()
+    names = [f"device-{n:05d}" for n in range(3000)]
+    for name in names:
+        store.publish(interface(name, "eth0", 1.0, 1.0, 10.0))
+    expo = FleetExposition(store)
+    expo.refresh_now()
+    expo.YIELD_EVERY_SERIES = 500  # a slice is ~170 devices: 18 slices for all of them
+    for step in range(2, 40):
+        for name in names:  # every device polled again between two refreshes
+            store.publish(interface(name, "eth0", float(step), 1.0, 10.0 + step))
+        await expo.refresh(budget=0)
+    got = samples(expo.encode(Format.TEXT, expo.jobs(Format.TEXT, gzip=False), False).decode())
+    last = got[("pubnet_interface_receive_bytes_total",
+                (("device", names[-1]), ("ifname", "eth0")))]
+    assert last > 1.0, "the last device was rendered again"
+
+
+async def test_a_saturated_scrape_serves_the_pieces_as_they_are_without_a_turn() -> None:
+    """On a saturated loop a gzip scrape awaits nothing: its body is every chunk's piece
+    as the background render compressed it (the changes since come with the next one),
+    joined in a worker thread, and exactly the length announced beforehand."""
+    store = StateStore()
+    for n in range(2000):
+        store.publish(interface(f"device-{n:05d}", "eth0", 1.0, 1.0, 10.0))
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        service = MetricsService(store, Inventory(), executor, poll_interval=60.0)
+        before = gzip.decompress(service.exposition.render_sync(Format.TEXT, True))
+        for n in range(0, 2000, 7):
+            store.publish(interface(f"device-{n:05d}", "eth0", 5.0, 5.0, 20.0))
+        service.turn_seconds = 1.0  # as prerender_forever measures a saturated loop
+        turns = 0
+
+        async def count_turns() -> None:
+            nonlocal turns
+            while True:
+                await asyncio.sleep(0)
+                turns += 1
+
+        counter = asyncio.create_task(count_turns())
+        await asyncio.sleep(0)
+        seen = turns
+        prepared = await service.prepare(Format.TEXT, gzip=True)
+        assert turns == seen, "the saturated path waited for a turn"
+        counter.cancel()
+        gz = prepared.build()
+        assert len(gz) == prepared.length
+        text = gzip.decompress(gz)
+        tail = service._tail(Format.TEXT)
+        assert text[:len(before)] == before, "the pieces as the last compression left them"
+        assert text[len(before):].startswith(b"# HELP pubnet_")
+        assert len(text) - len(before) == len(tail)
+        om = gzip.decompress((await service.prepare(Format.OPENMETRICS, gzip=True)).build())
+        assert om.endswith(b"# EOF\n") and om.count(b"# EOF") == 1
+        assert parse_openmetrics(om.decode())  # a valid OpenMetrics body
+        plain = await service.scrape(Format.TEXT, gzip=False)  # never the saturated path
+        assert b'{device="device-00007",ifname="eth0"} 5.0' in plain.body
+        service.turn_seconds = 0.0
+        fresh = gzip.decompress((await service.scrape(Format.TEXT, gzip=True)).body)
+        assert fresh.count(b'ifname="eth0"} 5.0\n') == 2 * len(range(0, 2000, 7))
+        assert service.health.scrape.scrapes == 2, "counted once built (scrape() or HTTP)"
+
+
+async def test_a_saturated_scrape_compresses_a_cold_exposition_first() -> None:
+    """A chunk never compressed (start-up) has no piece to serve: the scrape then renders
+    and compresses as on a quiet loop."""
+    store = StateStore()
+    store.publish(interface("gw1", "eth0", 1.0, 1.0, 10.0))
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        service = MetricsService(store, Inventory(), executor, poll_interval=60.0)
+        service.turn_seconds = 1.0
+        result = await service.scrape(Format.TEXT, gzip=True)
+    assert b'receive_bytes_total{device="gw1",ifname="eth0"} 1.0' in gzip.decompress(result.body)
+
+
+def test_a_body_written_from_a_worker_thread_arrives_whole_or_is_cut_off() -> None:
+    """send_body writes what the socket takes at each call until the body is out; when
+    the connection is closed meanwhile (the listener's request timeout), it stops."""
+    import socket
+    import threading
+
+    from exporters.prometheus.endpoint import send_body
+
+    data = random.Random(1).randbytes(8 << 20)
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)  # as the loop's transport has it
+    received = bytearray()
+
+    def read() -> None:
+        while chunk := theirs.recv(1 << 20):
+            received.extend(chunk)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    send_body(ours.dup(), lambda: data, lambda: False)
+    ours.close()
+    reader.join(10)
+    assert bytes(received) == data
+    theirs.close()
+
+    ours, theirs = socket.socketpair()
+    ours.setblocking(False)
+    with pytest.raises(ConnectionError):  # nobody reads: the buffer fills, then closed
+        send_body(ours.dup(), lambda: data, iter([False, False, True, True]).__next__)
+    ours.close()
+    theirs.close()

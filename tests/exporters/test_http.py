@@ -17,6 +17,7 @@ from prometheus_client.openmetrics.parser import (
 )
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
+from exporters.prometheus.exposition import Format
 from pubnet.config import ConfigError, PrometheusConfig, parse_config
 from pubnet.model import Observation, Source
 from testbed.tls import self_signed
@@ -135,3 +136,30 @@ def test_config_errors_name_the_key(section: dict[str, object], where: str) -> N
 def test_config_default_is_on_and_null_turns_it_off() -> None:
     assert parse_config({}).prometheus == PrometheusConfig(listen="127.0.0.1:9108")
     assert parse_config({"prometheus": None}).prometheus is None
+
+
+@pytest.mark.parametrize("saturated", [False, True], ids=["quiet-loop", "saturated-loop"])
+async def test_bodies_written_by_a_worker_thread_keep_the_connection_usable(
+        saturated: bool) -> None:
+    """The body goes out from a worker thread straight to the socket (the loop writes
+    only the head): every response on one kept-alive connection is whole, gzip and plain
+    alike, and equal to the exposition's own; on a saturated loop too."""
+    async with run_exporter(PrometheusConfig(listen="127.0.0.1:0")) as exp:
+        for n in range(3000):  # a body of several socket buffers
+            exp.store.publish(interface(f"device-{n:05d}", "eth0", 1e12 + n, 2e9, 100.0))
+        service = exp.exporter.service
+        expected = service.exposition.render_sync(Format.TEXT, True)
+        service.loop_saturated = lambda: saturated  # type: ignore[method-assign]
+        connector = aiohttp.TCPConnector(limit=1)
+        async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as http:
+            for encoding in ("gzip", "identity", "gzip"):
+                async with http.get(exp.url + "/metrics",
+                                    headers={"Accept-Encoding": encoding}) as resp:
+                    assert resp.status == 200
+                    data = await resp.read()
+                    assert len(data) == int(resp.headers["Content-Length"])
+                text = gzip.decompress(data) if encoding == "gzip" else data
+                fleet = gzip.decompress(expected)
+                assert text[:len(fleet)] == fleet
+                assert text[len(fleet):].startswith(b"# HELP pubnet_")
+        assert service.health.scrape.scrapes == 3
