@@ -41,6 +41,7 @@ from exporters.prometheus import gzipper
 from exporters.prometheus.exposition import FleetExposition, Format
 from exporters.prometheus.health import POLL_DURATION_SOURCE, HealthCollector
 from inventory.model import Inventory
+from pubnet.catalog import PUBNET_DEVICE
 from pubnet.derive import Derivation
 from pubnet.httpstats import HttpStats
 from pubnet.state import StateStore, Subscription
@@ -181,6 +182,7 @@ class MetricsService:
         anything: a worker thread joins them. Otherwise rendered and compressed what
         changed first, under the lock; then the body is ready."""
         started = time.perf_counter()
+        self.exposition.freshen(PUBNET_DEVICE)  # pubnet's own health, as it is now
         if gzip and self.loop_saturated():
             pieces = self.exposition.pieces(fmt)
             if pieces is not None:

@@ -456,6 +456,35 @@ class FleetExposition:
         self._refresh_inventory()
         return RefreshStats(rendered, series_rendered, caught_up)
 
+    def freshen(self, device: str) -> None:
+        """Render ``device`` now if it changed, and compress on the loop the chunks it has
+        to itself: for pubnet's own series (its poll lag and polls in flight, the writers'
+        and alerting's counters), which every scrape must show as they are. On a saturated
+        loop a scrape serves the fleet's pieces as the background render left them (~90 s
+        old at 100,000 devices), and the capacity bench read a poll lag of 114 s there that
+        had been under 2 s for two minutes. A few dozen series: well under a millisecond.
+        Chunks shared with other devices are left to the background render, and so is
+        everything before the first render (a cold exposition is rendered whole)."""
+        if not self._versions:
+            return
+        version = self._store.device_version(device)
+        if self._versions.get(device) != version:
+            self._render_device(device, self._store.device_series(device), version)
+            if self._inventory is not None:
+                self._inventory.changed([device])
+        rows = self._rows.get(device)
+        if rows is None:
+            return
+        for chunk in rows.chunks:
+            if chunk.devices != 1:
+                continue
+            chunk.settle()
+            done = chunk.compressed
+            if done is None or done.generation != chunk.generation:
+                _ChunkJob(chunk, chunk.generation, done, dict(chunk.pending), None).compress(
+                    self._gzip_level)
+                chunk.settle()
+
     def _begin_lap(self) -> list[str]:
         """Every device, in store order (devices never heard from after those with
         series), for a new lap; devices that left are removed first."""

@@ -37,6 +37,7 @@ from exporters.prometheus.render import (
 )
 from inventory.generate import generate
 from inventory.model import Inventory
+from pubnet.catalog import POLL_LAG, PUBNET_DEVICE
 from pubnet.model import Observation, PollStatus, Source
 from pubnet.state import StateStore
 from tests.exporters.helpers import attempt, device, interface, set_up, small_inventory
@@ -833,6 +834,30 @@ async def test_a_saturated_scrape_serves_the_pieces_as_they_are_without_a_turn()
         fresh = gzip.decompress((await service.scrape(Format.TEXT, gzip=True)).body)
         assert fresh.count(b'ifname="eth0"} 5.0\n') == 2 * len(range(0, 2000, 7))
         assert service.health.scrape.scrapes == 2, "counted once built (scrape() or HTTP)"
+
+
+async def test_every_scrape_shows_pubnets_own_series_as_they_are_now() -> None:
+    """A saturated loop's scrape serves the fleet's pieces as the background render left
+    them, but pubnet's own series (poll lag, polls in flight) as they are: the capacity
+    bench read a 114 s poll lag that had been under 2 s for two minutes."""
+    store = StateStore()
+    for n in range(500):
+        store.publish(interface(f"device-{n:05d}", "eth0", 1.0, 1.0, 10.0))
+    store.publish([Observation(PUBNET_DEVICE, POLL_LAG, 114.0, 1.0, Source.INTERNAL)])
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        service = MetricsService(store, Inventory(), executor, poll_interval=60.0)
+        service.exposition.render_sync(Format.TEXT, True)  # every chunk compressed once
+        store.publish(interface("device-00007", "eth0", 5.0, 5.0, 20.0))
+        store.publish([Observation(PUBNET_DEVICE, POLL_LAG, 0.5, 2.0, Source.INTERNAL)])
+        service.turn_seconds = 1.0  # as prerender_forever measures a saturated loop
+        text = gzip.decompress((await service.prepare(Format.TEXT, gzip=True)).build())
+        assert b'pubnet_poll_lag_seconds{device="pubnet"} 0.5\n' in text
+        assert b'{device="device-00007",ifname="eth0"} 1.0' in text, "the fleet as it was"
+        # and on a quiet loop, where a scrape's render may not reach pubnet in its budget
+        store.publish([Observation(PUBNET_DEVICE, POLL_LAG, 0.25, 3.0, Source.INTERNAL)])
+        service.turn_seconds = 0.0
+        text = gzip.decompress((await service.scrape(Format.TEXT, gzip=True)).body)
+        assert b'pubnet_poll_lag_seconds{device="pubnet"} 0.25\n' in text
 
 
 async def test_a_saturated_scrape_compresses_a_cold_exposition_first() -> None:
