@@ -117,10 +117,26 @@ class HttpSink:
             self._pool, self._post, f"{self._path}?{query}", bytes(record))
 
     def _post(self, target: str, body: bytes) -> bool:
-        """One request on this thread's connection (a new one after any failure)."""
+        """One request on this thread's connection (a new one after any failure).
+
+        A kept-alive connection that the server closed while it was idle fails at once
+        (broken pipe, reset, closed without an answer): the request goes again, once, on
+        a new connection, instead of InfluxDB being taken for down. Writes are idempotent
+        (the same points at the same times), so a request that did arrive costs nothing
+        twice. At 100,000 devices one such failure sent the writer to its disk buffer, which
+        the saturated loop then never drained (bench/fleet.py)."""
         conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
-        if conn is None or self._closed:
+        reused = conn is not None and not self._closed
+        if conn is None or not reused:
             conn = self._connect()
+        try:
+            return self._exchange(conn, target, body)
+        except (BrokenPipeError, ConnectionResetError):
+            if not reused:
+                raise
+        return self._exchange(self._connect(), target, body)
+
+    def _exchange(self, conn: http.client.HTTPConnection, target: str, body: bytes) -> bool:
         try:
             conn.request("POST", target, body=body, headers=self._headers)
             resp = conn.getresponse()
