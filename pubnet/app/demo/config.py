@@ -32,13 +32,17 @@ def demo_credentials() -> dict[str, Any]:
     }
 
 
+DEMO_CHANNELS = ("technician", "noc")
+"""The demo's alert channels (:func:`demo_delivery`): the Thai route's, the English one's."""
+
+
 def demo_delivery(webhook_url: str) -> dict[str, Any]:
     """``alerting.routes`` and ``alerting.channels``: every alert in Thai to the technician
     inbox and in English to the NOC inbox, webhooks of the demo's inbox at ``webhook_url``
     signed with :data:`WEBHOOK_SECRET`."""
     return {
-        "routes": [{"channels": ["technician"], "language": "th"},
-                   {"channels": ["noc"], "language": "en"}],
+        "routes": [{"channels": [DEMO_CHANNELS[0]], "language": "th"},
+                   {"channels": [DEMO_CHANNELS[1]], "language": "en"}],
         "channels": {
             "technician": {"type": "webhook", "url": f"{webhook_url}/technician",
                            "secret": WEBHOOK_SECRET},

@@ -25,23 +25,30 @@ import ipaddress
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from alerting.messages import count_text
+from pubnet.app.demo.config import DEMO_CHANNELS
 from pubnet.app.demo.deadlines import ExpectationFailed, deadline, until_store
 from pubnet.catalog import IF_OPER_UP
 
 if TYPE_CHECKING:
     from alerting.service import AlertingService
     from collectors.mqtt.component import MqttCollector
-    from pubnet.app.demo.inbox import Inbox
+    from pubnet.app.demo.inbox import Inbox, Received
     from pubnet.app.demo.timing import Timing
     from pubnet.app.runtime import Context
     from pubnet.app.web import WebServer
     from pubnet.state import StateStore
     from simulator import Fleet
     from simulator.gateways import MqttGateways
+
+
+def _firing_on(channel: str, incident_id: str, message: Received) -> bool:
+    return (message.channel == channel and message.payload["incident_id"] == incident_id
+            and message.payload["status"] == "firing")
 
 
 @dataclass
@@ -237,6 +244,12 @@ class Scenario:
                  f"{message.at - cut_at:.1f} s after the cut "
                  f"(down_after=2 polls, group_wait={self.timing.group_wait:g} s)")
         await self.expect_one_incident(router)
+        # every route's message, not only the first to arrive: each channel posts from a
+        # worker thread of its own, so the technician's and the NOC's come in either order
+        for channel in DEMO_CHANNELS:
+            await self.inbox.wait_for(partial(_firing_on, channel, incident_id),
+                                      self.timing.detect_deadline,
+                                      f"{channel} message for {incident_id}")
         self.print_incident(payload)
         return incident_id
 
