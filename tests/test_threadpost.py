@@ -98,3 +98,45 @@ async def test_closing_ends_a_request_to_a_hanging_server_at_once() -> None:
         listener.close()
         for conn in accepted:
             conn.close()
+
+
+class _Counting(ThreadingHTTPServer):
+    """Counts the connections it accepts; HTTP/1.1, so a connection may carry several
+    requests."""
+
+    connections = 0
+
+    def get_request(self) -> tuple[socket.socket, object]:
+        accepted = super().get_request()
+        self.connections += 1
+        return accepted
+
+
+class _KeepAlive(_Handler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        if self.path.endswith("close"):
+            self.send_header("Connection", "close")
+        self.end_headers()
+
+
+@pytest.mark.parametrize(("keep_alive", "path", "connections"), [
+    (True, "/write", 1), (True, "/write?close", 3), (False, "/write", 3)],
+    ids=["kept-alive", "server-closes", "one-per-request"])
+async def test_a_connection_is_kept_only_when_asked_and_the_server_keeps_it(
+        keep_alive: bool, path: str, connections: int) -> None:
+    server = _Counting(("127.0.0.1", 0), _KeepAlive)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}{path}"
+    try:
+        async with ThreadPoster(5.0, "test", keep_alive=keep_alive) as poster:
+            for _ in range(3):
+                assert (await poster.post(url, b"m value=1", {})).status == 204
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert server.connections == connections

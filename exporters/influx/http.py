@@ -6,9 +6,10 @@ The writer sends bytes of line protocol it has already built; all it needs is
 a saturated loop every one waits a turn: at 100,000 devices (turns of ~0.4 s) a 40,000-point
 request took 7 turns through influxdb-client, 4 through aiohttp alone, and the writer fell
 behind the fleet by loop turns, not bytes. Here each request is one blocking
-:mod:`http.client` exchange in a worker thread (keep-alive connection per thread, the GIL
-released while it waits on the socket): the loop sees one hand-off and one result, 2–3
-turns whatever the request's size, and the request itself takes the time the server takes
+exchange in a worker thread (:class:`pubnet.threadpost.ThreadPoster`, a kept-alive
+connection per thread, a write that meets a connection the server closed while idle sent
+again once): the loop sees one hand-off and one result, 2–3 turns whatever the request's
+size, and the request itself takes the time the server takes
 (``bench/influx_write.py --sustain``).
 
 Errors keep influxdb-client's shapes, which the writer sorts by: a refusal raises an
@@ -21,20 +22,15 @@ a connection problem raises :class:`OSError`, a timeout :class:`TimeoutError`
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import http.client
 import json
-import socket
-import ssl
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from influxdb_client.client.exceptions import InfluxDBError
 
 from pubnet.config import InfluxConfig
+from pubnet.threadpost import ThreadPoster
 
 
 class WriteRefused(InfluxDBError):
@@ -62,44 +58,19 @@ class HttpSink:
     a request still waiting on a hanging server)."""
 
     def __init__(self, config: InfluxConfig, threads: int) -> None:
-        url = urlsplit(config.url)
-        self._https = url.scheme == "https"
-        self._host = url.hostname or ""
-        self._port = url.port
-        self._path = f"{url.path.rstrip('/')}/api/v2/write"
+        self._url = f"{config.url.rstrip('/')}/api/v2/write"
         self._headers = {"Authorization": f"Token {config.token.get_secret_value()}",
                          "Content-Type": "text/plain; charset=utf-8",
                          "Accept": "application/json"}
-        self._timeout = config.timeout
-        self._threads = threads
-        self._pool: ThreadPoolExecutor | None = None
-        self._local = threading.local()
-        self._connections: list[http.client.HTTPConnection] = []
-        self._lock = threading.Lock()
-        self._ssl: ssl.SSLContext | None = None
-        self._closed = False
+        self._poster = ThreadPoster(config.timeout, "influx-http", threads=threads,
+                                    keep_alive=True)
 
     async def __aenter__(self) -> HttpSink:
-        if self._https:
-            self._ssl = await asyncio.to_thread(ssl.create_default_context)
-        self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="influx-http")
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
-        if self._pool is None:
-            return
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._pool = None
-        with self._lock:
-            self._closed = True
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            sock = conn.sock
-            if sock is not None:  # wakes a thread blocked on a hanging server
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-            conn.close()
+        await self._poster.aclose()
 
     def write(self, bucket: str, org: str = "", record: Any = b"",
               write_precision: Any = "ns", **kwargs: Any) -> asyncio.Future[bool]:
@@ -110,63 +81,12 @@ class HttpSink:
         It raises :class:`WriteRefused` (an ``InfluxDBError``) on a non-2xx answer,
         :class:`OSError` when the server cannot be reached or drops the connection,
         :class:`TimeoutError` after ``timeout`` seconds without an answer."""
-        assert self._pool is not None, "use HttpSink as an async context manager"
         precision = getattr(write_precision, "value", write_precision)
         query = urlencode({"org": org, "bucket": bucket, "precision": str(precision)})
-        return asyncio.get_running_loop().run_in_executor(
-            self._pool, self._post, f"{self._path}?{query}", bytes(record))
+        return self._poster.in_thread(self._post, f"{self._url}?{query}", bytes(record))
 
-    def _post(self, target: str, body: bytes) -> bool:
-        """One request on this thread's connection (a new one after any failure).
-
-        A kept-alive connection that the server closed while it was idle fails at once
-        (broken pipe, reset, closed without an answer): the request goes again, once, on
-        a new connection, instead of InfluxDB being taken for down. Writes are idempotent
-        (the same points at the same times), so a request that did arrive costs nothing
-        twice. At 100,000 devices one such failure sent the writer to its disk buffer, which
-        the saturated loop then never drained (bench/fleet.py)."""
-        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
-        reused = conn is not None and not self._closed
-        if conn is None or not reused:
-            conn = self._connect()
-        try:
-            return self._exchange(conn, target, body)
-        except (BrokenPipeError, ConnectionResetError):
-            if not reused:
-                raise
-        return self._exchange(self._connect(), target, body)
-
-    def _exchange(self, conn: http.client.HTTPConnection, target: str, body: bytes) -> bool:
-        try:
-            conn.request("POST", target, body=body, headers=self._headers)
-            resp = conn.getresponse()
-            answer = resp.read()
-        except (OSError, http.client.HTTPException):
-            self._drop(conn)
-            raise
-        if resp.will_close:
-            self._drop(conn)
-        if resp.status // 100 == 2:
+    def _post(self, url: str, body: bytes) -> bool:
+        reply = self._poster.exchange(url, body, self._headers)
+        if reply.status // 100 == 2:
             return True
-        raise WriteRefused(resp.status, _message(answer, resp.reason))
-
-    def _connect(self) -> http.client.HTTPConnection:
-        conn: http.client.HTTPConnection
-        if self._https:
-            conn = http.client.HTTPSConnection(self._host, self._port, timeout=self._timeout,
-                                               context=self._ssl)
-        else:
-            conn = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
-        with self._lock:
-            if self._closed:
-                raise ConnectionAbortedError("influx writer stopped")
-            self._connections.append(conn)
-        self._local.conn = conn
-        return conn
-
-    def _drop(self, conn: http.client.HTTPConnection) -> None:
-        conn.close()
-        self._local.conn = None
-        with self._lock:
-            if conn in self._connections:
-                self._connections.remove(conn)
+        raise WriteRefused(reply.status, _message(reply.body, reply.reason))
