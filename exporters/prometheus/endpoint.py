@@ -105,15 +105,13 @@ class MetricsService:
     """Everything ``/metrics`` needs; usable without HTTP (tests, benchmarks)."""
 
     def __init__(self, store: StateStore, inventory: Inventory, executor: ThreadPoolExecutor,
-                 poll_interval: float, gzip_level: int = 1,
+                 gzip_level: int = 1,
                  http: HttpStats | None = None, derivation: Derivation | None = None) -> None:
         self.executor = executor
         self.exposition = FleetExposition(
             store, inventory, executor=executor, gzip_level=gzip_level, derivation=derivation
         )
-        self.health = HealthCollector(
-            store, poll_interval, lambda: dict(self.exposition.drops.counts)
-        )
+        self.health = HealthCollector(store, lambda: dict(self.exposition.drops.counts))
         if http is not None:  # counted by the shell's listener, shown here
             self.health.listener = http.listener
             self.health.auth = http.auth
@@ -305,15 +303,15 @@ class PrometheusExporter:
 
     name = "prometheus"
 
-    def __init__(self, store: StateStore, inventory: Inventory, *, poll_interval: float,
+    def __init__(self, store: StateStore, inventory: Inventory, *,
                  gzip_level: int = 1, http: HttpStats | None = None,
                  derivation: Derivation | None = None) -> None:
         """``derivation``: the app's index of ``inventory``, shared with the other
         components (built here when not given)."""
         self.store = store
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pubnet-expo")
-        self.service = MetricsService(store, inventory, self._executor, poll_interval,
-                                      gzip_level, http, derivation)
+        self.service = MetricsService(store, inventory, self._executor, gzip_level, http,
+                                      derivation)
         self.ready = asyncio.Event()
         """Set once it follows the store (scrapes are answered from the start)."""
 

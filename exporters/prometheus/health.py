@@ -6,21 +6,20 @@ exposition code) and appended after the fleet's families. Sources:
 - ``pubnet_poll_duration_seconds`` (histogram): every ``pubnet_device_poll_duration_seconds``
   observation a collector publishes is one poll; the exporter subscribes to that metric and
   counts each value into buckets, labelled by collector (``source``).
-- ``pubnet_poll_lag_seconds``: how far the most overdue answering SNMP device is behind its
-  schedule (now − last attempt − ``snmp.interval``), from device statuses in the store.
 - ``pubnet_state_dropped_total`` / ``pubnet_state_pending``: state-store subscriber queues.
 - ``pubnet_exporter_scrape_duration_seconds``, ``pubnet_exporter_series``,
   ``pubnet_exporter_dropped_series_total``: this exporter; ``pubnet_exporter_connections*``,
   ``pubnet_exporter_accept_errors_total``, ``pubnet_exporter_auth_*``: its HTTP listener.
 
-Polls in flight are the collector's to report (it alone knows); it stores them under device
-``pubnet`` and they come out with the fleet's series.
+Polls in flight and the poll lag (how late the head of its schedule is) are the SNMP
+poller's to report (it alone knows); it stores them under device ``pubnet`` and they come
+out with the fleet's series. An instance that polls nothing (``--role alerting``) has no
+poll lag.
 """
 
 from __future__ import annotations
 
 import bisect
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -50,12 +49,11 @@ from pubnet.catalog import (
     LABEL_SOURCE,
     LABEL_SUBSCRIBER,
     POLL_DURATION,
-    POLL_LAG,
     STATE_DROPPED,
     STATE_PENDING,
 )
 from pubnet.httpstats import AuthStats, ListenerStats
-from pubnet.model import Batch, PollStatus, Source
+from pubnet.model import Batch
 from pubnet.state import StateStore
 
 POLL_DURATION_SOURCE = DEVICE_POLL_DURATION
@@ -98,14 +96,10 @@ class HealthCollector(Collector):
     def __init__(
         self,
         store: StateStore,
-        poll_interval: float,
         dropped_series: Callable[[], dict[str, int]],
-        clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
-        self._interval = poll_interval
         self._dropped_series = dropped_series
-        self._clock = clock
         self._poll_durations: dict[str, _Histogram] = {}
         self.scrape = ScrapeStats()
         self.exclude: frozenset[str] = frozenset()
@@ -121,17 +115,6 @@ class HealthCollector(Collector):
                     hist = self._poll_durations[obs.source.value] = _Histogram()
                 hist.observe(obs.value)
 
-    def poll_lag(self) -> float:
-        """Seconds the most overdue answering device is behind its next poll."""
-        now = self._clock()
-        ok, snmp = PollStatus.OK, Source.SNMP  # a list comprehension: twice a generator's pace
-        oldest = min([s.last_attempt for s in self._store.statuses().values()
-                      if s.status is ok and s.source is snmp and s.last_attempt > 0],
-                     default=None)
-        if oldest is None:
-            return 0.0
-        return max(0.0, now - oldest - self._interval)
-
     def collect(self) -> Iterator[Metric]:
         for family in self._families():
             if family.name not in self.exclude and f"{family.name}_total" not in self.exclude:
@@ -143,10 +126,6 @@ class HealthCollector(Collector):
         for source, h in sorted(self._poll_durations.items()):
             hist.add_metric([source], h.cumulative(), h.total)
         yield hist
-        if POLL_LAG not in self.exclude:
-            # a scan of every device's state (~20-50 ms at 100,000 devices, on the loop at
-            # every scrape), dropped by collect() whenever the SNMP poller publishes its own
-            yield _gauge(POLL_LAG, self.poll_lag())
         dropped = _counter(STATE_DROPPED, labels=[LABEL_SUBSCRIBER])
         pending = _gauge(STATE_PENDING, labels=[LABEL_SUBSCRIBER])
         for stats in self._store.subscriber_stats():

@@ -318,8 +318,8 @@ def build_exporter(config: Config, inventory: Inventory, store: StateStore,
 
     http = config.prometheus
     assert http is not None, "prometheus is off in this config"
-    return PrometheusExporter(store, inventory, poll_interval=config.snmp.interval,
-                              gzip_level=http.gzip_level, http=stats, derivation=derivation)
+    return PrometheusExporter(store, inventory, gzip_level=http.gzip_level, http=stats,
+                              derivation=derivation)
 
 
 def build_listener(config: Config, inventory: Inventory, routes: Sequence[web.RouteDef],

@@ -556,7 +556,7 @@ async def test_a_scrape_waits_for_the_background_pass_to_give_way_not_to_end() -
             await asyncio.sleep(0)
 
     with ThreadPoolExecutor(max_workers=2) as executor:
-        service = MetricsService(store, Inventory(), executor, poll_interval=60.0)
+        service = MetricsService(store, Inventory(), executor)
         service.exposition.YIELD_EVERY_SERIES = 30  # ~530 yields: 5 s of turns for a pass
         async with asyncio.TaskGroup() as group:
             busy = group.create_task(saturated_loop())
@@ -799,7 +799,7 @@ async def test_a_saturated_scrape_serves_the_pieces_as_they_are_without_a_turn()
     for n in range(2000):
         store.publish(interface(f"device-{n:05d}", "eth0", 1.0, 1.0, 10.0))
     with ThreadPoolExecutor(max_workers=2) as executor:
-        service = MetricsService(store, Inventory(), executor, poll_interval=60.0)
+        service = MetricsService(store, Inventory(), executor)
         before = gzip.decompress(service.exposition.render_sync(Format.TEXT, True))
         for n in range(0, 2000, 7):
             store.publish(interface(f"device-{n:05d}", "eth0", 5.0, 5.0, 20.0))
@@ -845,7 +845,7 @@ async def test_every_scrape_shows_pubnets_own_series_as_they_are_now() -> None:
         store.publish(interface(f"device-{n:05d}", "eth0", 1.0, 1.0, 10.0))
     store.publish([Observation(PUBNET_DEVICE, POLL_LAG, 114.0, 1.0, Source.INTERNAL)])
     with ThreadPoolExecutor(max_workers=2) as executor:
-        service = MetricsService(store, Inventory(), executor, poll_interval=60.0)
+        service = MetricsService(store, Inventory(), executor)
         service.exposition.render_sync(Format.TEXT, True)  # every chunk compressed once
         store.publish(interface("device-00007", "eth0", 5.0, 5.0, 20.0))
         store.publish([Observation(PUBNET_DEVICE, POLL_LAG, 0.5, 2.0, Source.INTERNAL)])
@@ -866,7 +866,7 @@ async def test_a_saturated_scrape_compresses_a_cold_exposition_first() -> None:
     store = StateStore()
     store.publish(interface("gw1", "eth0", 1.0, 1.0, 10.0))
     with ThreadPoolExecutor(max_workers=2) as executor:
-        service = MetricsService(store, Inventory(), executor, poll_interval=60.0)
+        service = MetricsService(store, Inventory(), executor)
         service.turn_seconds = 1.0
         result = await service.scrape(Format.TEXT, gzip=True)
     assert b'receive_bytes_total{device="gw1",ifname="eth0"} 1.0' in gzip.decompress(result.body)

@@ -23,7 +23,7 @@ def families(collector: HealthCollector) -> dict[str, dict[tuple[str, tuple[tupl
 
 def test_poll_duration_histogram_counts_each_poll_by_source() -> None:
     store = StateStore()
-    health = HealthCollector(store, 60.0, dict)
+    health = HealthCollector(store, dict)
     durations = [0.004, 0.02, 0.02, 0.3, 12.0, 45.0]
     health.observe_batch(Batch(tuple(
         Observation(f"d{i}", "pubnet_device_poll_duration_seconds", d, 1.0, Source.SNMP)
@@ -46,22 +46,21 @@ def test_poll_duration_histogram_counts_each_poll_by_source() -> None:
     assert got[("pubnet_poll_duration_seconds_count", (("source", "mqtt"),))] == 1
 
 
-def test_poll_lag_state_drops_and_exclusion() -> None:
+def test_state_drops_and_exclusion() -> None:
+    """The poll lag is the SNMP poller's (collectors/snmp/poller.py): health has none of
+    its own, even with answering devices in the store."""
     store = StateStore()
-    now = 1000.0
-    health = HealthCollector(store, 60.0, lambda: {"invalid_label": 2}, clock=lambda: now)
-    store.set_status("a", PollStatus.OK, 930.0, Source.SNMP)   # 10 s overdue
-    store.set_status("b", PollStatus.OK, 990.0, Source.SNMP)   # on time
-    store.set_status("c", PollStatus.TIMEOUT, 100.0, Source.SNMP)  # backing off: not lag
+    health = HealthCollector(store, lambda: {"invalid_label": 2})
+    store.set_status("a", PollStatus.OK, 930.0, Source.SNMP)
     sub = store.subscribe("slowpoke", capacity=1)
     store.publish([Observation("a", "x", 1.0, 1.0, Source.SNMP)] * 3)
     got = families(health)
-    assert got["pubnet_poll_lag_seconds"][("pubnet_poll_lag_seconds", ())] == 10.0
+    assert "pubnet_poll_lag_seconds" not in got
     assert got["pubnet_state_dropped"][("pubnet_state_dropped_total",
                                         (("subscriber", "slowpoke"),))] == 3
     assert got["pubnet_exporter_dropped_series"][(
         "pubnet_exporter_dropped_series_total", (("reason", "invalid_label"),))] == 2
     store.unsubscribe(sub)
-    health.exclude = frozenset({"pubnet_poll_lag_seconds", "pubnet_state_dropped_total"})
+    health.exclude = frozenset({"pubnet_state_dropped_total"})
     got = families(health)
-    assert "pubnet_poll_lag_seconds" not in got and "pubnet_state_dropped" not in got
+    assert "pubnet_state_dropped" not in got and "pubnet_state_pending" in got
