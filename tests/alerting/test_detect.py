@@ -23,6 +23,7 @@ from inventory.topology import Topology
 from pubnet.config import AlertingConfig, ThresholdSettings
 from pubnet.model import Attempt, Batch, Observation, PollStatus, Source
 from tests.alerting.builders import district_inventory
+from tests.memory import kept_by
 
 
 @given(st.integers(1, 6), st.lists(st.booleans(), max_size=40))
@@ -213,9 +214,6 @@ def test_reading_watch_keeps_under_260_bytes_per_watched_counter() -> None:
     (it was ~370 with a string key per counter, a new record per reading and a dict per
     link and tracker); ~115 bytes counted with what the watch sets up per link when it
     is built."""
-    import gc
-    import tracemalloc
-
     from inventory.generate import generate
     from pubnet.derive import Derivation
 
@@ -224,23 +222,17 @@ def test_reading_watch_keeps_under_260_bytes_per_watched_counter() -> None:
     sides = [derivation.link_side(link) for link in derivation.link_ids]
     metrics = ("pubnet_interface_receive_bytes_total", "pubnet_interface_transmit_bytes_total",
                "pubnet_interface_receive_errors_total", "pubnet_interface_transmit_errors_total")
-    gc.collect()
-    # From before the watch is built (it sets its per-link arrays up then: traced from its
-    # first reading on, it kept 0 bytes, and the test checked nothing), and only what this
-    # test's calls allocated and kept: threads other tests left behind (an executor, a
-    # poster) allocate meanwhile, and under load they made it fail.
-    tracemalloc.start(64)
-    try:
-        w = ReadingWatch(inventory, ThresholdSettings())
+
+    def build() -> ReadingWatch:
+        watch = ReadingWatch(inventory, ThresholdSettings())
         for ts in (60.0, 120.0):
             for device, ifname in sides:
                 for metric in metrics:  # labels and strings new at every poll
-                    w.observe(obs("".join(device), metric, 1000.0, ts, "".join(ifname)))
-        gc.collect()
-        kept = tracemalloc.take_snapshot().filter_traces(
-            [tracemalloc.Filter(True, __file__, all_frames=True)])
-        size = sum(trace.size for trace in kept.traces)
-    finally:
-        tracemalloc.stop()
+                    watch.observe(obs("".join(device), metric, 1000.0, ts, "".join(ifname)))
+        return watch
+
+    # from before the watch is built: it sets its per-link arrays up then (traced from
+    # its first reading on, it kept 0 bytes, and the test checked nothing)
+    _, size = kept_by(build)
     per_counter = size / (len(sides) * len(metrics))
     assert per_counter < 260, per_counter

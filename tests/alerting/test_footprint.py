@@ -8,9 +8,7 @@ in one array (~370 bytes per device).
 
 from __future__ import annotations
 
-import gc
 import itertools
-import tracemalloc
 from collections.abc import Callable
 
 from alerting.correlate import Correlator
@@ -35,6 +33,7 @@ from pubnet.config import AlertingConfig, ThresholdSettings
 from pubnet.derive import Derivation
 from pubnet.model import Attempt, Batch, Observation, PollStatus, Source
 from tests.alerting.builders import district_inventory
+from tests.memory import kept_by
 
 COUNTERS = (IF_RX_BYTES, IF_TX_BYTES, IF_RX_ERRORS, IF_TX_ERRORS)
 RADIOS = ((("radio", "ng"), ("vap", "ath0")), (("radio", "na"), ("vap", "ath1")))
@@ -65,17 +64,7 @@ def poll_round(inventory: Inventory, ts: float) -> list[Batch]:
 
 def kept(build: Callable[[], object]) -> int:
     """Bytes still allocated after ``build`` returns, what it returns included."""
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        result = build()
-        gc.collect()
-        size = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
-    del result
-    return size
+    return kept_by(build)[1]
 
 
 def test_alert_topology_indexes_under_120_bytes_per_device() -> None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import gzip
 import logging
 import math
 import random
 import time
-import tracemalloc
 import zlib
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +39,7 @@ from pubnet.catalog import POLL_LAG, PUBNET_DEVICE
 from pubnet.model import Observation, PollStatus, Source
 from pubnet.state import StateStore
 from tests.exporters.helpers import attempt, device, interface, set_up, small_inventory
+from tests.memory import kept_by
 
 TRICKY = [
     ("quote", 'say "hi"'),
@@ -590,16 +589,13 @@ def test_the_cache_keeps_compressed_pieces_not_the_text() -> None:
         for port in range(8):  # about an access point's number of series
             store.publish(interface(name, f"eth{port}", 1e12 + n, 2e9 + port, 10.0))
     series = store.series_count()
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
+
+    def build() -> tuple[FleetExposition, bytes]:
         expo = FleetExposition(store)
-        first = expo.render_sync(Format.TEXT, True)
-        gc.collect()
-        held = tracemalloc.get_traced_memory()[0] - before - len(first)
-    finally:
-        tracemalloc.stop()
+        return expo, expo.render_sync(Format.TEXT, True)
+
+    (expo, first), size = kept_by(build)
+    held = size - len(first)
     assert held / series < 40, f"{held / series:.0f} bytes per series"
     store.publish(interface(devices[1234], "eth0", 5.0, 6.0, 20.0))
     changed = gzip.decompress(expo.render_sync(Format.TEXT, True))

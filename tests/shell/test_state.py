@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from pubnet.model import Observation, PollStatus, Source
 from pubnet.state import StateStore
+from tests.memory import kept_by
 
 
 def obs(device: str, value: float, metric: str = "pubnet_ap_clients", ts: float = 1.0,
@@ -223,22 +224,16 @@ def test_a_series_costs_under_110_bytes_in_the_store() -> None:
     the generator's fleet has fewer), a series costs ~97 bytes here (it was ~140 with a
     key-to-slot dict per device and label pairs of each key's own, ~600 with an
     observation per series)."""
-    import gc
-    import tracemalloc
-
     devices = [f"S-{n:05d}-ap1" for n in range(400)]
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
+
+    def build() -> StateStore:
         store = StateStore()
         for ts in (1.0, 2.0):
             for device in devices:
                 store.publish(_fleet_poll(device, ts))
-        gc.collect()
-        size = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
+        return store
+
+    store, size = kept_by(build)
     assert store.series_count() == 400 * 25
     assert size / store.series_count() < 110
 
