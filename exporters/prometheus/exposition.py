@@ -35,7 +35,7 @@ from operator import itemgetter
 from typing import cast
 
 from exporters.prometheus import gzipper
-from exporters.prometheus.families import Family, FamilyTable
+from exporters.prometheus.families import Family, FamilyTable, asked_for
 from exporters.prometheus.inventory_metrics import InventoryMetrics
 from exporters.prometheus.render import DeviceRenderer, DropCounter, Rendered
 from inventory.model import Inventory
@@ -619,14 +619,16 @@ class FleetExposition:
 
     # -- step 2: copy on the loop, encode in a thread ----------------------------------------
 
-    def jobs(self, fmt: Format, gzip: bool = True) -> list[_Job]:
+    def jobs(self, fmt: Format, gzip: bool = True, names: frozenset[str] | None = None
+             ) -> list[_Job]:
         """Cheap copies, on the loop, of what an encode of ``fmt`` needs: every chunk's
         current piece, and the fragments changed since of chunks whose piece is stale (of
-        all chunks when the body is to be plain)."""
+        all chunks when the body is to be plain). With ``names``, of the families a scrape
+        restricted to those sample names wants (:func:`families.asked_for`) only."""
         jobs = []
         for name in sorted(self._blocks):
             block = self._blocks[name]
-            if not block.chunks:
+            if not block.chunks or (names is not None and not asked_for(name, names)):
                 continue
             chunks = []
             for chunk in block.chunks:
@@ -639,19 +641,21 @@ class FleetExposition:
             jobs.append(_Job(block, block.header(fmt), chunks))
         return jobs
 
-    def pieces(self, fmt: Format) -> list[gzipper.Piece] | None:
+    def pieces(self, fmt: Format, names: frozenset[str] | None = None
+               ) -> list[gzipper.Piece] | None:
         """Every family's header and every chunk's compressed piece as it is, on the loop:
         a gzip body needs nothing more than joining them (:func:`gzipper.join`, in a worker
         thread). A chunk changed since its piece was compressed is served as the piece has
         it, as a scrape out of time serves it (the background render compresses it within
         seconds). None before anything was rendered, or while a chunk has never been
-        compressed (a cold start: then only :meth:`jobs` and an encode will do)."""
+        compressed (a cold start: then only :meth:`jobs` and an encode will do). With
+        ``names``, as :meth:`jobs`."""
         if not self._versions:
             return None
         pieces: list[gzipper.Piece] = []
         for name in sorted(self._blocks):
             block = self._blocks[name]
-            if not block.chunks:
+            if not block.chunks or (names is not None and not asked_for(name, names)):
                 continue
             pieces.append(block.header(fmt))
             for chunk in block.chunks:

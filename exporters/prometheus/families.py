@@ -97,3 +97,15 @@ class FamilyTable:
                             extra={"metric": metric, "type": kind.value})
         self._cache[metric] = family
         return family
+
+
+_SAMPLE_SUFFIXES = ("", "_total", "_created", "_count", "_sum", "_bucket", "_info")
+
+
+def asked_for(family: str, names: frozenset[str]) -> bool:
+    """Whether a scrape restricted to sample ``names`` (``/metrics?name[]=…``) wants the
+    family ``family`` (a store family's sample name, counters with ``_total``): one of the
+    sample names it may carry is among them, as prometheus-client's restricted registry
+    selects."""
+    base = family[:-len("_total")] if family.endswith("_total") else family
+    return any(base + suffix in names for suffix in _SAMPLE_SUFFIXES)

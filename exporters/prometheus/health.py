@@ -31,6 +31,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from exporters.prometheus.families import asked_for
 from pubnet import catalog
 from pubnet.catalog import (
     DEVICE_POLL_DURATION,
@@ -104,6 +105,9 @@ class HealthCollector(Collector):
         self.scrape = ScrapeStats()
         self.exclude: frozenset[str] = frozenset()
         """Family names the fleet already exports (a collector may publish one); skipped."""
+        self.only: frozenset[str] | None = None
+        """Sample names a restricted scrape asked for: only the families carrying one are
+        collected (see :func:`~exporters.prometheus.families.asked_for`)."""
         self.listener: ListenerStats | None = None
         self.auth: AuthStats | None = None
 
@@ -116,8 +120,11 @@ class HealthCollector(Collector):
                 hist.observe(obs.value)
 
     def collect(self) -> Iterator[Metric]:
+        only = self.only
         for family in self._families():
-            if family.name not in self.exclude and f"{family.name}_total" not in self.exclude:
+            if family.name in self.exclude or f"{family.name}_total" in self.exclude:
+                continue
+            if only is None or asked_for(family.name, only):
                 yield family
 
     def _families(self) -> Iterator[Metric]:

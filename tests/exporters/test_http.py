@@ -24,7 +24,7 @@ from testbed.tls import self_signed
 from tests.exporters.conftest import run_exporter
 from tests.exporters.helpers import interface, set_up
 from tests.standin import NotStarted
-from tests.support import require_binary
+from tests.support import eventually, require_binary
 
 OM_ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
              "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
@@ -163,3 +163,34 @@ async def test_bodies_written_by_a_worker_thread_keep_the_connection_usable(
                 assert text[:len(fleet)] == fleet
                 assert text[len(fleet):].startswith(b"# HELP pubnet_")
         assert service.health.scrape.scrapes == 3
+
+
+async def test_a_scrape_restricted_to_sample_names_serves_their_families_only() -> None:
+    """``/metrics?name[]=…`` as prometheus-client's handler takes it: fleet families (a
+    counter asked for by its ``_total`` sample) and health families (a histogram by its
+    ``_count``) in both text formats, plain and gzip; not counted as a scrape."""
+    async with run_exporter(PrometheusConfig(listen="127.0.0.1:0")) as exp:
+        fill(exp.store)
+        stats = exp.exporter.service.health.scrape
+        async with aiohttp.ClientSession() as http:
+            asked = [("name[]", "pubnet_interface_receive_bytes_total"),
+                     ("name[]", "pubnet_poll_duration_seconds_count"),
+                     ("name[]", "pubnet_exporter_series")]
+            for accept, encoding in [("text/plain", "identity"), (OM_ACCEPT, "gzip")]:
+                async with http.get(exp.url + "/metrics", params=asked, headers={
+                        "Accept": accept, "Accept-Encoding": encoding}) as resp:
+                    assert resp.status == 200
+                    text = await resp.text()
+                parse = parse_openmetrics if accept == OM_ACCEPT else parse_text
+                families = {f.name: f for f in parse(text)}
+                assert set(families) == {"pubnet_interface_receive_bytes",
+                                         "pubnet_poll_duration_seconds",
+                                         "pubnet_exporter_series"}, (accept, set(families))
+                assert len(families["pubnet_interface_receive_bytes"].samples) == 5
+            async with http.get(exp.url + "/metrics") as resp:  # a whole one, counted
+                assert resp.status == 200
+                await resp.read()
+        # counted once its body is written (after the client has it): the first and only
+        await eventually(lambda: stats.scrapes > 0, what="the whole scrape counted")
+        await asyncio.sleep(0.2)
+        assert stats.scrapes == 1
