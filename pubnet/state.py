@@ -201,6 +201,11 @@ class Subscription:
             self._wakeup.clear()
             await self._wakeup.wait()
 
+    def wake(self) -> None:
+        """End a wait in :meth:`get_all` now (with what is queued, perhaps nothing): for a
+        consumer that is stopping and waits for batches without a task of its own."""
+        self._wakeup.set()
+
     def close(self) -> None:
         self._closed = True
         self._wakeup.set()

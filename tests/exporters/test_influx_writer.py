@@ -383,3 +383,47 @@ async def test_queued_batches_share_the_next_request(tmp_path: Path) -> None:
         await until(lambda: len(sink.values()) == 60)
     assert sink.values() == list(range(60))
     assert sink.requests == [10, 50]
+
+
+async def test_the_intake_takes_a_batch_in_the_turn_after_it_is_published(
+        tmp_path: Path) -> None:
+    """On a saturated loop each turn the intake waits is ~0.4 s of the fleet's polls
+    piling up in its subscription. It waited through a task of its own racing the stop
+    event, and encoded some batches two turns after they were published; at 100,000
+    devices the store then dropped 2,970 observations for it (bench/fleet.py). Now a batch
+    is encoded in the turn after its publish."""
+    store, sink = StateStore(), ScriptedSink()
+    writer = InfluxWriter(store, small_inventory(), config(tmp_path, flush_interval=30.0),
+                          stats_interval=None)
+    loop = asyncio.get_running_loop()
+    turn = 0
+    late: list[int] = []
+    published_at: dict[float, int] = {}
+    encode_into = writer.encoder.encode_into
+
+    def encoding(observations: Any, out: list[str]) -> Any:
+        late.extend(turn - published_at[obs.value] for obs in observations)
+        return encode_into(observations, out)
+
+    writer.encoder.encode_into = encoding  # type: ignore[method-assign]
+    done = loop.create_future()
+
+    def publish() -> None:
+        nonlocal turn
+        turn += 1
+        if turn % 3 == 0:  # a batch every third turn: the intake waits between them
+            batch = points(turn, 5)
+            published_at.update((obs.value, turn) for obs in batch)
+            store.publish(batch)
+        if turn < 60:
+            loop.call_soon(publish)
+        else:
+            done.set_result(None)
+
+    async with running(writer, sink):
+        await until(lambda: writer.ready.is_set())
+        await asyncio.sleep(0.05)
+        loop.call_soon(publish)
+        await done
+        await until(lambda: len(late) == 100)
+    assert set(late) == {0}, late  # before the next turn's publish (it was up to 2 later)
