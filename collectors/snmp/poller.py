@@ -33,7 +33,7 @@ from collectors.snmp.deadlines import Deadlines
 from collectors.snmp.errors import SnmpError, status_for
 from collectors.snmp.layout import LayoutParts
 from collectors.snmp.profiles import PROFILES_DIR, ProfileSet, load_profiles
-from collectors.snmp.schedule import after_first, first_offsets, next_due
+from collectors.snmp.schedule import first_offsets, next_due
 from collectors.snmp.socket_pool import SocketPool
 from inventory.model import NON_SNMP_PROFILES, Device, Inventory
 from pubnet.backoff import backoff
@@ -296,15 +296,13 @@ class SnmpPoller:
             nonlocal seq
             run = self.runs[dev]
             started = loop.time()
-            first = run.attempts == 0
             try:
                 await self.poll_and_publish(run)
             finally:
                 slots.release()
                 now = loop.time()
                 if run.status is PollStatus.OK or run.status is None:
-                    nxt = (after_first(due, started, run.interval, now) if first
-                           else next_due(due, run.interval, now))
+                    nxt = next_due(due, run.interval, now, started)
                 else:
                     max_backoff = self.snmp.max_backoff or 5 * run.interval
                     retry_in = backoff(run.failures, initial=run.interval,

@@ -1,10 +1,9 @@
 """Scheduling as pure functions of time, so that tests need no sleeping.
 
 Times are event-loop (monotonic) seconds. A device's polls stay on the grid
-``first + k × interval`` (no drift however long a poll takes), where ``first`` is when its
-first poll began (its offset in the first interval, or later when the first round ran
-late: :func:`after_first`); a poll that comes due while the previous one is still running
-is skipped, not queued. A device that fails is
+``start + offset + k × interval`` (no drift however long a poll takes); a poll that comes due
+while the previous one is still running is skipped, not queued, and so is the one after a
+poll that began more than half an interval late (:func:`next_due`). A device that fails is
 re-checked after ``interval × 2^(failures-1)``, capped at ``max_backoff`` (pubnet's one
 back-off rule, :mod:`pubnet.backoff`, without jitter); the first answer puts it back on its
 grid.
@@ -23,25 +22,28 @@ def first_offsets(count: int, interval: float) -> list[float]:
     return [i * step for i in range(count)]
 
 
-def next_due(due: float, interval: float, now: float) -> float:
-    """The next grid point after ``due`` that is not in the past at ``now``."""
+LATE_SPACING = 0.5
+"""A poll that began late is followed by the next one at least this share of an interval
+after it began (see :func:`next_due`)."""
+
+
+def next_due(due: float, interval: float, now: float, started: float) -> float:
+    """The next grid point after ``due`` that is not in the past at ``now`` (the poll, due at
+    ``due``, began at ``started`` and ended at ``now``), nor less than half an interval after
+    the poll began.
+
+    The second condition sheds load when the poller is behind. At national scale the
+    first round (walks, ~3 GET polls' work each) lasts longer than an interval, ~150 s at
+    100,000 devices on 2 cores, and the next grid point of a device polled 40 s late was
+    20 s later: every device stayed about as far behind as it was, and the lag drained only
+    at the poller's spare pace (~8 s an interval; the capacity bench stayed 40–50 s
+    behind). Now such a device skips one round, once, and its grid, spread evenly over the
+    interval, stays where it was. A poll that began on time is never affected."""
+    earliest = max(now, started + interval * LATE_SPACING)
     nxt = due + interval
-    if nxt <= now:
-        nxt += math.ceil((now - nxt) / interval) * interval
-        if nxt <= now:
+    if nxt <= earliest:
+        nxt += math.ceil((earliest - nxt) / interval) * interval
+        if nxt <= earliest:
             nxt += interval
     return nxt
 
-
-
-def after_first(due: float, started: float, interval: float, now: float) -> float:
-    """The due time after a device's first poll, which was due at ``due`` and began at
-    ``started``: one interval after it began.
-
-    The first round walks every table (~3 GET polls' work each), so at national scale it
-    lasts longer than an interval (~150 s at 100,000 devices on 2 cores). On the grid of
-    the first offsets every device was then behind from its second poll on, and the poll
-    lag drained only at the poller's spare pace (~8 s an interval with ~14 % to spare).
-    Anchored where each first poll really began, the second round follows the pace the
-    first one had, and no device starts out behind. On time, it is the grid itself."""
-    return next_due(max(due, started), interval, now)

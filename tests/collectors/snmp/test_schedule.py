@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collectors.snmp.schedule import after_first, first_offsets, next_due
+from collectors.snmp.schedule import first_offsets, next_due
 
 
 def test_first_polls_spread_evenly_over_the_interval() -> None:
@@ -19,24 +19,22 @@ def test_first_polls_spread_evenly_over_the_interval() -> None:
 def test_no_drift(start: float, interval: float, polls: int, lateness: float) -> None:
     due = start
     for _ in range(polls):
-        # each poll finishes a bit after it was due; the grid must not move
-        due = next_due(due, interval, due + lateness * interval)
+        # each poll begins on time and ends a bit after; the grid must not move
+        due = next_due(due, interval, due + lateness * interval, started=due)
     assert abs(due - (start + polls * interval)) <= 1e-6 * max(1.0, due)
 
 
 def test_a_slot_missed_while_busy_is_skipped_not_queued() -> None:
-    assert next_due(100.0, 10.0, now=125.0) == 130.0
-    assert next_due(100.0, 10.0, now=110.0) == 120.0
+    assert next_due(100.0, 10.0, now=125.0, started=100.0) == 130.0
+    assert next_due(100.0, 10.0, now=110.0, started=100.0) == 120.0
 
 
-def test_a_first_poll_that_began_late_anchors_the_grid_where_it_began() -> None:
-    """A first round longer than the interval (national scale) leaves no device behind:
-    the second poll is one interval after the first began, not the next point of a grid
-    that every device has already fallen behind."""
-    assert after_first(due=10.0, started=100.0, interval=60.0, now=104.0) == 160.0
-    assert next_due(10.0, 60.0, now=104.0) == 130.0  # the offsets' grid: 30 s after
-    # on time (a few milliseconds late at most), it is the grid
-    assert after_first(due=10.0, started=10.002, interval=60.0, now=10.5) == 70.002
-    assert after_first(due=10.0, started=9.0, interval=60.0, now=10.5) == 70.0
-    # a first poll longer than the interval still skips what it missed
-    assert after_first(due=10.0, started=100.0, interval=60.0, now=170.0) == 220.0
+def test_a_poll_that_began_late_skips_the_next_round_on_its_grid() -> None:
+    """When the poller is behind (a first round longer than the interval at national
+    scale), a device polled 40 s late is next due in 80 s, not 20 s: the late ones shed
+    load until the poller catches up, and everyone keeps its place on the grid."""
+    assert next_due(10.0, 60.0, now=52.0, started=50.0) == 130.0
+    assert next_due(10.0, 60.0, now=42.0, started=39.0) == 70.0  # 29 s late: not yet
+    assert next_due(10.0, 60.0, now=11.0, started=10.0) == 70.0  # on time
+    # a poll begun on time that lasts long (a short interval, retries) is not pushed back
+    assert next_due(0.0, 10.0, now=9.0, started=0.0) == 10.0
