@@ -3,8 +3,10 @@
 As a new user would run it (issue 15): a generated inventory (``pubnet inventory
 generate``), the fleet simulator answering every SNMP device and sending traps, and
 ``pubnet run`` at a 60 s interval with everything on: SNMP poller, ICMP prober, trap
-receiver, Prometheus endpoint scraped every 15 s (gzip, as Prometheus does), Influx writer
-to a real VictoriaMetrics, alerting with a webhook (served here), status history.
+receiver, Prometheus endpoint scraped every 15 s (gzip, as Prometheus does: the whole body
+is read and timed, not decompressed; pubnet's own figures come from a scrape restricted to
+them, ``/metrics?name[]=…``), Influx writer to a real VictoriaMetrics, alerting with a
+webhook (served here), status history.
 
 The simulator runs in one child process (one wildcard UDP socket serves every simulated
 address, so 100,000 devices need a handful of descriptors); the generator's
