@@ -341,7 +341,7 @@ class InfluxWriter:
                 # racing a task for sub.get() against the stop event cost two or three
                 # loop turns a wait, ~1 s on a saturated loop at 100,000 devices, in which
                 # the polls published more than the subscription holds (bench/fleet.py
-                # saw 2,970 batches dropped for the writer in one such stretch)
+                # saw 2,970 observations dropped for the writer in one such stretch)
                 batches = await sub.get_all(max(0.0, deadline - time.monotonic()))
                 if batches:
                     await self._take(batches, sub)
