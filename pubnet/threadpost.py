@@ -36,7 +36,7 @@ import ssl
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -53,7 +53,8 @@ class Reply:
     body: bytes
     headers: Mapping[str, str]
     """The answer's headers by lower-case name (the last of a repeated one)."""
-    reason: str = field(default="")
+    reason: str = ""
+    """The status line's reason phrase (Influx errors fall back to it)."""
 
 
 class ThreadPoster:
