@@ -165,11 +165,12 @@ async def get_or_stop(get: Awaitable[T], stop: asyncio.Event,
                       within: float | None = None) -> T | None:
     """What ``get`` returns, or None when ``stop`` is set or ``within`` seconds pass first.
 
-    The writer's loops each wait for the next thing (a batch from the store, a batch from
-    the queue) *or* a reason to stop waiting; this is that race, written once. ``get`` is
-    cancelled when it loses, and a result it had when the race ended is kept, never
-    dropped: it must be safe to cancel (``asyncio.Queue.get`` and ``Subscription.get``
-    are: nothing is taken before they return). ``get`` failing counts as no result.
+    The writer's sending loops each wait for the next batch of its queue *or* a reason to
+    stop waiting; this is that race, written once (the intake waits on the store's
+    subscription with ``Subscription.get_all``, which a stop wakes without a task). ``get``
+    is cancelled when it loses, and a result it had when the race ended is kept, never
+    dropped: it must be safe to cancel (``asyncio.Queue.get`` is: nothing is taken before
+    it returns). ``get`` failing counts as no result.
     """
     getter = asyncio.ensure_future(get)
     stopper = asyncio.ensure_future(stop.wait())
