@@ -1,16 +1,18 @@
 """Channels: how one outbox message reaches a webhook, MQTT, e-mail, LINE or Telegram.
 
-Each sender's :meth:`send` returns when the far end has *accepted* the message (HTTP 2xx,
-MQTT PUBACK, SMTP 250) and raises :class:`DeliveryError` otherwise; the delivery worker
-retries with back-off, and waits at least as long as the far end asked (HTTP 429 or 503
-with ``Retry-After``, Telegram's ``retry_after``): LINE and Telegram throttle bots that push
-too fast, and hammering them during an outage storm only prolongs it. Error texts name the
+Each sender's :meth:`send` begins at once, and its result is ready when the far end has
+*accepted* the message (HTTP 2xx, MQTT PUBACK, SMTP 250) or raises :class:`DeliveryError`;
+the delivery worker retries with back-off, and waits at least as long as the far end asked
+(HTTP 429 or 503 with ``Retry-After``, Telegram's ``retry_after``): LINE and Telegram
+throttle bots that push too fast, and hammering them during an outage storm only prolongs
+it. Error texts name the
 channel and the status, never a token, password or a URL that carries one (Telegram puts
 the token in the path).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import http.client
@@ -18,7 +20,8 @@ import json
 import ssl
 import time
 import uuid
-from collections.abc import Mapping
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -78,18 +81,13 @@ def retry_after(value: str | None, now: float) -> float | None:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
-@dataclass(frozen=True, slots=True)
-class _Reply:
-    status: int
-    body: bytes
-    retry_after: float | None
-
-
 class Sender(Protocol):
     name: str
 
-    async def send(self, message: Outgoing) -> None:
-        """Deliver or raise :class:`DeliveryError`."""
+    def send(self, message: Outgoing) -> Awaitable[None]:
+        """Begin delivering now; awaiting the result returns once the far end accepted, or
+        raises :class:`DeliveryError`. (An ``async def send`` fits: it begins when
+        awaited.)"""
 
     async def aclose(self) -> None:
         """Release connections."""
@@ -115,29 +113,53 @@ def _subject(message: Outgoing) -> str:
     return text.splitlines()[0] if text else message.delivery_key
 
 
-async def _post_json(poster: ThreadPoster, url: str, body: bytes, headers: dict[str, str],
-                     seconds: float, what: str) -> _Reply:
-    try:
-        reply = await poster.post(url, body, headers)
-    except TimeoutError:
-        raise DeliveryError(f"{what}: timed out after {seconds:g}s") from None
-    except (OSError, http.client.HTTPException) as exc:
-        raise DeliveryError(f"{what}: {type(exc).__name__}") from None
-    return _Reply(reply.status, reply.body,
-                  retry_after(reply.headers.get("retry-after"), time.time()))
-
-
 ChannelT = TypeVar("ChannelT", bound=WebhookChannel | LineChannel | TelegramChannel)
 
 
-class _HttpSender(Generic[ChannelT]):
+@dataclass(frozen=True, slots=True)
+class Request:
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+class _HttpSender(ABC, Generic[ChannelT]):
     """A sender that POSTs to an HTTP API from a worker thread of its own
-    (:mod:`pubnet.threadpost`: two loop turns a message, however busy the loop is)."""
+    (:mod:`pubnet.threadpost`). :meth:`send` hands the request to the thread at once, and
+    the thread judges the answer too: on a saturated loop the POST leaves in the turn the
+    message was queued, whatever the loop does next."""
+
+    kind = ""
+    """How errors name the channel's type: ``webhook``, ``line``, ``telegram``."""
 
     def __init__(self, name: str, config: ChannelT) -> None:
         self.name = name
         self.config = config
         self._poster = ThreadPoster(config.timeout, f"alerts-{name}")
+
+    def send(self, message: Outgoing) -> asyncio.Future[None]:
+        return self._poster.in_thread(self._deliver, self.request(message))
+
+    @abstractmethod
+    def request(self, message: Outgoing) -> Request:
+        """The POST that carries ``message`` (on the loop: no I/O)."""
+
+    def accept(self, status: int, body: bytes, wait: float | None) -> None:
+        """Raise :class:`DeliveryError` unless the answer means accepted (in the thread);
+        ``wait`` is the answer's Retry-After."""
+        if not 200 <= status < 300:
+            raise DeliveryError(f"{self.kind} {self.name}: HTTP {status}", wait)
+
+    def _deliver(self, request: Request) -> None:
+        try:
+            reply = self._poster.exchange(request.url, request.body, request.headers)
+        except TimeoutError:
+            raise DeliveryError(f"{self.kind} {self.name}: timed out after "
+                                f"{self.config.timeout:g}s") from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise DeliveryError(f"{self.kind} {self.name}: {type(exc).__name__}") from None
+        self.accept(reply.status, reply.body,
+                    retry_after(reply.headers.get("retry-after"), time.time()))
 
     async def aclose(self) -> None:
         await self._poster.aclose()
@@ -146,24 +168,25 @@ class _HttpSender(Generic[ChannelT]):
 class WebhookSender(_HttpSender[WebhookChannel]):
     """POSTs the payload JSON, signed with HMAC-SHA256, with an idempotency key."""
 
-    async def send(self, message: Outgoing) -> None:
+    kind = "webhook"
+
+    def request(self, message: Outgoing) -> Request:
         body = message.payload.encode("utf-8")
         headers = {"Content-Type": "application/json; charset=utf-8",
                    DELIVERY_HEADER: message.delivery_key}
         if self.config.secret is not None:
             headers[SIGNATURE_HEADER] = sign(
                 self.config.secret.get_secret_value().encode("utf-8"), body)
-        reply = await _post_json(self._poster, self.config.url, body, headers,
-                                 self.config.timeout, f"webhook {self.name}")
-        if not 200 <= reply.status < 300:
-            raise DeliveryError(f"webhook {self.name}: HTTP {reply.status}", reply.retry_after)
+        return Request(self.config.url, body, headers)
 
 
 class LineSender(_HttpSender[LineChannel]):
     """LINE Messaging API push message; ``X-Line-Retry-Key`` makes retries idempotent. A
     firing message carries the quick-reply buttons (:mod:`alerting.chat.line`)."""
 
-    async def send(self, message: Outgoing) -> None:
+    kind = "line"
+
+    def request(self, message: Outgoing) -> Request:
         payload = json.loads(message.payload)
         text = str(payload.get("message", ""))[:LINE_TEXT_LIMIT]
         body = json.dumps({"to": self.config.to, "messages": [push_message(text, payload)]},
@@ -174,18 +197,21 @@ class LineSender(_HttpSender[LineChannel]):
             "Authorization": f"Bearer {self.config.token.get_secret_value()}",
             "X-Line-Retry-Key": retry_key,
         }
-        url = self.config.base_url.rstrip("/") + "/v2/bot/message/push"
-        reply = await _post_json(self._poster, url, body, headers, self.config.timeout,
-                                 f"line {self.name}")
+        return Request(self.config.base_url.rstrip("/") + "/v2/bot/message/push", body,
+                       headers)
+
+    def accept(self, status: int, body: bytes, wait: float | None) -> None:
         # 409: a request with this retry key was already accepted -- delivered.
-        if not (200 <= reply.status < 300 or reply.status == 409):
-            raise DeliveryError(f"line {self.name}: HTTP {reply.status}", reply.retry_after)
+        if status != 409:
+            super().accept(status, body, wait)
 
 
 class TelegramSender(_HttpSender[TelegramChannel]):
     """Telegram Bot API ``sendMessage``; the token is in the URL, so the URL is never logged."""
 
-    async def send(self, message: Outgoing) -> None:
+    kind = "telegram"
+
+    def request(self, message: Outgoing) -> Request:
         payload = json.loads(message.payload)
         text = str(payload.get("message", ""))[:TELEGRAM_TEXT_LIMIT]
         request: dict[str, Any] = {"chat_id": self.config.chat_id, "text": text,
@@ -195,22 +221,21 @@ class TelegramSender(_HttpSender[TelegramChannel]):
         body = json.dumps(request, ensure_ascii=False).encode("utf-8")
         url = (f"{self.config.base_url.rstrip('/')}/bot"
                f"{self.config.token.get_secret_value()}/sendMessage")
-        reply = await _post_json(self._poster, url, body,
-                                 {"Content-Type": "application/json; charset=utf-8"},
-                                 self.config.timeout, f"telegram {self.name}")
+        return Request(url, body, {"Content-Type": "application/json; charset=utf-8"})
+
+    def accept(self, status: int, body: bytes, wait: float | None) -> None:
         try:
-            answer = json.loads(reply.body)
+            answer = json.loads(body)
         except ValueError:
             answer = None
         if not isinstance(answer, dict):
             answer = {}
-        if not 200 <= reply.status < 300:
+        if not 200 <= status < 300:
             # A flood-wait names its delay in the body: {"parameters": {"retry_after": 7}}.
-            wait = reply.retry_after
             parameters = answer.get("parameters")
             if isinstance(parameters, dict) and isinstance(parameters.get("retry_after"), int):
                 wait = min(float(parameters["retry_after"]), MAX_RETRY_AFTER)
-            raise DeliveryError(f"telegram {self.name}: HTTP {reply.status}", wait)
+            raise DeliveryError(f"telegram {self.name}: HTTP {status}", wait)
         if answer.get("ok") is not True:
             raise DeliveryError(f"telegram {self.name}: response without ok=true")
 
@@ -226,7 +251,10 @@ class EmailSender:
         ca = self.config.smtp.ca_file
         return ssl.create_default_context(cafile=str(ca) if ca is not None else None)
 
-    async def send(self, message: Outgoing) -> None:
+    def send(self, message: Outgoing) -> asyncio.Future[None]:
+        return asyncio.ensure_future(self._send(message))
+
+    async def _send(self, message: Outgoing) -> None:
         smtp = self.config.smtp
         mail = EmailMessage()
         mail["From"] = self.config.sender
@@ -311,7 +339,10 @@ class MqttSender:
         self._stack, self._client = stack, client
         return client
 
-    async def send(self, message: Outgoing) -> None:
+    def send(self, message: Outgoing) -> asyncio.Future[None]:
+        return asyncio.ensure_future(self._send(message))
+
+    async def _send(self, message: Outgoing) -> None:
         try:
             client = await self._connect()
             await client.publish(self.topic(message), message.payload.encode("utf-8"),

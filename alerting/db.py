@@ -576,8 +576,12 @@ class AsyncIncidentDB:
             self._executor.shutdown(wait=False)
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, partial(fn, *args))
+        return await self.submit(fn, *args)
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """``fn(*args)`` on the database's thread, after everything submitted before it: a
+        future, for a caller that does not wait for the write (a delivery's bookkeeping)."""
+        return asyncio.get_running_loop().run_in_executor(self._executor, partial(fn, *args))
 
     @property
     def sync(self) -> IncidentDB:

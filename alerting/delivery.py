@@ -14,10 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import sqlite3
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from alerting.channels import DeliveryError, Sender
@@ -41,6 +40,10 @@ class _Queue:
     rows: deque[OutboxRow] = field(default_factory=deque)
     seqs: set[int] = field(default_factory=set)
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    idle: bool = False
+    """The worker waits for rows (not for a send, a back-off or the database)."""
+    started: Awaitable[None] | None = None
+    """The first row's send, begun by :meth:`Delivery.enqueue` for an idle worker."""
 
 
 class Delivery:
@@ -85,6 +88,10 @@ class Delivery:
                 continue
             queue.seqs.add(row.seq)
             queue.rows.append(row)
+            if queue.idle and queue.started is None:
+                # Begun here rather than when the worker wakes: a turn sooner, ~0.3 s on
+                # the saturated loop of 100,000 devices.
+                queue.started = self.senders[row.message.channel].send(row.message)
             self.stats[row.message.channel].pending = len(queue.rows)
             queue.wakeup.set()
 
@@ -104,13 +111,33 @@ class Delivery:
 
     async def _record(self, fn: Callable[..., None], *args: object) -> bool:
         """Write delivery bookkeeping; a database error is logged once and reported."""
-        try:
-            await self.db.call(fn, *args)
-        except (sqlite3.Error, OSError) as exc:
-            self._db_failures.failed(error=str(exc))
+        future = self.db.submit(fn, *args)
+        await asyncio.wait([future])
+        return self._recorded(future)
+
+    def _recorded(self, future: asyncio.Future[None]) -> bool:
+        error = future.exception()  # sqlite3.Error or OSError: locked, damaged, disk full
+        if error is not None:
+            self._db_failures.failed(error=str(error))
             return False
         self._db_failures.worked()
         return True
+
+    def _record_delivered(self, name: str, row: OutboxRow, attempts: int) -> None:
+        """Mark ``row`` delivered without waiting for the write (two loop turns a message
+        on a saturated loop): the next message goes out meanwhile, and the database's one
+        thread writes the marks in order. The channel's count moves once it is written."""
+
+        def written(future: asyncio.Future[None]) -> None:
+            if future.cancelled():
+                return
+            self._recorded(future)
+            self.stats[name].delivered += 1
+            if self.on_delivered is not None:
+                self.on_delivered(row)
+
+        self.db.submit(self.db.sync.mark_delivered, row.seq, self.clock(),
+                       attempts).add_done_callback(written)
 
     async def _worker(self, name: str) -> None:
         queue = self._queues[name]
@@ -121,14 +148,19 @@ class Delivery:
             while True:
                 if not queue.rows:
                     queue.wakeup.clear()
-                    await queue.wakeup.wait()
+                    queue.idle = True
+                    try:
+                        await queue.wakeup.wait()
+                    finally:
+                        queue.idle = False
                     continue
                 row = queue.rows[0]
                 attempts = row.attempts
                 while True:
                     attempts += 1
+                    started, queue.started = queue.started, None
                     try:
-                        await sender.send(row.message)
+                        await (started if started is not None else sender.send(row.message))
                         break
                     except DeliveryError as exc:
                         stats.failures += 1
@@ -143,14 +175,15 @@ class Delivery:
                         await asyncio.sleep(delay)
                 # Accepted: move on even if the database cannot record it right now; the
                 # worst case is one duplicate after a restart, with the same delivery key.
-                await self._record(self.db.sync.mark_delivered, row.seq, self.clock(),
-                                   attempts)
+                self._record_delivered(name, row, attempts)
                 queue.rows.popleft()
                 queue.seqs.discard(row.seq)
-                stats.delivered += 1
                 stats.pending = len(queue.rows)
                 failures.worked()
-                if self.on_delivered is not None:
-                    self.on_delivered(row)
         finally:
+            started, queue.started = queue.started, None
+            if isinstance(started, Coroutine):  # a sender's coroutine never awaited
+                started.close()
+            elif isinstance(started, asyncio.Future):
+                started.cancel()
             await asyncio.shield(sender.aclose())

@@ -11,8 +11,11 @@ the previous windows; each episode is logged once when it starts and once when i
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,10 +106,15 @@ class Persistence:
         return dirty
 
     async def save(self, changed: set[str], records: Records, dropped: list[str],
-                   outgoing: list[Outgoing], now: float) -> list[OutboxRow] | None:
+                   outgoing: list[Outgoing], now: float,
+                   hand: Callable[[list[OutboxRow]], None]) -> list[OutboxRow] | None:
         """Write one cycle (with whatever an earlier failed save kept) in one transaction;
-        returns the outbox rows to hand to the channels, or None when the write failed and
-        everything is kept for the next cycle."""
+        returns the outbox rows it wrote, or None when the write failed and everything is
+        kept for the next cycle.
+
+        The rows reach ``hand`` (the channels) from the database's thread as soon as they
+        are committed, at the loop's next turn: this await resumes one turn later, and on
+        the saturated loop of 100,000 devices a turn is ~0.3 s of a technician's wait."""
         dropped = [*self._unsaved_dropped, *dropped]
         outgoing = [*self._unsaved_outgoing, *outgoing]
         gate = self._unsaved_gate
@@ -122,8 +130,21 @@ class Persistence:
                 if saved is not None:
                     evidence[incident.incident_id] = saved
         db = self.db
+        loop = asyncio.get_running_loop()
+
+        def save_and_hand() -> list[OutboxRow]:
+            seqs = db.sync.save(records, dropped, outgoing, now, gate, evidence)
+            rows = [OutboxRow(seq, msg, 0) for seq, msg in zip(seqs, outgoing, strict=True)
+                    if seq]
+            if rows:
+                # A loop closed by a stop meanwhile: the rows are in the outbox, delivered
+                # after the restart.
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(hand, rows)
+            return rows
+
         try:
-            seqs = await db.call(db.sync.save, records, dropped, outgoing, now, gate, evidence)
+            rows = await db.call(save_and_hand)
         except (sqlite3.Error, OSError) as exc:
             self.dirty |= changed
             self._unsaved_dropped, self._unsaved_outgoing = dropped, outgoing
@@ -133,4 +154,4 @@ class Persistence:
         self._save_failures.worked()
         self._unsaved_dropped, self._unsaved_outgoing = [], []
         self._unsaved_gate = GateChanges()
-        return [OutboxRow(seq, msg, 0) for seq, msg in zip(seqs, outgoing, strict=True) if seq]
+        return rows

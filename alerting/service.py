@@ -238,10 +238,10 @@ class AlertingService:
         live = self.correlator.incidents
         records = [(live[i], self.composer.facts(live[i])) for i in sorted(changed)
                    if i in live and live[i].state is not State.PENDING]
-        rows = await persistence.save(changed, records, list(result.dropped), outgoing, now)
+        rows = await persistence.save(changed, records, list(result.dropped), outgoing, now,
+                                      hand=delivery.enqueue)
         if rows is None:
             return
-        delivery.enqueue(rows)
         if self._on_handed is not None and rows:
             self._on_handed(rows)
         self.stats.messages_queued += len(rows)
