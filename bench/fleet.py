@@ -25,7 +25,8 @@ Printed, then one JSON line:
 - poll lag p50/p99: ``pubnet_poll_lag_seconds`` (the most overdue scheduled poll),
   sampled at every scrape;
 - pubnet's CPU (cores, /proc over the measuring window) and peak RSS (VmHWM);
-- scrape time p50/max, client side, gzip, and series exposed;
+- scrape time p50/max, client side, gzip (and to the response's head: what waits for
+  pubnet's loop), and series exposed;
 - Influx points/s written and points buffered at the end;
 - cut → the router's failed poll (detection) → webhook, in seconds.
 
@@ -249,6 +250,9 @@ class Member:
     proc: subprocess.Popen[bytes] | None = None
     scrapes: list[tuple[float, float, dict[str, float]]] = field(default_factory=list)
     failed: list[float] = field(default_factory=list)
+    heads: list[float] = field(default_factory=list)
+    """Seconds from each whole scrape's request to its response's head: the part of a
+    scrape that waits for pubnet's loop (the body comes from a worker thread)."""
     cpu0: float = 0.0
 
     @property
@@ -398,8 +402,10 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
                 try:
                     async with http.get(f"http://127.0.0.1:{member.port}/metrics",
                                         headers={"Accept-Encoding": "gzip"}) as resp:
+                        head = time.perf_counter() - started
                         await resp.read()  # the whole body, as Prometheus takes it
                         ok = resp.status == 200
+                    member.heads.append(head)
                 except (aiohttp.ClientError, TimeoutError):
                     ok = False
                 took = time.perf_counter() - started
@@ -455,6 +461,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
             for member in team:
                 member.scrapes.clear()
                 member.failed.clear()
+                member.heads.clear()
                 assert member.proc is not None
                 member.cpu0 = proc_cpu(member.proc.pid)
             wall0 = time.monotonic()
@@ -523,6 +530,10 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
                 "series": int(sum(m.last("pubnet_exporter_series") for m in pollers)),
                 "scrape_p50_s": round(statistics.median(times), 2),
                 "scrape_max_s": round(times[-1], 2),
+                "scrape_head_p50_s": round(statistics.median(
+                    [h for m in pollers for h in m.heads] or [0.0]), 2),
+                "scrape_head_max_s": round(max(
+                    [h for m in pollers for h in m.heads] or [0.0]), 2),
                 "scrapes_failed": f"{sum(len(m.failed) for m in pollers)}/{len(times)}",
                 "store_dropped_batches": int(sum(m.last("pubnet_state_dropped_total")
                                                  for m in team if m.polls)),
