@@ -12,6 +12,7 @@ when a channel starts failing and once when it recovers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -90,8 +91,10 @@ class Delivery:
             queue.rows.append(row)
             if queue.idle and queue.started is None:
                 # Begun here rather than when the worker wakes: a turn sooner, ~0.3 s on
-                # the saturated loop of 100,000 devices.
-                queue.started = self.senders[row.message.channel].send(row.message)
+                # the saturated loop of 100,000 devices. A sender that fails to begin
+                # fails again in the worker's own attempt, which reports it.
+                with contextlib.suppress(Exception):
+                    queue.started = self.senders[row.message.channel].send(row.message)
             self.stats[row.message.channel].pending = len(queue.rows)
             queue.wakeup.set()
 
