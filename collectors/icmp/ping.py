@@ -185,7 +185,10 @@ class SocketPinger:
         self._waiting[key] = (future, time.perf_counter())
         try:
             self._sock.sendto(echo_request(self._identifier, sequence), (host, 0))
-            return await asyncio.wait_for(future, wait)
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for returns a future that
+            # finished in the turn the task was cancelled, and the cancellation is lost
+            async with asyncio.timeout(wait):
+                return await future
         except TimeoutError:
             return None
         finally:

@@ -65,7 +65,8 @@ async def user_is_unknown(host: str, port: int, user: str, engine_id: bytes,
     try:
         transport.sendto(probe_message(user, engine_id, secrets.randbelow(2**30) + 1))
         try:
-            data = await asyncio.wait_for(answer, wait)
+            async with asyncio.timeout(wait):  # not wait_for: see collectors/icmp/ping.py
+                data = await answer
         except (TimeoutError, OSError):
             return None
         return says_unknown_user(data)

@@ -158,3 +158,18 @@ async def test_no_icmp_socket_marks_devices_error_instead_of_crashing(
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_a_probe_cancelled_as_its_answer_arrives_stops() -> None:
+    """A stop that meets an echo reply in the same loop turn still stops the probe.
+    Python 3.11's ``asyncio.wait_for`` returns the finished future's result instead and
+    swallows the cancellation: the probe went on to its next echoes, and under load the
+    ICMP prober overran its share of a SIGTERM's 10 s (bench/fleet.py, run e)."""
+    async with SocketPinger() as pinger:
+        probe = asyncio.create_task(pinger.ping("127.0.0.1", 3, 5.0, 0.0))
+        await asyncio.sleep(0)  # the probe's first step: its first echo request goes out
+        (answer, _sent), = pinger._waiting.values()  # and its reply is awaited
+        answer.set_result(0.001)  # the reply and the stop, in one turn
+        probe.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await probe
