@@ -5,9 +5,8 @@ Each sender's :meth:`send` begins at once, and its result is ready when the far 
 the delivery worker retries with back-off, and waits at least as long as the far end asked
 (HTTP 429 or 503 with ``Retry-After``, Telegram's ``retry_after``): LINE and Telegram
 throttle bots that push too fast, and hammering them during an outage storm only prolongs
-it. Error texts name the
-channel and the status, never a token, password or a URL that carries one (Telegram puts
-the token in the path).
+it. Error texts name the channel and the status, never a token, password or a URL that
+carries one (Telegram puts the token in the path).
 """
 
 from __future__ import annotations
@@ -118,6 +117,8 @@ ChannelT = TypeVar("ChannelT", bound=WebhookChannel | LineChannel | TelegramChan
 
 @dataclass(frozen=True, slots=True)
 class Request:
+    """One POST of an HTTP sender, built on the loop and made in the sender's thread."""
+
     url: str
     body: bytes
     headers: dict[str, str]
