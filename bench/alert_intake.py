@@ -124,7 +124,7 @@ class _NoPersistence:
     def take_dirty(self) -> set[str]:
         return set()
 
-    async def save(self, *args: object) -> list[Any]:
+    async def save(self, *args: object, **kwargs: object) -> list[Any]:
         return []
 
 
