@@ -28,9 +28,7 @@ import json
 import statistics
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,61 +41,7 @@ from inventory.topology import Topology  # noqa: E402
 from pubnet.config import AlertingConfig  # noqa: E402
 from pubnet.model import PollStatus, Source  # noqa: E402
 from pubnet.state import StateStore  # noqa: E402
-
-
-class Hooks:
-    """What the webhook received: (monotonic arrival time, body), appended by the server's
-    thread."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[float, str]] = []
-        self.lock = threading.Lock()
-
-    def handler(self) -> type[BaseHTTPRequestHandler]:
-        hooks = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                body = self.rfile.read(length).decode("utf-8", "replace")
-                with hooks.lock:
-                    hooks.received.append((time.monotonic(), body))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        return Handler
-
-    def first_after(self, since: float, text: str) -> float | None:
-        with self.lock:
-            return next((t for t, body in self.received if t >= since and text in body), None)
-
-
-class BusyLoop:
-    """Keeps the running loop's turns at least ``turn`` seconds long, and counts them."""
-
-    def __init__(self, turn: float) -> None:
-        self.turn = turn
-        self.turns = 0
-        self._stopped = False
-
-    def start(self) -> None:
-        asyncio.get_running_loop().call_soon(self._spin)
-
-    def stop(self) -> None:
-        self._stopped = True
-
-    def _spin(self) -> None:
-        if self._stopped:
-            return
-        self.turns += 1
-        until = time.perf_counter() + self.turn
-        while time.perf_counter() < until:
-            pass
-        asyncio.get_running_loop().call_soon(self._spin)
+from testbed.busyloop import BusyLoop, ThreadedWebhook  # noqa: E402
 
 
 def district_router(inventory: Inventory) -> str:
@@ -105,12 +49,12 @@ def district_router(inventory: Inventory) -> str:
                if str(dev.role) == "district_aggregation")
 
 
-async def one_cut(inventory: Inventory, topology: Topology, folder: Path, hook_url: str,
-                  hooks: Hooks, turn: float) -> tuple[float, int]:
+async def one_cut(inventory: Inventory, topology: Topology, folder: Path,
+                  hooks: ThreadedWebhook, turn: float) -> tuple[float, int]:
     """Seconds and loop turns from the router's failed poll to its incident's webhook."""
     cfg = AlertingConfig.model_validate({
         "database": str(folder / "alerts.db"), "down_after": 1, "group_wait": "0s",
-        "tick": "1s", "channels": {"noc": {"type": "webhook", "url": hook_url}},
+        "tick": "1s", "channels": {"noc": {"type": "webhook", "url": hooks.url}},
         "routes": [{"channels": ["noc"]}]})
     store = StateStore()
     service = AlertingService(cfg, inventory, topology, store)
@@ -144,28 +88,20 @@ async def one_cut(inventory: Inventory, topology: Topology, folder: Path, hook_u
 async def main_async(args: argparse.Namespace) -> dict[str, object]:
     inventory = generate(args.sites, seed=1)
     topology = Topology.build(inventory)
-    hooks = Hooks()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), hooks.handler())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
     results: dict[str, object] = {"sites": args.sites, "devices": len(inventory.devices),
                                   "turn_s": args.turn}
-    try:
+    with ThreadedWebhook() as hooks:
         for label, turn in (("idle", 0.0), ("busy", args.turn)):
             seconds: list[float] = []
             turns: list[int] = []
             for run in range(args.repeat):
                 with tempfile.TemporaryDirectory() as tmp:
-                    took, spent = await one_cut(inventory, topology, Path(tmp), url, hooks,
-                                                turn)
+                    took, spent = await one_cut(inventory, topology, Path(tmp), hooks, turn)
                 seconds.append(took)
                 turns.append(spent)
                 print(f"{label} run {run + 1}: {took:.3f} s, {spent} turns", flush=True)
             results[f"{label}_s"] = round(statistics.median(seconds), 3)
             results[f"{label}_turns"] = statistics.median(turns)
-    finally:
-        server.shutdown()
     return results
 
 

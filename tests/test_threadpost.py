@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from pubnet.threadpost import ThreadPoster
+from testbed.busyloop import BusyLoop
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -43,28 +44,16 @@ def server_url() -> Iterator[str]:
 async def test_a_post_costs_few_turns_of_a_busy_loop(server_url: str) -> None:
     """On a loop whose every turn takes 50 ms, the request is a hand-off and a result
     (aiohttp's POST took ~8 turns: bench/alert_latency.py)."""
-    loop = asyncio.get_running_loop()
-    turns = 0
-    busy = True
-
-    def spin() -> None:
-        nonlocal turns
-        turns += 1
-        until = time.perf_counter() + 0.05
-        while time.perf_counter() < until:
-            pass
-        if busy:
-            loop.call_soon(spin)
-
+    busy = BusyLoop(0.05)
     poster = ThreadPoster(5.0, "test")
     try:
-        loop.call_soon(spin)
+        busy.start()
         await asyncio.sleep(0)
-        start = turns
+        start = busy.turns
         reply = await poster.post(server_url, "สวัสดี".encode(), {"X-Key": "k"})
-        used = turns - start
+        used = busy.turns - start
     finally:
-        busy = False
+        busy.stop()
         await poster.aclose()
     assert reply.status == 429
     assert reply.body == "สวัสดี".encode().upper()

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from testbed.busyloop import BusyLoop, ThreadedWebhook
 from tests.alerting.builders import poll_round
 from tests.alerting.conftest import StartService, alerting_config
 from tests.support import eventually
@@ -23,80 +21,29 @@ TURN = 0.2
 GATEWAYS = ("S-1-gw", "S-2-gw", "S-3-gw", "S-4-gw")
 
 
-class Webhook:
-    """A webhook in a thread of its own, so that the busy loop does not slow it down:
-    records the loop turn each message arrived in."""
-
-    def __init__(self, turns: list[int]) -> None:
-        self.arrivals: list[tuple[int, str]] = []
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                hook.arrivals.append((turns[0], str(body["root_device"])))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-
-class Spinner:
-    """Keeps every turn of the running loop at least ``turn`` seconds long and counts
-    them."""
-
-    def __init__(self) -> None:
-        self.turns = [0]
-        self.turn = TURN
-        self._on = False
-
-    def start(self, turn: float = TURN) -> None:
-        self.turn = turn
-        self._on = True
-        asyncio.get_running_loop().call_soon(self._spin)
-
-    def stop(self) -> None:
-        self._on = False
-
-    def _spin(self) -> None:
-        if not self._on:
-            return
-        self.turns[0] += 1
-        until = time.perf_counter() + self.turn
-        while time.perf_counter() < until:
-            pass
-        asyncio.get_running_loop().call_soon(self._spin)
+@pytest.fixture
+def busy() -> Iterator[BusyLoop]:
+    """The loop made busy by the test (:meth:`BusyLoop.start`), at turns of :data:`TURN`
+    unless the test sets another."""
+    loop = BusyLoop(TURN)
+    yield loop
+    loop.stop()
 
 
 @pytest.fixture
-def spinner() -> Iterator[Spinner]:
-    spin = Spinner()
-    yield spin
-    spin.stop()
-
-
-@pytest.fixture
-def webhook(spinner: Spinner) -> Iterator[Webhook]:
-    hook = Webhook(spinner.turns)
-    thread = threading.Thread(target=hook.server.serve_forever, daemon=True)
-    thread.start()
-    try:
+def webhook(busy: BusyLoop) -> Iterator[ThreadedWebhook]:
+    """Each message stamped with the loop turn it arrived in."""
+    with ThreadedWebhook(stamp=lambda: busy.turns) as hook:
         yield hook
-    finally:
-        hook.server.shutdown()
-        hook.server.server_close()
+
+
+def roots(hook: ThreadedWebhook) -> list[tuple[float, str]]:
+    """(turn, root device) of each message received."""
+    return [(turn, json.loads(body)["root_device"]) for turn, body in hook.arrivals()]
 
 
 async def test_a_failed_poll_reaches_the_webhook_within_three_turns(
-    tmp_path: Path, start_service: StartService, spinner: Spinner, webhook: Webhook,
+    tmp_path: Path, start_service: StartService, busy: BusyLoop, webhook: ThreadedWebhook,
 ) -> None:
     """The turn the poll failed in, one for it to reach alerting, one for the committed
     outbox row to reach the channel (the POST then leaves from the channel's thread). It
@@ -108,18 +55,18 @@ async def test_a_failed_poll_reaches_the_webhook_within_three_turns(
     run = await start_service(config)
     poll_round(run.store, ("da-5001", *GATEWAYS), True, 1000.0)
     await run.service.wait_cycle()
-    spinner.start()
+    busy.start()
     await asyncio.sleep(3 * TURN)
-    before = spinner.turns[0]
+    before = busy.turns
     poll_round(run.store, ("S-3-gw",), False, 1001.0)
-    await eventually(lambda: webhook.arrivals, what="the incident's webhook")
-    turn, root = webhook.arrivals[0]
+    await eventually(webhook.arrivals, what="the incident's webhook")
+    turn, root = roots(webhook)[0]
     assert root == "S-3-gw"
     assert turn - before <= 3, turn - before
 
 
 async def test_a_burst_on_one_channel_costs_two_turns_a_message(
-    tmp_path: Path, start_service: StartService, spinner: Spinner, webhook: Webhook,
+    tmp_path: Path, start_service: StartService, busy: BusyLoop, webhook: ThreadedWebhook,
 ) -> None:
     """Messages go out one after another, in order: each waits for the one before to be
     accepted (the thread's answer: two turns), not also for its delivery to be written to
@@ -130,15 +77,17 @@ async def test_a_burst_on_one_channel_costs_two_turns_a_message(
     run = await start_service(config)
     poll_round(run.store, ("da-5001", "da-5002", *GATEWAYS), True, 1000.0)
     await run.service.wait_cycle()
-    spinner.start(TURN / 2)
+    busy.turn = TURN / 2
+    busy.start()
     await asyncio.sleep(TURN)
     poll_round(run.store, GATEWAYS, False, 1001.0)
-    await eventually(lambda: len(webhook.arrivals) == len(GATEWAYS), within=30,
+    await eventually(lambda: len(webhook.arrivals()) == len(GATEWAYS), within=30,
                      what="one message per gateway")
-    spinner.stop()
-    assert sorted(root for _, root in webhook.arrivals) == sorted(GATEWAYS)
-    first, last = webhook.arrivals[0][0], webhook.arrivals[-1][0]
-    assert (last - first) / (len(GATEWAYS) - 1) <= 2.5, webhook.arrivals
+    busy.stop()
+    arrivals = roots(webhook)
+    assert sorted(root for _, root in arrivals) == sorted(GATEWAYS)
+    first, last = arrivals[0][0], arrivals[-1][0]
+    assert (last - first) / (len(GATEWAYS) - 1) <= 2.5, arrivals
     delivery = run.service.delivery
     assert delivery is not None
     await eventually(lambda: delivery.stats["noc"].delivered == len(GATEWAYS),
