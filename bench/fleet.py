@@ -481,6 +481,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
             lags = sorted(s[2].get("pubnet_poll_lag_seconds", 0.0)
                           for m in pollers for s in m.good())
             times = sorted(s[1] for m in pollers for s in m.scrapes)
+            heads = sorted(h for m in pollers for h in m.heads) or [0.0]
             written = sum(m.delta("pubnet_influx_points_written_total") for m in pollers)
             # the cut: a district router and everything behind it fall silent
             routers = sorted(d for d, dev in inventory.devices.items()
@@ -530,10 +531,8 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
                 "series": int(sum(m.last("pubnet_exporter_series") for m in pollers)),
                 "scrape_p50_s": round(statistics.median(times), 2),
                 "scrape_max_s": round(times[-1], 2),
-                "scrape_head_p50_s": round(statistics.median(
-                    [h for m in pollers for h in m.heads] or [0.0]), 2),
-                "scrape_head_max_s": round(max(
-                    [h for m in pollers for h in m.heads] or [0.0]), 2),
+                "scrape_head_p50_s": round(statistics.median(heads), 2),
+                "scrape_head_max_s": round(heads[-1], 2),
                 "scrapes_failed": f"{sum(len(m.failed) for m in pollers)}/{len(times)}",
                 "store_dropped_batches": int(sum(m.last("pubnet_state_dropped_total")
                                                  for m in team if m.polls)),
