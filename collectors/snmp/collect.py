@@ -75,6 +75,13 @@ class DeviceMemory:
     """Per table, the instances its last walk found; polls in between GET just those."""
     rewalk_every: int = REWALK_EVERY
     """Polls a layout serves before its table is walked again (``snmp.rewalk_every``)."""
+    rewalk_phase: int = 0
+    """Polls beyond ``rewalk_every`` the first walk's layouts serve, modulo
+    ``rewalk_every`` (the poller derives it from the device id). A fleet is first walked
+    in one round, when pubnet starts; without a phase every device walked again in the
+    same later round, one in ``rewalk_every``: a round costing ~3 rounds of GET polls,
+    late polls for minutes after it, every 30 minutes at national scale. With phases
+    spread, about ``1/rewalk_every`` of the devices walk in each round."""
     max_get_varbinds: int = MAX_GET_VARBINDS
     """Varbinds per GET; lowered when the agent answers tooBig."""
     keys: dict[SeriesKey, SeriesKey] = field(default_factory=dict)
@@ -396,7 +403,7 @@ def _get_oids(profile: Profile, memory: DeviceMemory) -> tuple[str, ...]:
     current: list[TableLayout | None] = []
     for table in profile.tables:
         layout = layouts.get(table.name)
-        current.append(layout if layout is not None and layout.polls < rewalk_every else None)
+        current.append(layout if layout is not None and not layout.due(rewalk_every) else None)
     used = (profile, *current)
     cached = memory.get_oids
     if cached is not None and len(cached[0]) == len(used) and all(
@@ -518,16 +525,19 @@ async def collect(
         row_count = values.get(table.row_count) if table.row_count is not None else None
         layout = layouts.get(table.name)
         cells = None
-        if (layout is not None and layout.polls < memory.rewalk_every
+        if (layout is not None and not layout.due(memory.rewalk_every)
                 and row_count == layout.row_count):
             cells = layout.cells(values)
         if cells is not None and layout is not None:
             layout.polls += 1
             rows: Sequence[str] = layout.rows
         else:
+            first = layout is None
             columns, walked = await _walk_table(client, table, memory)
             layout = layouts[table.name] = layout_from_walk(table, columns, walked, row_count,
                                                             memory.parts)
+            if first:
+                layout.grace = memory.rewalk_phase % memory.rewalk_every
             rows = layout.rows
             cells = _cells(table, columns, rows)
         _row_observations(table, cells, rows, device, ts, memory, reset, elapsed, out)

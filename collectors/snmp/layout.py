@@ -10,7 +10,8 @@ pollers call cached-index polling.
 The table is walked again when its layout may be wrong: an instance it lists is gone, a row
 gained a preferred column it lacked (a 64-bit counter after a firmware upgrade), the table's
 row-count scalar (``ifNumber`` for if-mib) changed, or it is the ``snmp.rewalk_every``-th
-poll (so rows added to tables without a row count show up within that many polls). A
+poll (so rows added to tables without a row count show up within that many polls; a
+device's first walk serves a few polls more, so that a fleet does not walk all at once). A
 reboot alone is no reason: labels come from the same GET as the values, so even a device
 that renumbered its interfaces is read correctly. The values are processed exactly as a
 walk's are.
@@ -66,6 +67,9 @@ class TableLayout:
     dropped (only it is asked for; a row that starts to match needs a walk)."""
     polls: int = 1
     """Polls since the table was walked, that poll included."""
+    grace: int = 0
+    """Polls this layout serves beyond ``snmp.rewalk_every`` (a device's first walk only:
+    see :attr:`collectors.snmp.collect.DeviceMemory.rewalk_phase`)."""
     grid: tuple[str | None, ...] = ()
     """Row by row (:attr:`rows`), the instance OID of each of the table's
     :attr:`~collectors.snmp.profiles.Table.cells`, None where the layout has none: a GET's
@@ -78,6 +82,10 @@ class TableLayout:
         """``(column OID, index, column OID + "." + index)`` of each instance."""
         return tuple(zip(self.instance_columns, self.instance_indexes, self.instance_oids,
                          strict=True))
+
+    def due(self, rewalk_every: int) -> bool:
+        """Whether the layout has served its polls and the table is walked again."""
+        return self.polls >= rewalk_every + self.grace
 
     def oids(self) -> list[str]:
         """Everything a poll asks for to use (and check) this layout."""

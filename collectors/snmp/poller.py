@@ -21,6 +21,7 @@ import contextlib
 import heapq
 import logging
 import time
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -157,6 +158,9 @@ class DevicePoller:
         up, info = device_labels(self.inventory, device, self.shared_labels)
         return _DeviceRun(device, target, interval, up, info,
                           memory=DeviceMemory(rewalk_every=snmp.rewalk_every,
+                                              # the same phase at every start
+                                              rewalk_phase=zlib.crc32(
+                                                  device.device_id.encode()),
                                               keys=self.counter_keys,
                                               parts=self.layout_parts,
                                               slot_maps=self.slot_maps,

@@ -17,9 +17,12 @@ from collectors.snmp.layout import (
     TableLayout,
     layout_from_walk,
 )
+from collectors.snmp.poller import DevicePoller
 from collectors.snmp.profiles import load_profiles
-from pubnet.config import Credential
-from pubnet.model import Observation
+from inventory.model import Device as InventoryDevice
+from inventory.model import Inventory, Role
+from pubnet.config import Credential, parse_config
+from pubnet.model import Observation, PollStatus
 from testbed.snmpd import COMMUNITY, Agent
 from tests.collectors.snmp.layout_reference import column_spans, layout_columns
 from tests.collectors.snmp.test_poller import ScriptedClient
@@ -149,6 +152,41 @@ async def test_without_a_row_count_new_rows_show_within_rewalk_every_polls() -> 
         polls += 1
         assert agent.walks == 0
     assert polls == REWALK_EVERY  # one poll in REWALK_EVERY walks
+
+
+async def test_a_fleet_first_walked_together_walks_again_a_share_at_a_time() -> None:
+    """Devices walked in one round (pubnet's start) walk again spread over
+    ``rewalk_every`` rounds, and not before it: a round in which every device walked cost
+    ~3 rounds of GET polls and left the polls late for minutes, every 30 minutes."""
+    devices, every = 400, 10
+    config = parse_config({"credentials": {"c": {"version": "2c", "community": "public"}},
+                           "snmp": {"rewalk_every": every}})
+    inv = Inventory()
+    for n in range(devices):
+        inv.devices[f"gw-{n}"] = InventoryDevice(f"gw-{n}", f"site-{n}", Role.SITE_GATEWAY,
+                                                 f"10.0.{n // 250}.{n % 250}", None,
+                                                 "if-mib", "c", "")
+    agents: list[CountingClient] = []
+
+    def factory(target: SnmpTarget, stats: PacketStats) -> CountingClient:
+        agents.append(CountingClient(interfaces(2)))
+        return agents[-1]
+
+    poller = DevicePoller(config, inv, load_profiles(), client_factory=factory)
+    runs = [poller.prepare(device) for device in inv.devices.values()]
+    walking: list[int] = []  # per round, the devices that walked
+    for _ in range(3 * every):
+        for agent in agents:
+            agent.walks = 0
+        for run in runs:
+            status, detail, _ = await poller.poll(run)
+            assert status is PollStatus.OK, detail
+        walking.append(sum(agent.walks > 0 for agent in agents))
+    assert walking[0] == devices
+    assert walking[1:every] == [0] * (every - 1)  # the start's rounds are left alone
+    assert sum(walking[every:]) == 2 * devices  # every device twice in 2 * every rounds
+    assert max(walking[every:]) <= 2 * devices // every
+    assert sum(share > 0 for share in walking[every:]) == 2 * every
 
 
 async def test_rewalk_every_1_walks_every_poll() -> None:
