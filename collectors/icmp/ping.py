@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self
 
+from collectors.deadline import answer_within
+
 ECHO_REQUEST = 8
 ECHO_REPLY = 0
 DEST_UNREACHABLE = 3
@@ -185,10 +187,9 @@ class SocketPinger:
         self._waiting[key] = (future, time.perf_counter())
         try:
             self._sock.sendto(echo_request(self._identifier, sequence), (host, 0))
-            # asyncio.timeout, not wait_for: Python 3.11's wait_for returns a future that
-            # finished in the turn the task was cancelled, and the cancellation is lost
-            async with asyncio.timeout(wait):
-                return await future
+            # not asyncio.timeout: a reply read in the turn the deadline passes would be
+            # lost; not wait_for: it loses a stop that meets the reply in one turn
+            return await answer_within(future, wait)
         except TimeoutError:
             return None
         finally:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 
+from collectors.deadline import answer_within
 from pubnet.ber import NULL, PduType, Tag, encode_int, encode_octets, encode_oid, parse_oid, tlv
 
 USM_UNKNOWN_USER_NAMES = encode_oid(parse_oid("1.3.6.1.6.3.15.1.1.3.0"))
@@ -65,8 +66,7 @@ async def user_is_unknown(host: str, port: int, user: str, engine_id: bytes,
     try:
         transport.sendto(probe_message(user, engine_id, secrets.randbelow(2**30) + 1))
         try:
-            async with asyncio.timeout(wait):  # not wait_for: see collectors/icmp/ping.py
-                data = await answer
+            data = await answer_within(answer, wait)
         except (TimeoutError, OSError):
             return None
         return says_unknown_user(data)

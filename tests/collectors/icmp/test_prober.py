@@ -15,6 +15,7 @@ from inventory.model import Device, Inventory, Role, Site, SiteKind
 from pubnet.config import IcmpConfig
 from pubnet.model import PollStatus, Source
 from pubnet.state import StateStore
+from testbed.busyloop import BusyLoop
 
 
 def inventory(*hosts: tuple[str, str]) -> Inventory:
@@ -158,6 +159,22 @@ async def test_no_icmp_socket_marks_devices_error_instead_of_crashing(
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_a_reply_read_in_the_turn_its_deadline_passes_counts() -> None:
+    """On a saturated loop the reply and the deadline often come due in one turn (the
+    reply was back in time, the loop was busy). It is an answer: with ``asyncio.timeout``
+    the timer cancelled the probe after the reply was read, and gateways that answered
+    became site-down and "power cut likely" incidents for a round (bench/fleet.py)."""
+    busy = BusyLoop(turn=0.4)  # each turn outlasts the probe's 0.2 s deadline
+    async with SocketPinger() as pinger:
+        probe = asyncio.create_task(pinger.ping("127.0.0.1", 3, 0.2, 0.0))
+        busy.start()  # in the turn an echo request goes out, the loop is busy after it
+        try:
+            result = await probe
+        finally:
+            busy.stop()
+    assert (result.sent, result.received) == (3, 3)
 
 
 async def test_a_probe_cancelled_as_its_answer_arrives_stops() -> None:
