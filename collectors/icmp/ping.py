@@ -13,6 +13,7 @@ that must not answer (every 127.x address answers on Linux, and traffic stays on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import ipaddress
 import itertools
@@ -102,6 +103,37 @@ def open_icmp_socket() -> tuple[socket.socket, bool]:
     return socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP), True
 
 
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+"""Linux's option (and control message) for a datagram's arrival time, which Python's
+socket module does not name: 35 on x86 and ARM (``asm-generic/socket.h``)."""
+_TIMESPEC = struct.Struct("@ll")
+_ANCILLARY = socket.CMSG_SPACE(_TIMESPEC.size)
+
+
+def _arrival(ancillary: list[tuple[int, int, bytes]]) -> float | None:
+    """The kernel's wall-clock time of a datagram's arrival, if it said."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and \
+                len(data) >= _TIMESPEC.size:
+            seconds, nanoseconds = _TIMESPEC.unpack_from(data)
+            return seconds + nanoseconds / 1e9
+    return None
+
+
+def round_trip(read_after: float, arrived: float | None, sent_wall: float) -> float:
+    """A reply's round-trip time: from the request to the reply's arrival in the kernel.
+
+    What ``read_after`` measures (request to the reply read) includes the event loop's
+    delay: on a saturated loop a whole turn, up to a second, and every ICMP device's RTT
+    graph would show pubnet's load as the network's. The arrival time is wall-clock, so a
+    clock step between request and reply could make it wrong: it is used only where it
+    lies between 0 and ``read_after``."""
+    if arrived is None:
+        return read_after
+    rtt = arrived - sent_wall
+    return rtt if 0.0 <= rtt <= read_after else read_after
+
+
 class SocketPinger:
     """The real :class:`Pinger`: one ICMP socket, replies matched by id and sequence.
 
@@ -113,7 +145,9 @@ class SocketPinger:
         self._raw = False
         self._identifier = os.getpid() & 0xFFFF
         self._sequence = itertools.count(1)
-        self._waiting: dict[tuple[str, int], tuple[asyncio.Future[float], float]] = {}
+        self._waiting: dict[tuple[str, int], tuple[asyncio.Future[float], float, float]] = {}
+        """Per (host, sequence): the reply's future, and when the request went out
+        (``perf_counter`` and wall-clock seconds)."""
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def __aenter__(self) -> Self:
@@ -123,6 +157,8 @@ class SocketPinger:
             sock.bind(("0.0.0.0", 0))
             # The kernel puts the socket's port into the identifier field of echo requests.
             self._identifier = sock.getsockname()[1] & 0xFFFF
+        with contextlib.suppress(OSError):  # without it, RTTs include the loop's delay
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self._sock, self._raw = sock, raw
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(sock.fileno(), self._read)
@@ -134,7 +170,7 @@ class SocketPinger:
             self._loop.remove_reader(self._sock.fileno())
             self._sock.close()
         self._sock = None
-        for future, _ in self._waiting.values():
+        for future, _, _ in self._waiting.values():
             future.cancel()
         self._waiting.clear()
 
@@ -148,12 +184,13 @@ class SocketPinger:
             return
         while True:
             try:
-                data, (host, _port) = sock.recvfrom(2048)
+                data, ancillary, _flags, (host, _port) = sock.recvmsg(2048, _ANCILLARY)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
                 return
             now = time.perf_counter()
+            arrived = _arrival(ancillary)
             if self._raw:
                 if len(data) < 20:
                     continue
@@ -176,7 +213,8 @@ class SocketPinger:
                 continue
             waiting = self._waiting.pop((host, seq), None)
             if waiting is not None and not waiting[0].done():
-                waiting[0].set_result(now - waiting[1])
+                future, sent, sent_wall = waiting
+                future.set_result(round_trip(now - sent, arrived, sent_wall))
 
     async def _one(self, host: str, wait: float) -> float | None:
         """RTT of one echo, None on timeout; raises OSError when unreachable."""
@@ -184,7 +222,7 @@ class SocketPinger:
         sequence = next(self._sequence) & 0xFFFF
         future: asyncio.Future[float] = self._loop.create_future()
         key = (host, sequence)
-        self._waiting[key] = (future, time.perf_counter())
+        self._waiting[key] = (future, time.perf_counter(), time.time())
         try:
             self._sock.sendto(echo_request(self._identifier, sequence), (host, 0))
             # not asyncio.timeout: a reply read in the turn the deadline passes would be

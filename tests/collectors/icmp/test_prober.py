@@ -9,7 +9,14 @@ import time
 
 import pytest
 
-from collectors.icmp.ping import FakePinger, ProbeResult, SocketPinger, checksum, echo_request
+from collectors.icmp.ping import (
+    FakePinger,
+    ProbeResult,
+    SocketPinger,
+    checksum,
+    echo_request,
+    round_trip,
+)
 from collectors.icmp.prober import IcmpProber, first_due, status_of
 from inventory.model import Device, Inventory, Role, Site, SiteKind
 from pubnet.config import IcmpConfig
@@ -177,6 +184,28 @@ async def test_a_reply_read_in_the_turn_its_deadline_passes_counts() -> None:
     assert (result.sent, result.received) == (3, 3)
 
 
+async def test_the_round_trip_time_is_the_network_s_not_the_loop_s() -> None:
+    """A reply read a busy loop turn late has the RTT of its arrival in the kernel: on a
+    saturated pubnet every ICMP device's RTT graph showed the loop's delay (~0.4 s here)."""
+    busy = BusyLoop(turn=0.4)
+    async with SocketPinger() as pinger:
+        probe = asyncio.create_task(pinger.ping("127.0.0.1", 2, 1.0, 0.0))
+        busy.start()  # the loop is busy after each echo request goes out
+        try:
+            result = await probe
+        finally:
+            busy.stop()
+    assert result.received == 2
+    assert max(result.rtts) < 0.1  # loopback answers in microseconds
+
+
+def test_a_wall_clock_step_leaves_the_loop_s_measure() -> None:
+    assert round_trip(0.5, 1000.0010, 1000.0) == pytest.approx(0.001)
+    assert round_trip(0.5, None, 1000.0) == 0.5  # no arrival time from the kernel
+    assert round_trip(0.5, 999.0, 1000.0) == 0.5  # the clock went back meanwhile
+    assert round_trip(0.5, 1003.0, 1000.0) == 0.5  # or forward
+
+
 async def test_a_probe_cancelled_as_its_answer_arrives_stops() -> None:
     """A stop that meets an echo reply in the same loop turn still stops the probe.
     Python 3.11's ``asyncio.wait_for`` returns the finished future's result instead and
@@ -185,7 +214,7 @@ async def test_a_probe_cancelled_as_its_answer_arrives_stops() -> None:
     async with SocketPinger() as pinger:
         probe = asyncio.create_task(pinger.ping("127.0.0.1", 3, 5.0, 0.0))
         await asyncio.sleep(0)  # the probe's first step: its first echo request goes out
-        (answer, _sent), = pinger._waiting.values()  # and its reply is awaited
+        (answer, _sent, _wall), = pinger._waiting.values()  # its reply is awaited
         answer.set_result(0.001)  # the reply and the stop, in one turn
         probe.cancel()
         with pytest.raises(asyncio.CancelledError):
