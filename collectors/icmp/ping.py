@@ -116,7 +116,7 @@ def _arrival(ancillary: list[tuple[int, int, bytes]]) -> float | None:
         if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and \
                 len(data) >= _TIMESPEC.size:
             seconds, nanoseconds = _TIMESPEC.unpack_from(data)
-            return seconds + nanoseconds / 1e9
+            return float(seconds + nanoseconds / 1e9)
     return None
 
 
