@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 
-from collectors.icmp.ping import Pinger, ProbeResult, SocketPinger
+from collectors.icmp.ping import RECEIVE_BUFFER, Pinger, ProbeResult, SocketPinger
 from collectors.identity import SharedLabels, device_labels, status_observations
 from inventory.model import Device, Inventory
 from pubnet.catalog import PROBE_LOSS, PROBE_RTT
@@ -143,6 +143,12 @@ class IcmpProber:
             log.info("icmp prober started", extra={
                 "devices": len(self.devices), "interval_s": self.config.interval,
                 "count": self.config.count})
+            if isinstance(pinger, SocketPinger) and pinger.receive_buffer < RECEIVE_BUFFER:
+                log.warning("icmp receive buffer is small: on a busy event loop the kernel "
+                            "drops replies, and devices that answered show as timeouts; "
+                            "raise net.core.rmem_max (docs/deployment.md)", extra={
+                                "receive_buffer_bytes": pinger.receive_buffer,
+                                "wanted_bytes": 2 * RECEIVE_BUFFER})
             await self._schedule(pinger)
 
     async def _cannot_ping(self, exc: PermissionError) -> None:
