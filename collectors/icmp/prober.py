@@ -143,7 +143,8 @@ class IcmpProber:
             log.info("icmp prober started", extra={
                 "devices": len(self.devices), "interval_s": self.config.interval,
                 "count": self.config.count})
-            if isinstance(pinger, SocketPinger) and pinger.receive_buffer < RECEIVE_BUFFER:
+            # the kernel reports twice what it grants for data: short of that, it held back
+            if isinstance(pinger, SocketPinger) and pinger.receive_buffer < 2 * RECEIVE_BUFFER:
                 log.warning("icmp receive buffer is small: on a busy event loop the kernel "
                             "drops replies, and devices that answered show as timeouts; "
                             "raise net.core.rmem_max (docs/deployment.md)", extra={
