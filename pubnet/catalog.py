@@ -115,6 +115,7 @@ LABEL_ERROR: Final = "error"
 LABEL_LINK: Final = "link"
 LABEL_DIRECTION: Final = "direction"
 LABEL_SHARD: Final = "shard"
+LABEL_SOCKET: Final = "socket"
 
 # -- devices (SNMP, ICMP, MQTT collectors) --------------------------------------------------
 DEVICE_UP: Final = "pubnet_device_up"
@@ -158,6 +159,7 @@ SNMP_DROPPED_PACKETS: Final = "pubnet_snmp_dropped_packets_total"
 POLLS_IN_FLIGHT: Final = "pubnet_polls_in_flight"
 POLL_LAG: Final = "pubnet_poll_lag_seconds"
 TRAPS_RECEIVED: Final = "pubnet_snmp_traps_received_total"
+SOCKET_RECEIVE_DROPS: Final = "pubnet_socket_receive_drops_total"
 MQTT_MESSAGES: Final = "pubnet_mqtt_messages_total"
 MQTT_CONNECTED: Final = "pubnet_mqtt_connected"
 MQTT_RECONNECTS: Final = "pubnet_mqtt_reconnects_total"
@@ -286,6 +288,10 @@ METRICS: Final[tuple[Metric, ...]] = (
            (_SNMP, _PROM)),
     Metric(TRAPS_RECEIVED, _C, "", "SNMP traps and informs received, by kind.",
            (_D, LABEL_TRAP), (_TRAPS,)),
+    Metric(SOCKET_RECEIVE_DROPS, _C, "",
+           "Datagrams the kernel dropped from a collector's socket (its receive buffer was "
+           "full while pubnet was busy), by socket (icmp, traps).", (_D, LABEL_SOCKET),
+           (_TRAPS, _ICMP)),
     # the MQTT collector and embedded broker (device "pubnet")
     Metric(MQTT_MESSAGES, _C, "", "MQTT messages received, by outcome.", (_D, LABEL_RESULT),
            (_MQTT,)),

@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from collectors.deadline import answer_within
+from collectors.receive_buffer import enlarge_receive_buffer
 
 ECHO_REQUEST = 8
 ECHO_REPLY = 0
@@ -103,32 +104,11 @@ def open_icmp_socket() -> tuple[socket.socket, bool]:
     return socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP), True
 
 
-RECEIVE_BUFFER = 4 << 20
-"""Bytes of replies the ICMP socket may hold while the event loop is busy (the kernel
-doubles it for its bookkeeping). One socket takes every ICMP device's replies, and a
-reply takes ~1.6 KB of buffer: the default ~208 KiB held ~130. With 1,000 probes in
-flight and loop turns of 0.5 s, 128 of 1,000 replies survived and the kernel dropped the
-rest, so gateways that answered "did not answer" (bench/fleet.py at 100,000 devices: ~100
-ICMP timeouts and a dozen false site-down and power incidents in ten minutes)."""
-SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
-"""Linux's receive buffer size beyond ``net.core.rmem_max`` (needs CAP_NET_ADMIN)."""
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 """Linux's option (and control message) for a datagram's arrival time, which Python's
 socket module does not name: 35 on x86 and ARM (``asm-generic/socket.h``)."""
 _TIMESPEC = struct.Struct("@ll")
 _ANCILLARY = socket.CMSG_SPACE(_TIMESPEC.size)
-
-
-def enlarge_receive_buffer(sock: socket.socket, wanted: int = RECEIVE_BUFFER) -> int:
-    """Ask for ``wanted`` bytes of receive buffer, beyond ``net.core.rmem_max`` where the
-    process may (root, CAP_NET_ADMIN), else up to it; the size the kernel granted (as it
-    reports it: twice what it allows for data)."""
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, wanted)
-    except OSError:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, wanted)
-    return int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
 
 
 def _arrival(ancillary: list[tuple[int, int, bytes]]) -> float | None:
@@ -201,6 +181,11 @@ class SocketPinger:
     @property
     def raw(self) -> bool:
         return self._raw
+
+    @property
+    def socket(self) -> socket.socket | None:
+        """The open socket, for its kernel drop counter (:mod:`collectors.receive_buffer`)."""
+        return self._sock
 
     def _read(self) -> None:
         sock = self._sock

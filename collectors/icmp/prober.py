@@ -22,8 +22,9 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 
-from collectors.icmp.ping import RECEIVE_BUFFER, Pinger, ProbeResult, SocketPinger
+from collectors.icmp.ping import Pinger, ProbeResult, SocketPinger
 from collectors.identity import SharedLabels, device_labels, status_observations
+from collectors.receive_buffer import DropWatch, warn_if_small
 from inventory.model import Device, Inventory
 from pubnet.catalog import PROBE_LOSS, PROBE_RTT
 from pubnet.config import IcmpConfig
@@ -31,6 +32,9 @@ from pubnet.model import Labels, Observation, PollStatus, Source
 from pubnet.state import StateStore
 
 log = logging.getLogger("pubnet.icmp")
+
+DROPS_EVERY = 15.0
+"""Seconds between readings of the kernel's drop counter of the ICMP socket."""
 
 
 def icmp_devices(inventory: Inventory) -> list[Device]:
@@ -143,14 +147,18 @@ class IcmpProber:
             log.info("icmp prober started", extra={
                 "devices": len(self.devices), "interval_s": self.config.interval,
                 "count": self.config.count})
-            # the kernel reports twice what it grants for data: short of that, it held back
-            if isinstance(pinger, SocketPinger) and pinger.receive_buffer < 2 * RECEIVE_BUFFER:
-                log.warning("icmp receive buffer is small: on a busy event loop the kernel "
-                            "drops replies, and devices that answered show as timeouts; "
-                            "raise net.core.rmem_max (docs/deployment.md)", extra={
-                                "receive_buffer_bytes": pinger.receive_buffer,
-                                "wanted_bytes": 2 * RECEIVE_BUFFER})
+            if isinstance(pinger, SocketPinger):
+                warn_if_small(log, "icmp", pinger.receive_buffer)
             await self._schedule(pinger)
+
+    async def _count_kernel_drops(self, pinger: SocketPinger) -> None:
+        """Publish what the kernel dropped from the socket every :data:`DROPS_EVERY` s."""
+        watch = DropWatch("icmp", log)
+        while True:
+            observations = watch.observations(pinger.socket, self.clock())
+            if observations:
+                self.store.publish(observations)
+            await asyncio.sleep(DROPS_EVERY)
 
     async def _cannot_ping(self, exc: PermissionError) -> None:
         """No ICMP socket: every device gets status ``error`` (visible, not a crash)."""
@@ -182,6 +190,8 @@ class IcmpProber:
                 running.discard(position)
 
         async with asyncio.TaskGroup() as group:
+            if isinstance(pinger, SocketPinger):
+                group.create_task(self._count_kernel_drops(pinger), name="icmp-drops")
             while queue:
                 due, position = heapq.heappop(queue)
                 delay = due - time.monotonic()

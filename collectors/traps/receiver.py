@@ -13,6 +13,10 @@ Reasons: ``trap_decode`` (not BER/SNMP), ``trap_bad_version``, ``trap_bad_commun
 inventory device at the sender's address), ``trap_bad_value`` (a sysUpTime.0 or ifIndex
 outside what the object holds), ``trap_error`` (pysnmp raised).
 
+What the kernel drops before pysnmp sees it (the socket's receive buffer full while the
+event loop is busy: a trap storm of a power event) is counted in
+``pubnet_socket_receive_drops_total{socket="traps"}`` (:mod:`collectors.receive_buffer`).
+
 Accepted traps are logged at info, but not one line each: the first of each kind per
 ``log_summary_every`` seconds, then one summary line with counts (:mod:`.lograte`).
 """
@@ -32,6 +36,7 @@ from pysnmp.entity import engine as snmp_engine
 from pysnmp.entity.rfc3413 import ntfrcv
 from pysnmp.proto import rfc1902
 
+from collectors.receive_buffer import DropWatch, enlarge_receive_buffer, warn_if_small
 from collectors.traps.events import TrapKind, Value, interpret, observations_for
 from collectors.traps.lograte import TrapLogLimiter
 from inventory.model import Inventory
@@ -162,6 +167,8 @@ class TrapReceiver:
         host, port = parse_listen(self.config.listen)
         sock = bind_udp(host, port, f"traps.listen {self.config.listen}")
         self.address = sock.getsockname()
+        warn_if_small(log, "traps", enlarge_receive_buffer(sock))
+        kernel_drops = DropWatch("traps", log)
         engine = await asyncio.to_thread(self._make_engine)
         transport = _CountingUdpTransport(self._on_error, self._after_datagram)
         snmp_config.add_transport(engine, udp.DOMAIN_NAME, transport.open_server_mode(sock=sock))
@@ -172,6 +179,9 @@ class TrapReceiver:
         self.ready.set()
         try:
             while True:
+                observations = kernel_drops.observations(sock, self.clock())
+                if observations:
+                    self.store.publish(observations)
                 await asyncio.sleep(self._log_limit.period / 4)
                 self._log_summary()
         finally:

@@ -70,9 +70,13 @@ def build() -> models.Dashboard:
     grid.add(timeseries_panel(
         "SNMP ที่ทิ้ง · SNMP packets dropped",
         "SNMP datagrams and answers thrown away, by reason (decode, request_id, "
-        "late_response, trap_*...). Each reason is also logged once.",
+        "late_response, trap_*...), and datagrams the kernel dropped from the trap and "
+        "ICMP sockets while pubnet was busy (kernel traps, kernel icmp: above 0, pubnet "
+        "fell behind). Each reason is also logged once.",
         [Query(f"sum by (reason) (rate(pubnet_snmp_dropped_packets_total[{RATE}]))",
-               legend="{{reason}}")], unit="pps"), 12, 8)
+               legend="{{reason}}"),
+         Query(f"sum by (socket) (rate(pubnet_socket_receive_drops_total[{RATE}]))",
+               legend="kernel {{socket}}")], unit="pps"), 12, 8)
 
     grid.row("MQTT")
     grid.add(timeseries_panel(

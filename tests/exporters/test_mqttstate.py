@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -41,7 +42,10 @@ async def running(publisher: StatePublisher) -> AsyncIterator[asyncio.Task[None]
 async def retained(port: int, topic: str, within: float = 2.0) -> dict[str, bytes]:
     """Every retained message under ``topic`` right now."""
     found: dict[str, bytes] = {}
-    async with aiomqtt.Client("127.0.0.1", port, identifier="reader") as client:
+    # each reader its own client id, and a bound on connecting: once a whole test hung
+    # here until pytest's 300 s timeout
+    async with aiomqtt.Client("127.0.0.1", port, identifier=f"reader-{uuid.uuid4().hex[:8]}",
+                              timeout=10) as client:
         await client.subscribe(topic, qos=1)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(within):

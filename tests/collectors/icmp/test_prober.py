@@ -11,7 +11,6 @@ import time
 import pytest
 
 from collectors.icmp.ping import (
-    RECEIVE_BUFFER,
     FakePinger,
     ProbeResult,
     SocketPinger,
@@ -20,6 +19,7 @@ from collectors.icmp.ping import (
     round_trip,
 )
 from collectors.icmp.prober import IcmpProber, first_due, status_of
+from collectors.receive_buffer import RECEIVE_BUFFER
 from inventory.model import Device, Inventory, Role, Site, SiteKind
 from pubnet.config import IcmpConfig
 from pubnet.model import PollStatus, Source
@@ -203,6 +203,22 @@ async def test_replies_to_a_thousand_probes_wait_in_the_socket_for_a_busy_loop()
             busy.stop()
     assert sum(result.received for result in results) == 1000
     assert pinger.receive_buffer >= 2 * RECEIVE_BUFFER  # as root (CI): beyond rmem_max
+
+
+async def test_the_kernel_s_drops_on_the_icmp_socket_are_published() -> None:
+    """The series exists from the start (0), so that a NOC can graph and alert on it."""
+    store = StateStore()
+    prober = IcmpProber(CONFIG, inventory(("cpe-1", "127.0.0.1")), store)
+    task = asyncio.create_task(prober.run())
+    try:
+        await eventually(lambda: store.latest(
+            "pubnet", "pubnet_socket_receive_drops_total", (("socket", "icmp"),)) is not None)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    drops = store.latest("pubnet", "pubnet_socket_receive_drops_total", (("socket", "icmp"),))
+    assert drops is not None and drops.value == 0.0 and drops.source is Source.INTERNAL
 
 
 async def test_a_small_receive_buffer_is_said_once_at_start(
