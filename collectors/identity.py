@@ -10,6 +10,7 @@ exporter renders them as they are and derives nothing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from inventory.model import Device, Inventory
@@ -78,18 +79,33 @@ def info_labels(base: Labels, sys_name: str, sys_descr: str,
 
 def status_observations(device: str, status: PollStatus, ts: float, source: Source,
                         up_labels: Labels, *, changed: bool) -> list[Observation]:
-    """``pubnet_device_up`` and ``pubnet_device_poll_status`` for one attempt.
+    """``pubnet_device_up`` and ``pubnet_device_poll_status`` for one attempt: the first
+    two, ``up`` and this status's 1, are what every attempt refreshes.
 
-    When the status ``changed`` (or is not known to be the same) every status gets its
-    sample, 1 for this one and 0 for the rest, so that the previous status's 1 does not
-    linger; otherwise only this status's 1 is refreshed.
+    When the status ``changed`` (or is not known to be the same) every other status gets
+    its 0 after those, so that the previous status's 1 does not linger. They come last
+    (and :func:`attempt_batch` keeps them last) so that an unchanged attempt's batch is
+    the changed one's beginning: the state store keeps a device's series in the order of
+    its first batch, and stores a batch found there, in that order, in one slice
+    (``StateStore._republish``); with the zeros in the middle, no steady poll was ever
+    stored so.
     """
     out = [Observation(device, DEVICE_UP, 1.0 if status is PollStatus.OK else 0.0, ts, source,
-                       up_labels)]
+                       up_labels),
+           Observation(device, DEVICE_POLL_STATUS, 1.0, ts, source, _STATUS_LABELS[status])]
     if changed:
-        out += [Observation(device, DEVICE_POLL_STATUS, 1.0 if s is status else 0.0, ts,
-                            source, labels) for s, labels in _STATUS_LABELS.items()]
-    else:
-        out.append(Observation(device, DEVICE_POLL_STATUS, 1.0, ts, source,
-                               _STATUS_LABELS[status]))
+        out += [Observation(device, DEVICE_POLL_STATUS, 0.0, ts, source, labels)
+                for other, labels in _STATUS_LABELS.items() if other is not status]
     return out
+
+
+def attempt_batch(observations: list[Observation], statuses: list[Observation],
+                  every_time: Iterable[Observation] = ()) -> list[Observation]:
+    """One attempt's batch, in ``observations``: what was read, the two statuses every
+    attempt refreshes, what else the collector sends every time (the SNMP poller: the
+    poll's duration and the device's info), then a change's zeros (see
+    :func:`status_observations`)."""
+    observations += statuses[:2]
+    observations.extend(every_time)
+    observations += statuses[2:]
+    return observations

@@ -25,7 +25,13 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from collectors.identity import SharedLabels, device_labels, info_labels, status_observations
+from collectors.identity import (
+    SharedLabels,
+    attempt_batch,
+    device_labels,
+    info_labels,
+    status_observations,
+)
 from collectors.snmp.ber_check import Shapes
 from collectors.snmp.client import ClientFactory, PacketStats, SnmpClient, SnmpTarget
 from collectors.snmp.collect import DeviceMemory, LabelSets, PollResult, collect
@@ -208,10 +214,10 @@ class DevicePoller:
         observations = result.observations if result is not None else []
         dev = device.device_id
         run.reboot = result.detail if result is not None and result.rebooted else ""
-        observations += status_observations(dev, status, ts, Source.SNMP, run.up_labels,
-                                            changed=status is not run.status)
-        observations.append(Observation(dev, DEVICE_POLL_DURATION,
-                                        time.perf_counter() - started, ts, Source.SNMP))
+        statuses = status_observations(dev, status, ts, Source.SNMP, run.up_labels,
+                                       changed=status is not run.status)
+        every_time = [Observation(dev, DEVICE_POLL_DURATION, time.perf_counter() - started,
+                                  ts, Source.SNMP)]
         if result is not None:
             info = info_labels(run.info_labels, result.sys_name, result.sys_descr,
                                self.shared_labels)
@@ -221,8 +227,8 @@ class DevicePoller:
             else:
                 run.info_key = info
                 run.info_changed = True
-            observations.append(Observation(dev, DEVICE_INFO, 1.0, ts, Source.SNMP, info))
-        return status, detail, observations
+            every_time.append(Observation(dev, DEVICE_INFO, 1.0, ts, Source.SNMP, info))
+        return status, detail, attempt_batch(observations, statuses, every_time)
 
     def close(self, runs: Iterable[_DeviceRun]) -> None:
         """Close every kept client (sockets) — at shutdown."""
