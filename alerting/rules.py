@@ -23,7 +23,13 @@ import yaml
 
 from inventory.model import Inventory, Role
 from inventory.topology import Topology
-from pubnet.catalog import LINK_TOPOLOGY_INFO, TOPOLOGY_INFO
+from pubnet.catalog import (
+    INFLUX_POINTS_DROPPED,
+    LINK_TOPOLOGY_INFO,
+    SOCKET_RECEIVE_DROPS,
+    STATE_DROPPED,
+    TOPOLOGY_INFO,
+)
 
 RULES_FILE = "pubnet-rules.yml"
 TOPOLOGY_FILE = "pubnet-topology.yml"
@@ -135,7 +141,59 @@ def alert_rules() -> dict[str, Any]:
                "* on(site) group_left(district) pubnet_site_info", "warning",
                "{{ $labels.role }} {{ $labels.device }} at site {{ $labels.site }} is down",
                "site"),
-    ]}]}
+    ]}, {"name": "pubnet-self", "rules": self_rules()}]}
+
+
+_REJECTED_VALUES = "non_finite_value|empty_name|reserved_tag"
+"""Influx drop reasons that are a device's bad values, not points lost (docs/influxdb.md)."""
+
+
+def self_rules() -> list[dict[str, Any]]:
+    """pubnet watching itself, for the NOC's route: the alerts that say pubnet is blind or
+    losing what it should see, before a technician misses an outage because of it.
+
+    Loss is counted where it happens (kernel, state-store subscriber, Influx writer,
+    alert delivery); each rule fires on any loss in its window, since each counter only
+    moves when something was lost."""
+    per_10m = "sum by (instance, {by}) (increase({metric}[10m])) > 0"
+    return [
+        _alert("PubnetDown", 'up{job=~"pubnet.*"} == 0', "critical",
+               "pubnet at {{ $labels.instance }} does not answer scrapes: outages there go "
+               "unseen", for_="2m"),
+        _alert("PubnetAlertDeliveryFailing",
+               "sum by (instance, channel) "
+               "(increase(pubnet_alerting_delivery_failures_total[15m])) > 0 unless sum by "
+               "(instance, channel) (increase(pubnet_alerting_messages_delivered_total[15m]))"
+               " > 0", "critical",
+               "pubnet at {{ $labels.instance }} cannot deliver alert messages on "
+               "{{ $labels.channel }}: technicians are not being told (messages wait in its "
+               "outbox)", for_="0m"),
+        _alert("PubnetPollsLate", "pubnet_poll_lag_seconds > 120", "warning",
+               "pubnet's polls at {{ $labels.instance }} are {{ $value | humanizeDuration }}"
+               " late: the poller cannot keep up (docs/deployment.md, capacity)",
+               for_="10m"),
+        _alert("PubnetDatagramsDropped",
+               per_10m.format(by="socket", metric=SOCKET_RECEIVE_DROPS),
+               "warning",
+               "The kernel dropped {{ $value | printf \"%.0f\" }} datagrams from pubnet's "
+               "{{ $labels.socket }} socket at {{ $labels.instance }} in 10 minutes: traps "
+               "or echo replies lost (docs/metrics.md)", for_="0m"),
+        _alert("PubnetSubscriberDropping",
+               per_10m.format(by="subscriber", metric=STATE_DROPPED),
+               "warning",
+               "pubnet's {{ $labels.subscriber }} at {{ $labels.instance }} fell behind and "
+               "lost observations in 10 minutes", for_="0m"),
+        _alert("PubnetInfluxPointsLost",
+               per_10m.format(by="reason", metric=INFLUX_POINTS_DROPPED
+                              + f'{{reason!~"{_REJECTED_VALUES}"}}'),
+               "warning",
+               "pubnet at {{ $labels.instance }} lost {{ $value | printf \"%.0f\" }} "
+               "points for InfluxDB in 10 minutes ({{ $labels.reason }})", for_="0m"),
+        _alert("PubnetReloadRejected", "pubnet_config_last_reload_successful == 0",
+               "warning",
+               "pubnet at {{ $labels.instance }} rejected its new config or inventory and "
+               "runs the previous one (its log says why)", for_="0m"),
+    ]
 
 
 def alertmanager_config(webhook_url: str = "http://127.0.0.1:9095/alertmanager") -> (

@@ -72,6 +72,72 @@ UNIT_TESTS: dict[str, Any] = {
 }
 
 
+SELF = 'instance="noc-1:9108",job="pubnet"'
+"""pubnet's own series as Prometheus scrapes them (device="pubnet" as pubnet labels them)."""
+
+SELF_TESTS: dict[str, Any] = {
+    "rule_files": ["pubnet-rules.yml"],
+    "evaluation_interval": "1m",
+    "tests": [{
+        "interval": "1m",
+        "input_series": [
+            {"series": f'up{{{SELF}}}', "values": "1 1 0 0 0 0 0"},
+            # the kernel dropped 40 traps at minute 3; nothing from the ICMP socket
+            {"series": f'pubnet_socket_receive_drops_total{{{SELF},device="pubnet",'
+                       'socket="traps"}', "values": "0 0 0 40 40 40 40"},
+            {"series": f'pubnet_socket_receive_drops_total{{{SELF},device="pubnet",'
+                       'socket="icmp"}', "values": "0x6"},
+            # LINE fails and delivers nothing; the webhook failed once, then got through
+            {"series": f'pubnet_alerting_delivery_failures_total{{{SELF},device="pubnet",'
+                       'channel="line"}', "values": "0 2 4 6 8 10 12"},
+            {"series": f'pubnet_alerting_messages_delivered_total{{{SELF},device="pubnet",'
+                       'channel="line"}', "values": "5x6"},
+            {"series": f'pubnet_alerting_delivery_failures_total{{{SELF},device="pubnet",'
+                       'channel="webhook"}', "values": "0 1 1 1 1 1 1"},
+            {"series": f'pubnet_alerting_messages_delivered_total{{{SELF},device="pubnet",'
+                       'channel="webhook"}', "values": "0 0 3 4 5 6 7"},
+            # a device's NaN values are rejected, not lost: no alert for them
+            {"series": f'pubnet_influx_points_dropped_total{{{SELF},device="pubnet",'
+                       'reason="non_finite_value"}', "values": "0 5 10 15 20 25 30"},
+            {"series": f'pubnet_influx_points_dropped_total{{{SELF},device="pubnet",'
+                       'reason="buffer_full"}', "values": "0 0 0 0 900 900 900"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "3m", "alertname": "PubnetDown", "exp_alerts": []},
+            {"eval_time": "5m", "alertname": "PubnetDown", "exp_alerts": [{
+                "exp_labels": {"severity": "critical", "instance": "noc-1:9108",
+                               "job": "pubnet"},
+                "exp_annotations": {"summary": "pubnet at noc-1:9108 does not answer "
+                                               "scrapes: outages there go unseen"},
+            }]},
+            {"eval_time": "2m", "alertname": "PubnetDatagramsDropped", "exp_alerts": []},
+            {"eval_time": "4m", "alertname": "PubnetDatagramsDropped", "exp_alerts": [{
+                "exp_labels": {"severity": "warning", "instance": "noc-1:9108",
+                               "socket": "traps"},
+                "exp_annotations": {"summary": "The kernel dropped 40 datagrams from "
+                                               "pubnet's traps socket at noc-1:9108 in 10 "
+                                               "minutes: traps or echo replies lost "
+                                               "(docs/metrics.md)"},
+            }]},
+            {"eval_time": "6m", "alertname": "PubnetAlertDeliveryFailing", "exp_alerts": [{
+                "exp_labels": {"severity": "critical", "instance": "noc-1:9108",
+                               "channel": "line"},
+                "exp_annotations": {"summary": "pubnet at noc-1:9108 cannot deliver alert "
+                                               "messages on line: technicians are not being "
+                                               "told (messages wait in its outbox)"},
+            }]},
+            {"eval_time": "3m", "alertname": "PubnetInfluxPointsLost", "exp_alerts": []},
+            {"eval_time": "5m", "alertname": "PubnetInfluxPointsLost", "exp_alerts": [{
+                "exp_labels": {"severity": "warning", "instance": "noc-1:9108",
+                               "reason": "buffer_full"},
+                "exp_annotations": {"summary": "pubnet at noc-1:9108 lost 900 points for "
+                                               "InfluxDB in 10 minutes (buffer_full)"},
+            }]},
+        ],
+    }],
+}
+
+
 @pytest.fixture
 def exported(tmp_path: Path) -> Path:
     out = tmp_path / "rules"
@@ -87,6 +153,17 @@ def test_promtool_checks_and_unit_tests_pass(exported: Path) -> None:
         assert check.returncode == 0, check.stdout + check.stderr
     tests = exported / "pubnet-rules.test.yml"
     tests.write_text(yaml.safe_dump(UNIT_TESTS, sort_keys=False), encoding="utf-8")
+    result = subprocess.run([promtool, "test", "rules", str(tests)], capture_output=True,
+                            text=True, timeout=120, cwd=exported)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_pubnet_says_when_it_is_blind_or_losing_data(exported: Path) -> None:
+    """The NOC's route learns that pubnet is down, cannot reach technicians, or loses
+    datagrams or points, before a technician misses an outage because of it."""
+    promtool = require_binary("promtool")
+    tests = exported / "pubnet-self.test.yml"
+    tests.write_text(yaml.safe_dump(SELF_TESTS, sort_keys=False), encoding="utf-8")
     result = subprocess.run([promtool, "test", "rules", str(tests)], capture_output=True,
                             text=True, timeout=120, cwd=exported)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -187,8 +187,8 @@ async def test_compose_prometheus_fires_an_exported_rule_into_compose_alertmanag
 
         await eventually("both scrape targets up", targets)
         groups = await get_json(http, f"{prom_url}/api/v1/rules")
-        assert {g["name"] for g in groups["data"]["groups"]} == {"pubnet-alerts",
-                                                                 "pubnet-topology"}
+        assert {g["name"] for g in groups["data"]["groups"]} == {
+            "pubnet-alerts", "pubnet-self", "pubnet-topology"}
         alertmanagers = await get_json(http, f"{prom_url}/api/v1/alertmanagers")
         assert [a["url"] for a in alertmanagers["data"]["activeAlertmanagers"]] == [
             f"http://127.0.0.1:{am_port}/api/v2/alerts"]
