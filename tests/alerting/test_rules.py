@@ -75,6 +75,19 @@ UNIT_TESTS: dict[str, Any] = {
 SELF = 'instance="noc-1:9108",job="pubnet"'
 """pubnet's own series as Prometheus scrapes them (device="pubnet" as pubnet labels them)."""
 
+def quiet(at: str, alert: str) -> dict[str, Any]:
+    """A promtool expectation: ``alert`` not firing at ``at``."""
+    return {"eval_time": at, "alertname": alert, "exp_alerts": []}
+
+
+def fired(at: str, alert: str, summary: str, **labels: str) -> dict[str, Any]:
+    """A promtool expectation: one ``alert`` of pubnet's own (instance ``noc-1:9108``)
+    firing at ``at``."""
+    return {"eval_time": at, "alertname": alert, "exp_alerts": [{
+        "exp_labels": {"instance": "noc-1:9108", **labels},
+        "exp_annotations": {"summary": summary}}]}
+
+
 SELF_TESTS: dict[str, Any] = {
     "rule_files": ["pubnet-rules.yml"],
     "evaluation_interval": "1m",
@@ -103,36 +116,20 @@ SELF_TESTS: dict[str, Any] = {
                        'reason="buffer_full"}', "values": "0 0 0 0 900 900 900"},
         ],
         "alert_rule_test": [
-            {"eval_time": "3m", "alertname": "PubnetDown", "exp_alerts": []},
-            {"eval_time": "5m", "alertname": "PubnetDown", "exp_alerts": [{
-                "exp_labels": {"severity": "critical", "instance": "noc-1:9108",
-                               "job": "pubnet"},
-                "exp_annotations": {"summary": "pubnet at noc-1:9108 does not answer "
-                                               "scrapes: outages there go unseen"},
-            }]},
-            {"eval_time": "2m", "alertname": "PubnetDatagramsDropped", "exp_alerts": []},
-            {"eval_time": "4m", "alertname": "PubnetDatagramsDropped", "exp_alerts": [{
-                "exp_labels": {"severity": "warning", "instance": "noc-1:9108",
-                               "socket": "traps"},
-                "exp_annotations": {"summary": "The kernel dropped 40 datagrams from "
-                                               "pubnet's traps socket at noc-1:9108 in 10 "
-                                               "minutes: traps or echo replies lost "
-                                               "(docs/metrics.md)"},
-            }]},
-            {"eval_time": "6m", "alertname": "PubnetAlertDeliveryFailing", "exp_alerts": [{
-                "exp_labels": {"severity": "critical", "instance": "noc-1:9108",
-                               "channel": "line"},
-                "exp_annotations": {"summary": "pubnet at noc-1:9108 cannot deliver alert "
-                                               "messages on line: technicians are not being "
-                                               "told (messages wait in its outbox)"},
-            }]},
-            {"eval_time": "3m", "alertname": "PubnetInfluxPointsLost", "exp_alerts": []},
-            {"eval_time": "5m", "alertname": "PubnetInfluxPointsLost", "exp_alerts": [{
-                "exp_labels": {"severity": "warning", "instance": "noc-1:9108",
-                               "reason": "buffer_full"},
-                "exp_annotations": {"summary": "pubnet at noc-1:9108 lost 900 points for "
-                                               "InfluxDB in 10 minutes (buffer_full)"},
-            }]},
+            quiet("3m", "PubnetDown"),
+            fired("5m", "PubnetDown", "pubnet at noc-1:9108 does not answer scrapes: outages "
+                  "there go unseen", severity="critical", job="pubnet"),
+            quiet("2m", "PubnetDatagramsDropped"),
+            fired("4m", "PubnetDatagramsDropped", "The kernel dropped 40 datagrams from "
+                  "pubnet's traps socket at noc-1:9108 in 10 minutes: traps or echo replies "
+                  "lost (docs/metrics.md)", severity="warning", socket="traps"),
+            fired("6m", "PubnetAlertDeliveryFailing", "pubnet at noc-1:9108 cannot deliver "
+                  "alert messages on line: technicians are not being told (messages wait in "
+                  "its outbox)", severity="critical", channel="line"),
+            quiet("3m", "PubnetInfluxPointsLost"),
+            fired("5m", "PubnetInfluxPointsLost", "pubnet at noc-1:9108 lost 900 points for "
+                  "InfluxDB in 10 minutes (buffer_full)", severity="warning",
+                  reason="buffer_full"),
         ],
     }],
 }
