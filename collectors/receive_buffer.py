@@ -89,14 +89,12 @@ class DropWatch:
         self.name = name
         self._log = log
         self._published: int | None = None
-        self._warned = False
 
     def observations(self, sock: socket.socket | None, now: float) -> list[Observation]:
         drops = None if sock is None else kernel_drops(sock)
         if drops is None or drops == self._published:
             return []
-        if drops and not self._warned:
-            self._warned = True
+        if drops and not self._published:  # the kernel's count only grows: said once
             self._log.warning("the kernel dropped datagrams: the receive buffer was full "
                               "while the event loop was busy", extra={
                                   "socket": self.name, "dropped": drops})

@@ -342,8 +342,8 @@ def kernel_dropped(rx: TrapReceiver) -> float | None:
     return None if obs is None else obs.value
 
 
-async def burst(rx: TrapReceiver, count: int) -> None:
-    """``count`` linkDown traps sent while the receiver cannot read: the loop is ours."""
+def burst(rx: TrapReceiver, count: int) -> None:
+    """``count`` linkDown traps sent while the receiver cannot read: this blocks the loop."""
     assert rx.address is not None
     datagrams = [link_down_datagram(n % 48 + 1) for n in range(48)]
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -361,7 +361,7 @@ async def test_a_trap_storm_waits_in_the_socket_for_a_busy_loop() -> None:
                       log_summary_every=0.4)
     task = await start(rx)
     try:
-        await burst(rx, 2000)
+        burst(rx, 2000)
         await eventually(lambda: rx.received.get("linkDown", 0) == 2000, within=20,
                          what="every trap of the storm")
         await eventually(lambda: kernel_dropped(rx) == 0.0, what="drops counted, none")
@@ -388,11 +388,11 @@ async def test_traps_the_kernel_drops_are_counted_and_said_once(
     with caplog.at_level(logging.WARNING, logger="pubnet.traps"):
         task = await start(rx)
         try:
-            await burst(rx, 1000)
+            burst(rx, 1000)
             await eventually(
                 lambda: rx.received.get("linkDown", 0) + (kernel_dropped(rx) or 0) == 1000,
                 within=20, what="every trap received or counted as dropped")
-            await burst(rx, 1000)
+            burst(rx, 1000)
             await eventually(
                 lambda: rx.received.get("linkDown", 0) + (kernel_dropped(rx) or 0) == 2000,
                 within=20, what="the second storm too")
