@@ -40,27 +40,15 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from at_revision import runs_against
+from at_revision import ROOT, imported_from, parse_or_compare, runs_against, this_tree_first
 
-ROOT = Path(__file__).resolve().parent.parent
-if os.environ.get("PUBNET_BENCH_OLD_CODE") is None:  # at_revision.OLD_CODE
-    sys.path.insert(0, str(ROOT))
+this_tree_first()
 
 from alerting.service import AlertingService  # noqa: E402
 from inventory.loader import load_inventory  # noqa: E402
 from inventory.model import Inventory  # noqa: E402
 from inventory.topology import Topology  # noqa: E402
-from pubnet.catalog import (  # noqa: E402
-    AP_CLIENTS,
-    IF_OPER_UP,
-    IF_RX_BYTES,
-    IF_RX_ERRORS,
-    IF_TX_BYTES,
-    IF_TX_ERRORS,
-    LABEL_IFNAME,
-    LABEL_RADIO,
-    LABEL_VAP,
-)
+from pubnet import catalog  # noqa: E402
 from pubnet.config import AlertingConfig  # noqa: E402
 from pubnet.model import Attempt, Batch, Observation, PollStatus, Source  # noqa: E402
 from pubnet.state import StateStore  # noqa: E402
@@ -78,8 +66,8 @@ def plan(inventory: Inventory) -> list[tuple[str, list[tuple[str, ...]], list[An
     for index, device in enumerate(inventory.devices.values()):
         sim = build_device(device, index, ("127.0.0.1", 0), inventory, seed=1, now=0.0,
                            community=b"", ends=ends)
-        ifaces = [((LABEL_IFNAME, i.name),) for i in sim.interfaces]
-        radios = [((LABEL_RADIO, r.band), (LABEL_VAP, f"ath{r.index - 1}"))
+        ifaces = [((catalog.LABEL_IFNAME, i.name),) for i in sim.interfaces]
+        radios = [((catalog.LABEL_RADIO, r.band), (catalog.LABEL_VAP, f"ath{r.index - 1}"))
                   for r in sim.radios]
         rates = [(i.in_rate, i.out_rate) for i in sim.interfaces]
         out.append((device.device_id, [*ifaces, *radios], rates))
@@ -98,13 +86,13 @@ def batches(fleet: list[tuple[str, list[Any], list[Any]]], round_no: int,
         n_if = len(rates)
         for pos, (rx_rate, tx_rate) in enumerate(rates):
             lab = labels[pos]
-            obs.append(Observation(device, IF_OPER_UP, 1.0, ts, SNMP, lab))
-            obs.append(Observation(device, IF_RX_BYTES, rx_rate * ts % 1e15, ts, SNMP, lab))
-            obs.append(Observation(device, IF_TX_BYTES, tx_rate * ts % 1e15, ts, SNMP, lab))
-            obs.append(Observation(device, IF_RX_ERRORS, float(round_no), ts, SNMP, lab))
-            obs.append(Observation(device, IF_TX_ERRORS, 0.0, ts, SNMP, lab))
+            obs.append(Observation(device, catalog.IF_OPER_UP, 1.0, ts, SNMP, lab))
+            obs.append(Observation(device, catalog.IF_RX_BYTES, rx_rate * ts % 1e15, ts, SNMP, lab))
+            obs.append(Observation(device, catalog.IF_TX_BYTES, tx_rate * ts % 1e15, ts, SNMP, lab))
+            obs.append(Observation(device, catalog.IF_RX_ERRORS, float(round_no), ts, SNMP, lab))
+            obs.append(Observation(device, catalog.IF_TX_ERRORS, 0.0, ts, SNMP, lab))
         for lab in labels[n_if:]:
-            obs.append(Observation(device, AP_CLIENTS, 3.0 + round_no % 2, ts, SNMP, lab))
+            obs.append(Observation(device, catalog.AP_CLIENTS, 3.0 + round_no % 2, ts, SNMP, lab))
         out.append(Batch(tuple(obs), (Attempt(device, OK, ts, SNMP, previous=previous),)))
     return out
 
@@ -218,17 +206,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--memory", action="store_true")
     parser.add_argument("--cpu", action="store_true")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--against", metavar="REF")
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args(argv)
-    if args.against:
-        report = against(args)
-        print(json.dumps(report))
-        return 0
+    args = parse_or_compare(parser, "alerting", against, argv)
     inventory = load_inventory(args.inventory).inventory
     topology = Topology.build(inventory)
     fleet = plan(inventory)
-    report = {"alerting": str(Path(sys.modules["alerting"].__file__ or "").parent)}
+    report: dict[str, Any] = {"alerting": imported_from("alerting")}
     with tempfile.TemporaryDirectory() as tmp:
         if args.memory:
             rounds = [batches(fleet, 0), batches(fleet, 1)]

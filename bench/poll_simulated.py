@@ -24,50 +24,32 @@ import argparse
 import asyncio
 import json
 import multiprocessing as mp
-import os
 import random
 import socket
 import statistics
-import sys
 import time
 from multiprocessing.synchronize import Event
-from pathlib import Path
 from typing import Any
 
-from at_revision import runs_against
+from at_revision import imported_from, parse_or_compare, runs_against, this_tree_first
 
-ROOT = Path(__file__).resolve().parent.parent
-if os.environ.get("PUBNET_BENCH_OLD_CODE") is None:  # at_revision.OLD_CODE
-    sys.path.insert(0, str(ROOT))
+this_tree_first()
 
 from collectors.snmp.poller import DevicePoller  # noqa: E402
 from collectors.snmp.profiles import load_profiles  # noqa: E402
-from inventory.model import Device, Inventory, Role, Site, SiteKind  # noqa: E402
 from pubnet.config import parse_config  # noqa: E402
 from pubnet.ports import free_port  # noqa: E402
 from simulator import AddressPlan, Fleet, plan_addresses, simulated_inventory  # noqa: E402
+from testbed.inventories import village_site  # noqa: E402
 
 CONFIG = {"credentials": {"village": {"version": "2c", "community": "public"}},
           "snmp": {"timeout": "2s", "retries": 1}}
 DEVICES = ("ap-1", "gw-1", "dist-1")
 
 
-def inventory() -> Inventory:
-    inv = Inventory()
-    inv.sites["site-1"] = Site("site-1", "บ้านหนองบัว", SiteKind.VILLAGE_WIFI, "40", "4001",
-                               "400101", "3", 16.4, 102.8)
-    inv.devices["ap-1"] = Device("ap-1", "site-1", Role.ACCESS_POINT, "10.1.0.2", None,
-                                 "access-point", "village", "gw-1")
-    inv.devices["gw-1"] = Device("gw-1", "site-1", Role.SITE_GATEWAY, "10.1.0.1", None,
-                                 "if-mib", "village", "dist-1")
-    inv.devices["dist-1"] = Device("dist-1", "", Role.DISTRICT_AGGREGATION, "10.0.0.9", None,
-                                   "router", "village", "")
-    return inv
-
-
 def serve(plan: AddressPlan, ready: Event, stop: Event) -> None:
     async def run() -> None:
-        fleet = Fleet.from_inventory(inventory(), plan,
+        fleet = Fleet.from_inventory(village_site(), plan,
                                      credentials=parse_config(CONFIG).credentials)
         async with fleet:
             ready.set()
@@ -85,11 +67,11 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         if not ready.wait(60):
             raise RuntimeError("the simulator did not start")
         config = parse_config(CONFIG)
-        inv = simulated_inventory(inventory(), plan_addresses(inventory(), plan))
+        inv = simulated_inventory(village_site(), plan_addresses(village_site(), plan))
         poller = DevicePoller(config, inv, load_profiles())
-        report: dict[str, Any] = {"bench": "poll_simulated", "collectors": str(
-            Path(sys.modules["collectors"].__file__ or "").parent), "polls": args.polls,
-            "blocks": args.blocks}
+        report: dict[str, Any] = {"bench": "poll_simulated",
+                                  "collectors": imported_from("collectors"),
+                                  "polls": args.polls, "blocks": args.blocks}
         for dev in DEVICES:
             run = poller.prepare(inv.devices[dev])
             await poller.poll(run)  # the walk
@@ -133,13 +115,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--polls", type=int, default=300, help="polls a block")
     parser.add_argument("--blocks", type=int, default=7)
-    parser.add_argument("--against", metavar="REF",
-                        help="also measure the collectors/ of git revision REF; print new/old")
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    if args.against:
-        print(json.dumps(against(args)))
-        return
+    args = parse_or_compare(parser, "collectors", against)
     print(json.dumps(asyncio.run(measure(args))))
 
 

@@ -1,8 +1,9 @@
 """Bytes per device the SNMP poller keeps between polls, and CPU per poll, at fleet scale.
 
 ``--devices`` devices of one model are polled through
-:func:`collectors.snmp.collect.collect` from an in-process agent (no sockets: this measures
-what the collector keeps and its own CPU, not SNMP). The first poll walks the tables, then
+:func:`collectors.snmp.collect.collect` from an in-process agent
+(:class:`testbed.scripted.ScriptedClient`, no sockets: this measures what the collector
+keeps and its own CPU, not SNMP). The first poll walks the tables, then
 ``--rounds`` polls GET what the walk found, with every counter grown. ``--profile`` picks
 the model, shaped as the fleet simulator's (simulator/mib.py):
 
@@ -43,22 +44,18 @@ import argparse
 import asyncio
 import gc
 import json
-import os
 import random
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any, Self
+from collections.abc import Callable
+from typing import Any
 
-from at_revision import runs_against
+from at_revision import imported_from, parse_or_compare, runs_against, this_tree_first
 
-ROOT = Path(__file__).resolve().parent.parent
-if os.environ.get("PUBNET_BENCH_OLD_CODE") is None:  # at_revision.OLD_CODE
-    sys.path.insert(0, str(ROOT))
+this_tree_first()
 
-from collectors.snmp.client import SnmpClient, Value  # noqa: E402
+from collectors.snmp.client import Value  # noqa: E402
 from collectors.snmp.collect import DeviceMemory, collect  # noqa: E402
 from collectors.snmp.counterbank import SlotMaps  # noqa: E402
 from collectors.snmp.counters import CounterState  # noqa: E402
@@ -66,6 +63,7 @@ from collectors.snmp.layout import LayoutParts  # noqa: E402
 from collectors.snmp.profiles import load_profiles  # noqa: E402
 from pubnet.app.startup import tune_gc  # noqa: E402
 from pubnet.model import Observation, SeriesKey  # noqa: E402
+from testbed.scripted import ScriptedClient  # noqa: E402
 
 IF = "1.3.6.1.2.1.2.2.1."
 IFX = "1.3.6.1.2.1.31.1.1.1."
@@ -76,33 +74,6 @@ AP_RADIOS = ((1, b"ng", 6, 20), (2, b"na", 36, 23))
 """(index, band, channel, tx power) of the simulator's two radios (simulator/fleet.py)."""
 HR_STORAGE = "1.3.6.1.2.1.25.2.3.1."
 HR_PROCESSOR_LOAD = "1.3.6.1.2.1.25.3.3.1.2.196608"
-
-
-class Agent(SnmpClient):
-    """Answers GETs and walks from a dict; a walk reads its subtree in numeric OID order,
-    as an agent's MIB view is ordered (sorted at the first walk: GET polls, the timed
-    part, never sort)."""
-
-    def __init__(self, oids: dict[str, Value]) -> None:
-        super().__init__()
-        self.values = oids
-        self.order: list[str] = []
-
-    def close(self) -> None:
-        return None
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def get(self, oids: Sequence[str]) -> dict[str, Value]:
-        return {oid: self.values[oid] for oid in oids if oid in self.values}
-
-    async def _walk(self, oid: str, max_repetitions: int, limit: tuple[int, ...] | None
-                    ) -> list[tuple[str, Value]]:
-        if not self.order:
-            self.order = sorted(self.values, key=lambda o: tuple(map(int, o.split("."))))
-        prefix = oid + "."
-        return [(o, self.values[o]) for o in self.order if o.startswith(prefix)]
 
 
 def agent_oids(device: int, round_: int, profile: str = "if-mib") -> dict[str, Value]:
@@ -194,7 +165,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     for number, memory in enumerate(memories):  # the first poll walks the tables
-        await collect(Agent(agent_oids(number, 0, args.profile)), profiles, args.profile,
+        await collect(ScriptedClient(agent_oids(number, 0, args.profile)), profiles, args.profile,
                       f"d{number}", memory, 1000.0)
     gc.collect()
     held = tracemalloc.get_traced_memory()[0] - before
@@ -226,7 +197,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             answers = [agent_oids(number, round_, args.profile) for number in chunk]
             started = time.process_time()
             for number, answer in zip(chunk, answers, strict=True):
-                result = await collect(Agent(answer), profiles, args.profile,
+                result = await collect(ScriptedClient(answer), profiles, args.profile,
                                        f"d{number}", memories[number], 1000.0 + 60 * round_)
                 if args.hold:
                     held_observations[number] = result.observations
@@ -239,8 +210,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         sys.getsizeof(slots) for slots in maps.values())
     polls = args.rounds * args.devices
     return {
-        "bench": "poller_memory", "collectors": str(Path(sys.modules["collectors"].__file__
-                                                         or "").parent),
+        "bench": "poller_memory", "collectors": imported_from("collectors"),
         "profile": args.profile, "hold": args.hold, "shuffle": args.shuffle,
         "devices": args.devices, "counters": counters,
         "observations_per_poll": round(observations / polls, 1),
@@ -279,13 +249,7 @@ def main() -> None:
                         help="keep each device's last observations, as the state store does")
     parser.add_argument("--shuffle", action="store_true",
                         help="poll the devices in a new random order each round")
-    parser.add_argument("--against", metavar="REF",
-                        help="also measure the collectors/ of git revision REF; print new/old")
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    if args.against:
-        print(json.dumps(against(args)))
-        return
+    args = parse_or_compare(parser, "collectors", against)
     report = asyncio.run(measure(args))
     print(f"{args.devices:,} {args.profile} devices, {report['counters']:,} counters: the "
           f"poller keeps {report['memory_bytes_per_device']:,} bytes a device; counters "

@@ -47,18 +47,15 @@ import os
 import resource
 import socket
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from at_revision import runs_against
+from at_revision import parse_or_compare, runs_against, this_tree_first
 
-ROOT = Path(__file__).resolve().parent.parent
-if os.environ.get("PUBNET_BENCH_OLD_CODE") is None:  # at_revision.OLD_CODE
-    sys.path.insert(0, str(ROOT))
+this_tree_first()
 
 from collectors.snmp.layout import REWALK_EVERY  # noqa: E402
 from collectors.snmp.poller import SnmpPoller  # noqa: E402
@@ -611,14 +608,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7, help="the --fleet inventory's seed")
     parser.add_argument("--io-only", action="store_true",
                         help="with --fleet: only the GET polls' requests and answers")
-    parser.add_argument("--against", metavar="REF",
-                        help="also run with the collectors/ of git revision REF; print new/old")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="alternations old/new with --against")
-    args = parser.parse_args()
-    if args.against:
-        print(json.dumps(against(args)))
-        return
+    args = parse_or_compare(parser, "collectors", against)
     summary = asyncio.run(fleet_async(args) if args.fleet else main_async(args))
     print(json.dumps(summary))
 

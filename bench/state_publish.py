@@ -40,7 +40,7 @@ from pubnet.shard import Shard  # noqa: E402
 from pubnet.state import StateStore  # noqa: E402
 from testbed.mosquitto import Mosquitto  # noqa: E402
 from testbed.process import find_binary  # noqa: E402
-from tests.support import eventually  # noqa: E402
+from testbed.waiting import eventually  # noqa: E402
 
 ROUNDS = 5
 

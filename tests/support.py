@@ -1,6 +1,6 @@
-"""Helpers shared by the test suites: real binaries that must exist under CI, waiting for a
-condition, and (re-exported, so that tests import them from one place) free ports from
-:mod:`pubnet.ports` and the server helpers of :mod:`testbed`, which the benchmarks share.
+"""Helpers shared by the test suites: real binaries that must exist under CI, and
+(re-exported, so that tests import them from one place) free ports from :mod:`pubnet.ports`
+and the server and waiting helpers of :mod:`testbed`, which the benchmarks share.
 
 Under ``CI=true`` a test that needs a missing binary fails instead of skipping, so a green
 CI run always means the integration tests really ran.
@@ -13,8 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ from pubnet.app.demo import demo_credentials
 from pubnet.ports import free_port, free_udp_port
 from testbed.process import find_binary, stop_process
 from testbed.snmpd import snmp_answers
+from testbed.waiting import eventually
 
 __all__ = ["eventually", "find_binary", "free_port", "free_udp_port", "prometheus_query",
            "require_binary", "simulated_fleet_config", "snmp_answers", "start_pubnet",
@@ -40,16 +39,6 @@ def require_binary(name: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
-
-
-async def eventually(condition: Callable[[], object], within: float = 20.0,
-                     what: str = "condition") -> None:
-    """Poll ``condition`` until it is truthy; fail naming ``what`` after ``within`` s."""
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within:g}s waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 async def prometheus_query(http: aiohttp.ClientSession, base: str,

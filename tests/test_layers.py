@@ -128,6 +128,16 @@ def test_the_layers_hold() -> None:
     assert violations(ROOT) == []
 
 
+def test_bench_and_testbed_do_not_import_the_tests() -> None:
+    """A benchmark measures the product with the shared servers of testbed/, so that a test
+    can change without breaking a measurement."""
+    found = [f"{imp.path.relative_to(ROOT)}:{imp.line}: {imp.imported}"
+             for package in ("bench", "testbed")
+             for path in sorted((ROOT / package).rglob("*.py"))
+             for imp in imports(ROOT, path) if imp.imported.split(".")[0] == "tests"]
+    assert found == []
+
+
 def test_the_map_is_the_one_in_the_docs() -> None:
     doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     for package in (*PRODUCT, *OUTSIDE_PACKAGES):

@@ -20,22 +20,14 @@ from alerting.readings import Condition, LinkEvent, ReadingWatch
 from inventory.generate import generate
 from inventory.model import Device, Inventory, Role
 from inventory.topology import Topology
-from pubnet.catalog import (
-    AP_CLIENTS,
-    IF_OPER_UP,
-    IF_RX_BYTES,
-    IF_RX_ERRORS,
-    IF_TX_BYTES,
-    IF_TX_ERRORS,
-    SHARD_UP,
-)
+from pubnet import catalog
 from pubnet.config import AlertingConfig, ThresholdSettings
 from pubnet.derive import Derivation
 from pubnet.model import Attempt, Batch, Observation, PollStatus, Source
 from tests.alerting.builders import district_inventory
 from tests.memory import kept_by
 
-COUNTERS = (IF_RX_BYTES, IF_TX_BYTES, IF_RX_ERRORS, IF_TX_ERRORS)
+COUNTERS = (catalog.IF_RX_BYTES, catalog.IF_TX_BYTES, catalog.IF_RX_ERRORS, catalog.IF_TX_ERRORS)
 RADIOS = ((("radio", "ng"), ("vap", "ath0")), (("radio", "na"), ("vap", "ath1")))
 
 
@@ -51,11 +43,12 @@ def poll_round(inventory: Inventory, ts: float) -> list[Batch]:
         obs = []
         for ifname in [*names.get(device.device_id, []), "lo0"]:
             labels = (("ifname", ifname),)
-            obs.append(Observation(device.device_id, IF_OPER_UP, 1.0, ts, Source.SNMP, labels))
+            obs.append(Observation(device.device_id, catalog.IF_OPER_UP, 1.0, ts, Source.SNMP,
+                                   labels))
             obs += [Observation(device.device_id, metric, ts * 1000.0, ts, Source.SNMP, labels)
                     for metric in COUNTERS]
         if device.role is Role.ACCESS_POINT:
-            obs += [Observation(device.device_id, AP_CLIENTS, 3.0, ts, Source.SNMP, radio)
+            obs += [Observation(device.device_id, catalog.AP_CLIENTS, 3.0, ts, Source.SNMP, radio)
                     for radio in RADIOS]
         batches.append(Batch(tuple(obs), (Attempt(device.device_id, PollStatus.OK, ts,
                                                   Source.SNMP),)))
@@ -171,18 +164,18 @@ def test_feed_reports_a_batch_in_the_order_of_its_readings() -> None:
         return Observation("da-5002", metric, value, ts, Source.SNMP, labels)
 
     sink = Recorder()
-    w.feed([reading(IF_RX_ERRORS, 0.0, 0.0), reading(IF_OPER_UP, 0.0, 0.0)], sink)
+    w.feed([reading(catalog.IF_RX_ERRORS, 0.0, 0.0), reading(catalog.IF_OPER_UP, 0.0, 0.0)], sink)
     w.feed([
-        reading(IF_RX_ERRORS, 600.0, 60.0),  # 10 errors/s: raised at once
-        reading(SHARD_UP, 0.0, 60.0, (("shard", "1/2"),)),
-        reading(IF_OPER_UP, 1.0, 60.0),
-        reading(IF_OPER_UP, 1.0, 61.0, (("ifname", "ge-9/9/9"),)),  # judges no link
-        reading(IF_RX_ERRORS, 600.0, 120.0),  # 0 errors/s: cleared
+        reading(catalog.IF_RX_ERRORS, 600.0, 60.0),  # 10 errors/s: raised at once
+        reading(catalog.SHARD_UP, 0.0, 60.0, (("shard", "1/2"),)),
+        reading(catalog.IF_OPER_UP, 1.0, 60.0),
+        reading(catalog.IF_OPER_UP, 1.0, 61.0, (("ifname", "ge-9/9/9"),)),  # judges no link
+        reading(catalog.IF_RX_ERRORS, 600.0, 120.0),  # 0 errors/s: cleared
     ], sink)
     assert sink.seen == [
         ("link", ("ln-S-4-gw", True)),
         ("condition", (Kind.INTERFACE_ERRORS, "link:ln-S-4-gw", Transition.DOWN)),
-        ("other", SHARD_UP),
+        ("other", catalog.SHARD_UP),
         ("link", ("ln-S-4-gw", False)),
         ("condition", (Kind.INTERFACE_ERRORS, "link:ln-S-4-gw", Transition.UP)),
     ]
@@ -194,12 +187,12 @@ def test_quiet_access_point_counts_every_radio() -> None:
         {"quiet_after": 600, "opening_hours": (0, 24)}))
     sink = Recorder()
     for n in range(4):
-        w.feed([Observation("S-2-ap1", AP_CLIENTS, 0.0, n * 600.0, Source.SNMP, RADIOS[0]),
-                Observation("S-2-ap1", AP_CLIENTS, 2.0, n * 600.0, Source.SNMP, RADIOS[1])],
+        w.feed([Observation("S-2-ap1", catalog.AP_CLIENTS, 0.0, n * 600.0, Source.SNMP, RADIOS[0]),
+                Observation("S-2-ap1", catalog.AP_CLIENTS, 2.0, n * 600.0, Source.SNMP, RADIOS[1])],
                sink)
     assert sink.seen == []
     for n in range(4, 6):
-        w.feed([Observation("S-2-ap1", AP_CLIENTS, 0.0, n * 600.0, Source.SNMP, radio)
+        w.feed([Observation("S-2-ap1", catalog.AP_CLIENTS, 0.0, n * 600.0, Source.SNMP, radio)
                 for radio in RADIOS], sink)
     assert sink.seen == [("condition", (Kind.QUIET_ACCESS_POINT, "device:S-2-ap1",
                                         Transition.DOWN))]

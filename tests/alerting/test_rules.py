@@ -142,39 +142,37 @@ def exported(tmp_path: Path) -> Path:
     return out
 
 
+def promtool_test(exported: Path, name: str, tests: dict[str, Any]
+                  ) -> subprocess.CompletedProcess[str]:
+    """``promtool test rules`` on ``tests``, written as ``name`` beside the exported rules
+    (their ``rule_files`` are named relative to that folder)."""
+    path = exported / name
+    path.write_text(yaml.safe_dump(tests, sort_keys=False), encoding="utf-8")
+    return subprocess.run([require_binary("promtool"), "test", "rules", str(path)],
+                          capture_output=True, text=True, timeout=120, cwd=exported)
+
+
 def test_promtool_checks_and_unit_tests_pass(exported: Path) -> None:
     promtool = require_binary("promtool")
     for name in ("pubnet-rules.yml", "pubnet-topology.yml"):
         check = subprocess.run([promtool, "check", "rules", str(exported / name)],
                                capture_output=True, text=True, timeout=60)
         assert check.returncode == 0, check.stdout + check.stderr
-    tests = exported / "pubnet-rules.test.yml"
-    tests.write_text(yaml.safe_dump(UNIT_TESTS, sort_keys=False), encoding="utf-8")
-    result = subprocess.run([promtool, "test", "rules", str(tests)], capture_output=True,
-                            text=True, timeout=120, cwd=exported)
+    result = promtool_test(exported, "pubnet-rules.test.yml", UNIT_TESTS)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_pubnet_says_when_it_is_blind_or_losing_data(exported: Path) -> None:
     """The NOC's route learns that pubnet is down, cannot reach technicians, or loses
     datagrams or points, before a technician misses an outage because of it."""
-    promtool = require_binary("promtool")
-    tests = exported / "pubnet-self.test.yml"
-    tests.write_text(yaml.safe_dump(SELF_TESTS, sort_keys=False), encoding="utf-8")
-    result = subprocess.run([promtool, "test", "rules", str(tests)], capture_output=True,
-                            text=True, timeout=120, cwd=exported)
+    result = promtool_test(exported, "pubnet-self.test.yml", SELF_TESTS)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_promtool_unit_test_catches_a_wrong_expectation(exported: Path) -> None:
-    promtool = require_binary("promtool")
     broken = json.loads(json.dumps(UNIT_TESTS))
     broken["tests"][0]["alert_rule_test"][1]["exp_alerts"][0]["exp_labels"]["district"] = "9999"
-    tests = exported / "broken.test.yml"
-    tests.write_text(yaml.safe_dump(broken, sort_keys=False), encoding="utf-8")
-    result = subprocess.run([promtool, "test", "rules", str(tests)], capture_output=True,
-                            text=True, timeout=120, cwd=exported)
-    assert result.returncode != 0
+    assert promtool_test(exported, "broken.test.yml", broken).returncode != 0
 
 
 def test_topology_records_each_backbone_device_once_per_place(exported: Path) -> None:

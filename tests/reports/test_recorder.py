@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from dashboards.reports.recorder import HistoryRecorder, wait_closed
+from inventory.model import Inventory
 from pubnet.model import Observation, PollStatus, Source
 from pubnet.state import StateStore
 from tests.reports.fleet import fleet, site
@@ -134,6 +137,20 @@ class _CountingStore(StateStore):
         return super().device_version(device)
 
 
+@contextlib.asynccontextmanager
+async def _counted_recorder(inv: Inventory, db: Path) -> AsyncIterator[_CountingStore]:
+    """A recorder of ``inv`` into ``db`` over the :class:`_CountingStore` it yields, flushing
+    every 20 ms, running and ready; stopped after its last write when the block ends."""
+    store = _CountingStore()
+    recorder = HistoryRecorder(store, inv, db, flush_interval=0.02)
+    task = asyncio.create_task(recorder.run())
+    try:
+        await recorder.ready.wait()
+        yield store
+    finally:
+        await wait_closed(recorder, task)
+
+
 async def test_a_flush_reads_only_the_devices_its_batches_carried_readings_of(
         tmp_path: Path) -> None:
     """After the first flush, the recorder reads the link interfaces of the watched devices
@@ -144,21 +161,17 @@ async def test_a_flush_reads_only_the_devices_its_batches_carried_readings_of(
     watched = {link.a_device for link in inv.links.values()}
     assert watched == {"core", "pn-50", "pn-40"}
     link = inv.links["L-agg-4001"]
-    store = _CountingStore()
     db = tmp_path / "pubnet.db"
-    recorder = HistoryRecorder(store, inv, db, flush_interval=0.02)
-    task = asyncio.create_task(recorder.run())
-    await recorder.ready.wait()
-    await eventually(lambda: watched <= set(store.version_reads), 5, "the first flush")
-    store.version_reads.clear()
-    store.publish([Observation("pn-50", "pubnet_interface_speed_bps", 1e9, time.time(),
-                               Source.SNMP, (("ifname", "eth3"),))])  # not a reading
-    store.publish([Observation(link.a_device, "pubnet_interface_oper_up", 0.0, time.time(),
-                               Source.TRAP, (("ifname", link.a_interface),))])
-    await eventually(lambda: _rows(db, "link") == [("L-agg-4001", "unknown", "down")], 5,
-                     "the trap's reading written")
-    await asyncio.sleep(0.2)  # ten more flushes
-    await wait_closed(recorder, task)
+    async with _counted_recorder(inv, db) as store:
+        await eventually(lambda: watched <= set(store.version_reads), 5, "the first flush")
+        store.version_reads.clear()
+        store.publish([Observation("pn-50", "pubnet_interface_speed_bps", 1e9, time.time(),
+                                   Source.SNMP, (("ifname", "eth3"),))])  # not a reading
+        store.publish([Observation(link.a_device, "pubnet_interface_oper_up", 0.0,
+                                   time.time(), Source.TRAP, (("ifname", link.a_interface),))])
+        await eventually(lambda: _rows(db, "link") == [("L-agg-4001", "unknown", "down")], 5,
+                         "the trap's reading written")
+        await asyncio.sleep(0.2)  # ten more flushes
     assert set(store.version_reads) == {"pn-40"}
 
 
@@ -169,18 +182,14 @@ async def test_readings_in_batches_the_store_dropped_are_still_read(
     monkeypatch.setattr("dashboards.reports.recorder.SUBSCRIBER_CAPACITY", 2)
     inv = fleet([site("S1", "5001", "บ้านหนึ่ง"), site("S3", "4001", "บ้านสาม")])
     link = inv.links["L-agg-4001"]
-    store = _CountingStore()
     db = tmp_path / "pubnet.db"
-    recorder = HistoryRecorder(store, inv, db, flush_interval=0.02)
-    task = asyncio.create_task(recorder.run())
-    await recorder.ready.wait()
-    await eventually(lambda: store.version_reads, 5, "the first flush")
-    now = time.time()
-    store.publish([Observation(link.a_device, "pubnet_interface_oper_up", 0.0, now,
-                               Source.MQTT, (("ifname", name),))
-                   for name in ("eth90", "eth91", link.a_interface)])  # 3 > 2: dropped
-    (stats,) = store.subscriber_stats()
-    assert stats.dropped == 3
-    await eventually(lambda: _rows(db, "link") == [("L-agg-4001", "unknown", "down")], 5,
-                     "the dropped batch's reading written")
-    await wait_closed(recorder, task)
+    async with _counted_recorder(inv, db) as store:
+        await eventually(lambda: store.version_reads, 5, "the first flush")
+        now = time.time()
+        store.publish([Observation(link.a_device, "pubnet_interface_oper_up", 0.0, now,
+                                   Source.MQTT, (("ifname", name),))
+                       for name in ("eth90", "eth91", link.a_interface)])  # 3 > 2: dropped
+        (stats,) = store.subscriber_stats()
+        assert stats.dropped == 3
+        await eventually(lambda: _rows(db, "link") == [("L-agg-4001", "unknown", "down")], 5,
+                         "the dropped batch's reading written")

@@ -206,13 +206,15 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.mark.parametrize(
     ("cert", "key", "bad_key", "fragment"),
     [
-        ("cert", "other_key", "prometheus.tls_key_file", "is not the key of the certificate"),
-        ("missing", "key", "prometheus.tls_cert_file", "No such file"),
-        ("cert", "missing", "prometheus.tls_key_file", "No such file"),
-        ("key", "key", "prometheus.tls_cert_file", "is not a PEM certificate"),
-        ("cert", "cert", "prometheus.tls_key_file", "is not an unencrypted PEM private key"),
+        pytest.param("cert", "other_key", "prometheus.tls_key_file",
+                     "is not the key of the certificate", id="mismatched"),
+        pytest.param("missing", "key", "prometheus.tls_cert_file", "No such file", id="no-cert"),
+        pytest.param("cert", "missing", "prometheus.tls_key_file", "No such file", id="no-key"),
+        pytest.param("key", "key", "prometheus.tls_cert_file", "is not a PEM certificate",
+                     id="key-as-cert"),
+        pytest.param("cert", "cert", "prometheus.tls_key_file",
+                     "is not an unencrypted PEM private key", id="cert-as-key"),
     ],
-    ids=["mismatched", "no-cert", "no-key", "key-as-cert", "cert-as-key"],
 )
 def test_prometheus_tls_files_are_checked(tmp_path: Path, tls: dict[str, Path],
                                           capsys: pytest.CaptureFixture[str], cert: str,

@@ -5,22 +5,15 @@ from __future__ import annotations
 import asyncio
 import os
 
-from inventory.model import Device, Inventory, Link, Medium, Role, Site, SiteKind
+from inventory.model import Device, Inventory, Link, Medium, Role
+from testbed.inventories import village_site
 from tests.support import require_binary
 
 
 def small_inventory() -> Inventory:
-    """One village site (AP + gateway) behind a district router, with one backbone link."""
-    inv = Inventory()
-    inv.sites["site-1"] = Site(
-        "site-1", "บ้านหนองบัว", SiteKind.VILLAGE_WIFI, "40", "4001", "400101", "3", 16.4,
-        102.8, province_name_th="ขอนแก่น", province_name_en="Khon Kaen")
-    inv.devices["ap-1"] = Device("ap-1", "site-1", Role.ACCESS_POINT, "10.1.0.2", None,
-                                 "access-point", "village", "gw-1")
-    inv.devices["gw-1"] = Device("gw-1", "site-1", Role.SITE_GATEWAY, "10.1.0.1", None,
-                                 "if-mib", "village", "dist-1")
-    inv.devices["dist-1"] = Device("dist-1", "", Role.DISTRICT_AGGREGATION, "10.0.0.9", None,
-                                   "router", "village", "")
+    """One village site (AP + gateway) behind a district router (:func:`village_site`),
+    with an ICMP-only CPE at the site and one backbone link."""
+    inv = village_site()
     inv.devices["cpe-1"] = Device("cpe-1", "site-1", Role.ACCESS_POINT, "10.1.0.3", None,
                                   "icmp", "", "gw-1")
     inv.links["l-1"] = Link("l-1", "dist-1", "ge-0/0/7", "gw-1", "sfp1", Medium.FIBER,

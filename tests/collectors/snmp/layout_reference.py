@@ -1,19 +1,16 @@
 """Reference implementations the SNMP tests compare the product's fast paths with.
 
 A layout's GET values rebuilt as the columns a walk gives (what the row loop once read,
-before it took them by position from :meth:`TableLayout.cells`), and the row loop fed
-from such columns. Only tests use them (issue #11), so they live here, not in the product.
+before it took them by position from :meth:`TableLayout.cells`). Only tests use them
+(issue #11), so they live here, not in the product.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from collectors.snmp.client import Value
-from collectors.snmp.collect import DeviceMemory, _cells, _row_observations
 from collectors.snmp.layout import TableLayout
-from collectors.snmp.profiles import Table
-from pubnet.model import Observation
 
 
 def column_spans(instance_columns: tuple[str, ...]) -> tuple[tuple[str, int, int], ...]:
@@ -47,21 +44,3 @@ def layout_columns(layout: TableLayout, values: Mapping[str, Value]
         else:
             col.update(zip(indexes[start:stop], got[start:stop], strict=True))
     return columns
-
-
-def table_observations(
-    table: Table,
-    columns: Mapping[str, Mapping[str, Value]],
-    rows: Iterable[str],
-    device: str,
-    ts: float,
-    memory: DeviceMemory,
-    reset: bool,
-    elapsed: float,
-    out: list[Observation],
-) -> None:
-    """Turn a table's values, by column, into observations, as a walk hands them to the
-    row loop."""
-    rows = tuple(rows)
-    _row_observations(table, _cells(table, columns, rows), rows, device, ts, memory, reset,
-                      elapsed, out)

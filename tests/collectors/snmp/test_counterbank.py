@@ -10,7 +10,8 @@ from collectors.snmp.counterbank import CounterBank, SlotMaps
 from collectors.snmp.counters import CounterState, advance
 from collectors.snmp.profiles import load_profiles
 from pubnet.model import SeriesKey
-from tests.collectors.snmp.test_poller import ScriptedClient, agent_state
+from testbed.scripted import ScriptedClient
+from tests.collectors.snmp.test_poller import agent_state
 
 RX: SeriesKey = ("pubnet_interface_receive_bytes_total", (("ifname", "ether1"),))
 TX: SeriesKey = ("pubnet_interface_transmit_bytes_total", (("ifname", "ether1"),))

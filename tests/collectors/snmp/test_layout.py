@@ -23,9 +23,9 @@ from inventory.model import Device as InventoryDevice
 from inventory.model import Inventory, Role
 from pubnet.config import Credential, parse_config
 from pubnet.model import Observation, PollStatus
+from testbed.scripted import ScriptedClient
 from testbed.snmpd import COMMUNITY, Agent
 from tests.collectors.snmp.layout_reference import column_spans, layout_columns
-from tests.collectors.snmp.test_poller import ScriptedClient
 
 IF_NUMBER = "1.3.6.1.2.1.2.1.0"
 IF_NAME, IF_DESCR = "1.3.6.1.2.1.31.1.1.1.1", "1.3.6.1.2.1.2.2.1.2"

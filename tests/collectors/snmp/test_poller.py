@@ -8,18 +8,18 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Self
 
 import pytest
 
 from collectors.snmp import collect as collect_module
-from collectors.snmp.client import PacketStats, SnmpClient, SnmpTarget, Value
+from collectors.snmp.client import PacketStats, SnmpTarget, Value
 from collectors.snmp.collect import DeviceMemory, collect
 from collectors.snmp.counters import WRAP32
 from collectors.snmp.poller import STOP_GRACE, SnmpPoller
 from collectors.snmp.profiles import load_profiles
 from pubnet.model import PollStatus, SeriesKey
 from pubnet.state import StateStore
+from testbed.scripted import ScriptedClient
 from testbed.snmpd import Agent, run_snmpd
 from tests.collectors.snmp.fleet import make_config, make_inventory
 from tests.support import free_udp_port, require_binary
@@ -125,30 +125,6 @@ async def test_recovery_is_seen_within_one_recheck(caplog: pytest.LogCaptureFixt
     assert sum("device up device=late" in m for m in messages) == 1
     assert [r.levelno for r in caplog.records if "device up device=late" in with_fields(r)] \
         == [logging.INFO]
-
-
-class ScriptedClient(SnmpClient):
-    """A client answering from a dict that the test changes between polls."""
-
-    def __init__(self, oids: dict[str, Value]) -> None:
-        super().__init__()
-        self.oids = oids
-
-    def close(self) -> None:
-        return None
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def get(self, oids: Sequence[str]) -> dict[str, Value]:
-        return {o: self.oids[o] for o in oids if o in self.oids}
-
-    async def _walk(self, oid: str, max_repetitions: int, limit: tuple[int, ...] | None
-                    ) -> list[tuple[str, Value]]:
-        def key(o: str) -> tuple[int, ...]:
-            return tuple(int(x) for x in o.split("."))
-        return sorted(((o, v) for o, v in self.oids.items() if o.startswith(oid + ".")),
-                      key=lambda item: key(item[0]))
 
 
 def agent_state(uptime: int, hc_in: int | None, in32: int, speed_mbps: int = 100

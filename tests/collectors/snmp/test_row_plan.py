@@ -13,6 +13,8 @@ from collectors.snmp.client import Value, label_text, text
 from collectors.snmp.collect import (
     DeviceMemory,
     LabelSets,
+    _cells,
+    _number,
     _row_observations,
     collect,
 )
@@ -21,8 +23,9 @@ from collectors.snmp.layout import TableLayout, layout_from_walk
 from collectors.snmp.profiles import INDEX, ColumnMetric, MetricKind, Table, load_profiles
 from collectors.snmp.profiles import Source as ProfileSource
 from pubnet.model import Labels, Observation, SeriesKey, Source
-from tests.collectors.snmp.layout_reference import layout_columns, table_observations
-from tests.collectors.snmp.test_poller import ScriptedClient, agent_state
+from testbed.scripted import ScriptedClient
+from tests.collectors.snmp.layout_reference import layout_columns
+from tests.collectors.snmp.test_poller import agent_state
 
 _NO_COLUMN: dict[str, Value] = {}
 PROFILES = load_profiles()
@@ -46,17 +49,6 @@ def reference_labels(columns: Mapping[str, Mapping[str, Value]],
     return tuple(out)
 
 
-def reference_number(value: Value) -> float | None:
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, bytes):
-        try:
-            return float(value.decode("ascii").strip("\x00 "))
-        except (UnicodeDecodeError, ValueError):
-            return None
-    return None
-
-
 def reference_gauge(columns: Mapping[str, Mapping[str, Value]], metric: ColumnMetric,
                     source: ProfileSource, raw: Value, index: str) -> float | None:
     number: float | None
@@ -65,12 +57,12 @@ def reference_gauge(columns: Mapping[str, Mapping[str, Value]], metric: ColumnMe
             return None
         number = metric.enum.get(raw)
     else:
-        number = reference_number(raw)
+        number = _number(raw)
     if number is None:
         return None
     number *= source.scale
     if metric.multiply_by is not None:
-        factor = reference_number(columns.get(metric.multiply_by, _NO_COLUMN).get(index))
+        factor = _number(columns.get(metric.multiply_by, _NO_COLUMN).get(index))
         if factor is None:
             return None
         number *= factor
@@ -80,7 +72,10 @@ def reference_gauge(columns: Mapping[str, Mapping[str, Value]], metric: ColumnMe
 def reference_rows(table: Table, columns: Mapping[str, Mapping[str, Value]],
                    rows: Iterable[str], device: str, ts: float, memory: DeviceMemory,
                    reset: bool, elapsed: float, out: list[Observation]) -> None:
-    """The row loop before the flat plan (collectors/snmp/collect.py at a6293e3)."""
+    """The row loop before the flat plan (collectors/snmp/collect.py at a6293e3): its own
+    labels, gauges and loop, which the plan replaced, and the helpers the plan still calls
+    (``label_text``, ``text``, ``_number``, ``octet_bound``, the counter bank) taken from
+    the product."""
     if table.where is not None:
         where_oid, equals = table.where
         where_col = columns.get(where_oid, _NO_COLUMN)
@@ -186,8 +181,9 @@ def test_rows_give_what_the_reference_loop_gives(
             ts, elapsed = 1000.0 + 60 * poll, 60.0 if poll else 0.0
             got: list[Observation] = []
             want: list[Observation] = []
-            table_observations(table, columns, INDEXES, f"d{device}", ts, new, reset,
-                               elapsed, got)
+            # a walk's columns, as collect() hands them to the row loop
+            _row_observations(table, _cells(table, columns, INDEXES), INDEXES, f"d{device}",
+                              ts, new, reset, elapsed, got)
             reference_rows(table, columns, INDEXES, f"d{device}", ts, old, reset, elapsed,
                            want)
             assert identical(got, want)
