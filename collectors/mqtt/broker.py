@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import errno
 import logging
-from types import TracebackType
 from typing import Any, Self
 
 from collectors.mqtt.broker_guard import BrokerGuard, GuardedReader
@@ -103,12 +102,7 @@ class EmbeddedBroker:
         finally:
             writer.close()
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         server, self._server = self._server, None
         broker, self._broker = self._broker, None
         if server is not None:

@@ -84,10 +84,8 @@ def check(data: bytes | bytearray | memoryview, seen: Seen = None) -> None:
 
     Accepts v1, v2c and v3 (plaintext and encrypted) messages of any PDU type.
     """
-    end = len(data)
-    tag, pos, stop = _tlv(data, 0, end, seen)
-    if tag != SEQUENCE or stop != end:
-        raise Malformed("not a SEQUENCE filling the datagram")
+    pos, stop = _expect(data, 0, len(data), seen, SEQUENCE, "not a SEQUENCE filling the datagram",
+                        whole=True)
     tag, start, pos = _tlv(data, pos, stop, seen)
     if tag != INTEGER or pos - start != 1:
         raise Malformed("no version number")
@@ -95,9 +93,7 @@ def check(data: bytes | bytearray | memoryview, seen: Seen = None) -> None:
     if seen is not None:
         seen[start] = 0xFF
     if version in (0, 1):
-        tag, _, pos = _tlv(data, pos, stop, seen)  # community
-        if tag != OCTET_STRING:
-            raise Malformed("no community")
+        pos = _expect(data, pos, stop, seen, OCTET_STRING, "no community")[1]
         _pdu(data, pos, stop, seen)
     elif version == 3:
         _v3(data, pos, stop, seen)
@@ -203,18 +199,32 @@ def _tlv(data: bytes | bytearray | memoryview, pos: int, end: int,
     return tag, pos, stop
 
 
+def _expect(data: bytes | bytearray | memoryview, pos: int, end: int, seen: Seen, tag: int,
+            problem: str, *, whole: bool = False) -> tuple[int, int]:
+    """``(content start, content stop)`` of the TLV at ``pos``, which must be a ``tag`` (and
+    fill up to ``end`` when ``whole``); otherwise :class:`Malformed` says ``problem``."""
+    found, start, stop = _tlv(data, pos, end, seen)
+    if found != tag or (whole and stop != end):
+        raise Malformed(problem)
+    return start, stop
+
+
+def _expect_each(data: bytes | bytearray | memoryview, pos: int, end: int, seen: Seen,
+                 tags: tuple[int, ...], problem: str) -> int:
+    """Where the TLVs at ``pos``, of the types ``tags`` in that order, end."""
+    for tag in tags:
+        pos = _expect(data, pos, end, seen, tag, problem)[1]
+    return pos
+
+
 def _pdu(data: bytes | bytearray | memoryview, pos: int, end: int, seen: Seen) -> None:
     """A PDU (request id, error status, error index, varbinds) and nothing after it."""
     tag, pos, stop = _tlv(data, pos, end, seen)
     if tag not in _PDUS or stop != end:
         raise Malformed("no PDU")
-    for _ in range(3):
-        tag, _start, pos = _tlv(data, pos, stop, seen)
-        if tag != INTEGER:
-            raise Malformed("bad request id, error status or index")
-    tag, pos, end = _tlv(data, pos, stop, seen)
-    if tag != SEQUENCE or end != stop:
-        raise Malformed("no varbind list")
+    pos = _expect_each(data, pos, stop, seen, (INTEGER,) * 3,
+                       "bad request id, error status or index")
+    pos, end = _expect(data, pos, stop, seen, SEQUENCE, "no varbind list", whole=True)
     sizes = _SIZES
     while pos < end:
         # The hot loop: a varbind whose three headers are in short form (every varbind of
@@ -266,33 +276,21 @@ def _varbind(data: bytes | bytearray | memoryview, pos: int, end: int, seen: See
 def _v3(data: bytes | bytearray | memoryview, pos: int, end: int, seen: Seen) -> None:
     """msgGlobalData, the USM parameters inside their OCTET STRING, then the scoped PDU
     (plaintext) or an OCTET STRING (encrypted)."""
-    tag, start, pos = _tlv(data, pos, end, seen)
-    if tag != SEQUENCE:
-        raise Malformed("no v3 header")
-    for expected in (INTEGER, INTEGER, OCTET_STRING, INTEGER):
-        tag, _, start = _tlv(data, start, pos, seen)
-        if tag != expected:
-            raise Malformed("bad v3 header")
-    tag, start, pos = _tlv(data, pos, end, seen)
-    if tag != OCTET_STRING:
-        raise Malformed("no v3 security parameters")
-    tag, start, stop = _tlv(data, start, pos, seen)
-    if tag != SEQUENCE or stop != pos:
-        raise Malformed("bad v3 security parameters")
-    for expected in (OCTET_STRING, INTEGER, INTEGER, OCTET_STRING, OCTET_STRING, OCTET_STRING):
-        tag, _, start = _tlv(data, start, stop, seen)
-        if tag != expected:
-            raise Malformed("bad v3 security parameters")
+    start, pos = _expect(data, pos, end, seen, SEQUENCE, "no v3 header")
+    _expect_each(data, start, pos, seen, (INTEGER, INTEGER, OCTET_STRING, INTEGER),
+                 "bad v3 header")
+    start, pos = _expect(data, pos, end, seen, OCTET_STRING, "no v3 security parameters")
+    start, stop = _expect(data, start, pos, seen, SEQUENCE, "bad v3 security parameters",
+                          whole=True)
+    _expect_each(data, start, stop, seen,
+                 (OCTET_STRING, INTEGER, INTEGER, OCTET_STRING, OCTET_STRING, OCTET_STRING),
+                 "bad v3 security parameters")
     if pos >= end:
         raise Malformed("no v3 data")
     if data[pos] == OCTET_STRING:
         _tlv(data, pos, end, seen)  # encrypted: gufo checks it after authenticating it
         return
-    tag, start, stop = _tlv(data, pos, end, seen)
-    if tag != SEQUENCE or stop != end:
-        raise Malformed("no scoped PDU")
-    for _ in range(2):  # context engine id, context name
-        tag, _, start = _tlv(data, start, stop, seen)
-        if tag != OCTET_STRING:
-            raise Malformed("bad scoped PDU")
+    start, stop = _expect(data, pos, end, seen, SEQUENCE, "no scoped PDU", whole=True)
+    start = _expect_each(data, start, stop, seen, (OCTET_STRING,) * 2,  # engine id, name
+                         "bad scoped PDU")
     _pdu(data, start, stop, seen)

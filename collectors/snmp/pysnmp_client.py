@@ -15,23 +15,8 @@ from typing import Any, Self
 from pysnmp.hlapi.v3arch import asyncio as hlapi
 from pysnmp.proto import errind, rfc1902, rfc1905
 
-from collectors.snmp.client import (
-    PacketStats,
-    SnmpClient,
-    SnmpTarget,
-    Value,
-    get_each_alone,
-    past_stop,
-    walk_index,
-)
-from collectors.snmp.errors import (
-    SnmpAuthError,
-    SnmpError,
-    SnmpNoSuchName,
-    SnmpTimeout,
-    SnmpUnknownUser,
-    SnmpUnreachable,
-)
+from collectors.snmp import client, errors
+from collectors.snmp.client import PacketStats, SnmpClient, SnmpTarget, Value
 
 _AUTH = {"md5": "usmHMACMD5AuthProtocol", "sha": "usmHMACSHAAuthProtocol",
          "sha224": "usmHMAC128SHA224AuthProtocol", "sha256": "usmHMAC192SHA256AuthProtocol",
@@ -80,7 +65,7 @@ class PysnmpClient(SnmpClient):
                 retries=self._target.retries)
         except Exception as exc:
             self.close()
-            raise SnmpUnreachable(f"cannot resolve {self._target.host}: {exc}") from None
+            raise errors.SnmpUnreachable(f"cannot resolve {self._target.host}: {exc}") from None
         return self
 
     def close(self) -> None:
@@ -93,23 +78,24 @@ class PysnmpClient(SnmpClient):
     def _raise_for(self, indication: Any, status: Any, index: Any) -> None:
         if indication:
             if isinstance(indication, errind.RequestTimedOut):
-                raise SnmpTimeout(f"no answer after {self._target.retries + 1} attempt(s)")
+                raise errors.SnmpTimeout(f"no answer after {self._target.retries + 1} attempt(s)")
             if isinstance(indication, errind.UnknownUserName):
-                raise SnmpUnknownUser(f"agent does not know user {self._target.credential.user}")
+                user = self._target.credential.user
+                raise errors.SnmpUnknownUser(f"agent does not know user {user}")
             if isinstance(indication, errind.WrongDigest | errind.DecryptionError |
                           errind.UnsupportedSecurityLevel | errind.AuthenticationFailure |
                           errind.AuthenticationError | errind.NotInTimeWindow):
-                raise SnmpAuthError(f"authentication failed: {indication}")
+                raise errors.SnmpAuthError(f"authentication failed: {indication}")
             if isinstance(indication, errind.DeserializationError):
                 self._stats.drop("decode")
-            raise SnmpError(str(indication))
+            raise errors.SnmpError(str(indication))
         if status and int(status) != 0:
             code = int(status)
             if code == 2:  # noSuchName (v1)
-                raise SnmpNoSuchName(f"noSuchName at varbind {int(index)}")
+                raise errors.SnmpNoSuchName(f"noSuchName at varbind {int(index)}")
             if code == 1:
-                raise SnmpError("tooBig")
-            raise SnmpError(f"agent error-status {code}")
+                raise errors.SnmpError("tooBig")
+            raise errors.SnmpError(f"agent error-status {code}")
 
     def _value(self, value: Any) -> Value | None:
         """Our value type, or None for exception values (noSuchObject/Instance, end of view)."""
@@ -138,9 +124,9 @@ class PysnmpClient(SnmpClient):
                 self._engine, self._auth, self._transport, self._context, *binds,
                 lookupMib=False)
         except OSError as exc:
-            raise SnmpUnreachable(str(exc)) from None
+            raise errors.SnmpUnreachable(str(exc)) from None
         if self._v1 and status and int(status) == 2 and len(oids) > 1:
-            return await get_each_alone(oids, lambda oid: self.get([oid]))
+            return await client.get_each_alone(oids, lambda oid: self.get([oid]))
         self._raise_for(indication, status, index)
         result: dict[str, Value] = {}
         for name, value in varbinds:
@@ -169,7 +155,7 @@ class PysnmpClient(SnmpClient):
                         self._engine, self._auth, self._transport, self._context, 0,
                         max_repetitions, bind, lookupMib=False)
             except OSError as exc:
-                raise SnmpUnreachable(str(exc)) from None
+                raise errors.SnmpUnreachable(str(exc)) from None
             if self._v1 and status and int(status) == 2:
                 return out  # end of the MIB view
             self._raise_for(indication, status, index)
@@ -177,7 +163,7 @@ class PysnmpClient(SnmpClient):
                 return out
             for name, value in varbinds:
                 text = str(name)
-                index_t = walk_index(text, prefix, last, self._stats)
+                index_t = client.walk_index(text, prefix, last, self._stats)
                 if index_t is None:
                     return out
                 last = index_t
@@ -186,5 +172,5 @@ class PysnmpClient(SnmpClient):
                     return out  # endOfMibView
                 out.append((text, converted))
                 current = text
-                if past_stop(index_t, limit):
+                if client.past_stop(index_t, limit):
                     return out
