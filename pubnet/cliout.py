@@ -1,9 +1,12 @@
 """How a subcommand ends: its exit status, and the list of files it wrote.
 
 Every ``pubnet`` subcommand returns 0 when it did its work and 1 for bad input (a file that
-cannot be read or written, a value out of range), argparse's 2 for usage; scripts rely on
-these. A command that writes files prints each path on its own line on stdout, so a script
-can pick them up, or one line on stderr naming the file it could not write and why.
+cannot be read or written, a value out of range) or work that failed, argparse's 2 for
+usage, 3 when ``pubnet poll`` reached some devices but not all, 130 when the demo is
+interrupted; scripts rely on these, so they are all here.
+
+A command that writes files prints each path on its own line on stdout, so a script can
+pick them up, or one line on stderr naming the file it could not write and why.
 """
 
 from __future__ import annotations
@@ -14,7 +17,12 @@ from pathlib import Path
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 1
+EXIT_FAILED = 1
+"""The work itself failed (Grafana refused a dashboard, the demo's pubnet stopped)."""
 EXIT_USAGE = 2
+EXIT_SOME_FAILED = 3
+"""``pubnet poll``: at least one device did not answer."""
+EXIT_INTERRUPTED = 130
 
 
 def print_written(write: Callable[[], Iterable[Path]], *, prefix: str = "") -> int:

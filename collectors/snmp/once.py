@@ -23,11 +23,9 @@ from collectors.snmp.client import ClientFactory
 from collectors.snmp.poller import DevicePoller, load_configured_profiles
 from collectors.snmp.profiles import ProfileSet
 from inventory.model import Device, Inventory
+from pubnet.cliout import EXIT_OK, EXIT_SOME_FAILED
 from pubnet.config import Config
 from pubnet.model import Observation, PollStatus
-
-EXIT_ALL_ANSWERED = 0
-EXIT_SOME_FAILED = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,4 +88,4 @@ def print_outcomes(outcomes: Sequence[DeviceOutcome], lines: Iterable[str], out:
     for outcome in failed:
         print(f"{outcome.device.device_id}: {outcome.status.value}"
               f"{': ' + outcome.detail if outcome.detail else ''}", file=err)
-    return EXIT_SOME_FAILED if failed else EXIT_ALL_ANSWERED
+    return EXIT_SOME_FAILED if failed else EXIT_OK

@@ -19,10 +19,10 @@ from urllib.parse import urlsplit, urlunsplit
 from grafana_client import GrafanaApi
 from grafana_client.client import GrafanaException
 
+from pubnet.cliout import EXIT_FAILED, EXIT_OK
+
 log = logging.getLogger("pubnet.dashboards")
 
-EXIT_OK = 0
-EXIT_FAILED = 1
 MESSAGE = "pubnet dashboards push"
 
 

@@ -236,8 +236,7 @@ def test_an_unknown_flag_in_the_docs_is_caught(tmp_path: Path) -> None:
 
 def test_readme_exit_codes_are_the_cli_s() -> None:
     """README lists every exit code the CLI uses, ``poll``'s 3 included."""
-    from collectors.snmp.once import EXIT_SOME_FAILED
-    from pubnet.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE
+    from pubnet.cliout import EXIT_BAD_INPUT, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     sentence = readme[readme.index("Exit codes:"):].split(". ")[0]

@@ -32,16 +32,13 @@ from pubnet.app.demo.config import (
 from pubnet.app.demo.deadlines import ExpectationFailed
 from pubnet.app.demo.fleet import DEMO_NETWORK, demo_inventory
 from pubnet.app.demo.inbox import Inbox, Received
-from pubnet.app.demo.run import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, DemoOptions, run_demo
+from pubnet.app.demo.run import DemoOptions, run_demo
 from pubnet.app.demo.scenario import Scenario
 from pubnet.app.demo.timing import Timing
 
 __all__ = [
     "DATABASE_NAME",
     "DEMO_NETWORK",
-    "EXIT_FAILED",
-    "EXIT_INTERRUPTED",
-    "EXIT_OK",
     "NOC_AUTH_KEY",
     "NOC_PRIV_KEY",
     "VILLAGE_COMMUNITY",

@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pubnet.app.demo.run import EXIT_FAILED, DemoOptions, run_demo
+from pubnet.app.demo.run import DemoOptions, run_demo
 from pubnet.argtypes import non_negative, positive_int
+from pubnet.cliout import EXIT_FAILED
 
 
 def register(commands: Any) -> None:

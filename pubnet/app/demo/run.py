@@ -20,16 +20,13 @@ from pubnet.app.demo.logs import redact_logs
 from pubnet.app.demo.scenario import Scenario
 from pubnet.app.demo.timing import Timing
 from pubnet.app.demo.workdir import prepared_workdir, write_files
+from pubnet.cliout import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from pubnet.ports import free_port, free_udp_port
 
 if TYPE_CHECKING:
     from pubnet.app.runtime import Component
 
 log = logging.getLogger("pubnet.demo")
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_INTERRUPTED = 130
 
 
 @dataclass(frozen=True, slots=True)
