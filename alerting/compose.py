@@ -66,11 +66,12 @@ class Composer:
 
     def _held(self, incident: Incident, location: Location, status: Status) -> HeldMessage:
         """What a digest says of a message it folds in."""
-        return HeldMessage(incident.incident_id, status, location.province_code,
-                           location.district_code,
-                           len(self.topology.impact(incident.root).sites),
-                           self.builder.describe(incident.root, "th"),
-                           self.builder.describe(incident.root, "en"))
+        return HeldMessage(incident_id=incident.incident_id, status=status,
+                           province=location.province_code,
+                           district=location.district_code,
+                           sites=len(self.topology.impact(incident.root).sites),
+                           cause_th=self.builder.describe(incident.root, "th"),
+                           cause_en=self.builder.describe(incident.root, "en"))
 
     def facts(self, incident: Incident) -> IncidentFacts:
         """Where the incident is and what it affects, as stored beside it."""

@@ -342,8 +342,10 @@ class IncidentDB(Database):
         for r in conn.execute(
                 "SELECT recipient, incident_id, status, province, district, sites, cause_th, "
                 "cause_en FROM digest_held ORDER BY seq"):
-            state.held.append(Held(r[0], HeldMessage(r[1], Status(r[2]), r[3], r[4],
-                                                     int(r[5]), r[6], r[7])))
+            message = HeldMessage(incident_id=r[1], status=Status(r[2]), province=r[3],
+                                  district=r[4], sites=int(r[5]), cause_th=r[6],
+                                  cause_en=r[7])
+            state.held.append(Held(r[0], message))
         for recipient, incident_id in conn.execute(
                 "SELECT recipient, incident_id FROM digest_digested"):
             state.digested.setdefault(recipient, set()).add(incident_id)

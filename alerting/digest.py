@@ -40,9 +40,10 @@ DIGEST_PREFIX = "DIGEST-"
 TOP_CAUSES = 5
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HeldMessage:
-    """What a digest needs to know of one held message."""
+    """What a digest needs to know of one held message. Keywords only: four texts in a
+    row (province, district, the cause in Thai and in English) are easily swapped."""
 
     incident_id: str
     status: Status

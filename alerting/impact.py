@@ -35,19 +35,19 @@ _ROLE_SEVERITY = {
     Role.PROVINCIAL_NODE: Severity.CRITICAL,
     Role.CORE: Severity.CRITICAL,
 }
-_SEVERITY_ORDER = [Severity.INFO, Severity.WARNING, Severity.MINOR, Severity.MAJOR,
-                   Severity.CRITICAL]
 CRITICAL_SITES = 100
 """An outage cutting off at least this many sites is critical whatever failed."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Location:
-    """Where an element is, for routing, maintenance scopes and topic names."""
+    """Where an element is, for routing, maintenance scopes and topic names. An empty code
+    is a level the element is not in (a core router has no site, the NOC no province).
+    Keywords only: three codes of one type are easily swapped."""
 
-    site_id: str
-    province_code: str
-    district_code: str
+    site_id: str = ""
+    province_code: str = ""
+    district_code: str = ""
 
 
 class AlertTopology:
@@ -261,26 +261,27 @@ class AlertTopology:
         if found is not None:
             return found
         if element.startswith(COLLECTOR):  # the NOC's, wherever its sites are
-            found = self._locations[element] = Location("", "", "")
+            found = self._locations[element] = Location()
             return found
         if element.startswith(AREA):
             code = element[len(AREA):].partition("/")[0]
-            found = self._locations[element] = Location("", code[:2],
-                                                        code if len(code) == 4 else "")
+            found = self._locations[element] = Location(
+                province_code=code[:2], district_code=code if len(code) == 4 else "")
             return found
         site = self.site_of(element)
         device = self.device_of(element) if site is None else None
         if site is not None:
-            found = Location(site.site_id, site.province_code, site.district_code)
+            found = Location(site_id=site.site_id, province_code=site.province_code,
+                             district_code=site.district_code)
         elif device is not None and device.province_code:
-            found = Location("", device.province_code, "")
+            found = Location(province_code=device.province_code)
         else:
             sites = [self.inventory.sites[s] for s in self.impact(element).sites
                      if s in self.inventory.sites]
             provinces = {s.province_code for s in sites}
             districts = {s.district_code for s in sites}
-            found = Location("", provinces.pop() if len(provinces) == 1 else "",
-                             districts.pop() if len(districts) == 1 else "")
+            found = Location(province_code=provinces.pop() if len(provinces) == 1 else "",
+                             district_code=districts.pop() if len(districts) == 1 else "")
         self._locations[element] = found
         return found
 
@@ -306,7 +307,7 @@ class AlertTopology:
             ends = self.link_ends(ident)
             far = self.inventory.devices.get(ends[1]) if ends else None
             severity = _ROLE_SEVERITY.get(far.role, Severity.MAJOR) if far else Severity.MAJOR
-            result = (Kind.LINK_DOWN, max(severity, Severity.MINOR, key=_SEVERITY_ORDER.index))
+            result = (Kind.LINK_DOWN, max(severity, Severity.MINOR, key=lambda s: s.rank))
         else:
             device = self.inventory.devices.get(ident)
             role = device.role if device is not None else None

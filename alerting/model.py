@@ -30,11 +30,19 @@ class Kind(StrEnum):
 
 
 class Severity(StrEnum):
+    """Listed most severe first; :attr:`rank` compares them."""
+
     CRITICAL = "critical"
     MAJOR = "major"
     MINOR = "minor"
     WARNING = "warning"
     INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """0 for ``info`` up to 4 for ``critical``."""
+        members = list(Severity)
+        return len(members) - 1 - members.index(self)
 
 
 class State(StrEnum):

@@ -41,9 +41,10 @@ LISTENER_SHARE = 4
 """The listener gets at most 1/LISTENER_SHARE of what the reserve leaves."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FdBudget:
-    """How many descriptors each consumer may hold at once (see the module docstring)."""
+    """How many descriptors each consumer may hold at once (see the module docstring).
+    Keywords only: four counts in a row are easily swapped."""
 
     limit: int
     reserved: int

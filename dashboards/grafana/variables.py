@@ -23,23 +23,28 @@ ALL = ".*"
 """The "All" value: a regex that also matches an empty label (core routers have no site)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Level:
-    """One level of the province → district → site chain."""
+    """One level of the province → district → site chain. Keywords only: the variable's
+    name and the label it filters are the same word today, but not the same thing."""
 
-    name: str
+    variable: str
+    """The dashboard variable (``$province``)."""
     label: str
+    """The metric label it filters, and the code in its options."""
     title: str
     name_labels: tuple[str, ...]
-    scope: str
+    """The ``pubnet_site_info`` labels that name an option (Thai, English)."""
+    scope: str = ""
     """Matchers of the levels above (``pubnet_site_info`` labels)."""
 
 
-PROVINCE = Level("province", "province", "จังหวัด · Province", names.PROVINCE_NAMES, "")
-DISTRICT = Level("district", "district", "อำเภอ · District", names.DISTRICT_NAMES,
-                 'province=~"$province"')
-SITE = Level("site", "site", "ไซต์ · Site", (names.SITE_NAME,),
-             'province=~"$province", district=~"$district"')
+PROVINCE = Level(variable="province", label="province", title="จังหวัด · Province",
+                 name_labels=names.PROVINCE_NAMES)
+DISTRICT = Level(variable="district", label="district", title="อำเภอ · District",
+                 name_labels=names.DISTRICT_NAMES, scope='province=~"$province"')
+SITE = Level(variable="site", label="site", title="ไซต์ · Site", name_labels=(names.SITE_NAME,),
+             scope='province=~"$province", district=~"$district"')
 
 
 def option_query(level: Level) -> str:
@@ -66,7 +71,7 @@ def datasource() -> builders.DatasourceVariable:
 def chained(level: Level, *, include_all: bool = True,
             multi: bool = True) -> builders.QueryVariable:
     query = option_query(level)
-    variable = (builders.QueryVariable(level.name).label(level.title).datasource(DATASOURCE)
+    variable = (builders.QueryVariable(level.variable).label(level.title).datasource(DATASOURCE)
                 .query(query).definition(query).regex(option_regex(level))
                 .refresh(models.VariableRefresh.ON_DASHBOARD_LOAD)
                 .sort(models.VariableSort.ALPHABETICAL_ASC)

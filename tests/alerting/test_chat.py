@@ -127,7 +127,8 @@ async def test_webhooks_bypass_basic_auth_but_not_the_body_limit(tmp_path: Path)
     async def metrics(_request: web.Request) -> web.Response:
         return web.Response(text="metrics")
 
-    server = WebServer(config, limits_for(config, FdBudget(1024, 0, 100, 100)),
+    budget = FdBudget(limit=1024, reserved=0, listener=100, poller=100)
+    server = WebServer(config, limits_for(config, budget),
                        [web.get("/metrics", metrics)], lambda: [],
                        signed=[web.post("/hooks/line", hook)])
     task = asyncio.create_task(server.run())

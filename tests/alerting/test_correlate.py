@@ -85,6 +85,21 @@ def test_link_cut_is_root_of_everything_behind_it() -> None:
     assert c.topology.impact(inc.root).sites == {"S-1", "S-2", "S-3"}
 
 
+@pytest.mark.parametrize(("link", "severity"), [
+    ("ln-S-2-ap1", Severity.MINOR),  # an access point's role says warning: floored at minor
+    ("ln-S-1-gw", Severity.MINOR),
+    ("ln-da-5001", Severity.MAJOR),
+    ("ln-pn-50", Severity.CRITICAL),
+], ids=["access-point-floored", "gateway", "district-router", "provincial-node"])
+def test_a_link_outage_is_at_least_minor(link: str, severity: Severity) -> None:
+    assert make().topology.classify(f"link:{link}") == (Kind.LINK_DOWN, severity)
+
+
+def test_severities_rank_as_listed() -> None:
+    assert sorted(Severity, key=lambda s: s.rank) == [
+        Severity.INFO, Severity.WARNING, Severity.MINOR, Severity.MAJOR, Severity.CRITICAL]
+
+
 def test_all_access_points_dark_is_a_site_incident() -> None:
     c = make()
     c.set_down("device:S-2-ap1", 10.0)

@@ -35,7 +35,8 @@ class Clock:
 
 
 def held(incident_id: str, status: Status = Status.FIRING, sites: int = 1) -> HeldMessage:
-    return HeldMessage(incident_id, status, "55", "5501", sites, "เกตเวย์ A", "gateway A")
+    return HeldMessage(incident_id=incident_id, status=status, province="55", district="5501",
+                       sites=sites, cause_th="เกตเวย์ A", cause_en="gateway A")
 
 
 def two_recipients(tmp_path: Path, receiver: HttpReceiver) -> Any:
