@@ -213,7 +213,9 @@ def _expect_each(data: bytes | bytearray | memoryview, pos: int, end: int, seen:
                  tags: tuple[int, ...], problem: str) -> int:
     """Where the TLVs at ``pos``, of the types ``tags`` in that order, end."""
     for tag in tags:
-        pos = _expect(data, pos, end, seen, tag, problem)[1]
+        found, _, pos = _tlv(data, pos, end, seen)
+        if found != tag:
+            raise Malformed(problem)
     return pos
 
 
