@@ -345,7 +345,8 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
     await asyncio.to_thread(broker.start)
     common: dict[str, object] = {
         "credentials": CREDENTIALS,
-        "snmp": {"interval": f"{args.interval}s", "timeout": "2s", "retries": 1},
+        "snmp": {"interval": f"{args.interval}s", "timeout": "2s", "retries": 1,
+                 **({"max_in_flight": args.max_in_flight} if args.max_in_flight else {})},
         "icmp": {"interval": f"{args.interval}s"},
         "mqtt": {"url": f"mqtt://127.0.0.1:{mqtt_port}"},
         "influxdb": {"url": f"http://127.0.0.1:{vm_port}", "token": "t", "org": "o",
@@ -521,6 +522,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
                 "devices": len(inventory.devices), "snmp_devices": len(snmp_ids),
                 "sites": len(inventory.sites), "interval_s": args.interval,
                 "processes": ", ".join(m.name for m in team),
+                **({"max_in_flight": args.max_in_flight} if args.max_in_flight else {}),
                 "settle_s": round(settle_s, 1),
                 "intervals": round(span / args.interval, 2),
                 "polls_per_interval": round(per_interval),
@@ -614,6 +616,9 @@ def main() -> None:
                         help="N polling shards (pubnet run with shard: I/N) and one alerting "
                         "instance (roles: [alerting]) on this machine instead of one process; "
                         "CPU and RSS are their sums")
+    parser.add_argument("--max-in-flight", type=int, metavar="N",
+                        help="snmp.max_in_flight of every polling pubnet (default: the "
+                        "config's default)")
     parser.add_argument("--keep", type=Path, help="work folder to keep (default: a temp one)")
     parser.add_argument("--snapshot-after", metavar="SECONDS[,SECONDS...]",
                         help="run pubnet under tracemalloc (bench/memsnap.py) and write its "
