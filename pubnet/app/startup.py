@@ -90,7 +90,7 @@ def count_first_round(store: StateStore, devices: Collection[str], seconds: floa
 
 GC_THRESHOLDS = (50_000, 20, 100)
 """Young collections every 50,000 net new objects (not 700), a full one after 100 of the
-middle generation's (not 10), once the first round has built the long-lived state."""
+middle generation's (not 10)."""
 
 
 def tune_gc() -> None:
@@ -103,6 +103,12 @@ def tune_gc() -> None:
     frees it; only a cycle among those objects would stay), and the thresholds are raised so
     that the observations queued for subscribers, which survive a few young collections
     before they are consumed, do not trigger a full collection every two seconds.
+
+    Called twice: when the components start (the inventory, topology and config loaded
+    are long-lived already) and after the first round (the poll state it built). Tuned
+    only after the first round, the collector walked the growing state during that round:
+    at 50,000 devices a pause every ~3.5 s that grew from 0.3 to 1.1 s, while the round
+    itself was the backlog the poller had to drain.
     """
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
@@ -133,6 +139,7 @@ class StartupSummary:
         self.ready.set()
         try:
             if self.devices:
+                tune_gc()
                 started = self.clock()
                 await self._wait_for_first_round()
                 self.summary = count_first_round(self.store, self.devices,
