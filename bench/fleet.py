@@ -44,7 +44,8 @@ webhook is the alerting instance's.
 Usage: ``python bench/fleet.py --devices 10000 [--intervals 3] [--interval 60]
 [--shards N] [--keep DIR]``. A kept folder holds, besides each process's config, log and
 database, ``samples.tsv`` (every measured scrape: process, time, seconds, lag, polls in
-flight) and ``hooks.txt`` (what the webhook received after the cut).
+flight, the seconds pubnet counted for it) and ``hooks.txt`` (what the webhook received
+after the cut).
 """
 
 from __future__ import annotations
@@ -504,12 +505,14 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
                                None)
                 await asyncio.sleep(0.1)
             if args.keep:
-                # every measured scrape (member, time, seconds, lag, polls in flight): tells
-                # one late device from a backlog
+                # every measured scrape (member, time, seconds, lag, polls in flight, the
+                # seconds pubnet counted for it): tells one late device from a backlog, and
+                # a scrape's wait for pubnet's loop from its own work
                 (work / "samples.tsv").write_text("".join(
                     f"{m.name}\t{datetime.fromtimestamp(t).astimezone().isoformat()}\t"
                     f"{took:.2f}\t{v.get('pubnet_poll_lag_seconds', '')}\t"
-                    f"{v.get('pubnet_polls_in_flight', '')}\n"
+                    f"{v.get('pubnet_polls_in_flight', '')}\t"
+                    f"{v.get('pubnet_exporter_scrape_duration_seconds', '')}\n"
                     for m in pollers for t, took, v in m.scrapes), encoding="utf-8")
                 # what the technician's webhook received after the cut
                 (work / "hooks.txt").write_text("".join(

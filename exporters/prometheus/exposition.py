@@ -319,6 +319,8 @@ class FleetExposition:
     """Render about this many series (~20 ms on an idle core) between yields to the loop:
     on a loop busy with 50,000 devices' polls every yield costs a turn of all their
     callbacks, so slices much smaller than this make a scrape wait on them."""
+    YIELD_EVERY_SITES_AND_LINKS = 3_000
+    """Sites and links recomputed between yields (~20 ms, as :attr:`YIELD_EVERY_SERIES`)."""
     COMPRESS_SLICE_BYTES = 1 << 20
     """Text compressed on the loop between yields by :meth:`compress_on_loop` (~7 ms)."""
 
@@ -453,8 +455,26 @@ class FleetExposition:
         self._lap_at = at
         if self._inventory is not None:
             self._inventory.changed(changed)
+            if not (yield from self._recompute_inventory(deadline, give_way)):
+                caught_up = False
         self._refresh_inventory()
         return RefreshStats(rendered, series_rendered, caught_up)
+
+    def _recompute_inventory(self, deadline: float | None,
+                             give_way: Callable[[], bool] | None,
+                             ) -> Generator[None, None, bool]:
+        """Recompute the sites and links whose devices changed, a batch between yields:
+        at 100,000 devices all of them took 0.6 s in one turn of the loop. False when the
+        budget or ``give_way`` stopped it; the rest waits for the next refresh."""
+        inventory = self._inventory
+        assert inventory is not None
+        while inventory.recompute(self.YIELD_EVERY_SITES_AND_LINKS) and inventory.pending():
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            yield None
+            if give_way is not None and give_way():
+                return False
+        return True
 
     def freshen(self, device: str) -> None:
         """Render ``device`` now if it changed, and compress on the loop the chunks it has

@@ -252,6 +252,7 @@ def test_only_the_interfaces_links_are_observed_through_are_kept() -> None:
     for n in range(20):
         store.publish(interface("dist1", f"ge-0/1/{n}", 0.0, 0.0, 100.0, oper=0.0))
     metrics.changed(["dist1"])
+    metrics.recompute()
     up, _util = metrics.links()
     assert b"".join(up) == b'pubnet_link_up{link="L1",medium="fiber",owner="NT"} 1\n'
     (link,) = metrics._keys
@@ -270,6 +271,7 @@ def test_link_keys_follow_the_interface_appearing_and_leaving() -> None:
 
     def link_up() -> bytes:
         metrics.changed(["dist1"])
+        metrics.recompute()
         return b"".join(metrics.links()[0])
 
     set_up(store, "dist1", True, 100.0)
@@ -784,6 +786,45 @@ async def test_a_refresh_out_of_time_goes_on_where_the_last_one_stopped() -> Non
     last = got[("pubnet_interface_receive_bytes_total",
                 (("device", names[-1]), ("ifname", "eth0")))]
     assert last > 1.0, "the last device was rendered again"
+
+
+async def test_sites_and_links_are_recomputed_a_batch_between_yields() -> None:
+    """At 100,000 devices a pass that found every device changed recomputed all their
+    sites and links in one turn of the loop (0.6 s, every poll waiting behind it). They
+    are recomputed a batch between yields; a refresh out of time leaves the rest for the
+    next one, which finishes them."""
+    inv = generate(sites=300, seed=1)
+    store = StateStore()
+    for name in inv.devices:
+        set_up(store, name, True, 100.0)
+    expo = FleetExposition(store, inv)
+    expo.YIELD_EVERY_SITES_AND_LINKS = 40
+    turns = 0
+
+    async def count_turns() -> None:
+        nonlocal turns
+        while True:
+            await asyncio.sleep(0)
+            turns += 1
+
+    def site_up() -> dict[str, float]:
+        text = expo.encode(Format.TEXT, expo.jobs(Format.TEXT, gzip=False), False).decode()
+        return {dict(labels)["site"]: value for (name, labels), value in samples(text).items()
+                if name == "pubnet_site_up"}
+
+    counter = asyncio.create_task(count_turns())
+    await expo.refresh()
+    yields = -(-(len(inv.sites) + len(inv.links)) // 40) - 1  # one between two batches
+    assert turns >= yields - 1, f"{turns} turns for {yields + 1} batches"  # counting starts late
+    assert set(site_up().values()) == {1.0}
+    for name in inv.devices:
+        set_up(store, name, False, 200.0)
+    stats = await expo.refresh(budget=0)
+    assert not stats.caught_up
+    assert 0 < sum(v == 0.0 for v in site_up().values()) < len(inv.sites)
+    assert (await expo.refresh()).caught_up
+    counter.cancel()
+    assert site_up() == dict.fromkeys(inv.sites, 0.0)
 
 
 async def test_a_saturated_scrape_serves_the_pieces_as_they_are_without_a_turn() -> None:

@@ -111,7 +111,9 @@ def test_incremental_agrees_with_exporter(steps: list[tuple[str, PollStatus | No
             store.set_status(device, status, float(ts), Source.SNMP)
             stored.set_device(device, status, float(ts))
     exported = {}
-    for line in b"".join(InventoryMetrics(inv, store).site_up()).decode().splitlines():
+    metrics = InventoryMetrics(inv, store)
+    metrics.recompute()
+    for line in b"".join(metrics.site_up()).decode().splitlines():
         exported[line.split('site="')[1].split('"')[0]] = line.endswith(" 1")
     for site_id in inv.sites:
         assert (stored.site(site_id) is Health.UP) == exported[site_id], site_id
