@@ -67,7 +67,8 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         if not ready.wait(60):
             raise RuntimeError("the simulator did not start")
         config = parse_config(CONFIG)
-        inv = simulated_inventory(village_site(), plan_addresses(village_site(), plan))
+        site = village_site()
+        inv = simulated_inventory(site, plan_addresses(site, plan))
         poller = DevicePoller(config, inv, load_profiles())
         report: dict[str, Any] = {"bench": "poll_simulated",
                                   "collectors": imported_from("collectors"),

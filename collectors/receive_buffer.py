@@ -23,6 +23,7 @@ import struct
 
 from pubnet.catalog import LABEL_SOCKET, PUBNET_DEVICE, SOCKET_RECEIVE_DROPS
 from pubnet.model import Observation, Source
+from pubnet.state import StateStore
 
 RECEIVE_BUFFER = 4 << 20
 """Bytes of datagrams a socket may hold while the event loop is busy (the kernel doubles
@@ -80,9 +81,10 @@ def kernel_drops(sock: socket.socket) -> int | None:
 class DropWatch:
     """One socket's kernel drops as ``pubnet_socket_receive_drops_total{socket=name}``.
 
-    Call :meth:`observations` now and then (the components do at their own summary
-    period): it reads the counter, and returns the sample when it changed (the first time
-    too, 0 included, so that ``rate()`` has a start), logging the first drops once.
+    Call :meth:`publish` (or :meth:`observations`) now and then (the components do at
+    their own summary period): it reads the counter, and gives the sample when it changed
+    (the first time too, 0 included, so that ``rate()`` has a start), logging the first
+    drops once.
     """
 
     def __init__(self, name: str, log: logging.Logger) -> None:
@@ -101,3 +103,9 @@ class DropWatch:
         self._published = drops
         return [Observation(PUBNET_DEVICE, SOCKET_RECEIVE_DROPS, float(drops), now,
                             Source.INTERNAL, ((LABEL_SOCKET, self.name),))]
+
+    def publish(self, store: StateStore, sock: socket.socket | None, now: float) -> None:
+        """:meth:`observations`, published to ``store`` when there are any."""
+        observations = self.observations(sock, now)
+        if observations:
+            store.publish(observations)

@@ -155,9 +155,7 @@ class IcmpProber:
         """Publish what the kernel dropped from the socket every :data:`DROPS_EVERY` s."""
         watch = DropWatch("icmp", log)
         while True:
-            observations = watch.observations(pinger.socket, self.clock())
-            if observations:
-                self.store.publish(observations)
+            watch.publish(self.store, pinger.socket, self.clock())
             await asyncio.sleep(DROPS_EVERY)
 
     async def _cannot_ping(self, exc: PermissionError) -> None:

@@ -179,9 +179,7 @@ class TrapReceiver:
         self.ready.set()
         try:
             while True:
-                observations = kernel_drops.observations(sock, self.clock())
-                if observations:
-                    self.store.publish(observations)
+                kernel_drops.publish(self.store, sock, self.clock())
                 await asyncio.sleep(self._log_limit.period / 4)
                 self._log_summary()
         finally:

@@ -14,6 +14,7 @@ from collectors.receive_buffer import (
     kernel_drops,
     warn_if_small,
 )
+from pubnet.state import StateStore
 
 
 def flood(receiver: socket.socket, count: int) -> int:
@@ -78,6 +79,19 @@ def test_drops_are_published_when_they_change_and_said_once(
     said = [r for r in caplog.records if "the kernel dropped datagrams" in r.getMessage()]
     assert len(said) == 1 and said[0].socket == "traps"  # type: ignore[attr-defined]
     assert watch.observations(None, 5.0) == []
+
+
+def test_drops_reach_the_store_as_pubnets_own_series() -> None:
+    store = StateStore()
+    watch = DropWatch("icmp", logging.getLogger("pubnet.test"))
+    with small_socket() as sock:
+        watch.publish(store, sock, 1.0)
+        held = flood(sock, 300)
+        watch.publish(store, sock, 2.0)
+    series = store.device_series("pubnet")
+    key = ("pubnet_socket_receive_drops_total", (("socket", "icmp"),))
+    assert series[key].value == 300 - held
+    assert series[key].ts == 2.0
 
 
 def test_a_grant_below_the_ask_is_said(caplog: pytest.LogCaptureFixture) -> None:
