@@ -896,6 +896,22 @@ async def test_every_scrape_shows_pubnets_own_series_as_they_are_now() -> None:
         assert b'pubnet_poll_lag_seconds{device="pubnet"} 0.25\n' in text
 
 
+def test_one_short_turn_between_long_ones_does_not_send_scrapes_the_slow_way() -> None:
+    """The loop's turn is measured once per background pass, and one turn is noisy: at
+    100,000 devices scrapes that a short sample sent the rendering way took up to 2.1 s.
+    The loop counts as saturated while any of the last few passes saw a long turn."""
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        service = MetricsService(StateStore(), Inventory(), executor)
+        assert not service.loop_saturated()
+        service.note_turn(0.3)
+        service.note_turn(0.001)
+        assert service.loop_saturated()
+        service.note_turn(0.001)
+        assert service.loop_saturated()
+        service.note_turn(0.001)
+        assert not service.loop_saturated(), "three short turns: quiet again"
+
+
 async def test_a_saturated_scrape_compresses_a_cold_exposition_first() -> None:
     """A chunk never compressed (start-up) has no piece to serve: the scrape then renders
     and compresses as on a quiet loop."""
