@@ -903,13 +903,25 @@ def test_one_short_turn_between_long_ones_does_not_send_scrapes_the_slow_way() -
     with ThreadPoolExecutor(max_workers=1) as executor:
         service = MetricsService(StateStore(), Inventory(), executor)
         assert not service.loop_saturated()
-        service.note_turn(0.3)
-        service.note_turn(0.001)
+        service.note_pass(0.3, 0.01)
+        service.note_pass(0.001, 0.01)
         assert service.loop_saturated()
-        service.note_turn(0.001)
+        service.note_pass(0.001, 0.01)
         assert service.loop_saturated()
-        service.note_turn(0.001)
+        service.note_pass(0.001, 0.01)
         assert not service.loop_saturated(), "three short turns: quiet again"
+
+
+def test_a_scrape_does_not_start_a_render_it_cannot_finish() -> None:
+    """At 100,000 devices the background render of two seconds' changes takes longer than
+    a scrape may spend rendering: a scrape that tried stopped half-way anyway and took
+    0.6-1.6 s, where serving the pieces as the background left them took 0.2-0.4 s."""
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        service = MetricsService(StateStore(), Inventory(), executor)
+        service.note_pass(0.001, 0.05)
+        assert not service.loop_saturated(), "a short render: a scrape renders first"
+        service.note_pass(0.001, 0.5)
+        assert service.loop_saturated()
 
 
 async def test_a_saturated_scrape_compresses_a_cold_exposition_first() -> None:
