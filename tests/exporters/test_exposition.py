@@ -51,6 +51,28 @@ TRICKY = [
 ]
 
 
+class TurnCounter:
+    """Counts the event loop's turns while in use (from the second: its task starts on
+    the first)."""
+
+    def __init__(self) -> None:
+        self.turns = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _count(self) -> None:
+        while True:
+            await asyncio.sleep(0)
+            self.turns += 1
+
+    async def __aenter__(self) -> TurnCounter:
+        self._task = asyncio.create_task(self._count())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     out = {}
     for family in parse_text(text):
@@ -799,23 +821,16 @@ async def test_sites_and_links_are_recomputed_a_batch_between_yields() -> None:
         set_up(store, name, True, 100.0)
     expo = FleetExposition(store, inv)
     expo.YIELD_EVERY_SITES_AND_LINKS = 40
-    turns = 0
-
-    async def count_turns() -> None:
-        nonlocal turns
-        while True:
-            await asyncio.sleep(0)
-            turns += 1
 
     def site_up() -> dict[str, float]:
         text = expo.encode(Format.TEXT, expo.jobs(Format.TEXT, gzip=False), False).decode()
         return {dict(labels)["site"]: value for (name, labels), value in samples(text).items()
                 if name == "pubnet_site_up"}
 
-    counter = asyncio.create_task(count_turns())
-    await expo.refresh()
+    async with TurnCounter() as counter:
+        await expo.refresh()
     yields = -(-(len(inv.sites) + len(inv.links)) // 40) - 1  # one between two batches
-    assert turns >= yields - 1, f"{turns} turns for {yields + 1} batches"  # counting starts late
+    assert counter.turns >= yields - 1, f"{counter.turns} turns for {yields + 1} batches"
     assert set(site_up().values()) == {1.0}
     for name in inv.devices:
         set_up(store, name, False, 200.0)
@@ -823,7 +838,6 @@ async def test_sites_and_links_are_recomputed_a_batch_between_yields() -> None:
     assert not stats.caught_up
     assert 0 < sum(v == 0.0 for v in site_up().values()) < len(inv.sites)
     assert (await expo.refresh()).caught_up
-    counter.cancel()
     assert site_up() == dict.fromkeys(inv.sites, 0.0)
 
 
@@ -840,20 +854,11 @@ async def test_a_saturated_scrape_serves_the_pieces_as_they_are_without_a_turn()
         for n in range(0, 2000, 7):
             store.publish(interface(f"device-{n:05d}", "eth0", 5.0, 5.0, 20.0))
         service.turn_seconds = 1.0  # as prerender_forever measures a saturated loop
-        turns = 0
-
-        async def count_turns() -> None:
-            nonlocal turns
-            while True:
-                await asyncio.sleep(0)
-                turns += 1
-
-        counter = asyncio.create_task(count_turns())
-        await asyncio.sleep(0)
-        seen = turns
-        prepared = await service.prepare(Format.TEXT, gzip=True)
-        assert turns == seen, "the saturated path waited for a turn"
-        counter.cancel()
+        async with TurnCounter() as counter:
+            await asyncio.sleep(0)
+            seen = counter.turns
+            prepared = await service.prepare(Format.TEXT, gzip=True)
+            assert counter.turns == seen, "the saturated path waited for a turn"
         gz = prepared.build()
         assert len(gz) == prepared.length
         text = gzip.decompress(gz)
