@@ -170,6 +170,7 @@ class MetricsService:
         :meth:`loop_saturated`).
         """
         loop = asyncio.get_running_loop()
+        first = True
         while True:
             started = time.perf_counter()
             await asyncio.sleep(0)
@@ -178,8 +179,10 @@ class MetricsService:
                 rendering = time.perf_counter()
                 stats = await self.exposition.refresh(budget=interval,
                                                       give_way=self._scrape_waiting)
-                self.note_pass(turn, time.perf_counter() - rendering)
+                # the first pass renders everything, not a couple of seconds' changes
+                self.note_pass(turn, 0.0 if first else time.perf_counter() - rendering)
                 jobs = self.exposition.jobs(Format.TEXT)
+            first = False
             # outside the lock: a scrape meanwhile compresses what it needs itself
             await loop.run_in_executor(self.executor, self.exposition.compress, jobs, False)
             self.exposition.settle(jobs)

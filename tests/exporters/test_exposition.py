@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import logging
 import math
@@ -10,6 +11,7 @@ import random
 import time
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,8 +24,8 @@ from prometheus_client.openmetrics.parser import (
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 from exporters.prometheus import gzipper
-from exporters.prometheus.endpoint import MetricsService
-from exporters.prometheus.exposition import CHUNK_BYTES, FleetExposition, Format
+from exporters.prometheus.endpoint import SCRAPE_RENDER_BUDGET, MetricsService
+from exporters.prometheus.exposition import CHUNK_BYTES, FleetExposition, Format, RefreshStats
 from exporters.prometheus.families import FamilyTable
 from exporters.prometheus.inventory_metrics import InventoryMetrics
 from exporters.prometheus.render import (
@@ -38,6 +40,7 @@ from inventory.model import Inventory
 from pubnet.catalog import POLL_LAG, PUBNET_DEVICE
 from pubnet.model import Observation, PollStatus, Source
 from pubnet.state import StateStore
+from testbed.waiting import eventually
 from tests.exporters.helpers import attempt, device, interface, set_up, small_inventory
 from tests.memory import kept_by
 
@@ -927,6 +930,35 @@ def test_a_scrape_does_not_start_a_render_it_cannot_finish() -> None:
         assert not service.loop_saturated(), "a short render: a scrape renders first"
         service.note_pass(0.001, 0.5)
         assert service.loop_saturated()
+
+
+async def test_the_first_render_of_everything_is_not_a_pass_of_changes() -> None:
+    """The first background pass renders the whole store (seconds at 5,000 devices);
+    counting it would send scrapes to the pieces, a pass old, for the next three passes,
+    where a render of what changed since takes milliseconds."""
+    store = StateStore()
+    store.publish(interface("gw1", "eth0", 1.0, 1.0, 10.0))
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        service = MetricsService(store, Inventory(), executor)
+        refresh = service.exposition.refresh
+        passes = 0
+
+        async def cold_first(budget: float | None = None,
+                             give_way: Callable[[], bool] | None = None) -> RefreshStats:
+            nonlocal passes
+            stats = await refresh(budget, give_way)
+            if passes == 0:
+                await asyncio.sleep(SCRAPE_RENDER_BUDGET + 0.1)  # a big fleet's first render
+            passes += 1
+            return stats
+
+        service.exposition.refresh = cold_first  # type: ignore[method-assign]
+        background = asyncio.create_task(service.prerender_forever(interval=0.01))
+        await eventually(lambda: passes >= 2, 10, "two passes")
+        background.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await background
+    assert service.render_seconds < SCRAPE_RENDER_BUDGET
 
 
 async def test_a_saturated_scrape_compresses_a_cold_exposition_first() -> None:
