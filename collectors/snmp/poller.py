@@ -40,7 +40,7 @@ from collectors.snmp.deadlines import Deadlines
 from collectors.snmp.errors import SnmpError, status_for
 from collectors.snmp.layout import LayoutParts
 from collectors.snmp.profiles import PROFILES_DIR, ProfileSet, load_profiles
-from collectors.snmp.schedule import first_offsets, next_due
+from collectors.snmp.schedule import first_offsets, next_due, spread_order
 from collectors.snmp.socket_pool import SocketPool
 from inventory.model import NON_SNMP_PROFILES, Device, Inventory
 from pubnet.backoff import backoff
@@ -292,7 +292,7 @@ class SnmpPoller:
         start = loop.time()
         heap = self._heap
         heap.clear()
-        ids = list(self.runs)
+        ids = spread_order(self.runs)
         for seq, (dev, offset) in enumerate(zip(ids, first_offsets(
                 len(ids), self.snmp.interval), strict=True)):
             heap.append((start + offset, seq, dev))

@@ -1,6 +1,8 @@
 """Scheduling as pure functions of time, so that tests need no sleeping.
 
-Times are event-loop (monotonic) seconds. A device's polls stay on the grid
+Times are event-loop (monotonic) seconds. The first polls are spread evenly over one
+interval, the devices taking their places in an order hashed from their ids
+(:func:`spread_order`). A device's polls stay on the grid
 ``start + offset + k × interval`` (no drift however long a poll takes); a poll that comes due
 while the previous one is still running is skipped, not queued, and so is the one after a
 poll that began more than half an interval late (:func:`next_due`). A device that fails is
@@ -11,7 +13,9 @@ grid.
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections.abc import Iterable
 
 
 def first_offsets(count: int, interval: float) -> list[float]:
@@ -20,6 +24,25 @@ def first_offsets(count: int, interval: float) -> list[float]:
         return []
     step = interval / count
     return [i * step for i in range(count)]
+
+
+def spread_order(device_ids: Iterable[str]) -> list[str]:
+    """The order in which devices take :func:`first_offsets`' places: by a stable hash of
+    their id (the same at every start, on every machine), so that each kind of device is
+    spread over the interval.
+
+    In id order the kinds come in runs: the generated inventory's site devices
+    (``S-…``), then its routers (``core-…``, ``da-…``, ``pn-…``), as real naming schemes
+    group them too. At 100,000 devices the ~1,100 routers (SNMPv3, dozens of interfaces
+    each) all came due within the same second of every interval: answering them took the
+    simulator ~10 s at twice its usual CPU, 1,000–1,500 polls piled up in flight, and
+    their answers then held pubnet's event loop in turns of 0.1–0.35 s (a scrape's head
+    waited up to 0.9 s)."""
+    return sorted(device_ids, key=_spread_key)
+
+
+def _spread_key(device_id: str) -> tuple[bytes, str]:
+    return hashlib.blake2b(device_id.encode(), digest_size=8).digest(), device_id
 
 
 LATE_SPACING = 0.5

@@ -17,6 +17,7 @@ from collectors.snmp.collect import DeviceMemory, collect
 from collectors.snmp.counters import WRAP32
 from collectors.snmp.poller import STOP_GRACE, SnmpPoller
 from collectors.snmp.profiles import load_profiles
+from collectors.snmp.schedule import spread_order
 from pubnet.model import PollStatus, SeriesKey
 from pubnet.state import StateStore
 from testbed.scripted import ScriptedClient
@@ -210,6 +211,27 @@ async def test_in_flight_is_bounded() -> None:
                for i in range(20))
 
 
+async def test_first_polls_follow_the_spread_order_not_the_ids() -> None:
+    """Devices take their places in the interval in :func:`spread_order`, not id order:
+    routers named apart from site devices would otherwise all come due in one second."""
+    ids = [f"d{i:02d}" for i in range(12)]
+    inventory = make_inventory([(dev, "127.0.0.1", 1000 + i, "v2", "if-mib")
+                                for i, dev in enumerate(ids)])
+    agents = SlowAgents(0.0)
+    first_polled: list[str] = []
+
+    def factory(target: SnmpTarget, stats: PacketStats) -> ScriptedClient:
+        first_polled.append(ids[target.port - 1000])  # a client per device, at its 1st poll
+        return agents.factory(target, stats)
+
+    poller = SnmpPoller(make_config({"interval": "1.2s"}), inventory, StateStore(),
+                        client_factory=factory)
+    async with running(poller):
+        await wait_for(lambda: len(first_polled) >= len(ids), 10, "every first poll")
+    assert first_polled == spread_order(ids)
+    assert first_polled != ids
+
+
 async def test_cancel_lets_in_flight_polls_finish() -> None:
     inventory = make_inventory([(f"d{i}", "127.0.0.1", 1000 + i, "v2", "if-mib")
                                 for i in range(5)])
@@ -221,7 +243,8 @@ async def test_cancel_lets_in_flight_polls_finish() -> None:
         await wait_for(lambda: agents.started >= 1, 10, "a poll in flight")
     assert agents.started >= 1
     assert poller.polls == agents.started  # nothing was cut off mid-poll
-    assert store.status("d0").status is PollStatus.OK  # type: ignore[union-attr]
+    first = spread_order(f"d{i}" for i in range(5))[0]
+    assert store.status(first).status is PollStatus.OK  # type: ignore[union-attr]
 
 
 async def test_stop_does_not_wait_out_silent_devices() -> None:

@@ -5,13 +5,28 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collectors.snmp.schedule import first_offsets, next_due
+from collectors.snmp.schedule import first_offsets, next_due, spread_order
 
 
 def test_first_polls_spread_evenly_over_the_interval() -> None:
     offsets = first_offsets(4, 60.0)
     assert offsets == [0.0, 15.0, 30.0, 45.0]
     assert first_offsets(0, 60.0) == []
+
+
+def test_each_kind_of_device_is_spread_over_the_interval() -> None:
+    """Routers named apart from the site devices (``da-…`` sort after ``S-…``) are not
+    polled back to back: each tenth of the interval gets about its share of them, and the
+    order is the same whatever order the inventory lists them in."""
+    sites = [f"S-{i:04d}-0001-gw" for i in range(9000)]
+    routers = [f"da-{i:04d}" for i in range(1000)]
+    order = spread_order(sites + routers)
+    assert sorted(order) == sorted(sites + routers)
+    tenth = len(order) // 10
+    shares = [sum(d.startswith("da-") for d in order[k * tenth:(k + 1) * tenth])
+              for k in range(10)]
+    assert all(70 <= share <= 130 for share in shares), shares
+    assert spread_order(reversed(sites + routers)) == order
 
 
 @given(start=st.floats(0, 1e6), interval=st.floats(0.1, 3600), polls=st.integers(1, 2000),
