@@ -26,7 +26,10 @@ Printed, then one JSON line:
   sampled at every scrape;
 - pubnet's CPU (cores, /proc over the measuring window) and peak RSS (VmHWM);
 - scrape time p50/max, client side, gzip (and to the response's head: what waits for
-  pubnet's loop), and series exposed;
+  pubnet's loop), and series exposed. The measured scrapes alternate between curl (the
+  headline ``scrape_*``: a C client reading as Prometheus's Go one does) and this
+  process's aiohttp (``scrape_python_*``, the reference: on a busy machine it reads
+  slower than pubnet writes);
 - Influx points/s written and points buffered at the end;
 - cut → the router's failed poll (detection) → webhook, in seconds;
 - the machine's speed before and after the run (``reference_s``: CPU seconds of a fixed
@@ -42,10 +45,11 @@ one's CPU and RSS are printed too), lag and scrape times pooled over the shards,
 webhook is the alerting instance's.
 
 Usage: ``python bench/fleet.py --devices 10000 [--intervals 3] [--interval 60]
-[--shards N] [--keep DIR]``. A kept folder holds, besides each process's config, log and
-database, ``samples.tsv`` (every measured scrape: process, time, seconds, lag, polls in
-flight, the seconds pubnet counted for it) and ``hooks.txt`` (what the webhook received
-after the cut).
+[--shards N] [--keep DIR] [--loop-trace]``. A kept folder holds, besides each process's
+config, log and database, ``samples.tsv`` (every measured scrape: process, its start,
+seconds, lag, polls in flight, the seconds pubnet counted for it, seconds to its response's
+head) and ``hooks.txt`` (what the webhook received after the cut); with ``--loop-trace``,
+each process's ``looptrace.txt`` (bench/looptrace.py).
 """
 
 from __future__ import annotations
@@ -72,6 +76,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -91,6 +96,11 @@ DEVICES_PER_SITE = 2.6
 """About what ``inventory generate`` yields per site (2.55 at 50,000 devices, 2.74 at
 10,000), besides ~80 provincial nodes and cores."""
 SCRAPE_EVERY = 15.0
+CLIENTS = ("curl", "python")
+"""Who takes the measured scrapes, in turn. ``curl`` (C, like Prometheus's Go client, a new
+connection each time) gives the headline figures; ``python``, this process's aiohttp, is the
+reference: on the busy 2-core machine its reads, a loop turn per 256 KiB, took up to half
+of a 1 s scrape after pubnet had written the whole body (session 18)."""
 CREDENTIALS = {
     "village-v2": {"version": "2c", "community": "village-community"},
     "noc-v3": {"version": "3", "user": "noc", "auth_protocol": "sha256",
@@ -242,6 +252,33 @@ def log_time(log: str, pattern: str) -> float | None:
     return datetime.fromisoformat(match.group(1).replace("Z", "+00:00")).timestamp()
 
 
+class Scrape(NamedTuple):
+    """One measured scrape of the whole body."""
+
+    wall: float
+    """Epoch seconds at its start."""
+    seconds: float
+    values: dict[str, float]
+    """pubnet's own figures, read right after it (empty when the scrape failed)."""
+    head: float
+    """Seconds to the response's head: the part of a scrape that waits for pubnet's loop
+    (the body comes from a worker thread)."""
+    client: str
+
+
+async def scrape_by_curl(url: str) -> tuple[bool, float, float]:
+    """One gzip scrape by curl, its body read whole and thrown away: whether it succeeded,
+    seconds to the head and in all (curl's own timers, from its connect)."""
+    proc = await asyncio.create_subprocess_exec(
+        find_binary("curl") or "curl", "-sS", "--max-time", "120", "-o", "/dev/null",
+        "-H", "Accept-Encoding: gzip", "-w", "%{http_code} %{time_starttransfer} "
+        "%{time_total} %{size_download}", url,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out, _ = await proc.communicate()
+    code, head, total, _size = (out.decode().split() + ["0"] * 4)[:4]
+    return proc.returncode == 0 and code == "200", float(head), float(total)
+
+
 @dataclass
 class Member:
     """One ``pubnet run`` process of the measurement: the whole service, or with
@@ -253,11 +290,8 @@ class Member:
     config: dict[str, object]
     polls: bool = True
     proc: subprocess.Popen[bytes] | None = None
-    scrapes: list[tuple[float, float, dict[str, float]]] = field(default_factory=list)
+    scrapes: list[Scrape] = field(default_factory=list)
     failed: list[float] = field(default_factory=list)
-    heads: list[float] = field(default_factory=list)
-    """Seconds from each whole scrape's request to its response's head: the part of a
-    scrape that waits for pubnet's loop (the body comes from a worker thread)."""
     cpu0: float = 0.0
 
     @property
@@ -271,16 +305,16 @@ class Member:
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
-    def good(self) -> list[tuple[float, float, dict[str, float]]]:
-        return [s for s in self.scrapes if s[2]] or self.scrapes
+    def good(self) -> list[Scrape]:
+        return [s for s in self.scrapes if s.values] or self.scrapes
 
     def delta(self, name: str) -> float:
         good = self.good()
-        return good[-1][2].get(name, 0.0) - good[0][2].get(name, 0.0) if good else 0.0
+        return good[-1].values.get(name, 0.0) - good[0].values.get(name, 0.0) if good else 0.0
 
     def last(self, name: str) -> float:
         good = self.good()
-        return good[-1][2].get(name, 0.0) if good else 0.0
+        return good[-1].values.get(name, 0.0) if good else 0.0
 
 
 def members(args: argparse.Namespace, work: Path, common: dict[str, object],
@@ -384,10 +418,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
         sink = member.log_path.open("wb")
         sinks.append(sink)
         member.proc = await asyncio.to_thread(
-            subprocess.Popen, [sys.executable, *(
-                ["-m", "pubnet.cli"] if args.snapshot_after is None else
-                [str(Path(__file__).with_name("memsnap.py")), args.snapshot_after,
-                 str(member.folder / "tracemalloc.txt")]), "run", "--config",
+            subprocess.Popen, [sys.executable, *wrapper(args, member), "run", "--config",
                 str(member.config_path)],
             stdout=sink, stderr=subprocess.STDOUT, cwd=member.folder)
     result: dict[str, object] = {}
@@ -401,23 +432,28 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
         async with aiohttp.ClientSession(auto_decompress=False,
                                      timeout=aiohttp.ClientTimeout(total=120)) as http:
 
-            async def scrape(member: Member) -> tuple[float, float, dict[str, float]]:
-                """One scrape; a failed one (pubnet cut it off, or it is not listening yet)
-                counts with its time and no values."""
-                started = time.perf_counter()
-                try:
-                    async with http.get(f"http://127.0.0.1:{member.port}/metrics",
-                                        headers={"Accept-Encoding": "gzip"}) as resp:
-                        head = time.perf_counter() - started
-                        await resp.read()  # the whole body, as Prometheus takes it
-                        ok = resp.status == 200
-                    member.heads.append(head)
-                except (aiohttp.ClientError, TimeoutError):
-                    ok = False
-                took = time.perf_counter() - started
+            async def scrape(member: Member, client: str) -> Scrape:
+                """One scrape by ``client`` (:func:`scrape_by_curl`, or this process's
+                aiohttp: ``python``); a failed one (pubnet cut it off, or it is not
+                listening yet) counts with its time and no values."""
+                wall = time.time()
+                url = f"http://127.0.0.1:{member.port}/metrics"
+                if client == "curl":
+                    ok, head, took = await scrape_by_curl(url)
+                else:
+                    started = time.perf_counter()
+                    head = 0.0
+                    try:
+                        async with http.get(url, headers={"Accept-Encoding": "gzip"}) as resp:
+                            head = time.perf_counter() - started
+                            await resp.read()  # the whole body, as Prometheus takes it
+                            ok = resp.status == 200
+                    except (aiohttp.ClientError, TimeoutError):
+                        ok = False
+                    took = time.perf_counter() - started
                 if not ok:
                     member.failed.append(took)
-                    return time.time(), took, {}
+                    return Scrape(wall, took, {}, head, client)
                 # pubnet's own figures from a look restricted to them: decompressing and
                 # searching the whole body (~550 MB of text at 100,000 devices) every 15 s
                 # took this process ~0.2 cores beside pubnet on the 2-core machine
@@ -429,14 +465,14 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
                 except (aiohttp.ClientError, TimeoutError):
                     own = b""
                 text = gzip.decompress(own) if own else b""
-                return time.time(), took, pick(text)
+                return Scrape(wall, took, pick(text), head, client)
 
-            async def scrape_all() -> float:
+            async def scrape_all(client: str = "curl") -> float:
                 """Every poller scraped at once, as Prometheus does; the slowest time."""
-                taken = await asyncio.gather(*(scrape(m) for m in pollers))
+                taken = await asyncio.gather(*(scrape(m, client) for m in pollers))
                 for member, sample in zip(pollers, taken, strict=True):
                     member.scrapes.append(sample)
-                return max(s[1] for s in taken)
+                return max(s.seconds for s in taken)
 
             parent.send(("mqtt", mqtt_port))
             kind, connected = await asyncio.to_thread(parent.recv)
@@ -460,34 +496,43 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
             settled = 0
             while settled < 2 and time.monotonic() < settle_until:
                 await scrape_all()
-                lags = [m.scrapes[-1][2].get("pubnet_poll_lag_seconds", 0.0) for m in pollers]
+                lags = [m.scrapes[-1].values.get("pubnet_poll_lag_seconds", 0.0)
+                        for m in pollers]
                 settled = settled + 1 if max(lags) < SETTLED_LAG else 0
                 await asyncio.sleep(SCRAPE_EVERY)
             settle_s = time.monotonic() - warm_until
             for member in team:
                 member.scrapes.clear()
                 member.failed.clear()
-                member.heads.clear()
                 assert member.proc is not None
                 member.cpu0 = proc_cpu(member.proc.pid)
             wall0 = time.monotonic()
             end = wall0 + args.intervals * args.interval
+            # the clients in turn, shifted by one every interval: each phase of the poll
+            # interval gets both (a plain alternation put each at the same two phases)
+            scrapes_per_interval = max(1, round(args.interval / SCRAPE_EVERY))
+            taken = 0
             while time.monotonic() < end:
                 alive()
-                took = await scrape_all()
+                client = CLIENTS[(taken + taken // scrapes_per_interval) % len(CLIENTS)]
+                took = await scrape_all(client)
+                taken += 1
                 await asyncio.sleep(max(0.0, SCRAPE_EVERY - took))
             wall = time.monotonic() - wall0
             cores = {m.name: (proc_cpu(m.proc.pid) - m.cpu0) / wall for m in team
                      if m.proc is not None}
             rss = {m.name: peak_rss_mb(m.proc.pid) for m in team if m.proc is not None}
-            spans = [m.good()[-1][0] - m.good()[0][0] for m in pollers if m.good()]
+            spans = [m.good()[-1].wall - m.good()[0].wall for m in pollers if m.good()]
             span = min(spans) if spans else 0.0
             polls = sum(m.delta("pubnet_poll_duration_seconds_count") for m in pollers)
             per_interval = polls / (span / args.interval) if span else 0.0
-            lags = sorted(s[2].get("pubnet_poll_lag_seconds", 0.0)
+            lags = sorted(s.values.get("pubnet_poll_lag_seconds", 0.0)
                           for m in pollers for s in m.good())
-            times = sorted(s[1] for m in pollers for s in m.scrapes)
-            heads = sorted(h for m in pollers for h in m.heads) or [0.0]
+            times = {client: sorted(s.seconds for m in pollers for s in m.scrapes
+                                    if s.client == client) or [0.0] for client in CLIENTS}
+            heads = {client: sorted(s.head for m in pollers for s in m.scrapes
+                                    if s.client == client and s.values) or [0.0]
+                     for client in CLIENTS}
             written = sum(m.delta("pubnet_influx_points_written_total") for m in pollers)
             # the cut: a district router and everything behind it fall silent
             routers = sorted(d for d, dev in inventory.devices.items()
@@ -505,15 +550,17 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
                                None)
                 await asyncio.sleep(0.1)
             if args.keep:
-                # every measured scrape (member, time, seconds, lag, polls in flight, the
-                # seconds pubnet counted for it): tells one late device from a backlog, and
-                # a scrape's wait for pubnet's loop from its own work
+                # every measured scrape (member, its start, seconds, lag, polls in flight,
+                # the seconds pubnet counted for it, seconds to its head, the client):
+                # tells one late device from a backlog, and a scrape's wait for pubnet's
+                # loop from its own work
                 (work / "samples.tsv").write_text("".join(
-                    f"{m.name}\t{datetime.fromtimestamp(t).astimezone().isoformat()}\t"
-                    f"{took:.2f}\t{v.get('pubnet_poll_lag_seconds', '')}\t"
-                    f"{v.get('pubnet_polls_in_flight', '')}\t"
-                    f"{v.get('pubnet_exporter_scrape_duration_seconds', '')}\n"
-                    for m in pollers for t, took, v in m.scrapes), encoding="utf-8")
+                    f"{m.name}\t{datetime.fromtimestamp(s.wall).astimezone().isoformat()}\t"
+                    f"{s.seconds:.2f}\t{s.values.get('pubnet_poll_lag_seconds', '')}\t"
+                    f"{s.values.get('pubnet_polls_in_flight', '')}\t"
+                    f"{s.values.get('pubnet_exporter_scrape_duration_seconds', '')}\t"
+                    f"{s.head:.2f}\t{s.client}\n"
+                    for m in pollers for s in m.scrapes), encoding="utf-8")
                 # what the technician's webhook received after the cut
                 (work / "hooks.txt").write_text("".join(
                     f"--- {datetime.fromtimestamp(t).astimezone().isoformat()}\n{body}\n"
@@ -538,11 +585,14 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
                     "peak_rss_mb_each": {k: round(v) for k, v in rss.items()}}
                    if len(team) > 1 else {}),
                 "series": int(sum(m.last("pubnet_exporter_series") for m in pollers)),
-                "scrape_p50_s": round(statistics.median(times), 2),
-                "scrape_max_s": round(times[-1], 2),
-                "scrape_head_p50_s": round(statistics.median(heads), 2),
-                "scrape_head_max_s": round(heads[-1], 2),
-                "scrapes_failed": f"{sum(len(m.failed) for m in pollers)}/{len(times)}",
+                "scrape_p50_s": round(statistics.median(times["curl"]), 2),
+                "scrape_max_s": round(times["curl"][-1], 2),
+                "scrape_head_p50_s": round(statistics.median(heads["curl"]), 2),
+                "scrape_head_max_s": round(heads["curl"][-1], 2),
+                "scrape_python_p50_s": round(statistics.median(times["python"]), 2),
+                "scrape_python_max_s": round(times["python"][-1], 2),
+                "scrapes_failed": f"{sum(len(m.failed) for m in pollers)}/"
+                                  f"{sum(len(m.scrapes) for m in pollers)}",
                 "store_dropped_batches": int(sum(m.last("pubnet_state_dropped_total")
                                                  for m in team if m.polls)),
                 "influx_points_per_s": round(written / span) if span else 0,
@@ -603,6 +653,17 @@ def host_reference() -> float:
     return best
 
 
+def wrapper(args: argparse.Namespace, member: Member) -> list[str]:
+    """How a pubnet process is started: the CLI, or the CLI under a probe."""
+    if args.snapshot_after is not None:
+        return [str(Path(__file__).with_name("memsnap.py")), args.snapshot_after,
+                str(member.folder / "tracemalloc.txt")]
+    if args.loop_trace:
+        return [str(Path(__file__).with_name("looptrace.py")),
+                str(member.folder / "looptrace.txt")]
+    return ["-m", "pubnet.cli"]
+
+
 def _quantile(values: Sequence[float], q: float) -> float:
     if not values:
         return 0.0
@@ -628,7 +689,13 @@ def main() -> None:
                         "biggest files and allocation sites to KEEP/tracemalloc.txt[.SECONDS] "
                         "SECONDS after start (0: only the GC log; stats:SECONDS,...: no "
                         "tracing, RSS split into pymalloc and malloc, see bench/memsnap.py)")
+    parser.add_argument("--loop-trace", action="store_true",
+                        help="time every turn and callback of pubnet's event loop "
+                        "(bench/looptrace.py) into KEEP/looptrace.txt and "
+                        "looptrace.txt.turns.tsv")
     args = parser.parse_args()
+    if find_binary("curl") is None:
+        parser.error("the scrapes are timed with curl: apt-get install curl")
     # a SIGTERM (``timeout``) stops the run like Ctrl-C: pubnet and the servers are stopped
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     work = args.keep or Path(tempfile.mkdtemp(prefix="pubnet-fleet-"))
