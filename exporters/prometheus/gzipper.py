@@ -62,14 +62,11 @@ def inflate_piece(deflated: bytes) -> bytes:
     return isal_zlib.decompressobj(-15).decompress(deflated)
 
 
-def joined_length(pieces: Iterable[Piece]) -> int:
-    """The length of :func:`join`'s result, without joining: a response's Content-Length
-    before its body is built."""
-    return len(HEADER) + sum(len(piece.deflated) for piece in pieces) + len(FINAL_BLOCK) + 8
-
-
-def join(pieces: Iterable[Piece]) -> bytes:
-    """One gzip member of the pieces' texts, in order."""
+def parts(pieces: Iterable[Piece]) -> list[bytes]:
+    """One gzip member of the pieces' texts, in order, not joined: the header, each
+    piece's DEFLATE, the end. A socket takes them as they are (``sendmsg``), which spares
+    copying the whole body (~40 MB at 100,000 devices) into one more buffer; combining
+    the CRCs costs about a millisecond per 5,000 pieces."""
     crc = 0
     length = 0
     out = [HEADER]
@@ -80,4 +77,9 @@ def join(pieces: Iterable[Piece]) -> bytes:
         out.append(piece.deflated)
     out.append(FINAL_BLOCK)
     out.append(struct.pack("<II", crc & 0xFFFFFFFF, length & 0xFFFFFFFF))
-    return b"".join(out)
+    return out
+
+
+def join(pieces: Iterable[Piece]) -> bytes:
+    """One gzip member of the pieces' texts, in order, in one buffer."""
+    return b"".join(parts(pieces))

@@ -974,14 +974,19 @@ async def test_a_saturated_scrape_compresses_a_cold_exposition_first() -> None:
 
 
 def test_a_body_written_from_a_worker_thread_arrives_whole_or_is_cut_off() -> None:
-    """send_body writes what the socket takes at each call until the body is out; when
-    the connection is closed meanwhile (the listener's request timeout), it stops."""
+    """send_body writes what the socket takes at each call, from many parts at once,
+    until the body is out; when the connection is closed meanwhile (the listener's
+    request timeout), it stops."""
     import socket
     import threading
 
-    from exporters.prometheus.endpoint import send_body
+    from exporters.prometheus.endpoint import SEND_PARTS, send_body
 
-    data = random.Random(1).randbytes(8 << 20)
+    rng = random.Random(1)
+    data = rng.randbytes(8 << 20)
+    cuts = sorted(rng.sample(range(1, len(data)), 3 * SEND_PARTS))  # parts of every size
+    parts = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+    parts.insert(7, b"")  # an empty part is nothing to write
     ours, theirs = socket.socketpair()
     ours.setblocking(False)  # as the loop's transport has it
     received = bytearray()
@@ -992,7 +997,7 @@ def test_a_body_written_from_a_worker_thread_arrives_whole_or_is_cut_off() -> No
 
     reader = threading.Thread(target=read)
     reader.start()
-    send_body(ours.dup(), lambda: data, lambda: False)
+    send_body(ours.dup(), parts, lambda: False)
     ours.close()
     reader.join(10)
     assert bytes(received) == data
@@ -1001,6 +1006,6 @@ def test_a_body_written_from_a_worker_thread_arrives_whole_or_is_cut_off() -> No
     ours, theirs = socket.socketpair()
     ours.setblocking(False)
     with pytest.raises(ConnectionError):  # nobody reads: the buffer fills, then closed
-        send_body(ours.dup(), lambda: data, iter([False, False, True, True]).__next__)
+        send_body(ours.dup(), [data], iter([False, False, True, True]).__next__)
     ours.close()
     theirs.close()
