@@ -34,8 +34,8 @@ def spread_order(device_ids: Iterable[str]) -> list[str]:
     In id order the kinds come in runs: the generated inventory's site devices
     (``S-…``), then its routers (``core-…``, ``da-…``, ``pn-…``), as real naming schemes
     group them too. At 100,000 devices the ~1,100 routers (SNMPv3, dozens of interfaces
-    each) all came due within the same second of every interval: answering them took the
-    simulator ~10 s at twice its usual CPU, 1,000–1,500 polls piled up in flight, and
+    each) all came due within the same second of every interval: answering them kept the
+    simulator at twice its usual CPU for ~7 s, 1,000–1,500 polls piled up in flight, and
     their answers then held pubnet's event loop in turns of 0.1–0.35 s (a scrape's head
     waited up to 0.9 s)."""
     return sorted(device_ids, key=_spread_key)
