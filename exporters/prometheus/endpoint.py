@@ -122,8 +122,8 @@ class PreparedBody:
 
     def build(self) -> bytes:
         """The body in one buffer (TLS, :meth:`MetricsService.scrape`): in a worker thread,
-        a copy of a body in many parts."""
-        return self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
+        a copy of a body in many parts (a body in one part is returned as it is)."""
+        return b"".join(self.parts)
 
 
 class MetricsService:
