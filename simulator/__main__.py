@@ -106,14 +106,21 @@ def _parser() -> argparse.ArgumentParser:
 def apply_faults(fleet: Fleet, faults: Sequence[tuple[str, float]], seed: int,
                  gateways: MqttGateways | None = None) -> dict[str, int]:
     """Give each fault kind to a deterministic share of the devices (``power-off``: of the
-    MQTT gateways); returns counts."""
+    MQTT gateways); returns counts.
+
+    The share is exact, rounded, and at least one device when it is above 0: a demo that
+    asks for 5 % of its 41 gateways to lose power must show one losing it, which drawing
+    each device at 5 % would leave to luck.
+    """
     counts: dict[str, int] = {}
     for salt, (kind, share) in enumerate(faults):
         if kind == "power-off":
             pool = {d: g.device for d, g in (gateways.gateways if gateways else {}).items()}
         else:
             pool = fleet.devices
-        chosen = [d for d in sorted(pool) if unit(seed, 0xFA17, salt, mix(pool[d].index)) < share]
+        wanted = max(1, round(share * len(pool))) if share > 0 else 0
+        ranked = sorted(pool, key=lambda d: (unit(seed, 0xFA17, salt, mix(pool[d].index)), d))
+        chosen = sorted(ranked[:wanted])
         for dev in chosen:
             if kind == "power-off":
                 assert gateways is not None
