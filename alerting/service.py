@@ -114,14 +114,19 @@ class AlertingService:
     # -- component -------------------------------------------------------------------------
 
     async def run(self) -> None:
-        async with AsyncIncidentDB(self.config.database) as db:
-            self._db = db
-            try:
-                await self._serve(db)
-            finally:
-                self._db = None
+        # Follow the store before the first await. The collectors start beside this
+        # component, and what they publish while the database opens and the incidents are
+        # restored would be lost to alerting: a gateway's last will, retained by the broker,
+        # arrives milliseconds after connecting and is published once.
+        with self.store.subscription(SUBSCRIBER_NAME, metrics=INTAKE_METRICS) as sub:
+            async with AsyncIncidentDB(self.config.database) as db:
+                self._db = db
+                try:
+                    await self._serve(db, sub)
+                finally:
+                    self._db = None
 
-    async def _serve(self, db: AsyncIncidentDB) -> None:
+    async def _serve(self, db: AsyncIncidentDB, sub: Subscription) -> None:
         persistence = Persistence(db, self.config.database, self.gate,
                                   self.correlator.power)
         senders = self._injected_senders if self._injected_senders is not None else (
@@ -131,13 +136,11 @@ class AlertingService:
                             max_backoff=self.config.delivery.max_backoff, clock=self.clock)
         self.delivery = delivery
         await self._restore(persistence, delivery)
-        with self.store.subscription(SUBSCRIBER_NAME, metrics=INTAKE_METRICS) as sub:
-            self.ready.set()
-            async with asyncio.TaskGroup() as group:
-                group.create_task(delivery.run(), name="alerting-delivery")
-                group.create_task(self._loop(sub, persistence, delivery),
-                                  name="alerting-loop")
-                group.create_task(self._read_cli_writes(persistence), name="alerting-reads")
+        self.ready.set()
+        async with asyncio.TaskGroup() as group:
+            group.create_task(delivery.run(), name="alerting-delivery")
+            group.create_task(self._loop(sub, persistence, delivery), name="alerting-loop")
+            group.create_task(self._read_cli_writes(persistence), name="alerting-reads")
 
     async def wait_cycle(self) -> None:
         """Wait for the end of the next processing cycle (tests)."""

@@ -13,10 +13,13 @@ import pytest
 
 from alerting.db import IncidentDB
 from alerting.model import State
+from alerting.service import AlertingService
 from collectors.mqtt.ingest import Ingestor
 from collectors.mqtt.topics import status_topic
+from inventory.topology import Topology
 from pubnet.config import MqttConfig
 from pubnet.model import Observation, PollStatus, Source
+from pubnet.state import StateStore
 from tests.alerting.builders import (
     ROUTER_AND_GATEWAYS,
     district_inventory,
@@ -26,6 +29,7 @@ from tests.alerting.builders import (
 from tests.alerting.conftest import (
     SECRET,
     HttpReceiver,
+    Running,
     StartService,
     alerting_config,
 )
@@ -320,6 +324,30 @@ async def test_mqtt_last_will_is_down_at_once(
     run.store.set_status("S-1-gw", PollStatus.TIMEOUT, now + 1, Source.SNMP)
     await asyncio.sleep(0.8)
     assert len(receiver.accepted) == 1
+
+
+async def test_a_last_will_that_arrives_while_the_database_opens_still_opens_an_incident(
+    tmp_path: Path, receiver: HttpReceiver,
+) -> None:
+    """A gateway that lost power before pubnet started: the broker hands pubnet its retained
+    last will milliseconds after connecting, while alerting is still opening its database
+    (seen in the docker-compose demo). The will is published once; if alerting is not
+    listening yet, that site is never alerted."""
+    config = noc_config(tmp_path, receiver, down_after=5)
+    inventory = district_inventory()
+    store = StateStore()
+    service = AlertingService(config.alerting, inventory, Topology.build(inventory), store,
+                              broker=config.mqtt)
+    run = Running(service, store, asyncio.create_task(service.run()))
+    try:
+        await asyncio.sleep(0)  # the component is running; its database is not open yet
+        assert not service.ready.is_set()
+        ingestor = Ingestor(store, inventory, MqttConfig())
+        ingestor.handle(status_topic("S-4", "S-4-gw"), b"offline", now=time.time())
+        await eventually(lambda: len(receiver.accepted) == 1, what="the site's incident")
+        assert receiver.accepted[0].json["root_device"] == "S-4-gw"
+    finally:
+        await run.stop()
 
 
 async def test_incident_already_firing_when_a_window_starts_shows_in_maintenance(
