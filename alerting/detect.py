@@ -67,6 +67,10 @@ class AttemptCounter:
     def failures(self, key: str) -> int:
         return self._fails.get(key, 0)
 
+    def in_doubt(self, key: str) -> bool:
+        """Failed its latest attempt but not yet confirmed down (fewer than ``down_after``)."""
+        return key not in self._down and key in self._fails
+
     def is_down(self, key: str) -> bool:
         return key in self._down
 

@@ -129,6 +129,13 @@ class Intake:
                 power.restarted(self.correlator, attempt)
             self._rebooted(attempt)
 
+    def upstream_in_doubt(self, element: str) -> bool:
+        """Whether a device above ``element`` failed its latest attempt without being
+        confirmed down yet: its outage, if confirmed, would absorb ``element``'s."""
+        in_doubt = self.counter.in_doubt
+        return any(node.startswith(DEVICE) and in_doubt(node[len(DEVICE):])
+                   for node in self.correlator.topology.chain(element))
+
     def _rebooted(self, attempt: Attempt) -> None:
         device = attempt.device
         last_down = self._last_down.get(device)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from alerting.budget import Budgets
 from alerting.channels import Sender, build_senders
 from alerting.compose import Composer
-from alerting.correlate import Correlator
+from alerting.correlate import OUTAGE_KINDS, Correlator
 from alerting.db import AsyncIncidentDB, OutboxRow, format_incident_id
 from alerting.delivery import Delivery
 from alerting.digest import Gate
@@ -205,6 +205,18 @@ class AlertingService:
 
     # -- the cycle -------------------------------------------------------------------------
 
+    def _group_wait(self, incident: Incident) -> float:
+        """``group_wait``, plus ``upstream_wait`` for a pending outage below a device that is
+        failing but not yet confirmed down. A gateway's last will counts at once, while its
+        district router is confirmed down only at its ``down_after``-th failed poll, minutes
+        later: without the extra wait every site behind a dead router is announced first,
+        then merged into the router's incident, two messages a site instead of one."""
+        wait = self.config.group_wait
+        if (incident.state is State.PENDING and incident.kind in OUTAGE_KINDS
+                and self.intake.upstream_in_doubt(incident.root)):
+            wait += self.config.upstream_wait
+        return wait
+
     async def cycle(self, now: float, persistence: Persistence, delivery: Delivery, *,
                     step_all: bool = True) -> None:
         """One pass; ``step_all`` False steps only incidents changed in this cycle (the
@@ -225,7 +237,7 @@ class AlertingService:
         for incident_id in todo:
             incident = incidents[incident_id]
             stepped, sends = advance(incident, routes, self.windows, self.topology, now,
-                                     group_wait=self.config.group_wait)
+                                     group_wait=self._group_wait(incident))
             if stepped is not incident:
                 self.correlator.update(stepped)
                 changed.add(incident_id)

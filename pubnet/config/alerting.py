@@ -243,6 +243,10 @@ class AlertingConfig(Section):
     tick: Duration = 1.0
     group_wait: Duration = 20.0
     """How long a new incident waits for its upstream to be confirmed down before sending."""
+    upstream_wait: Duration = 300.0
+    """How much longer an outage waits while a device above it has failed attempts short of
+    ``down_after``: a last will counts at once, a router's third failed poll comes minutes
+    after its first."""
     sites_in_payload: int = Field(default=50, ge=1)
     map_url: str = "https://www.google.com/maps?q={lat},{lon}"
     flapping: FlappingSettings = Field(default_factory=FlappingSettings)

@@ -350,6 +350,60 @@ async def test_a_last_will_that_arrives_while_the_database_opens_still_opens_an_
         await run.stop()
 
 
+def last_will(store: StateStore, gateway: str, site: str, ts: float) -> None:
+    """What the MQTT collector reports for a gateway that was online: its last will."""
+    ingestor = Ingestor(store, district_inventory(), MqttConfig())
+    ingestor.handle(status_topic(site, gateway), b"online", now=ts - 1)
+    ingestor.handle(status_topic(site, gateway), b"offline", now=ts)
+
+
+async def test_a_gateway_behind_a_failing_router_waits_for_the_router_one_message(
+    tmp_path: Path, receiver: HttpReceiver, start_service: StartService,
+) -> None:
+    """A district router dies: its MQTT gateways' last wills count at once, the router is
+    confirmed only at its third failed poll, minutes later. The technicians get one message,
+    the router's, not one per site first and a 'merged' update per site after."""
+    config = noc_config(tmp_path, receiver, upstream_wait="30s")
+    run = await start_service(config)
+    now = time.time()
+    poll_round(run.store, ("da-5001",), False, now)  # first failed poll: in doubt
+    last_will(run.store, "S-1-gw", "S-1", now + 0.1)
+    await asyncio.sleep(1.0)  # three times group_wait
+    assert receiver.accepted == []
+    poll_round(run.store, ("da-5001",), False, now + 1)
+    poll_round(run.store, ("da-5001",), False, now + 2)  # down_after: confirmed
+    await eventually(lambda: len(receiver.accepted) == 1, what="the router's incident")
+    body = receiver.accepted[0].json
+    assert (body["root_device"], body["kind"]) == ("da-5001", "device_down")
+    assert "S-1" in {s["id"] for s in body["sites"]}
+    await asyncio.sleep(0.8)
+    assert len(receiver.accepted) == 1
+
+
+async def test_a_gateway_fires_once_its_doubted_router_answers_or_the_wait_is_over(
+    tmp_path: Path, receiver: HttpReceiver, start_service: StartService,
+) -> None:
+    config = noc_config(tmp_path, receiver, upstream_wait="2s")
+    run = await start_service(config)
+    now = time.time()
+    # the router answers again: the site's own outage is announced at once
+    poll_round(run.store, ("da-5001",), False, now)
+    last_will(run.store, "S-1-gw", "S-1", now + 0.1)
+    await asyncio.sleep(0.6)
+    assert receiver.accepted == []
+    poll_round(run.store, ("da-5001",), True, now + 1)
+    await eventually(lambda: len(receiver.accepted) == 1, what="the site's incident", within=1.5)
+    assert receiver.accepted[0].json["root_device"] == "S-1-gw"
+    # the router fails once and is not polled again: the site waits upstream_wait, no more
+    poll_round(run.store, ("da-5002",), False, now + 2)
+    started = time.monotonic()
+    last_will(run.store, "S-4-gw", "S-4", now + 2.1)
+    await eventually(lambda: len(receiver.accepted) == 2, what="the second site", within=6.0)
+    waited = time.monotonic() - started
+    assert 2.0 <= waited < 4.0, waited
+    assert receiver.accepted[1].json["root_device"] == "S-4-gw"
+
+
 async def test_incident_already_firing_when_a_window_starts_shows_in_maintenance(
     tmp_path: Path, receiver: HttpReceiver, start_service: StartService,
     capsys: pytest.CaptureFixture[str],
