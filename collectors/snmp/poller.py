@@ -40,10 +40,9 @@ from collectors.snmp.deadlines import Deadlines
 from collectors.snmp.errors import SnmpError, status_for
 from collectors.snmp.layout import LayoutParts
 from collectors.snmp.profiles import PROFILES_DIR, ProfileSet, load_profiles
-from collectors.snmp.schedule import first_offsets, next_due, spread_order
+from collectors.snmp.schedule import after_failure, first_offsets, next_due, spread_order
 from collectors.snmp.socket_pool import SocketPool
 from inventory.model import NON_SNMP_PROFILES, Device, Inventory
-from pubnet.backoff import backoff
 from pubnet.catalog import (
     DEVICE_INFO,
     DEVICE_POLL_DURATION,
@@ -56,6 +55,7 @@ from pubnet.catalog import (
     SNMP_RETRIES,
 )
 from pubnet.config import Config, SnmpConfig
+from pubnet.config.alerting import DOWN_AFTER
 from pubnet.fdbudget import plan_budget
 from pubnet.model import Labels, Observation, PollStatus, SeriesKey, Source
 from pubnet.state import StateStore
@@ -262,6 +262,8 @@ class SnmpPoller:
     ) -> None:
         self.store = store
         self.snmp = config.snmp
+        self.confirm_after = config.alerting.down_after if config.alerting else DOWN_AFTER
+        """Failures that confirm a device down: back-off starts there (:func:`after_failure`)."""
         self.profiles = profiles if profiles is not None else load_configured_profiles(
             config.snmp)
         self.poller = DevicePoller(config, inventory, self.profiles, client_factory)
@@ -314,9 +316,9 @@ class SnmpPoller:
                 if run.status is PollStatus.OK or run.status is None:
                     nxt = next_due(due, run.interval, now, started)
                 else:
-                    max_backoff = self.snmp.max_backoff or 5 * run.interval
-                    retry_in = backoff(run.failures, initial=run.interval,
-                                       cap=max(max_backoff, run.interval), spread=0.0)
+                    retry_in = after_failure(run.failures, run.interval,
+                                             self.snmp.max_backoff or 5 * run.interval,
+                                             self.confirm_after)
                     nxt = max(due + retry_in, now)
                 seq += 1
                 # the scheduler sleeps until the earliest due time: only a poll due before

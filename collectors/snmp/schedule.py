@@ -5,10 +5,11 @@ interval, the devices taking their places in an order hashed from their ids
 (:func:`spread_order`). A device's polls stay on the grid
 ``start + offset + k × interval`` (no drift however long a poll takes); a poll that comes due
 while the previous one is still running is skipped, not queued, and so is the one after a
-poll that began more than half an interval late (:func:`next_due`). A device that fails is
-re-checked after ``interval × 2^(failures-1)``, capped at ``max_backoff`` (pubnet's one
-back-off rule, :mod:`pubnet.backoff`, without jitter); the first answer puts it back on its
-grid.
+poll that began more than half an interval late (:func:`next_due`). A device that fails
+keeps its interval until it is confirmed down (alerting's ``down_after`` failures), then is
+re-checked after doubling intervals, capped at ``max_backoff`` (pubnet's one back-off rule,
+:mod:`pubnet.backoff`, without jitter; :func:`after_failure`); the first answer puts it back
+on its grid.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable
+
+from pubnet.backoff import backoff
 
 
 def first_offsets(count: int, interval: float) -> list[float]:
@@ -70,3 +73,16 @@ def next_due(due: float, interval: float, now: float, started: float) -> float:
             nxt += interval
     return nxt
 
+
+
+def after_failure(failures: int, interval: float, max_backoff: float,
+                  confirm_after: int) -> float:
+    """Seconds from a failed poll's due time to the device's next attempt, after its
+    ``failures``-th failure in a row: one interval until ``confirm_after`` (alerting's
+    ``down_after``) failures confirm it down, then doubling, capped at ``max_backoff``.
+
+    Backing off before the confirmation only delays it: at a 60 s interval a dead district
+    router's third failed poll came 180 s after its first instead of 120 s, and the sites
+    behind it wait for that confirmation (alerting's ``upstream_wait``)."""
+    return backoff(max(1, failures - confirm_after + 1), initial=interval,
+                   cap=max(max_backoff, interval), spread=0.0)

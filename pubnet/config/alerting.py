@@ -237,9 +237,13 @@ class BudgetSettings(Section):
     """By channel name."""
 
 
+DOWN_AFTER = 3
+"""Failed attempts in a row that confirm a device down (``alerting.down_after``)."""
+
+
 class AlertingConfig(Section):
     database: RelPath = Field(default=Path("pubnet.db"), validate_default=True)
-    down_after: int = Field(default=3, ge=1, le=100)
+    down_after: int = Field(default=DOWN_AFTER, ge=1, le=100)
     tick: Duration = 1.0
     group_wait: Duration = 20.0
     """How long a new incident waits for its upstream to be confirmed down before sending."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collectors.snmp.schedule import first_offsets, next_due, spread_order
+from collectors.snmp.schedule import after_failure, first_offsets, next_due, spread_order
 
 
 def test_first_polls_spread_evenly_over_the_interval() -> None:
@@ -53,3 +53,16 @@ def test_a_poll_that_began_late_skips_the_next_round_on_its_grid() -> None:
     assert next_due(10.0, 60.0, now=11.0, started=10.0) == 70.0  # on time
     # a poll begun on time that lasts long (a short interval, retries) is not pushed back
     assert next_due(0.0, 10.0, now=9.0, started=0.0) == 10.0
+
+
+def test_a_failing_device_keeps_its_interval_until_confirmed_down_then_backs_off() -> None:
+    # down_after 3 at a 60 s interval: attempts 60 s apart until the third failure, so a
+    # dead router is confirmed 120 s after its first failed poll (it was 180 s)
+    waits = [after_failure(n, 60.0, 300.0, confirm_after=3) for n in range(1, 8)]
+    assert waits == [60.0, 60.0, 60.0, 120.0, 240.0, 300.0, 300.0]
+    assert sum(waits[:2]) == 120.0
+    # confirmed at the first failure: back-off at once; a cap below the interval is the
+    # interval
+    assert [after_failure(n, 60.0, 300.0, confirm_after=1) for n in (1, 2, 3)] == [
+        60.0, 120.0, 240.0]
+    assert after_failure(9, 60.0, 10.0, confirm_after=3) == 60.0
