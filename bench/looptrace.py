@@ -15,7 +15,10 @@ writes:
   callbacks, seconds in ``select`` before them, callbacks run, and its callbacks of 5 ms
   or more (``what=ms``), to set beside ``samples.tsv``'s scrape times;
 - ``OUT.bodies.tsv``: every ``/metrics`` body written by a worker thread: wall time the
-  thread began, seconds writing it, ``sendmsg`` calls, bytes.
+  thread began, seconds writing it, ``sendmsg`` calls, bytes;
+- ``OUT.gc.tsv``: every collection of the cyclic garbage collector of 5 ms or more, in any
+  thread (it stops them all): wall time it began, generation, seconds, objects collected;
+  ``OUT`` sums all of them by generation.
 
 ``bench/fleet.py --loop-trace`` uses it. The timing costs a few per cent of the loop.
 """
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import gc
 import selectors
 import socket
 import sys
@@ -85,6 +89,7 @@ class LoopTrace:
         self._callbacks = 0
         self._named: list[tuple[str, float]] = []
         self._lock = threading.Lock()
+        self.gc = GcTrace(out.with_name(out.name + ".gc.tsv"))
 
     def selected(self, seconds: float) -> None:
         if threading.get_ident() == self.thread:
@@ -140,6 +145,8 @@ class LoopTrace:
                 f"-- callbacks of {SLOW_CALLBACK * 1000:.0f} ms or more, seconds summed "
                 "since start (count)"]
         text += [f"{seconds:9.3f} ({counts[what]:>6})  {what}" for what, seconds in slow]
+        text += self.gc.summary()
+        self.gc.write()
         self.out.write_text("\n".join(text) + "\n", encoding="utf-8")
         with self.out.with_name(self.out.name + ".turns.tsv").open("a",
                                                                     encoding="utf-8") as tsv:
@@ -222,6 +229,43 @@ def trace_bodies(out: Path) -> None:
     endpoint.send_body = timed_send_body  # type: ignore[assignment]
 
 
+class GcTrace:
+    """Every cyclic collection, timed through ``gc.callbacks``: count, seconds and the
+    longest by generation; those of ``SLOW_CALLBACK`` or more also one line each."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.count: Counter[int] = Counter()
+        self.seconds: dict[int, float] = {}
+        self.longest: dict[int, float] = {}
+        self.lines: list[str] = []
+        self._started = 0.0
+        self._wall = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._wall = time.time()
+            self._started = time.perf_counter()
+            return
+        seconds = time.perf_counter() - self._started
+        generation = info["generation"]
+        self.count[generation] += 1
+        self.seconds[generation] = self.seconds.get(generation, 0.0) + seconds
+        self.longest[generation] = max(self.longest.get(generation, 0.0), seconds)
+        if seconds >= SLOW_CALLBACK:
+            self.lines.append(f"{self._wall:.3f}\t{generation}\t{seconds:.4f}\t"
+                              f"{info['collected']}\n")
+
+    def summary(self) -> list[str]:
+        return [f"gc generation {g}: {self.count[g]} collections, {self.seconds[g]:.2f} s, "
+                f"longest {self.longest[g] * 1000:.0f} ms" for g in sorted(self.count)]
+
+    def write(self) -> None:
+        lines, self.lines = self.lines, []
+        with self.out.open("a", encoding="utf-8") as tsv:
+            tsv.writelines(lines)
+
+
 def write_forever(trace: LoopTrace) -> None:
     while True:
         time.sleep(WRITE_EVERY)
@@ -231,8 +275,10 @@ def write_forever(trace: LoopTrace) -> None:
 def main() -> int:
     out, argv = Path(sys.argv[1]), sys.argv[2:]
     out.with_name(out.name + ".turns.tsv").unlink(missing_ok=True)
+    out.with_name(out.name + ".gc.tsv").unlink(missing_ok=True)
     trace = LoopTrace(out)
     install(trace)
+    gc.callbacks.append(trace.gc)
     atexit.register(trace.write)
     threading.Thread(target=write_forever, args=(trace,), daemon=True).start()
     bodies = out.with_name(out.name + ".bodies.tsv")
