@@ -74,7 +74,6 @@ def next_due(due: float, interval: float, now: float, started: float) -> float:
     return nxt
 
 
-
 def after_failure(failures: int, interval: float, max_backoff: float,
                   confirm_after: int) -> float:
     """Seconds from a failed poll's due time to the device's next attempt, after its
