@@ -81,7 +81,11 @@ class LoopTrace:
         self.started = time.time()
         self.turns: list[float] = []
         self.busy = 0.0
-        self.recent: deque[tuple[float, float]] = deque()
+        # Two deques of floats, not one of (wall, seconds) tuples: a tuple per turn is
+        # ~60,000 objects a minute for the collector to walk, the trace inflating what
+        # it measures (floats are not tracked).
+        self.recent_walls: deque[float] = deque()
+        self.recent: deque[float] = deque()
         self.slow: Counter[str] = Counter()
         self.slow_count: Counter[str] = Counter()
         self.lines: list[str] = []
@@ -109,8 +113,10 @@ class LoopTrace:
         with self._lock:
             self.turns.append(seconds)
             self.busy += seconds
-            self.recent.append((wall, seconds))
-            while self.recent and self.recent[0][0] < wall - RECENT:
+            self.recent_walls.append(wall)
+            self.recent.append(seconds)
+            while self.recent_walls and self.recent_walls[0] < wall - RECENT:
+                self.recent_walls.popleft()
                 self.recent.popleft()
             if seconds >= LONG_TURN:
                 named = ",".join(f"{what}={ms * 1000:.0f}" for what, ms in
@@ -123,7 +129,7 @@ class LoopTrace:
     def write(self) -> None:
         with self._lock:
             turns = sorted(self.turns)
-            recent = sorted(s for _, s in self.recent)
+            recent = sorted(self.recent)
             busy = self.busy
             slow = self.slow.most_common(40)
             counts = dict(self.slow_count)
