@@ -168,6 +168,23 @@ def test_a_cache_filled_by_an_old_fleet_makes_room_for_the_new_one() -> None:
     assert not [labels for _, labels in encoder.built if len(labels) == 1]
 
 
+def test_a_full_cache_in_use_is_kept_however_many_label_sets_it_refuses() -> None:
+    """A fleet larger than the cache refuses ``ROTATE_AFTER`` label sets every few rounds
+    (at 100,000 devices every other round); the device label sets it holds are hit every
+    round, so they stay: throwing them away for as many others rebuilt ~90,000 entries
+    for the garbage collector to walk, and made no more of them useful."""
+    encoder = _Counting()
+    cached: set[object] = set()
+    for round_ in range(15):  # 151 refusals a round: past ROTATE_AFTER twice
+        for n in range(200):
+            encoder.encode_into(_poll(f"ap{n}"), [])
+        if round_ == 0:
+            cached = set(encoder._templates)
+    assert 15 * (200 - (encoder.CACHE_MAX - 1)) > 2 * encoder.ROTATE_AFTER
+    assert len(cached) == encoder.CACHE_MAX
+    assert set(encoder._templates) == cached, "the same label sets cached all along"
+
+
 def _reference_escape(text: str, measurement: bool = False) -> str:
     """Line-protocol escaping written out character by character, apart from the
     encoder's regular expressions: a measurement escapes backslashes, commas, spaces and
