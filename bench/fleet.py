@@ -45,11 +45,12 @@ one's CPU and RSS are printed too), lag and scrape times pooled over the shards,
 webhook is the alerting instance's.
 
 Usage: ``python bench/fleet.py --devices 10000 [--intervals 3] [--interval 60]
-[--shards N] [--keep DIR] [--loop-trace]``. A kept folder holds, besides each process's
-config, log and database, ``samples.tsv`` (every measured scrape: process, its start,
+[--shards N] [--keep DIR] [--loop-trace] [--gc-census]``. A kept folder holds, besides
+each process's config, log and database, ``samples.tsv`` (every measured scrape: process, its start,
 seconds, lag, polls in flight, the seconds pubnet counted for it, seconds to its response's
 head) and ``hooks.txt`` (what the webhook received after the cut); with ``--loop-trace``,
-each process's ``looptrace.txt`` (bench/looptrace.py).
+each process's ``looptrace.txt`` (bench/looptrace.py); with ``--gc-census`` also its
+``looptrace.txt.census.txt``.
 """
 
 from __future__ import annotations
@@ -658,9 +659,9 @@ def wrapper(args: argparse.Namespace, member: Member) -> list[str]:
     if args.snapshot_after is not None:
         return [str(Path(__file__).with_name("memsnap.py")), args.snapshot_after,
                 str(member.folder / "tracemalloc.txt")]
-    if args.loop_trace:
+    if args.loop_trace or args.gc_census:
         return [str(Path(__file__).with_name("looptrace.py")),
-                str(member.folder / "looptrace.txt")]
+                str(member.folder / "looptrace.txt"), *(["--census"] if args.gc_census else [])]
     return ["-m", "pubnet.cli"]
 
 
@@ -693,6 +694,10 @@ def main() -> None:
                         help="time every turn and callback of pubnet's event loop "
                         "(bench/looptrace.py) into KEEP/looptrace.txt and "
                         "looptrace.txt.turns.tsv")
+    parser.add_argument("--gc-census", action="store_true",
+                        help="--loop-trace, and count what the garbage collector's young and "
+                        "middle collections walk, by type, into KEEP/looptrace.txt.census.txt "
+                        "(a probe: it slows pubnet)")
     args = parser.parse_args()
     if find_binary("curl") is None:
         parser.error("the scrapes are timed with curl: apt-get install curl")

@@ -1,7 +1,7 @@
 """``pubnet`` with its event loop timed: what holds the loop while a scrape or an alert waits.
 
-``python bench/looptrace.py OUT run --config pubnet.yaml`` runs the CLI as usual and times
-every turn of the main thread's asyncio loop (the wait in ``select`` apart from the
+``python bench/looptrace.py OUT [--census] run --config pubnet.yaml`` runs the CLI as usual
+and times every turn of the main thread's asyncio loop (the wait in ``select`` apart from the
 callbacks run) and every callback. A scrape needs four or five turns before pubnet's
 handler runs (accept, the transport, the request's bytes, the handler's task), so on a
 loop whose turns are long a scrape waits in proportion, whatever its own work; one slow
@@ -18,7 +18,9 @@ writes:
   thread began, seconds writing it, ``sendmsg`` calls, bytes;
 - ``OUT.gc.tsv``: every collection of the cyclic garbage collector of 5 ms or more, in any
   thread (it stops them all): wall time it began, generation, seconds, objects collected;
-  ``OUT`` sums all of them by generation.
+  ``OUT`` sums all of them by generation;
+- ``OUT.census.txt``, with ``--census`` only: what the young and middle collections are
+  about to walk, counted by type (see :class:`GcCensus`).
 
 ``bench/fleet.py --loop-trace`` uses it. The timing costs a few per cent of the loop.
 """
@@ -272,6 +274,48 @@ class GcTrace:
             tsv.writelines(lines)
 
 
+CENSUS_EVERY = 30.0
+"""Seconds between two censuses of one generation."""
+
+
+class GcCensus:
+    """At the start of a young or middle collection, at most every :data:`CENSUS_EVERY`
+    seconds per generation, the objects of that generation counted by type (a tuple by
+    its items' types), the 25 commonest written to ``out``.
+
+    This is how session 20 found what the collections walked at 100,000 devices
+    (docs/benchmarks.md): the subscribers' queued observations in the young generation, a
+    template cache rebuilt every other round in the middle one. Types only: the repr of
+    one sample can be hundreds of megabytes (a list of the exposition's chunks). A census
+    of 200,000 objects stops every thread for ~0.1 s, and is not counted in the
+    collection's time; still, a run with it is a probe, not a benchmark.
+    """
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self._last: dict[int, float] = {}
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        generation = info["generation"]
+        if phase != "start" or generation > 1:
+            return
+        now = time.monotonic()
+        if now - self._last.get(generation, -CENSUS_EVERY) < CENSUS_EVERY:
+            return
+        self._last[generation] = now
+        counts: Counter[str] = Counter()
+        for obj in gc.get_objects(generation):
+            kind = type(obj)
+            if kind is tuple:
+                counts["tuple(" + ",".join(type(item).__name__ for item in obj[:5]) + ")"] += 1
+            else:
+                counts[kind.__qualname__] += 1
+        with self.out.open("a", encoding="utf-8") as census:
+            census.write(f"== {time.time():.3f} generation {generation}: "
+                         f"{counts.total()} objects\n")
+            census.writelines(f"{n:9d} {what}\n" for what, n in counts.most_common(25))
+
+
 def write_forever(trace: LoopTrace) -> None:
     while True:
         time.sleep(WRITE_EVERY)
@@ -280,10 +324,15 @@ def write_forever(trace: LoopTrace) -> None:
 
 def main() -> int:
     out, argv = Path(sys.argv[1]), sys.argv[2:]
-    out.with_name(out.name + ".turns.tsv").unlink(missing_ok=True)
-    out.with_name(out.name + ".gc.tsv").unlink(missing_ok=True)
+    census = argv[:1] == ["--census"]
+    if census:
+        argv = argv[1:]
+    for suffix in (".turns.tsv", ".gc.tsv", ".census.txt"):
+        out.with_name(out.name + suffix).unlink(missing_ok=True)
     trace = LoopTrace(out)
     install(trace)
+    if census:  # before the timing: a census is not part of the collection it precedes
+        gc.callbacks.append(GcCensus(out.with_name(out.name + ".census.txt")))
     gc.callbacks.append(trace.gc)
     atexit.register(trace.write)
     threading.Thread(target=write_forever, args=(trace,), daemon=True).start()
