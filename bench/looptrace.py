@@ -22,7 +22,8 @@ writes:
 - ``OUT.census.txt``, with ``--census`` only: what the young and middle collections are
   about to walk, counted by type (see :class:`GcCensus`).
 
-``bench/fleet.py --loop-trace`` uses it. The timing costs a few per cent of the loop.
+``bench/fleet.py --loop-trace`` uses it (``--gc-census`` with ``--census``). The timing
+costs a few per cent of the loop.
 """
 
 from __future__ import annotations
