@@ -353,12 +353,26 @@ class MqttSender:
             raise DeliveryError(f"mqtt {self.name}: {type(exc).__name__}") from None
 
     async def aclose(self) -> None:
-        stack, self._stack, self._client = self._stack, None, None
+        stack, self._stack, client, self._client = self._stack, None, self._client, None
         if stack is not None:
             try:
                 await stack.aclose()
             except (aiomqtt.MqttError, OSError, TimeoutError):
                 pass
+        if client is not None:
+            _forget_lost_connection(client)
+
+
+def _forget_lost_connection(client: aiomqtt.Client) -> None:
+    """Read a lost connection's error that nothing else will read.
+
+    aiomqtt records a connection lost while idle in a future that only the next publish
+    reads; closed before that (pubnet stopping after a broker restart), asyncio would log
+    the error with its traceback as "never retrieved". The sender has already counted the
+    failure, or will never send again."""
+    lost = client._disconnected
+    if lost.done() and not lost.cancelled():
+        lost.exception()
 
 
 def build_sender(name: str, config: AlertChannel, broker: MqttConfig) -> Sender:

@@ -10,6 +10,7 @@ a real paho client, the SNMP tests against snmpd and the simulator).
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import re
 import tomllib
@@ -26,7 +27,8 @@ PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 
 PINNED = {
     "gufo-snmp": "collectors/snmp/gufo_client.py uses gufo.snmp._fast",
-    "aiomqtt": "collectors/mqtt/component.py uses aiomqtt.Client._client",
+    "aiomqtt": "collectors/mqtt/component.py uses aiomqtt.Client._client, "
+               "alerting/channels.py aiomqtt.Client._disconnected",
     "paho-mqtt": "collectors/mqtt/read_path.py patches paho's read loop",
 }
 
@@ -70,6 +72,14 @@ async def test_aiomqtt_keeps_its_paho_client_in_underscore_client() -> None:
     """collectors/mqtt/component.py installs the read path on ``client._client``."""
     client = aiomqtt.Client("127.0.0.1")
     assert isinstance(client._client, PahoClient)
+
+
+async def test_aiomqtt_keeps_a_lost_connection_in_underscore_disconnected() -> None:
+    """alerting/channels.py reads the error of ``client._disconnected`` when it closes a
+    client whose connection was lost while idle."""
+    client = aiomqtt.Client("127.0.0.1")
+    assert isinstance(client._disconnected, asyncio.Future)
+    assert not client._disconnected.done()
 
 
 def test_gufo_fast_names_the_client_uses() -> None:

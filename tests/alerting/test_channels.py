@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import gc
 import json
+import smtplib
 import ssl
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from email.utils import formatdate
 from pathlib import Path
@@ -15,10 +18,11 @@ from typing import Any
 import aiomqtt
 import pytest
 from aiohttp import web
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from alerting.channels import MAX_RETRY_AFTER, retry_after
+from alerting.channels import MAX_RETRY_AFTER, MqttSender, build_sender, retry_after
+from alerting.model import Outgoing, Status
+from testbed.smtp import serve_smtp
 from testbed.tls import self_signed
 from tests.alerting.builders import fail_rounds, poll_round
 from tests.alerting.conftest import HttpReceiver, StartService, alerting_config
@@ -73,14 +77,9 @@ def smtp_server(tmp_path: Path) -> Iterator[tuple[int, MailSink, Path]]:
         return AuthResult(success=ok)
 
     port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port, tls_context=context,
-                            require_starttls=True, authenticator=authenticator,
-                            auth_required=True, auth_require_tls=True)
-    controller.start()
-    try:
+    with serve_smtp(sink, port, tls_context=context, require_starttls=True,
+                     authenticator=authenticator, auth_required=True, auth_require_tls=True):
         yield port, sink, cert
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
@@ -203,6 +202,24 @@ async def test_throttled_line_and_telegram_are_retried_no_sooner_than_asked(
         assert second - first >= 1.9, path
 
 
+def test_the_smtp_server_stops_cleanly_under_an_open_starttls_session(tmp_path: Path) -> None:
+    """A test sees its mail at DATA, before the QUIT: stopping the server then must not
+    leave the session's socket for the garbage collector to report in a later test."""
+    cert, key = self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert), str(key))
+    port = free_port()
+    with serve_smtp(MailSink(), port, tls_context=context, require_starttls=True):
+        client = smtplib.SMTP("127.0.0.1", port)
+        client.starttls(context=ssl.create_default_context(cafile=str(cert)))
+        client.ehlo()
+    client.close()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gc.collect()
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
 def test_retry_after_header_forms() -> None:
     now = 1_800_000_000.0
     assert retry_after("120", now) == 120.0
@@ -263,6 +280,32 @@ async def test_mqtt_broker_down_then_up_gets_messages_in_order(
         proc.wait(timeout=10)
     assert [g["root_device"] for g in got] == ["S-1-gw", "S-3-gw", "S-4-gw"]
     assert len({g["incident_id"] for g in got}) == 3
+
+
+async def test_an_mqtt_channel_closed_after_losing_its_broker_logs_no_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """pubnet stopping after the broker went away while the channel was idle: nothing
+    for asyncio to report as a "Future exception was never retrieved" traceback."""
+    binary = require_binary("mosquitto")
+    port = free_port()
+    proc = start_mosquitto(binary, tmp_path, port)
+    config = on_broker(alerting_config(tmp_path, routes=[], channels={"app": {"type": "mqtt"}}),
+                       port)
+    sender = build_sender("app", config.alerting.channels["app"], config.mqtt)
+    assert isinstance(sender, MqttSender)
+    try:
+        await sender.send(Outgoing("app", "INC-1", Status.FIRING, 1, "{}"))
+        client = sender._client
+        assert client is not None
+    finally:
+        stop_process(proc)
+    await eventually(client._disconnected.done, what="the client saw the broker go")
+    del client
+    await sender.aclose()
+    gc.collect()
+    await asyncio.sleep(0)
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
 
 
 async def test_merge_update_carries_no_resolved_status_on_any_channel(

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from aiosmtpd.controller import Controller
 
 from dashboards.reports.schedule import SENT_MARKER, MonthlyReports, due_at, next_due
 from inventory.loader import load_inventory
 from pubnet.config import ConfigError, load_config
+from testbed.smtp import serve_smtp
 from tests.alerting.servers import MailSink
 from tests.reports import month
 from tests.support import free_port
@@ -31,12 +31,8 @@ def test_due_times_are_the_first_of_the_month_in_bangkok() -> None:
 def smtp() -> Iterator[tuple[int, MailSink]]:
     sink = MailSink()
     port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with serve_smtp(sink, port):
         yield port, sink
-    finally:
-        controller.stop()
 
 
 def _config(tmp_path: Path, port: int) -> Path:
