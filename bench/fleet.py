@@ -114,9 +114,11 @@ CREDENTIALS = {
 
 
 def simulate(inventory_dir: str, config_path: str, network: str, port: int,
-             trap_port: int, conn: Connection) -> None:
+             trap_port: int, conn: Connection, nice: int = 0) -> None:
     """The simulator process: serve every SNMP device; ``("mqtt", port)`` connects the MQTT
     gateways to a broker, ``("silence", [ids])`` silences devices and gateways."""
+    if nice:
+        os.nice(nice)
     asyncio.run(_simulate(inventory_dir, config_path, network, port, trap_port, conn))
 
 
@@ -405,8 +407,8 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
     sims: list[tuple[mp.process.BaseProcess, Connection]] = []
     parent, child = ctx.Pipe()
     sim = ctx.Process(target=simulate, args=(
-        str(inv_dir), str(team[0].config_path), network, sim_port, trap_port, child),
-        daemon=True)
+        str(inv_dir), str(team[0].config_path), network, sim_port, trap_port, child,
+        args.nice_simulator), daemon=True)
     sim.start()
     sims.append((sim, parent))
     kind, _count = await asyncio.to_thread(parent.recv)
@@ -507,6 +509,11 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
                 member.failed.clear()
                 assert member.proc is not None
                 member.cpu0 = proc_cpu(member.proc.pid)
+            others = {name: pid for name, pid in (
+                ("simulator", sim.pid), ("victoria_metrics", vm.pid if vm else None),
+                ("mosquitto", broker.process.pid if broker.process else None),
+                ("bench", os.getpid())) if pid is not None}
+            others_cpu0 = {name: proc_cpu(pid) for name, pid in others.items()}
             wall0 = time.monotonic()
             end = wall0 + args.intervals * args.interval
             # the clients in turn, shifted by one every interval: each phase of the poll
@@ -522,6 +529,8 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
             wall = time.monotonic() - wall0
             cores = {m.name: (proc_cpu(m.proc.pid) - m.cpu0) / wall for m in team
                      if m.proc is not None}
+            others_cores = {name: (proc_cpu(pid) - others_cpu0[name]) / wall
+                            for name, pid in others.items()}
             rss = {m.name: peak_rss_mb(m.proc.pid) for m in team if m.proc is not None}
             spans = [m.good()[-1].wall - m.good()[0].wall for m in pollers if m.good()]
             span = min(spans) if spans else 0.0
@@ -585,6 +594,8 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
                 **({"cpu_cores_each": {k: round(v, 2) for k, v in cores.items()},
                     "peak_rss_mb_each": {k: round(v) for k, v in rss.items()}}
                    if len(team) > 1 else {}),
+                "other_cpu_cores": {k: round(v, 2) for k, v in others_cores.items()},
+                **({"nice_simulator": args.nice_simulator} if args.nice_simulator else {}),
                 "series": int(sum(m.last("pubnet_exporter_series") for m in pollers)),
                 "scrape_p50_s": round(statistics.median(times["curl"]), 2),
                 "scrape_max_s": round(times["curl"][-1], 2),
@@ -684,6 +695,10 @@ def main() -> None:
     parser.add_argument("--max-in-flight", type=int, metavar="N",
                         help="snmp.max_in_flight of every polling pubnet (default: the "
                         "config's default)")
+    parser.add_argument("--nice-simulator", type=int, default=0, metavar="N",
+                        help="run the fleet simulator at nice N (1-19): pubnet gets the CPU "
+                        "first, as on its own server with the devices elsewhere (default 0: "
+                        "they share this machine's cores as equals)")
     parser.add_argument("--keep", type=Path, help="work folder to keep (default: a temp one)")
     parser.add_argument("--snapshot-after", metavar="SECONDS[,SECONDS...]",
                         help="run pubnet under tracemalloc (bench/memsnap.py) and write its "

@@ -67,7 +67,7 @@ class _ClosingController(Controller):
         try:
             await asyncio.wait_for(self.all_closed.wait(), QUIT_GRACE)
         except TimeoutError:
-            for session in self.open:
+            for session in list(self.open):
                 session.abort()
             # Each abort closes its socket in a callback of the loop's next turn.
             await asyncio.sleep(0.1)
