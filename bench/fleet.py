@@ -180,7 +180,7 @@ async def _simulate(inventory_dir: str, config_path: str, network: str, port: in
 
 
 def build_inventory(devices: int, seed: int) -> Inventory:
-    """A generated inventory of at least ``devices`` devices (and few more): the sites'
+    """A generated inventory of at least ``devices`` devices (a few more at most): the sites'
     mix varies with their number, so the first estimate is topped up until it is there
     (``--devices 100000`` gave 96,991 before session 21)."""
     sites = max(1, round((devices - 80) / DEVICES_PER_SITE))
