@@ -45,12 +45,12 @@ one's CPU and RSS are printed too), lag and scrape times pooled over the shards,
 webhook is the alerting instance's.
 
 Usage: ``python bench/fleet.py --devices 10000 [--intervals 3] [--interval 60]
-[--shards N] [--keep DIR] [--loop-trace] [--gc-census]``. A kept folder holds, besides
-each process's config, log and database, ``samples.tsv`` (every measured scrape: process,
-its start, seconds, lag, polls in flight, the seconds pubnet counted for it, seconds to its
-response's head) and ``hooks.txt`` (what the webhook received after the cut); with ``--loop-trace``,
-each process's ``looptrace.txt`` (bench/looptrace.py); with ``--gc-census`` also its
-``looptrace.txt.census.txt``.
+[--shards N] [--nice-simulator N] [--keep DIR] [--loop-trace] [--gc-census]``. A kept
+folder holds, besides each process's config, log and database, ``samples.tsv`` (every
+measured scrape: process, its start, seconds, lag, polls in flight, the seconds pubnet
+counted for it, seconds to its response's head) and ``hooks.txt`` (what the webhook
+received after the cut); with ``--loop-trace``, each process's ``looptrace.txt``
+(bench/looptrace.py); with ``--gc-census`` also its ``looptrace.txt.census.txt``.
 """
 
 from __future__ import annotations
