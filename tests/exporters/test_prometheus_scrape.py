@@ -144,6 +144,33 @@ async def test_real_prometheus_scrapes_site_up_counters_and_rates(tmp_path: Path
 
 
 @pytest.mark.integration
+async def test_real_prometheus_scrapes_over_one_kept_alive_connection(tmp_path: Path) -> None:
+    """Prometheus sends every scrape of a target over one connection, and pubnet keeps it
+    open after a body its worker thread wrote to the socket (``send_body``). On a saturated
+    loop a new connection costs a scrape several loop turns before its request is read
+    (the accept, the transport, aiohttp's connection task): ``bench/fleet.py``'s
+    kept-alive figures are what Prometheus gets only while this holds."""
+    async with run_exporter(PrometheusConfig(listen="127.0.0.1:0")) as exp:
+        stop = asyncio.Event()
+        feeder = asyncio.create_task(feed(exp.store, stop))
+        try:
+            async with (prometheus_server(tmp_path, exp.port) as prom,
+                        aiohttp.ClientSession() as http):
+                scrapes = await until(
+                    http, prom, 'count_over_time(up{job="pubnet"}[1m])',
+                    lambda r: r and float(r[0]["value"][1]) >= 6)
+                listener = exp.server.stats.listener
+                # one connection for all; a second only if a scrape on a loaded machine
+                # outlasted the 1 s scrape timeout (Prometheus then drops the connection)
+                assert listener.accepted <= 2, (listener.accepted, scrapes)
+                assert listener.open >= 1
+                assert not listener.closed, listener.closed
+        finally:
+            stop.set()
+            await feeder
+
+
+@pytest.mark.integration
 async def test_real_prometheus_scrapes_polled_simulated_devices(tmp_path: Path) -> None:
     """The whole path: simulated SNMP agents → poller → store → exporter → Prometheus."""
     from collectors.snmp.poller import SnmpPoller
