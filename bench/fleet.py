@@ -104,9 +104,10 @@ CLIENTS = ("curl", "kept-alive", "python")
 """Who takes the measured scrapes, in turn. ``curl`` (C, a new connection each time) gives
 the headline figures, as in every earlier run. ``kept-alive`` scrapes as Prometheus does:
 over one connection kept open between scrapes (Prometheus 2.42 sends every scrape of a
-target over the same connection) and reading the body at C speed (:class:`KeptAlive`).
-Against a saturated loop the difference is the new connection's turns: the accept, the
-transport, aiohttp's connection task, before the request's own. ``python``, this process's
+target over the same connection) and reading the body at C speed (:class:`KeptAlive`): it
+spares the scrape a new connection's loop turns (the accept, the transport, aiohttp's
+connection task), though at 100,000 devices in one process it was no faster than curl
+(session 22), its head waiting for the turns any request needs. ``python``, this process's
 aiohttp (kept alive too), is the reference: on the busy 2-core machine its reads, a loop
 turn per 256 KiB, took up to half of a 1 s scrape after pubnet had written the whole body
 (session 18)."""
