@@ -24,7 +24,7 @@ import pytest
 from pubnet.config import PrometheusConfig, parse_config
 from pubnet.model import Observation, Source
 from pubnet.state import StateStore
-from tests.exporters.conftest import run_exporter
+from tests.exporters.conftest import RunningExporter, run_exporter
 from tests.exporters.helpers import interface, set_up
 from tests.simulator.support import small_inventory
 from tests.support import free_port, prometheus_query, require_binary, stop_process
@@ -103,44 +103,53 @@ async def feed(store: StateStore, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), 0.25)
 
 
-@pytest.mark.integration
-async def test_real_prometheus_scrapes_site_up_counters_and_rates(tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def fed_and_scraped(tmp_path: Path) -> AsyncIterator[
+        tuple[RunningExporter, str, aiohttp.ClientSession]]:
+    """The exporter with :func:`feed` filling its store, a real Prometheus scraping it
+    every second, and a client session for Prometheus's API."""
     async with run_exporter(PrometheusConfig(listen="127.0.0.1:0")) as exp:
         stop = asyncio.Event()
         feeder = asyncio.create_task(feed(exp.store, stop))
         try:
             async with (prometheus_server(tmp_path, exp.port) as prom,
                         aiohttp.ClientSession() as http):
-                up = await until(http, prom, 'up{job="pubnet"}',
-                                 lambda r: r and r[0]["value"][1] == "1")
-                assert up
-                sites = await until(http, prom, "pubnet_site_up", lambda r: len(r) == 2)
-                by_site = {r["metric"]["site"]: r["value"][1] for r in sites}
-                assert by_site == {"S1": "1", "S2": "1"}
-                assert sites[0]["metric"]["kind"] == "village_wifi"
-                rx = await prometheus_query(http, prom, 'pubnet_interface_receive_bytes_total'
-                                 '{device="gw1",ifname="eth0"}')
-                assert len(rx) == 1 and float(rx[0]["value"][1]) >= 5e9
-                rate = await until(
-                    http, prom,
-                    'rate(pubnet_interface_receive_bytes_total{device="gw1"}[6s])',
-                    lambda r: r and abs(float(r[0]["value"][1]) - RATE) < 0.25 * RATE,
-                )
-                assert rate
-                # the reboot happened 3 s in; the series must show no counter reset
-                await until(http, prom, "pubnet_device_uptime_seconds{device=\"gw1\"} < 100",
-                            lambda r: len(r) == 1)
-                resets = await prometheus_query(
-                    http, prom, 'resets(pubnet_interface_receive_bytes_total[1m])')
-                assert resets and all(r["value"][1] == "0" for r in resets)
-                scrape = await prometheus_query(
-                    http, prom, "pubnet_exporter_scrape_duration_seconds")
-                assert scrape and float(scrape[0]["value"][1]) < 1.0
-                info = await prometheus_query(http, prom, 'pubnet_site_info{site="S2"}')
-                assert info[0]["metric"]["name"] == 'ร้าน "ป้า" \\ ใหม่\nบ้าน'
+                yield exp, prom, http
         finally:
             stop.set()
             await feeder
+
+
+@pytest.mark.integration
+async def test_real_prometheus_scrapes_site_up_counters_and_rates(tmp_path: Path) -> None:
+    async with fed_and_scraped(tmp_path) as (_exp, prom, http):
+        up = await until(http, prom, 'up{job="pubnet"}',
+                         lambda r: r and r[0]["value"][1] == "1")
+        assert up
+        sites = await until(http, prom, "pubnet_site_up", lambda r: len(r) == 2)
+        by_site = {r["metric"]["site"]: r["value"][1] for r in sites}
+        assert by_site == {"S1": "1", "S2": "1"}
+        assert sites[0]["metric"]["kind"] == "village_wifi"
+        rx = await prometheus_query(http, prom, 'pubnet_interface_receive_bytes_total'
+                                    '{device="gw1",ifname="eth0"}')
+        assert len(rx) == 1 and float(rx[0]["value"][1]) >= 5e9
+        rate = await until(
+            http, prom,
+            'rate(pubnet_interface_receive_bytes_total{device="gw1"}[6s])',
+            lambda r: r and abs(float(r[0]["value"][1]) - RATE) < 0.25 * RATE,
+        )
+        assert rate
+        # the reboot happened 3 s in; the series must show no counter reset
+        await until(http, prom, "pubnet_device_uptime_seconds{device=\"gw1\"} < 100",
+                    lambda r: len(r) == 1)
+        resets = await prometheus_query(
+            http, prom, 'resets(pubnet_interface_receive_bytes_total[1m])')
+        assert resets and all(r["value"][1] == "0" for r in resets)
+        scrape = await prometheus_query(
+            http, prom, "pubnet_exporter_scrape_duration_seconds")
+        assert scrape and float(scrape[0]["value"][1]) < 1.0
+        info = await prometheus_query(http, prom, 'pubnet_site_info{site="S2"}')
+        assert info[0]["metric"]["name"] == 'ร้าน "ป้า" \\ ใหม่\nบ้าน'
 
 
 @pytest.mark.integration
@@ -150,24 +159,16 @@ async def test_real_prometheus_scrapes_over_one_kept_alive_connection(tmp_path: 
     loop a new connection costs a scrape several loop turns before its request is read
     (the accept, the transport, aiohttp's connection task): ``bench/fleet.py``'s
     kept-alive figures are what Prometheus gets only while this holds."""
-    async with run_exporter(PrometheusConfig(listen="127.0.0.1:0")) as exp:
-        stop = asyncio.Event()
-        feeder = asyncio.create_task(feed(exp.store, stop))
-        try:
-            async with (prometheus_server(tmp_path, exp.port) as prom,
-                        aiohttp.ClientSession() as http):
-                scrapes = await until(
-                    http, prom, 'count_over_time(up{job="pubnet"}[1m])',
-                    lambda r: r and float(r[0]["value"][1]) >= 6)
-                listener = exp.server.stats.listener
-                # one connection for all; a second only if a scrape on a loaded machine
-                # outlasted the 1 s scrape timeout (Prometheus then drops the connection)
-                assert listener.accepted <= 2, (listener.accepted, scrapes)
-                assert listener.open >= 1
-                assert not listener.closed, listener.closed
-        finally:
-            stop.set()
-            await feeder
+    async with fed_and_scraped(tmp_path) as (exp, prom, http):
+        scrapes = await until(
+            http, prom, 'count_over_time(up{job="pubnet"}[1m])',
+            lambda r: r and float(r[0]["value"][1]) >= 6)
+        listener = exp.server.stats.listener
+        # one connection for all; a second only if a scrape on a loaded machine
+        # outlasted the 1 s scrape timeout (Prometheus then drops the connection)
+        assert listener.accepted <= 2, (listener.accepted, scrapes)
+        assert listener.open >= 1
+        assert not listener.closed, listener.closed
 
 
 @pytest.mark.integration
