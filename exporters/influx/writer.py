@@ -164,8 +164,7 @@ async def get_or_stop(get: Awaitable[T], stop: asyncio.Event,
     """What ``get`` returns, or None when ``stop`` is set or ``within`` seconds pass first.
 
     The writer's sending loops each wait for the next batch of its queue *or* a reason to
-    stop waiting; this is that race, written once (the intake waits on the store's
-    subscription with ``Subscription.get_all``, which a stop wakes without a task). ``get``
+    stop waiting; this is that race, written once. ``get``
     is cancelled when it loses, and a result it had when the race ended is kept, never
     dropped: it must be safe to cancel (``asyncio.Queue.get`` is: nothing is taken before
     it returns). ``get`` failing counts as no result.
@@ -488,8 +487,8 @@ class InfluxWriter:
         stopping, with the intake's last batches (it ends on its own): on a busy loop
         every worker-thread call costs turns the stop does not have.
 
-        A stop that comes during the spill is a stop too: the intake then cuts what the
-        store still held into the queue while the spill is on the disk, and those batches
+        A stop that comes during the spill is a stop too: the intake then cuts its last
+        pending lines into the queue while the spill is on the disk, and those batches
         are spilled after it. (The send loop ends once this returns while stopping; it
         lost them, 150,000 points in tests/exporters/test_influx_stop_backlog.py.)"""
         while True:

@@ -308,8 +308,9 @@ async def test_a_writer_behind_a_busy_loop_catches_up_instead_of_dropping(
         tmp_path: Path) -> None:
     """Each turn of a busy loop, 40 devices' polls (12,000 observations) publish: more
     than the writer encoded between two yields (5,000). Yielding regardless, it fell
-    behind and the store dropped points for it (1.5 M at 50,000 devices); past half its
-    subscription it now encodes what it took at once, and nothing is dropped."""
+    behind and the store dropped points for it (1.5 M at 50,000 devices). It then encoded
+    what it took at once past half its subscription; now each publish is encoded as it
+    is made (exporters/influx/intake.py), and nothing is dropped."""
     store, sink = StateStore(), ScriptedSink()
     writer = InfluxWriter(store, small_inventory(),
                           config(tmp_path, batch_size=5000, flush_interval=0.1,
