@@ -3,11 +3,13 @@ publishes.
 
 Every other subscriber takes a filtered share of the observations (statuses, a metric or
 two); the writer takes all of them, ~75,000 a second at 100,000 devices. Queued for a task
-of its own, they waited a loop turn or more (~0.1-0.4 s on a saturated loop) as tuples the
-garbage collector's young collections walked and, surviving those, walked again as
-middle-aged; the task then woke, drained and looped over them. Encoded in the publish
-that offers them, a poll's observations become the writer's pending lines at once and are
-freed by reference counting when the publish returns.
+of its own, they waited for that task's turn: on a saturated loop (turns of 0.2-0.4 s)
+that was a turn's worth of polls, ~10,000-25,000 observations alive at once for the
+garbage collector's young collections to walk, and the task then spent its turns
+draining, looping and yielding over them. Encoded in the publish that offers them, a poll's
+observations become pending lines at once and are freed by reference counting when the
+publish returns (``bench/influx_write.py --sustain``: 25 % less CPU a point, 2.7 times
+the points written on a saturated loop; docs/benchmarks.md, session 23).
 """
 
 from __future__ import annotations
