@@ -250,41 +250,18 @@ def pick(text: bytes) -> dict[str, float]:
     return values
 
 
-def family(pid: int) -> list[int]:
-    """``pid`` and its descendants (pubnet's Influx encoder process counts as pubnet)."""
-    out, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        out.append(current)
-        with contextlib.suppress(OSError):
-            for task in os.listdir(f"/proc/{current}/task"):
-                with open(f"/proc/{current}/task/{task}/children", encoding="ascii") as f:
-                    todo.extend(int(child) for child in f.read().split())
-    return out
-
-
-def proc_cpu(pid: int, descendants: bool = True) -> float:
-    """CPU seconds of ``pid`` and (``descendants``) its living descendants."""
-    total = 0
-    for member in family(pid) if descendants else [pid]:
-        with contextlib.suppress(OSError), \
-                open(f"/proc/{member}/stat", encoding="ascii") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+def proc_cpu(pid: int) -> float:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb(pid: int) -> float:
-    """Peak RSS of ``pid`` plus that of each living descendant (a sum of peaks: an upper
-    bound)."""
-    total = 0.0
-    for member in family(pid):
-        with contextlib.suppress(OSError), \
-                open(f"/proc/{member}/status", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1]) / 1024
-    return total
+    with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def log_time(log: str, pattern: str) -> float | None:
@@ -471,8 +448,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
         "icmp": {"interval": f"{args.interval}s"},
         "mqtt": {"url": f"mqtt://127.0.0.1:{mqtt_port}"},
         "influxdb": {"url": f"http://127.0.0.1:{vm_port}", "token": "t", "org": "o",
-                     "bucket": "b",
-                     **({"encoder": args.influx_encoder} if args.influx_encoder else {})},
+                     "bucket": "b"},
     }
     alerting = {"down_after": 1, "group_wait": "0s", "tick": "1s",
                 "channels": {"noc": {"type": "webhook",
@@ -602,8 +578,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
                 ("simulator", sim.pid), ("victoria_metrics", vm.pid if vm else None),
                 ("mosquitto", broker.process.pid if broker.process else None),
                 ("bench", os.getpid())) if pid is not None}
-            # each on its own: the bench's descendants are everything else
-            others_cpu0 = {name: proc_cpu(pid, False) for name, pid in others.items()}
+            others_cpu0 = {name: proc_cpu(pid) for name, pid in others.items()}
             wall0 = time.monotonic()
             end = wall0 + args.intervals * args.interval
             # the clients in turn, shifted by one every interval: each phase of the poll
@@ -619,7 +594,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, object]:
             wall = time.monotonic() - wall0
             cores = {m.name: (proc_cpu(m.proc.pid) - m.cpu0) / wall for m in team
                      if m.proc is not None}
-            others_cores = {name: (proc_cpu(pid, False) - others_cpu0[name]) / wall
+            others_cores = {name: (proc_cpu(pid) - others_cpu0[name]) / wall
                             for name, pid in others.items()}
             rss = {m.name: peak_rss_mb(m.proc.pid) for m in team if m.proc is not None}
             spans = [m.good()[-1].wall - m.good()[0].wall for m in pollers if m.good()]
@@ -792,9 +767,6 @@ def main() -> None:
     parser.add_argument("--max-in-flight", type=int, metavar="N",
                         help="snmp.max_in_flight of every polling pubnet (default: the "
                         "config's default)")
-    parser.add_argument("--influx-encoder", choices=("auto", "process", "inline"),
-                        help="influxdb.encoder of every pubnet (default: the config's "
-                             "default)")
     parser.add_argument("--nice-simulator", type=int, default=0, metavar="N",
                         help="run the fleet simulator at nice N (1-19): pubnet gets the CPU "
                         "first, as on its own server with the devices elsewhere (default 0: "

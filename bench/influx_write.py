@@ -33,20 +33,12 @@ inventory's site and province tags. For each fleet size:
   and how long the stop took. With ``--against REV`` it runs as child processes,
   alternately with the ``exporters`` package at ``REV`` and as it is now
   (``--repeat`` times), and prints the medians and ratios.
-  With ``--encoders inline,process`` it runs with each ``influxdb.encoder`` in turn
-  (``--repeat`` times) and prints the medians and ratios; the CPU then includes the
-  encoder process's;
-- **ship** (with ``--ship DEVICES``, alone): what the event loop spends per point to send a
-  steady poll round to the encoder process (``influxdb.encoder: process``), next to
-  encoding it on the loop, on the same round, and the bytes per point sent.
 
     .venv/bin/python bench/influx_write.py                      # --devices 10000,100000
     .venv/bin/python bench/influx_write.py --devices 20000 --rounds 1 --no-server
     .venv/bin/python bench/influx_write.py --drain --no-encode --no-server
     .venv/bin/python bench/influx_write.py --devices 20000,100000 --no-server --against HEAD~1
     nice -n 10 .venv/bin/python bench/influx_write.py --sustain --against HEAD~1 --repeat 3
-    .venv/bin/python bench/influx_write.py --sustain --encoders inline,process --repeat 3
-    .venv/bin/python bench/influx_write.py --ship 100000
 
 ``--against REV`` runs the encode figures of the encoder at git revision ``REV`` too, round
 for round with the current one, and prints the ratio (old ns over new ns).
@@ -249,52 +241,6 @@ def encode_figures(devices: int, rounds: int, reference: bool,
     return out
 
 
-def ship_figures(devices: int, rounds: int, per_message: int = 50) -> dict[str, float]:
-    """What the event loop spends per point to hand a poll round to the encoder process
-    (:func:`~exporters.influx.encoder_child.poll_columns` and one pickle per
-    ``per_message`` polls, as :meth:`EncoderProcess.ship` sends what one wakeup of the
-    intake took), next to encoding it here, on the same steady round; the child's
-    unpickling, for the record."""
-    import pickle
-
-    from exporters.influx.encoder_child import observations_of, poll_columns
-
-    fleet = plan(devices)
-    held = HeldLabels()
-    encoder = LineEncoder(inventory_tags(fleet))
-    encode_round(encoder, fleet, T0, held)  # the caches filled, as after the first round
-    ship: list[float] = []
-    encode: list[float] = []
-    unpickle: list[float] = []
-    size = 0
-    points = 0
-    for n in range(rounds):
-        batches = list(polls(fleet, T0 + 60 * (n + 1), held))
-        points = sum(len(b) for b in batches)
-        started = time.perf_counter()
-        messages = [pickle.dumps(("obs", [poll_columns(b) for b in batches[i:i + per_message]]),
-                                 protocol=pickle.HIGHEST_PROTOCOL)
-                    for i in range(0, len(batches), per_message)]
-        ship.append((time.perf_counter() - started) / points * 1e9)
-        size = sum(map(len, messages))
-        started = time.perf_counter()
-        for message in messages:
-            for one in pickle.loads(message)[1]:
-                observations_of(one)
-        unpickle.append((time.perf_counter() - started) / points * 1e9)
-        started = time.perf_counter()
-        out: list[str] = []
-        for batch in batches:
-            encoder.encode_into(batch, out)
-        encode.append((time.perf_counter() - started) / points * 1e9)
-    figures = {"ship_ns": round(statistics.median(ship)),
-               "encode_ns": round(statistics.median(encode)),
-               "child_unpickle_ns": round(statistics.median(unpickle)),
-               "ship_bytes_per_point": round(size / points, 1)}
-    figures["encode_vs_ship"] = round(figures["encode_ns"] / figures["ship_ns"], 1)
-    return figures
-
-
 def cpu_seconds(pid: int) -> float:
     """User and system CPU seconds of a process so far (Linux ``/proc``)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -330,30 +276,19 @@ async def victoria(data: Path, pid: list[int] | None = None) -> AsyncIterator[st
 
 @contextlib.asynccontextmanager
 async def running_writer(tmp: Path, tags: dict[str, tuple[tuple[str, str], ...]],
-                         vm_pid: list[int] | None = None, encoder: str | None = None
+                         vm_pid: list[int] | None = None
                          ) -> AsyncIterator[tuple[StateStore, InfluxWriter, InfluxConfig,
                                                   asyncio.Task[None]]]:
     """A writer following a store of its own into a VictoriaMetrics of its own (``tmp``),
-    running: ``(store, writer, config, its task)``; cancelled at the end if still running.
-    ``encoder``: the config's ``influxdb.encoder`` (None: the revision's default, for a
-    revision that has no such key)."""
+    running: ``(store, writer, config, its task)``; cancelled at the end if still running."""
     async with victoria(tmp / "vm", vm_pid) as url:
         config = InfluxConfig(url=url, token="bench", org="pubnet", bucket="pubnet",
-                              buffer_dir=tmp / "buffer",
-                              **({"encoder": encoder} if encoder is not None and
-                                 "encoder" in InfluxConfig.model_fields else {}))
+                              buffer_dir=tmp / "buffer")
         store = StateStore()
         writer = InfluxWriter(store, Inventory(), config, stats_interval=None)
-        writer.encoder = LineEncoder(tags)  # the generated fleet's tags, not an inventory's
-        writer._tags = tags
-        if encoder is not None and hasattr(writer, "_encode_apart"):
-            writer._encode_apart = encoder == "process"
+        writer.encoder = LineEncoder(tags)
         task = asyncio.create_task(writer.run(), name="influx")
         await writer.ready.wait()
-        for _ in range(1000):  # the encoder process started: its CPU counts from here
-            if not getattr(writer, "_encode_apart", False) or writer._process is not None:
-                break
-            await asyncio.sleep(0.01)
         try:
             yield store, writer, config, task
         finally:
@@ -467,8 +402,7 @@ async def drain_figures(batches: int, seconds: float, busy_ms: float, busy_only:
 
 
 async def sustain_figures(rate: float, seconds: float, busy_ms: float,
-                          devices: int = 100_000, encoder: str | None = None
-                          ) -> dict[str, float]:
+                          devices: int = 100_000) -> dict[str, float]:
     """The writer fed ``rate`` points/s for ``seconds`` on a loop whose turns take
     ``busy_ms``, against VictoriaMetrics; then stopped (see the module docstring)."""
     fleet = plan(devices)
@@ -492,10 +426,7 @@ async def sustain_figures(rate: float, seconds: float, busy_ms: float,
 
     vm_pid: list[int] = []
     with tempfile.TemporaryDirectory(prefix="influx-sustain-") as tmp:
-        async with running_writer(Path(tmp), tags, vm_pid, encoder) as (
-                store, writer, config, task):
-            child = writer._process.pid if getattr(writer, "_process", None) else None
-            child_cpu = 0.0 if child is None else cpu_seconds(child)
+        async with running_writer(Path(tmp), tags, vm_pid) as (store, writer, config, task):
             burners = [asyncio.create_task(busy(0.002)) for _ in range(int(busy_ms / 2))]
             burners.append(asyncio.create_task(count_turns()))
             produced = 0.0
@@ -503,7 +434,6 @@ async def sustain_figures(rate: float, seconds: float, busy_ms: float,
             cursor = 0
             started = time.perf_counter()
             cpu = time.process_time()
-            loop_cpu = time.thread_time()  # the event loop's thread: what it can spare
             vm_cpu = cpu_seconds(vm_pid[0])
             half: tuple[float, int] | None = None
             while (now := time.perf_counter()) - started < seconds:
@@ -524,10 +454,6 @@ async def sustain_figures(rate: float, seconds: float, busy_ms: float,
             assert half is not None
             steady = (written - half[1]) / (started + elapsed - half[0])
             cpu = time.process_time() - cpu - burnt[0] - produced
-            loop_cpu = time.thread_time() - loop_cpu - burnt[0] - produced
-            if child is not None:  # the encoder process's, up to the stop
-                child_cpu = cpu_seconds(child) - child_cpu
-                cpu += child_cpu
             vm_cpu = cpu_seconds(vm_pid[0]) - vm_cpu
             turn_ms = elapsed / max(1, turns[0]) * 1000
             (sub,) = [s for s in store.subscriber_stats() if s.name == "influxdb"]
@@ -549,9 +475,6 @@ async def sustain_figures(rate: float, seconds: float, busy_ms: float,
         "store_dropped": sub.dropped,
         "buffer_dropped": writer.buffer.dropped_points,
         "cpu_us_per_point": round(cpu / max(1, published) * 1e6, 2),
-        "loop_cpu_us_per_point": round(loop_cpu / max(1, published) * 1e6, 2),
-        "encoder_process_cpu_us_per_point": round(
-            (child_cpu if child is not None else 0.0) / max(1, published) * 1e6, 2),
         "vm_cpu_us_per_point": round(vm_cpu / max(1, written) * 1e6, 2),
         "turn_ms": round(turn_ms),
         "in_memory_at_stop": in_memory,
@@ -576,30 +499,6 @@ def sustain_against(args: argparse.Namespace) -> dict[str, object]:
         print(f"sustain {name}: old {old:g}, new {new:g}"
               + (f", new/old {new / old:.2f}" if old else ""))
     return report
-
-def sustain_encoders(args: argparse.Namespace) -> dict[str, object]:
-    """The sustain figures with each of ``--encoders`` in turn, ``--repeat`` rounds."""
-    names = args.encoders.split(",")
-    runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
-    for _ in range(args.repeat):
-        for name in names:
-            figures = asyncio.run(sustain_figures(args.rate, args.sustain_seconds,
-                                                  args.busy_ms, encoder=name))
-            print(f"sustain {name}:", ", ".join(f"{k} {v}" for k, v in figures.items()),
-                  flush=True)
-            runs[name].append(figures)
-    report: dict[str, object] = {}
-    first, *others = names
-    for what in ("points_per_s", "disk_buffered", "store_dropped", "cpu_us_per_point",
-                 "loop_cpu_us_per_point", "encoder_process_cpu_us_per_point", "turn_ms",
-                 "stop_s"):
-        medians = {name: statistics.median(r[what] for r in runs[name]) for name in names}
-        report.update({f"sustain_{name}_{what}": value for name, value in medians.items()})
-        ratios = {name: medians[name] / medians[first] for name in others if medians[first]}
-        print(f"sustain {what}: " + ", ".join(f"{n} {v:g}" for n, v in medians.items())
-              + "".join(f", {n}/{first} {r:.2f}" for n, r in ratios.items()))
-    return report
-
 
 def drain_against(args: argparse.Namespace) -> dict[str, object]:
     """The busy-loop drain rate with ``exporters`` at ``--against`` and now, alternately."""
@@ -650,23 +549,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=54_000.0)
     parser.add_argument("--sustain-seconds", type=float, default=30.0)
     parser.add_argument("--repeat", type=int, default=3,
-                        help="alternations of --sustain --against or --encoders")
-    parser.add_argument("--ship", type=int, metavar="DEVICES",
-                        help="only the cost on the event loop of shipping a poll round "
-                             "of DEVICES devices to the encoder process, against encoding "
-                             "it there")
-    parser.add_argument("--encoders", metavar="A,B",
-                        help="--sustain with influxdb.encoder A and B alternately "
-                             "(inline, process), --repeat times each, and their ratios")
+                        help="alternations of --sustain --against")
     args = parser.parse_args()
-    if args.ship:
-        figures = ship_figures(args.ship, args.rounds)
-        print("ship:", ", ".join(f"{k} {v}" for k, v in figures.items()))
-        print(json.dumps({f"{args.ship // 1000}k_{k}": v for k, v in figures.items()}))
-        return
-    if args.sustain and args.encoders:
-        print(json.dumps(sustain_encoders(args)))
-        return
     if args.sustain and args.against:
         print(json.dumps(sustain_against(args)))
         return

@@ -1,9 +1,7 @@
 """The ``influxdb`` component: batches observations and delivers them exactly in order.
 
-Flow: the store subscription → :class:`~exporters.influx.lineproto.LineEncoder` (on the
-loop, or in a child process from :data:`ENCODER_PROCESS_FROM` devices:
-:mod:`exporters.influx.encoder_process`) → batches of ``batch_size`` points or
-``flush_interval`` seconds → one sender. While the backlog on disk
+Flow: the store subscription → :class:`~exporters.influx.lineproto.LineEncoder` → batches
+of ``batch_size`` points or ``flush_interval`` seconds → one sender. While the backlog on disk
 is empty the sender writes batches straight to InfluxDB; a batch that meets a connection
 error, a timeout, a 5xx or a 429 goes to the :class:`~exporters.influx.buffer.DiskBuffer`,
 and from then on every new batch queues behind it on disk until replay (capped exponential
@@ -48,7 +46,6 @@ from influxdb_client.client.exceptions import InfluxDBError
 from influxdb_client.domain.write_precision import WritePrecision
 
 from exporters.influx.buffer import DiskBuffer
-from exporters.influx.encoder_process import EncoderProcess
 from exporters.influx.http import HttpSink
 from exporters.influx.lineproto import LineEncoder, RejectedPoint, device_tags
 from inventory.model import Inventory
@@ -120,11 +117,6 @@ then do requests go out several at once; a server slower than that (1 s a write)
 at a time, however busy the loop."""
 TURN_SAMPLES = 5
 TURN_EVERY = 0.5
-ENCODER_PROCESS_FROM = 20_000
-"""Devices from which ``influxdb.encoder: auto`` encodes in a child process
-(:mod:`exporters.influx.encoder_process`): there encoding is a tenth or more of a busy
-event loop's work. Below, a process of its own (~30 MB, one more thing to supervise) buys
-a loop with time to spare nothing."""
 STOP_GRACE = 2.0
 """Seconds a write in flight at shutdown may still take before it is cancelled (its batch
 goes to the disk buffer). Well inside the 10 s a service manager usually allows."""
@@ -213,13 +205,7 @@ class InfluxWriter:
         self._stats_interval = stats_interval
         self._backoff_min, self._backoff_max = backoff
         self.config = config
-        self._tags = device_tags(inventory)
-        self.encoder = LineEncoder(self._tags)
-        self._encode_apart = config.encoder == "process" or (
-            config.encoder == "auto" and len(inventory.devices) >= ENCODER_PROCESS_FROM)
-        self._process: EncoderProcess | None = None
-        """The child process encoding for the writer, while it runs (see
-        :data:`ENCODER_PROCESS_FROM`)."""
+        self.encoder = LineEncoder(device_tags(inventory))
         self.buffer = DiskBuffer(config.buffer_dir, config.buffer_max_bytes)
         self.stats = WriterStats()
         self._clock = clock
@@ -348,36 +334,26 @@ class InfluxWriter:
     # -- intake ------------------------------------------------------------------------------
 
     async def _intake(self, sub: Subscription) -> None:
-        try:
-            if not self._encode_apart:
-                await self._follow(sub)
-                return
-            async with EncoderProcess(self._tags, self.config.batch_size,
-                                      self._encoded, self._reject, self._lost) as process:
-                self._process = process
-                await self._follow(sub)  # leaving waits for the child's last batches
-        finally:
-            self._process = None
-            self._intake_done.set()
-
-    async def _follow(self, sub: Subscription) -> None:
         interval = self.config.flush_interval
         deadline = time.monotonic() + interval
-        while not self._stopping.is_set():
-            # get_all waits on the subscription's wakeup itself (a stop wakes it):
-            # racing a task for sub.get() against the stop event cost two or three
-            # loop turns a wait, ~1 s on a saturated loop at 100,000 devices, in which
-            # the polls published more than the subscription holds (bench/fleet.py
-            # saw 2,970 observations dropped for the writer in one such stretch)
-            batches = await sub.get_all(max(0.0, deadline - time.monotonic()))
-            if batches:
-                await self._take(batches, sub)
-            if time.monotonic() >= deadline:
-                self._cut(all_pending=True)
-                deadline = time.monotonic() + interval
-        # stopping: whatever the store still holds for us, then the last partial batch
-        await self._take(sub.drain(), sub)
-        self._cut(all_pending=True)
+        try:
+            while not self._stopping.is_set():
+                # get_all waits on the subscription's wakeup itself (a stop wakes it):
+                # racing a task for sub.get() against the stop event cost two or three
+                # loop turns a wait, ~1 s on a saturated loop at 100,000 devices, in which
+                # the polls published more than the subscription holds (bench/fleet.py
+                # saw 2,970 observations dropped for the writer in one such stretch)
+                batches = await sub.get_all(max(0.0, deadline - time.monotonic()))
+                if batches:
+                    await self._take(batches, sub)
+                if time.monotonic() >= deadline:
+                    self._cut(all_pending=True)
+                    deadline = time.monotonic() + interval
+            # stopping: whatever the store still holds for us, then the last partial batch
+            await self._take(sub.drain(), sub)
+            self._cut(all_pending=True)
+        finally:
+            self._intake_done.set()
 
     async def _take(self, batches: list[Batch], sub: Subscription) -> None:
         """Encode the batches' observations into pending lines, cutting full batches, and
@@ -391,15 +367,7 @@ class InfluxWriter:
         subscription's capacity: ~0.1 s), then takes everything that came meanwhile:
         its work per turn follows the fleet's. Stopping on a busy loop (turns of
         :data:`BUSY_TURN` or more) it does not yield either: each yield would cost the
-        stop a turn, and the collectors it would yield to are stopping.
-
-        With an encoder process the batches are shipped to it instead, and the intake
-        waits only while the child is far behind (:meth:`EncoderProcess.drain`)."""
-        process = self._process
-        if process is not None and not process.failed:
-            process.ship(batches)
-            await process.drain()
-            return
+        stop a turn, and the collectors it would yield to are stopping."""
         encode = self.encoder.encode_into
         pending = self._pending
         size = self.config.batch_size
@@ -426,17 +394,7 @@ class InfluxWriter:
         self._log_once(reason, "influx point rejected", reason=reason, device=point.device,
                        metric=point.metric)
 
-    def _encoded(self, lines: bytes, points: int) -> None:
-        """A batch from the encoder process."""
-        self._queue.put_nowait(_Batch(lines, points))
-
-    def _lost(self, points: int) -> None:
-        """Observations the encoder process took and never answered for (it died)."""
-        self.stats.drop("encoder_lost", points)
-
     def _cut(self, all_pending: bool) -> None:
-        if all_pending and self._process is not None:
-            self._process.cut()
         size = self.config.batch_size
         pending = self._pending
         while len(pending) >= size or (all_pending and pending):

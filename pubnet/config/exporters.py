@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
 
 from pydantic import (
     Field,
@@ -116,9 +115,6 @@ class InfluxConfig(Section):
     buffer_max_bytes: int = Field(default=1 << 30, ge=1 << 16)
     """Over this the oldest buffered points are dropped, counted and logged."""
     timeout: PositiveDuration = 10.0
-    encoder: Literal["auto", "process", "inline"] = "auto"
-    """Where points are encoded: in a child process (``process``), on the event loop
-    (``inline``), or in a child from 20,000 devices on (``auto``)."""
 
     @field_validator("url")
     @classmethod

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import subprocess
 import sys
@@ -54,7 +53,7 @@ class HangingInflux:
             await server.wait_closed()
 
 
-def write_config(path: Path, url: str, buffer_dir: Path, encoder: str = "auto") -> None:
+def write_config(path: Path, url: str, buffer_dir: Path) -> None:
     path.write_text(
         "prometheus: null\n"
         "influxdb:\n"
@@ -64,49 +63,16 @@ def write_config(path: Path, url: str, buffer_dir: Path, encoder: str = "auto") 
         "  bucket: pubnet\n"
         "  flush_interval: 0.2s\n"
         "  timeout: 30s\n"  # a slow link: far longer than a stop may take
-        f"  buffer_dir: {buffer_dir}\n"
-        f"  encoder: {encoder}\n",
+        f"  buffer_dir: {buffer_dir}\n",
         encoding="utf-8",
     )
 
 
-def start_pubnet(config: Path, log: Path, *, session: bool = False
-                 ) -> subprocess.Popen[bytes]:
-    """``session``: in a process group of its own, as a terminal or service starts it."""
+def start_pubnet(config: Path, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "pubnet.cli", "run", "--config", str(config)],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=session)
-
-
-def encoder_children(pid: int) -> list[int]:
-    """The encoder processes ``pid`` has running (``python -m
-    exporters.influx.encoder_child``)."""
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text("ascii").split():
-            with contextlib.suppress(OSError):
-                command = Path(f"/proc/{child}/cmdline").read_bytes()
-                if b"exporters.influx.encoder_child" in command:
-                    found.append(int(child))
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text("ascii").rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
-async def started_encoder(proc: subprocess.Popen[bytes], log: Path) -> int:
-    deadline = time.monotonic() + 30
-    while not (children := encoder_children(proc.pid)):
-        assert proc.poll() is None, log.read_text("utf-8")
-        assert time.monotonic() < deadline, "no encoder process\n" + log.read_text("utf-8")
-        await asyncio.sleep(0.1)
-    return children[0]
+            stdout=out, stderr=subprocess.STDOUT)
 
 
 def buffered_points(buffer_dir: Path) -> set[tuple[str, int]]:
@@ -172,50 +138,3 @@ async def test_sigterm_with_a_hanging_influx_exits_fast_and_keeps_the_batch(
     finally:
         await vm.stop()
     print(f"stop took {took:.2f}s; {len(kept)} buffered points delivered after restart")
-
-
-async def test_encoder_process_stops_with_pubnet_and_never_outlives_it(
-        tmp_path: Path) -> None:
-    """``encoder: process`` under ``pubnet run``: SIGTERM and SIGINT to the whole process
-    group (a terminal's Ctrl-C, systemd without ``KillMode=mixed``) stop pubnet cleanly,
-    its points delivered and none lost; a pubnet killed outright takes its encoder
-    process with it."""
-    vm = Victoria(tmp_path)
-    await vm.start()
-    try:
-        config = tmp_path / "pubnet.yaml"
-        log = tmp_path / "pubnet.log"
-        write_config(config, vm.url, tmp_path / "buffer", encoder="process")
-        proc = await asyncio.to_thread(start_pubnet, config, log, session=True)
-        try:
-            child = await started_encoder(proc, log)
-            await vm.wait_for_points(1, within=30)  # the writer's own counters, encoded
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                os.killpg(proc.pid, sig)
-            started = time.monotonic()
-            code = await asyncio.to_thread(proc.wait, 30)
-            took = time.monotonic() - started
-        finally:
-            if proc.poll() is None:
-                await asyncio.to_thread(stop_process, proc)
-        text = log.read_text("utf-8")
-        assert code == 0 and took < 10.0, text
-        assert not alive(child), "the encoder process outlived pubnet"
-        assert "influx encoder process started" in text
-        assert "encoder process failed" not in text and "encoder_lost" not in text, text
-        assert not list((tmp_path / "buffer").glob("*.lp")), "delivered, not buffered"
-
-        killed = await asyncio.to_thread(start_pubnet, config, tmp_path / "killed.log")
-        try:
-            child = await started_encoder(killed, tmp_path / "killed.log")
-            killed.kill()
-            await asyncio.to_thread(killed.wait, 30)
-        finally:
-            if killed.poll() is None:
-                await asyncio.to_thread(stop_process, killed)
-        deadline = time.monotonic() + 10
-        while alive(child):  # its input ends with its parent: it exits on its own
-            assert time.monotonic() < deadline, "an orphaned encoder process lives on"
-            await asyncio.sleep(0.1)
-    finally:
-        await vm.stop()

@@ -69,10 +69,10 @@ def device_of(obs: Observation) -> str:
     return obs.device
 
 
-def config(vm: Victoria, tmp_path: Path, encoder: str = "auto") -> InfluxConfig:
+def config(vm: Victoria, tmp_path: Path) -> InfluxConfig:
     return InfluxConfig(url=vm.url, token=SecretStr("t0ken"), org="noc", bucket="pubnet",
                         batch_size=50, flush_interval=0.2, buffer_dir=tmp_path / "buffer",
-                        buffer_max_bytes=64 << 20, timeout=2.0, encoder=encoder)
+                        buffer_max_bytes=64 << 20, timeout=2.0)
 
 
 @contextlib.asynccontextmanager
@@ -115,15 +115,13 @@ async def assert_exactly(vm: Victoria, feeder: Feeder) -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("encoder", ["inline", "process"])
-async def test_outage_loses_nothing_and_duplicates_nothing(tmp_path: Path,
-                                                           encoder: str) -> None:
+async def test_outage_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
     vm = Victoria(tmp_path)
     await vm.start()
     store = StateStore()
     feeder = Feeder()
     try:
-        async with writer_running(store, config(vm, tmp_path, encoder)) as writer:
+        async with writer_running(store, config(vm, tmp_path)) as writer:
             await feeder.run(store, 2.0)
             await vm.wait_for_points(feeder.points // 2, within=60)
             await vm.stop()
