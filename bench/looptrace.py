@@ -307,8 +307,11 @@ class GcCensus:
         counts: Counter[str] = Counter()
         for obj in gc.get_objects(generation):
             kind = type(obj)
-            if kind is tuple:
-                counts["tuple(" + ",".join(type(item).__name__ for item in obj[:5]) + ")"] += 1
+            if kind is tuple:  # its referents: a tuple still being built has NULL items,
+                # which gc.get_objects shows and indexing or slicing crashes on (a 100,000-
+                # device run segfaulted so in session 24); traversal skips them
+                items = gc.get_referents(obj)[::-1][:5]  # traversed last item first
+                counts["tuple(" + ",".join(type(item).__name__ for item in items) + ")"] += 1
             else:
                 counts[kind.__qualname__] += 1
         with self.out.open("a", encoding="utf-8") as census:
