@@ -106,3 +106,31 @@ async def test_the_long_lived_state_leaves_the_gc_at_start_and_after_the_first_r
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+async def test_the_state_of_devices_heard_after_the_first_round_leaves_the_gc_too(
+        ) -> None:
+    """On a busy loop a third of 100,000 devices were first heard from after the round's
+    summary: their poll state (~500,000 objects) was built after the freeze, and every
+    collection of the middle and oldest generations walked it (pauses of 0.8 s). Once the
+    stragglers are heard from, what they built is frozen too."""
+    before = gc.get_threshold()
+    gc.unfreeze()
+    try:
+        store = StateStore()
+        summary = StartupSummary(store, ["a", "b"], deadline=0.3)
+        task = asyncio.create_task(summary.run())
+        store.set_status("a", PollStatus.OK, 1.0, Source.SNMP)
+        await eventually(lambda: summary.summary is not None)
+        assert summary.summary is not None and summary.summary.silent == 1
+        after_round = gc.get_freeze_count()
+        late = [[n] for n in range(1000)]  # the straggler's poll state, say
+        assert gc.get_freeze_count() == after_round, "not frozen before it is heard"
+        store.set_status("b", PollStatus.OK, 2.0, Source.SNMP)
+        await eventually(lambda: gc.get_freeze_count() >= after_round + len(late))
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
