@@ -104,8 +104,10 @@ def tune_gc() -> None:
     that the observations queued for subscribers, which survive a few young collections
     before they are consumed, do not trigger a full collection every two seconds.
 
-    Called twice: when the components start (the inventory, topology and config loaded
-    are long-lived already) and after the first round (the poll state it built). Tuned
+    Called when the components start (the inventory, topology and config loaded are
+    long-lived already), after the first round (the poll state it built), and once more
+    when the devices the round had not heard from have answered, or a deadline later
+    (theirs). Tuned
     only after the first round, the collector walked the growing state during that round:
     at 50,000 devices a pause every ~3.5 s that grew from 0.3 to 1.1 s, while the round
     itself was the backlog the poller had to drain.
@@ -115,10 +117,12 @@ def tune_gc() -> None:
 
 
 class StartupSummary:
-    """A component that logs :class:`FirstRound` once, then idles until cancelled.
+    """A component that logs :class:`FirstRound` once, freezes the long-lived state for
+    the garbage collector (:func:`tune_gc`), then idles until cancelled.
 
-    It follows the store's status changes (a subscription without observations, dropped
-    as soon as the round is summarised) to know when every device has been heard from.
+    It follows the store's status changes (a subscription without observations) to know
+    when every device has been heard from, and drops them once all have, or a second
+    deadline after the summary has passed.
     """
 
     name = "startup-summary"
@@ -154,9 +158,9 @@ class StartupSummary:
                     "seconds": round(self.summary.seconds, 1)})
                 tune_gc()
                 if len(heard) < len(wanted):
-                    # The round's stragglers build their poll state after that freeze: at
-                    # 100,000 devices on a busy loop a third of them (~500,000 objects,
-                    # every middle and full collection walked them: pauses of 0.8 s).
+                    # The round's stragglers build their poll state after that freeze (at
+                    # 100,000 devices on a busy loop, a third of the devices: ~500,000
+                    # objects that every middle collection walked, 0.6-0.9 s each time).
                     await self._hear(wanted, heard)
                     tune_gc()
                     log.debug("late devices' state frozen",
