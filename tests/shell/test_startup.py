@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import io
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -77,6 +78,27 @@ def test_first_status_is_debug_in_the_collectors() -> None:
     assert "level=debug" in lines[0] and 'msg="device first status" device=core-1' in lines[0]
 
 
+@contextlib.asynccontextmanager
+async def summary_running(devices: list[str], deadline: float
+                          ) -> AsyncIterator[tuple[StateStore, StartupSummary]]:
+    """A :class:`StartupSummary` running over a fresh store, with the collector as a
+    process starts it (nothing frozen, default thresholds), and put back after."""
+    before = gc.get_threshold()
+    gc.unfreeze()
+    gc.set_threshold(700, 10, 10)
+    store = StateStore()
+    summary = StartupSummary(store, devices, deadline=deadline)
+    task = asyncio.create_task(summary.run())
+    try:
+        yield store, summary
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        gc.unfreeze()
+        gc.set_threshold(*before)
+
+
 async def test_the_long_lived_state_leaves_the_gc_at_start_and_after_the_first_round(
         ) -> None:
     """Full collections over millions of long-lived objects stalled the loop for seconds
@@ -84,13 +106,7 @@ async def test_the_long_lived_state_leaves_the_gc_at_start_and_after_the_first_r
     thresholds are raised (tuned only after the first round, the collector paused the loop
     ~1 s every few seconds during that round); after the round, what it built is frozen
     too."""
-    before = gc.get_threshold()
-    gc.unfreeze()
-    gc.set_threshold(700, 10, 10)
-    try:
-        store = StateStore()
-        summary = StartupSummary(store, ["a"], deadline=30)
-        task = asyncio.create_task(summary.run())
+    async with summary_running(["a"], deadline=30) as (store, summary):
         await asyncio.sleep(0)
         at_start = gc.get_freeze_count()
         assert at_start > 0
@@ -100,26 +116,15 @@ async def test_the_long_lived_state_leaves_the_gc_at_start_and_after_the_first_r
         await eventually(lambda: summary.summary is not None)
         assert gc.get_freeze_count() >= at_start + len(built)
         assert gc.get_threshold() == GC_THRESHOLDS
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    finally:
-        gc.unfreeze()
-        gc.set_threshold(*before)
 
 
 async def test_the_state_of_devices_heard_after_the_first_round_leaves_the_gc_too(
         ) -> None:
     """On a busy loop a third of 100,000 devices were first heard from after the round's
     summary: their poll state (~500,000 objects) was built after the freeze, and every
-    collection of the middle and oldest generations walked it (pauses of 0.8 s). Once the
-    stragglers are heard from, what they built is frozen too."""
-    before = gc.get_threshold()
-    gc.unfreeze()
-    try:
-        store = StateStore()
-        summary = StartupSummary(store, ["a", "b"], deadline=0.3)
-        task = asyncio.create_task(summary.run())
+    middle collection walked it (0.6-0.9 s each time). Once the stragglers are heard from,
+    what they built is frozen too."""
+    async with summary_running(["a", "b"], deadline=0.3) as (store, summary):
         store.set_status("a", PollStatus.OK, 1.0, Source.SNMP)
         await eventually(lambda: summary.summary is not None)
         assert summary.summary is not None and summary.summary.silent == 1
@@ -128,9 +133,3 @@ async def test_the_state_of_devices_heard_after_the_first_round_leaves_the_gc_to
         assert gc.get_freeze_count() == after_round, "not frozen before it is heard"
         store.set_status("b", PollStatus.OK, 2.0, Source.SNMP)
         await eventually(lambda: gc.get_freeze_count() >= after_round + len(late))
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    finally:
-        gc.unfreeze()
-        gc.set_threshold(*before)
