@@ -107,10 +107,9 @@ def tune_gc() -> None:
     Called when the components start (the inventory, topology and config loaded are
     long-lived already), after the first round (the poll state it built), and once more
     when the devices the round had not heard from have answered, or a deadline later
-    (theirs). Tuned
-    only after the first round, the collector walked the growing state during that round:
-    at 50,000 devices a pause every ~3.5 s that grew from 0.3 to 1.1 s, while the round
-    itself was the backlog the poller had to drain.
+    (theirs). Tuned only after the first round, the collector walked the growing state
+    during that round: at 50,000 devices a pause every ~3.5 s that grew from 0.3 to 1.1 s,
+    while the round itself was the backlog the poller had to drain.
     """
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
