@@ -21,6 +21,8 @@ devices went falsely down (issue 10). Here:
 The HTTP stays aiohttp's: each accepted socket is handed to aiohttp's protocol through
 :class:`_Guarded`, which only watches the phases of the connection; the app's
 :func:`guard_middleware` tells it when a request starts and when its response is sent.
+What a request's bytes wake runs ahead of the loop's other callbacks
+(:mod:`pubnet.app.fastlane`), so that a saturated loop answers within a turn.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from enum import Enum, auto
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from pubnet.app.fastlane import FastLane
 from pubnet.backoff import backoff
 from pubnet.httpbody import body_limit
 from pubnet.httpstats import ListenerStats
@@ -88,6 +91,8 @@ class Listener:
         self._connections: dict[asyncio.BaseTransport, _Guarded] = {}
         self._starting: set[asyncio.Task[None]] = set()
         self._logged: set[str] = set()
+        self.lane: FastLane | None = None
+        """The loop's fast lane while serving (:meth:`serve`)."""
 
     # -- accepting ---------------------------------------------------------------------------
 
@@ -96,12 +101,15 @@ class Listener:
         """Accept on every listening socket until cancelled; each connection is spoken to by
         a protocol from ``protocol_factory``."""
         self._factory = protocol_factory
+        self.lane = FastLane(asyncio.get_running_loop())
         try:
-            async with asyncio.TaskGroup() as group:
-                for sock in sockets:
-                    group.create_task(self._accept_forever(sock),
-                                      name=f"http-accept-{sock.fileno()}")
+            with self.lane.installed():
+                async with asyncio.TaskGroup() as group:
+                    for sock in sockets:
+                        group.create_task(self._accept_forever(sock),
+                                          name=f"http-accept-{sock.fileno()}")
         finally:
+            self.lane = None
             for task in list(self._starting):
                 task.cancel()
 
@@ -129,9 +137,14 @@ class Listener:
                 continue
             self.stats.open += 1
             self.stats.accepted += 1
-            task = asyncio.create_task(self._start(conn, peer))
+            with self.ahead():  # the connection is set up in this turn
+                task = asyncio.create_task(self._start(conn, peer))
             self._starting.add(task)
             task.add_done_callback(self._starting.discard)
+
+    def ahead(self) -> contextlib.AbstractContextManager[None]:
+        """What is scheduled inside runs ahead of the loop's other callbacks."""
+        return self.lane.ahead() if self.lane is not None else contextlib.nullcontext()
 
     def _refuse(self, conn: socket.socket) -> None:
         self.closed("limit", "http listener at its connection cap, refusing new connections",
@@ -209,19 +222,25 @@ class _Guarded(asyncio.Protocol):
         self._transport: asyncio.BaseTransport | None = None
         self._phase = Phase.HEAD
         self._timer: asyncio.TimerHandle | None = None
+        self._fd: int | None = None
 
     # -- asyncio.Protocol, forwarded -----------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport
         self._listener._connections[transport] = self
+        self._fd = _fileno(transport)
+        lane = self._listener.lane
+        if lane is not None and self._fd is not None:
+            lane.read_first(self._fd)  # a request's bytes are read first in their turn
         self._enter(Phase.HEAD)
         self._inner.connection_made(transport)
 
     def data_received(self, data: bytes) -> None:
         if self._phase is Phase.IDLE:
             self._enter(Phase.HEAD)  # the next request's first bytes
-        self._inner.data_received(data)
+        with self._listener.ahead():  # aiohttp's task reads the request in this turn
+            self._inner.data_received(data)
 
     def eof_received(self) -> bool | None:
         return self._inner.eof_received()
@@ -232,6 +251,9 @@ class _Guarded(asyncio.Protocol):
             self._timer = None
         if self._transport is not None:
             self._listener._connections.pop(self._transport, None)
+        lane = self._listener.lane
+        if lane is not None and self._fd is not None:
+            lane.release(self._fd)  # before asyncio closes it: the number is reused
         self._slot.release()
         self._inner.connection_lost(exc)
 
@@ -340,6 +362,14 @@ async def bind(host: str, port: int) -> list[socket.socket]:
             sock.close()
         raise
     return sockets
+
+
+def _fileno(transport: asyncio.BaseTransport) -> int | None:
+    sock = transport.get_extra_info("socket")
+    try:
+        return sock.fileno() if sock is not None else None
+    except OSError:
+        return None
 
 
 def _peer(peer: object) -> str:
