@@ -6,6 +6,10 @@ this test is the alarm: it fails, naming the internal and the file that uses it,
 installed version differs from the pin or an internal is gone or has changed shape. The
 behaviour itself is tested where it is used (tests/collectors/mqtt/test_read_path.py against
 a real paho client, the SNMP tests against snmpd and the simulator).
+
+The HTTP listener's fast lane (pubnet/app/fastlane.py) reaches into asyncio's selector event
+loop, which is pinned by the Python version itself; the last test here is its alarm. Where
+those internals are missing it reorders nothing rather than failing.
 """
 
 from __future__ import annotations
@@ -13,12 +17,16 @@ from __future__ import annotations
 import asyncio
 import inspect
 import re
+import selectors
+import socket
 import tomllib
+from collections import deque
 from importlib.metadata import version
 from pathlib import Path
 
 import aiomqtt
 import pytest
+from aiohttp.web_protocol import RequestHandler
 from gufo.snmp import _fast
 from paho.mqtt.client import Client as PahoClient
 from paho.mqtt.enums import CallbackAPIVersion
@@ -91,3 +99,27 @@ def test_gufo_fast_names_the_client_uses() -> None:
         error = getattr(_fast, name, None)
         assert isinstance(error, type) and issubclass(error, Exception), (
             f"gufo.snmp._fast.{name} is no longer an exception class")
+
+
+async def test_asyncio_loop_internals_the_fast_lane_uses() -> None:
+    """pubnet/app/fastlane.py: the loop's queue of ready callbacks (``_ready``, a deque of
+    handles run in order), its selector (``_selector``), whose keys hold the descriptor's
+    (reader, writer) handles, and aiohttp's connection task, ``RequestHandler.start``."""
+    loop = asyncio.get_running_loop()
+    assert isinstance(getattr(loop, "_ready", None), deque), "asyncio's _ready is gone"
+    assert isinstance(getattr(loop, "_selector", None), selectors.BaseSelector)
+    handle = loop.call_soon(int)
+    try:
+        assert loop._ready[-1] is handle  # type: ignore[attr-defined]
+    finally:
+        handle.cancel()
+    left, right = socket.socketpair()
+    with left, right:
+        loop.add_reader(left.fileno(), int)
+        try:
+            key = loop._selector.get_key(left.fileno())  # type: ignore[attr-defined]
+            reader, writer = key.data
+            assert isinstance(reader, asyncio.Handle) and writer is None
+        finally:
+            loop.remove_reader(left.fileno())
+    assert inspect.iscoroutinefunction(RequestHandler.start)

@@ -48,11 +48,11 @@ from aiohttp.web_protocol import RequestHandler
 TaskFactory = Any
 """``loop.set_task_factory``'s callable: ``(loop, coro)`` or ``(loop, coro, context=…)``."""
 
-HTTP_TASKS: frozenset[CodeType] = frozenset({
-    RequestHandler.start.__code__,  # a connection's request loop
-    RequestHandler._handle_request.__code__,  # one request: middlewares, then the handler
-})
-"""The coroutines of aiohttp's tasks whose first step goes to the front of the queue."""
+CONNECTION_TASK: CodeType = RequestHandler.start.__code__
+"""aiohttp's task for one connection (its request loop): its first step goes to the front
+of the queue, and so does the first step of every task it creates (a request's: the
+middlewares, then the handler). Found by the code of a public method, not by aiohttp's
+private request coroutine."""
 
 
 class FastLane:
@@ -115,7 +115,7 @@ class FastLane:
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
-        """While inside, aiohttp's connection and request tasks (:data:`HTTP_TASKS`) take
+        """While inside, aiohttp's connection and request tasks (:data:`CONNECTION_TASK`) take
         their first step ahead of the queue, :meth:`ahead` moves callbacks, and the
         descriptors given to :meth:`read_first` are read first in a turn. The loop's
         previous task factory, if any, still makes every task; it and the loop's selector
@@ -129,7 +129,8 @@ class FastLane:
 
         def factory(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any],
                     context: contextvars.Context | None = None) -> asyncio.Future[Any]:
-            if getattr(coro, "cr_code", None) not in HTTP_TASKS:
+            if getattr(coro, "cr_code", None) is not CONNECTION_TASK and \
+                    not _in_connection_task(loop):
                 return _made(previous, loop, coro, context)
             with self.ahead():
                 return _made(previous, loop, coro, context)
@@ -210,6 +211,13 @@ class _LaneSelector(selectors.BaseSelector):
 
     def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
         return self._inner.get_map()
+
+
+def _in_connection_task(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether the task running now is aiohttp's for a connection."""
+    task = asyncio.current_task(loop)
+    return task is not None and \
+        getattr(task.get_coro(), "cr_code", None) is CONNECTION_TASK
 
 
 def _made(factory: TaskFactory, loop: asyncio.AbstractEventLoop,
