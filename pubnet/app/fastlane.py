@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import selectors
 from collections import deque
 from collections.abc import Coroutine, Iterator, Mapping
@@ -128,16 +127,16 @@ class FastLane:
         selector: selectors.BaseSelector = loop._selector  # type: ignore[attr-defined]
 
         def factory(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any],
-                    context: contextvars.Context | None = None) -> asyncio.Future[Any]:
+                    **options: Any) -> asyncio.Future[Any]:
             if getattr(coro, "cr_code", None) is not CONNECTION_TASK and \
                     not _in_connection_task(loop):
-                return _made(previous, loop, coro, context)
+                return _made(previous, loop, coro, options)
             with self.ahead():
-                return _made(previous, loop, coro, context)
+                return _made(previous, loop, coro, options)
 
         lane_selector = _LaneSelector(selector, self)
         loop._selector = lane_selector  # type: ignore[attr-defined]
-        loop.set_task_factory(factory)  # type: ignore[arg-type]  # typeshed lacks context=
+        loop.set_task_factory(factory)  # type: ignore[arg-type]  # typeshed: no options
         self._installed = True
         try:
             yield
@@ -221,11 +220,10 @@ def _in_connection_task(loop: asyncio.AbstractEventLoop) -> bool:
 
 
 def _made(factory: TaskFactory, loop: asyncio.AbstractEventLoop,
-          coro: Coroutine[Any, Any, Any], context: contextvars.Context | None
-          ) -> asyncio.Future[Any]:
-    """A task for ``coro`` as the loop would make it with ``factory`` (None: asyncio's)."""
+          coro: Coroutine[Any, Any, Any], options: dict[str, Any]) -> asyncio.Future[Any]:
+    """A task for ``coro`` as the loop would make it with ``factory`` (None: asyncio's).
+    ``options``: what the loop passes a factory besides (3.11: ``context``; 3.13 on also
+    ``name`` and ``eager_start``)."""
     if factory is None:
-        return asyncio.Task(coro, loop=loop, context=context)
-    if context is None:
-        return factory(loop, coro)  # type: ignore[no-any-return]
-    return factory(loop, coro, context=context)  # type: ignore[no-any-return]
+        return asyncio.Task(coro, loop=loop, **options)
+    return factory(loop, coro, **options)  # type: ignore[no-any-return]
