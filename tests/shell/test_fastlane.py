@@ -71,34 +71,6 @@ async def test_the_task_factory_is_put_back_and_a_previous_one_still_makes_tasks
     assert made == [work.__qualname__]
 
 
-class Turns:
-    """Counts the loop's turns: one step of :meth:`count` a turn."""
-
-    def __init__(self) -> None:
-        self.now = 0
-        self.sent: list[int] = []
-        self.handled: list[int] = []
-        self.answered = asyncio.Event()
-        self.stop = asyncio.Event()
-
-    async def count(self, send: Callable[[], None]) -> None:
-        """Steps once a turn; in the 20th it sends the request (its bytes reach the
-        server's socket before the next turn's ``select``)."""
-        while not self.stop.is_set():
-            self.now += 1
-            if self.now == 20:
-                send()
-                self.sent.append(self.now)
-            await asyncio.sleep(0)
-
-    async def other_work(self) -> None:
-        """Yields every turn, as the steps of polls in flight do."""
-        while True:
-            await asyncio.sleep(0)
-            if self.stop.is_set():
-                return
-
-
 async def test_a_reordered_turn_does_not_queue_an_accept_twice() -> None:
     """Callbacks moved forward leave a turn's last ones for the next: asyncio would then
     queue the listening socket's accept a second time while the first still waits, and the
@@ -153,6 +125,34 @@ async def test_a_reordered_turn_does_not_queue_an_accept_twice() -> None:
                 sock.close()
     assert not errors, errors[0].get("message")
     assert len(accepted) == len(clients) == 300
+
+
+class Turns:
+    """Counts the loop's turns: one step of :meth:`count` a turn."""
+
+    def __init__(self) -> None:
+        self.now = 0
+        self.sent: list[int] = []
+        self.handled: list[int] = []
+        self.answered = asyncio.Event()
+        self.stop = asyncio.Event()
+
+    async def count(self, send: Callable[[], None]) -> None:
+        """Steps once a turn; in the 20th it sends the request (its bytes reach the
+        server's socket before the next turn's ``select``)."""
+        while not self.stop.is_set():
+            self.now += 1
+            if self.now == 20:
+                send()
+                self.sent.append(self.now)
+            await asyncio.sleep(0)
+
+    async def other_work(self) -> None:
+        """Yields every turn, as the steps of polls in flight do."""
+        while True:
+            await asyncio.sleep(0)
+            if self.stop.is_set():
+                return
 
 
 @contextlib.asynccontextmanager
